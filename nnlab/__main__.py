@@ -1,0 +1,5 @@
+"""`python -m nnlab` is the `nnlab` command."""
+
+from .cli import main
+
+main()

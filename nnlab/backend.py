@@ -1,0 +1,70 @@
+"""TensorFlow start-up: a quiet import and the choice of device.
+
+TensorFlow is imported here, on first need, never at nnlab's import time. Its C++ start-up lines
+(oneDNN, CUDA stubs) are written to the process's stderr before any Python logging setting applies,
+so the import runs with file descriptor 2 pointed at a temporary file; that text is shown only if
+the import fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+
+
+def import_tensorflow():
+    """`import tensorflow`, without its start-up noise."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow as tf
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    return tf
+
+
+def configure_device(device: str) -> str:
+    """Pick the device (auto, cpu or gpu) before TensorFlow starts; return its name for people."""
+    from .errors import NnlabError
+
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    tf = import_tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "cpu" and gpus:  # TensorFlow was imported before the GPUs could be hidden
+        with contextlib.suppress(RuntimeError):
+            tf.config.set_visible_devices([], "GPU")
+        gpus = []
+    if device == "gpu" and not gpus:
+        raise NnlabError(
+            "--device gpu: TensorFlow sees no GPU on this machine. Install the GPU build with "
+            "`pip install -e '.[gpu]'` on a machine with an NVIDIA GPU and driver, or use --device cpu"
+        )
+    for gpu in gpus:
+        with contextlib.suppress(RuntimeError, ValueError):
+            tf.config.experimental.set_memory_growth(gpu, True)
+    return f"GPU ×{len(gpus)}" if gpus else "CPU"
+
+
+def import_keras():
+    """`import keras` (TensorFlow backend), without TensorFlow's start-up noise."""
+    import_tensorflow()
+    import keras
+
+    return keras

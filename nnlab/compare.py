@@ -1,0 +1,259 @@
+"""Putting runs side by side: run folders → rows → a table, CSV, Markdown or JSON.
+
+`compare(paths)` reads run folders (plain `summary.json` and `trials.csv`, with `json` and `csv`,
+never TensorFlow) and returns rows: one per run for a folder of runs or several runs, one per trial
+for a single run. `trials.csv` is the truth for counts and the best trial, so the table agrees with
+it even if a summary lags behind. A damaged run gives a row that says so; the others still show.
+`render` turns rows into text in any of the four formats.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import results
+from .errors import NnlabError, did_you_mean
+
+FORMATS = ("table", "csv", "markdown", "json")
+RUN_FIELDS = ["run", "status", "model", "data", "tuner", "objective", "direction", "best_score", "trials",
+              "completed", "failed", "best_trial", "best_hyperparameters", "seconds", "size_mb"]
+TRIAL_FIELDS = ["run", "trial_id", "status", "score", "objective", "direction", "hyperparameters", "metrics",
+                "epochs", "seconds", "reason"]
+_KNOWN_METRICS = {"loss", "accuracy", "f1", "mae", "mse", "rmse", "r2"}
+
+
+@dataclass
+class Comparison:
+    level: str  # "runs" or "trials"
+    rows: list[dict]
+
+
+def find_runs(paths: list[Path]) -> list[Path]:
+    """Run folders among `paths`: each is a run folder or a folder of them."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise NnlabError(f"No such folder: {path}")
+        if results.is_run_dir(path):
+            found.append(path)
+        elif path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.is_dir() and results.is_run_dir(p))
+        else:
+            raise NnlabError(f"{path} is not a run folder or a folder of runs")
+    if not found:
+        where = ", ".join(str(p) for p in paths)
+        raise NnlabError(f"No runs found in {where}; a run folder holds summary.json and trials.csv "
+                         "(made by `nnlab run SPEC`)")
+    return found
+
+
+def read_run(run_dir: Path) -> tuple[dict, list[dict], list[str]]:
+    """(summary, trial records, problems) of one run folder; never raises for damaged files."""
+    problems: list[str] = []
+    summary: dict = {}
+    try:
+        summary = results.read_json(run_dir / results.SUMMARY)
+    except FileNotFoundError:
+        problems.append("summary.json is missing")
+    except (OSError, ValueError) as exc:
+        problems.append(f"summary.json is damaged ({exc.__class__.__name__})")
+    records: list[dict] = []
+    trials_path = run_dir / results.TRIALS
+    if trials_path.is_file():
+        hp_names, metric_names = summary.get("hyperparameter_names"), summary.get("metric_names")
+        try:
+            if hp_names is None or metric_names is None:
+                hp_names, metric_names = _guess_columns(trials_path)
+            records = results.read_trials(trials_path, hp_names, metric_names)
+        except (OSError, ValueError, csv.Error) as exc:
+            problems.append(f"trials.csv is damaged ({exc.__class__.__name__})")
+    else:
+        problems.append("trials.csv is missing")
+    return summary, records, problems
+
+
+def _guess_columns(path: Path) -> tuple[list[str], list[str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    rest = [c for c in header if c not in results.TRIAL_COLUMNS]
+    metrics = [c for c in rest if c.removeprefix("val_") in _KNOWN_METRICS]
+    return [c for c in rest if c not in metrics], metrics
+
+
+def _best(records: list[dict], direction: str) -> dict | None:
+    done = [r for r in records if r["status"] == "completed" and _is_number(r.get("score"))]
+    if not done:
+        return None
+    return (max if direction == "max" else min)(done, key=lambda r: r["score"])
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def run_row(run_dir: Path) -> dict:
+    summary, records, problems = read_run(run_dir)
+    direction = summary.get("direction", "min")
+    best = _best(records, direction)
+    status = summary.get("status", "unknown")
+    if problems:
+        status = "damaged: " + "; ".join(problems)
+    return {
+        "run": summary.get("run", run_dir.name), "status": status, "model": summary.get("model"),
+        "data": summary.get("data"), "tuner": summary.get("tuner"), "objective": summary.get("objective"),
+        "direction": direction, "best_score": best["score"] if best else None, "trials": len(records),
+        "completed": sum(r["status"] == "completed" for r in records),
+        "failed": sum(r["status"] == "failed" for r in records),
+        "best_trial": best["trial_id"] if best else None,
+        "best_hyperparameters": best["hyperparameters"] if best else {},
+        "seconds": summary.get("seconds"), "size_mb": round(results.folder_size(run_dir) / 1e6, 2),
+    }
+
+
+def trial_rows(run_dir: Path) -> list[dict]:
+    summary, records, _ = read_run(run_dir)
+    direction = summary.get("direction", "min")
+    return [{
+        "run": summary.get("run", run_dir.name), "trial_id": r["trial_id"], "status": r["status"],
+        "score": r.get("score"), "objective": summary.get("objective"), "direction": direction,
+        "hyperparameters": r["hyperparameters"], "metrics": r["metrics"], "epochs": r.get("epochs"),
+        "seconds": r.get("seconds"), "reason": r.get("reason"),
+    } for r in records]
+
+
+def compare(paths: list[str | Path] | None = None, *, sort: str | None = None, top: int | None = None,
+            reverse: bool = False) -> Comparison:
+    """Rows for the runs under `paths` (default `runs/`), sorted (best first by default)."""
+    run_dirs = find_runs([Path(p) for p in (paths or ["runs"])])
+    single = len(run_dirs) == 1 and paths and results.is_run_dir(Path(list(paths)[0]))
+    if single:
+        comparison = Comparison("trials", trial_rows(run_dirs[0]))
+        default = "score"
+    else:
+        comparison = Comparison("runs", [run_row(d) for d in run_dirs])
+        default = "run"
+    comparison.rows = _sorted(comparison.rows, sort or default, reverse)
+    if top is not None:
+        comparison.rows = comparison.rows[:top]
+    return comparison
+
+
+def _sorted(rows: list[dict], column: str, reverse: bool) -> list[dict]:
+    if not rows:
+        return rows
+    flat = flatten(rows[0])
+    available = sorted(set().union(*(flatten(r).keys() for r in rows)))
+    if column not in flat and column not in available:
+        raise NnlabError(f"--sort {column}: no such column{did_you_mean(column, available)}. "
+                         f"Columns: {', '.join(available)}")
+
+    def key(row: dict):
+        value = flatten(row).get(column)
+        if not _is_number(value):
+            return (1, 0.0, str(value) if value is not None else "")
+        if column in ("score", "best_score"):  # best first, whatever the direction
+            value = -value if row.get("direction") == "max" else value
+        return (0, value, "")
+
+    ordered = sorted(rows, key=key)
+    if reverse:
+        missing = [r for r in ordered if key(r)[0] == 1]
+        ordered = [r for r in ordered if key(r)[0] == 0][::-1] + missing
+    return ordered
+
+
+def flatten(row: dict) -> dict:
+    """Nested hyperparameters and metrics as their own columns (for CSV, Markdown, sorting)."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            out.update(value)
+        else:
+            out[key] = value
+    return out
+
+
+# ------------------------------------------------------------------------------------ rendering
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_cell(v)}" for k, v in value.items())
+    return str(value)
+
+
+def render(comparison: Comparison, fmt: str = "table", width: int | None = None) -> str:
+    rows = comparison.rows
+    if fmt == "json":
+        fields = RUN_FIELDS if comparison.level == "runs" else TRIAL_FIELDS
+        return json.dumps([{k: r.get(k) for k in fields} for r in rows], indent=2, default=str)
+    flat = [flatten(r) for r in rows]
+    columns = _columns(comparison.level, rows, flat)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows([{c: ("" if r.get(c) is None else r.get(c)) for c in columns} for r in flat])
+        return out.getvalue()
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(_cell(r.get(c)).replace("|", "\\|") for c in columns) + " |" for r in flat]
+        return "\n".join(lines) + "\n"
+    return _rich_table(comparison, rows, width)
+
+
+def _columns(level: str, rows: list[dict], flat: list[dict]) -> list[str]:
+    nested = "best_hyperparameters" if level == "runs" else "hyperparameters"
+    base = RUN_FIELDS if level == "runs" else TRIAL_FIELDS
+    columns = [c for c in base if c not in (nested, "metrics")]
+    for key in ([nested] + (["metrics"] if level == "trials" else [])):
+        for r in rows:
+            columns += [k for k in r.get(key, {}) if k not in columns]
+    return columns
+
+
+def _rich_table(comparison: Comparison, rows: list[dict], width: int | None) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    if comparison.level == "runs":
+        table = Table(title="Runs")
+        spec = [("run", "run"), ("model", "model"), ("data", "data"), ("objective", "objective"),
+                ("best", "best_score"), ("trials", None), ("best hyperparameters", "best_hyperparameters"),
+                ("time", "seconds"), ("size", "size_mb"), ("status", "status")]
+    else:
+        run = rows[0]["run"] if rows else ""
+        objective = rows[0]["objective"] if rows else "score"
+        table = Table(title=f"Trials of {run}, best first")
+        spec = [("trial", "trial_id"), (objective or "score", "score"), ("hyperparameters", "hyperparameters"),
+                ("epochs", "epochs"), ("time", "seconds"), ("status", "status")]
+    for title, _ in spec:
+        table.add_column(title, overflow="fold")
+    for r in rows:
+        cells = []
+        for _, key in spec:
+            if key is None:
+                cells.append(f"{r['completed']} done, {r['failed']} failed")
+            elif key == "seconds":
+                from .progress import fmt_duration
+
+                cells.append(fmt_duration(r.get("seconds")))
+            elif key == "size_mb":
+                cells.append(f"{r['size_mb']:.1f} MB")
+            elif key == "status" and r.get("reason"):
+                cells.append(f"{r['status']}: {r['reason']}")
+            else:
+                cells.append(_cell(r.get(key)))
+        table.add_row(*cells)
+    console = Console(file=io.StringIO(), width=width or 160, highlight=False)
+    console.print(table)
+    return console.file.getvalue()

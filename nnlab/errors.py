@@ -1,0 +1,39 @@
+"""The errors nnlab shows to people.
+
+Every mistake a user can make (a bad spec, unreadable data, a run folder that does not fit) raises a
+subclass of `NnlabError`. The CLI prints its message and exits with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class NnlabError(Exception):
+    """A problem with the user's input, explained in words. The CLI exits with code 2."""
+
+    exit_code = 2
+
+
+class SpecError(NnlabError):
+    """The spec file is not valid: unreadable YAML, wrong keys, wrong types or values."""
+
+
+class DataError(NnlabError):
+    """The data a spec points to cannot be used as it is."""
+
+
+class RunError(NnlabError):
+    """A run folder cannot be used (exists with other contents, is damaged, ...)."""
+
+
+def did_you_mean(word: object, options: Iterable[object]) -> str:
+    """A ' (did you mean `x`?)' suffix when `word` is close to one of `options`, else ''."""
+    names = [str(o) for o in options]
+    lowered = {n.lower(): n for n in names}
+    text = str(word)
+    if text.lower() in lowered and lowered[text.lower()] != text:
+        return f" (did you mean `{lowered[text.lower()]}`?)"
+    close = difflib.get_close_matches(text.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean `{lowered[close[0]]}`?)" if close else ""

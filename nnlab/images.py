@@ -1,0 +1,145 @@
+"""Image folders: one subfolder per class, decoded once per run into a uint8 array.
+
+Decoding uses Pillow in a thread pool (Pillow releases the GIL while decoding), so reading a folder
+never imports TensorFlow. Corrupt, empty and non-image files are skipped and counted, not fatal,
+while the rest of the folder is usable.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+from .spec import IMAGE_FORMATS
+
+MAX_ARRAY_BYTES = 8 * 1024**3  # refuse to decode a folder into more memory than this
+
+
+@dataclass
+class ImageFolder:
+    images: np.ndarray  # (n, height, width, channels) uint8
+    labels: np.ndarray  # (n,) class indices
+    class_names: list[str]
+    files: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def list_image_files(folder: Path) -> tuple[list[Path], int]:
+    """Image files below a folder (sorted), and how many other files were found there."""
+    images, others = [], 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            if Path(name).suffix.lower() in IMAGE_FORMATS:
+                images.append(Path(root) / name)
+            else:
+                others += 1
+    return images, others
+
+
+def class_folders(folder: Path) -> list[Path]:
+    if not folder.exists():
+        raise DataError(f"Image folder not found: {folder}")
+    if not folder.is_dir():
+        raise DataError(f"{folder} is a file; `source: images` needs a folder with one subfolder per class")
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not subfolders:
+        loose, _ = list_image_files(folder)
+        found = f"{len(loose)} images directly inside it" if loose else "no subfolders"
+        raise DataError(
+            f"The image folder {folder} has {found}: put the images of each class in a subfolder named "
+            f"after the class ({folder}/cat/…, {folder}/dog/…)"
+        )
+    return subfolders
+
+
+def read_image_folder(
+    folder: Path, image_size: tuple[int, int], color_mode: str, class_names: list[str] | None = None
+) -> ImageFolder:
+    """Decode every image of a class-per-subfolder tree to `image_size`; skip and count bad files.
+
+    `class_names` (from the training folder) fixes the label order of a validation folder.
+    """
+    subfolders = class_folders(folder)
+    found = [p.name for p in subfolders]
+    names = class_names or found
+    if class_names is not None:
+        unknown = sorted(set(found) - set(class_names))
+        if unknown:
+            raise DataError(f"{folder} has classes the training folder lacks: {', '.join(unknown)}")
+    elif len(found) < 2:
+        raise DataError(f"The image folder {folder} has one class subfolder ({found[0]}); a classifier needs two or more")
+    files, labels, others = [], [], 0
+    for sub in subfolders:
+        paths, n_other = list_image_files(sub)
+        others += n_other
+        if not paths:
+            raise DataError(f"The class folder {sub} holds no images ({', '.join(IMAGE_FORMATS)})")
+        files += paths
+        labels += [names.index(sub.name)] * len(paths)
+    height, width = image_size
+    channels = 3 if color_mode == "rgb" else 1
+    size = len(files) * height * width * channels
+    if size > MAX_ARRAY_BYTES:
+        raise DataError(
+            f"{len(files)} images of {height}×{width}×{channels} need {size / 1024**3:.1f} GiB in memory; "
+            "use a smaller data.image_size"
+        )
+    images = np.zeros((len(files), height, width, channels), np.uint8)
+    ok = np.zeros(len(files), bool)
+
+    def decode(i: int) -> None:
+        pixels = _decode(files[i], (width, height), color_mode)
+        if pixels is not None:
+            images[i] = pixels
+            ok[i] = True
+
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
+        list(pool.map(decode, range(len(files))))
+    notes = []
+    bad = int((~ok).sum())
+    if bad == len(files):
+        raise DataError(f"None of the {len(files)} image files in {folder} could be decoded")
+    if bad:
+        example = next(f for f, good in zip(files, ok) if not good)
+        notes.append(f"{bad} image file(s) could not be decoded and were skipped (e.g. {example})")
+    if others:
+        notes.append(f"{others} non-image file(s) in {folder} were ignored")
+    keep = np.flatnonzero(ok)
+    return ImageFolder(
+        images[keep], np.asarray(labels, np.int64)[keep], list(names),
+        [str(files[i]) for i in keep], notes,
+    )
+
+
+def _decode(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("RGB" if color_mode == "rgb" else "L")
+            if img.size != size:
+                img = img.resize(size, Image.BILINEAR)
+            pixels = np.asarray(img, np.uint8)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None
+    return pixels if pixels.ndim == 3 else pixels[:, :, None]
+
+
+def write_image_folder(images: np.ndarray, labels: np.ndarray, class_names: list[str], folder: Path) -> int:
+    """Save an array of images as PNGs in class subfolders (to make example folders). Returns a count."""
+    from PIL import Image
+
+    for name in class_names:
+        (folder / name).mkdir(parents=True, exist_ok=True)
+    for i, (img, label) in enumerate(zip(images, labels)):
+        pixels = img[:, :, 0] if img.ndim == 3 and img.shape[2] == 1 else img
+        Image.fromarray(pixels.astype(np.uint8)).save(folder / class_names[label] / f"{i:05d}.png")
+    return len(images)

@@ -1,0 +1,151 @@
+"""Model builders: plain params → a compiled Keras model.
+
+`build_model(kind, params, shape)` builds an MLP or a CNN from a dict of concrete values (no tuner
+involved) and `compile_model` picks the optimizer, loss and metrics. The output layer follows the
+task: softmax for several classes, sigmoid for two, a linear unit for regression, followed by a
+standard `Normalization(invert=True)` layer that maps it to the target's scale, so training is well
+conditioned and the saved model predicts in the user's units. Every layer is a stock Keras layer:
+`best.keras` loads with `keras.saving.load_model` and no nnlab installed.
+
+Keras is imported inside the functions, never at module level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .backend import import_keras
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What a builder needs to know about the data."""
+
+    input_shape: tuple
+    task: str  # "classification" or "regression"
+    num_classes: int = 0
+    rescale: float = 1.0  # images: pixels are multiplied by this in the model
+    target_mean: float = 0.0
+    target_var: float = 1.0
+
+    @classmethod
+    def of(cls, dataset) -> "DataShape":
+        mean, var = dataset.target_stats if dataset.task == "regression" else (0.0, 1.0)
+        rescale = dataset.rescale if dataset.kind == "images" else 1.0
+        return cls(dataset.input_shape, dataset.task, dataset.num_classes, rescale, mean, var)
+
+    @property
+    def binary(self) -> bool:
+        return self.task == "classification" and self.num_classes == 2
+
+
+def build_model(kind: str, params: dict, shape: DataShape):
+    """An uncompiled Keras model of the given kind."""
+    return {"mlp": build_mlp, "cnn": build_cnn}[kind](params, shape)
+
+
+def build_mlp(params: dict, shape: DataShape):
+    """Dense layers of `params["units"]` (one width per hidden layer) on flattened inputs."""
+    keras = import_keras()
+    from keras import layers
+
+    inputs = keras.Input(shape.input_shape)
+    x = inputs
+    if len(shape.input_shape) > 1:
+        if shape.rescale != 1.0:
+            x = layers.Rescaling(shape.rescale)(x)
+        x = layers.Flatten()(x)
+    reg = keras.regularizers.L2(params["l2"]) if params.get("l2") else None
+    for width in params["units"]:
+        x = _dense_block(x, width, params, reg)
+    return keras.Model(inputs, _output(x, shape), name="mlp")
+
+
+def build_cnn(params: dict, shape: DataShape):
+    """Convolution blocks (conv, [batch norm], activation, pooling), then dense layers."""
+    keras = import_keras()
+    from keras import layers
+
+    inputs = keras.Input(shape.input_shape)
+    x = layers.Rescaling(shape.rescale)(inputs)
+    x = _augmentation(x, params.get("augment"))
+    pool = layers.MaxPooling2D if params["pooling"] == "max" else layers.AveragePooling2D
+    for block in range(params["conv_blocks"]):
+        filters = max(1, round(params["filters"] * params.get("filter_growth", 2.0) ** block))
+        x = layers.Conv2D(filters, params["kernel_size"], padding="same", use_bias=not params["batch_norm"])(x)
+        if params["batch_norm"]:
+            x = layers.BatchNormalization()(x)
+        x = layers.Activation(params["activation"])(x)
+        x = pool(2, padding="same")(x)  # "same": small images (8×8 digits) survive many blocks
+    x = layers.GlobalAveragePooling2D()(x) if params["global_pooling"] else layers.Flatten()(x)
+    for _ in range(params["dense_layers"]):
+        x = _dense_block(x, params["dense_units"], {**params, "batch_norm": False}, None)
+    if params["dense_layers"] == 0 and params["dropout"]:
+        x = layers.Dropout(params["dropout"])(x)
+    return keras.Model(inputs, _output(x, shape), name="cnn")
+
+
+def _dense_block(x, width: int, params: dict, reg):
+    from keras import layers
+
+    x = layers.Dense(width, kernel_regularizer=reg, use_bias=not params["batch_norm"])(x)
+    if params["batch_norm"]:
+        x = layers.BatchNormalization()(x)
+    x = layers.Activation(params["activation"])(x)
+    if params["dropout"]:
+        x = layers.Dropout(params["dropout"])(x)
+    return x
+
+
+def _augmentation(x, augment):
+    """Keras preprocessing layers; they are active in training only."""
+    from keras import layers
+
+    augment = augment or {}
+    if augment.get("flip"):
+        x = layers.RandomFlip(augment["flip"])(x)
+    if augment.get("rotation"):
+        x = layers.RandomRotation(augment["rotation"])(x)
+    if augment.get("zoom"):
+        x = layers.RandomZoom(augment["zoom"])(x)
+    if augment.get("contrast"):
+        x = layers.RandomContrast(augment["contrast"])(x)
+    return x
+
+
+def _output(x, shape: DataShape):
+    from keras import layers
+
+    if shape.task == "regression":
+        x = layers.Dense(1, name="output")(x)
+        return layers.Normalization(mean=shape.target_mean, variance=shape.target_var, invert=True,
+                                    name="target_scale")(x)
+    if shape.binary:
+        return layers.Dense(1, activation="sigmoid", name="output")(x)
+    return layers.Dense(shape.num_classes, activation="softmax", name="output")(x)
+
+
+OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop", "nadam": "Nadam"}
+
+
+def compile_model(model, params: dict, shape: DataShape, loss: str | None, metrics: list[str],
+                  jit_compile: bool = False) -> None:
+    """Optimizer, loss and metrics by name. Metric names are those nnlab logs (accuracy, mae, …)."""
+    keras = import_keras()
+    optimizer_class = getattr(keras.optimizers, OPTIMIZERS[params["optimizer"]])
+    extra = {"momentum": 0.9} if params["optimizer"] == "sgd" else {}
+    optimizer = optimizer_class(learning_rate=params["learning_rate"], **extra)
+    if shape.task == "classification":
+        loss_fn = "binary_crossentropy" if shape.binary else "sparse_categorical_crossentropy"
+        accuracy = keras.metrics.BinaryAccuracy if shape.binary else keras.metrics.SparseCategoricalAccuracy
+        compiled = [accuracy(name="accuracy")]
+    else:
+        loss_fn = {"mse": "mse", "mae": "mae", "huber": keras.losses.Huber(), None: "mse"}[loss]
+        known = {"mae": keras.metrics.MeanAbsoluteError, "mse": keras.metrics.MeanSquaredError,
+                 "rmse": keras.metrics.RootMeanSquaredError, "r2": keras.metrics.R2Score}
+        compiled = [known[m](name=m) for m in metrics if m in known]
+    model.compile(optimizer=optimizer, loss=loss_fn, metrics=compiled, jit_compile=jit_compile)
+
+
+def count_params(kind: str, params: dict, shape: DataShape) -> int:
+    return int(build_model(kind, params, shape).count_params())

@@ -1,0 +1,96 @@
+"""What a sweep shows while it runs: a header, one line per trial, the top trials at the end.
+
+`Reporter` prints with rich; `quiet=True` keeps only warnings. The sweep calls it; it never calls
+back into the sweep.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+
+def fmt_value(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class Reporter:
+    def __init__(self, quiet: bool = False, console: Console | None = None):
+        self.quiet = quiet
+        self.console = console or Console(highlight=False, soft_wrap=True)
+        if not self.console.is_terminal:
+            self.console.width = max(self.console.width, 160)  # logs: do not wrap at 80 columns
+        self.started = time.monotonic()
+        self.finished_here = 0
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text)
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(f"[dim]note:[/dim] {text}")
+
+    def warn(self, text: str) -> None:
+        self.console.print(f"[yellow]warning:[/yellow] {text}")
+
+    def start(self, name: str, data_summary: str, search: str, done: int, total: int | None) -> None:
+        self.started = time.monotonic()
+        self.say(f"[bold]nnlab run {name}[/bold]")
+        self.say(f"  data:   {data_summary}")
+        self.say(f"  search: {search}")
+        if done:
+            self.say(f"  resuming: {done} trial(s) already done{f' of {total}' if total else ''}")
+
+    def trial_begins(self, number: int, total: int | None, trial_id: str, params: dict) -> None:
+        if self.quiet:
+            return
+        shown = " ".join(f"{k}={fmt_value(v)}" for k, v in params.items())
+        self.console.print(f"[dim]\\[{number}/{total or '?'}] trial {trial_id} started: {shown}[/dim]")
+
+    def trial_ends(self, number: int, total: int | None, record: dict, objective: str,
+                   best: dict | None) -> None:
+        self.finished_here += 1
+        if self.quiet:
+            return
+        elapsed = time.monotonic() - self.started
+        if record["status"] == "completed":
+            result = f"[green]{objective} {fmt_value(record['score'])}[/green]"
+        else:
+            result = f"[red]failed[/red]: {record.get('reason') or 'unknown reason'}"
+        best_text = f"best {fmt_value(best['score'])} (trial {best['trial_id']})" if best else "best -"
+        eta = ""
+        if total and number < total:
+            per_trial = elapsed / self.finished_here
+            eta = f", ETA {fmt_duration(per_trial * (total - number))}"
+        self.console.print(
+            f"\\[{number}/{total or '?'}] trial {record['trial_id']} {result}  {best_text}  "
+            f"({fmt_duration(record.get('seconds'))}; {fmt_duration(elapsed)} elapsed{eta})"
+        )
+
+    def table(self, records: list[dict], objective: str, hp_names: list[str], top: int = 5) -> None:
+        if self.quiet or not records:
+            return
+        table = Table(title=f"Top {min(top, len(records))} trials by {objective}")
+        for col in ("trial", objective, *hp_names, "epochs", "time"):
+            table.add_column(col, justify="right" if col != "trial" else "left")
+        for rec in records[:top]:
+            table.add_row(
+                str(rec["trial_id"]), fmt_value(rec["score"]),
+                *(fmt_value(rec["hyperparameters"].get(n, "")) for n in hp_names),
+                fmt_value(rec.get("epochs") or ""), fmt_duration(rec.get("seconds")),
+            )
+        self.console.print(table)

@@ -1,0 +1,124 @@
+"""A run folder's plain files: trial records, the summary, the spec copy. No TensorFlow here.
+
+Layout of `runs/<name>/`:
+
+    spec.yaml            the spec as run (after --set), data paths made absolute
+    summary.json         one object: what was searched, how it went, the best trial
+    trials.csv           one row per trial, rewritten after each trial
+    preprocessing.json   how raw data became model inputs (columns, statistics, classes)
+    best.keras           the best model, loadable with keras.saving.load_model
+    tuner/               the Keras Tuner project (oracle state, per-trial checkpoints)
+
+Every file is written atomically (a temporary file, then a rename), so a kill never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SUMMARY = "summary.json"
+TRIALS = "trials.csv"
+SPEC_COPY = "spec.yaml"
+PREPROCESSING = "preprocessing.json"
+BEST_MODEL = "best.keras"
+TUNER_DIR = "tuner"
+
+# trials.csv columns before the hyperparameters and metrics
+TRIAL_COLUMNS = ["trial_id", "status", "score", "best_epoch", "epochs", "seconds", "reason"]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a text file so that readers see the old or the new content, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(_finite(data), indent=2, default=str) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: write None instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_trials(path: Path, records: list[dict], hp_names: list[str], metric_names: list[str]) -> None:
+    """trials.csv: fixed columns, then one per hyperparameter, then one per metric."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(TRIAL_COLUMNS + hp_names + metric_names)
+    for rec in records:
+        row = [rec.get(c) for c in TRIAL_COLUMNS]
+        row += [rec.get("hyperparameters", {}).get(n) for n in hp_names]
+        row += [rec.get("metrics", {}).get(n) for n in metric_names]
+        writer.writerow(["" if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in row])
+    write_atomic(path, out.getvalue())
+
+
+def read_trials(path: Path, hp_names: list[str], metric_names: list[str]) -> list[dict]:
+    """Records from trials.csv (what `write_trials` wrote), with values parsed back to numbers."""
+    records = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            rec = {c: _parse(row.get(c)) for c in TRIAL_COLUMNS}
+            rec["trial_id"] = row.get("trial_id") or ""
+            rec["reason"] = row.get("reason") or None
+            rec["status"] = row.get("status") or "unknown"
+            rec["hyperparameters"] = {n: _parse(row.get(n)) for n in hp_names if row.get(n) not in (None, "")}
+            rec["metrics"] = {n: _parse(row.get(n)) for n in metric_names if row.get(n) not in (None, "")}
+            records.append(rec)
+    return records
+
+
+def _parse(text: str | None) -> Any:
+    if text is None or text == "":
+        return None
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / SUMMARY).is_file() or (path / TRIALS).is_file()
+
+
+def folder_size(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(root) / name).stat().st_size
+            except OSError:
+                pass
+    return total

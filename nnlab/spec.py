@@ -1,0 +1,229 @@
+"""The spec schema: what a spec file may say, with each field's type, default and meaning.
+
+A spec has six top-level keys: `name`, `seed`, `data`, `model`, `train`, `search`. Unknown keys are
+errors. `data` is one of five kinds, chosen by `data.source`; `model` one of two, chosen by
+`model.kind`. Searchable fields (see `nnlab.space`) take a fixed value or a search space.
+
+Reading a spec file (YAML, line numbers, `--set` overrides, error messages) lives in `nnlab.specfile`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator
+
+from .space import searchable
+
+ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
+SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
+KERAS_SETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "boston_housing")
+IMAGE_FORMATS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+CLASSIFICATION_METRICS = ("accuracy", "f1")
+REGRESSION_METRICS = ("mae", "mse", "rmse", "r2")
+
+
+class Section(BaseModel):
+    """A part of a spec: unknown keys are errors, values are checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+class _DataBase(Section):
+    validation_split: float = Field(
+        0.2, gt=0, lt=1, description="Share of the rows/images held out for validation (seeded)."
+    )
+    validation_path: Path | None = Field(
+        None, description="A second file or folder of the same kind to validate on, instead of a split."
+    )
+
+
+class CsvData(_DataBase):
+    source: Literal["csv"] = Field(description="A CSV file of rows, one column the target.")
+    path: Path = Field(description="The CSV file, relative to the spec.")
+    target: str = Field(description="The column to predict.")
+    drop: list[str] = Field([], description="Columns to leave out (ids, names, leaks).")
+    categorical: list[str] = Field([], description="Numeric columns to treat as categories.")
+    na_values: list[str] = Field([], description="Extra cell values that mean 'missing', e.g. '?'.")
+    task: Literal["classification", "regression"] | None = Field(
+        None, description="What to predict; inferred from the target column when absent."
+    )
+    delimiter: str | None = Field(None, description="Column separator; detected when absent.")
+
+    @field_validator("na_values", mode="before")
+    @classmethod
+    def _na_as_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        return value
+
+
+class ImageData(_DataBase):
+    source: Literal["images"] = Field(description="A folder with one subfolder of images per class.")
+    path: Path = Field(description="The folder, relative to the spec.")
+    image_size: tuple[Annotated[int, Field(ge=4, le=1024)], Annotated[int, Field(ge=4, le=1024)]] = Field(
+        (64, 64), description="[height, width] every image is resized to."
+    )
+    color_mode: Literal["rgb", "grayscale"] = Field("rgb", description="rgb (3 channels) or grayscale (1).")
+
+
+class NpzData(_DataBase):
+    source: Literal["npz"] = Field(description="A NumPy .npz file with arrays x, y (and x_val, y_val).")
+    path: Path = Field(description="The .npz file, relative to the spec.")
+    task: Literal["classification", "regression"] | None = Field(
+        None, description="What to predict; inferred from y when absent."
+    )
+
+
+class BundledData(_DataBase):
+    source: str = Field(description="sklearn:NAME (offline) or keras:NAME (downloads once).")
+
+    @field_validator("source")
+    @classmethod
+    def _known_set(cls, value: str) -> str:
+        from .errors import did_you_mean
+
+        prefix, _, name = value.partition(":")
+        known = SKLEARN_SETS if prefix == "sklearn" else KERAS_SETS
+        if name not in known:
+            raise ValueError(
+                f"expected one of {', '.join(f'{prefix}:{n}' for n in known)}; found {value!r}"
+                + did_you_mean(name, known)
+            )
+        return value
+
+
+def _data_kind(value: Any) -> str | None:
+    source = value.get("source") if isinstance(value, dict) else getattr(value, "source", None)
+    if not isinstance(source, str):
+        return None
+    if source.startswith(("sklearn:", "keras:")):
+        return "bundled"
+    return source if source in ("csv", "images", "npz") else None
+
+
+DataSpec = Annotated[
+    Union[
+        Annotated[CsvData, Tag("csv")],
+        Annotated[ImageData, Tag("images")],
+        Annotated[NpzData, Tag("npz")],
+        Annotated[BundledData, Tag("bundled")],
+    ],
+    Discriminator(_data_kind),
+]
+DATA_SOURCES = ("csv", "images", "npz", "sklearn:NAME", "keras:NAME")
+
+# ------------------------------------------------------------------------------------ model
+
+
+class MlpModel(Section):
+    kind: Literal["mlp"] = Field(description="A multi-layer perceptron (dense layers).")
+    layers: searchable(int, ge=1) = Field(2, description="Number of hidden layers.")
+    units: searchable(int, ge=1) = Field(64, description="Units per hidden layer.")
+    per_layer: bool = Field(False, description="Search `units` separately per layer (units_0, units_1, …).")
+    activation: searchable(str, options=ACTIVATIONS) = Field("relu", description="Hidden activation.")
+    dropout: searchable(float, ge=0, lt=1) = Field(0.0, description="Dropout after each hidden layer.")
+    batch_norm: searchable(bool) = Field(False, description="Batch normalization after each hidden layer.")
+    l2: searchable(float, ge=0) = Field(0.0, description="L2 weight penalty of the hidden layers.")
+
+
+class Augment(Section):
+    flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = Field(
+        None, description="Random flips."
+    )
+    rotation: float = Field(0.0, ge=0, le=1, description="Random rotation, as a fraction of a full turn.")
+    zoom: float = Field(0.0, ge=0, lt=1, description="Random zoom, as a fraction of the size.")
+    contrast: float = Field(0.0, ge=0, le=1, description="Random contrast change.")
+
+
+class CnnModel(Section):
+    kind: Literal["cnn"] = Field(description="A convolutional network for images.")
+    conv_blocks: searchable(int, ge=1) = Field(2, description="Convolution blocks (conv + pooling).")
+    filters: searchable(int, ge=1) = Field(32, description="Filters of the first block.")
+    filter_growth: float = Field(2.0, ge=1, description="Factor on the filters from one block to the next.")
+    kernel_size: searchable(int, ge=1, le=15) = Field(3, description="Convolution kernel size.")
+    activation: searchable(str, options=ACTIVATIONS) = Field("relu", description="Activation.")
+    pooling: searchable(str, options=("max", "avg")) = Field("max", description="Pooling after each block.")
+    batch_norm: searchable(bool) = Field(False, description="Batch normalization after each convolution.")
+    global_pooling: searchable(bool) = Field(False, description="Global average pooling instead of flatten.")
+    dense_layers: searchable(int, ge=0) = Field(1, description="Dense layers before the output.")
+    dense_units: searchable(int, ge=1) = Field(64, description="Units of each dense layer.")
+    dropout: searchable(float, ge=0, lt=1) = Field(0.0, description="Dropout before each dense layer.")
+    augment: Augment = Field(default_factory=Augment, description="Training-time augmentation.")
+
+
+ModelSpec = Annotated[Union[MlpModel, CnnModel], Field(discriminator="kind")]
+MODEL_KINDS = ("mlp", "cnn")
+
+# ------------------------------------------------------------------------------------ train
+
+
+class EarlyStopping(Section):
+    patience: int = Field(ge=1, description="Epochs without improvement before a trial stops.")
+    monitor: str | None = Field(None, description="Metric to watch; defaults to the search objective.")
+    min_delta: float = Field(0.0, ge=0, description="Smallest change that counts as improvement.")
+
+
+class TrainSpec(Section):
+    optimizer: searchable(str, options=OPTIMIZERS) = Field("adam", description="Optimizer.")
+    learning_rate: searchable(float, gt=0, le=10) = Field(0.001, description="Learning rate.")
+    batch_size: searchable(int, ge=1) = Field(32, description="Batch size.")
+    epochs: int = Field(10, ge=1, description="Epochs per trial (hyperband: see search.max_epochs).")
+    loss: Literal["mse", "mae", "huber", "crossentropy"] | None = Field(
+        None, description="Loss; default crossentropy for classification, mse for regression."
+    )
+    early_stopping: EarlyStopping | None = Field(None, description="Stop a trial that stopped improving.")
+    metrics: list[str] = Field(
+        [], description="Extra metrics: classification f1 (macro); regression mae, mse, rmse, r2."
+    )
+
+
+# ------------------------------------------------------------------------------------ search
+
+
+class Objective(Section):
+    name: str = Field(description="A metric name as Keras logs it, e.g. val_loss.")
+    direction: Literal["min", "max"] = Field(description="Whether lower or higher is better.")
+
+
+class SearchSpec(Section):
+    tuner: Literal["random", "grid", "bayesian", "hyperband"] = Field("random", description="Search strategy.")
+    objective: str | Objective = Field("val_loss", description="Metric to optimize; direction inferred.")
+    max_trials: int = Field(10, ge=1, description="Trials to run (not used by hyperband).")
+    executions_per_trial: int = Field(1, ge=1, description="Trainings per trial, averaged.")
+    max_epochs: int | None = Field(None, ge=1, description="Hyperband: most epochs of one model.")
+    factor: int = Field(3, ge=2, description="Hyperband: reduction factor between rounds.")
+    max_minutes: float | None = Field(None, gt=0, description="No new trial starts after this many minutes.")
+    max_failures: int = Field(5, ge=1, description="Stop after this many failed trials in a row.")
+
+
+# ------------------------------------------------------------------------------------ spec
+
+
+class Spec(Section):
+    name: str = Field(description="Run name; default the spec file's name.")
+    seed: int = Field(42, ge=0, description="Seed for the split, the search and the weights.")
+    data: DataSpec
+    model: ModelSpec
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    search: SearchSpec = Field(default_factory=SearchSpec)
+    _source: Any = PrivateAttr(None)  # a specfile.SpecSource: where each key came from
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
+            raise ValueError(
+                f"a run name may hold letters, digits, '.', '_' and '-' (it names a folder); found {value!r}"
+            )
+        return value
+
+    def objective_name(self) -> str:
+        obj = self.search.objective
+        return obj if isinstance(obj, str) else obj.name

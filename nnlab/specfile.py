@@ -1,0 +1,362 @@
+"""Reading a spec file: YAML → validated `Spec`, with errors that point at the file, key and line.
+
+`load_spec(path, overrides)` is the one entry point. It reads YAML with `yaml.safe_load` semantics
+only (a spec never constructs Python objects), applies `--set KEY=VALUE` overrides, resolves relative
+paths against the spec's folder, validates against `nnlab.spec.Spec`, and turns every problem into a
+`SpecError` that names the file, the key path, the line, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from . import spec as schema
+from .errors import SpecError, did_you_mean
+
+_TAGGED = {
+    "csv": schema.CsvData, "images": schema.ImageData, "npz": schema.NpzData,
+    "bundled": schema.BundledData, "mlp": schema.MlpModel, "cnn": schema.CnnModel,
+}
+
+
+class SpecSource:
+    """Where a spec came from: its file, and the line of each key path in it."""
+
+    def __init__(self, path: Path, lines: dict[tuple, int], overrides: dict[tuple, str]):
+        self.path, self.lines, self.overrides = path, lines, overrides
+
+    def position(self, loc: tuple) -> str:
+        """'line N, at a.b.c' for a key path (the line of its nearest parent that has one)."""
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        for i in range(len(loc), 0, -1):
+            if loc[:i] in self.overrides:
+                return f"--set {self.overrides[loc[:i]]}, at {dotted}"
+        for i in range(len(loc), -1, -1):
+            if loc[:i] in self.lines:
+                return f"line {self.lines[loc[:i]]}, at {dotted}"
+        return f"at {dotted}"
+
+    def where(self, loc: tuple) -> str:
+        return f"{self.path}, {self.position(loc)}"
+
+    def error(self, loc: tuple, message: str) -> SpecError:
+        return SpecError(f"Spec error in {self.where(loc)}:\n  {message}")
+
+
+def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> schema.Spec:
+    """Read, override, resolve and validate a spec file. Raises `SpecError` on any problem."""
+    path = Path(path)
+    if path.is_dir():
+        raise SpecError(f"{path} is a folder; give the path of a spec file (.yaml)")
+    if not path.is_file():
+        raise SpecError(f"Spec file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"Cannot read spec file {path}: {exc}") from None
+    raw, lines = _parse_yaml(text, path)
+    if raw is None:
+        raise SpecError(f"Spec file {path} is empty; it needs at least `data` and `model`")
+    if not isinstance(raw, dict):
+        raise SpecError(f"Spec file {path} must be a mapping of keys (data:, model:, …); found a {type(raw).__name__}")
+    override_locs = _apply_overrides(raw, overrides, path)
+    raw.setdefault("name", path.stem)
+    source = SpecSource(path, lines, override_locs)
+    _resolve_paths(raw, path.parent)
+    try:
+        spec = schema.Spec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_format_errors(exc, source)) from None
+    spec._source = source  # kept for errors found later (objective vs. task)
+    check_spec(spec)
+    return spec
+
+
+def spec_source(spec: schema.Spec) -> SpecSource:
+    return getattr(spec, "_source", None) or SpecSource(Path("<spec>"), {}, {})
+
+
+def spec_to_dict(spec: schema.Spec) -> dict:
+    """The spec as plain data (what is written to a run folder's spec.yaml)."""
+    from .space import is_space
+
+    def plain(value: Any) -> Any:
+        if is_space(value):
+            kind = type(value).__name__
+            if kind == "Choice":
+                return {"choice": [plain(v) for v in value.values]}
+            if kind == "IntRange":
+                return {"int": [value.low, value.high], "step": value.step}
+            out = {"float": [value.low, value.high]}
+            out.update({"log": True} if value.log else ({"step": value.step} if value.step else {}))
+            return out
+        if isinstance(value, BaseModel):
+            return {k: plain(getattr(value, k)) for k in type(value).model_fields}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    return plain(spec)
+
+
+def spec_hash(spec: schema.Spec) -> str:
+    """A short hash of what defines a search (not how long it runs), to tell two searches apart."""
+    data = spec_to_dict(spec)
+    for key in ("max_trials", "max_minutes", "max_failures"):
+        data["search"].pop(key, None)
+    data.pop("name", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------ YAML
+
+
+def _parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.constructor.ConstructorError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise SpecError(
+            f"Spec error in {path}, line {line}:\n  YAML tags that construct Python objects are not allowed "
+            f"in a spec ({exc.problem}); write plain values"
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or str(exc)
+        hint = ""
+        if "\t" in problem or "tab" in problem.lower():
+            hint = "\n  YAML does not allow tabs for indentation: indent with spaces"
+        raise SpecError(f"Spec error in {path}{where}:\n  the file is not valid YAML: {problem}{hint}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"Spec error in {path}:\n  the file is not valid YAML: {exc}") from None
+    lines: dict[tuple, int] = {}
+    if node is not None:
+        _walk(node, (), lines, path)
+    return raw, lines
+
+
+def _walk(node: yaml.Node, loc: tuple, lines: dict, path: Path) -> None:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                raise SpecError(
+                    f"Spec error in {path}, line {key_node.start_mark.line + 1}, at "
+                    f"{'.'.join(map(str, (*loc, key)))}:\n  the key `{key}` appears twice; keep one"
+                )
+            seen.add(key)
+            lines[(*loc, key)] = key_node.start_mark.line + 1
+            _walk(value_node, (*loc, key), lines, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, (*loc, i), lines, path)
+
+
+def _apply_overrides(raw: dict, overrides, path: Path) -> dict[tuple, str]:
+    """Apply `KEY=VALUE` overrides (dotted key, YAML value) in place; return their key paths."""
+    applied: dict[tuple, str] = {}
+    for item in overrides:
+        key, sep, value_text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. --set search.max_trials=2")
+        try:
+            value = yaml.safe_load(value_text) if value_text.strip() else None
+        except yaml.YAMLError as exc:
+            raise SpecError(f"--set {item!r}: the value is not valid YAML ({exc})") from None
+        parts = key.split(".")
+        target = raw
+        for part in parts[:-1]:
+            child = target.get(part)
+            if child is None:
+                child = target[part] = {}
+            if not isinstance(child, dict):
+                raise SpecError(f"--set {item!r}: `{part}` is not a section that has keys")
+            target = child
+        target[parts[-1]] = value
+        applied[tuple(parts)] = item
+    return applied
+
+
+def _resolve_paths(raw: dict, base: Path) -> None:
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        return
+    for key in ("path", "validation_path"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            p = Path(value).expanduser()
+            data[key] = str(p if p.is_absolute() else (base / p).resolve())
+
+
+# ------------------------------------------------------------------------------------ errors
+
+
+def _format_errors(exc: ValidationError, source: SpecSource) -> str:
+    problems = []
+    for err in exc.errors():
+        loc, cls = _display_loc(err["loc"])
+        problems.append((loc, _describe(err, loc, cls)))
+    if len(problems) == 1:
+        return source.error(*problems[0]).args[0]
+    listed = "\n".join(f"  - {source.position(loc)}: {message}" for loc, message in problems)
+    return f"Spec error in {source.path} ({len(problems)} problems):\n{listed}"
+
+
+def _display_loc(loc: tuple) -> tuple[tuple, type | None]:
+    """Drop union tags from a pydantic location; return it and the section class it ends in."""
+    cls: type | None = schema.Spec
+    shown: list = []
+    for part in loc:
+        fields = getattr(cls, "model_fields", {}) if cls else {}
+        if part not in fields and part in _TAGGED:
+            cls = _TAGGED[part]
+            continue
+        shown.append(part)
+        annotation = fields[part].annotation if part in fields else None
+        cls = _section_class(annotation)
+    return tuple(shown), _parent_class(tuple(loc))
+
+
+def _section_class(annotation: Any) -> type | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _parent_class(loc: tuple) -> type | None:
+    """The section class that holds the last key of `loc` (for 'did you mean')."""
+    cls: type | None = schema.Spec
+    for part in loc[:-1]:
+        if part in _TAGGED and part not in getattr(cls, "model_fields", {}):
+            cls = _TAGGED[part]
+            continue
+        fields = getattr(cls, "model_fields", {})
+        cls = _section_class(fields[part].annotation) if part in fields else None
+    return cls
+
+
+def _describe(err: dict, loc: tuple, parent: type | None) -> str:
+    kind, found = err["type"], err.get("input")
+    key = loc[-1] if loc else ""
+    if kind == "extra_forbidden":
+        options = list(getattr(parent, "model_fields", {}))
+        return f"unknown key `{key}`{did_you_mean(key, options)}; expected one of: {', '.join(options)}"
+    if kind == "missing":
+        return f"`{key}` is required here and missing"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tag_key, options = ("source", schema.DATA_SOURCES) if key == "data" else ("kind", schema.MODEL_KINDS)
+        value = found.get(tag_key) if isinstance(found, dict) else None
+        if not isinstance(found, dict):
+            return f"expected a section of keys; found {found!r}"
+        if value is None:
+            return f"`{key}.{tag_key}` is missing; expected one of: {', '.join(options)}"
+        return f"`{key}.{tag_key}`: expected one of {', '.join(options)}; found {value!r}{did_you_mean(value, options)}"
+    if kind == "literal_error":
+        expected = err["ctx"].get("expected", "")
+        options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",")]
+        return f"expected {expected}; found {found!r}{did_you_mean(found, options)}"
+    if kind == "value_error":
+        return str(err["ctx"]["error"])
+    if kind == "model_type" or kind == "dict_type":
+        return f"expected a section of keys (key: value); found {found!r}"
+    message = err["msg"]
+    return f"{message[0].lower()}{message[1:]}; found {found!r}"
+
+
+# ------------------------------------------------------------------------------------ checks
+
+
+KNOWN_METRICS = ("loss", "accuracy", "f1", *schema.REGRESSION_METRICS)
+
+
+def metric_direction(name: str) -> str:
+    """min for losses and errors, max for scores."""
+    base = name.removeprefix("val_")
+    return "max" if base in ("accuracy", "f1", "r2") else "min"
+
+
+def check_spec(spec: schema.Spec) -> None:
+    """Checks that need more than one field (and no data)."""
+    source = spec_source(spec)
+    if spec.search.tuner != "hyperband" and spec.search.max_epochs is not None:
+        raise source.error(("search", "max_epochs"), "max_epochs applies to the hyperband tuner only; remove it")
+    for i, metric in enumerate(spec.train.metrics):
+        if metric not in ("accuracy", *schema.CLASSIFICATION_METRICS, *schema.REGRESSION_METRICS):
+            options = (*schema.CLASSIFICATION_METRICS, *schema.REGRESSION_METRICS)
+            raise source.error(
+                ("train", "metrics", i),
+                f"unknown metric {metric!r}{did_you_mean(metric, options)}; expected one of {', '.join(options)}",
+            )
+    known = [m for base in KNOWN_METRICS for m in (base, f"val_{base}")]
+    name = spec.objective_name()
+    if name not in known:
+        raise source.error(
+            ("search", "objective"),
+            f"{name!r} is not a metric nnlab computes{did_you_mean(name, known)}; "
+            "use val_loss, val_accuracy, or val_ plus one of train.metrics",
+        )
+    monitor = spec.train.early_stopping.monitor if spec.train.early_stopping else None
+    if monitor and monitor not in known:
+        raise source.error(
+            ("train", "early_stopping", "monitor"),
+            f"{monitor!r} is not a metric nnlab computes{did_you_mean(monitor, known)}",
+        )
+
+
+def logged_metrics(spec: schema.Spec, task: str) -> list[str]:
+    """The metric names Keras will log for this spec and task, validation ones included."""
+    if task == "classification":
+        base = ["loss", "accuracy"] + (["f1"] if "f1" in spec.train.metrics else [])
+    else:
+        base = ["loss"] + [m for m in schema.REGRESSION_METRICS if m in spec.train.metrics]
+    names = base + [f"val_{m}" for m in base]
+    if task == "classification" and "f1" in spec.train.metrics:
+        names.remove("f1")  # macro F1 is computed on the validation data only
+    return names
+
+
+def check_task(spec: schema.Spec, task: str) -> None:
+    """Checks that need the task (known once the data is read): metrics, loss and objective."""
+    source = spec_source(spec)
+    wrong = schema.REGRESSION_METRICS if task == "classification" else schema.CLASSIFICATION_METRICS
+    for i, metric in enumerate(spec.train.metrics):
+        if metric in wrong:
+            raise source.error(("train", "metrics", i), f"the metric {metric!r} does not fit a {task} task")
+    loss = spec.train.loss
+    if loss and (loss == "crossentropy") != (task == "classification"):
+        fits = "crossentropy" if task == "classification" else "mse, mae or huber"
+        raise source.error(("train", "loss"), f"the loss {loss!r} does not fit a {task} task; use {fits}")
+    names = logged_metrics(spec, task)
+    for loc, name in ((("search", "objective"), spec.objective_name()),
+                      (("train", "early_stopping", "monitor"),
+                       spec.train.early_stopping.monitor if spec.train.early_stopping else None)):
+        if name and name not in names:
+            raise source.error(
+                loc,
+                f"{name!r} is not computed for this {task} task{did_you_mean(name, names)}; "
+                f"available: {', '.join(names)}",
+            )
+
+
+def with_name(spec: schema.Spec, name: str) -> schema.Spec:
+    """A copy of the spec under another run name."""
+    new = spec.model_copy(deep=True)
+    new.name = name
+    new._source = spec_source(spec)
+    return new

@@ -1,0 +1,286 @@
+"""Tabular data: reading real CSV files and turning their columns into model inputs.
+
+Owns the messy part of CSVs: a UTF-8 BOM, `;` or tab separators, padded cells, `?` and empty cells,
+string columns, numbers stored as text, dates, identifiers, string or integer-coded class labels.
+The preprocessing is a plain JSON-able record (`fit_preprocessing`), fitted on the training rows
+only, and applied by `apply_preprocessing` to any frame with the same columns (validation rows now,
+new data later).
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, did_you_mean
+
+MAX_CATEGORIES = 30  # one-hot the most frequent categories; the rest share an "other" column
+MAX_INTEGER_CLASSES = 20  # an integer target with at most this many values is taken as class codes
+
+
+def read_csv(path: Path, na_values: list[str] = (), delimiter: str | None = None) -> pd.DataFrame:
+    """Read a CSV as a user means it: BOM stripped, separator detected, cells and names trimmed."""
+    if not path.exists():
+        raise DataError(f"Data file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; `source: csv` needs a CSV file")
+    if path.stat().st_size == 0:
+        raise DataError(f"The CSV file {path} is empty (0 bytes)")
+    encoding = _encoding(path)
+    sep = delimiter or _sniff_delimiter(path, encoding)
+    try:
+        frame = pd.read_csv(
+            path, sep=sep, na_values=list(na_values), encoding=encoding, skipinitialspace=True,
+            low_memory=False,
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"The CSV file {path} has no header and no rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"Cannot parse the CSV file {path}: {str(exc).strip()}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    unnamed = [c for c in frame.columns if c.startswith("Unnamed:") and frame[c].isna().all()]
+    frame = frame.drop(columns=unnamed)  # trailing separators leave empty, nameless columns
+    for col in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
+            stripped = frame[col].astype("string").str.strip()
+            stripped = stripped.mask(stripped.isin(["", *na_values]))
+            frame[col] = stripped.astype(object).where(stripped.notna(), np.nan)
+    if frame.empty:
+        raise DataError(f"The CSV file {path} has a header but no rows")
+    return frame
+
+
+def _encoding(path: Path) -> str:
+    with path.open("rb") as fh:
+        sample = fh.read(1 << 16)
+    try:
+        sample.decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        if exc.start > len(sample) - 4:  # a character cut at the sample's end
+            return "utf-8-sig"
+        return "latin-1"
+
+
+def _sniff_delimiter(path: Path, encoding: str) -> str:
+    with path.open("r", encoding=encoding, errors="replace") as fh:
+        sample = "".join(fh.readline() for _ in range(50))
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def find_column(frame: pd.DataFrame, name: str, what: str, path: Path) -> str:
+    """The frame's column called `name` (exact, else ignoring case); a clear error otherwise."""
+    if name in frame.columns:
+        return name
+    folded = {c.lower(): c for c in frame.columns}
+    if name.lower() in folded:
+        return folded[name.lower()]
+    raise DataError(
+        f"{what}: the column {name!r} is not in {path.name}{did_you_mean(name, frame.columns)}. "
+        f"Columns: {', '.join(map(str, frame.columns))}"
+    )
+
+
+def as_numbers(series: pd.Series) -> tuple[pd.Series, list[str]] | None:
+    """A text column that holds numbers (≥ 90% parse) as floats, and the stray values; else None."""
+    present = series.dropna()
+    if present.empty:
+        return None
+    parsed = pd.to_numeric(present.astype(str).str.replace(",", "", regex=False), errors="coerce")
+    ok = parsed.notna().mean()
+    if ok < 0.9:
+        return None
+    stray = sorted(set(present[parsed.isna()].astype(str)))[:5]
+    full = pd.to_numeric(series.astype("string").str.replace(",", "", regex=False), errors="coerce")
+    return full.astype(float), stray
+
+
+def is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def _is_date(series: pd.Series) -> bool:
+    present = series.dropna().astype(str)
+    if present.empty or not present.str.contains(r"\d").all():
+        return False
+    sample = present.sample(min(len(present), 200), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return parsed.notna().mean() >= 0.9 and present.str.len().median() >= 6
+
+
+def column_types(frame: pd.DataFrame, categorical: list[str], notes: list[str]) -> dict[str, str]:
+    """Decide what each feature column is: numeric, categorical or date; drop what cannot help.
+
+    Mutates `frame` where a text column turns out to hold numbers. Appends what it decided to
+    `notes`, for the user to read.
+    """
+    types: dict[str, str] = {}
+    rows = len(frame)
+    for col in frame.columns:
+        series = frame[col]
+        if series.isna().all():
+            notes.append(f"column {col!r} is empty in every row: left out")
+            continue
+        if col in categorical or pd.api.types.is_bool_dtype(series):
+            types[col] = "categorical"
+            continue
+        if not pd.api.types.is_numeric_dtype(series):
+            numbers = as_numbers(series)
+            if numbers is not None:
+                frame[col], stray = numbers
+                if stray:
+                    notes.append(f"column {col!r}: text values {', '.join(map(repr, stray))} taken as missing")
+                types[col] = "numeric"
+            elif _is_date(series):
+                types[col] = "date"
+                notes.append(f"column {col!r} holds dates: used as year, month, day and weekday")
+            elif series.nunique() > 0.9 * rows and rows >= 20:
+                notes.append(
+                    f"column {col!r} looks like an identifier or free text ({series.nunique()} different "
+                    f"values in {rows} rows): left out; add it to data.drop to silence this"
+                )
+            else:
+                types[col] = "categorical"
+            continue
+        if series.nunique(dropna=True) <= 1:
+            notes.append(f"column {col!r} has the same value in every row: left out")
+            continue
+        types[col] = "numeric"
+    if not types:
+        raise DataError("No usable feature columns are left (every column was dropped, empty or constant)")
+    return types
+
+
+def infer_task(target: pd.Series, name: str, notes: list[str]) -> str:
+    """classification for text, boolean or few integer codes; regression for other numbers."""
+    if pd.api.types.is_bool_dtype(target) or not pd.api.types.is_numeric_dtype(target):
+        notes.append(f"task: classification (the target {name!r} holds labels); set data.task to change")
+        return "classification"
+    values = target.dropna()
+    integral = bool(np.all(np.mod(values, 1) == 0))
+    if integral and values.nunique() <= MAX_INTEGER_CLASSES:
+        notes.append(
+            f"task: classification (the target {name!r} holds {values.nunique()} integer codes); "
+            "set data.task: regression if they are quantities"
+        )
+        return "classification"
+    notes.append(f"task: regression (the target {name!r} holds numbers); set data.task to change")
+    return "regression"
+
+
+def encode_target(target: pd.Series, task: str, classes: list | None = None) -> tuple[np.ndarray, list | None]:
+    """Targets as class indices (classification) or floats (regression), and the class values."""
+    if task == "regression":
+        numbers = pd.to_numeric(target, errors="coerce")
+        if numbers.isna().any():
+            bad = target[numbers.isna()].astype(str).unique()[:3]
+            raise DataError(f"A regression target must be numeric; found {', '.join(map(repr, bad))}")
+        return numbers.to_numpy(np.float32), None
+    if classes is None:
+        present = target.dropna().unique().tolist()
+        try:
+            classes = sorted(present)
+        except TypeError:
+            classes = sorted(present, key=str)
+    index = {_key(c): i for i, c in enumerate(classes)}
+    codes = np.array([index.get(_key(v), -1) for v in target], dtype=np.int64)
+    if (codes < 0).any():
+        unknown = sorted({str(v) for v, c in zip(target, codes) if c < 0})[:5]
+        raise DataError(f"Labels not seen in the training data: {', '.join(unknown)}")
+    return codes, [_plain(c) for c in classes]
+
+
+def _key(value) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def fit_preprocessing(frame: pd.DataFrame, types: dict[str, str]) -> list[dict]:
+    """Per feature column, the statistics of the training rows needed to turn it into numbers."""
+    record = []
+    for col, kind in types.items():
+        series = frame[col]
+        if kind == "numeric":
+            values = series.astype(float)
+            median = float(values.median()) if values.notna().any() else 0.0
+            filled = values.fillna(median)
+            std = float(filled.std(ddof=0))
+            record.append({"name": col, "type": "numeric", "median": median,
+                           "mean": float(filled.mean()), "std": std if std > 0 else 1.0})
+        elif kind == "date":
+            parts = _date_parts(series)
+            stats = {p: (float(v.mean()), float(v.std(ddof=0)) or 1.0) for p, v in parts.items()}
+            record.append({"name": col, "type": "date", "parts": stats})
+        else:
+            counts = series.dropna().map(_key).value_counts()
+            kept = [str(c) for c in counts.index[:MAX_CATEGORIES]]
+            record.append({"name": col, "type": "categorical", "categories": kept,
+                           "other": len(counts) > MAX_CATEGORIES, "missing": bool(series.isna().any())})
+    return record
+
+
+def _date_parts(series: pd.Series) -> dict[str, pd.Series]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dates = pd.to_datetime(series.astype("string"), errors="coerce", format="mixed")
+    parts = {"year": dates.dt.year, "month": dates.dt.month, "day": dates.dt.day, "weekday": dates.dt.weekday}
+    return {p: v.astype(float).fillna(v.astype(float).median() if v.notna().any() else 0.0) for p, v in parts.items()}
+
+
+def apply_preprocessing(record: list[dict], frame: pd.DataFrame) -> np.ndarray:
+    """Turn a frame's feature columns into a float32 matrix, exactly as fitted on the training rows."""
+    missing = [c["name"] for c in record if c["name"] not in frame.columns]
+    if missing:
+        raise DataError(f"The data lacks the columns {', '.join(map(repr, missing))} that the model was trained on")
+    blocks = []
+    for col in record:
+        series = frame[col["name"]]
+        if col["type"] == "numeric":
+            values = pd.to_numeric(series, errors="coerce").astype(float).fillna(col["median"])
+            blocks.append(((values - col["mean"]) / col["std"]).to_numpy()[:, None])
+        elif col["type"] == "date":
+            for part, v in _date_parts(series).items():
+                mean, std = col["parts"][part]
+                blocks.append(((v - mean) / std).to_numpy()[:, None])
+        else:
+            keys = series.map(lambda v: None if pd.isna(v) else _key(v))
+            cats = col["categories"]
+            onehot = np.stack([(keys == c).to_numpy() for c in cats], axis=1)
+            extra = []
+            if col["other"]:
+                extra.append((keys.notna() & ~keys.isin(cats)).to_numpy())
+            if col["missing"]:
+                extra.append(keys.isna().to_numpy())
+            blocks.append(np.column_stack([onehot, *extra]) if extra else onehot)
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+def feature_names(record: list[dict]) -> list[str]:
+    names = []
+    for col in record:
+        if col["type"] == "numeric":
+            names.append(col["name"])
+        elif col["type"] == "date":
+            names += [f"{col['name']}.{p}" for p in col["parts"]]
+        else:
+            names += [f"{col['name']}={c}" for c in col["categories"]]
+            names += [f"{col['name']}=other"] * col["other"] + [f"{col['name']}=missing"] * col["missing"]
+    return names

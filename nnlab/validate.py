@@ -1,0 +1,66 @@
+"""`nnlab validate`: check a spec and its data, and describe the search space, without training.
+
+`describe(spec)` loads the data, checks the objective against the task, and reports each
+hyperparameter with its range, the number of configurations (where finite), and the parameter counts
+of the smallest and largest models the space allows (found by building models at the corners of the
+space and at a few random points).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from .data import load_data
+from .space import (Choice, FloatRange, IntRange, count_configurations, extreme_params, finish_params,
+                    fixed_params, hyperparameters)
+from .specfile import check_task
+from .spec import Spec
+
+RANDOM_PROBES = 24
+
+
+@dataclass
+class Description:
+    data: str
+    task: str
+    space: dict[str, str]
+    configurations: float
+    smallest: tuple[int, dict] = (0, {})
+    largest: tuple[int, dict] = (0, {})
+    notes: list[str] = field(default_factory=list)
+
+
+def describe(spec: Spec, count_models: bool = True) -> Description:
+    data = load_data(spec)
+    check_task(spec, data.task)
+    space = {name: dist.describe() for name, dist in hyperparameters(spec).items()}
+    result = Description(data.summary(), data.task, space, count_configurations(spec), notes=list(data.notes))
+    if count_models:
+        from .models import DataShape, count_params
+
+        shape = DataShape.of(data)
+        counted = [(count_params(spec.model.kind, p, shape), p) for p in _probe_params(spec)]
+        result.smallest = min(counted, key=lambda c: c[0])
+        result.largest = max(counted, key=lambda c: c[0])
+    return result
+
+
+def _probe_params(spec: Spec) -> list[dict]:
+    """Params at both corners of the space and at a few seeded random points."""
+    probes = [extreme_params(spec, "min"), extreme_params(spec, "max")]
+    rng = random.Random(spec.seed)
+    space = hyperparameters(spec)
+    if not space:
+        return probes[:1]
+    for _ in range(RANDOM_PROBES):
+        params = fixed_params(spec)
+        for name, dist in space.items():
+            if isinstance(dist, Choice):
+                params[name] = rng.choice(dist.values)
+            elif isinstance(dist, IntRange):
+                params[name] = rng.randrange(dist.low, dist.high + 1, dist.step)
+            elif isinstance(dist, FloatRange):
+                params[name] = rng.uniform(dist.low, dist.high)
+        probes.append(finish_params(spec, params))
+    return probes
