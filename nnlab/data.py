@@ -43,11 +43,6 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.class_names) if self.class_names else 0
 
-    @property
-    def target_stats(self) -> tuple[float, float]:
-        """Mean and variance of the training targets (regression), for the output layer."""
-        return float(np.mean(self.y_train)), float(np.var(self.y_train)) or 1.0
-
     def summary(self) -> str:
         task = f"{self.num_classes} classes" if self.task == "classification" else "regression"
         return (f"{self.description}: {len(self.x_train)} training and {len(self.x_val)} validation "
@@ -128,13 +123,13 @@ def _load_csv(data: CsvData, seed: int) -> Dataset:
         frame[target] = numbers[0]  # numbers stored as text; stray values only if asked for regression
         frame = frame[frame[target].notna()].reset_index(drop=True)
     task = data.task or tabular.infer_task(frame[target], target, notes)
+    y, classes = tabular.encode_target(frame[target], task)
+    if task == "classification":
+        _check_classes(y, classes, f"The target column {target!r}")
     features = frame.drop(columns=[target, *drop])
     if features.shape[1] == 0:
         raise DataError(f"{data.path.name} has no feature columns besides the target {target!r}")
     types = tabular.column_types(features, categorical, notes)
-    y, classes = tabular.encode_target(frame[target], task)
-    if task == "classification":
-        _check_classes(y, classes, f"The target column {target!r}")
 
     if data.validation_path is not None:
         val_frame = tabular.read_csv(data.validation_path, data.na_values, data.delimiter)

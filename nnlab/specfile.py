@@ -33,7 +33,7 @@ class SpecSource:
 
     def position(self, loc: tuple) -> str:
         """'line N, at a.b.c' for a key path (the line of its nearest parent that has one)."""
-        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
         for i in range(len(loc), 0, -1):
             if loc[:i] in self.overrides:
                 return f"--set {self.overrides[loc[:i]]}, at {dotted}"
@@ -205,8 +205,12 @@ def _resolve_paths(raw: dict, base: Path) -> None:
 
 
 def _format_errors(exc: ValidationError, source: SpecSource) -> str:
+    errors = exc.errors()
+    # A union such as `str | Objective` reports every branch; keep the one that fits the input's shape.
+    if any(_branch(e) == "model" for e in errors):
+        errors = [e for e in errors if _branch(e) != "scalar"] or errors
     problems = []
-    for err in exc.errors():
+    for err in errors:
         loc, cls = _display_loc(err["loc"])
         problems.append((loc, _describe(err, loc, cls)))
     if len(problems) == 1:
@@ -215,14 +219,31 @@ def _format_errors(exc: ValidationError, source: SpecSource) -> str:
     return f"Spec error in {source.path} ({len(problems)} problems):\n{listed}"
 
 
+_SCALAR_LABELS = {"str", "int", "float", "bool"}
+
+
+def _branch(err: dict) -> str | None:
+    """'scalar' or 'model' when an error comes from one branch of a union, else None."""
+    for part in err["loc"][:-1]:
+        if part in _SCALAR_LABELS:
+            return "scalar"
+        if isinstance(part, str) and part[:1].isupper():
+            return "model"
+    return None
+
+
 def _display_loc(loc: tuple) -> tuple[tuple, type | None]:
-    """Drop union tags from a pydantic location; return it and the section class it ends in."""
+    """Drop union tags and branch labels from a pydantic location; return it and its section class."""
     cls: type | None = schema.Spec
     shown: list = []
-    for part in loc:
+    for i, part in enumerate(loc):
         fields = getattr(cls, "model_fields", {}) if cls else {}
         if part not in fields and part in _TAGGED:
             cls = _TAGGED[part]
+            continue
+        if part not in fields and i < len(loc) - 1 and isinstance(part, str) and (
+                part in _SCALAR_LABELS or part[:1].isupper()):
+            cls = getattr(schema, part, cls) if part[:1].isupper() else cls
             continue
         shown.append(part)
         annotation = fields[part].annotation if part in fields else None
@@ -245,6 +266,9 @@ def _parent_class(loc: tuple) -> type | None:
     for part in loc[:-1]:
         if part in _TAGGED and part not in getattr(cls, "model_fields", {}):
             cls = _TAGGED[part]
+            continue
+        if isinstance(part, str) and part[:1].isupper() and hasattr(schema, part):
+            cls = getattr(schema, part)
             continue
         fields = getattr(cls, "model_fields", {})
         cls = _section_class(fields[part].annotation) if part in fields else None

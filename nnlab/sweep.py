@@ -244,6 +244,10 @@ class Sweep:
 
     def search(self) -> RunResult:
         import keras
+        from keras_tuner.src import config as kt_config
+
+        kt_config.DEBUG = False  # Keras Tuner prints every failed trial's traceback; nnlab records a reason
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
 
         tuner = self.make_tuner()
         self.total = self.total_trials(tuner)

@@ -231,17 +231,25 @@ def fit_preprocessing(frame: pd.DataFrame, types: dict[str, str]) -> list[dict]:
             record.append({"name": col, "type": "date", "parts": stats})
         else:
             counts = series.dropna().map(_key).value_counts()
-            kept = [str(c) for c in counts.index[:MAX_CATEGORIES]]
+            kept = sorted((str(c) for c in counts.index[:MAX_CATEGORIES]), key=_natural)
             record.append({"name": col, "type": "categorical", "categories": kept,
                            "other": len(counts) > MAX_CATEGORIES, "missing": bool(series.isna().any())})
     return record
+
+
+def _natural(text: str) -> tuple:
+    """Sort numbers by value and before words: 2 < 10 < 'blue'."""
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
 
 
 def _date_parts(series: pd.Series) -> dict[str, pd.Series]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         dates = pd.to_datetime(series.astype("string"), errors="coerce", format="mixed")
-    parts = {"year": dates.dt.year, "month": dates.dt.month, "day": dates.dt.day, "weekday": dates.dt.weekday}
+    parts = {"year": dates.dt.year, "month": dates.dt.month, "day": dates.dt.day, "weekday": dates.dt.day_of_week}
     return {p: v.astype(float).fillna(v.astype(float).median() if v.notna().any() else 0.0) for p, v in parts.items()}
 
 

@@ -8,11 +8,12 @@ space and at a few random points).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
 from .data import load_data
-from .space import (Choice, FloatRange, IntRange, count_configurations, extreme_params, finish_params,
+from .space import (Choice, IntRange, count_configurations, extreme_params, finish_params,
                     fixed_params, hyperparameters)
 from .specfile import check_task
 from .spec import Spec
@@ -60,7 +61,11 @@ def _probe_params(spec: Spec) -> list[dict]:
                 params[name] = rng.choice(dist.values)
             elif isinstance(dist, IntRange):
                 params[name] = rng.randrange(dist.low, dist.high + 1, dist.step)
-            elif isinstance(dist, FloatRange):
+            elif dist.step:
+                params[name] = dist.low + dist.step * rng.randrange(int(dist.size()))
+            elif dist.log:
+                params[name] = math.exp(rng.uniform(math.log(dist.low), math.log(dist.high)))
+            else:
                 params[name] = rng.uniform(dist.low, dist.high)
         probes.append(finish_params(spec, params))
     return probes

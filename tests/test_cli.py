@@ -1,0 +1,97 @@
+"""The CLI through Typer's CliRunner: exit codes, messages, no tracebacks, no TensorFlow at start."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from nnlab.cli import app
+
+from .test_compare import make_run
+
+runner = CliRunner()
+
+
+def test_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("run", "compare", "validate"):
+        assert command in result.output
+
+
+def test_every_command_is_documented_in_the_readme():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        assert f"nnlab {name}" in readme, f"`nnlab {name}` is not in README.md"
+
+
+def test_bad_spec_exits_2_with_one_message_and_no_traceback(write, tmp_path):
+    spec = write("bad.yaml", "data: {source: 'sklearn:iris'}\nmodel: {kind: mlp, unitz: 3}\n")
+    for command in (["run", str(spec), "--runs-dir", str(tmp_path / "runs")], ["validate", str(spec)]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2
+        assert "did you mean `units`" in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_data_exits_2_before_touching_runs(write, tmp_path):
+    spec = write("s.yaml", "data: {source: csv, path: none.csv, target: y}\nmodel: {kind: mlp}\n")
+    result = runner.invoke(app, ["run", str(spec), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "not found" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_objective_that_does_not_fit_the_task_fails_before_training(write, tmp_path):
+    spec = write("s.yaml", "data: {source: 'sklearn:diabetes'}\nmodel: {kind: mlp}\n"
+                           "search: {objective: val_accuracy}\n")
+    result = runner.invoke(app, ["run", str(spec), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "not computed for this regression task" in result.output
+
+
+def test_compare_formats_and_output_file(tmp_path):
+    make_run(tmp_path / "runs", "a", [0.3, 0.1])
+    result = runner.invoke(app, ["compare", str(tmp_path / "runs"), "--format", "csv"])
+    assert result.exit_code == 0 and result.output.startswith("run,status")
+    out = tmp_path / "table.md"
+    result = runner.invoke(app, ["compare", str(tmp_path / "runs" / "a"), "--format", "markdown", "-o", str(out)])
+    assert result.exit_code == 0 and out.read_text().startswith("| run | trial_id")
+    result = runner.invoke(app, ["compare", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and "No such folder" in result.output
+
+
+def test_run_into_a_foreign_folder_is_refused(write, tmp_path):
+    (tmp_path / "runs" / "s").mkdir(parents=True)
+    (tmp_path / "runs" / "s" / "precious.txt").write_text("mine")
+    spec = write("s.yaml", "data: {source: 'sklearn:iris'}\nmodel: {kind: mlp}\n")
+    result = runner.invoke(app, ["run", str(spec), "--runs-dir", str(tmp_path / "runs"), "--overwrite"])
+    assert result.exit_code == 2 and "not an nnlab run folder" in result.output
+    assert (tmp_path / "runs" / "s" / "precious.txt").read_text() == "mine"
+
+
+def test_cli_import_does_not_import_tensorflow():
+    code = ("import sys, nnlab.cli; "
+            "print([m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_python_dash_m_works():
+    out = subprocess.run([sys.executable, "-m", "nnlab", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "compare" in out.stdout
+
+
+def test_compare_does_not_import_tensorflow(tmp_path):
+    make_run(tmp_path, "a", [0.3])
+    code = ("import sys; from nnlab.cli import app; from typer.testing import CliRunner; "
+            f"r = CliRunner().invoke(app, ['compare', {str(tmp_path)!r}]); assert r.exit_code == 0, r.output; "
+            "print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

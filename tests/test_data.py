@@ -1,0 +1,130 @@
+"""Data sources other than CSV: image folders, npz arrays, scikit-learn sets, keras downloads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnlab.data import load_data, split
+from nnlab.errors import DataError
+from nnlab.images import read_image_folder
+from nnlab.specfile import load_spec
+
+
+def image_spec(write, folder, *extra):
+    text = f"data: {{source: images, path: {folder}, image_size: [16, 16]}}\nmodel: {{kind: cnn}}\n"
+    return load_spec(write("spec.yaml", text), list(extra))
+
+
+def test_image_folder_loads_resized_with_class_names(write, image_folder):
+    folder = image_folder(6, ("cat", "dog", "eel"))
+    data = load_data(image_spec(write, folder))
+    assert data.kind == "images" and data.class_names == ["cat", "dog", "eel"]
+    assert data.x_train.shape[1:] == (16, 16, 3) and data.x_train.dtype == np.uint8
+    assert len(data.x_train) + len(data.x_val) == 18
+    assert sorted(np.bincount(data.y_val)) == [1, 1, 2] or len(set(data.y_val)) == 3  # stratified
+    assert data.rescale == pytest.approx(1 / 255)
+
+
+def test_grayscale_gives_one_channel(write, image_folder):
+    data = load_data(image_spec(write, image_folder(), "data.color_mode=grayscale"))
+    assert data.x_train.shape[-1] == 1
+
+
+def test_corrupt_empty_and_stray_files_are_skipped_and_counted(write, image_folder):
+    folder = image_folder(5)
+    (folder / "a" / "broken.png").write_bytes(b"not really a png")
+    (folder / "a" / "empty.jpg").write_bytes(b"")
+    (folder / "b" / "notes.txt").write_text("hello")
+    (folder / "b" / ".DS_Store").write_text("x")
+    data = load_data(image_spec(write, folder))
+    assert len(data.x_train) + len(data.x_val) == 10
+    assert any("2 image file(s) could not be decoded" in n for n in data.notes)
+    assert any("1 non-image file(s)" in n for n in data.notes)
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda root: (root / "x.png").touch(), "no subfolders|images directly inside"),
+    (lambda root: (root / "only").mkdir(), "one class subfolder"),
+    (lambda root: [(root / c).mkdir() for c in "ab"], "holds no images"),
+])
+def test_unusable_image_folders(write, tmp_path, make, expected):
+    root = tmp_path / "imgs"
+    root.mkdir()
+    make(root)
+    with pytest.raises(DataError, match=expected):
+        load_data(image_spec(write, root))
+
+
+def test_missing_image_folder(write, tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        load_data(image_spec(write, tmp_path / "nowhere"))
+
+
+def test_validation_folder_keeps_training_class_order(write, image_folder, tmp_path):
+    train = image_folder(4, ("a", "b"), name="train")
+    val = image_folder(2, ("b",), name="val")
+    folder = read_image_folder(val, (8, 8), "rgb", ["a", "b"])
+    assert set(folder.labels) == {1}
+    data = load_data(image_spec(write, train, f"data.validation_path={val}"))
+    assert len(data.x_val) == 2 and len(data.x_train) == 8
+
+
+def test_npz_tabular_and_images(write, tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "tab.npz", x=rng.normal(size=(40, 3)), y=rng.normal(size=40))
+    text = "data: {source: npz, path: tab.npz}\nmodel: {kind: mlp}\n"
+    data = load_data(load_spec(write("s.yaml", text)))
+    assert data.task == "regression" and data.input_shape == (3,)
+    np.savez(tmp_path / "img.npz", x=rng.integers(0, 255, (30, 8, 8), dtype=np.uint8),
+             y=np.arange(30) % 3, x_val=rng.integers(0, 255, (6, 8, 8), dtype=np.uint8), y_val=np.arange(6) % 3)
+    text = "data: {source: npz, path: img.npz}\nmodel: {kind: cnn}\n"
+    data = load_data(load_spec(write("s2.yaml", text)))
+    assert data.kind == "images" and data.input_shape == (8, 8, 1) and len(data.x_val) == 6
+    assert data.task == "classification" and data.num_classes == 3
+
+
+def test_npz_without_x_and_y(write, tmp_path):
+    np.savez(tmp_path / "bad.npz", features=np.zeros((3, 2)))
+    with pytest.raises(DataError, match="needs arrays named x and y"):
+        load_data(load_spec(write("s.yaml", "data: {source: npz, path: bad.npz}\nmodel: {kind: mlp}\n")))
+
+
+@pytest.mark.parametrize("name, kind, shape, task", [
+    ("digits", "mlp", (64,), "classification"),
+    ("digits", "cnn", (8, 8, 1), "classification"),
+    ("iris", "mlp", (4,), "classification"),
+    ("wine", "mlp", (13,), "classification"),
+    ("breast_cancer", "mlp", (30,), "classification"),
+    ("diabetes", "mlp", (10,), "regression"),
+])
+def test_bundled_sklearn_sets(write, name, kind, shape, task):
+    data = load_data(load_spec(write("s.yaml", f"data: {{source: 'sklearn:{name}'}}\nmodel: {{kind: {kind}}}\n")))
+    assert data.input_shape == shape and data.task == task
+
+
+def test_cnn_on_tabular_data_is_refused(write):
+    with pytest.raises(DataError, match="cnn needs image data"):
+        load_data(load_spec(write("s.yaml", "data: {source: 'sklearn:iris'}\nmodel: {kind: cnn}\n")))
+
+
+def test_keras_download_failure_explains_how_to_work_offline(write, monkeypatch):
+    import keras
+
+    def offline():
+        raise OSError("URL fetch failure: no network")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    with pytest.raises(DataError) as info:
+        load_data(load_spec(write("s.yaml", "data: {source: 'keras:mnist'}\nmodel: {kind: cnn}\n")))
+    assert "needs the internet" in str(info.value) and "source: npz" in str(info.value)
+
+
+def test_split_is_stratified_when_possible_and_says_when_not():
+    notes = []
+    y = np.array([0] * 10 + [1] * 10)
+    train, val = split(y, "classification", 0.2, 0, notes)
+    assert sorted(np.bincount(y[val])) == [2, 2] and not notes
+    y = np.array([0] * 10 + [1])
+    split(y, "classification", 0.2, 0, notes)
+    assert notes and "not stratified" in notes[0]

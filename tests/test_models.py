@@ -1,0 +1,64 @@
+"""Model builders on plain params: output layers per task, parameter counts, saved models load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnlab.models import DataShape, build_model, compile_model
+
+MLP = {"units": [8, 4], "activation": "relu", "dropout": 0.0, "batch_norm": False, "l2": 0.0,
+       "optimizer": "adam", "learning_rate": 0.01, "batch_size": 8}
+CNN = {"conv_blocks": 2, "filters": 4, "filter_growth": 2.0, "kernel_size": 3, "activation": "relu",
+       "pooling": "max", "batch_norm": False, "global_pooling": False, "dense_layers": 1, "dense_units": 8,
+       "dropout": 0.0, "augment": {"flip": "horizontal", "rotation": 0.1, "zoom": 0.0, "contrast": 0.0},
+       "optimizer": "sgd", "learning_rate": 0.01, "batch_size": 8}
+
+
+@pytest.mark.parametrize("task, classes, units, activation", [
+    ("classification", 5, 5, "softmax"), ("classification", 2, 1, "sigmoid"), ("regression", 0, 1, None),
+])
+def test_mlp_output_follows_the_task(task, classes, units, activation):
+    model = build_model("mlp", MLP, DataShape((6,), task, classes, target_mean=20.0))
+    assert model.output_shape == (None, units)
+    # 6*8+8 + 8*4+4 + 4*units+units; the regression target scale holds constants, not weights
+    assert model.count_params() == 6 * 8 + 8 + 8 * 4 + 4 + 4 * units + units
+    output = model.get_layer("output")
+    if activation:
+        assert output.activation.__name__ == activation
+
+
+def test_regression_output_starts_at_the_mean_target():
+    model = build_model("mlp", {**MLP, "units": []}, DataShape((3,), "regression", target_mean=50.0))
+    kernel, bias = model.get_layer("output").get_weights()
+    assert bias == pytest.approx([50.0])  # predictions start at the mean target
+    assert model.predict(np.zeros((2, 3)), verbose=0)[:, 0] == pytest.approx([50.0, 50.0])
+
+
+def test_cnn_blocks_double_filters_and_small_images_survive_pooling():
+    shape = DataShape((8, 8, 1), "classification", 10, rescale=1 / 16)
+    model = build_model("cnn", {**CNN, "conv_blocks": 4}, shape)
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [4, 8, 16, 32]
+    assert model.output_shape == (None, 10)
+    names = [layer.__class__.__name__ for layer in model.layers]
+    assert "RandomFlip" in names and "RandomRotation" in names and "Rescaling" in names
+
+
+def test_mlp_on_images_flattens():
+    model = build_model("mlp", MLP, DataShape((8, 8, 1), "classification", 3, rescale=1 / 255))
+    assert model.output_shape == (None, 3)
+
+
+def test_compiled_model_trains_and_saved_file_loads_without_nnlab(tmp_path):
+    import keras
+
+    shape = DataShape((6,), "regression", target_mean=1.0)
+    model = build_model("mlp", MLP, shape)
+    compile_model(model, MLP, shape, "huber", ["mae", "rmse", "r2"])
+    x, y = np.random.default_rng(0).normal(size=(16, 6)), np.ones((16, 1))
+    history = model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y))
+    assert {"loss", "mae", "rmse", "r2", "val_mae"} <= set(history.history)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert loaded.predict(x, verbose=0) == pytest.approx(model.predict(x, verbose=0), abs=1e-5)

@@ -1,0 +1,132 @@
+"""Real sweeps on tiny data (2–3 trials, 1–2 epochs): each model kind, each data source, each
+tuner, resume, failing trials, and compare on the results. These train real models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nnlab import results
+from nnlab.cli import app
+from nnlab.compare import compare
+from nnlab.specfile import load_spec
+from nnlab.sweep import run
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+def sweep(write, tmp_path, text, *overrides, name="s.yaml"):
+    spec = load_spec(write(name, text), list(overrides))
+    return run(spec, tmp_path / "runs", quiet=True)
+
+
+def check_run(result, trials: int):
+    run_dir = result.run_dir
+    assert result.exit_code == 0
+    rows = list(results.read_trials(run_dir / results.TRIALS, result.summary["hyperparameter_names"],
+                                    result.summary["metric_names"]))
+    assert len(rows) == trials and all(r["status"] == "completed" for r in rows)
+    summary = json.loads((run_dir / results.SUMMARY).read_text())
+    assert summary["completed"] == trials and summary["best_score"] is not None
+    for name in (results.SPEC_COPY, results.BEST_MODEL, results.PREPROCESSING):
+        assert (run_dir / name).is_file()
+    return summary
+
+
+def test_csv_mlp_random_then_resume_then_compare(write, tmp_path):
+    rng = np.random.default_rng(0)
+    lines = ["size,colour,label"] + [f"{rng.normal():.3f},{['red', 'blue'][i % 2]},{'Yes' if i % 3 else 'No'}"
+                                     for i in range(60)]
+    write("d.csv", "\n".join(lines) + "\n")
+    text = """
+        data: {source: csv, path: d.csv, target: label}
+        model: {kind: mlp, layers: {int: [1, 2]}, units: {choice: [4, 8]}}
+        train: {epochs: 2, batch_size: 16, metrics: [f1]}
+        search: {tuner: random, max_trials: 2, objective: val_f1}
+    """
+    summary = check_run(sweep(write, tmp_path, text), 2)
+    assert summary["classes"] == ["No", "Yes"] and summary["direction"] == "max"
+    # Resume: the two trials are kept, one more runs.
+    result = sweep(write, tmp_path, text, "search.max_trials=3")
+    check_run(result, 3)
+    row = compare([tmp_path / "runs"]).rows[0]
+    assert row["trials"] == 3 and row["completed"] == 3 and row["best_score"] == result.summary["best_score"]
+    # The saved best model loads with plain Keras and predicts probabilities.
+    import keras
+
+    model = keras.saving.load_model(tmp_path / "runs" / "s" / results.BEST_MODEL)
+    assert model.output_shape == (None, 1)
+
+
+def test_image_folder_cnn_bayesian(write, tmp_path, image_folder):
+    folder = image_folder(6, ("a", "b", "c"))
+    text = f"""
+        data: {{source: images, path: {folder}, image_size: [12, 12]}}
+        model: {{kind: cnn, conv_blocks: {{int: [1, 2]}}, filters: 4, dense_units: 8,
+                augment: {{flip: horizontal}}}}
+        train: {{epochs: 1, batch_size: 8}}
+        search: {{tuner: bayesian, max_trials: 2, objective: val_accuracy}}
+    """
+    check_run(sweep(write, tmp_path, text), 2)
+
+
+def test_npz_mlp_grid(write, tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(50, 4))
+    np.savez(tmp_path / "a.npz", x=x, y=x @ np.array([1.0, -2.0, 0.5, 0.0]))
+    text = """
+        data: {source: npz, path: a.npz}
+        model: {kind: mlp, layers: 1, units: {choice: [4, 8]}}
+        train: {epochs: 1, metrics: [rmse, r2], learning_rate: {choice: [0.01, 0.02]}}
+        search: {tuner: grid, max_trials: 10, objective: val_rmse}
+    """
+    summary = check_run(sweep(write, tmp_path, text), 4)  # the grid has four points
+    assert summary["task"] == "regression"
+
+
+def test_sklearn_digits_cnn_hyperband(write, tmp_path):
+    text = """
+        data: {source: "sklearn:digits"}
+        model: {kind: cnn, conv_blocks: 1, filters: {choice: [4, 8]}, dense_layers: 0}
+        train: {batch_size: 64}
+        search: {tuner: hyperband, max_epochs: 2, factor: 2, objective: val_accuracy}
+    """
+    result = sweep(write, tmp_path, text)
+    assert result.exit_code == 0 and result.summary["completed"] >= 2
+
+
+def test_failing_trials_are_recorded_and_the_sweep_goes_on(write, tmp_path):
+    text = """
+        data: {source: "sklearn:diabetes"}
+        model: {kind: mlp, layers: 1, units: 4}
+        train: {epochs: 2, optimizer: sgd, learning_rate: {choice: [0.001, 10.0]}}
+        search: {tuner: grid, max_trials: 2}
+    """
+    result = sweep(write, tmp_path, text)
+    statuses = {r["hyperparameters"]["learning_rate"]: r for r in result.records}
+    assert statuses[0.001]["status"] == "completed"
+    failed = statuses[10.0]
+    assert failed["status"] == "failed" and "learning_rate 10 is probably too high" in failed["reason"]
+    assert result.exit_code == 0  # one trial completed
+    rows = {r["trial_id"]: r for r in compare([result.run_dir]).rows}
+    assert rows[failed["trial_id"]]["reason"] == failed["reason"]
+
+
+def test_cli_run_then_compare_json(write, tmp_path):
+    spec = write("iris.yaml", """
+        data: {source: "sklearn:iris"}
+        model: {kind: mlp, units: {choice: [4, 8]}}
+        train: {epochs: 1}
+        search: {max_trials: 2}
+    """)
+    result = runner.invoke(app, ["run", str(spec), "--runs-dir", str(tmp_path / "runs"), "--name", "iris-a",
+                                 "--set", "search.max_trials=1"])
+    assert result.exit_code == 0, result.output
+    assert "Top 1 trials by val_loss" in result.output and "[1/1] trial 0" in result.output
+    result = runner.invoke(app, ["compare", str(tmp_path / "runs"), "--format", "json"])
+    data = json.loads(result.output)
+    assert data[0]["run"] == "iris-a" and data[0]["completed"] == 1

@@ -1,0 +1,123 @@
+"""CSV quirks: BOMs, separators, '?' and empty cells, text columns, labels, dates, identifiers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnlab.data import load_data
+from nnlab.errors import DataError
+from nnlab.specfile import load_spec
+from nnlab.tabular import apply_preprocessing, read_csv
+
+
+def spec_for(write, csv_name: str, *extra: str):
+    lines = [f"data: {{source: csv, path: {csv_name}, target: y}}", "model: {kind: mlp}"]
+    return load_spec(write("spec.yaml", "\n".join(lines) + "\n"), list(extra))
+
+
+def rows(n: int, fn) -> str:
+    return "\n".join(fn(i) for i in range(n)) + "\n"
+
+
+def test_bom_semicolons_padding_and_question_marks(write):
+    body = rows(40, lambda i: f" {i % 7} ; {('?' if i % 10 == 0 else i * 1.5)} ; {'Yes' if i % 2 else 'No'}")
+    path = write("d.csv", "\ufeffa ; b ; y\n" + body, encoding="utf-8")
+    frame = read_csv(path, ["?"])
+    assert list(frame.columns) == ["a", "b", "y"]
+    assert frame["b"].isna().sum() == 4
+    assert set(frame["y"]) == {"Yes", "No"}
+
+
+def test_string_labels_become_class_indices_with_names_kept(write):
+    write("d.csv", "x1,x2,y\n" + rows(60, lambda i: f"{i},{i % 5},{'Cammeo' if i % 3 else 'Osmancik'}"))
+    data = load_data(spec_for(write, "d.csv"))
+    assert data.task == "classification" and data.class_names == ["Cammeo", "Osmancik"]
+    assert set(np.unique(data.y_train)) == {0, 1}
+    assert any("classification" in n for n in data.notes)
+
+
+def test_integer_codes_are_classes_and_floats_are_regression(write):
+    write("c.csv", "x,y\n" + rows(50, lambda i: f"{i},{1 + i % 3}"))
+    data = load_data(spec_for(write, "c.csv"))
+    assert data.task == "classification" and data.class_names == [1, 2, 3]
+    write("r.csv", "x,y\n" + rows(50, lambda i: f"{i},{i * 0.37:.3f}"))
+    data = load_data(spec_for(write, "r.csv"))
+    assert data.task == "regression" and data.class_names is None
+    write("r2.csv", "x,y\n" + rows(50, lambda i: f"{i},{1 + i % 3}"))
+    assert load_data(spec_for(write, "r2.csv", "data.task=regression")).task == "regression"
+
+
+def test_numbers_stored_as_text_with_stray_values_become_numeric(write):
+    write("d.csv", "hp,y\n" + rows(40, lambda i: f"{'unknown' if i == 3 else i},{i * 0.5}"))
+    data = load_data(spec_for(write, "d.csv"))
+    assert data.x_train.shape[1] == 1
+    assert any("'unknown'" in n for n in data.notes)
+
+
+def test_text_columns_one_hot_dates_expand_and_identifiers_are_dropped(write):
+    body = rows(40, lambda i: f"id{i},{['red', 'blue', ''][i % 3]},2021-0{1 + i % 9}-1{i % 9},{i},{i * 0.1}")
+    write("d.csv", "uid,colour,when,n,y\n" + body)
+    data = load_data(spec_for(write, "d.csv"))
+    names = data.preprocessing["features"]
+    assert "colour=red" in names and "colour=blue" in names and "colour=missing" in names
+    assert "when.year" in names and "when.month" in names
+    assert not any(n.startswith("uid") for n in names)
+    assert any("identifier" in n for n in data.notes)
+    assert np.isfinite(data.x_train).all() and data.x_train.dtype == np.float32
+
+
+def test_statistics_come_from_training_rows_only(write):
+    write("d.csv", "x,y\n" + rows(50, lambda i: f"{i},{i * 0.3:.2f}"))
+    data = load_data(spec_for(write, "d.csv"))
+    column = data.preprocessing["columns"][0]
+    train_rows = np.sort(data.x_train[:, 0] * column["std"] + column["mean"])
+    assert column["mean"] == pytest.approx(train_rows.mean())
+    assert abs(data.x_train[:, 0].mean()) < 1e-5  # standardized on its own statistics
+    assert len(data.x_val) == 10
+
+
+def test_categorical_numeric_column_and_unseen_categories(write):
+    write("d.csv", "origin,y\n" + rows(40, lambda i: f"{1 + i % 3},{i * 0.2}"))
+    data = load_data(spec_for(write, "d.csv", "data.categorical=[origin]"))
+    assert data.preprocessing["features"] == ["origin=1", "origin=2", "origin=3"]
+    import pandas as pd
+
+    unseen = apply_preprocessing(data.preprocessing["columns"], pd.DataFrame({"origin": [2, 9]}))
+    assert unseen.tolist() == [[0, 1, 0], [0, 0, 0]]
+
+
+def test_rows_without_a_target_are_dropped_with_a_note(write):
+    write("d.csv", "x,y\n" + rows(30, lambda i: f"{i},{'' if i % 10 == 0 else i * 0.5}"))
+    data = load_data(spec_for(write, "d.csv"))
+    assert len(data.x_train) + len(data.x_val) == 27
+    assert any("without a 'y' value" in n for n in data.notes)
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("", "empty"),
+    ("x,y\n", "header but no rows"),
+    ("x,z\n1,2\n3,4\n", "'y' is not in"),
+    ("x,y\n1,\n2,\n", "empty in every row"),
+    ("x,y\n" + "".join(f"{i},a\n" for i in range(20)), "single class"),
+])
+def test_unusable_csvs_get_clear_errors(write, content, expected):
+    write("d.csv", content)
+    with pytest.raises(DataError, match=expected):
+        load_data(spec_for(write, "d.csv"))
+
+
+def test_target_name_suggestion_and_missing_file(write):
+    write("d.csv", "x,Price\n1,2\n3,4\n")
+    with pytest.raises(DataError, match="did you mean `Price`"):
+        load_data(spec_for(write, "d.csv", "data.target=prize"))
+    with pytest.raises(DataError, match="not found"):
+        load_data(spec_for(write, "missing.csv"))
+
+
+def test_mpg_example_reads_as_the_issue_describes():
+    spec = load_spec("configs/mpg-mlp.yaml")
+    data = load_data(spec)
+    assert data.task == "regression" and data.input_shape == (9,)
+    assert len(data.x_train) + len(data.x_val) == 398
+    assert "origin=1" in data.preprocessing["features"]
