@@ -74,6 +74,8 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     except ValidationError as exc:
         raise SpecError(_format_errors(exc, source)) from None
     spec._source = source  # kept for errors found later (objective vs. task)
+    from .objectives import check_spec
+
     check_spec(spec)
     return spec
 
@@ -303,84 +305,12 @@ def _describe(err: dict, loc: tuple, parent: type | None) -> str:
     return f"{message[0].lower()}{message[1:]}; found {found!r}"
 
 
-# ------------------------------------------------------------------------------------ checks
-
-
-KNOWN_METRICS = ("loss", "accuracy", "f1", *schema.REGRESSION_METRICS)
-
-
-def metric_direction(name: str) -> str:
-    """min for losses and errors, max for scores."""
-    base = name.removeprefix("val_")
-    return "max" if base in ("accuracy", "f1", "r2") else "min"
-
-
-def check_spec(spec: schema.Spec) -> None:
-    """Checks that need more than one field (and no data)."""
-    source = spec_source(spec)
-    if spec.search.tuner != "hyperband" and spec.search.max_epochs is not None:
-        raise source.error(("search", "max_epochs"), "max_epochs applies to the hyperband tuner only; remove it")
-    for i, metric in enumerate(spec.train.metrics):
-        if metric not in ("accuracy", *schema.CLASSIFICATION_METRICS, *schema.REGRESSION_METRICS):
-            options = (*schema.CLASSIFICATION_METRICS, *schema.REGRESSION_METRICS)
-            raise source.error(
-                ("train", "metrics", i),
-                f"unknown metric {metric!r}{did_you_mean(metric, options)}; expected one of {', '.join(options)}",
-            )
-    known = [m for base in KNOWN_METRICS for m in (base, f"val_{base}")]
-    name = spec.objective_name()
-    if name not in known:
-        raise source.error(
-            ("search", "objective"),
-            f"{name!r} is not a metric nnlab computes{did_you_mean(name, known)}; "
-            "use val_loss, val_accuracy, or val_ plus one of train.metrics",
-        )
-    monitor = spec.train.early_stopping.monitor if spec.train.early_stopping else None
-    if monitor and monitor not in known:
-        raise source.error(
-            ("train", "early_stopping", "monitor"),
-            f"{monitor!r} is not a metric nnlab computes{did_you_mean(monitor, known)}",
-        )
-
-
-def logged_metrics(spec: schema.Spec, task: str) -> list[str]:
-    """The metric names Keras will log for this spec and task, validation ones included."""
-    if task == "classification":
-        base = ["loss", "accuracy"] + (["f1"] if "f1" in spec.train.metrics else [])
-    else:
-        base = ["loss"] + [m for m in schema.REGRESSION_METRICS if m in spec.train.metrics]
-    names = base + [f"val_{m}" for m in base]
-    if task == "classification" and "f1" in spec.train.metrics:
-        names.remove("f1")  # macro F1 is computed on the validation data only
-    return names
-
-
-def check_task(spec: schema.Spec, task: str) -> None:
-    """Checks that need the task (known once the data is read): metrics, loss and objective."""
-    source = spec_source(spec)
-    wrong = schema.REGRESSION_METRICS if task == "classification" else schema.CLASSIFICATION_METRICS
-    for i, metric in enumerate(spec.train.metrics):
-        if metric in wrong:
-            raise source.error(("train", "metrics", i), f"the metric {metric!r} does not fit a {task} task")
-    loss = spec.train.loss
-    if loss and (loss == "crossentropy") != (task == "classification"):
-        fits = "crossentropy" if task == "classification" else "mse, mae or huber"
-        raise source.error(("train", "loss"), f"the loss {loss!r} does not fit a {task} task; use {fits}")
-    names = logged_metrics(spec, task)
-    for loc, name in ((("search", "objective"), spec.objective_name()),
-                      (("train", "early_stopping", "monitor"),
-                       spec.train.early_stopping.monitor if spec.train.early_stopping else None)):
-        if name and name not in names:
-            raise source.error(
-                loc,
-                f"{name!r} is not computed for this {task} task{did_you_mean(name, names)}; "
-                f"available: {', '.join(names)}",
-            )
-
-
 def with_name(spec: schema.Spec, name: str) -> schema.Spec:
-    """A copy of the spec under another run name."""
+    """A copy of the spec under another run name (`--name`)."""
     new = spec.model_copy(deep=True)
-    new.name = name
+    try:
+        new.name = name
+    except ValidationError as exc:
+        raise SpecError(f"--name {name!r}: {exc.errors()[0]['ctx']['error']}") from None
     new._source = spec_source(spec)
     return new

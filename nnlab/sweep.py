@@ -13,7 +13,6 @@ failure limit, a time limit, progress, and plain result files.
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import math
 import os
@@ -24,24 +23,22 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 
 from . import __version__, results
 from .backend import configure_device
 from .data import Dataset, load_data
-from .errors import RunError
 from .models import DataShape, build_model, compile_model
+from .objectives import check_task, logged_metrics, metric_direction
 from .progress import Reporter
+from .runfolder import check_run_dir, write_run_inputs
 from .space import active_values, count_configurations, hyperparameters, sample_params
 from .spec import Spec
-from .specfile import check_task, logged_metrics, metric_direction, spec_hash, spec_to_dict
+from .specfile import spec_hash
+from .trial import (best_epoch_metrics, explain_failure, first_useful_line, fit_targets,
+                    keras_callbacks)
 
 TUNERS = {"random": "RandomSearch", "grid": "GridSearch", "bayesian": "BayesianOptimization",
           "hyperband": "Hyperband"}
-
-
-class TrialFailed(Exception):
-    """Raised inside a trial with a reason a person can act on."""
 
 
 class _StopSearch(Exception):
@@ -66,7 +63,7 @@ def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, d
     """Run (or resume) the sweep a spec describes into `runs_dir/<spec.name>/`."""
     reporter = reporter or Reporter(quiet=quiet)
     run_dir = Path(runs_dir) / spec.name
-    previous = _check_run_dir(run_dir, spec, overwrite)
+    previous = check_run_dir(run_dir, spec, overwrite)
     data = load_data(spec)
     check_task(spec, data.task)
     for note in data.notes:
@@ -76,69 +73,9 @@ def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, d
         shutil.rmtree(run_dir)
         previous = None
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_run_inputs(run_dir, spec, data)
+    write_run_inputs(run_dir, spec, data)
     sweep = Sweep(spec, data, run_dir, reporter, previous, device_name)
     return sweep.search()
-
-
-# ------------------------------------------------------------------------------------ run folder
-
-
-def _check_run_dir(run_dir: Path, spec: Spec, overwrite: bool) -> dict | None:
-    """The previous summary when resuming; errors for a folder that cannot be used."""
-    if not run_dir.exists() or not any(run_dir.iterdir()):
-        return None
-    if not run_dir.is_dir():
-        raise RunError(f"{run_dir} exists and is a file; choose another --name or --runs-dir")
-    if not (results.is_run_dir(run_dir) or (run_dir / results.TUNER_DIR).is_dir()):
-        raise RunError(
-            f"{run_dir} exists and is not an nnlab run folder; nnlab will not write into it or delete it. "
-            "Choose another --name or --runs-dir"
-        )
-    if overwrite:
-        return None
-    summary_path = run_dir / results.SUMMARY
-    previous = results.read_json(summary_path) if summary_path.is_file() else {}
-    old_hash = previous.get("spec_hash")
-    if old_hash and old_hash != spec_hash(spec):
-        changes = _spec_changes(run_dir / results.SPEC_COPY, spec)
-        raise RunError(
-            f"{run_dir} holds a sweep of a different spec{changes}.\n"
-            "  Mixing trials of two searches would make the results meaningless. Use --overwrite to start "
-            "this run over, or --name NAME to run the new spec beside it."
-        )
-    return previous
-
-
-def _spec_changes(old_path: Path, spec: Spec) -> str:
-    import yaml
-
-    try:
-        old = yaml.safe_load(old_path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return ""
-    new = spec_to_dict(spec)
-    changed = []
-
-    def walk(a, b, path):
-        if isinstance(a, dict) and isinstance(b, dict):
-            for key in sorted(set(a) | set(b)):
-                walk(a.get(key), b.get(key), f"{path}.{key}" if path else key)
-        elif a != b and path not in ("name", "search.max_trials", "search.max_minutes", "search.max_failures"):
-            changed.append(f"{path}: {a!r} → {b!r}")
-
-    walk(old, new, "")
-    return (" (changed: " + "; ".join(changed[:5]) + ")") if changed else ""
-
-
-def _write_run_inputs(run_dir: Path, spec: Spec, data: Dataset) -> None:
-    import yaml
-
-    results.write_atomic(run_dir / results.SPEC_COPY, yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
-    results.write_json(run_dir / results.PREPROCESSING, {
-        **data.preprocessing, "task": data.task, "class_names": data.class_names,
-        "input_shape": list(data.input_shape),
-    })
 
 
 # ------------------------------------------------------------------------------------ the sweep
@@ -257,8 +194,8 @@ class Sweep:
                        f"({self.direction}), {self.spec.train.epochs} epochs, on {self.device_name}")
         self.reporter.start(self.spec.name, self.data.summary(), search_text, done, self.total)
         status = "completed"
-        x, y = self.data.x_train, _targets(self.data.y_train, self.shape)
-        val = (self.data.x_val, _targets(self.data.y_val, self.shape))
+        x, y = self.data.x_train, fit_targets(self.data.y_train, self.shape)
+        val = (self.data.x_val, fit_targets(self.data.y_val, self.shape))
         try:
             self._write(tuner, "running")
             tuner.search(x, y, validation_data=val, epochs=self.spec.train.epochs, verbose=0)
@@ -325,8 +262,8 @@ class Sweep:
         if status == "completed" and (score is None or not math.isfinite(score)):
             status, reason = "failed", f"{self.objective} was not a finite number"
         if status == "failed" and not reason:
-            reason = _last_line(trial.message)
-        best_epoch, epochs, metrics = _best_epoch_metrics(
+            reason = first_useful_line(trial.message)
+        best_epoch, epochs, metrics = best_epoch_metrics(
             self.current.get("histories", []), self.objective, self.direction)
         started = self.current.get("started")
         return {
@@ -436,98 +373,6 @@ class _SweepHooks:
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         self.sweep.trial_ends(self, trial, getattr(self, "_reason", None))
-
-
-# ------------------------------------------------------------------------------------ callbacks
-
-
-@functools.cache
-def keras_callbacks():
-    """nnlab's Keras callbacks, defined on first use so that importing this module skips Keras."""
-    import keras
-
-    class StopOnNaN(keras.callbacks.Callback):
-        """Fails the trial with a reason when the loss stops being a finite number."""
-
-        def __init__(self, learning_rate: float):
-            super().__init__()
-            self.learning_rate = learning_rate
-
-        def on_epoch_end(self, epoch, logs=None):
-            loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                raise TrialFailed(f"loss became {float(loss)} at epoch {epoch + 1}: "
-                                  f"learning_rate {self.learning_rate:g} is probably too high")
-
-    class MacroF1(keras.callbacks.Callback):
-        """Adds `val_f1` (macro-averaged F1 on the validation data) to each epoch's logs."""
-
-        def __init__(self, x_val: np.ndarray, y_val: np.ndarray, binary: bool):
-            super().__init__()
-            self.x_val, self.y_val, self.binary = x_val, y_val, binary
-
-        def on_epoch_end(self, epoch, logs=None):
-            probs = self.model.predict(self.x_val, batch_size=1024, verbose=0)
-            pred = (probs[:, 0] > 0.5).astype(int) if self.binary else probs.argmax(axis=1)
-            if logs is not None:
-                logs["val_f1"] = macro_f1(self.y_val, pred)
-
-    return StopOnNaN, MacroF1
-
-
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    scores = []
-    for c in np.unique(np.concatenate([y_true, y_pred])):
-        tp = np.sum((y_pred == c) & (y_true == c))
-        fp, fn = np.sum((y_pred == c) & (y_true != c)), np.sum((y_pred != c) & (y_true == c))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return float(np.mean(scores))
-
-
-# ------------------------------------------------------------------------------------ helpers
-
-
-def explain_failure(exc: BaseException) -> str:
-    """One line a person can act on."""
-    if isinstance(exc, TrialFailed):
-        return str(exc)
-    text = f"{type(exc).__name__}: {str(exc).strip()}"
-    if isinstance(exc, MemoryError) or "ResourceExhausted" in text or "OOM" in text or "out of memory" in text:
-        return "out of memory: try a smaller batch_size, a smaller model or smaller images"
-    return _last_line(text) or type(exc).__name__
-
-
-def _last_line(message: str | None) -> str | None:
-    if not message:
-        return None
-    lines = [line.strip() for line in str(message).strip().splitlines() if line.strip()]
-    return (lines[0] if len(lines) < 3 else lines[-1])[:300] if lines else None
-
-
-def _targets(y: np.ndarray, shape: DataShape) -> np.ndarray:
-    if shape.task == "regression" or shape.binary:
-        return y.astype(np.float32).reshape(-1, 1)
-    return y
-
-
-def _best_epoch_metrics(histories: list[dict], objective: str, direction: str) -> tuple:
-    """(best epoch, epochs trained, metrics at the best epoch averaged over executions)."""
-    if not histories:
-        return None, None, {}
-    picks, best_epochs = [], []
-    for history in histories:
-        values = history.get(objective) or []
-        if not values:
-            continue
-        arr = np.array(values, dtype=float)
-        arr = np.where(np.isfinite(arr), arr, np.inf if direction == "min" else -np.inf)
-        i = int(np.argmax(arr) if direction == "max" else np.argmin(arr))
-        best_epochs.append(i + 1)
-        picks.append({k: float(v[i]) for k, v in history.items() if len(v) > i})
-    if not picks:
-        return None, len(histories[-1].get("loss", [])), {}
-    metrics = {k: float(np.mean([p[k] for p in picks if k in p])) for k in picks[0]}
-    return best_epochs[-1], len(histories[-1].get("loss", [])), metrics
 
 
 def _now() -> str:

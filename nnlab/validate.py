@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from .data import load_data
 from .space import (Choice, IntRange, count_configurations, extreme_params, finish_params,
                     fixed_params, hyperparameters)
-from .specfile import check_task
+from .objectives import check_task
 from .spec import Spec
 
 RANDOM_PROBES = 24

@@ -173,6 +173,20 @@ def test_more_spec_mistakes(write, text, expected):
     assert expected in error_of(write, text)
 
 
+def test_grid_needs_steps_in_float_ranges(write):
+    message = error_of(write, MPG.replace("tuner: random", "tuner: grid"))
+    assert "train.learning_rate" in message and "needs a `step`" in message
+
+
+def test_bad_run_name_from_the_command_line(write):
+    from nnlab.specfile import with_name
+
+    spec = load_spec(write("s.yaml", MPG))
+    with pytest.raises(SpecError, match="--name 'a/b'"):
+        with_name(spec, "a/b")
+    assert with_name(spec, "other").name == "other"
+
+
 def test_missing_spec_file_and_folder(tmp_path):
     with pytest.raises(SpecError, match="not found"):
         load_spec(tmp_path / "nope.yaml")

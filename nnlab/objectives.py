@@ -1,0 +1,89 @@
+"""Metrics and objectives: what Keras logs for a spec, which way is better, and whether the
+objective, early-stopping monitor, loss and metrics fit the task. Checked before any training.
+"""
+
+from __future__ import annotations
+
+from . import spec as schema
+from .errors import did_you_mean
+from .specfile import spec_source
+
+
+KNOWN_METRICS = ("loss", "accuracy", "f1", *schema.REGRESSION_METRICS)
+
+
+def metric_direction(name: str) -> str:
+    """min for losses and errors, max for scores."""
+    base = name.removeprefix("val_")
+    return "max" if base in ("accuracy", "f1", "r2") else "min"
+
+
+def check_spec(spec: schema.Spec) -> None:
+    """Checks that need more than one field (and no data)."""
+    source = spec_source(spec)
+    if spec.search.tuner != "hyperband" and spec.search.max_epochs is not None:
+        raise source.error(("search", "max_epochs"), "max_epochs applies to the hyperband tuner only; remove it")
+    for i, metric in enumerate(spec.train.metrics):
+        if metric not in ("accuracy", *schema.CLASSIFICATION_METRICS, *schema.REGRESSION_METRICS):
+            options = (*schema.CLASSIFICATION_METRICS, *schema.REGRESSION_METRICS)
+            raise source.error(
+                ("train", "metrics", i),
+                f"unknown metric {metric!r}{did_you_mean(metric, options)}; expected one of {', '.join(options)}",
+            )
+    if spec.search.tuner == "grid":
+        from .space import FloatRange
+
+        for section in ("model", "train"):
+            for key, value in getattr(spec, section):
+                if isinstance(value, FloatRange) and not value.step:
+                    raise source.error((section, key), "the grid tuner needs a `step` in every float range "
+                                       "(a grid has finitely many points); add one, or use another tuner")
+    known = [m for base in KNOWN_METRICS for m in (base, f"val_{base}")]
+    name = spec.objective_name()
+    if name not in known:
+        raise source.error(
+            ("search", "objective"),
+            f"{name!r} is not a metric nnlab computes{did_you_mean(name, known)}; "
+            "use val_loss, val_accuracy, or val_ plus one of train.metrics",
+        )
+    monitor = spec.train.early_stopping.monitor if spec.train.early_stopping else None
+    if monitor and monitor not in known:
+        raise source.error(
+            ("train", "early_stopping", "monitor"),
+            f"{monitor!r} is not a metric nnlab computes{did_you_mean(monitor, known)}",
+        )
+
+
+def logged_metrics(spec: schema.Spec, task: str) -> list[str]:
+    """The metric names Keras will log for this spec and task, validation ones included."""
+    if task == "classification":
+        base = ["loss", "accuracy"] + (["f1"] if "f1" in spec.train.metrics else [])
+    else:
+        base = ["loss"] + [m for m in schema.REGRESSION_METRICS if m in spec.train.metrics]
+    names = base + [f"val_{m}" for m in base]
+    if task == "classification" and "f1" in spec.train.metrics:
+        names.remove("f1")  # macro F1 is computed on the validation data only
+    return names
+
+
+def check_task(spec: schema.Spec, task: str) -> None:
+    """Checks that need the task (known once the data is read): metrics, loss and objective."""
+    source = spec_source(spec)
+    wrong = schema.REGRESSION_METRICS if task == "classification" else schema.CLASSIFICATION_METRICS
+    for i, metric in enumerate(spec.train.metrics):
+        if metric in wrong:
+            raise source.error(("train", "metrics", i), f"the metric {metric!r} does not fit a {task} task")
+    loss = spec.train.loss
+    if loss and (loss == "crossentropy") != (task == "classification"):
+        fits = "crossentropy" if task == "classification" else "mse, mae or huber"
+        raise source.error(("train", "loss"), f"the loss {loss!r} does not fit a {task} task; use {fits}")
+    names = logged_metrics(spec, task)
+    for loc, name in ((("search", "objective"), spec.objective_name()),
+                      (("train", "early_stopping", "monitor"),
+                       spec.train.early_stopping.monitor if spec.train.early_stopping else None)):
+        if name and name not in names:
+            raise source.error(
+                loc,
+                f"{name!r} is not computed for this {task} task{did_you_mean(name, names)}; "
+                f"available: {', '.join(names)}",
+            )
