@@ -122,6 +122,7 @@ def _load_csv(data: CsvData, seed: int) -> Dataset:
     if numbers is not None and (data.task == "regression" or not numbers[1]):
         frame[target] = numbers[0]  # numbers stored as text; stray values only if asked for regression
         frame = frame[frame[target].notna()].reset_index(drop=True)
+    tabular.merge_case_variants(frame, target, notes)
     task = data.task or tabular.infer_task(frame[target], target, notes)
     y, classes = tabular.encode_target(frame[target], task)
     if task == "classification":

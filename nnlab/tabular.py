@@ -88,18 +88,46 @@ def find_column(frame: pd.DataFrame, name: str, what: str, path: Path) -> str:
     )
 
 
+_NUMBER_DECOR = r"[\s$€£¥%]"  # currency signs, percent signs and spaces around numbers in real files
+
+
+def _to_numbers(series: pd.Series) -> pd.Series:
+    """Parse text like '$1,234.5', '16%', '3,5' (decimal comma) or '1.234,5' into floats (else NaN)."""
+    text = series.astype("string").str.replace(_NUMBER_DECOR, "", regex=True)
+    decimal_comma = text.str.fullmatch(r"-?\d+,\d{1,2}|-?\d{1,3}(\.\d{3})+,\d+|-?\d*,\d{4,}").fillna(False).any()
+    if decimal_comma:
+        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        text = text.str.replace(",", "", regex=False)
+    return pd.to_numeric(text, errors="coerce").astype(float)
+
+
 def as_numbers(series: pd.Series) -> tuple[pd.Series, list[str]] | None:
     """A text column that holds numbers (≥ 90% parse) as floats, and the stray values; else None."""
     present = series.dropna()
     if present.empty:
         return None
-    parsed = pd.to_numeric(present.astype(str).str.replace(",", "", regex=False), errors="coerce")
-    ok = parsed.notna().mean()
-    if ok < 0.9:
+    parsed = _to_numbers(present)
+    if parsed.notna().mean() < 0.9:
         return None
     stray = sorted(set(present[parsed.isna()].astype(str)))[:5]
-    full = pd.to_numeric(series.astype("string").str.replace(",", "", regex=False), errors="coerce")
-    return full.astype(float), stray
+    return _to_numbers(series), stray
+
+
+def merge_case_variants(frame: pd.DataFrame, col: str, notes: list[str]) -> None:
+    """'Yes', 'yes' and 'YES' in one text column are one value: the most frequent spelling."""
+    series = frame[col]
+    present = series.dropna()
+    if present.empty or is_numeric(present):
+        return
+    text = present.astype(str)
+    folded = text.str.lower()
+    if folded.nunique() == text.nunique():
+        return
+    canonical = text.groupby(folded).agg(lambda v: v.value_counts().index[0])
+    frame[col] = series.map(lambda v: canonical[str(v).lower()] if isinstance(v, str) else v)
+    merged = [f"{'/'.join(sorted(set(text[folded == k])))}" for k in canonical.index if text[folded == k].nunique() > 1]
+    notes.append(f"column {col!r}: values that differ only in case were merged ({', '.join(merged[:3])})")
 
 
 def is_numeric(series: pd.Series) -> bool:
@@ -149,6 +177,7 @@ def column_types(frame: pd.DataFrame, categorical: list[str], notes: list[str]) 
                     f"values in {rows} rows): left out; add it to data.drop to silence this"
                 )
             else:
+                merge_case_variants(frame, col, notes)
                 types[col] = "categorical"
             continue
         if series.nunique(dropna=True) <= 1:
@@ -164,6 +193,10 @@ def infer_task(target: pd.Series, name: str, notes: list[str]) -> str:
     """classification for text, boolean or few integer codes; regression for other numbers."""
     if pd.api.types.is_bool_dtype(target) or not pd.api.types.is_numeric_dtype(target):
         notes.append(f"task: classification (the target {name!r} holds labels); set data.task to change")
+        classes, rows = target.nunique(), target.notna().sum()
+        if rows >= 20 and classes > 0.5 * rows:
+            notes.append(f"the target {name!r} has {classes} classes in {rows} rows: if it is a quantity, "
+                         "set data.task: regression (its values must then be numbers)")
         return "classification"
     values = target.dropna()
     integral = bool(np.all(np.mod(values, 1) == 0))

@@ -121,3 +121,34 @@ def test_mpg_example_reads_as_the_issue_describes():
     assert data.task == "regression" and data.input_shape == (9,)
     assert len(data.x_train) + len(data.x_val) == 398
     assert "origin=1" in data.preprocessing["features"]
+
+
+def test_currency_percent_thousands_and_decimal_commas_are_numbers(write):
+    body = rows(40, lambda i: f'"${1000 + i * 25:,}";{i % 30}%;"{i},5";{i}')
+    write("d.csv", "price;discount;ratio;y\n" + body)
+    data = load_data(spec_for(write, "d.csv", "data.target=price"))
+    assert data.task == "regression"
+    assert data.preprocessing["features"] == ["discount", "ratio", "y"]
+    import pandas as pd
+
+    from nnlab.tabular import _to_numbers
+
+    assert _to_numbers(pd.Series(["3,5", "10,25", "-1,5"])).tolist() == [3.5, 10.25, -1.5]
+    assert _to_numbers(pd.Series(["1,234", "$12,000.50", " 16% "])).tolist() == [1234, 12000.5, 16]
+    assert _to_numbers(pd.Series(["1.234,5", "2.000,25"])).tolist() == [1234.5, 2000.25]
+
+
+def test_latin1_crlf_file_with_case_variants(write, tmp_path):
+    lines = ["Ville,Meublé,y"] + [f"{['Genève', 'Zürich'][i % 2]},{['Yes', 'yes', 'No'][i % 3]},{i % 2}"
+                                 for i in range(30)]
+    (tmp_path / "d.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("latin-1"))
+    data = load_data(spec_for(write, "d.csv"))
+    features = data.preprocessing["features"]
+    assert "Ville=Genève" in features and len([f for f in features if f.lower().startswith("meublé=y")]) == 1
+    assert any("differ only in case" in n for n in data.notes)
+
+
+def test_a_target_with_a_class_per_row_gets_a_warning_note(write):
+    write("d.csv", "x,y\n" + rows(40, lambda i: f"{i % 4},code{i}"))
+    data = load_data(spec_for(write, "d.csv"))
+    assert any("if it is a quantity" in n for n in data.notes)
