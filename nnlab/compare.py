@@ -129,9 +129,9 @@ def trial_rows(run_dir: Path) -> list[dict]:
 def compare(paths: list[str | Path] | None = None, *, sort: str | None = None, top: int | None = None,
             reverse: bool = False) -> Comparison:
     """Rows for the runs under `paths` (default `runs/`), sorted (best first by default)."""
-    run_dirs = find_runs([Path(p) for p in (paths or ["runs"])])
-    single = len(run_dirs) == 1 and paths and results.is_run_dir(Path(list(paths)[0]))
-    if single:
+    paths = [Path(p) for p in (paths or ["runs"])]
+    run_dirs = find_runs(paths)
+    if len(paths) == 1 and results.is_run_dir(paths[0]):  # one run: its trials
         comparison = Comparison("trials", trial_rows(run_dirs[0]))
         default = "score"
     else:

@@ -186,7 +186,7 @@ def from_arrays(x, y, x_val, y_val, task: str | None, fraction: float, seed: int
         raise DataError(f"{description}: x must be rows (2-D) or images (3-D or 4-D); found shape {x.shape}")
     if x.ndim == 3:
         x = x[..., None]
-    if not np.isfinite(x.astype(np.float64, copy=False)).all():
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
         raise DataError(f"{description}: x holds NaN or infinite values")
     if task is None:
         integral = np.issubdtype(y.dtype, np.integer) or np.all(np.mod(y.astype(float), 1) == 0)

@@ -120,11 +120,14 @@ def read_image_folder(
 
 
 def _decode(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | None:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
+    mode = "RGB" if color_mode == "rgb" else "L"
     try:
         with Image.open(path) as img:
-            img = img.convert("RGB" if color_mode == "rgb" else "L")
+            img.draft(mode, size)  # JPEG: decode at a reduced scale no smaller than `size` (much faster)
+            img = ImageOps.exif_transpose(img)  # phone photos: apply the recorded rotation
+            img = img.convert(mode)
             if img.size != size:
                 img = img.resize(size, Image.BILINEAR)
             pixels = np.asarray(img, np.uint8)

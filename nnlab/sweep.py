@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-
 from . import __version__, results
 from .backend import configure_device
 from .data import Dataset, load_data
@@ -108,6 +107,7 @@ class Sweep:
         if spec.search.max_minutes:
             self.deadline = self.started + spec.search.max_minutes * 60
         self.stop_reason: str | None = None
+        self.best_model_trial = self.previous.get("best_model_trial")  # whose weights best.keras holds
 
     # ---- building the tuner
 
@@ -190,14 +190,16 @@ class Sweep:
         self.total = self.total_trials(tuner)
         self._sync_records(tuner)
         done = sum(1 for r in self.records.values() if r["status"] in ("completed", "failed"))
+        epochs = (f"up to {self.spec.search.max_epochs or self.spec.train.epochs} epochs"
+                  if self.spec.search.tuner == "hyperband" else f"{self.spec.train.epochs} epochs")
         search_text = (f"{self.spec.search.tuner}, {self.total or '?'} trials, objective {self.objective} "
-                       f"({self.direction}), {self.spec.train.epochs} epochs, on {self.device_name}")
+                       f"({self.direction}), {epochs}, on {self.device_name}")
         self.reporter.start(self.spec.name, self.data.summary(), search_text, done, self.total)
         status = "completed"
         x, y = self.data.x_train, fit_targets(self.data.y_train, self.shape)
         val = (self.data.x_val, fit_targets(self.data.y_val, self.shape))
         try:
-            self._write(tuner, "running")
+            self._write("running")
             tuner.search(x, y, validation_data=val, epochs=self.spec.train.epochs, verbose=0)
         except _StopSearch as stop:
             status, self.stop_reason = "stopped", str(stop)
@@ -207,11 +209,10 @@ class Sweep:
             self.reporter.warn("interrupted: completed trials are saved; run the same command again to resume")
         finally:
             keras.backend.clear_session()
-        if status == "interrupted":
-            self._write(tuner, status)
-            return RunResult(self.run_dir, self._summary(tuner, status), self.ordered())
         self._save_best_model(tuner)
-        summary = self._write(tuner, status)
+        summary = self._write(status)
+        if status == "interrupted":
+            return RunResult(self.run_dir, summary, self.ordered())
         ranked = [r for r in self.ordered() if r["status"] == "completed"]
         ranked.sort(key=lambda r: r["score"], reverse=self.direction == "max")
         self.reporter.table(ranked, self.objective, self.hp_names)
@@ -246,26 +247,27 @@ class Sweep:
         self.reporter.trial_begins(number, self.total, trial.trial_id,
                                    active_values(trial.hyperparameters.values, self.spec))
 
-    def trial_ends(self, tuner, trial, reason: str | None) -> None:
-        record = self._record(trial, reason)
+    def trial_ends(self, trial, reason: str | None) -> None:
+        record = self._record(trial, reason, self.current)
         self.records[trial.trial_id] = record
-        self._write(tuner, "running")
+        self._write("running")
         best = self.best()
         self.reporter.trial_ends(self._number(trial.trial_id), self.total, record, self.objective, best)
         self.current = {}
 
     # ---- records
 
-    def _record(self, trial, reason: str | None) -> dict:
+    def _record(self, trial, reason: str | None, current: dict) -> dict:
+        """A trial's record from Keras Tuner's trial and what this process saw of it (`current`)."""
         status = {"COMPLETED": "completed", "FAILED": "failed", "INVALID": "failed"}.get(trial.status, "running")
         score = trial.score if status == "completed" else None
         if status == "completed" and (score is None or not math.isfinite(score)):
             status, reason = "failed", f"{self.objective} was not a finite number"
         if status == "failed" and not reason:
             reason = first_useful_line(trial.message)
-        best_epoch, epochs, metrics = best_epoch_metrics(
-            self.current.get("histories", []), self.objective, self.direction)
-        started = self.current.get("started")
+        best_epoch, epochs, metrics = best_epoch_metrics(current.get("histories", []), self.objective,
+                                                         self.direction)
+        started = current.get("started")
         return {
             "trial_id": trial.trial_id, "status": status, "score": score, "best_epoch": best_epoch,
             "epochs": epochs, "seconds": round(time.monotonic() - started, 2) if started else None,
@@ -280,8 +282,7 @@ class Sweep:
             if old and old["status"] in ("completed", "failed"):
                 continue
             if trial.status in ("COMPLETED", "FAILED", "INVALID"):
-                self.current = {}
-                self.records[trial_id] = self._record(trial, None)
+                self.records[trial_id] = self._record(trial, None, {})
             else:
                 self.records[trial_id] = {"trial_id": trial_id, "status": "running", "score": None,
                                           "hyperparameters": active_values(trial.hyperparameters.values, self.spec),
@@ -301,7 +302,7 @@ class Sweep:
         pick = max if self.direction == "max" else min
         return pick(done, key=lambda r: r["score"])
 
-    def _summary(self, tuner, status: str) -> dict:
+    def _summary(self, status: str) -> dict:
         records = self.ordered()
         best = self.best()
         elapsed = time.monotonic() - self.started
@@ -315,7 +316,7 @@ class Sweep:
             "best_trial": best["trial_id"] if best else None, "best_score": best["score"] if best else None,
             "best_hyperparameters": best["hyperparameters"] if best else None,
             "best_metrics": best["metrics"] if best else None,
-            "best_model_trial": self.previous.get("best_model_trial"),
+            "best_model_trial": self.best_model_trial,
             "seconds": round(self.previous.get("seconds", 0.0) + elapsed, 2),
             "train_examples": len(self.data.x_train), "validation_examples": len(self.data.x_val),
             "device": self.device_name, "hyperparameter_names": self.hp_names, "metric_names": self.metric_names,
@@ -323,8 +324,8 @@ class Sweep:
             "started_at": self.previous.get("started_at") or _now(), "updated_at": _now(),
         }
 
-    def _write(self, tuner, status: str) -> dict:
-        summary = self._summary(tuner, status)
+    def _write(self, status: str) -> dict:
+        summary = self._summary(status)
         results.write_trials(self.run_dir / results.TRIALS, self.ordered(), self.hp_names, self.metric_names)
         results.write_json(self.run_dir / results.SUMMARY, summary)
         return summary
@@ -332,7 +333,7 @@ class Sweep:
     def _save_best_model(self, tuner) -> None:
         best = self.best()
         path = self.run_dir / results.BEST_MODEL
-        if best is None or (self.previous.get("best_model_trial") == best["trial_id"] and path.is_file()):
+        if best is None or (self.best_model_trial == best["trial_id"] and path.is_file()):
             return
         try:
             with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -344,7 +345,7 @@ class Sweep:
         tmp = path.with_name(".best.tmp.keras")
         model.save(tmp)
         os.replace(tmp, path)
-        self.previous["best_model_trial"] = best["trial_id"]
+        self.best_model_trial = best["trial_id"]
 
 
 class _SweepHooks:
@@ -372,7 +373,7 @@ class _SweepHooks:
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
-        self.sweep.trial_ends(self, trial, getattr(self, "_reason", None))
+        self.sweep.trial_ends(trial, getattr(self, "_reason", None))
 
 
 def _now() -> str:
