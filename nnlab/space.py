@@ -338,10 +338,19 @@ def finish_params(spec, params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def as_declared(dist: Space, value: Any) -> Any:
+    """The spec's own value for a sampled one: Keras Tuner hands booleans back as 0 and 1."""
+    if isinstance(dist, Choice):
+        for declared in dist.values:
+            if declared == value and type(declared) is not type(value):
+                return declared
+    return value
+
+
 def active_values(values: dict, spec) -> dict[str, Any]:
     """A trial's hyperparameter values without Keras Tuner's own (`tuner/…`) and inactive ones."""
     names = hyperparameters(spec)
-    out = {k: v for k, v in values.items() if k in names}
+    out = {k: as_declared(names[k], v) for k, v in values.items() if k in names}
     layers = out.get("layers", getattr(spec.model, "layers", 0))
     return {k: v for k, v in out.items() if not (k.startswith("units_") and int(k[6:]) >= layers)}
 
@@ -357,7 +366,7 @@ def sample_params(hp, spec) -> dict[str, Any]:
         if name.startswith("units_") and int(name.split("_")[1]) >= params["layers"]:
             continue  # inactive: this trial has fewer layers
         if isinstance(dist, Choice):
-            params[name] = hp.Choice(name, list(dist.values))
+            params[name] = as_declared(dist, hp.Choice(name, list(dist.values)))
         elif isinstance(dist, IntRange):
             params[name] = hp.Int(name, dist.low, dist.high, step=dist.step)
         else:

@@ -92,3 +92,14 @@ def test_extreme_params_are_the_corners(write):
     small, large = extreme_params(spec, "min"), extreme_params(spec, "max")
     assert small["units"] == [8] and large["units"] == [16, 16, 16]
     assert small["dropout"] == 0.0 and large["dropout"] == 0.2
+
+
+def test_booleans_come_back_as_booleans(write):
+    spec = load_spec(write("s.yaml", SPEC), ["model.batch_norm={choice: [false, true]}"])
+
+    class IntsForBools(FakeHP):
+        def Choice(self, name, values):
+            return int(values[-1]) if name == "batch_norm" else super().Choice(name, values)
+
+    assert sample_params(IntsForBools(), spec)["batch_norm"] is True
+    assert active_values({"batch_norm": 0, "layers": 1}, spec)["batch_norm"] is False
