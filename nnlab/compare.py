@@ -42,7 +42,8 @@ def find_runs(paths: list[Path]) -> list[Path]:
         if results.is_run_dir(path):
             found.append(path)
         elif path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.is_dir() and results.is_run_dir(p))
+            found += sorted(p for p in path.iterdir()
+                            if p.is_dir() and not p.name.startswith(".") and results.is_run_dir(p))
         else:
             raise NnlabError(f"{path} is not a run folder or a folder of runs")
     if not found:

@@ -52,7 +52,7 @@ def class_folders(folder: Path) -> list[Path]:
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subfolders:
         loose, _ = list_image_files(folder)
-        found = f"{len(loose)} images directly inside it" if loose else "no subfolders"
+        found = f"{len(loose)} image(s) directly inside it" if loose else "no subfolders"
         raise DataError(
             f"The image folder {folder} has {found}: put the images of each class in a subfolder named "
             f"after the class ({folder}/cat/…, {folder}/dog/…)"

@@ -23,6 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .faults import kill_point
+
 SUMMARY = "summary.json"
 TRIALS = "trials.csv"
 SPEC_COPY = "spec.yaml"
@@ -34,7 +36,7 @@ TUNER_DIR = "tuner"
 TRIAL_COLUMNS = ["trial_id", "status", "score", "best_epoch", "epochs", "seconds", "reason"]
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, point: str = "write") -> None:
     """Write a text file so that readers see the old or the new content, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -43,6 +45,7 @@ def write_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        kill_point(point)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

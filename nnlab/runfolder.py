@@ -7,7 +7,12 @@ into or deleted.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import uuid
 from pathlib import Path
+from typing import Callable
 
 from . import results
 from .data import Dataset
@@ -16,12 +21,13 @@ from .spec import Spec
 from .specfile import spec_hash, spec_to_dict
 
 
-def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool) -> dict | None:
-    """The previous summary when resuming; errors for a folder that cannot be used."""
+def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> dict | None:
+    """The previous summary when resuming (`{}` if it is damaged); errors for a folder that cannot be
+    used: a file, a folder that is not an nnlab run, or a run of a different spec."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} exists and is a file; choose another --name or --runs-dir")
     if not run_dir.exists() or not any(run_dir.iterdir()):
         return None
-    if not run_dir.is_dir():
-        raise RunError(f"{run_dir} exists and is a file; choose another --name or --runs-dir")
     if not (results.is_run_dir(run_dir) or (run_dir / results.TUNER_DIR).is_dir()):
         raise RunError(
             f"{run_dir} exists and is not an nnlab run folder; nnlab will not write into it or delete it. "
@@ -29,17 +35,31 @@ def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool) -> dict | None:
         )
     if overwrite:
         return None
+    _remove_temporary_files(run_dir)
     summary_path = run_dir / results.SUMMARY
-    previous = results.read_json(summary_path) if summary_path.is_file() else {}
+    try:
+        previous = results.read_json(summary_path) if summary_path.is_file() else {}
+    except (OSError, ValueError):
+        warn(f"{summary_path} is damaged; it will be rewritten")
+        previous = {}
     old_hash = previous.get("spec_hash")
-    if old_hash and old_hash != spec_hash(spec):
-        changes = _spec_changes(run_dir / results.SPEC_COPY, spec)
+    if old_hash == spec_hash(spec):
+        return previous
+    changes = _spec_changes(run_dir / results.SPEC_COPY, spec)  # no summary: compare the spec copy
+    if old_hash or changes:
         raise RunError(
             f"{run_dir} holds a sweep of a different spec{changes}.\n"
             "  Mixing trials of two searches would make the results meaningless. Use --overwrite to start "
             "this run over, or --name NAME to run the new spec beside it."
         )
     return previous
+
+
+def _remove_temporary_files(run_dir: Path) -> None:
+    """Temporary files of writes cut short by a kill: never read, safe to delete."""
+    for path in run_dir.rglob("*"):
+        if path.is_file() and path.name.startswith(".") and (path.name.endswith(".tmp") or ".tmp." in path.name):
+            path.unlink(missing_ok=True)
 
 
 def _spec_changes(old_path: Path, spec: Spec) -> str:
@@ -56,18 +76,43 @@ def _spec_changes(old_path: Path, spec: Spec) -> str:
         if isinstance(a, dict) and isinstance(b, dict):
             for key in sorted(set(a) | set(b)):
                 walk(a.get(key), b.get(key), f"{path}.{key}" if path else key)
-        elif a != b and path not in ("name", "search.max_trials", "search.max_minutes", "search.max_failures"):
+        elif a != b and path not in ("name", "search.max_trials", "search.max_minutes", "search.max_failures",
+                                              "search.keep"):
             changed.append(f"{path}: {a!r} → {b!r}")
 
     walk(old, new, "")
     return (" (changed: " + "; ".join(changed[:5]) + ")") if changed else ""
 
 
-def write_run_inputs(run_dir: Path, spec: Spec, data: Dataset) -> None:
+def write_run_inputs(folder: Path, spec: Spec, data: Dataset) -> None:
     import yaml
 
-    results.write_atomic(run_dir / results.SPEC_COPY, yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
-    results.write_json(run_dir / results.PREPROCESSING, {
+    results.write_atomic(folder / results.SPEC_COPY, yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
+    results.write_json(folder / results.PREPROCESSING, {
         **data.preprocessing, "task": data.task, "class_names": data.class_names,
         "input_shape": list(data.input_shape),
     })
+
+
+def prepare_run_dir(run_dir: Path, fresh: bool, fill: Callable[[Path], None]) -> None:
+    """Make `run_dir` ready: `fill(folder)` writes its files. A fresh run folder is filled under a
+    hidden temporary name and renamed into place, so a kill never leaves a run folder without its
+    summary; an old one replaced by --overwrite is moved aside first and deleted last."""
+    parent = run_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for leftover in parent.glob(f".{run_dir.name}.*-*"):  # from a kill during an earlier start
+        shutil.rmtree(leftover, ignore_errors=True)
+    if not fresh:
+        fill(run_dir)
+        return
+    new = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.new-", dir=parent))
+    fill(new)
+    old = None
+    if run_dir.exists() and any(run_dir.iterdir()):
+        old = parent / f".{run_dir.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(run_dir, old)
+    elif run_dir.exists():
+        run_dir.rmdir()
+    os.rename(new, run_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

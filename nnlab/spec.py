@@ -201,6 +201,9 @@ class SearchSpec(Section):
     factor: int = Field(3, ge=2, description="Hyperband: reduction factor between rounds.")
     max_minutes: float | None = Field(None, gt=0, description="No new trial starts after this many minutes.")
     max_failures: int = Field(5, ge=1, description="Stop after this many failed trials in a row.")
+    keep: Literal["best", "all", "none"] = Field(
+        "best", description="Trial checkpoints to keep: the best trial's, all, or none (best.keras only)."
+    )
 
 
 # ------------------------------------------------------------------------------------ spec

@@ -42,6 +42,12 @@ class SpecSource:
                 return f"line {self.lines[loc[:i]]}, at {dotted}"
         return f"at {dotted}"
 
+    def line_of(self, loc: tuple) -> int:
+        for i in range(len(loc), -1, -1):
+            if loc[:i] in self.lines:
+                return self.lines[loc[:i]]
+        return 0
+
     def where(self, loc: tuple) -> str:
         return f"{self.path}, {self.position(loc)}"
 
@@ -112,7 +118,7 @@ def spec_to_dict(spec: schema.Spec) -> dict:
 def spec_hash(spec: schema.Spec) -> str:
     """A short hash of what defines a search (not how long it runs), to tell two searches apart."""
     data = spec_to_dict(spec)
-    for key in ("max_trials", "max_minutes", "max_failures"):
+    for key in ("max_trials", "max_minutes", "max_failures", "keep"):
         data["search"].pop(key, None)
     data.pop("name", None)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -136,7 +142,7 @@ def _parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = exc.problem or str(exc)
         hint = ""
-        if "\t" in problem or "tab" in problem.lower():
+        if "\t" in problem or "'\\t'" in problem:  # PyYAML writes the tab as the two characters \t
             hint = "\n  YAML does not allow tabs for indentation: indent with spaces"
         raise SpecError(f"Spec error in {path}{where}:\n  the file is not valid YAML: {problem}{hint}") from None
     except yaml.YAMLError as exc:
@@ -215,6 +221,12 @@ def _format_errors(exc: ValidationError, source: SpecSource) -> str:
     for err in errors:
         loc, cls = _display_loc(err["loc"])
         problems.append((loc, _describe(err, loc, cls)))
+    # "`model` is required" says nothing new next to "unknown key `modle` (did you mean `model`?)"
+    suggested = {(loc[:-1], m.split("did you mean `")[1].split("`")[0]) for loc, m in problems
+                 if m.startswith("unknown key") and "did you mean `" in m}
+    problems = [(loc, m) for loc, m in problems if not (m.endswith("required here and missing")
+                                                         and (loc[:-1], loc[-1]) in suggested)]
+    problems.sort(key=lambda p: source.line_of(p[0]))
     if len(problems) == 1:
         return source.error(*problems[0]).args[0]
     listed = "\n".join(f"  - {source.position(loc)}: {message}" for loc, message in problems)

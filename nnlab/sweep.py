@@ -13,23 +13,26 @@ failure limit, a time limit, progress, and plain result files.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import math
 import os
-import shutil
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, results
+from . import __version__, results, tunerstate
 from .backend import configure_device
 from .data import Dataset, load_data
+from .faults import kill_point
 from .models import DataShape, build_model, compile_model
 from .objectives import check_task, logged_metrics, metric_direction
 from .progress import Reporter
-from .runfolder import check_run_dir, write_run_inputs
+from .runfolder import check_run_dir, prepare_run_dir, write_run_inputs
 from .space import active_values, count_configurations, hyperparameters, sample_params
 from .spec import Spec
 from .specfile import spec_hash
@@ -62,19 +65,38 @@ def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, d
     """Run (or resume) the sweep a spec describes into `runs_dir/<spec.name>/`."""
     reporter = reporter or Reporter(quiet=quiet)
     run_dir = Path(runs_dir) / spec.name
-    previous = check_run_dir(run_dir, spec, overwrite)
+    previous = check_run_dir(run_dir, spec, overwrite, reporter.warn)
     data = load_data(spec)
     check_task(spec, data.task)
     for note in data.notes:
         reporter.note(note)
     device_name = configure_device(device)
-    if overwrite and run_dir.exists():
-        shutil.rmtree(run_dir)
-        previous = None
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_run_inputs(run_dir, spec, data)
     sweep = Sweep(spec, data, run_dir, reporter, previous, device_name)
-    return sweep.search()
+
+    def fill(folder: Path) -> None:
+        write_run_inputs(folder, spec, data)
+        sweep.write_results("starting" if previous is None else "running", folder)
+
+    prepare_run_dir(run_dir, fresh=previous is None, fill=fill)
+    with _terminate_as_interrupt():
+        return sweep.search()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """A scheduler's SIGTERM stops the sweep the way Ctrl-C does: state saved, exit 130."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # ------------------------------------------------------------------------------------ the sweep
@@ -85,6 +107,7 @@ class Sweep:
 
     def __init__(self, spec: Spec, data: Dataset, run_dir: Path, reporter: Reporter,
                  previous: dict | None, device_name: str):
+        """`previous` is the summary of the run being resumed (`{}` if unreadable), None for a fresh run."""
         self.spec, self.data, self.run_dir, self.reporter = spec, data, run_dir, reporter
         self.device_name = device_name
         self.shape = DataShape.of(data)
@@ -96,11 +119,14 @@ class Sweep:
         self.previous = previous or {}
         self.records: dict[str, dict] = {}
         trials_path = run_dir / results.TRIALS
-        if self.previous and trials_path.is_file():
+        if previous is not None and trials_path.is_file():
             old_hp = self.previous.get("hyperparameter_names", self.hp_names)
             old_metrics = self.previous.get("metric_names", self.metric_names)
-            for rec in results.read_trials(trials_path, old_hp, old_metrics):
-                self.records[rec["trial_id"]] = rec
+            try:
+                for rec in results.read_trials(trials_path, old_hp, old_metrics):
+                    self.records[rec["trial_id"]] = rec
+            except (OSError, ValueError) as exc:
+                reporter.warn(f"{trials_path} is damaged ({exc}); rebuilding it from the tuner's state")
         self.current: dict = {}
         self.started = time.monotonic()
         self.deadline = None
@@ -108,6 +134,7 @@ class Sweep:
             self.deadline = self.started + spec.search.max_minutes * 60
         self.stop_reason: str | None = None
         self.best_model_trial = self.previous.get("best_model_trial")  # whose weights best.keras holds
+        self.total: int | None = None  # trials this search will run, once the tuner is built
 
     # ---- building the tuner
 
@@ -143,9 +170,12 @@ class Sweep:
             kwargs.update(max_epochs=spec.search.max_epochs or spec.train.epochs, factor=spec.search.factor)
         else:
             kwargs["max_trials"] = spec.search.max_trials
+        tunerstate.make_writes_atomic()
+        tunerstate.repair(self.run_dir / results.TUNER_DIR, self.records, self.reporter.warn)
         with contextlib.redirect_stdout(io.StringIO()):  # "Reloading Tuner from …"
             tuner = tuner_class(**kwargs)
         tuner.sweep = self
+        kill_point("startup")
         return tuner
 
     def trial_callbacks(self, params: dict) -> list:
@@ -199,7 +229,7 @@ class Sweep:
         x, y = self.data.x_train, fit_targets(self.data.y_train, self.shape)
         val = (self.data.x_val, fit_targets(self.data.y_val, self.shape))
         try:
-            self._write("running")
+            self.write_results("running")
             tuner.search(x, y, validation_data=val, epochs=self.spec.train.epochs, verbose=0)
         except _StopSearch as stop:
             status, self.stop_reason = "stopped", str(stop)
@@ -210,12 +240,11 @@ class Sweep:
         finally:
             keras.backend.clear_session()
         self._save_best_model(tuner)
-        summary = self._write(status)
+        self._prune_checkpoints(final=status != "interrupted")
+        summary = self.write_results(status)
         if status == "interrupted":
             return RunResult(self.run_dir, summary, self.ordered())
-        ranked = [r for r in self.ordered() if r["status"] == "completed"]
-        ranked.sort(key=lambda r: r["score"], reverse=self.direction == "max")
-        self.reporter.table(ranked, self.objective, self.hp_names)
+        self.reporter.table(self.ranked(), self.objective, self.hp_names)
         self.reporter.say(f"Results in {self.run_dir}/ (trials.csv, summary.json, best.keras). "
                           f"Compare runs with: nnlab compare {self.run_dir.parent}")
         if not summary["completed"]:
@@ -248,12 +277,15 @@ class Sweep:
                                    active_values(trial.hyperparameters.values, self.spec))
 
     def trial_ends(self, trial, reason: str | None) -> None:
+        kill_point("trial_end")
         record = self._record(trial, reason, self.current)
         self.records[trial.trial_id] = record
-        self._write("running")
+        self._prune_checkpoints(final=False)
+        self.write_results("running")
         best = self.best()
         self.reporter.trial_ends(self._number(trial.trial_id), self.total, record, self.objective, best)
         self.current = {}
+        gc.collect()  # free what the trial held before the next one builds its model
 
     # ---- records
 
@@ -267,6 +299,9 @@ class Sweep:
             reason = first_useful_line(trial.message)
         best_epoch, epochs, metrics = best_epoch_metrics(current.get("histories", []), self.objective,
                                                          self.direction)
+        if not metrics and status == "completed":  # trained by an earlier, killed process
+            metrics = _tracked_metrics(trial)
+            best_epoch = (trial.best_step or 0) + 1
         started = current.get("started")
         return {
             "trial_id": trial.trial_id, "status": status, "score": score, "best_epoch": best_epoch,
@@ -276,18 +311,21 @@ class Sweep:
         }
 
     def _sync_records(self, tuner) -> None:
-        """Records for every trial Keras Tuner knows of; kept ones stay as they were."""
+        """A record for every trial Keras Tuner knows of. Its state is the truth for status and score;
+        nnlab's earlier record adds what only nnlab saw (time, epochs, the reason of a failure)."""
+        synced = {}
         for trial_id, trial in tuner.oracle.trials.items():
-            old = self.records.get(trial_id)
-            if old and old["status"] in ("completed", "failed"):
-                continue
+            old = self.records.get(trial_id) or {}
             if trial.status in ("COMPLETED", "FAILED", "INVALID"):
-                self.records[trial_id] = self._record(trial, None, {})
+                record = self._record(trial, old.get("reason"), {})
+                if old.get("status") == record["status"]:
+                    record.update({k: old.get(k) for k in ("seconds", "epochs", "best_epoch")})
+                    record["metrics"] = old.get("metrics") or record["metrics"]
             else:
-                self.records[trial_id] = {"trial_id": trial_id, "status": "running", "score": None,
-                                          "hyperparameters": active_values(trial.hyperparameters.values, self.spec),
-                                          "metrics": {}}
-        self.records = {k: v for k, v in self.records.items() if k in tuner.oracle.trials}
+                record = {"trial_id": trial_id, "status": "running", "score": None, "metrics": {},
+                          "hyperparameters": active_values(trial.hyperparameters.values, self.spec)}
+            synced[trial_id] = record
+        self.records = synced
 
     def ordered(self) -> list[dict]:
         return sorted(self.records.values(), key=lambda r: self._number(r["trial_id"]))
@@ -296,11 +334,8 @@ class Sweep:
         return int(trial_id) + 1 if str(trial_id).isdigit() else 0
 
     def best(self) -> dict | None:
-        done = [r for r in self.records.values() if r["status"] == "completed"]
-        if not done:
-            return None
-        pick = max if self.direction == "max" else min
-        return pick(done, key=lambda r: r["score"])
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
 
     def _summary(self, status: str) -> dict:
         records = self.ordered()
@@ -324,28 +359,57 @@ class Sweep:
             "started_at": self.previous.get("started_at") or _now(), "updated_at": _now(),
         }
 
-    def _write(self, status: str) -> dict:
+    def write_results(self, status: str, folder: Path | None = None) -> dict:
+        """Rewrite trials.csv and summary.json (in the run folder, or in `folder` being prepared)."""
+        folder = folder or self.run_dir
         summary = self._summary(status)
-        results.write_trials(self.run_dir / results.TRIALS, self.ordered(), self.hp_names, self.metric_names)
-        results.write_json(self.run_dir / results.SUMMARY, summary)
+        results.write_trials(folder / results.TRIALS, self.ordered(), self.hp_names, self.metric_names)
+        results.write_json(folder / results.SUMMARY, summary)
         return summary
 
+    def ranked(self) -> list[dict]:
+        """Completed trials, best first."""
+        done = [r for r in self.records.values() if r["status"] == "completed"]
+        return sorted(done, key=lambda r: r["score"], reverse=self.direction == "max")
+
     def _save_best_model(self, tuner) -> None:
-        best = self.best()
+        """best.keras from the best trial whose checkpoint can be loaded."""
         path = self.run_dir / results.BEST_MODEL
-        if best is None or (self.best_model_trial == best["trial_id"] and path.is_file()):
+        ranked = self.ranked()
+        if not ranked or (self.best_model_trial == ranked[0]["trial_id"] and path.is_file()):
             return
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the checkpoint's optimizer state is not needed
-                model = tuner.load_model(tuner.oracle.get_trial(best["trial_id"]))
-        except Exception as exc:  # a deleted or damaged checkpoint: keep the results, say so
-            self.reporter.warn(f"could not load the best trial's checkpoint ({exc}); best.keras not written")
+        for record in ranked:
+            try:
+                with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the checkpoint's optimizer state is not needed
+                    model = tuner.load_model(tuner.oracle.get_trial(record["trial_id"]))
+            except Exception as exc:  # a deleted or damaged checkpoint: say so, try the next best
+                self.reporter.warn(f"the checkpoint of trial {record['trial_id']} cannot be loaded "
+                                   f"({type(exc).__name__}); best.keras will hold the next best trial")
+                continue
+            tmp = path.with_name(".best.tmp.keras")
+            model.save(tmp)
+            os.replace(tmp, path)
+            self.best_model_trial = record["trial_id"]
             return
-        tmp = path.with_name(".best.tmp.keras")
-        model.save(tmp)
-        os.replace(tmp, path)
-        self.best_model_trial = best["trial_id"]
+
+    def _prune_checkpoints(self, final: bool) -> None:
+        """search.keep: `all` keeps every trial's checkpoint; `best` the best trial's (Hyperband keeps
+        all until the end, as later rounds start from earlier trials' weights); `none` removes them
+        once best.keras is written."""
+        keep = self.spec.search.keep
+        if keep == "all" or (self.spec.search.tuner == "hyperband" and not final):
+            return
+        ranked = self.ranked()
+        if keep == "none" and final and self.best_model_trial is not None:
+            wanted = set()
+        else:
+            wanted = {ranked[0]["trial_id"]} if ranked else set()
+            wanted |= {r["trial_id"] for r in self.records.values() if r["status"] == "running"}
+        project = self.run_dir / results.TUNER_DIR
+        for record in self.records.values():
+            if record["trial_id"] not in wanted:
+                tunerstate.checkpoint_path(project, record["trial_id"]).unlink(missing_ok=True)
 
 
 class _SweepHooks:
@@ -374,6 +438,17 @@ class _SweepHooks:
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         self.sweep.trial_ends(trial, getattr(self, "_reason", None))
+
+
+def _tracked_metrics(trial) -> dict:
+    """A finished trial's metrics at its best step, from Keras Tuner's own record of it."""
+    metrics = {}
+    for name, history in trial.metrics.metrics.items():
+        observations = {obs.step: obs.mean() for obs in history.get_history()}
+        value = observations.get(trial.best_step, history.get_best_value())
+        if value is not None:
+            metrics[name] = float(value)
+    return metrics
 
 
 def _now() -> str:

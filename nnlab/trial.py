@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .faults import kill_point
 from .models import DataShape
 
 
@@ -30,6 +31,7 @@ def keras_callbacks():
             self.learning_rate = learning_rate
 
         def on_epoch_end(self, epoch, logs=None):
+            kill_point("epoch")
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
                 raise TrialFailed(f"loss became {float(loss)} at epoch {epoch + 1}: "
