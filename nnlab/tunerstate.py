@@ -74,8 +74,6 @@ def repair(project: Path, records: dict[str, dict], warn: Callable[[str], None])
     state_file = project / TUNER_STATE
     if not isinstance(_load(state_file), dict):
         results.write_atomic(state_file, "{}")  # Keras Tuner resumes only when this file exists
-    ongoing = set(oracle.get("ongoing_trials", {}).values())
-    retry = oracle.setdefault("retry_queue", [])
     trial_ids = list(dict.fromkeys(oracle.get("start_order", [])))
     trial_ids += sorted(p.name[len("trial_"):] for p in project.glob("trial_*")
                         if p.name[len("trial_"):] not in trial_ids)
@@ -83,18 +81,16 @@ def repair(project: Path, records: dict[str, dict], warn: Callable[[str], None])
         path = project / f"trial_{trial_id}" / "trial.json"
         trial = _load(path)
         if isinstance(trial, dict) and "status" in trial:
-            if trial["status"] in ("RUNNING", "IDLE") and trial_id not in ongoing and trial_id not in retry:
-                retry.append(trial_id)  # started, never finished, and the oracle lost track of it
-                changed = True
+            changed |= _reconcile(oracle, trial_id, trial["status"])
             continue
         rebuilt = _rebuild_trial(trial_id, records.get(trial_id), oracle)
         results.write_json(path, rebuilt)
         if rebuilt["status"] == "RUNNING":
-            if trial_id not in ongoing and trial_id not in retry:
-                retry.append(trial_id)
             oracle["end_order"] = [t for t in oracle.get("end_order", []) if t != trial_id]
+            _reconcile(oracle, trial_id, "RUNNING")
             warn(f"{path} was damaged and trials.csv has no result for it: trial {trial_id} will run again")
         else:
+            _reconcile(oracle, trial_id, rebuilt["status"])
             warn(f"{path} was damaged: rebuilt from trials.csv ({rebuilt['status'].lower()})")
         if trial_id not in oracle.get("start_order", []):
             oracle.setdefault("start_order", []).append(trial_id)
@@ -103,10 +99,31 @@ def repair(project: Path, records: dict[str, dict], warn: Callable[[str], None])
         results.write_json(project / ORACLE, oracle)
 
 
+def _reconcile(oracle: dict, trial_id: str, status: str) -> bool:
+    """Make the oracle agree with a trial's own file. Keras Tuner saves a finished trial before the
+    oracle, so a kill between the two leaves the oracle thinking the trial still runs: it would then
+    train it again. Returns whether the oracle changed."""
+    ongoing = oracle.setdefault("ongoing_trials", {})
+    retry = oracle.setdefault("retry_queue", [])
+    end_order = oracle.setdefault("end_order", [])
+    before = json.dumps([ongoing, retry, end_order])
+    if status in ("COMPLETED", "FAILED", "INVALID"):
+        for tuner_id in [t for t, i in ongoing.items() if i == trial_id]:
+            del ongoing[tuner_id]
+        oracle["retry_queue"] = retry = [i for i in retry if i != trial_id]
+        if trial_id not in end_order:
+            end_order.append(trial_id)
+    elif trial_id not in ongoing.values() and trial_id not in retry:
+        retry.append(trial_id)  # started, never finished, and the oracle lost track of it
+    return json.dumps([ongoing, retry, end_order]) != before
+
+
 def _rebuild_trial(trial_id: str, record: dict | None, oracle: dict) -> dict:
     """Keras Tuner's trial state, from nnlab's record of the trial (or a trial to run again)."""
     hyperparameters = copy.deepcopy(oracle.get("hyperparameters") or {"space": [], "values": {}})
-    hyperparameters["values"] = dict((record or {}).get("hyperparameters") or {})
+    values = {entry["config"]["name"]: _default(entry) for entry in hyperparameters.get("space", [])}
+    values.update((record or {}).get("hyperparameters") or {})  # the known values, else the defaults
+    hyperparameters["values"] = values
     status = {"completed": "COMPLETED", "failed": "FAILED"}.get((record or {}).get("status"), "RUNNING")
     if status == "COMPLETED" and record.get("score") is None:
         status = "RUNNING"
@@ -119,6 +136,20 @@ def _rebuild_trial(trial_id: str, record: dict | None, oracle: dict) -> dict:
     return {"trial_id": trial_id, "hyperparameters": hyperparameters, "metrics": {"metrics": metrics},
             "score": score, "best_step": step, "status": status,
             "message": (record or {}).get("reason") if status == "FAILED" else None}
+
+
+def _default(entry: dict):
+    """A hyperparameter's default value, from Keras Tuner's config of its space."""
+    config = entry["config"]
+    if config.get("default") is not None:
+        return config["default"]
+    if entry["class_name"] == "Choice":
+        return config["values"][0]
+    if entry["class_name"] == "Fixed":
+        return config["value"]
+    if entry["class_name"] == "Boolean":
+        return False
+    return config.get("min_value")
 
 
 def checkpoint_path(project: Path, trial_id: str) -> Path:

@@ -1,0 +1,89 @@
+"""Repairing Keras Tuner's project folder from plain JSON (no TensorFlow)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nnlab.errors import RunError
+from nnlab.tunerstate import repair
+
+SPACE = {"space": [
+    {"class_name": "Int", "config": {"name": "layers", "default": None, "min_value": 1, "max_value": 3,
+                                     "step": 1, "sampling": "linear", "conditions": []}},
+    {"class_name": "Choice", "config": {"name": "units", "default": None, "values": [8, 16],
+                                        "ordered": True, "conditions": []}},
+], "values": {}}
+
+
+def project(tmp_path, ongoing=None, end_order=("0",), trials=None):
+    root = tmp_path / "tuner"
+    root.mkdir()
+    oracle = {"ongoing_trials": ongoing or {}, "hyperparameters": SPACE, "start_order": ["0", "1"],
+              "end_order": list(end_order), "run_times": {}, "retry_queue": [], "seed": 1, "seed_state": 3,
+              "tried_so_far": [], "id_to_hash": {}, "display": {}}
+    (root / "oracle.json").write_text(json.dumps(oracle))
+    (root / "tuner0.json").write_text("{}")
+    for trial_id, status in (trials or {"0": "COMPLETED", "1": "COMPLETED"}).items():
+        (root / f"trial_{trial_id}").mkdir()
+        (root / f"trial_{trial_id}" / "trial.json").write_text(json.dumps({"trial_id": trial_id, "status": status}))
+    return root
+
+
+def oracle_of(root):
+    return json.loads((root / "oracle.json").read_text())
+
+
+def test_a_finished_trial_the_oracle_still_thinks_runs_is_not_run_again(tmp_path):
+    # Keras Tuner writes trial.json (COMPLETED) before oracle.json: a kill in between.
+    root = project(tmp_path, ongoing={"tuner0": "1"})
+    repair(root, {}, print)
+    state = oracle_of(root)
+    assert state["ongoing_trials"] == {} and "1" in state["end_order"] and "1" not in state["retry_queue"]
+
+
+def test_a_started_trial_the_oracle_lost_is_sent_back_to_run(tmp_path):
+    root = project(tmp_path, trials={"0": "COMPLETED", "1": "RUNNING"})
+    repair(root, {}, print)
+    assert oracle_of(root)["retry_queue"] == ["1"]
+
+
+def test_damaged_trial_is_rebuilt_from_the_record_or_rerun_with_defaults(tmp_path):
+    root = project(tmp_path, end_order=("0", "1"))
+    (root / "trial_0" / "trial.json").write_text('{"tri')
+    (root / "trial_1" / "trial.json").unlink()
+    warnings = []
+    record = {"status": "completed", "score": 0.25, "best_epoch": 3, "hyperparameters": {"layers": 2, "units": 16},
+              "metrics": {"val_loss": 0.25, "loss": 0.2}}
+    repair(root, {"0": record}, warnings.append)
+    rebuilt = json.loads((root / "trial_0" / "trial.json").read_text())
+    assert rebuilt["status"] == "COMPLETED" and rebuilt["score"] == 0.25 and rebuilt["best_step"] == 2
+    assert rebuilt["hyperparameters"]["values"] == {"layers": 2, "units": 16}
+    assert rebuilt["metrics"]["metrics"]["val_loss"]["observations"] == [{"value": [0.25], "step": 2}]
+    rerun = json.loads((root / "trial_1" / "trial.json").read_text())
+    assert rerun["status"] == "RUNNING" and rerun["hyperparameters"]["values"] == {"layers": 1, "units": 8}
+    state = oracle_of(root)
+    assert state["retry_queue"] == ["1"] and "1" not in state["end_order"]
+    assert len(warnings) == 2
+
+
+def test_oracle_restored_from_backup_or_a_clear_error(tmp_path):
+    root = project(tmp_path)
+    good = (root / "oracle.json").read_text()
+    (root / "oracle.json.bak").write_text(good)
+    (root / "oracle.json").write_text("{")
+    repair(root, {}, print)
+    assert oracle_of(root)["seed"] == 1
+    (root / "oracle.json").write_text("{")
+    (root / "oracle.json.bak").unlink()
+    with pytest.raises(RunError, match="no usable backup"):
+        repair(root, {}, print)
+
+
+def test_missing_tuner_state_file_is_recreated(tmp_path):
+    # Keras Tuner resumes only when tuner0.json exists: without it, it would silently start over.
+    root = project(tmp_path)
+    (root / "tuner0.json").unlink()
+    repair(root, {}, print)
+    assert json.loads((root / "tuner0.json").read_text()) == {}
