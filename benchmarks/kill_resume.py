@@ -39,7 +39,8 @@ def main() -> None:
                 how, kwargs = "at a random moment", {"kill_after": rng.uniform(2.0, 12.0)}
             else:
                 point = rng.choice(POINTS)
-                how, kwargs = f"at {point}", {"kill_at": f"{point}:{rng.randint(1, 4)}"}
+                count = 1 if point == "startup" else rng.randint(1, 4)  # start-up is passed once a process
+                how, kwargs = f"at {point}", {"kill_at": f"{point}:{count}"}
             try:
                 code, output = harness.run(**kwargs)
                 resumed = code in (0, -9)

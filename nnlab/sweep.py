@@ -13,7 +13,6 @@ failure limit, a time limit, progress, and plain result files.
 from __future__ import annotations
 
 import contextlib
-import gc
 import io
 import math
 import os
@@ -26,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__, results, tunerstate
-from .backend import configure_device
+from .backend import configure_device, custom_gradients, release_custom_gradients
 from .data import Dataset, load_data
 from .faults import kill_point
 from .models import DataShape, build_model, compile_model
@@ -285,7 +284,6 @@ class Sweep:
         best = self.best()
         self.reporter.trial_ends(self._number(trial.trial_id), self.total, record, self.objective, best)
         self.current = {}
-        gc.collect()  # free what the trial held before the next one builds its model
 
     # ---- records
 
@@ -424,6 +422,7 @@ class _SweepHooks:
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)
         self._reason = None
+        self._gradients = custom_gradients()
         self.sweep.trial_begins(trial)
 
     def run_trial(self, trial, *args, **kwargs):
@@ -437,6 +436,7 @@ class _SweepHooks:
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
+        release_custom_gradients(self._gradients)  # the trial's model is done: free its graphs
         self.sweep.trial_ends(trial, getattr(self, "_reason", None))
 
 
