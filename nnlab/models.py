@@ -127,7 +127,7 @@ OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSpro
 
 
 def compile_model(model, params: dict, shape: DataShape, loss: str | None, metrics: list[str],
-                  jit_compile: bool = False) -> None:
+                  jit_compile: bool = False, steps_per_execution: int = 1) -> None:
     """Optimizer, loss and metrics by name. Metric names are those nnlab logs (accuracy, mae, …)."""
     keras = import_keras()
     optimizer_class = getattr(keras.optimizers, OPTIMIZERS[params["optimizer"]])
@@ -142,7 +142,8 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
         known = {"mae": keras.metrics.MeanAbsoluteError, "mse": keras.metrics.MeanSquaredError,
                  "rmse": keras.metrics.RootMeanSquaredError, "r2": keras.metrics.R2Score}
         compiled = [known[m](name=m) for m in metrics if m in known]
-    model.compile(optimizer=optimizer, loss=loss_fn, metrics=compiled, jit_compile=jit_compile)
+    model.compile(optimizer=optimizer, loss=loss_fn, metrics=compiled, jit_compile=jit_compile,
+                  steps_per_execution=steps_per_execution)
 
 
 def count_params(kind: str, params: dict, shape: DataShape) -> int:

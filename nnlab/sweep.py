@@ -25,11 +25,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__, results, tunerstate
-from .backend import configure_device, custom_gradients, release_custom_gradients
+from .backend import configure_device, custom_gradients, freeze_heap, release_custom_gradients
 from .data import Dataset, load_data
 from .faults import kill_point
 from .models import DataShape, build_model, compile_model
 from .objectives import check_task, logged_metrics, metric_direction
+from .pipeline import TrainingData
 from .progress import Reporter
 from .runfolder import check_run_dir, prepare_run_dir, write_run_inputs
 from .space import active_values, count_configurations, hyperparameters, sample_params
@@ -110,6 +111,8 @@ class Sweep:
         self.spec, self.data, self.run_dir, self.reporter = spec, data, run_dir, reporter
         self.device_name = device_name
         self.shape = DataShape.of(data)
+        self.training = TrainingData(data.x_train, fit_targets(data.y_train, self.shape), data.x_val,
+                                     fit_targets(data.y_val, self.shape), spec.seed)
         self.objective = spec.objective_name()
         obj = spec.search.objective
         self.direction = obj.direction if not isinstance(obj, str) else metric_direction(obj)
@@ -147,13 +150,17 @@ class Sweep:
             def build(self, hp):
                 params = sample_params(hp, spec)
                 model = build_model(spec.model.kind, params, sweep.shape)
-                compile_model(model, params, sweep.shape, spec.train.loss, spec.train.metrics)
+                # A whole epoch per call into TensorFlow: Keras pays a function call (and a trace
+                # lookup) per execution. Epoch-end callbacks run as before.
+                compile_model(model, params, sweep.shape, spec.train.loss, spec.train.metrics,
+                              steps_per_execution=sweep.training.steps(params["batch_size"]))
                 return model
 
-            def fit(self, hp, model, x, y, callbacks=None, **kwargs):
+            def fit(self, hp, model, data, callbacks=None, **kwargs):
                 params = sample_params(hp, spec)
-                history = model.fit(x, y, batch_size=params["batch_size"],
-                                    callbacks=sweep.trial_callbacks(params) + list(callbacks or []), **kwargs)
+                callbacks = sweep.trial_callbacks(params) + [sweep.in_memory(c) for c in callbacks or []]
+                history = model.fit(data.batches(params["batch_size"]), validation_data=data.validation,
+                                    callbacks=callbacks, shuffle=False, **kwargs)  # shuffled in the pipeline
                 sweep.current.setdefault("histories", []).append(history.history)
                 return history
 
@@ -177,10 +184,22 @@ class Sweep:
         kill_point("startup")
         return tuner
 
+    def in_memory(self, callback):
+        """Keras Tuner's per-epoch checkpoint writer, replaced by one that writes once per trial. One
+        replacement per original: Keras Tuner shares it across the executions of a trial."""
+        from keras_tuner.src.engine import tuner_utils
+
+        if not isinstance(callback, tuner_utils.SaveBestEpoch):
+            return callback
+        replacements = self.current.setdefault("checkpointers", {})
+        if id(callback) not in replacements:
+            replacements[id(callback)] = keras_callbacks()[2](callback)
+        return replacements[id(callback)]
+
     def trial_callbacks(self, params: dict) -> list:
         import keras
 
-        stop_on_nan, macro_f1_callback = keras_callbacks()
+        stop_on_nan, macro_f1_callback, _ = keras_callbacks()
         callbacks = []
         if "f1" in self.spec.train.metrics:  # first: the callbacks after it read val_f1
             callbacks.append(macro_f1_callback(self.data.x_val, self.data.y_val, self.shape.binary))
@@ -225,11 +244,10 @@ class Sweep:
                        f"({self.direction}), {epochs}, on {self.device_name}")
         self.reporter.start(self.spec.name, self.data.summary(), search_text, done, self.total)
         status = "completed"
-        x, y = self.data.x_train, fit_targets(self.data.y_train, self.shape)
-        val = (self.data.x_val, fit_targets(self.data.y_val, self.shape))
+        freeze_heap()
         try:
             self.write_results("running")
-            tuner.search(x, y, validation_data=val, epochs=self.spec.train.epochs, verbose=0)
+            tuner.search(self.training, epochs=self.spec.train.epochs, verbose=0)
         except _StopSearch as stop:
             status, self.stop_reason = "stopped", str(stop)
             self.reporter.warn(str(stop))
@@ -424,6 +442,17 @@ class _SweepHooks:
         self._reason = None
         self._gradients = custom_gradients()
         self.sweep.trial_begins(trial)
+
+    def _try_build(self, hp):
+        """Keras Tuner's build, without its `clear_session()` and full garbage collection before every
+        model: nnlab already freed the last trial's memory when it ended (`release_custom_gradients`)."""
+        import keras
+        from keras_tuner.errors import FatalTypeError
+
+        model = self._build_hypermodel(hp)
+        if not isinstance(model, keras.Model):
+            raise FatalTypeError(f"the model builder returned {type(model).__name__}, not a Keras model")
+        return model
 
     def run_trial(self, trial, *args, **kwargs):
         from keras_tuner.errors import FailedTrialError

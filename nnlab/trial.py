@@ -50,7 +50,35 @@ def keras_callbacks():
             if logs is not None:
                 logs["val_f1"] = macro_f1(self.y_val, pred)
 
-    return StopOnNaN, MacroF1
+    class BestWeightsInMemory(keras.callbacks.Callback):
+        """Keras Tuner's `SaveBestEpoch` without a disk write on every improved epoch: the best weights
+        are kept in memory and written once, when training ends (a killed trial runs again anyway)."""
+
+        def __init__(self, original):
+            super().__init__()
+            self.objective, self.filepath = original.objective, original.filepath
+            self.best_value = original.best_value
+            self.best_weights = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if not self.objective.has_value(logs):
+                self.best_weights = self.model.get_weights()
+                return
+            value = self.objective.get_value(logs)
+            if self.objective.better_than(value, self.best_value):
+                self.best_value = value
+                self.best_weights = self.model.get_weights()
+
+        def on_train_end(self, logs=None):
+            if self.best_weights is None:
+                return
+            last = self.model.get_weights()
+            self.model.set_weights(self.best_weights)
+            self.model.save_weights(self.filepath)
+            self.model.set_weights(last)
+            self.best_weights = None
+
+    return StopOnNaN, MacroF1, BestWeightsInMemory
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
