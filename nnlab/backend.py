@@ -40,7 +40,12 @@ def import_tensorflow():
 
 
 def configure_device(device: str) -> str:
-    """Pick the device (auto, cpu or gpu) before TensorFlow starts; return its name for people."""
+    """Pick the device (auto, cpu or gpu) before TensorFlow starts; return its name for people.
+
+    On a CPU, Grappler (TensorFlow's graph optimizer, run on every newly traced function) is turned
+    off: for a sweep's many small models it costs more at each trial's start than it saves. Measured
+    on 2 cores: a 2×128 MLP on digits, first epoch 2.15 → 1.61 s and steady epoch 70 → 55 ms; a
+    4-trial CNN sweep (W2), 60.0 → 58.4 s. GPUs keep TensorFlow's default."""
     from .errors import NnlabError
 
     if device == "cpu":
@@ -59,6 +64,8 @@ def configure_device(device: str) -> str:
     for gpu in gpus:
         with contextlib.suppress(RuntimeError, ValueError):
             tf.config.experimental.set_memory_growth(gpu, True)
+    if not gpus:
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     return f"GPU ×{len(gpus)}" if gpus else "CPU"
 
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from .backend import import_tensorflow
 
-VALIDATION_BATCH_BYTES = 64 * 1024**2  # validation batches up to this size of input
+VALIDATION_ROWS = 8192  # tabular validation batch (rows)
+VALIDATION_PIXELS = 2**18  # image validation batch: rows × height × width at most this (activations grow with it)
 
 
 class TrainingData:
@@ -21,8 +22,8 @@ class TrainingData:
         tf = import_tensorflow()
         self.size, self.seed = len(x), seed
         self.train = tf.data.Dataset.from_tensor_slices((x, y)).cache()
-        row_bytes = max(1, x_val[:1].nbytes)
-        batch = int(max(1, min(len(x_val), VALIDATION_BATCH_BYTES // row_bytes)))
+        pixels = int(np.prod(x_val.shape[1:3])) if x_val.ndim == 4 else 0
+        batch = min(len(x_val), VALIDATION_PIXELS // pixels if pixels else VALIDATION_ROWS) or 1
         self.validation = (tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(batch).cache()
                            .prefetch(tf.data.AUTOTUNE))
         self._batched: dict[int, object] = {}
