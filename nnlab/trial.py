@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -74,7 +76,10 @@ def keras_callbacks():
                 return
             last = self.model.get_weights()
             self.model.set_weights(self.best_weights)
-            self.model.save_weights(self.filepath)
+            path = Path(self.filepath)
+            temporary = path.with_name(f".{path.name.removesuffix('.weights.h5')}.tmp.weights.h5")
+            self.model.save_weights(temporary)  # whole or not at all, like every file nnlab writes
+            os.replace(temporary, path)
             self.model.set_weights(last)
             self.best_weights = None
 
