@@ -95,3 +95,11 @@ def test_no_runs_and_missing_paths_are_errors(tmp_path):
         compare([tmp_path])
     with pytest.raises(NnlabError, match="No such folder"):
         compare([tmp_path / "nope"])
+
+
+def test_long_tables_are_plain_aligned_text(tmp_path):
+    run_dir = make_run(tmp_path, "big", [0.5 + i / 1000 for i in range(250)])
+    text = render(compare([run_dir]), "table")
+    lines = text.splitlines()
+    assert lines[0] == "Trials of big, best first" and len(lines) == 3 + 250
+    assert lines[1].split()[:2] == ["trial", "val_loss"] and lines[3].split()[:2] == ["0", "0.5"]
