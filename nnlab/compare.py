@@ -148,9 +148,8 @@ def compare(paths: list[str | Path] | None = None, *, sort: str | None = None, t
 def _sorted(rows: list[dict], column: str, reverse: bool) -> list[dict]:
     if not rows:
         return rows
-    flat = flatten(rows[0])
     available = sorted(set().union(*(flatten(r).keys() for r in rows)))
-    if column not in flat and column not in available:
+    if column not in available:
         raise NnlabError(f"--sort {column}: no such column{did_you_mean(column, available)}. "
                          f"Columns: {', '.join(available)}")
 

@@ -134,15 +134,3 @@ def _decode(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | 
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
     return pixels if pixels.ndim == 3 else pixels[:, :, None]
-
-
-def write_image_folder(images: np.ndarray, labels: np.ndarray, class_names: list[str], folder: Path) -> int:
-    """Save an array of images as PNGs in class subfolders (to make example folders). Returns a count."""
-    from PIL import Image
-
-    for name in class_names:
-        (folder / name).mkdir(parents=True, exist_ok=True)
-    for i, (img, label) in enumerate(zip(images, labels)):
-        pixels = img[:, :, 0] if img.ndim == 3 and img.shape[2] == 1 else img
-        Image.fromarray(pixels.astype(np.uint8)).save(folder / class_names[label] / f"{i:05d}.png")
-    return len(images)

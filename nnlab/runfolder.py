@@ -18,7 +18,7 @@ from . import results
 from .data import Dataset
 from .errors import RunError
 from .spec import Spec
-from .specfile import spec_hash, spec_to_dict
+from .specfile import RESUMABLE_CHANGES, spec_hash, spec_to_dict
 
 
 def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> dict | None:
@@ -76,8 +76,7 @@ def _spec_changes(old_path: Path, spec: Spec) -> str:
         if isinstance(a, dict) and isinstance(b, dict):
             for key in sorted(set(a) | set(b)):
                 walk(a.get(key), b.get(key), f"{path}.{key}" if path else key)
-        elif a != b and path not in ("name", "search.max_trials", "search.max_minutes", "search.max_failures",
-                                              "search.keep"):
+        elif a != b and path != "name" and path.removeprefix("search.") not in RESUMABLE_CHANGES:
             changed.append(f"{path}: {a!r} → {b!r}")
 
     walk(old, new, "")

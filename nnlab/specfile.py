@@ -115,10 +115,14 @@ def spec_to_dict(spec: schema.Spec) -> dict:
     return plain(spec)
 
 
+# search.* keys that may change between invocations of one run: how long it runs, not what it searches
+RESUMABLE_CHANGES = ("max_trials", "max_minutes", "max_failures", "keep")
+
+
 def spec_hash(spec: schema.Spec) -> str:
     """A short hash of what defines a search (not how long it runs), to tell two searches apart."""
     data = spec_to_dict(spec)
-    for key in ("max_trials", "max_minutes", "max_failures", "keep"):
+    for key in RESUMABLE_CHANGES:
         data["search"].pop(key, None)
     data.pop("name", None)
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
