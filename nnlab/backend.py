@@ -69,6 +69,24 @@ def configure_device(device: str) -> str:
     return f"GPU ×{len(gpus)}" if gpus else "CPU"
 
 
+def set_precision(mixed: bool, gpu: bool) -> str:
+    """Keras's global dtype policy for the models of this process: float32, or mixed precision
+    (float16 compute on a GPU, bfloat16 on a CPU; weights stay float32). Returns the policy name."""
+    keras = import_keras()
+    policy = ("mixed_float16" if gpu else "mixed_bfloat16") if mixed else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def clear_session() -> None:
+    """Keras's `clear_session()`, keeping the dtype policy (Keras resets it to float32 with the rest
+    of its global state), and without its garbage collection (see `release_custom_gradients`)."""
+    keras = import_keras()
+    policy = keras.mixed_precision.global_policy()
+    keras.backend.clear_session(free_memory=False)
+    keras.mixed_precision.set_global_policy(policy)
+
+
 def import_keras():
     """`import keras` (TensorFlow backend), without TensorFlow's start-up noise."""
     import_tensorflow()
@@ -105,7 +123,7 @@ def release_custom_gradients(before: set) -> None:
             del registry[name]
     except (ImportError, AttributeError):
         pass
-    import_keras().backend.clear_session(free_memory=False)
+    clear_session()
     gc.collect()  # one full collection; cheap once the long-lived objects are frozen (see freeze_heap)
 
 

@@ -182,6 +182,12 @@ class TrainSpec(Section):
     metrics: list[str] = Field(
         [], description="Extra metrics: classification f1 (macro); regression mae, mse, rmse, r2."
     )
+    jit_compile: bool = Field(
+        False, description="Compile each train step with XLA. Off by default: on a CPU it made short trials slower."
+    )
+    mixed_precision: bool = Field(
+        False, description="Compute in float16 on a GPU (bfloat16 on a CPU), keep weights in float32."
+    )
 
 
 # ------------------------------------------------------------------------------------ search

@@ -25,7 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__, results, tunerstate
-from .backend import configure_device, custom_gradients, freeze_heap, release_custom_gradients
+from .backend import (clear_session, configure_device, custom_gradients, freeze_heap, release_custom_gradients,
+                      set_precision)
 from .data import Dataset, load_data
 from .faults import kill_point
 from .models import DataShape, build_model, compile_model
@@ -71,6 +72,14 @@ def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, d
     for note in data.notes:
         reporter.note(note)
     device_name = configure_device(device)
+    policy = set_precision(spec.train.mixed_precision, gpu=device_name != "CPU")
+    if spec.train.mixed_precision:
+        device_name += f", {policy}"
+        if device_name.startswith("CPU"):
+            reporter.note("train.mixed_precision on a CPU computes in bfloat16: faster only on CPUs with "
+                          "bfloat16 units (AMX, AVX512-BF16), and less precise on every CPU")
+    if spec.train.jit_compile:
+        device_name += ", XLA"
     sweep = Sweep(spec, data, run_dir, reporter, previous, device_name)
 
     def fill(folder: Path) -> None:
@@ -153,6 +162,7 @@ class Sweep:
                 # A whole epoch per call into TensorFlow: Keras pays a function call (and a trace
                 # lookup) per execution. Epoch-end callbacks run as before.
                 compile_model(model, params, sweep.shape, spec.train.loss, spec.train.metrics,
+                              jit_compile=spec.train.jit_compile,
                               steps_per_execution=sweep.training.steps(params["batch_size"]))
                 return model
 
@@ -255,7 +265,7 @@ class Sweep:
             status = "interrupted"
             self.reporter.warn("interrupted: completed trials are saved; run the same command again to resume")
         finally:
-            keras.backend.clear_session()
+            clear_session()
         self._save_best_model(tuner)
         self._prune_checkpoints(final=status != "interrupted")
         summary = self.write_results(status)

@@ -62,3 +62,18 @@ def test_compiled_model_trains_and_saved_file_loads_without_nnlab(tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert loaded.predict(x, verbose=0) == pytest.approx(model.predict(x, verbose=0), abs=1e-5)
+
+
+def test_clear_session_between_trials_keeps_mixed_precision():
+    import keras
+
+    from nnlab.backend import clear_session, set_precision
+
+    try:
+        assert set_precision(True, gpu=False) == "mixed_bfloat16"
+        clear_session()  # Keras's own clear_session() resets the policy to float32
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        model = build_model("mlp", MLP, DataShape((6,), "classification", 3))
+        assert model.get_layer("output").dtype_policy.compute_dtype == "float32"
+    finally:
+        assert set_precision(False, gpu=False) == "float32"

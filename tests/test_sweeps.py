@@ -88,6 +88,30 @@ def test_npz_mlp_grid(write, tmp_path):
     assert summary["task"] == "regression"
 
 
+def test_xla_and_mixed_precision_switches(write, tmp_path):
+    import keras
+
+    text = """
+        data: {source: "sklearn:wine"}
+        model: {kind: mlp, layers: 1, units: {choice: [4, 8]}}
+        train: {epochs: 1, jit_compile: true, mixed_precision: true}
+        search: {tuner: grid, max_trials: 2, objective: val_accuracy}
+    """
+    try:
+        summary = check_run(sweep(write, tmp_path, text), 2)
+        assert summary["device"] == "CPU, mixed_bfloat16, XLA"
+        model = keras.saving.load_model(tmp_path / "runs" / "s" / results.BEST_MODEL)
+        assert model.get_layer("output").dtype_policy.compute_dtype == "float32"  # softmax in float32
+        assert any(layer.dtype_policy.compute_dtype == "bfloat16" for layer in model.layers)
+        # The next run in the same process is back to float32.
+        summary = check_run(sweep(write, tmp_path, text.replace("true", "false"), name="t.yaml"), 2)
+        assert summary["device"] == "CPU"
+        model = keras.saving.load_model(tmp_path / "runs" / "t" / results.BEST_MODEL)
+        assert all(layer.dtype_policy.compute_dtype == "float32" for layer in model.layers)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # whatever happened, not for the other tests
+
+
 def test_sklearn_digits_cnn_hyperband(write, tmp_path):
     text = """
         data: {source: "sklearn:digits"}
