@@ -28,6 +28,9 @@ search: {{max_trials: {trials}, keep: best}}
 """
 
 
+TARGET_MB = 50  # issue 4: growth from trial 10 to trial 100 of a 100-trial, 1-epoch sweep
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -60,7 +63,8 @@ def main() -> None:
     first = min(10, len(rss)) - 1
     print(f"RSS after trial {first + 1}: {rss[first]:.1f} MB; after trial {len(rss)}: {rss[-1]:.1f} MB; "
           f"growth {rss[-1] - rss[first]:+.1f} MB over {len(rss) - first - 1} trials "
-          f"({(rss[-1] - rss[first]) / max(len(rss) - first - 1, 1):+.2f} MB per trial)")
+          f"({(rss[-1] - rss[first]) / max(len(rss) - first - 1, 1):+.2f} MB per trial); "
+          f"target <= {TARGET_MB} MB: {'met' if rss[-1] - rss[first] <= TARGET_MB else 'NOT MET'}")
 
 
 if __name__ == "__main__":
