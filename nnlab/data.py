@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from . import images as image_io
-from . import tabular
 from .errors import DataError
 from .spec import CsvData, ImageData, NpzData, Spec
 
@@ -105,6 +104,8 @@ def _check_classes(y: np.ndarray, class_names: list, where: str) -> None:
 
 
 def _load_csv(data: CsvData, seed: int) -> Dataset:
+    from . import tabular  # pandas: ~0.3 s to import, only CSV data needs it
+
     notes: list[str] = []
     frame = tabular.read_csv(data.path, data.na_values, data.delimiter)
     target = tabular.find_column(frame, data.target, "data.target", data.path)
