@@ -41,30 +41,123 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(getattr(exc, "exit_code", 2))
 
 
+class Strategy(str, Enum):
+    mirrored = "mirrored"
+
+
+def _load(spec_file: Path, set_: List[str], name: Optional[str]):
+    from .specfile import load_spec, with_name
+
+    spec = load_spec(spec_file, set_)
+    return with_name(spec, name) if name else spec
+
+
+SPEC_ARG = typer.Argument(..., metavar="SPEC", help="The spec file (YAML).")
+RUNS_DIR = typer.Option(Path("runs"), "--runs-dir", help="Folder that holds run folders.")
+NAME = typer.Option(None, "--name", help="Run name (default: the spec's name).")
+SET = typer.Option([], "--set", metavar="KEY=VALUE",
+                   help="Override a spec value, e.g. --set search.max_trials=2 (repeatable).")
+QUIET = typer.Option(False, "--quiet", "-q", help="Print only warnings and errors.")
+
+
 @app.command()
 def run(
-    spec_file: Path = typer.Argument(..., metavar="SPEC", help="The spec file (YAML)."),
-    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Folder that holds run folders."),
-    name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the spec's name)."),
-    set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE",
-                                   help="Override a spec value, e.g. --set search.max_trials=2 (repeatable)."),
+    spec_file: Path = SPEC_ARG,
+    runs_dir: Path = RUNS_DIR,
+    name: Optional[str] = NAME,
+    set_: List[str] = SET,
     device: Device = typer.Option(Device.auto, "--device", help="Where to train."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete this run's results and start over."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only warnings and errors."),
+    quiet: bool = QUIET,
+    workers: int = typer.Option(0, "--workers", min=0, help="Train N trials at once, in N worker processes."),
+    gpus: Optional[str] = typer.Option(None, "--gpus", metavar="0,1",
+                                       help="One worker per GPU listed (round robin); see --per-gpu."),
+    per_gpu: int = typer.Option(1, "--per-gpu", min=1, help="Workers per GPU with --gpus (they share it)."),
+    strategy: Optional[Strategy] = typer.Option(None, "--strategy",
+                                                help="mirrored: train each trial on all visible GPUs."),
 ) -> None:
     """Run a sweep (or resume it: completed trials are kept)."""
     from .errors import NnlabError
-    from .specfile import load_spec, with_name
-    from .sweep import run as run_sweep
 
     try:
-        spec = load_spec(spec_file, set_)
-        if name:
-            spec = with_name(spec, name)
-        result = run_sweep(spec, runs_dir, overwrite=overwrite, device=device.value, quiet=quiet)
+        spec = _load(spec_file, set_, name)
+        strategy_name = strategy.value if strategy else None
+        if workers or gpus:
+            from .parallel import parse_gpus, run_parallel
+
+            result = run_parallel(spec, runs_dir, workers=workers, gpus=parse_gpus(gpus), per_gpu=per_gpu,
+                                  device=device.value, overwrite=overwrite, quiet=quiet, spec_file=spec_file,
+                                  overrides=set_, strategy=strategy_name)
+        else:
+            from .sweep import run as run_sweep
+
+            result = run_sweep(spec, runs_dir, overwrite=overwrite, device=device.value, quiet=quiet,
+                               strategy=strategy_name)
     except NnlabError as exc:
         _fail(exc)
     raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def chief(
+    spec_file: Path = SPEC_ARG,
+    bind: str = typer.Option("127.0.0.1:8000", "--bind", metavar="HOST:PORT",
+                             help="Where workers reach the chief. No authentication: keep it inside a private "
+                                  "network (0.0.0.0 listens on every interface)."),
+    runs_dir: Path = RUNS_DIR,
+    name: Optional[str] = NAME,
+    set_: List[str] = SET,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Delete this run's results and start over."),
+    worker_timeout: float = typer.Option(60.0, "--worker-timeout", metavar="MINUTES", min=0,
+                                         help="Hand a trial to another worker when its worker has sent "
+                                              "nothing for this long (0: wait forever)."),
+    quiet: bool = QUIET,
+) -> None:
+    """Serve a sweep's trials to workers (nnlab worker), for sweeps across machines."""
+    from .errors import NnlabError
+
+    try:
+        from .parallel import parse_address, serve_chief
+
+        host, port = parse_address(bind, "--bind")
+        spec = _load(spec_file, set_, name)
+        result = serve_chief(spec, runs_dir, host=host, port=port, overwrite=overwrite, quiet=quiet,
+                             worker_timeout=worker_timeout * 60 or None)
+    except NnlabError as exc:
+        _fail(exc)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def worker(
+    spec_file: Path = SPEC_ARG,
+    chief_address: str = typer.Option(..., "--chief", metavar="HOST:PORT", help="The chief's --bind address."),
+    worker_id: Optional[str] = typer.Option(None, "--id", metavar="NAME",
+                                            help="This worker's name; the same name after a restart gets its "
+                                                 "trial back (default: host name and SLURM task or process id)."),
+    runs_dir: Path = RUNS_DIR,
+    name: Optional[str] = NAME,
+    set_: List[str] = SET,
+    device: Device = typer.Option(Device.auto, "--device", help="Where to train."),
+    strategy: Optional[Strategy] = typer.Option(None, "--strategy",
+                                                help="mirrored: train each trial on all visible GPUs."),
+    wait: float = typer.Option(600.0, "--wait", metavar="SECONDS", min=0,
+                               help="How long to wait for the chief to answer at start."),
+    quiet: bool = QUIET,
+) -> None:
+    """Train the trials a chief hands out, until the search is over."""
+    from .errors import NnlabError
+
+    try:
+        from .parallel import default_worker_id, run_worker
+
+        spec = _load(spec_file, set_, name)
+        code = run_worker(spec, runs_dir, chief=chief_address, worker_id=worker_id or default_worker_id(),
+                          device=device.value, quiet=quiet, strategy=strategy.value if strategy else None,
+                          wait_seconds=wait)
+    except NnlabError as exc:
+        _fail(exc)
+    raise typer.Exit(code)
 
 
 @app.command()

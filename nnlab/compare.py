@@ -24,7 +24,7 @@ PLAIN_TABLE_ROWS = 200  # longer tables are drawn as plain aligned text (rich is
 RUN_FIELDS = ["run", "status", "model", "data", "tuner", "objective", "direction", "best_score", "trials",
               "completed", "failed", "best_trial", "best_hyperparameters", "seconds", "size_mb"]
 TRIAL_FIELDS = ["run", "trial_id", "status", "score", "objective", "direction", "hyperparameters", "metrics",
-                "epochs", "seconds", "reason"]
+                "epochs", "seconds", "worker", "reason"]
 _KNOWN_METRICS = {"loss", "accuracy", "f1", "mae", "mse", "rmse", "r2"}
 
 
@@ -124,7 +124,7 @@ def trial_rows(run_dir: Path) -> list[dict]:
         "run": summary.get("run", run_dir.name), "trial_id": r["trial_id"], "status": r["status"],
         "score": r.get("score"), "objective": summary.get("objective"), "direction": direction,
         "hyperparameters": r["hyperparameters"], "metrics": r["metrics"], "epochs": r.get("epochs"),
-        "seconds": r.get("seconds"), "reason": r.get("reason"),
+        "seconds": r.get("seconds"), "worker": r.get("worker"), "reason": r.get("reason"),
     } for r in records]
 
 
@@ -233,6 +233,8 @@ def _rich_table(comparison: Comparison, rows: list[dict], width: int | None) -> 
         objective = rows[0]["objective"] if rows else "score"
         spec = [("trial", "trial_id"), (objective or "score", "score"), ("hyperparameters", "hyperparameters"),
                 ("epochs", "epochs"), ("time", "seconds"), ("status", "status")]
+        if any(r.get("worker") for r in rows):  # a parallel run: who trained each trial
+            spec.insert(-1, ("worker", "worker"))
     lines = [[_table_cell(r, key) for _, key in spec] for r in rows]
     if len(rows) > PLAIN_TABLE_ROWS:
         return _plain_table(title, [name for name, _ in spec], lines)

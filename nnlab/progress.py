@@ -55,11 +55,13 @@ class Reporter:
         if done:
             self.say(f"  resuming: {done} trial(s) already done{f' of {total}' if total else ''}")
 
-    def trial_begins(self, number: int, total: int | None, trial_id: str, params: dict) -> None:
+    def trial_begins(self, number: int, total: int | None, trial_id: str, params: dict,
+                     worker: str | None = None) -> None:
         if self.quiet:
             return
         shown = " ".join(f"{k}={fmt_value(v)}" for k, v in params.items())
-        self.console.print(f"[dim]\\[{number}/{total or '?'}] trial {trial_id} started: {shown}[/dim]")
+        where = f" on {worker}" if worker else ""
+        self.console.print(f"[dim]\\[{number}/{total or '?'}] trial {trial_id} started{where}: {shown}[/dim]")
 
     def trial_ends(self, number: int, total: int | None, record: dict, objective: str,
                    best: dict | None) -> None:
@@ -71,13 +73,14 @@ class Reporter:
             result = f"[green]{objective} {fmt_value(record['score'])}[/green]"
         else:
             result = f"[red]failed[/red]: {record.get('reason') or 'unknown reason'}"
+        worker = f" ({record['worker']})" if record.get("worker") else ""
         best_text = f"best {fmt_value(best['score'])} (trial {best['trial_id']})" if best else "best -"
         eta = ""
         if total and number < total:
             per_trial = elapsed / self.finished_here
             eta = f", ETA {fmt_duration(per_trial * (total - number))}"
         self.console.print(
-            f"\\[{number}/{total or '?'}] trial {record['trial_id']} {result}  {best_text}  "
+            f"\\[{number}/{total or '?'}] trial {record['trial_id']}{worker} {result}  {best_text}  "
             f"({fmt_duration(record.get('seconds'))}; {fmt_duration(elapsed)} elapsed{eta})"
         )
 

@@ -31,9 +31,11 @@ SPEC_COPY = "spec.yaml"
 PREPROCESSING = "preprocessing.json"
 BEST_MODEL = "best.keras"
 TUNER_DIR = "tuner"
+TRIAL_EXTRAS = "nnlab_trial.json"  # in tuner/trial_ID/: what a worker process saw of its trial, for the chief
 
 # trials.csv columns before the hyperparameters and metrics
-TRIAL_COLUMNS = ["trial_id", "status", "score", "best_epoch", "epochs", "seconds", "reason"]
+# (`worker`: which worker process trained the trial, in a parallel run; empty otherwise)
+TRIAL_COLUMNS = ["trial_id", "status", "score", "best_epoch", "epochs", "seconds", "worker", "reason"]
 
 
 def write_atomic(path: Path, text: str, point: str = "write") -> None:

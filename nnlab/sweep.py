@@ -62,37 +62,54 @@ class RunResult:
 
 
 def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, device: str = "auto",
-        quiet: bool = False, reporter: Reporter | None = None) -> RunResult:
-    """Run (or resume) the sweep a spec describes into `runs_dir/<spec.name>/`."""
+        quiet: bool = False, reporter: Reporter | None = None, strategy: str | None = None) -> RunResult:
+    """Run (or resume) the sweep a spec describes into `runs_dir/<spec.name>/`, in this process.
+    `strategy="mirrored"` trains each trial on all visible GPUs (Keras Tuner's distribution_strategy)."""
     reporter = reporter or Reporter(quiet=quiet)
+    sweep = open_sweep(spec, runs_dir, overwrite=overwrite, device=device, reporter=reporter, strategy=strategy)
+    with terminate_as_interrupt():
+        return sweep.search()
+
+
+def open_sweep(spec: Spec, runs_dir: str | Path, *, overwrite: bool, device: str, reporter: Reporter,
+               strategy: str | None = None, role: str = "single", worker_id: str | None = None,
+               previous: dict | None = None) -> "Sweep":
+    """Load the data, pick the device, and (unless this is a worker) create or reopen the run folder.
+    A worker's `previous` comes from the chief's run folder (see `parallel.check_worker_run_dir`)."""
     run_dir = Path(runs_dir) / spec.name
-    previous = check_run_dir(run_dir, spec, overwrite, reporter.warn)
+    if role != "worker":
+        previous = check_run_dir(run_dir, spec, overwrite, reporter.warn)
     data = load_data(spec)
     check_task(spec, data.task)
-    for note in data.notes:
-        reporter.note(note)
-    device_name = configure_device(device)
+    if role != "chief":  # the chief only hands out trials (a worker prints its notes once)
+        for note in data.notes:
+            reporter.note(note)
+    device_name = configure_device("cpu" if role == "chief" else device)
     policy = set_precision(spec.train.mixed_precision, gpu=device_name != "CPU")
     if spec.train.mixed_precision:
         device_name += f", {policy}"
-        if device_name.startswith("CPU"):
+        if device_name.startswith("CPU") and role != "chief":
             reporter.note("train.mixed_precision on a CPU computes in bfloat16: faster only on CPUs with "
                           "bfloat16 units (AMX, AVX512-BF16), and less precise on every CPU")
     if spec.train.jit_compile:
         device_name += ", XLA"
-    sweep = Sweep(spec, data, run_dir, reporter, previous, device_name)
+    if strategy == "mirrored":
+        device_name += ", MirroredStrategy"
+    sweep = Sweep(spec, data, run_dir, reporter, previous, device_name, strategy=strategy, role=role,
+                  worker_id=worker_id)
+    if role == "worker":
+        return sweep
 
     def fill(folder: Path) -> None:
         write_run_inputs(folder, spec, data)
         sweep.write_results("starting" if previous is None else "running", folder)
 
     prepare_run_dir(run_dir, fresh=previous is None, fill=fill)
-    with _terminate_as_interrupt():
-        return sweep.search()
+    return sweep
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt():
+def terminate_as_interrupt():
     """A scheduler's SIGTERM stops the sweep the way Ctrl-C does: state saved, exit 130."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -115,10 +132,13 @@ class Sweep:
     """One invocation of a sweep: the tuner, the trial records and the files they go to."""
 
     def __init__(self, spec: Spec, data: Dataset, run_dir: Path, reporter: Reporter,
-                 previous: dict | None, device_name: str):
-        """`previous` is the summary of the run being resumed (`{}` if unreadable), None for a fresh run."""
+                 previous: dict | None, device_name: str, strategy: str | None = None, role: str = "single",
+                 worker_id: str | None = None):
+        """`previous` is the summary of the run being resumed (`{}` if unreadable), None for a fresh run.
+        `role`: "single" (one process), "chief" (hands out trials, keeps the records: `parallel.Chief`)
+        or "worker" (trains the trials a chief hands out, as `worker_id`)."""
         self.spec, self.data, self.run_dir, self.reporter = spec, data, run_dir, reporter
-        self.device_name = device_name
+        self.device_name, self.strategy, self.role, self.worker_id = device_name, strategy, role, worker_id
         self.shape = DataShape.of(data)
         self.training = TrainingData(data.x_train, fit_targets(data.y_train, self.shape), data.x_val,
                                      fit_targets(data.y_val, self.shape), spec.seed)
@@ -186,8 +206,13 @@ class Sweep:
             kwargs.update(max_epochs=spec.search.max_epochs or spec.train.epochs, factor=spec.search.factor)
         else:
             kwargs["max_trials"] = spec.search.max_trials
+        if self.strategy == "mirrored":
+            from .backend import import_tensorflow
+
+            kwargs["distribution_strategy"] = import_tensorflow().distribute.MirroredStrategy()
         tunerstate.make_writes_atomic()
-        tunerstate.repair(self.run_dir / results.TUNER_DIR, self.records, self.reporter.warn)
+        if self.role != "worker":  # the search state is the chief's to mend
+            tunerstate.repair(self.run_dir / results.TUNER_DIR, self.records, self.reporter.warn)
         with contextlib.redirect_stdout(io.StringIO()):  # "Reloading Tuner from …"
             tuner = tuner_class(**kwargs)
         tuner.sweep = self
@@ -248,11 +273,7 @@ class Sweep:
         self.total = self.total_trials(tuner)
         self._sync_records(tuner)
         done = sum(1 for r in self.records.values() if r["status"] in ("completed", "failed"))
-        epochs = (f"up to {self.spec.search.max_epochs or self.spec.train.epochs} epochs"
-                  if self.spec.search.tuner == "hyperband" else f"{self.spec.train.epochs} epochs")
-        search_text = (f"{self.spec.search.tuner}, {self.total or '?'} trials, objective {self.objective} "
-                       f"({self.direction}), {epochs}, on {self.device_name}")
-        self.reporter.start(self.spec.name, self.data.summary(), search_text, done, self.total)
+        self.reporter.start(self.spec.name, self.data.summary(), self.start_text(), done, self.total)
         status = "completed"
         freeze_heap()
         try:
@@ -266,6 +287,38 @@ class Sweep:
             self.reporter.warn("interrupted: completed trials are saved; run the same command again to resume")
         finally:
             clear_session()
+        return self.finish(tuner, status)
+
+    def work(self) -> int:
+        """A worker's loop: train the trials the chief hands out until it says the search is over.
+        Returns the exit code (130 when interrupted: the chief hands the trial out again)."""
+        from keras_tuner.src import config as kt_config
+
+        kt_config.DEBUG = False
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        tuner = self.make_tuner()
+        self.total = self.total_trials(tuner)
+        self.reporter.say(f"worker {self.worker_id}: {self.data.summary()}; training on {self.device_name}")
+        freeze_heap()
+        try:
+            tuner.search(self.training, epochs=self.spec.train.epochs, verbose=0)
+        except KeyboardInterrupt:
+            self.reporter.warn(f"worker {self.worker_id} interrupted; the chief will hand its trial out again")
+            return 130
+        finally:
+            clear_session()
+        self.reporter.say(f"worker {self.worker_id}: the chief says the search is over")
+        return 0
+
+    def start_text(self, where: str | None = None) -> str:
+        """The search in one line; `where` the trials train (default: this process's device)."""
+        epochs = (f"up to {self.spec.search.max_epochs or self.spec.train.epochs} epochs"
+                  if self.spec.search.tuner == "hyperband" else f"{self.spec.train.epochs} epochs")
+        return (f"{self.spec.search.tuner}, {self.total or '?'} trials, objective {self.objective} "
+                f"({self.direction}), {epochs}, {where or f'on {self.device_name}'}")
+
+    def finish(self, tuner, status: str) -> RunResult:
+        """best.keras, the final trials.csv and summary.json, and the closing table."""
         self._save_best_model(tuner)
         self._prune_checkpoints(final=status != "interrupted")
         summary = self.write_results(status)
@@ -281,6 +334,8 @@ class Sweep:
     # ---- hooks called by the tuner (see _SweepHooks)
 
     def before_trial(self) -> None:
+        if self.role == "worker":  # the chief decides when the search stops
+            return
         if self.deadline and time.monotonic() > self.deadline:
             raise _StopSearch(f"search.max_minutes ({self.spec.search.max_minutes:g}) reached: no new trial started")
         limit = self.spec.search.max_failures
@@ -305,6 +360,9 @@ class Sweep:
 
     def trial_ends(self, trial, reason: str | None) -> None:
         kill_point("trial_end")
+        if self.role == "worker":
+            self.current = {}
+            return
         record = self._record(trial, reason, self.current)
         self.records[trial.trial_id] = record
         self._prune_checkpoints(final=False)
@@ -312,6 +370,33 @@ class Sweep:
         best = self.best()
         self.reporter.trial_ends(self._number(trial.trial_id), self.total, record, self.objective, best)
         self.current = {}
+
+    def report_to_chief(self, tuner, trial, reason: str | None) -> None:
+        """A worker, before Keras Tuner tells the chief the trial ended: what only this process saw of
+        it (time, epochs, best epoch's metrics, the reason of a failure), for the chief's records."""
+        record = self._record(trial, reason, self.current)  # (status and score: the chief's to say)
+        extras = {k: record[k] for k in ("seconds", "epochs", "best_epoch", "metrics")}
+        reason = reason or (first_useful_line(trial.message) if trial.status in ("FAILED", "INVALID") else None)
+        results.write_json(Path(tuner.get_trial_dir(trial.trial_id)) / results.TRIAL_EXTRAS,
+                           {**extras, "reason": reason, "worker": self.worker_id})
+
+    def remote_trial_ends(self, trial) -> dict:
+        """The chief, once Keras Tuner's oracle has ended a worker's trial: record, files, progress."""
+        path = self.run_dir / results.TUNER_DIR / f"trial_{trial.trial_id}" / results.TRIAL_EXTRAS
+        try:
+            extras = results.read_json(path)
+        except (OSError, ValueError):
+            extras = {}
+        record = self._record(trial, extras.get("reason"), {})
+        for key in ("seconds", "epochs", "best_epoch", "worker"):
+            record[key] = extras.get(key, record.get(key))
+        if record["status"] == "completed" and extras.get("metrics"):
+            record["metrics"] = extras["metrics"]
+        self.records[trial.trial_id] = record
+        self._prune_checkpoints(final=False)
+        self.write_results("running")
+        self.reporter.trial_ends(self._number(trial.trial_id), self.total, record, self.objective, self.best())
+        return record
 
     # ---- records
 
@@ -345,7 +430,7 @@ class Sweep:
             if trial.status in ("COMPLETED", "FAILED", "INVALID"):
                 record = self._record(trial, old.get("reason"), {})
                 if old.get("status") == record["status"]:
-                    record.update({k: old.get(k) for k in ("seconds", "epochs", "best_epoch")})
+                    record.update({k: old.get(k) for k in ("seconds", "epochs", "best_epoch", "worker")})
                     record["metrics"] = old.get("metrics") or record["metrics"]
             else:
                 record = {"trial_id": trial_id, "status": "running", "score": None, "metrics": {},
@@ -474,6 +559,8 @@ class _SweepHooks:
             raise FailedTrialError(self._reason) from exc
 
     def on_trial_end(self, trial):
+        if self.sweep.role == "worker":  # before Keras Tuner tells the chief
+            self.sweep.report_to_chief(self, trial, getattr(self, "_reason", None))
         super().on_trial_end(trial)
         release_custom_gradients(self._gradients)  # the trial's model is done: free its graphs
         self.sweep.trial_ends(trial, getattr(self, "_reason", None))

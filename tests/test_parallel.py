@@ -1,0 +1,190 @@
+"""Parallel sweeps on Keras Tuner's chief/worker engine: real processes on localhost (tiny sweeps),
+a worker killed mid-trial, the chief and worker commands, and the checks that need no training."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+import pytest
+from typer.testing import CliRunner
+
+from nnlab import results
+from nnlab.cli import app
+from nnlab.errors import NnlabError
+from nnlab.parallel import Chief, check_worker_id, parse_address, parse_gpus
+
+runner = CliRunner()
+
+SPEC = """
+name: par
+seed: 3
+data: {source: "sklearn:digits"}
+model: {kind: mlp, layers: {int: [1, 3]}, units: {choice: [8, 16, 32]}}
+train: {epochs: 2, batch_size: 128}
+search: {max_trials: 4, objective: val_accuracy}
+"""
+
+
+def nnlab(*args, env=None, timeout=240):
+    """`nnlab ARGS` in a fresh process: (exit code, stdout + stderr)."""
+    proc = subprocess.run([sys.executable, "-m", "nnlab", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def trials(run_dir) -> list[dict]:
+    summary = results.read_json(run_dir / results.SUMMARY)
+    return results.read_trials(run_dir / results.TRIALS, summary["hyperparameter_names"], summary["metric_names"])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- no training
+
+
+@pytest.mark.parametrize("text", ["localhost", "host:", ":80", "host:http", "host:70000"])
+def test_bad_addresses_are_refused(text):
+    with pytest.raises(NnlabError, match="HOST:PORT"):
+        parse_address(text, "--bind")
+
+
+def test_addresses_and_ids():
+    assert parse_address("10.0.0.5:8000", "--chief") == ("10.0.0.5", 8000)
+    assert parse_address("[::1]:9000", "--chief") == ("::1", 9000)
+    assert parse_gpus("0, 1,3") == ["0", "1", "3"]
+    with pytest.raises(NnlabError, match="GPU numbers"):
+        parse_gpus("0,a")
+    assert check_worker_id("gpu-box-3") == "gpu-box-3"
+    for bad in ("my-chief", "two words", ""):
+        with pytest.raises(NnlabError, match="worker id"):
+            check_worker_id(bad)
+
+
+class _Oracle:
+    def __init__(self):
+        self.ongoing_trials = {"w1": SimpleNamespace(trial_id="3")}
+        self.tuner_ids = {"w1", "w2"}
+        self._retry_queue = []
+        self.saved = 0
+
+    def save(self):
+        self.saved += 1
+
+
+def test_a_silent_worker_is_dropped_and_its_trial_goes_back_to_the_queue():
+    warnings = []
+    sweep = SimpleNamespace(reporter=SimpleNamespace(warn=warnings.append))
+    chief = Chief(sweep, "127.0.0.1", 0, worker_timeout=0.05)
+    chief.tuner = SimpleNamespace(oracle=_Oracle())
+    chief.seen("w1")
+    chief.check_silent_workers()
+    assert chief.oracle.ongoing_trials == {"w1": chief.oracle.ongoing_trials["w1"]}  # not yet
+    time.sleep(0.1)
+    chief.check_silent_workers()
+    assert chief.oracle.ongoing_trials == {} and chief.oracle._retry_queue == ["3"]
+    assert chief.oracle.tuner_ids == {"w2"} and chief.oracle.saved == 1
+    assert "worker w1 sent nothing for" in warnings[0] and "trial 3 goes to another worker" in warnings[0]
+
+
+def test_gpus_on_a_machine_without_one_is_a_clear_error(write, tmp_path):
+    pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    spec = write("par.yaml", SPEC)
+    result = runner.invoke(app, ["run", str(spec), "--runs-dir", str(tmp_path / "runs"), "--gpus", "0,1"])
+    assert result.exit_code == 2
+    assert "TensorFlow sees no GPU on this machine" in result.output and "--workers N" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_worker_without_a_chief_says_so(write, tmp_path):
+    spec = write("par.yaml", SPEC)
+    code, output = nnlab("worker", spec, "--chief", f"127.0.0.1:{free_port()}", "--wait", "1",
+                         "--runs-dir", tmp_path / "runs")
+    assert code == 2 and "no chief answered" in output and "Traceback" not in output
+
+
+# ---- real sweeps
+
+
+@pytest.mark.slow
+def test_two_workers_on_localhost_then_resume(write, tmp_path):
+    spec = write("par.yaml", SPEC)
+    code, output = nnlab("run", spec, "--runs-dir", tmp_path / "runs", "--workers", "2")
+    assert code == 0, output
+    run_dir = tmp_path / "runs" / "par"
+    rows = trials(run_dir)
+    assert len(rows) == 4 and all(r["status"] == "completed" for r in rows)
+    assert {r["worker"] for r in rows} <= {"worker1", "worker2"} and all(r["worker"] for r in rows)
+    assert (run_dir / results.BEST_MODEL).is_file()
+    summary = results.read_json(run_dir / results.SUMMARY)
+    assert summary["status"] == "completed" and summary["completed"] == 4
+    assert "started on worker" in output and "Traceback" not in output
+    # compare shows who trained each trial
+    code, table = nnlab("compare", run_dir)
+    assert code == 0 and "worker" in table
+    # resumed with more trials: the four are kept
+    code, output = nnlab("run", spec, "--runs-dir", tmp_path / "runs", "--workers", "2",
+                         "--set", "search.max_trials=5")
+    assert code == 0, output
+    rows = trials(run_dir)
+    assert len(rows) == 5 and all(r["status"] == "completed" for r in rows)
+    assert output.count("started on") == 1
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_trial_is_restarted_and_every_trial_is_accounted_for(write, tmp_path):
+    spec = write("par.yaml", SPEC)
+    code, output = nnlab("run", spec, "--runs-dir", tmp_path / "runs", "--workers", "2",
+                         env={"NNLAB_KILL_WORKER_AT": "epoch:1"})
+    assert code == 0, output
+    assert "worker worker1 was killed by signal 9; restarting it" in output
+    rows = trials(tmp_path / "runs" / "par")
+    assert sorted(r["trial_id"] for r in rows) == ["0", "1", "2", "3"]
+    assert all(r["status"] == "completed" and r["score"] is not None for r in rows)
+    oracle = results.read_json(tmp_path / "runs" / "par" / results.TUNER_DIR / "oracle.json")
+    assert oracle["ongoing_trials"] == {} and oracle["retry_queue"] == []
+
+
+@pytest.mark.slow
+def test_chief_and_worker_commands(write, tmp_path):
+    spec = write("par.yaml", SPEC.replace("max_trials: 4", "max_trials: 2"))
+    port = free_port()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    chief = subprocess.Popen([sys.executable, "-m", "nnlab", "chief", str(spec), "--bind", f"127.0.0.1:{port}",
+                              "--runs-dir", str(tmp_path / "runs")], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        code, output = nnlab("worker", spec, "--chief", f"127.0.0.1:{port}", "--id", "box-a",
+                             "--runs-dir", tmp_path / "runs")
+        assert code == 0, output
+        assert "the chief says the search is over" in output
+        chief_output, _ = chief.communicate(timeout=60)
+    finally:
+        chief.kill()
+    assert chief.returncode == 0, chief_output
+    assert "trial 0 (box-a)" in chief_output
+    rows = trials(tmp_path / "runs" / "par")
+    assert [r["worker"] for r in rows] == ["box-a", "box-a"]
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_in_one_process(write, tmp_path):
+    from nnlab.specfile import load_spec
+    from nnlab.sweep import run
+
+    spec = load_spec(write("par.yaml", SPEC), ["search.max_trials=1", "train.epochs=1"])
+    result = run(spec, tmp_path / "runs", quiet=True, strategy="mirrored")
+    assert result.exit_code == 0 and result.summary["completed"] == 1
+    assert result.summary["device"].endswith("MirroredStrategy")
