@@ -2,7 +2,7 @@
 
     python benchmarks/images.py [--images 2000] [--size 64] [--epochs 3]
 
-Draws a seeded folder of photo-sized JPEG and PNG images (three classes, 160–320 px a side) and
+Draws a seeded folder of photo-sized JPEG and PNG images (three classes, 160–320 px a side, drawn like the example shapes folder) and
 reads it at `--size`×`--size` two ways, each timed epoch by epoch:
 
 - before: the tutorial's `keras.utils.image_dataset_from_directory`, which reads and decodes every
@@ -23,27 +23,19 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "configs" / "data"))
 
-from PIL import Image, ImageDraw  # noqa: E402
+from make_shapes import draw  # noqa: E402
 
 
 def draw_folder(folder: Path, images: int) -> None:
+    """Photo-sized versions of the example shapes (configs/data/make_shapes.py): 160–320 px, 2/3 JPEG."""
     rng = random.Random(7)
     for i in range(images):
         kind = ("circle", "square", "triangle")[i % 3]
-        w, h = rng.randint(160, 320), rng.randint(160, 320)
-        img = Image.new("RGB", (w, h), tuple(rng.randint(0, 120) for _ in range(3)))
-        pen = ImageDraw.Draw(img)
-        r = rng.randint(min(w, h) // 5, min(w, h) // 3)
-        cx, cy = rng.randint(r, w - r), rng.randint(r, h - r)
-        colour = tuple(rng.randint(130, 255) for _ in range(3))
-        if kind == "circle":
-            pen.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
-        elif kind == "square":
-            pen.rectangle([cx - r, cy - r, cx + r, cy + r], fill=colour)
-        else:
-            pen.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=colour)
+        img = draw(kind, rng, size=rng.randint(160, 320))
         out = folder / kind
         out.mkdir(parents=True, exist_ok=True)
         if i % 3 == 2:

@@ -219,5 +219,24 @@ def validate(
         typer.echo(f"{label} model: {count:,} parameters ({shown})")
 
 
+@app.command()
+def schema(
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead."),
+) -> None:
+    """Print the spec's JSON Schema (for an editor's YAML completion and checking)."""
+    import json
+
+    from .spec import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output:
+        from .results import write_atomic
+
+        write_atomic(output, text)
+        typer.echo(f"wrote the spec's JSON Schema to {output}")
+    else:
+        sys.stdout.write(text)
+
+
 def main() -> None:
     app()

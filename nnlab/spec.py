@@ -236,3 +236,12 @@ class Spec(Section):
     def objective_name(self) -> str:
         obj = self.search.objective
         return obj if isinstance(obj, str) else obj.name
+
+
+def json_schema() -> dict:
+    """The spec's JSON Schema (draft 2020-12), for editors' YAML completion and checking."""
+    schema = Spec.model_json_schema()
+    schema["required"] = [k for k in schema.get("required", []) if k != "name"]  # defaults to the file's name
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "nnlab spec",
+            "description": "An nnlab experiment: data, model, training and search space (nnlab run SPEC).",
+            **{k: v for k, v in schema.items() if k not in ("title", "description")}}

@@ -95,3 +95,24 @@ def test_compare_does_not_import_tensorflow(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_schema_is_valid_json_schema_and_accepts_every_example(tmp_path):
+    import json
+
+    import jsonschema
+    import yaml
+
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).parent.parent / "configs").glob("*.yaml")):
+        assert not list(validator.iter_errors(yaml.safe_load(path.read_text()))), path
+    bad = {"data": {"source": "sklearn:iris"}, "model": {"kind": "mlp", "unitz": 3}}
+    assert list(validator.iter_errors(bad))  # an editor flags the typo
+    result = runner.invoke(app, ["schema", "--output", str(tmp_path / "s.json")])
+    assert result.exit_code == 0 and json.loads((tmp_path / "s.json").read_text()) == schema
