@@ -219,6 +219,97 @@ def validate(
         typer.echo(f"{label} model: {count:,} parameters ({shown})")
 
 
+class ExportFormat(str, Enum):
+    keras = "keras"
+    savedmodel = "savedmodel"
+
+
+RUN_ARG = typer.Argument(..., metavar="RUN", help="A run folder, e.g. runs/NAME.")
+
+
+@app.command()
+def export(
+    run_dir: Path = RUN_ARG,
+    output: Path = typer.Option(..., "--output", "-o", help="model.keras, or a new folder for a SavedModel."),
+    trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
+    fmt: ExportFormat = typer.Option(ExportFormat.keras, "--format", help="keras: one .keras file; savedmodel: "
+                                                                          "a TensorFlow SavedModel for serving."),
+) -> None:
+    """Save a run's model (the best, or --trial ID) as .keras or a TensorFlow SavedModel."""
+    from .errors import NnlabError
+
+    try:
+        from .apply import export as export_model
+        from .apply import load_model, open_run
+
+        folder, summary, preprocessing = open_run(run_dir)
+        model = load_model(folder, summary, preprocessing, trial)
+        path = export_model(model, output, fmt.value)
+    except NnlabError as exc:
+        _fail(exc)
+    which = f"trial {trial}" if trial else f"the best trial ({summary.get('best_model_trial')})"
+    typer.echo(f"wrote the model of {which} to {path} ({fmt.value})")
+
+
+@app.command()
+def predict(
+    run_dir: Path = RUN_ARG,
+    data: Path = typer.Argument(..., metavar="DATA", help="A CSV (the target column may be missing), an image "
+                                                           "folder or one image, or an .npz with x."),
+    output: Path = typer.Option(Path("predictions.csv"), "--output", "-o", help="Where the predictions go."),
+    proba: bool = typer.Option(False, "--proba", help="Add one probability column per class."),
+    trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
+) -> None:
+    """Predict new data with a run's model and its own preprocessing: one row per input, in order."""
+    from .errors import NnlabError
+
+    try:
+        from .apply import load_model, open_run, predictions_csv, read_inputs
+        from .apply import predict as predict_rows
+        from .results import write_atomic
+
+        folder, summary, preprocessing = open_run(run_dir)
+        inputs = read_inputs(data, preprocessing, labelled=False)
+        model = load_model(folder, summary, preprocessing, trial)
+        predictions, probabilities = predict_rows(model, inputs, preprocessing)
+        write_atomic(output, predictions_csv(inputs, predictions, probabilities, preprocessing, proba))
+    except NnlabError as exc:
+        _fail(exc)
+    for note in inputs.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(f"wrote {len(predictions)} predictions to {output}")
+
+
+@app.command()
+def evaluate(
+    run_dir: Path = RUN_ARG,
+    data: Path = typer.Argument(..., metavar="DATA", help="Labelled data: a CSV with the target column, an image "
+                                                           "folder with class subfolders, or an .npz with x and y."),
+    trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+) -> None:
+    """A run's model on a labelled test set: accuracy, macro F1, per-class report, confusion matrix;
+    or RMSE, MAE, R² and the share within 10%."""
+    from .errors import NnlabError
+
+    try:
+        from .apply import evaluate as evaluate_model
+        from .apply import load_model, metrics_text, open_run, read_inputs
+
+        folder, summary, preprocessing = open_run(run_dir)
+        inputs = read_inputs(data, preprocessing, labelled=True)
+        model = load_model(folder, summary, preprocessing, trial)
+        result = evaluate_model(model, inputs, preprocessing)
+    except NnlabError as exc:
+        _fail(exc)
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        sys.stdout.write(metrics_text(result))
+
+
 @app.command()
 def schema(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead."),

@@ -89,7 +89,7 @@ def write_run_inputs(folder: Path, spec: Spec, data: Dataset) -> None:
     results.write_atomic(folder / results.SPEC_COPY, yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
     results.write_json(folder / results.PREPROCESSING, {
         **data.preprocessing, "task": data.task, "class_names": data.class_names,
-        "input_shape": list(data.input_shape),
+        "input_shape": list(data.input_shape), "rescale": data.rescale,
     })
 
 

@@ -1,0 +1,317 @@
+"""A finished run used on new data: its model (the best, or a chosen trial's), its own preprocessing
+(`preprocessing.json`), predictions, metrics on labelled data, and export for serving.
+
+New data goes through exactly what the training data went through: a CSV's columns are turned into
+numbers with the training rows' statistics, images are decoded to the run's image size, arrays are
+standardized with the training mean and deviation. Nothing is re-fitted on the new data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import results, tunerstate
+from .errors import DataError, RunError
+from .spec import IMAGE_FORMATS
+
+
+@dataclass
+class Inputs:
+    """New data as the model takes it, with what identifies each row and its labels if it has them."""
+
+    x: np.ndarray
+    ids: list[str]  # a file name, or a 1-based row number
+    id_name: str  # "file" or "row"
+    y: np.ndarray | None = None  # labels, encoded as in training (class index or value)
+    notes: list[str] = field(default_factory=list)
+
+
+def open_run(run_dir: str | Path) -> tuple[Path, dict, dict]:
+    """(run folder, summary, preprocessing) of a finished run, or a clear error."""
+    run_dir = Path(run_dir)
+    if not results.is_run_dir(run_dir):
+        raise RunError(f"{run_dir} is not an nnlab run folder (it has no summary.json); give a folder "
+                       "inside runs/, e.g. runs/NAME")
+    try:
+        summary = results.read_json(run_dir / results.SUMMARY)
+        preprocessing = results.read_json(run_dir / results.PREPROCESSING)
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{run_dir} is damaged: {exc}") from None
+    return run_dir, summary, preprocessing
+
+
+def load_model(run_dir: Path, summary: dict, preprocessing: dict, trial_id: str | None = None):
+    """The run's best model (best.keras), or the model of trial `trial_id` rebuilt from its
+    hyperparameters and checkpoint (kept for every trial with `search.keep: all`)."""
+    from .backend import import_keras
+
+    keras = import_keras()
+    if trial_id is None or trial_id == summary.get("best_model_trial"):
+        path = run_dir / results.BEST_MODEL
+        if not path.is_file():
+            raise RunError(f"{run_dir} has no {results.BEST_MODEL}: no trial of this run completed")
+        return keras.saving.load_model(path, compile=False)
+    checkpoint = tunerstate.checkpoint_path(run_dir / results.TUNER_DIR, str(trial_id))
+    trial_file = checkpoint.parent / "trial.json"
+    if not trial_file.is_file():
+        known = ", ".join(sorted(p.name[6:] for p in (run_dir / results.TUNER_DIR).glob("trial_*")))
+        raise RunError(f"{run_dir} has no trial {trial_id!r}; its trials: {known or 'none'}")
+    if not checkpoint.is_file():
+        raise RunError(f"trial {trial_id}'s weights were not kept (search.keep keeps only the best trial's "
+                       "unless it is `all`); export the best model without --trial, or re-run with keep: all")
+    from keras_tuner.src.engine.trial import Trial
+
+    from .models import DataShape, build_model
+    from .space import sample_params
+    from .specfile import load_spec
+
+    spec = load_spec(run_dir / results.SPEC_COPY)
+    hp = Trial.load(str(trial_file)).hyperparameters
+    classes = preprocessing.get("class_names") or []
+    shape = DataShape(tuple(preprocessing["input_shape"]), preprocessing["task"], len(classes),
+                      rescale=preprocessing.get("rescale", 1 / 255 if preprocessing["type"] == "images" else 1.0))
+    keras.backend.clear_session()
+    model = build_model(spec.model.kind, sample_params(hp, spec), shape)
+    model.load_weights(checkpoint)
+    return model
+
+
+# ------------------------------------------------------------------------------------ new data
+
+
+def read_inputs(path: str | Path, preprocessing: dict, labelled: bool) -> Inputs:
+    """New data prepared as the run prepared its training data. `labelled`: the data must carry
+    labels (a CSV's target column, class subfolders, an .npz's y), as for `evaluate`."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"Data not found: {path}")
+    kind = preprocessing.get("type")
+    if kind == "images":
+        return _read_images(path, preprocessing, labelled)
+    if path.suffix.lower() == ".npz":
+        return _read_npz(path, preprocessing, labelled)
+    if "columns" in preprocessing:
+        return _read_csv(path, preprocessing, labelled)
+    raise DataError(f"This run was trained on arrays; give new data as an .npz file with x (and y), not {path.name}")
+
+
+def _encode_labels(values, preprocessing: dict, where: str) -> np.ndarray:
+    if preprocessing["task"] == "regression":
+        try:
+            return np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{where}: the target values must be numbers for a regression run") from None
+    names = [str(c) for c in preprocessing["class_names"]]
+    lookup = {name: i for i, name in enumerate(names)}
+    lookup.update({name.lower(): i for i, name in enumerate(names)})
+    encoded, unknown = [], set()
+    for value in values:
+        text = str(value).strip()
+        if text.endswith(".0") and text[:-2] in lookup:  # 1.0 read for the class 1
+            text = text[:-2]
+        index = lookup.get(text, lookup.get(text.lower()))
+        if index is None:
+            unknown.add(text)
+        encoded.append(-1 if index is None else index)
+    if unknown:
+        raise DataError(f"{where}: labels the run never saw: {', '.join(sorted(unknown)[:5])}; its classes are "
+                        f"{', '.join(names)}")
+    return np.asarray(encoded, np.int64)
+
+
+def _read_csv(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
+    from .tabular import apply_preprocessing, find_column, read_csv
+
+    frame = read_csv(path)
+    target = preprocessing.get("target")
+    y = None
+    has_target = target is not None and any(c.lower() == str(target).lower() for c in frame.columns)
+    if labelled:
+        if not has_target:
+            raise DataError(f"{path.name} has no target column {target!r}: evaluate needs the true values")
+        column = find_column(frame, target, "target", path)
+        if frame[column].isna().any():
+            raise DataError(f"{path.name}: {int(frame[column].isna().sum())} row(s) have no {target!r} value")
+        y = _encode_labels(frame[column].tolist(), preprocessing, path.name)
+    x = apply_preprocessing(preprocessing["columns"], frame)
+    return Inputs(x, [str(i + 1) for i in range(len(frame))], "row", y)
+
+
+def _read_npz(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            found = dict(arrays)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"Cannot read {path} as a NumPy .npz file: {exc}") from None
+    if "x" not in found:
+        raise DataError(f"{path.name} needs an array named x; it has {', '.join(found) or 'none'}")
+    x = np.asarray(found["x"], np.float32)
+    if x.ndim == 3 and len(preprocessing["input_shape"]) == 3:
+        x = x[..., None]
+    if tuple(x.shape[1:]) != tuple(preprocessing["input_shape"]):
+        raise DataError(f"{path.name}: x has shape {x.shape[1:]} per example; the run was trained on "
+                        f"{tuple(preprocessing['input_shape'])}")
+    if "mean" in preprocessing:
+        x = (x - np.asarray(preprocessing["mean"], np.float32)) / np.asarray(preprocessing["std"], np.float32)
+    y = None
+    if labelled:
+        if "y" not in found:
+            raise DataError(f"{path.name} has no y array: evaluate needs the true values")
+        y = _encode_labels(np.asarray(found["y"]).ravel().tolist(), preprocessing, path.name)
+    return Inputs(x, [str(i + 1) for i in range(len(x))], "row", y)
+
+
+def _read_images(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
+    from .images import class_folders, decode_files, list_image_files
+
+    size = tuple(preprocessing["image_size"])
+    if path.is_file():
+        files = [path]
+        labels = None
+    else:
+        flat, _ = list_image_files(path) if not labelled else ([], 0)
+        direct = [p for p in flat if p.parent == path]
+        if labelled or not direct:
+            files, labels = [], []
+            names = [str(c) for c in preprocessing["class_names"]]
+            for sub in class_folders(path):
+                if sub.name not in names:
+                    raise DataError(f"{path}: the class folder {sub.name!r} is not one of the run's classes "
+                                    f"({', '.join(names)})")
+                found, _ = list_image_files(sub)
+                files += found
+                labels += [names.index(sub.name)] * len(found)
+        else:  # a flat folder of images, in name order
+            files, labels = direct, None
+    if not files:
+        raise DataError(f"No images ({', '.join(IMAGE_FORMATS)}) in {path}")
+    images, ok = decode_files(files, size, preprocessing.get("color_mode", "rgb"))
+    notes = []
+    if not ok.all():
+        bad = [str(f) for f, good in zip(files, ok) if not good]
+        if labelled:
+            raise DataError(f"{len(bad)} image(s) could not be decoded, e.g. {bad[0]}")
+        notes.append(f"{len(bad)} image(s) could not be decoded (e.g. {bad[0]}); their rows say so")
+    ids = [str(f.relative_to(path)) if path.is_dir() else f.name for f in files]
+    y = np.asarray(labels, np.int64) if labels is not None and labelled else None
+    inputs = Inputs(images, ids, "file", y, notes)
+    inputs.decoded = ok
+    return inputs
+
+
+# ------------------------------------------------------------------------------------ predictions
+
+
+def predict(model, inputs: Inputs, preprocessing: dict) -> tuple[list, np.ndarray | None]:
+    """(predictions in the data's own terms: class names or values; class probabilities or None)."""
+    raw = np.asarray(model.predict(inputs.x, batch_size=256, verbose=0), np.float64)
+    if preprocessing["task"] == "regression":
+        return raw[:, 0].tolist(), None
+    names = preprocessing["class_names"]
+    proba = np.concatenate([1 - raw, raw], axis=1) if raw.shape[1] == 1 else raw
+    return [names[i] for i in proba.argmax(axis=1)], proba
+
+
+def predictions_csv(inputs: Inputs, predictions: list, proba: np.ndarray | None, preprocessing: dict,
+                    with_proba: bool) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header = [inputs.id_name, "predictions"]
+    names = preprocessing.get("class_names") or []
+    if with_proba and proba is not None:
+        header += [f"proba_{name}" for name in names]
+    writer.writerow(header)
+    decoded = getattr(inputs, "decoded", None)
+    for i, (row_id, value) in enumerate(zip(inputs.ids, predictions)):
+        if decoded is not None and not decoded[i]:
+            writer.writerow([row_id, "could not decode the image"] + [""] * (len(header) - 2))
+            continue
+        row = [row_id, value if isinstance(value, str) else repr(float(value))]
+        if with_proba and proba is not None:
+            row += [f"{p:.6g}" for p in proba[i]]
+        writer.writerow(row)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------------------------ metrics
+
+
+def evaluate(model, inputs: Inputs, preprocessing: dict) -> dict:
+    """Metrics on labelled data: classification accuracy, macro F1, per-class report and confusion
+    matrix; regression RMSE, MAE, R² and the share of predictions within 10% of the true value."""
+    predictions, proba = predict(model, inputs, preprocessing)
+    return metrics(inputs.y, predictions, proba, preprocessing)
+
+
+def metrics(y: np.ndarray, predictions: list, proba: np.ndarray | None, preprocessing: dict) -> dict:
+    from sklearn import metrics as skm
+
+    if preprocessing["task"] == "regression":
+        pred = np.asarray(predictions, np.float64)
+        truth = np.asarray(y, np.float64)
+        nonzero = truth != 0
+        within = np.abs(pred - truth)[nonzero] <= 0.1 * np.abs(truth[nonzero])
+        return {"task": "regression", "examples": int(len(truth)),
+                "rmse": float(math.sqrt(skm.mean_squared_error(truth, pred))),
+                "mae": float(skm.mean_absolute_error(truth, pred)),
+                "r2": float(skm.r2_score(truth, pred)) if len(truth) > 1 else float("nan"),
+                "within_10_percent": float(within.mean()) if within.size else float("nan")}
+    names = [str(c) for c in preprocessing["class_names"]]
+    pred = proba.argmax(axis=1)
+    labels = list(range(len(names)))
+    report = skm.classification_report(y, pred, labels=labels, target_names=names, output_dict=True,
+                                       zero_division=0)
+    return {"task": "classification", "examples": int(len(y)), "accuracy": float(skm.accuracy_score(y, pred)),
+            "macro_f1": float(skm.f1_score(y, pred, labels=labels, average="macro", zero_division=0)),
+            "per_class": {name: {k: float(v) for k, v in report[name].items()} for name in names},
+            "confusion_matrix": skm.confusion_matrix(y, pred, labels=labels).tolist(), "classes": names}
+
+
+def metrics_text(result: dict) -> str:
+    """The metrics as a person reads them."""
+    if result["task"] == "regression":
+        return (f"{result['examples']} examples: RMSE {result['rmse']:.4g}, MAE {result['mae']:.4g}, "
+                f"R² {result['r2']:.4f}, within 10% of the true value: {result['within_10_percent']:.1%}\n")
+    names = result["classes"]
+    width = max(len(n) for n in names + ["class"])
+    lines = [f"{result['examples']} examples: accuracy {result['accuracy']:.4f}, macro F1 {result['macro_f1']:.4f}",
+             "", f"{'class':<{width}}  precision  recall  f1      support"]
+    for name in names:
+        c = result["per_class"][name]
+        lines.append(f"{name:<{width}}  {c['precision']:9.3f}  {c['recall']:6.3f}  {c['f1-score']:6.3f}  "
+                     f"{int(c['support']):7d}")
+    cell = max(5, max(len(str(v)) for row in result["confusion_matrix"] for v in row) + 1)
+    lines += ["", "confusion matrix (rows: true class, columns: predicted)",
+              " " * (width + 2) + "".join(f"{n[:cell - 1]:>{cell}}" for n in names)]
+    for name, row in zip(names, result["confusion_matrix"]):
+        lines.append(f"{name:<{width}}  " + "".join(f"{v:>{cell}}" for v in row))
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------ export
+
+
+def export(model, output: str | Path, fmt: str = "keras") -> Path:
+    """The model as a .keras file (loads with plain Keras) or a TensorFlow SavedModel folder (for
+    TF Serving, TFLite and other converters)."""
+    output = Path(output)
+    if fmt == "keras":
+        if output.suffix != ".keras":
+            raise DataError(f"--output {output}: a Keras model file must end in .keras")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(f".{output.name}.tmp.keras")
+        model.save(tmp)
+        tmp.replace(output)
+    elif fmt == "savedmodel":
+        if output.exists() and any(output.iterdir() if output.is_dir() else [output]):
+            raise DataError(f"--output {output} exists; a SavedModel is written into a new folder")
+        model.export(str(output), format="tf_saved_model", verbose=False)
+    else:
+        raise DataError(f"--format {fmt!r}: expected keras or savedmodel")
+    return output

@@ -1,0 +1,125 @@
+"""A finished run on new data: predict (CSV, image folders, .npz), evaluate, export, --trial."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nnlab import results
+from nnlab.apply import load_model, open_run, read_inputs
+from nnlab.cli import app
+from nnlab.specfile import load_spec
+from nnlab.sweep import run
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+def rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("csvrun")
+    rng = np.random.default_rng(0)
+    lines = ["Size,Colour,Price,Label"]
+    for i in range(120):
+        size = rng.normal()
+        lines.append(f"{size:.3f},{['red', 'blue'][i % 2]},${abs(size) * 100:,.2f},{'Big' if size > 0 else 'Small'}")
+    (folder / "shop.csv").write_text("\n".join(lines) + "\n")
+    (folder / "s.yaml").write_text(
+        "name: shop\ndata: {source: csv, path: shop.csv, target: Label}\n"
+        "model: {kind: mlp, layers: 1, units: {choice: [8, 16]}}\n"
+        "train: {epochs: 8, batch_size: 16, learning_rate: 0.02}\n"
+        "search: {tuner: grid, max_trials: 2, objective: val_accuracy, keep: all}\n")
+    result = run(load_spec(folder / "s.yaml"), folder / "runs", quiet=True)
+    assert result.exit_code == 0
+    return folder, result.run_dir
+
+
+def test_predict_a_csv_without_its_target_column_in_input_order(csv_run):
+    folder, run_dir = csv_run
+    new = folder / "new.csv"
+    new.write_text("Colour,Size,Price\nblue,2.5,$250.00\nred,-2.5,$250.00\nRED,3.0,\n")  # columns reordered, a gap
+    result = runner.invoke(app, ["predict", str(run_dir), str(new), "-o", str(folder / "p.csv"), "--proba"])
+    assert result.exit_code == 0, result.output
+    out = rows(folder / "p.csv")
+    assert [r["row"] for r in out] == ["1", "2", "3"]
+    assert [r["predictions"] for r in out] == ["Big", "Small", "Big"]  # the class names, not indices
+    assert abs(float(out[0]["proba_Big"]) + float(out[0]["proba_Small"]) - 1) < 1e-5
+
+
+def test_evaluate_a_labelled_csv_and_a_clear_error_without_labels(csv_run):
+    folder, run_dir = csv_run
+    result = runner.invoke(app, ["evaluate", str(run_dir), str(folder / "shop.csv")])
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.output and "macro F1" in result.output and "confusion matrix" in result.output
+    result = runner.invoke(app, ["evaluate", str(run_dir), str(folder / "shop.csv"), "--json"])
+    import json
+
+    metrics = json.loads(result.output)
+    assert metrics["accuracy"] > 0.8 and metrics["confusion_matrix"] and set(metrics["per_class"]) == {"Big", "Small"}
+    (folder / "nolabel.csv").write_text("Size,Colour,Price\n1,red,$1\n")
+    result = runner.invoke(app, ["evaluate", str(run_dir), str(folder / "nolabel.csv")])
+    assert result.exit_code == 2 and "no target column 'Label'" in result.output
+
+
+def test_a_trial_rebuilt_from_its_checkpoint_is_the_trained_model(csv_run):
+    folder, run_dir = csv_run
+    _, summary, preprocessing = open_run(run_dir)
+    best = load_model(run_dir, summary, preprocessing)
+    rebuilt = load_model(run_dir, {**summary, "best_model_trial": None}, preprocessing, summary["best_model_trial"])
+    x = read_inputs(folder / "shop.csv", preprocessing, labelled=True).x
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), best.predict(x, verbose=0), atol=1e-6)
+    other = "0" if summary["best_model_trial"] != "0" else "1"
+    result = runner.invoke(app, ["export", str(run_dir), "--trial", other, "-o", str(folder / "other.keras")])
+    assert result.exit_code == 0 and (folder / "other.keras").is_file()
+    result = runner.invoke(app, ["export", str(run_dir), "--trial", "7", "-o", str(folder / "x.keras")])
+    assert result.exit_code == 2 and "has no trial '7'" in result.output
+
+
+def test_export_keras_and_savedmodel(csv_run, tmp_path):
+    import keras
+
+    _, run_dir = csv_run
+    result = runner.invoke(app, ["export", str(run_dir), "-o", str(tmp_path / "m.keras")])
+    assert result.exit_code == 0
+    assert keras.saving.load_model(tmp_path / "m.keras").output_shape == (None, 1)
+    result = runner.invoke(app, ["export", str(run_dir), "-o", str(tmp_path / "served"), "--format", "savedmodel"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "served" / "saved_model.pb").is_file()
+    result = runner.invoke(app, ["export", str(run_dir), "-o", str(tmp_path / "m.h5")])
+    assert result.exit_code == 2 and "must end in .keras" in result.output
+
+
+def test_predict_and_evaluate_image_folders(write, tmp_path, image_folder):
+    folder = image_folder(n_per_class=8, classes=("cat", "dog"))
+    spec = write("img.yaml", f"""
+        name: img
+        data: {{source: images, path: {folder}, image_size: [12, 12]}}
+        model: {{kind: cnn, conv_blocks: 1, filters: 4, dense_layers: 0}}
+        train: {{epochs: 1, batch_size: 8}}
+        search: {{max_trials: 1}}
+    """)
+    result = run(load_spec(spec), tmp_path / "runs", quiet=True)
+    run_dir = result.run_dir
+    # a flat folder of new images, one of them broken
+    flat = tmp_path / "new"
+    flat.mkdir()
+    for i, src in enumerate(sorted((folder / "dog").iterdir())[:3]):
+        (flat / f"z{i}.png").write_bytes(src.read_bytes())
+    (flat / "broken.jpg").write_bytes(b"not an image")
+    out = runner.invoke(app, ["predict", str(run_dir), str(flat), "-o", str(tmp_path / "p.csv")])
+    assert out.exit_code == 0, out.output
+    predicted = rows(tmp_path / "p.csv")
+    assert [r["file"] for r in predicted] == ["broken.jpg", "z0.png", "z1.png", "z2.png"]
+    assert predicted[0]["predictions"] == "could not decode the image"
+    assert {r["predictions"] for r in predicted[1:]} <= {"cat", "dog"}
+    out = runner.invoke(app, ["evaluate", str(run_dir), str(folder)])
+    assert out.exit_code == 0 and "16 examples" in out.output
+    assert (run_dir / results.BEST_MODEL).is_file()
