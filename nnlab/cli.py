@@ -219,6 +219,24 @@ def validate(
         typer.echo(f"{label} model: {count:,} parameters ({shown})")
 
 
+@app.command()
+def plot(
+    run_dir: Path = typer.Argument(..., metavar="RUN", help="A run folder, e.g. runs/NAME."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder for the PNGs (default RUN/plots)."),
+) -> None:
+    """Draw a run's learning curves, objective against each hyperparameter, parallel coordinates and
+    hyperparameter importance, as PNG files."""
+    from .errors import NnlabError
+    from .plots import plot_run
+
+    try:
+        paths = plot_run(run_dir, output)
+    except NnlabError as exc:
+        _fail(exc)
+    for path in paths:
+        typer.echo(f"wrote {path}")
+
+
 class ExportFormat(str, Enum):
     keras = "keras"
     savedmodel = "savedmodel"

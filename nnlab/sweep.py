@@ -364,6 +364,7 @@ class Sweep:
             self.current = {}
             return
         record = self._record(trial, reason, self.current)
+        self._write_trial_file(trial.trial_id, {"worker": None, "reason": reason})
         self.records[trial.trial_id] = record
         self._prune_checkpoints(final=False)
         self.write_results("running")
@@ -377,8 +378,15 @@ class Sweep:
         record = self._record(trial, reason, self.current)  # (status and score: the chief's to say)
         extras = {k: record[k] for k in ("seconds", "epochs", "best_epoch", "metrics")}
         reason = reason or (first_useful_line(trial.message) if trial.status in ("FAILED", "INVALID") else None)
-        results.write_json(Path(tuner.get_trial_dir(trial.trial_id)) / results.TRIAL_EXTRAS,
-                           {**extras, "reason": reason, "worker": self.worker_id})
+        self._write_trial_file(trial.trial_id, {**extras, "reason": reason, "worker": self.worker_id})
+
+    def _write_trial_file(self, trial_id: str, extras: dict) -> None:
+        """tuner/trial_ID/nnlab_trial.json: the trial's per-epoch history (Keras Tuner keeps only the
+        best epoch; `nnlab plot` draws learning curves from this) and what only this process saw."""
+        history = [{name: [float(v) for v in values] for name, values in h.items()}
+                   for h in self.current.get("histories", [])]
+        results.write_json(self.run_dir / results.TUNER_DIR / f"trial_{trial_id}" / results.TRIAL_EXTRAS,
+                           {**extras, "history": history})
 
     def remote_trial_ends(self, trial) -> dict:
         """The chief, once Keras Tuner's oracle has ended a worker's trial: record, files, progress."""

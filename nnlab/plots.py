@@ -1,0 +1,317 @@
+"""Pictures of a run (`nnlab plot`): PNG files drawn with matplotlib's headless backend.
+
+- learning_curves.png: training and validation curves of the best trials, epoch by epoch;
+- objective_vs_hyperparameters.png: the objective against each hyperparameter, one panel each;
+- parallel_coordinates.png: every trial as a line across the hyperparameters, coloured by score;
+- importance.png: how much each hyperparameter explains the score (permutation importance of a
+  random forest fitted on the trials; the picture says so, and says when there are too few trials).
+
+Reads only the run folder's plain files (trials.csv, summary.json, tuner/trial_*/nnlab_trial.json);
+never imports TensorFlow. Each picture stays readable from 2 trials to hundreds.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from . import results
+from .errors import RunError
+
+TOP_CURVES = 6  # trials drawn in learning_curves.png
+MIN_TRIALS_FOR_IMPORTANCE = 8
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def load(run_dir: Path) -> tuple[dict, list[dict]]:
+    if not results.is_run_dir(run_dir):
+        raise RunError(f"{run_dir} is not an nnlab run folder (it has no summary.json)")
+    try:
+        summary = results.read_json(run_dir / results.SUMMARY)
+        records = results.read_trials(run_dir / results.TRIALS, summary.get("hyperparameter_names", []),
+                                      summary.get("metric_names", []))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{run_dir} is damaged: {exc}") from None
+    return summary, records
+
+
+def plot_run(run_dir: str | Path, output: str | Path | None = None) -> list[Path]:
+    """Draw every picture of a run into `output` (default RUN/plots/); return the files written."""
+    run_dir = Path(run_dir)
+    summary, records = load(run_dir)
+    done = [r for r in records if r["status"] == "completed" and r.get("score") is not None]
+    if not done:
+        raise RunError(f"{run_dir} has no completed trial to plot")
+    out = Path(output) if output else run_dir / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    descending = summary.get("direction") == "max"
+    done.sort(key=lambda r: r["score"], reverse=descending)
+    objective = summary.get("objective", "score")
+    hp_names = [h for h in summary.get("hyperparameter_names", [])
+                if any(r["hyperparameters"].get(h) is not None for r in done)]
+    global _LOG_NAMES
+    _LOG_NAMES = _log_searched(run_dir)
+    written = [
+        _learning_curves(run_dir, done, objective, out / "learning_curves.png"),
+        _objective_vs_hyperparameters(done, hp_names, objective, out / "objective_vs_hyperparameters.png"),
+        _parallel_coordinates(done, hp_names, objective, descending, out / "parallel_coordinates.png"),
+        _importance(done, hp_names, objective, out / "importance.png"),
+    ]
+    return written
+
+
+def _save(fig, path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+    tmp.replace(path)
+    return path
+
+
+def _label(record: dict) -> str:
+    return f"trial {record['trial_id']} ({record['score']:.4g})"
+
+
+def _history(run_dir: Path, trial_id: str) -> dict:
+    """The trial's per-epoch metrics (the first execution's), or {} where nnlab did not record them."""
+    path = run_dir / results.TUNER_DIR / f"trial_{trial_id}" / results.TRIAL_EXTRAS
+    try:
+        histories = results.read_json(path).get("history") or []
+    except (OSError, ValueError):
+        return {}
+    return histories[0] if histories else {}
+
+
+def _learning_curves(run_dir: Path, done: list[dict], objective: str, path: Path) -> Path:
+    plt = _pyplot()
+    top = done[:TOP_CURVES]
+    metric = objective[4:] if objective.startswith("val_") else objective
+    panels = ["loss"] + ([metric] if metric != "loss" else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
+    colours = plt.cm.tab10(np.arange(len(top)) % 10)
+    drawn = 0
+    for record, colour in zip(top, colours):
+        history = _history(run_dir, record["trial_id"])
+        if not history:
+            continue
+        drawn += 1
+        for ax, name in zip(axes[0], panels):
+            for key, style in ((name, "-"), (f"val_{name}", "--")):
+                values = history.get(key)
+                if values:
+                    epochs = np.arange(1, len(values) + 1)
+                    ax.plot(epochs, [np.nan if v is None else v for v in values], style, color=colour,
+                            label=_label(record) if style == "-" and ax is axes[0][0] else None)
+    for ax, name in zip(axes[0], panels):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.set_title(f"{name}: training (solid), validation (dashed)")
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    if drawn:
+        axes[0][0].legend(fontsize=8, title=f"best {min(len(top), TOP_CURVES)} by {objective}")
+    else:
+        axes[0][0].text(0.5, 0.5, "no per-epoch history was recorded for these trials",
+                        ha="center", va="center", transform=axes[0][0].transAxes)
+    fig.suptitle(f"Learning curves of the best {len(top)} trial(s)")
+    return _save(fig, path)
+
+
+_LOG_NAMES: set | None = None  # hyperparameters the spec searched on a log scale (None: spec unreadable)
+
+
+def _log_searched(run_dir: Path) -> set | None:
+    """Names of the spec's `{float: [...], log: true}` spaces, read from the run's spec copy."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load((run_dir / results.SPEC_COPY).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    names: set = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(value, dict) and value.get("log") is True:
+                    names.add(key)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(spec)
+    return names
+
+
+def _is_numeric(values: list) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None)
+
+
+def _log_scale(name: str, values: list) -> bool:
+    """As the spec searched it; without the spec, when positive values span three decades."""
+    if _LOG_NAMES is not None:
+        return name in _LOG_NAMES
+    positive = [v for v in values if v is not None and v > 0]
+    return len(positive) == len([v for v in values if v is not None]) and len(positive) > 1 and \
+        max(positive) / min(positive) >= 1000
+
+
+MAX_LEVELS = 6  # numeric hyperparameters with this many distinct values or fewer are drawn as levels
+
+
+def _objective_vs_hyperparameters(done: list[dict], hp_names: list[str], objective: str, path: Path) -> Path:
+    plt = _pyplot()
+    n = max(len(hp_names), 1)
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
+    scores = [r["score"] for r in done]
+    alpha = 0.85 if len(done) < 50 else 0.45
+    for ax, name in zip(axes.flat, hp_names):
+        values = [r["hyperparameters"].get(name) for r in done]
+        pairs = [(v, s) for v, s in zip(values, scores) if v is not None]
+        if _is_numeric(values) and len({v for v, _ in pairs}) > MAX_LEVELS:
+            ax.scatter([v for v, _ in pairs], [s for _, s in pairs], s=22, alpha=alpha)
+            if _log_scale(name, values):
+                ax.set_xscale("log")
+        else:  # categories (or two values): one column of points each, jittered
+            levels = sorted({str(v) for v, _ in pairs}, key=_natural)
+            rng = np.random.default_rng(0)
+            for i, level in enumerate(levels):
+                ys = [s for v, s in pairs if str(v) == level]
+                ax.scatter(i + rng.uniform(-0.12, 0.12, len(ys)), ys, s=22, alpha=alpha)
+            ax.set_xticks(range(len(levels)), levels, rotation=30 if len(levels) > 4 else 0)
+        ax.set_xlabel(name)
+        ax.set_ylabel(objective)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(hp_names):]:
+        ax.axis("off")
+    if not hp_names:
+        axes[0][0].text(0.5, 0.5, "nothing was searched: every value is fixed", ha="center", va="center")
+    fig.suptitle(f"{objective} against each hyperparameter ({len(done)} completed trials)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _natural(text: str):
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def _encode(done: list[dict], hp_names: list[str]) -> tuple[np.ndarray, dict]:
+    """Hyperparameters as numbers: numeric ones as they are (log10 where they span decades),
+    categories by their sorted position; with tick labels per axis for the categories."""
+    columns, ticks = [], {}
+    for name in hp_names:
+        values = [r["hyperparameters"].get(name) for r in done]
+        if _is_numeric(values) and len({v for v in values if v is not None}) > 1:
+            filled = [np.nan if v is None else float(v) for v in values]
+            column = np.log10(filled) if _log_scale(name, values) else np.asarray(filled)
+        else:
+            levels = sorted({str(v) for v in values}, key=_natural)
+            ticks[name] = levels
+            column = np.asarray([levels.index(str(v)) for v in values], float)
+        columns.append(column)
+    return (np.column_stack(columns) if columns else np.zeros((len(done), 0))), ticks
+
+
+def _parallel_coordinates(done: list[dict], hp_names: list[str], objective: str, descending: bool,
+                          path: Path) -> Path:
+    plt = _pyplot()
+    x, ticks = _encode(done, hp_names)
+    scores = np.asarray([r["score"] for r in done], float)
+    data = np.column_stack([x, scores]) if len(hp_names) else scores[:, None]
+    names = hp_names + [objective]
+    low, high = np.nanmin(data, axis=0), np.nanmax(data, axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    scaled = (data - low) / span
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(names)), 4.8))
+    cmap = plt.cm.viridis if descending else plt.cm.viridis_r  # bright = better either way
+    norm = plt.Normalize(scores.min(), scores.max() if scores.max() > scores.min() else scores.min() + 1)
+    order = np.argsort(scores if descending else -scores)  # the best drawn last, on top
+    alpha = 0.9 if len(done) < 30 else max(0.15, 30 / len(done))
+    for i in order:
+        ax.plot(range(len(names)), scaled[i], color=cmap(norm(scores[i])), alpha=alpha, linewidth=1.4)
+    for j, name in enumerate(names):
+        ax.axvline(j, color="grey", linewidth=0.8)
+        if name in ticks:
+            levels = ticks[name]
+            for k, level in enumerate(levels):
+                ax.text(j + 0.03, (k - low[j]) / span[j], level, fontsize=7, va="center")
+        else:
+            shown_low, shown_high = low[j], high[j]
+            if name != objective and name in hp_names and _log_scale(
+                    name, [r["hyperparameters"].get(name) for r in done]):
+                shown_low, shown_high = 10 ** shown_low, 10 ** shown_high
+            ax.text(j + 0.03, 0, f"{shown_low:.3g}", fontsize=7, va="bottom")
+            ax.text(j + 0.03, 1, f"{shown_high:.3g}", fontsize=7, va="top")
+    ax.set_xticks(range(len(names)), names, rotation=20)
+    ax.set_yticks([])
+    ax.set_xlim(-0.2, len(names) - 0.6)
+    sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+    fig.colorbar(sm, ax=ax, label=objective)
+    ax.set_title(f"All {len(done)} completed trials, coloured by {objective} (bright: better)")
+    return _save(fig, path)
+
+
+def importance(done: list[dict], hp_names: list[str], seed: int = 0) -> tuple[dict, float] | None:
+    """How much each hyperparameter explains the score: permutation importance of a random forest
+    that predicts the score from the hyperparameters, measured on trials the forest was not fitted
+    on (5-fold cross-validation), with the forest's cross-validated R². None with too few trials."""
+    if len(done) < MIN_TRIALS_FOR_IMPORTANCE or not hp_names:
+        return None
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import KFold
+
+    x, _ = _encode(done, hp_names)
+    x = np.where(np.isnan(x), np.nanmin(x, axis=0) - 1, x)  # inactive values as their own level
+    y = np.asarray([r["score"] for r in done], float)
+    folds = KFold(n_splits=min(5, len(done) // 2), shuffle=True, random_state=seed)
+    drops, predicted = [], np.zeros_like(y)
+    for train, test in folds.split(x):
+        forest = RandomForestRegressor(n_estimators=100, min_samples_leaf=2, random_state=seed).fit(x[train], y[train])
+        predicted[test] = forest.predict(x[test])
+        drops.append(permutation_importance(forest, x[test], y[test], n_repeats=10, random_state=seed)
+                     .importances_mean)
+    return dict(zip(hp_names, np.mean(drops, axis=0).tolist())), float(r2_score(y, predicted))
+
+
+def _importance(done: list[dict], hp_names: list[str], objective: str, path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 0.5 * max(len(hp_names), 3) + 1.8))
+    found = importance(done, hp_names)
+    how = (f"Permutation importance of a random forest that predicts {objective} from the hyperparameters "
+           f"of {len(done)} completed trials:\nhow much its R² on trials it was not fitted on (5-fold "
+           "cross-validation) drops when one hyperparameter's values are shuffled.")
+    if found is None:
+        reason = ("nothing was searched" if not hp_names else
+                  f"{len(done)} completed trial(s): too few to estimate (needs {MIN_TRIALS_FOR_IMPORTANCE})")
+        ax.text(0.5, 0.5, f"Hyperparameter importance not estimated:\n{reason}", ha="center", va="center")
+        ax.axis("off")
+    else:
+        scores, r2 = found
+        names = sorted(scores, key=scores.get)
+        ax.barh(names, [scores[n] for n in names], color="tab:blue")
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_xlabel("drop in held-out R² when shuffled")
+        ax.grid(axis="x", alpha=0.3)
+        how += f" The forest's cross-validated R² is {r2:.2f}" + (
+            ": the hyperparameters explain little of the score, so read these with care." if r2 < 0.3 else ".")
+    ax.set_title("Hyperparameter importance")
+    fig.text(0.01, -0.02, how, fontsize=7.5, va="top", wrap=True)
+    return _save(fig, path)
