@@ -328,6 +328,39 @@ def evaluate(
         sys.stdout.write(metrics_text(result))
 
 
+class Kind(str, Enum):
+    mlp = "mlp"
+    cnn = "cnn"
+
+
+@app.command()
+def init(
+    data: Path = typer.Option(..., "--data", metavar="PATH", help="A CSV, a folder of class subfolders of "
+                                                                  "images, or an .npz."),
+    target: Optional[str] = typer.Option(None, "--target", metavar="COLUMN",
+                                         help="The CSV column to predict (default: the last)."),
+    kind: Optional[Kind] = typer.Option(None, "--kind", help="Model kind (default: cnn for images, mlp else)."),
+    output: Path = typer.Option(Path("spec.yaml"), "--output", "-o", help="Where to write the spec."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing file at --output."),
+) -> None:
+    """Look at a data file or folder and write a commented starting spec, ready to run."""
+    from .errors import NnlabError
+
+    try:
+        from .results import write_atomic
+        from .starter import starter_spec
+
+        if output.exists() and not force:
+            raise NnlabError(f"{output} exists; choose another --output, or --force to replace it")
+        text, found = starter_spec(data, output, target, kind.value if kind else None)
+        write_atomic(output, text)
+    except NnlabError as exc:
+        _fail(exc)
+    for line in found.comments:
+        typer.echo(f"  {line}")
+    typer.echo(f"wrote {output}: check it, then `nnlab validate {output}` and `nnlab run {output}`")
+
+
 @app.command()
 def schema(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead."),

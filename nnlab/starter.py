@@ -1,0 +1,186 @@
+"""`nnlab init`: look at a data file or folder and write a commented starting spec, ready to run.
+
+What it looks at: a CSV's columns (what each holds, which nnlab will drop, the target's classes or
+range), an image folder's classes, counts and image sizes, an .npz's arrays. What it writes: a spec
+whose search space suits the data's size (smaller models and batches for small data), with the
+reasons as comments. Never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError, NnlabError
+from .spec import IMAGE_FORMATS
+
+
+@dataclass
+class Look:
+    """What `init` found in the data, and the spec lines it suggests."""
+
+    source: str
+    kind: str  # mlp or cnn
+    task: str
+    rows: int
+    lines: list[str] = field(default_factory=list)  # the data section
+    comments: list[str] = field(default_factory=list)  # what was found, for the header
+    imbalanced: bool = False
+
+
+def look(path: Path, target: str | None, spec_dir: Path) -> Look:
+    if not path.exists():
+        raise DataError(f"Data not found: {path}")
+    rel = os.path.relpath(path.resolve(), spec_dir.resolve())
+    if path.is_dir():
+        return _look_images(path, rel)
+    if path.suffix.lower() == ".npz":
+        return _look_npz(path, rel)
+    return _look_csv(path, rel, target)
+
+
+def _look_csv(path: Path, rel: str, target: str | None) -> Look:
+    from .tabular import column_types, find_column, infer_task, read_csv
+
+    frame = read_csv(path)
+    if frame.shape[1] < 2:
+        raise DataError(f"{path.name} has {frame.shape[1]} column(s); a CSV for nnlab needs features and a target")
+    notes: list[str] = []
+    if target is None:
+        target = str(frame.columns[-1])
+        guessed = f"target: {target!r} (the last column; give --target COLUMN to choose another)"
+    else:
+        target = find_column(frame, target, "--target", path)
+        guessed = f"target: {target!r}"
+    task = infer_task(frame[target], target, [])
+    features = frame.drop(columns=[target])
+    types = column_types(features.copy(), [], notes)
+    counted = {kind: sum(1 for t in types.values() if t == kind) for kind in ("numeric", "categorical", "date")}
+    comments = [f"{path.name}: {len(frame)} rows, {frame.shape[1]} columns", guessed,
+                "features: " + ", ".join(f"{n} {k}" for k, n in counted.items() if n)] + notes
+    look_ = Look("csv", "mlp", task, len(frame), comments=comments)
+    lines = ["data:", "  source: csv", f"  path: {rel}", f"  target: {target}"]
+    if task == "classification":
+        counts = frame[target].astype(str).value_counts()
+        share = counts.min() / counts.sum()
+        comments.append(f"classes: {len(counts)} ({', '.join(f'{k}: {v}' for k, v in counts.head(8).items())}"
+                        f"{', …' if len(counts) > 8 else ''})")
+        look_.imbalanced = len(counts) > 1 and share < 0.5 / len(counts)
+        if look_.imbalanced:
+            comments.append(f"the smallest class is {share:.0%} of the rows: macro F1 is the objective below, "
+                            "accuracy would reward ignoring it")
+    else:
+        values = frame[target].dropna().astype(float)
+        comments.append(f"target range {values.min():.4g} to {values.max():.4g} (mean {values.mean():.4g})")
+    lines.append(f"  task: {task}")
+    look_.lines = lines
+    return look_
+
+
+def _look_images(path: Path, rel: str) -> Look:
+    from PIL import Image
+
+    from .images import class_folders, list_image_files
+
+    classes = class_folders(path)
+    if len(classes) < 2:
+        raise DataError(f"{path} needs one subfolder of images per class (two or more); found "
+                        f"{len(classes)}. Images: {', '.join(IMAGE_FORMATS)}")
+    counts, sizes, grey = {}, [], 0
+    for sub in classes:
+        files, _ = list_image_files(sub)
+        counts[sub.name] = len(files)
+        for file in files[:: max(1, len(files) // 20)][:20]:  # a sample of each class
+            try:
+                with Image.open(file) as img:
+                    sizes.append(img.size)
+                    grey += img.mode in ("L", "LA", "I;16", "1")
+            except OSError:
+                continue
+    if not sizes:
+        raise DataError(f"No readable images ({', '.join(IMAGE_FORMATS)}) in the class folders of {path}")
+    width, height = (int(np.median([s[i] for s in sizes])) for i in (0, 1))
+    side = 32 if min(width, height) < 48 else 64 if min(width, height) < 160 else 128
+    mode = "grayscale" if grey == len(sizes) else "rgb"
+    total = sum(counts.values())
+    smallest = min(counts.values())
+    comments = [f"{path.name}/: {len(classes)} classes, {total} images "
+                f"({', '.join(f'{k}: {v}' for k, v in list(counts.items())[:8])}{', …' if len(counts) > 8 else ''})",
+                f"median image size {width}×{height}: resized to {side}×{side} "
+                "(larger is slower and rarely needed to start)",
+                f"colour: {mode}"]
+    look_ = Look("images", "cnn", "classification", total, comments=comments)
+    look_.imbalanced = smallest / total < 0.5 / len(classes)
+    look_.lines = ["data:", "  source: images", f"  path: {rel}", f"  image_size: [{side}, {side}]",
+                   f"  color_mode: {mode}"]
+    return look_
+
+
+def _look_npz(path: Path, rel: str) -> Look:
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            x, y = arrays["x"], arrays["y"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{path.name} must be an .npz with arrays x and y ({exc})") from None
+    integral = np.issubdtype(y.dtype, np.integer) or bool(np.all(np.mod(y.astype(float), 1) == 0))
+    task = "classification" if integral and len(np.unique(y)) <= 100 else "regression"
+    kind = "cnn" if x.ndim >= 3 else "mlp"
+    comments = [f"{path.name}: x {x.shape}, y {y.shape}; task {task}"]
+    look_ = Look("npz", kind, task, len(x), comments=comments)
+    look_.lines = ["data:", "  source: npz", f"  path: {rel}", f"  task: {task}"]
+    return look_
+
+
+def starter_spec(path: str | Path, output: str | Path, target: str | None = None, kind: str | None = None,
+                 name: str | None = None) -> tuple[str, Look]:
+    """The text of a commented starting spec for the data at `path`, to be written at `output`."""
+    path, output = Path(path), Path(output)
+    found = look(path, target, output.parent)
+    kind = kind or found.kind
+    if kind == "cnn" and found.source == "csv":
+        raise NnlabError("--kind cnn needs images: a folder of class subfolders, or an .npz of image arrays")
+    small = found.rows < 2000
+    name = name or (path.name if path.is_dir() else path.stem)
+    objective = "val_loss" if found.task == "regression" else ("val_f1" if found.imbalanced else "val_accuracy")
+    metrics = "[mae, r2]" if found.task == "regression" else ("[f1]" if found.imbalanced else "[]")
+    header = ["# A starting spec written by `nnlab init`. Check it, then: nnlab validate "
+              f"{output.name} && nnlab run {output.name}", "#", "# What nnlab found:"]
+    header += [f"#   {c}" for c in found.comments]
+    header += ["#", "# Every value written {choice: [...]}, {int: [low, high]} or {float: [low, high]} is searched;",
+               "# the others are fixed. `nnlab schema` gives editors completion for every key.", ""]
+    body = [f"name: {name}", "seed: 42", ""] + found.lines + ["  validation_split: 0.2", ""]
+    if kind == "mlp":
+        units = "[16, 32, 64]" if small else "[64, 128, 256]"
+        body += ["model:", "  kind: mlp",
+                 "  layers: {int: [1, 3]}",
+                 f"  units: {{choice: {units}}}" + ("        # small data: small layers" if small else ""),
+                 "  activation: relu",
+                 "  dropout: {float: [0.0, 0.3], step: 0.1}",
+                 ""]
+    else:
+        body += ["model:", "  kind: cnn",
+                 "  conv_blocks: {int: [2, 3]}",
+                 "  filters: {choice: [16, 32]}",
+                 "  dense_units: {choice: [64, 128]}",
+                 "  dropout: {float: [0.0, 0.4], step: 0.2}",
+                 "  augment: {flip: horizontal}   # remove if a mirrored image means something else (digits, text)",
+                 ""]
+    batch = "[16, 32]" if found.rows < 500 else "[32, 64]" if found.rows < 20000 else "[64, 128]"
+    epochs = 50 if small else 30
+    body += ["train:",
+             f"  epochs: {epochs}",
+             f"  batch_size: {{choice: {batch}}}",
+             "  learning_rate: {float: [0.0003, 0.01], log: true}",
+             "  early_stopping: {patience: 5}   # stop a trial once the objective stops improving",
+             f"  metrics: {metrics}",
+             "",
+             "search:",
+             "  tuner: bayesian",
+             "  max_trials: 20",
+             f"  objective: {objective}",
+             "  max_minutes: 60   # no new trial starts after an hour; remove for no limit",
+             ""]
+    return "\n".join(header + body), found

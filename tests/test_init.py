@@ -1,0 +1,55 @@
+"""`nnlab init`: a commented starting spec from a look at the data, which nnlab then accepts."""
+
+from __future__ import annotations
+
+import numpy as np
+from typer.testing import CliRunner
+
+from nnlab.cli import app
+from nnlab.specfile import load_spec
+
+runner = CliRunner()
+
+
+def test_csv_classification_with_a_rare_class(write, tmp_path):
+    rows = ["id,age,city,joined,churn"] + [f"{i},{20 + i % 50},{['Oslo', 'Lima'][i % 2]},2024-01-{1 + i % 28:02d},"
+                                           f"{'yes' if i % 10 == 0 else 'no'}" for i in range(300)]
+    data = write("data/customers.csv", "\n".join(rows) + "\n")
+    result = runner.invoke(app, ["init", "--data", str(data), "--output", str(tmp_path / "spec.yaml")])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "spec.yaml").read_text()
+    assert text.startswith("# A starting spec written by `nnlab init`")
+    assert "target: 'churn' (the last column" in text and "objective: val_f1" in text
+    spec = load_spec(tmp_path / "spec.yaml")
+    assert spec.name == "customers" and spec.data.target == "churn" and spec.model.kind == "mlp"
+    assert spec.data.path == data.resolve()
+    assert "id" in result.output  # the id column is named as dropped
+
+
+def test_regression_target_chosen_and_existing_file_kept(write, tmp_path):
+    data = write("houses.csv", "price,rooms,area\n" + "\n".join(f"{100 + i * 3.5},{i % 5},{50 + i}" for i in range(80)))
+    out = tmp_path / "houses.yaml"
+    result = runner.invoke(app, ["init", "--data", str(data), "--target", "PRICE", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    spec = load_spec(out)
+    assert spec.data.task == "regression" and spec.search.objective == "val_loss" and spec.data.target == "price"
+    before = out.read_text()
+    result = runner.invoke(app, ["init", "--data", str(data), "-o", str(out)])
+    assert result.exit_code == 2 and "exists" in result.output and out.read_text() == before
+    result = runner.invoke(app, ["init", "--data", str(data), "--target", "size", "-o", str(tmp_path / "x.yaml")])
+    assert result.exit_code == 2 and "size" in result.output and not (tmp_path / "x.yaml").exists()
+
+
+def test_image_folder_and_npz(image_folder, tmp_path):
+    folder = image_folder(n_per_class=5, classes=("cat", "dog", "owl"), size=(40, 30))
+    result = runner.invoke(app, ["init", "--data", str(folder), "-o", str(tmp_path / "img.yaml")])
+    assert result.exit_code == 0, result.output
+    spec = load_spec(tmp_path / "img.yaml")
+    assert spec.model.kind == "cnn" and tuple(spec.data.image_size) == (32, 32) and spec.data.source == "images"
+    assert "3 classes, 15 images" in result.output
+    np.savez(tmp_path / "a.npz", x=np.zeros((50, 8, 8)), y=np.arange(50) % 3)
+    result = runner.invoke(app, ["init", "--data", str(tmp_path / "a.npz"), "-o", str(tmp_path / "a.yaml")])
+    assert result.exit_code == 0
+    assert load_spec(tmp_path / "a.yaml").model.kind == "cnn"
+    result = runner.invoke(app, ["init", "--data", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "m.yaml")])
+    assert result.exit_code == 2 and "not found" in result.output
