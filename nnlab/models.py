@@ -40,7 +40,7 @@ class DataShape:
 
 def build_model(kind: str, params: dict, shape: DataShape):
     """An uncompiled Keras model of the given kind."""
-    return {"mlp": build_mlp, "cnn": build_cnn}[kind](params, shape)
+    return {"mlp": build_mlp, "cnn": build_cnn, "sequential": build_sequential}[kind](params, shape)
 
 
 def build_mlp(params: dict, shape: DataShape):
@@ -58,6 +58,39 @@ def build_mlp(params: dict, shape: DataShape):
     for width in params["units"]:
         x = _dense_block(x, width, params, reg)
     return keras.Model(inputs, _output(x, shape), name="mlp")
+
+
+def build_sequential(params: dict, shape: DataShape):
+    """The spec's own layers (`params["layers"]`: [[name, arguments], …]) between nnlab's input (with
+    pixel scaling for images) and its output layer; a Flatten before the output where still needed.
+    A layer that cannot be made or does not fit its input is a `SpecError` naming it."""
+    keras = import_keras()
+    from keras import layers
+
+    from .errors import SpecError
+
+    inputs = keras.Input(shape.input_shape)
+    x = inputs
+    if len(shape.input_shape) > 1 and shape.rescale != 1.0:
+        x = layers.Rescaling(shape.rescale)(x)
+    for i, (name, args) in enumerate(params["layers"]):
+        where = f"model.layers[{i}] {name}"
+        try:
+            layer = getattr(layers, name)(**args)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"{where}: {_first_line(exc)}") from None
+        try:
+            x = layer(x)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"{where} does not fit its input of shape {tuple(x.shape)}: {_first_line(exc)}") from None
+    if len(x.shape) > 2:
+        x = layers.Flatten()(x)
+    return keras.Model(inputs, _output(x, shape), name="sequential")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def build_cnn(params: dict, shape: DataShape):

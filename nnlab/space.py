@@ -241,6 +241,30 @@ def searchable(kind: type, *, options: tuple | None = None, **bounds: float) -> 
     return Annotated[Any, BeforeValidator(parse), WithJsonSchema(json_schema), SEARCHABLE]
 
 
+def parse_any_space(raw: dict) -> Space:
+    """A search space for a value of no declared type (a `sequential` layer's argument): the kind
+    follows the values: whole numbers for {int}, numbers for {float}, anything for {choice}."""
+    if "int" in raw:
+        return _parse_space(raw, int, {}, None)
+    if "float" in raw:
+        return _parse_space(raw, float, {}, None)
+    if "choice" in raw and isinstance(raw["choice"], list) and raw["choice"]:
+        first = raw["choice"][0]
+        kind = bool if isinstance(first, bool) else int if isinstance(first, int) else \
+            float if isinstance(first, float) else str
+        if kind is str:
+            return _parse_space(raw, str, {}, tuple(str(v) for v in raw["choice"]))
+        if kind is int and any(isinstance(v, float) for v in raw["choice"]):
+            kind = float
+        return _parse_space(raw, kind, {}, None)
+    return _parse_space(raw, float, {}, None)  # its own error message
+
+
+def layer_hp_name(index: int, layer: str, arg: str) -> str:
+    """The hyperparameter of a `sequential` layer's argument, e.g. dense2_units."""
+    return f"{layer.lower()}{index}_{arg}"
+
+
 # --------------------------------------------------------------------------------------------
 # The space of a whole spec
 # --------------------------------------------------------------------------------------------
@@ -256,6 +280,12 @@ def hyperparameters(spec) -> dict[str, Space]:
     below the sampled `layers` are active in a trial.
     """
     space: dict[str, Space] = {}
+    if spec.model.kind == "sequential":
+        for i, layer in enumerate(spec.model.layers):
+            ((name, args),) = layer.items()
+            for arg, value in args.items():
+                if is_space(value):
+                    space[layer_hp_name(i, name, arg)] = value
     for section in _SECTIONS:
         part = getattr(spec, section)
         for name in searchable_fields(part):
@@ -326,7 +356,15 @@ def extreme_params(spec, which: str) -> dict[str, Any]:
 
 
 def finish_params(spec, params: dict[str, Any]) -> dict[str, Any]:
-    """Expand per-layer units into a list `units` the builders read, one width per hidden layer."""
+    """Expand per-layer units into a list `units` the builders read, one width per hidden layer; a
+    `sequential` model's layers into [[name, arguments], …] with each searched argument's value."""
+    if spec.model.kind == "sequential":
+        layers = []
+        for i, layer in enumerate(spec.model.layers):
+            ((name, args),) = layer.items()
+            layers.append([name, {arg: params[layer_hp_name(i, name, arg)] if is_space(value) else value
+                                  for arg, value in args.items()}])
+        params["layers"] = layers
     if spec.model.kind == "mlp":
         layers = params["layers"]
         if getattr(spec.model, "per_layer", False) and is_space(spec.model.units):

@@ -158,8 +158,68 @@ class CnnModel(Section):
     augment: Augment = Field(default_factory=Augment, description="Training-time augmentation.")
 
 
-ModelSpec = Annotated[Union[MlpModel, CnnModel], Field(discriminator="kind")]
-MODEL_KINDS = ("mlp", "cnn")
+# Layer classes of keras.layers a `sequential` model may name (tests check each exists in Keras).
+KERAS_LAYERS = (
+    "Dense", "Dropout", "BatchNormalization", "LayerNormalization", "Activation", "ReLU", "LeakyReLU", "ELU",
+    "PReLU", "Softmax", "Flatten", "Reshape", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+    "ActivityRegularization", "Conv1D", "Conv2D", "Conv3D", "SeparableConv1D", "SeparableConv2D",
+    "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
+    "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "SpatialDropout1D", "SpatialDropout2D", "ZeroPadding2D",
+    "Cropping2D", "UpSampling2D", "Rescaling", "RandomFlip", "RandomRotation", "RandomZoom", "RandomContrast",
+    "RandomTranslation", "RandomBrightness", "RandomCrop", "Resizing", "CenterCrop", "UnitNormalization",
+)
+
+
+def _parse_layers(value: Any) -> list[dict]:
+    """[{Name: {argument: value or search space}}, …] with each search space parsed."""
+    from .errors import did_you_mean
+    from .space import parse_any_space
+
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected a list of layers, e.g. [{Dense: {units: 64, activation: relu}}, {Dropout: "
+                         "{rate: 0.2}}]")
+    layers = []
+    for i, entry in enumerate(value):
+        if isinstance(entry, str):
+            entry = {entry: {}}
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise ValueError(f"layers[{i}]: expected one layer as {{Name: {{argument: value}}}}; found {entry!r}")
+        ((name, args),) = entry.items()
+        if name not in KERAS_LAYERS:
+            raise ValueError(f"layers[{i}]: {name!r} is not a Keras layer nnlab accepts{did_you_mean(name, KERAS_LAYERS)}"
+                             f"; accepted: {', '.join(KERAS_LAYERS)}")
+        args = {} if args is None else args
+        if not isinstance(args, dict):
+            raise ValueError(f"layers[{i}] {name}: expected its arguments as a mapping; found {args!r}")
+        parsed = {}
+        for arg, arg_value in args.items():
+            if arg in ("name", "input_shape", "dtype"):
+                raise ValueError(f"layers[{i}] {name}: nnlab sets `{arg}` itself; leave it out")
+            try:
+                parsed[str(arg)] = parse_any_space(arg_value) if isinstance(arg_value, dict) else arg_value
+            except ValueError as exc:
+                raise ValueError(f"layers[{i}] {name}.{arg}: {exc}") from None
+        layers.append({name: parsed})
+    return layers
+
+
+class SequentialModel(Section):
+    kind: Literal["sequential"] = Field(description="Keras layers you list, in order (exact control).")
+    layers: list[dict[str, Any]] = Field(
+        description="Layers in order, each {Name: {argument: value}} with a name from keras.layers; any argument "
+                    "may be a search space. nnlab adds the input (and pixel scaling for images), a Flatten where "
+                    "needed, and the output layer."
+    )
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _layers(cls, value: Any) -> list[dict]:
+        return _parse_layers(value)
+
+
+ModelSpec = Annotated[Union[MlpModel, CnnModel, SequentialModel], Field(discriminator="kind")]
+MODEL_KINDS = ("mlp", "cnn", "sequential")
 
 # ------------------------------------------------------------------------------------ train
 

@@ -22,6 +22,7 @@ from .errors import SpecError, did_you_mean
 _TAGGED = {
     "csv": schema.CsvData, "images": schema.ImageData, "npz": schema.NpzData,
     "bundled": schema.BundledData, "mlp": schema.MlpModel, "cnn": schema.CnnModel,
+    "sequential": schema.SequentialModel,
 }
 
 
@@ -108,6 +109,8 @@ def spec_to_dict(spec: schema.Spec) -> dict:
             return {k: plain(getattr(value, k)) for k in type(value).model_fields}
         if isinstance(value, (list, tuple)):
             return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
         if isinstance(value, Path):
             return str(value)
         return value

@@ -95,6 +95,14 @@ def open_sweep(spec: Spec, runs_dir: str | Path, *, overwrite: bool, device: str
         device_name += ", XLA"
     if strategy == "mirrored":
         device_name += ", MirroredStrategy"
+    if spec.model.kind == "sequential":  # the spec's own layers: build the smallest and largest now
+        from .models import build_model
+        from .space import extreme_params
+
+        shape = DataShape.of(data)
+        for which in ("min", "max"):
+            build_model("sequential", extreme_params(spec, which), shape)
+        clear_session()
     sweep = Sweep(spec, data, run_dir, reporter, previous, device_name, strategy=strategy, role=role,
                   worker_id=worker_id)
     if role == "worker":

@@ -77,3 +77,25 @@ def test_clear_session_between_trials_keeps_mixed_precision():
         assert model.get_layer("output").dtype_policy.compute_dtype == "float32"
     finally:
         assert set_precision(False, gpu=False) == "float32"
+
+
+def test_every_sequential_layer_name_is_a_keras_layer():
+    import keras
+
+    from nnlab.spec import KERAS_LAYERS
+
+    missing = [name for name in KERAS_LAYERS if not isinstance(getattr(keras.layers, name, None), type)]
+    assert not missing
+
+
+def test_sequential_builder_names_the_layer_that_does_not_fit():
+    from nnlab.errors import SpecError
+
+    shape = DataShape((64,), "classification", 10)
+    model = build_model("sequential", {"layers": [["Reshape", {"target_shape": [8, 8, 1]}],
+                                                  ["Conv2D", {"filters": 4, "kernel_size": 3}]]}, shape)
+    assert [type(layer).__name__ for layer in model.layers][-3:] == ["Conv2D", "Flatten", "Dense"]
+    with pytest.raises(SpecError, match=r"model.layers\[0\] Conv2D does not fit its input of shape \(None, 64\)"):
+        build_model("sequential", {"layers": [["Conv2D", {"filters": 4, "kernel_size": 3}]]}, shape)
+    with pytest.raises(SpecError, match=r"model.layers\[1\] Dense: .*units"):
+        build_model("sequential", {"layers": [["Flatten", {}], ["Dense", {"activation": "relu"}]]}, shape)

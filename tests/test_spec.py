@@ -210,3 +210,51 @@ def test_loading_a_spec_does_not_import_tensorflow(write):
             "print(any(m in sys.modules for m in ('tensorflow', 'keras')))")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+SEQUENTIAL = """
+name: seq
+data: {source: "sklearn:digits"}
+model:
+  kind: sequential
+  layers:
+    - Dense: {units: {int: [16, 64], step: 16}, activation: {choice: [relu, tanh]}}
+    - BatchNormalization
+    - Dropout: {rate: {float: [0.0, 0.4], step: 0.2}}
+    - Dense: {units: 8, kernel_size: [3, 3]}
+"""
+
+
+def test_sequential_layers_with_search_spaces(write, tmp_path):
+    from nnlab.results import write_atomic
+    from nnlab.space import finish_params, fixed_params, hyperparameters
+    from nnlab.specfile import spec_to_dict
+
+    import yaml
+
+    spec = load_spec(write("s.yaml", SEQUENTIAL))
+    space = hyperparameters(spec)
+    assert list(space) == ["dense0_units", "dense0_activation", "dropout2_rate"]  # train's values are fixed
+    assert space["dense0_units"] == IntRange(16, 64, 16) and space["dense0_activation"] == Choice(("relu", "tanh"))
+    params = finish_params(spec, {**fixed_params(spec), "dense0_units": 32, "dense0_activation": "tanh",
+                                  "dropout2_rate": 0.2})
+    assert params["layers"] == [["Dense", {"units": 32, "activation": "tanh"}], ["BatchNormalization", {}],
+                                ["Dropout", {"rate": 0.2}], ["Dense", {"units": 8, "kernel_size": [3, 3]}]]
+    # the run folder's copy of the spec loads back to the same search (resume depends on it)
+    copy = tmp_path / "copy.yaml"
+    write_atomic(copy, yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
+    assert spec_hash(load_spec(copy)) == spec_hash(spec)
+
+
+@pytest.mark.parametrize("layers, expected", [
+    ("[{Dence: {units: 4}}]", "did you mean `Dense`"),
+    ("[{Dense: {units: {int: [4]}}}]", "layers[0] Dense.units: `int` needs [min, max]"),
+    ("[{Dense: 4}]", "expected its arguments as a mapping"),
+    ("[{Dense: {units: 4, name: d}}]", "nnlab sets `name` itself"),
+    ("[]", "expected a list of layers"),
+    ("[{Dense: {units: 4}, Dropout: {rate: 0.1}}]", "expected one layer as"),
+    ("[{Lambda: {function: x}}]", "not a Keras layer nnlab accepts"),
+])
+def test_sequential_mistakes(write, layers, expected):
+    message = error_of(write, SEQUENTIAL, f"model.layers={layers}")
+    assert expected in message and "at model.layers" in message

@@ -112,6 +112,24 @@ def test_xla_and_mixed_precision_switches(write, tmp_path):
         keras.mixed_precision.set_global_policy("float32")  # whatever happened, not for the other tests
 
 
+def test_sequential_layers_sweep_and_resume(write, tmp_path):
+    text = """
+        data: {source: "sklearn:digits"}
+        model:
+          kind: sequential
+          layers:
+            - Reshape: {target_shape: [8, 8, 1]}
+            - Conv2D: {filters: {choice: [4, 8]}, kernel_size: 3, activation: relu}
+            - GlobalAveragePooling2D
+            - Dropout: {rate: {float: [0.0, 0.2], step: 0.2}}
+        train: {epochs: 1, batch_size: 128}
+        search: {max_trials: 2, objective: val_accuracy}
+    """
+    summary = check_run(sweep(write, tmp_path, text), 2)
+    assert summary["hyperparameter_names"] == ["conv2d1_filters", "dropout3_rate"]
+    check_run(sweep(write, tmp_path, text, "search.max_trials=3"), 3)  # resumes: the spec copy matches
+
+
 def test_sklearn_digits_cnn_hyperband(write, tmp_path):
     text = """
         data: {source: "sklearn:digits"}
