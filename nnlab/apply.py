@@ -65,7 +65,7 @@ def load_model(run_dir: Path, summary: dict, preprocessing: dict, trial_id: str 
     if not checkpoint.is_file():
         raise RunError(f"trial {trial_id}'s weights were not kept (search.keep keeps only the best trial's "
                        "unless it is `all`); export the best model without --trial, or re-run with keep: all")
-    from keras_tuner.src.engine.trial import Trial
+    from keras_tuner.src.engine.trial import Trial  # (TensorFlow is imported quietly above)
 
     from .models import DataShape, build_model
     from .space import sample_params

@@ -18,7 +18,9 @@ import tempfile
 def import_tensorflow():
     """`import tensorflow`, without its start-up noise."""
     if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
+        tf = sys.modules["tensorflow"]
+        tf.get_logger().setLevel(logging.ERROR)
+        return tf
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with tempfile.TemporaryFile(mode="w+b") as sink:
         sys.stderr.flush()

@@ -237,6 +237,28 @@ def plot(
         typer.echo(f"wrote {path}")
 
 
+@app.command()
+def retrain(
+    run_dir: Path = typer.Argument(..., metavar="RUN", help="A run folder, e.g. runs/NAME."),
+    top: int = typer.Option(3, "--top", min=1, help="How many of the best configurations."),
+    seeds: int = typer.Option(3, "--seeds", min=1, help="Trainings per configuration, each with another seed."),
+    device: Device = typer.Option(Device.auto, "--device", help="Where to train."),
+    quiet: bool = QUIET,
+) -> None:
+    """Train the best configurations again with other seeds: mean ± std, a real winner or a lucky one."""
+    from .errors import NnlabError
+    from .progress import Reporter
+    from .retrain import retrain as retrain_run
+
+    try:
+        retrain_run(run_dir, top, seeds, device.value, Reporter(quiet=quiet))
+    except NnlabError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: nothing was written", err=True)
+        raise typer.Exit(130)
+
+
 class ExportFormat(str, Enum):
     keras = "keras"
     savedmodel = "savedmodel"

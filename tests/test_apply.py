@@ -123,3 +123,17 @@ def test_predict_and_evaluate_image_folders(write, tmp_path, image_folder):
     out = runner.invoke(app, ["evaluate", str(run_dir), str(folder)])
     assert out.exit_code == 0 and "16 examples" in out.output
     assert (run_dir / results.BEST_MODEL).is_file()
+
+
+def test_retrain_the_best_with_other_seeds(csv_run):
+    _, run_dir = csv_run
+    result = runner.invoke(app, ["retrain", str(run_dir), "--top", "2", "--seeds", "2"])
+    assert result.exit_code == 0, result.output
+    assert "mean ± std" in result.output
+    saved = results.read_json(run_dir / "retrain.json")
+    assert saved["objective"] == "val_accuracy" and len(saved["configurations"]) == 2
+    summary = results.read_json(run_dir / results.SUMMARY)
+    for entry in saved["configurations"]:
+        assert len(entry["scores"]) == 2 and len(set(entry["seeds"])) == 2
+        assert 0 <= entry["mean"] <= 1 and entry["std"] >= 0
+    assert {e["trial_id"] for e in saved["configurations"]} >= {summary["best_trial"]}
