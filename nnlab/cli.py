@@ -75,6 +75,8 @@ def run(
     per_gpu: int = typer.Option(1, "--per-gpu", min=1, help="Workers per GPU with --gpus (they share it)."),
     strategy: Optional[Strategy] = typer.Option(None, "--strategy",
                                                 help="mirrored: train each trial on all visible GPUs."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Per-trial TensorBoard logs with the HParams "
+                                                                  "dashboard, in RUN/tensorboard/."),
 ) -> None:
     """Run a sweep (or resume it: completed trials are kept)."""
     from .errors import NnlabError
@@ -87,12 +89,12 @@ def run(
 
             result = run_parallel(spec, runs_dir, workers=workers, gpus=parse_gpus(gpus), per_gpu=per_gpu,
                                   device=device.value, overwrite=overwrite, quiet=quiet, spec_file=spec_file,
-                                  overrides=set_, strategy=strategy_name)
+                                  overrides=set_, strategy=strategy_name, tensorboard=tensorboard)
         else:
             from .sweep import run as run_sweep
 
             result = run_sweep(spec, runs_dir, overwrite=overwrite, device=device.value, quiet=quiet,
-                               strategy=strategy_name)
+                               strategy=strategy_name, tensorboard=tensorboard)
     except NnlabError as exc:
         _fail(exc)
     raise typer.Exit(result.exit_code)
@@ -143,6 +145,7 @@ def worker(
                                                 help="mirrored: train each trial on all visible GPUs."),
     wait: float = typer.Option(600.0, "--wait", metavar="SECONDS", min=0,
                                help="How long to wait for the chief to answer at start."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="TensorBoard logs of this worker's trials."),
     quiet: bool = QUIET,
 ) -> None:
     """Train the trials a chief hands out, until the search is over."""
@@ -154,7 +157,7 @@ def worker(
         spec = _load(spec_file, set_, name)
         code = run_worker(spec, runs_dir, chief=chief_address, worker_id=worker_id or default_worker_id(),
                           device=device.value, quiet=quiet, strategy=strategy.value if strategy else None,
-                          wait_seconds=wait)
+                          wait_seconds=wait, tensorboard=tensorboard)
     except NnlabError as exc:
         _fail(exc)
     raise typer.Exit(code)

@@ -426,7 +426,7 @@ def serve_chief(spec: Spec, runs_dir: str | Path, *, host: str = "127.0.0.1", po
 def run_parallel(spec: Spec, runs_dir: str | Path, *, workers: int, gpus: list[str] | None = None,
                  per_gpu: int = 1, device: str = "auto", overwrite: bool = False, quiet: bool = False,
                  spec_file: Path, overrides: list[str], strategy: str | None = None,
-                 reporter: Reporter | None = None):
+                 reporter: Reporter | None = None, tensorboard: bool = False):
     """`nnlab run --workers N [--gpus 0,1 --per-gpu K]`: a chief here and N local worker processes."""
     gpus = gpus or []
     check_gpus(gpus)
@@ -440,6 +440,8 @@ def run_parallel(spec: Spec, runs_dir: str | Path, *, workers: int, gpus: list[s
         command += ["--set", override]
     if strategy:
         command += ["--strategy", strategy]
+    if tensorboard:
+        command += ["--tensorboard"]
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_") and k != "NNLAB_KILL_AT"}
     ids, envs = [], []
     for i in range(workers):
@@ -486,7 +488,7 @@ def check_worker_run_dir(run_dir: Path, spec: Spec) -> dict:
 
 def run_worker(spec: Spec, runs_dir: str | Path, *, chief: str, worker_id: str, device: str = "auto",
                quiet: bool = False, strategy: str | None = None, wait_seconds: float = 600.0,
-               reporter: Reporter | None = None) -> int:
+               reporter: Reporter | None = None, tensorboard: bool = False) -> int:
     """`nnlab worker`: train the trials the chief hands out until it says the search is over."""
     import grpc
 
@@ -509,5 +511,6 @@ def run_worker(spec: Spec, runs_dir: str | Path, *, chief: str, worker_id: str, 
     os.environ.update(KERASTUNER_TUNER_ID=worker_id, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=str(port))
     sweep = open_sweep(spec, runs_dir, overwrite=False, device=device, reporter=reporter, strategy=strategy,
                        role="worker", worker_id=worker_id, previous=previous)
+    sweep.tensorboard = tensorboard
     with terminate_as_interrupt():
         return sweep.work()

@@ -40,6 +40,7 @@ from .specfile import spec_hash
 from .trial import (best_epoch_metrics, explain_failure, first_useful_line, fit_targets,
                     keras_callbacks)
 
+TENSORBOARD_DIR = "tensorboard"
 TUNERS = {"random": "RandomSearch", "grid": "GridSearch", "bayesian": "BayesianOptimization",
           "hyperband": "Hyperband"}
 
@@ -62,11 +63,14 @@ class RunResult:
 
 
 def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, device: str = "auto",
-        quiet: bool = False, reporter: Reporter | None = None, strategy: str | None = None) -> RunResult:
+        quiet: bool = False, reporter: Reporter | None = None, strategy: str | None = None,
+        tensorboard: bool = False) -> RunResult:
     """Run (or resume) the sweep a spec describes into `runs_dir/<spec.name>/`, in this process.
-    `strategy="mirrored"` trains each trial on all visible GPUs (Keras Tuner's distribution_strategy)."""
+    `strategy="mirrored"` trains each trial on all visible GPUs (Keras Tuner's distribution_strategy);
+    `tensorboard` writes per-trial TensorBoard logs with the HParams dashboard to RUN/tensorboard/."""
     reporter = reporter or Reporter(quiet=quiet)
     sweep = open_sweep(spec, runs_dir, overwrite=overwrite, device=device, reporter=reporter, strategy=strategy)
+    sweep.tensorboard = tensorboard
     with terminate_as_interrupt():
         return sweep.search()
 
@@ -147,6 +151,7 @@ class Sweep:
         or "worker" (trains the trials a chief hands out, as `worker_id`)."""
         self.spec, self.data, self.run_dir, self.reporter = spec, data, run_dir, reporter
         self.device_name, self.strategy, self.role, self.worker_id = device_name, strategy, role, worker_id
+        self.tensorboard = False  # per-trial TensorBoard logs under RUN/tensorboard/
         self.shape = DataShape.of(data)
         self.training = TrainingData(data.x_train, fit_targets(data.y_train, self.shape), data.x_val,
                                      fit_targets(data.y_val, self.shape), spec.seed)
@@ -286,7 +291,7 @@ class Sweep:
         freeze_heap()
         try:
             self.write_results("running")
-            tuner.search(self.training, epochs=self.spec.train.epochs, verbose=0)
+            tuner.search(self.training, epochs=self.spec.train.epochs, verbose=0, callbacks=self.search_callbacks())
         except _StopSearch as stop:
             status, self.stop_reason = "stopped", str(stop)
             self.reporter.warn(str(stop))
@@ -309,7 +314,7 @@ class Sweep:
         self.reporter.say(f"worker {self.worker_id}: {self.data.summary()}; training on {self.device_name}")
         freeze_heap()
         try:
-            tuner.search(self.training, epochs=self.spec.train.epochs, verbose=0)
+            tuner.search(self.training, epochs=self.spec.train.epochs, verbose=0, callbacks=self.search_callbacks())
         except KeyboardInterrupt:
             self.reporter.warn(f"worker {self.worker_id} interrupted; the chief will hand its trial out again")
             return 130
@@ -317,6 +322,15 @@ class Sweep:
             clear_session()
         self.reporter.say(f"worker {self.worker_id}: the chief says the search is over")
         return 0
+
+    def search_callbacks(self) -> list:
+        """Callbacks for every trial, which Keras Tuner copies per trial: TensorBoard when asked (Keras
+        Tuner gives each trial and execution its own log folder and adds the HParams callback)."""
+        if not self.tensorboard:
+            return []
+        import keras
+
+        return [keras.callbacks.TensorBoard(log_dir=str(self.run_dir / TENSORBOARD_DIR))]
 
     def start_text(self, where: str | None = None) -> str:
         """The search in one line; `where` the trials train (default: this process's device)."""

@@ -130,6 +130,24 @@ def test_sequential_layers_sweep_and_resume(write, tmp_path):
     check_run(sweep(write, tmp_path, text, "search.max_trials=3"), 3)  # resumes: the spec copy matches
 
 
+def test_tensorboard_logs_per_trial_with_hparams(write, tmp_path):
+    text = """
+        data: {source: "sklearn:wine"}
+        model: {kind: mlp, layers: 1, units: {choice: [4, 8]}}
+        train: {epochs: 2}
+        search: {tuner: grid, max_trials: 2, objective: val_accuracy}
+    """
+    result = run(load_spec(write("tb.yaml", text)), tmp_path / "runs", quiet=True, tensorboard=True)
+    assert result.exit_code == 0
+    logs = result.run_dir / "tensorboard"
+    for trial in ("0", "1"):
+        folder = logs / trial / "execution0"
+        summary = b"".join(p.read_bytes() for p in folder.glob("events.out.tfevents.*"))
+        assert b"hparams" in summary and b"units" in summary  # the HParams dashboard's data
+        validation = b"".join(p.read_bytes() for p in (folder / "validation").glob("events.out.tfevents.*"))
+        assert b"epoch_accuracy" in validation
+
+
 def test_sklearn_digits_cnn_hyperband(write, tmp_path):
     text = """
         data: {source: "sklearn:digits"}
