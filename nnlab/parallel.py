@@ -417,9 +417,13 @@ def serve_chief(spec: Spec, runs_dir: str | Path, *, host: str = "127.0.0.1", po
     else:
         where = (f"workers: nnlab worker SPEC --chief HOST:{chief.port} (chief listening on "
                  f"{chief.host}:{chief.port})")
-    reporter.start(spec.name, sweep.data.summary(), sweep.start_text(where), done, sweep.total)
+    reporter.start(spec.name, sweep.data.summary(), sweep.start_text(where), done, sweep.total,
+                   spec.search.max_epochs or spec.train.epochs, sweep.objective)
     sweep.write_results("running")
-    status = _serve(chief, local)
+    try:
+        status = _serve(chief, local)
+    finally:
+        reporter.close()
     return chief.finish(status)
 
 

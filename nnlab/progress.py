@@ -1,7 +1,9 @@
 """What a sweep shows while it runs: a header, one line per trial, the top trials at the end.
 
-`Reporter` prints with rich; `quiet=True` keeps only warnings. The sweep calls it; it never calls
-back into the sweep.
+`Reporter` prints with rich; `quiet=True` keeps only warnings. In a terminal it also keeps live bars
+under the trial lines: one for the sweep (trials done, best so far, elapsed) and one for the current
+trial's epochs (with the objective's latest value). Logs and pipes get the plain lines only. The
+sweep calls it; it never calls back into the sweep.
 """
 
 from __future__ import annotations
@@ -28,13 +30,44 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 class Reporter:
-    def __init__(self, quiet: bool = False, console: Console | None = None):
+    def __init__(self, quiet: bool = False, console: Console | None = None, live: bool | None = None):
         self.quiet = quiet
         self.console = console or Console(highlight=False, soft_wrap=True)
         if not self.console.is_terminal:
             self.console.width = max(self.console.width, 160)  # logs: do not wrap at 80 columns
+        self.live = (self.console.is_terminal and not quiet) if live is None else live
         self.started = time.monotonic()
         self.finished_here = 0
+        self.epochs: int | None = None
+        self.objective: str | None = None
+        self._bars = None
+        self._sweep_bar = self._trial_bar = None
+
+    # ---- live bars (a terminal only)
+
+    def _open_bars(self, done: int, total: int | None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bars = Progress(TextColumn("{task.description:<14}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+                              TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=self.console,
+                              transient=True)
+        self._sweep_bar = self._bars.add_task("sweep", total=total, completed=done, info="")
+        self._trial_bar = self._bars.add_task("trial", total=self.epochs, visible=False, info="")
+        self._bars.start()
+
+    def epoch_ends(self, epoch: int, logs: dict | None) -> None:
+        """After each epoch of the current trial (a Keras callback calls this)."""
+        if self._bars is None:
+            return
+        value = (logs or {}).get(self.objective) if self.objective else None
+        info = f"{self.objective} {fmt_value(float(value))}" if value is not None else ""
+        self._bars.update(self._trial_bar, completed=epoch + 1, info=info)
+
+    def close(self) -> None:
+        """End the live bars (before the final table, or when the sweep stops)."""
+        if self._bars is not None:
+            self._bars.stop()
+            self._bars = None
 
     def say(self, text: str) -> None:
         if not self.quiet:
@@ -47,13 +80,17 @@ class Reporter:
     def warn(self, text: str) -> None:
         self.console.print(f"[yellow]warning:[/yellow] {text}")
 
-    def start(self, name: str, data_summary: str, search: str, done: int, total: int | None) -> None:
+    def start(self, name: str, data_summary: str, search: str, done: int, total: int | None,
+              epochs: int | None = None, objective: str | None = None) -> None:
         self.started = time.monotonic()
+        self.epochs, self.objective = epochs, objective
         self.say(f"[bold]nnlab run {name}[/bold]")
         self.say(f"  data:   {data_summary}")
         self.say(f"  search: {search}")
         if done:
             self.say(f"  resuming: {done} trial(s) already done{f' of {total}' if total else ''}")
+        if self.live:
+            self._open_bars(done, total)
 
     def trial_begins(self, number: int, total: int | None, trial_id: str, params: dict,
                      worker: str | None = None) -> None:
@@ -62,6 +99,9 @@ class Reporter:
         shown = " ".join(f"{k}={fmt_value(v)}" for k, v in params.items())
         where = f" on {worker}" if worker else ""
         self.console.print(f"[dim]\\[{number}/{total or '?'}] trial {trial_id} started{where}: {shown}[/dim]")
+        if self._bars is not None and not worker:  # (parallel trials: the sweep bar only)
+            self._bars.update(self._trial_bar, description=f"trial {trial_id}", completed=0, total=self.epochs,
+                              visible=True, info="")
 
     def trial_ends(self, number: int, total: int | None, record: dict, objective: str,
                    best: dict | None) -> None:
@@ -83,8 +123,12 @@ class Reporter:
             f"\\[{number}/{total or '?'}] trial {record['trial_id']}{worker} {result}  {best_text}  "
             f"({fmt_duration(record.get('seconds'))}; {fmt_duration(elapsed)} elapsed{eta})"
         )
+        if self._bars is not None:
+            self._bars.update(self._sweep_bar, advance=1, info=best_text + eta)
+            self._bars.update(self._trial_bar, visible=False)
 
     def table(self, records: list[dict], objective: str, hp_names: list[str], top: int = 5) -> None:
+        self.close()
         if self.quiet or not records:
             return
         table = Table(title=f"Top {min(top, len(records))} trials by {objective}")

@@ -252,6 +252,8 @@ class Sweep:
         if "f1" in self.spec.train.metrics:  # first: the callbacks after it read val_f1
             callbacks.append(macro_f1_callback(self.data.x_val, self.data.y_val, self.shape.binary))
         callbacks.append(stop_on_nan(params["learning_rate"]))
+        if self.reporter.live and self.role != "worker":  # the epoch bar
+            callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=self.reporter.epoch_ends))
         es = self.spec.train.early_stopping
         if es:
             monitor = es.monitor or self.objective
@@ -286,7 +288,8 @@ class Sweep:
         self.total = self.total_trials(tuner)
         self._sync_records(tuner)
         done = sum(1 for r in self.records.values() if r["status"] in ("completed", "failed"))
-        self.reporter.start(self.spec.name, self.data.summary(), self.start_text(), done, self.total)
+        self.reporter.start(self.spec.name, self.data.summary(), self.start_text(), done, self.total,
+                            self.spec.search.max_epochs or self.spec.train.epochs, self.objective)
         status = "completed"
         freeze_heap()
         try:
@@ -300,6 +303,7 @@ class Sweep:
             self.reporter.warn("interrupted: completed trials are saved; run the same command again to resume")
         finally:
             clear_session()
+            self.reporter.close()
         return self.finish(tuner, status)
 
     def work(self) -> int:
