@@ -241,6 +241,23 @@ def plot(
 
 
 @app.command()
+def report(
+    run_dir: Path = typer.Argument(..., metavar="RUN", help="A run folder, e.g. runs/NAME."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The HTML file (default RUN/report.html)."),
+) -> None:
+    """One self-contained HTML file: summary, trials, pictures, the best model and its validation metrics."""
+    from .errors import NnlabError
+
+    try:
+        from .report import build_report
+
+        path = build_report(run_dir, output)
+    except NnlabError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
 def retrain(
     run_dir: Path = typer.Argument(..., metavar="RUN", help="A run folder, e.g. runs/NAME."),
     top: int = typer.Option(3, "--top", min=1, help="How many of the best configurations."),

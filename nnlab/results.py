@@ -38,11 +38,21 @@ TRIAL_EXTRAS = "nnlab_trial.json"  # in tuner/trial_ID/: what a worker process s
 TRIAL_COLUMNS = ["trial_id", "status", "score", "best_epoch", "epochs", "seconds", "worker", "reason"]
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def write_atomic(path: Path, text: str, point: str = "write") -> None:
     """Write a text file so that readers see the old or the new content, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # as an ordinary file would be (mkstemp makes it private)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
             fh.flush()

@@ -137,3 +137,33 @@ def test_retrain_the_best_with_other_seeds(csv_run):
         assert len(entry["scores"]) == 2 and len(set(entry["seeds"])) == 2
         assert 0 <= entry["mean"] <= 1 and entry["std"] >= 0
     assert {e["trial_id"] for e in saved["configurations"]} >= {summary["best_trial"]}
+
+
+def test_report_is_one_self_contained_html_file_that_renders(csv_run, tmp_path):
+    import shutil
+    import subprocess
+
+    _, run_dir = csv_run
+    result = runner.invoke(app, ["report", str(run_dir), "-o", str(tmp_path / "report.html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "report.html").read_text()
+    for part in ("Best model on the validation data", "accuracy", "macro F1", "Confusion matrix", "Per class",
+                 "Trials", "Learning curves", "The best model's layers", "Spec", "target: Label"):
+        assert part in page, part
+    assert page.count("src='data:image/png;base64,") == 4  # the pictures travel inside the file
+    assert "http://" not in page and "https://" not in page  # nothing fetched from elsewhere
+    assert (tmp_path / "report.html").stat().st_mode & 0o044  # readable by others, as ordinary files are
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        pytest.skip("no headless Chromium here (apt-get install chromium) to render the report")
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--screenshot={shot}", "--window-size=1100,1600", (tmp_path / "report.html").as_uri()],
+                   capture_output=True, timeout=120)
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        pixels = np.asarray(image.convert("L"), float)
+    assert pixels.shape == (1600, 1100)
+    assert pixels.std() > 20  # text, tables and pictures drawn, not a blank page
+    assert (pixels < 100).mean() > 0.005  # dark text and lines

@@ -1,0 +1,164 @@
+"""`nnlab report`: one self-contained HTML file about a run, to read or to share.
+
+It holds the run's summary, its spec, the table of trials, the pictures of `nnlab plot` (embedded, so
+the file stands alone), the best model's layers, and the best model's metrics on the run's validation
+split: classification accuracy, macro F1, per-class report and confusion matrix; regression RMSE, MAE,
+R² and the share of predictions within 10%. The validation split is the sweep's own (same data file,
+same seed); where the data cannot be read any more, the report says so and keeps the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import results
+from .errors import NnlabError, RunError
+from .progress import fmt_duration, fmt_value
+
+STYLE = """
+body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto; max-width: 1100px;
+       color: #1d232a; line-height: 1.45; padding: 0 1rem; }
+h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #d5dbe1; padding-bottom: 0.3rem; }
+.sub { color: #5b6772; margin-top: 0; }
+.cards { display: flex; flex-wrap: wrap; gap: 0.8rem; margin: 1rem 0; }
+.card { border: 1px solid #d5dbe1; border-radius: 8px; padding: 0.6rem 0.9rem; min-width: 9rem; }
+.card b { display: block; font-size: 1.3rem; }
+table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #d5dbe1; padding: 0.25rem 0.55rem; text-align: right; }
+th { background: #f2f5f8; } td.l, th.l { text-align: left; }
+tr.best td { background: #eaf6ec; font-weight: 600; }
+td.failed { color: #a4262c; text-align: left; }
+pre { background: #f6f8fa; border: 1px solid #d5dbe1; border-radius: 6px; padding: 0.8rem; overflow-x: auto;
+      font-size: 0.82rem; }
+img { max-width: 100%; border: 1px solid #e3e8ed; border-radius: 6px; margin: 0.5rem 0; }
+.note { color: #5b6772; font-size: 0.88rem; }
+"""
+
+
+def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
+    """Write the run's HTML report (default RUN/report.html); return its path."""
+    from .plots import load, plot_run
+
+    run_dir = Path(run_dir)
+    summary, records = load(run_dir)
+    if not any(r["status"] == "completed" for r in records):
+        raise RunError(f"{run_dir} has no completed trial to report on")
+    output = Path(output) if output else run_dir / "report.html"
+    with tempfile.TemporaryDirectory() as tmp:
+        pictures = [(p.stem.replace("_", " "), base64.b64encode(p.read_bytes()).decode()) for p in plot_run(run_dir, tmp)]
+    model_text, metrics, metrics_note = _best_model(run_dir)
+    spec_text = (run_dir / results.SPEC_COPY).read_text(encoding="utf-8") if (run_dir / results.SPEC_COPY).is_file() \
+        else "(spec.yaml is missing)"
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>nnlab report: {_e(summary.get('run', run_dir.name))}</title>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>{_e(summary.get('run', run_dir.name))}</h1>",
+        f"<p class='sub'>nnlab run report · {_e(summary.get('data', ''))} · {_e(summary.get('model', ''))} · "
+        f"{_e(summary.get('tuner', ''))} search · written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
+        _cards(summary),
+        "<h2>Best model on the validation data</h2>", _metrics_html(metrics, metrics_note),
+        "<h2>Trials</h2>", _trials_table(summary, records),
+        "<h2>Pictures</h2>",
+        *(f"<h3>{_e(title.capitalize())}</h3><img alt='{_e(title)}' src='data:image/png;base64,{data}'>"
+          for title, data in pictures),
+        "<h2>The best model's layers</h2>", f"<pre>{_e(model_text)}</pre>",
+        "<h2>Spec</h2>", f"<pre>{_e(spec_text)}</pre>",
+        "<p class='note'>Made by nnlab from the run folder's files "
+        f"({_e(str(run_dir.resolve()))}).</p></body></html>",
+    ]
+    results.write_atomic(output, "\n".join(parts))
+    return output
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _cards(summary: dict) -> str:
+    cards = [("best " + str(summary.get("objective", "score")), fmt_value(summary.get("best_score"))),
+             ("best trial", summary.get("best_trial") or "-"),
+             ("trials", f"{summary.get('completed', 0)} completed, {summary.get('failed', 0)} failed"),
+             ("time", fmt_duration(summary.get("seconds"))), ("status", summary.get("status", "?")),
+             ("device", summary.get("device") or "-")]
+    return "<div class='cards'>" + "".join(f"<div class='card'>{_e(k)}<b>{_e(v)}</b></div>" for k, v in cards) + "</div>"
+
+
+def _trials_table(summary: dict, records: list[dict]) -> str:
+    direction = summary.get("direction", "min")
+    hp_names = summary.get("hyperparameter_names", [])
+    done = sorted((r for r in records if r["status"] == "completed"), key=lambda r: r["score"],
+                  reverse=direction == "max")
+    rest = [r for r in records if r["status"] != "completed"]
+    head = ["trial", str(summary.get("objective", "score")), *hp_names, "epochs", "time", "status"]
+    rows = ["<table><tr>" + "".join(f"<th class='{'l' if i == 0 else ''}'>{_e(h)}</th>" for i, h in enumerate(head))
+            + "</tr>"]
+    for i, r in enumerate(done + rest):
+        status = r["status"] + (f": {r['reason']}" if r.get("reason") else "")
+        cells = [f"<td class='l'>{_e(r['trial_id'])}</td>", f"<td>{_e(fmt_value(r.get('score')) if r.get('score') is not None else '-')}</td>"]
+        cells += [f"<td>{_e(fmt_value(r['hyperparameters'].get(h, '')))}</td>" for h in hp_names]
+        cells += [f"<td>{_e(r.get('epochs') or '')}</td>", f"<td>{_e(fmt_duration(r.get('seconds')))}</td>",
+                  f"<td class='{'failed' if r['status'] == 'failed' else 'l'}'>{_e(status)}</td>"]
+        rows.append(f"<tr class='{'best' if i == 0 and done else ''}'>" + "".join(cells) + "</tr>")
+    return "\n".join(rows) + "</table>"
+
+
+def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
+    """(the best model's summary, its metrics on the validation split or None, a note)."""
+    from .apply import load_model, metrics, open_run, predict, Inputs
+
+    folder, summary, preprocessing = open_run(run_dir)
+    try:
+        model = load_model(folder, summary, preprocessing)
+    except NnlabError as exc:
+        return f"(no model: {exc})", None, str(exc)
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
+    try:
+        from .data import load_data
+        from .specfile import load_spec
+
+        data = load_data(load_spec(folder / results.SPEC_COPY))
+    except NnlabError as exc:
+        return "\n".join(lines), None, f"the run's data cannot be read any more, so no metrics: {exc}"
+    y = data.y_val
+    inputs = Inputs(data.x_val, [str(i) for i in range(len(y))], "row", np.asarray(y))
+    predictions, proba = predict(model, inputs, preprocessing)
+    note = f"{len(y)} validation examples: the sweep's own split of {data.description} (seed {summary.get('seed', '')})"
+    return "\n".join(lines), metrics(np.asarray(y), predictions, proba, preprocessing), note.replace(" (seed )", "")
+
+
+def _metrics_html(result: dict | None, note: str) -> str:
+    if result is None:
+        return f"<p class='note'>{_e(note)}</p>"
+    if result["task"] == "regression":
+        items = [("RMSE", fmt_value(result["rmse"])), ("MAE", fmt_value(result["mae"])),
+                 ("R²", f"{result['r2']:.4f}"), ("within 10% of the true value", f"{result['within_10_percent']:.1%}")]
+        return ("<div class='cards'>" + "".join(f"<div class='card'>{_e(k)}<b>{_e(v)}</b></div>" for k, v in items)
+                + f"</div><p class='note'>{_e(note)}</p>")
+    names = result["classes"]
+    out = ["<div class='cards'>",
+           f"<div class='card'>accuracy<b>{result['accuracy']:.4f}</b></div>",
+           f"<div class='card'>macro F1<b>{result['macro_f1']:.4f}</b></div></div>",
+           f"<p class='note'>{_e(note)}</p>", "<h3>Per class</h3>",
+           "<table><tr><th class='l'>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>"]
+    for name in names:
+        c = result["per_class"][name]
+        out.append(f"<tr><td class='l'>{_e(name)}</td><td>{c['precision']:.3f}</td><td>{c['recall']:.3f}</td>"
+                   f"<td>{c['f1-score']:.3f}</td><td>{int(c['support'])}</td></tr>")
+    out.append("</table><h3>Confusion matrix</h3><p class='note'>rows: true class; columns: predicted class</p>")
+    out.append("<table><tr><th></th>" + "".join(f"<th>{_e(n)}</th>" for n in names) + "</tr>")
+    for name, row in zip(names, result["confusion_matrix"]):
+        total = max(sum(row), 1)
+        cells = "".join(
+            f"<td style='background: rgba(33, 118, 174, {0.08 + 0.6 * v / total:.2f})'>{v}</td>" if v else "<td>0</td>"
+            for v in row)
+        out.append(f"<tr><th class='l'>{_e(name)}</th>{cells}</tr>")
+    return "\n".join(out) + "</table>"
