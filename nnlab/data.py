@@ -66,6 +66,14 @@ def load_data(spec: Spec) -> Dataset:
             f"model.kind cnn needs image data, but {spec.data.source} gives rows of {dataset.input_shape[0]} "
             "features; use model.kind: mlp for tabular data"
         )
+    folds = getattr(spec.data, "folds", None)
+    if folds:
+        if getattr(spec.data, "validation_path", None):
+            raise DataError("data.folds and data.validation_path exclude each other: folds validate on every row "
+                            "in turn; remove one of them")
+        rows = len(dataset.x_train) + len(dataset.x_val)
+        if rows < 2 * folds:
+            raise DataError(f"data.folds: {folds} folds need at least {2 * folds} rows; the data has {rows}")
     if len(dataset.x_train) < 2 or len(dataset.x_val) < 1:
         raise DataError(f"Too little data to train and validate: {dataset.summary()}")
     return dataset

@@ -110,7 +110,9 @@ class Reporter:
             return
         elapsed = time.monotonic() - self.started
         if record["status"] == "completed":
-            result = f"[green]{objective} {fmt_value(record['score'])}[/green]"
+            spread = (record.get("metrics") or {}).get(f"{objective}_std")
+            spread = f" ± {fmt_value(spread)} over folds" if spread is not None else ""
+            result = f"[green]{objective} {fmt_value(record['score'])}{spread}[/green]"
         else:
             result = f"[red]failed[/red]: {record.get('reason') or 'unknown reason'}"
         worker = f" ({record['worker']})" if record.get("worker") else ""

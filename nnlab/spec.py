@@ -42,6 +42,10 @@ class _DataBase(Section):
     validation_path: Path | None = Field(
         None, description="A second file or folder of the same kind to validate on, instead of a split."
     )
+    folds: int | None = Field(
+        None, ge=2, le=20, description="Cross-validate every trial over K folds of all the rows (small data): "
+                                       "its score is the mean of the folds' scores."
+    )
 
 
 class CsvData(_DataBase):

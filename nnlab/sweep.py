@@ -160,6 +160,9 @@ class Sweep:
         self.direction = obj.direction if not isinstance(obj, str) else metric_direction(obj)
         self.hp_names = list(hyperparameters(spec))
         self.metric_names = logged_metrics(spec, data.task)
+        self.folds = self._make_folds() if getattr(spec.data, "folds", None) else None
+        if self.folds:  # the spread of a trial's score over the folds, beside its mean
+            self.metric_names = self.metric_names + [f"{self.objective}_std"]
         self.previous = previous or {}
         self.records: dict[str, dict] = {}
         trials_path = run_dir / results.TRIALS
@@ -201,6 +204,8 @@ class Sweep:
 
             def fit(self, hp, model, data, callbacks=None, **kwargs):
                 params = sample_params(hp, spec)
+                if sweep.folds:
+                    return sweep.fit_folds(self, hp, model, params, callbacks, **kwargs)
                 callbacks = sweep.trial_callbacks(params) + [sweep.in_memory(c) for c in callbacks or []]
                 history = model.fit(data.batches(params["batch_size"]), validation_data=data.validation,
                                     callbacks=callbacks, shuffle=False, **kwargs)  # shuffled in the pipeline
@@ -244,13 +249,61 @@ class Sweep:
             replacements[id(callback)] = keras_callbacks()[2](callback)
         return replacements[id(callback)]
 
-    def trial_callbacks(self, params: dict) -> list:
+    def _make_folds(self) -> list:
+        """One TrainingData per fold, over all the rows (the split's training and validation rows)."""
+        import numpy as np
+
+        from .pipeline import fold_indices
+
+        x = np.concatenate([self.data.x_train, self.data.x_val])
+        y = np.concatenate([self.data.y_train, self.data.y_val])
+        folds = []
+        for train, val in fold_indices(y, self.data.task, self.spec.data.folds, self.spec.seed):
+            fold = TrainingData(x[train], fit_targets(y[train], self.shape), x[val], fit_targets(y[val], self.shape),
+                                self.spec.seed)
+            fold.x_val, fold.y_val = x[val], y[val]
+            folds.append(fold)
+        return folds
+
+    def fit_folds(self, hypermodel, hp, model, params: dict, callbacks, **kwargs):
+        """Cross-validation: a fresh model per fold; the trial's history is the mean of the folds'
+        histories epoch by epoch (so its score is the best epoch of the mean curve), and the spread
+        of the folds' best scores is kept. The first fold's model is the trial's checkpoint."""
+        import statistics
+
+        import keras
+        import numpy as np
+
+        histories, best = [], []
+        for k, fold in enumerate(self.folds):
+            fold_model = model if k == 0 else hypermodel.build(hp)
+            fold_callbacks = self.trial_callbacks(params, fold.x_val, fold.y_val)
+            if k == 0:
+                fold_callbacks += [self.in_memory(c) for c in callbacks or []]
+            history = fold_model.fit(fold.batches(params["batch_size"]), validation_data=fold.validation,
+                                     callbacks=fold_callbacks, shuffle=False, **kwargs).history
+            histories.append(history)
+            values = [v for v in history.get(self.objective, []) if v == v]
+            if values:
+                best.append(max(values) if self.direction == "max" else min(values))
+        epochs = min(len(h.get("loss", [])) for h in histories)  # folds stopped early may be shorter
+        mean = {name: [float(np.mean([h[name][e] for h in histories])) for e in range(epochs)]
+                for name in histories[0] if all(len(h.get(name, [])) >= epochs for h in histories)}
+        self.current.setdefault("histories", []).append(mean)
+        self.current["fold_std"] = statistics.stdev(best) if len(best) > 1 else None
+        result = keras.callbacks.History()
+        result.history, result.epoch = mean, list(range(epochs))
+        return result
+
+    def trial_callbacks(self, params: dict, x_val=None, y_val=None) -> list:
         import keras
 
         stop_on_nan, macro_f1_callback, _ = keras_callbacks()
         callbacks = []
         if "f1" in self.spec.train.metrics:  # first: the callbacks after it read val_f1
-            callbacks.append(macro_f1_callback(self.data.x_val, self.data.y_val, self.shape.binary))
+            x_val = self.data.x_val if x_val is None else x_val
+            y_val = self.data.y_val if y_val is None else y_val
+            callbacks.append(macro_f1_callback(x_val, y_val, self.shape.binary))
         callbacks.append(stop_on_nan(params["learning_rate"]))
         if self.reporter.live and self.role != "worker":  # the epoch bar
             callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=self.reporter.epoch_ends))
@@ -340,8 +393,9 @@ class Sweep:
         """The search in one line; `where` the trials train (default: this process's device)."""
         epochs = (f"up to {self.spec.search.max_epochs or self.spec.train.epochs} epochs"
                   if self.spec.search.tuner == "hyperband" else f"{self.spec.train.epochs} epochs")
+        folds = f", {len(self.folds)}-fold cross-validation" if self.folds else ""
         return (f"{self.spec.search.tuner}, {self.total or '?'} trials, objective {self.objective} "
-                f"({self.direction}), {epochs}, {where or f'on {self.device_name}'}")
+                f"({self.direction}), {epochs}{folds}, {where or f'on {self.device_name}'}")
 
     def finish(self, tuner, status: str) -> RunResult:
         """best.keras, the final trials.csv and summary.json, and the closing table."""
@@ -447,6 +501,8 @@ class Sweep:
         if not metrics and status == "completed":  # trained by an earlier, killed process
             metrics = _tracked_metrics(trial)
             best_epoch = (trial.best_step or 0) + 1
+        if current.get("fold_std") is not None and status == "completed":
+            metrics = {**metrics, f"{self.objective}_std": current["fold_std"]}
         started = current.get("started")
         return {
             "trial_id": trial.trial_id, "status": status, "score": score, "best_epoch": best_epoch,

@@ -148,6 +148,31 @@ def test_tensorboard_logs_per_trial_with_hparams(write, tmp_path):
         assert b"epoch_accuracy" in validation
 
 
+def test_folds_score_each_trial_by_the_mean_over_folds(write, tmp_path):
+    text = """
+        data: {source: "sklearn:wine", folds: 3}
+        model: {kind: mlp, layers: 1, units: 8}
+        train: {epochs: 3, batch_size: 32, learning_rate: 0.01, metrics: [f1]}
+        search: {max_trials: 1, objective: val_f1}
+    """
+    summary = check_run(sweep(write, tmp_path, text), 1)
+    assert "val_f1_std" in summary["metric_names"]
+    record = summary["best_metrics"]
+    assert record["val_f1"] == summary["best_score"] and record["val_f1_std"] >= 0
+    extras = results.read_json(tmp_path / "runs" / "s" / results.TUNER_DIR / "trial_0" / results.TRIAL_EXTRAS)
+    assert len(extras["history"][0]["val_f1"]) == 3  # the mean curve over the folds, epoch by epoch
+    assert max(extras["history"][0]["val_f1"]) == pytest.approx(summary["best_score"])
+
+
+def test_folds_mistakes(write, tmp_path):
+    from nnlab.errors import DataError
+
+    np.savez(tmp_path / "tiny.npz", x=np.zeros((5, 2)), y=np.arange(5) % 2)
+    with pytest.raises(DataError, match="3 folds need at least 6 rows"):
+        sweep(write, tmp_path, "data: {source: npz, path: tiny.npz, folds: 3}\nmodel: {kind: mlp}\n")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_sklearn_digits_cnn_hyperband(write, tmp_path):
     text = """
         data: {source: "sklearn:digits"}
