@@ -30,6 +30,7 @@ class Inputs:
     id_name: str  # "file" or "row"
     y: np.ndarray | None = None  # labels, encoded as in training (class index or value)
     notes: list[str] = field(default_factory=list)
+    decoded: np.ndarray | None = None  # images: False where a file could not be decoded
 
 
 def open_run(run_dir: str | Path) -> tuple[Path, dict, dict]:
@@ -200,9 +201,7 @@ def _read_images(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
         notes.append(f"{len(bad)} image(s) could not be decoded (e.g. {bad[0]}); their rows say so")
     ids = [str(f.relative_to(path)) if path.is_dir() else f.name for f in files]
     y = np.asarray(labels, np.int64) if labels is not None and labelled else None
-    inputs = Inputs(images, ids, "file", y, notes)
-    inputs.decoded = ok
-    return inputs
+    return Inputs(images, ids, "file", y, notes, decoded=ok)
 
 
 # ------------------------------------------------------------------------------------ predictions
@@ -227,9 +226,8 @@ def predictions_csv(inputs: Inputs, predictions: list, proba: np.ndarray | None,
     if with_proba and proba is not None:
         header += [f"proba_{name}" for name in names]
     writer.writerow(header)
-    decoded = getattr(inputs, "decoded", None)
     for i, (row_id, value) in enumerate(zip(inputs.ids, predictions)):
-        if decoded is not None and not decoded[i]:
+        if inputs.decoded is not None and not inputs.decoded[i]:
             writer.writerow([row_id, "could not decode the image"] + [""] * (len(header) - 2))
             continue
         row = [row_id, value if isinstance(value, str) else repr(float(value))]

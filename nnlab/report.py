@@ -112,7 +112,7 @@ def _trials_table(summary: dict, records: list[dict]) -> str:
 
 def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     """(the best model's summary, its metrics on the validation split or None, a note)."""
-    from .apply import load_model, metrics, open_run, predict, Inputs
+    from .apply import Inputs, load_model, metrics, open_run, predict
 
     folder, summary, preprocessing = open_run(run_dir)
     try:
@@ -131,8 +131,8 @@ def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     y = data.y_val
     inputs = Inputs(data.x_val, [str(i) for i in range(len(y))], "row", np.asarray(y))
     predictions, proba = predict(model, inputs, preprocessing)
-    note = f"{len(y)} validation examples: the sweep's own split of {data.description} (seed {summary.get('seed', '')})"
-    return "\n".join(lines), metrics(np.asarray(y), predictions, proba, preprocessing), note.replace(" (seed )", "")
+    note = f"{len(y)} validation examples: the sweep's own split of {data.description}"
+    return "\n".join(lines), metrics(np.asarray(y), predictions, proba, preprocessing), note
 
 
 def _metrics_html(result: dict | None, note: str) -> str:

@@ -331,7 +331,6 @@ class Sweep:
     # ---- the loop
 
     def search(self) -> RunResult:
-        import keras
         from keras_tuner.src import config as kt_config
 
         kt_config.DEBUG = False  # Keras Tuner prints every failed trial's traceback; nnlab records a reason
