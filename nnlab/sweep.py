@@ -298,8 +298,8 @@ class Sweep:
     def trial_callbacks(self, params: dict, x_val=None, y_val=None) -> list:
         import keras
 
-        stop_on_nan, macro_f1_callback, _ = keras_callbacks()
-        callbacks = []
+        stop_on_nan, macro_f1_callback, _, one_step_validation = keras_callbacks()
+        callbacks = [one_step_validation()]
         if "f1" in self.spec.train.metrics:  # first: the callbacks after it read val_f1
             x_val = self.data.x_val if x_val is None else x_val
             y_val = self.data.y_val if y_val is None else y_val
