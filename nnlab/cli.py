@@ -8,6 +8,7 @@ TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from enum import Enum
 from pathlib import Path
@@ -39,6 +40,17 @@ class Format(str, Enum):
 def _fail(exc: Exception) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(getattr(exc, "exit_code", 2))
+
+
+@contextlib.contextmanager
+def _user_errors():
+    """A user's mistake (`NnlabError`) inside: one `error:` line and its exit code, never a traceback."""
+    from .errors import NnlabError
+
+    try:
+        yield
+    except NnlabError as exc:
+        _fail(exc)
 
 
 class Strategy(str, Enum):
@@ -79,9 +91,7 @@ def run(
                                                                   "dashboard, in RUN/tensorboard/."),
 ) -> None:
     """Run a sweep (or resume it: completed trials are kept)."""
-    from .errors import NnlabError
-
-    try:
+    with _user_errors():
         spec = _load(spec_file, set_, name)
         strategy_name = strategy.value if strategy else None
         if workers or gpus:
@@ -95,8 +105,6 @@ def run(
 
             result = run_sweep(spec, runs_dir, overwrite=overwrite, device=device.value, quiet=quiet,
                                strategy=strategy_name, tensorboard=tensorboard)
-    except NnlabError as exc:
-        _fail(exc)
     raise typer.Exit(result.exit_code)
 
 
@@ -116,17 +124,13 @@ def chief(
     quiet: bool = QUIET,
 ) -> None:
     """Serve a sweep's trials to workers (nnlab worker), for sweeps across machines."""
-    from .errors import NnlabError
-
-    try:
+    with _user_errors():
         from .parallel import parse_address, serve_chief
 
         host, port = parse_address(bind, "--bind")
         spec = _load(spec_file, set_, name)
         result = serve_chief(spec, runs_dir, host=host, port=port, overwrite=overwrite, quiet=quiet,
                              worker_timeout=worker_timeout * 60 or None)
-    except NnlabError as exc:
-        _fail(exc)
     raise typer.Exit(result.exit_code)
 
 
@@ -149,17 +153,13 @@ def worker(
     quiet: bool = QUIET,
 ) -> None:
     """Train the trials a chief hands out, until the search is over."""
-    from .errors import NnlabError
-
-    try:
+    with _user_errors():
         from .parallel import default_worker_id, run_worker
 
         spec = _load(spec_file, set_, name)
         code = run_worker(spec, runs_dir, chief=chief_address, worker_id=worker_id or default_worker_id(),
                           device=device.value, quiet=quiet, strategy=strategy.value if strategy else None,
                           wait_seconds=wait, tensorboard=tensorboard)
-    except NnlabError as exc:
-        _fail(exc)
     raise typer.Exit(code)
 
 
@@ -176,12 +176,8 @@ def compare(
     """Put runs side by side (a folder of runs), or the trials of one run."""
     from .compare import compare as compare_runs
     from .compare import render
-    from .errors import NnlabError
-
-    try:
+    with _user_errors():
         comparison = compare_runs(paths or None, sort=sort, top=top, reverse=reverse)
-    except NnlabError as exc:
-        _fail(exc)
     text = render(comparison, fmt.value)
     if output:
         from .results import write_atomic
@@ -198,16 +194,13 @@ def validate(
     set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value."),
 ) -> None:
     """Check a spec and its data, and show the search space. No training."""
-    from .errors import NnlabError
     from .progress import fmt_value
     from .specfile import load_spec
     from .validate import describe
 
-    try:
+    with _user_errors():
         spec = load_spec(spec_file, set_)
         info = describe(spec)
-    except NnlabError as exc:
-        _fail(exc)
     for note in info.notes:
         typer.echo(f"note: {note}")
     typer.echo(f"spec {spec_file} is valid: run name {spec.name!r}")
@@ -229,13 +222,10 @@ def plot(
 ) -> None:
     """Draw a run's learning curves, objective against each hyperparameter, parallel coordinates and
     hyperparameter importance, as PNG files."""
-    from .errors import NnlabError
     from .plots import plot_run
 
-    try:
+    with _user_errors():
         paths = plot_run(run_dir, output)
-    except NnlabError as exc:
-        _fail(exc)
     for path in paths:
         typer.echo(f"wrote {path}")
 
@@ -246,14 +236,10 @@ def report(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="The HTML file (default RUN/report.html)."),
 ) -> None:
     """One self-contained HTML file: summary, trials, pictures, the best model and its validation metrics."""
-    from .errors import NnlabError
-
-    try:
+    with _user_errors():
         from .report import build_report
 
         path = build_report(run_dir, output)
-    except NnlabError as exc:
-        _fail(exc)
     typer.echo(f"wrote {path}")
 
 
@@ -266,14 +252,12 @@ def retrain(
     quiet: bool = QUIET,
 ) -> None:
     """Train the best configurations again with other seeds: mean ± std, a real winner or a lucky one."""
-    from .errors import NnlabError
     from .progress import Reporter
     from .retrain import retrain as retrain_run
 
     try:
-        retrain_run(run_dir, top, seeds, device.value, Reporter(quiet=quiet))
-    except NnlabError as exc:
-        _fail(exc)
+        with _user_errors():
+            retrain_run(run_dir, top, seeds, device.value, Reporter(quiet=quiet))
     except KeyboardInterrupt:
         typer.echo("interrupted: nothing was written", err=True)
         raise typer.Exit(130)
@@ -296,17 +280,13 @@ def export(
                                                                           "a TensorFlow SavedModel for serving."),
 ) -> None:
     """Save a run's model (the best, or --trial ID) as .keras or a TensorFlow SavedModel."""
-    from .errors import NnlabError
-
-    try:
+    with _user_errors():
         from .apply import export as export_model
         from .apply import load_model, open_run
 
         folder, summary, preprocessing = open_run(run_dir)
         model = load_model(folder, summary, preprocessing, trial)
         path = export_model(model, output, fmt.value)
-    except NnlabError as exc:
-        _fail(exc)
     which = f"trial {trial}" if trial else f"the best trial ({summary.get('best_model_trial')})"
     typer.echo(f"wrote the model of {which} to {path} ({fmt.value})")
 
@@ -321,9 +301,7 @@ def predict(
     trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
 ) -> None:
     """Predict new data with a run's model and its own preprocessing: one row per input, in order."""
-    from .errors import NnlabError
-
-    try:
+    with _user_errors():
         from .apply import load_model, open_run, predictions_csv, read_inputs
         from .apply import predict as predict_rows
         from .results import write_atomic
@@ -333,8 +311,6 @@ def predict(
         model = load_model(folder, summary, preprocessing, trial)
         predictions, probabilities = predict_rows(model, inputs, preprocessing)
         write_atomic(output, predictions_csv(inputs, predictions, probabilities, preprocessing, proba))
-    except NnlabError as exc:
-        _fail(exc)
     for note in inputs.notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo(f"wrote {len(predictions)} predictions to {output}")
@@ -350,9 +326,7 @@ def evaluate(
 ) -> None:
     """A run's model on a labelled test set: accuracy, macro F1, per-class report, confusion matrix;
     or RMSE, MAE, R² and the share within 10%."""
-    from .errors import NnlabError
-
-    try:
+    with _user_errors():
         from .apply import evaluate as evaluate_model
         from .apply import load_model, metrics_text, open_run, read_inputs
 
@@ -360,8 +334,6 @@ def evaluate(
         inputs = read_inputs(data, preprocessing, labelled=True)
         model = load_model(folder, summary, preprocessing, trial)
         result = evaluate_model(model, inputs, preprocessing)
-    except NnlabError as exc:
-        _fail(exc)
     if as_json:
         import json
 
@@ -386,9 +358,8 @@ def init(
     force: bool = typer.Option(False, "--force", help="Replace an existing file at --output."),
 ) -> None:
     """Look at a data file or folder and write a commented starting spec, ready to run."""
-    from .errors import NnlabError
-
-    try:
+    with _user_errors():
+        from .errors import NnlabError
         from .results import write_atomic
         from .starter import starter_spec
 
@@ -396,8 +367,6 @@ def init(
             raise NnlabError(f"{output} exists; choose another --output, or --force to replace it")
         text, found = starter_spec(data, output, target, kind.value if kind else None)
         write_atomic(output, text)
-    except NnlabError as exc:
-        _fail(exc)
     for line in found.comments:
         typer.echo(f"  {line}")
     typer.echo(f"wrote {output}: check it, then `nnlab validate {output}` and `nnlab run {output}`")
