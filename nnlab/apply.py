@@ -52,12 +52,14 @@ def load_model(run_dir: Path, summary: dict, preprocessing: dict, trial_id: str 
     hyperparameters and checkpoint (kept for every trial with `search.keep: all`)."""
     from .backend import import_keras
 
+    from .models import inference_model
+
     keras = import_keras()
     if trial_id is None or trial_id == summary.get("best_model_trial"):
         path = run_dir / results.BEST_MODEL
         if not path.is_file():
             raise RunError(f"{run_dir} has no {results.BEST_MODEL}: no trial of this run completed")
-        return keras.saving.load_model(path, compile=False)
+        return inference_model(keras.saving.load_model(path, compile=False))  # (older runs kept augmentation)
     checkpoint = tunerstate.checkpoint_path(run_dir / results.TUNER_DIR, str(trial_id))
     trial_file = checkpoint.parent / "trial.json"
     if not trial_file.is_file():
@@ -80,7 +82,7 @@ def load_model(run_dir: Path, summary: dict, preprocessing: dict, trial_id: str 
     keras.backend.clear_session()
     model = build_model(spec.model.kind, sample_params(hp, spec), shape)
     model.load_weights(checkpoint)
-    return model
+    return inference_model(model)
 
 
 # ------------------------------------------------------------------------------------ new data
@@ -92,14 +94,16 @@ def read_inputs(path: str | Path, preprocessing: dict, labelled: bool) -> Inputs
     path = Path(path)
     if not path.exists():
         raise DataError(f"Data not found: {path}")
-    kind = preprocessing.get("type")
-    if kind == "images":
+    if preprocessing.get("type") == "images" and "image_size" in preprocessing:  # from an image folder
         return _read_images(path, preprocessing, labelled)
     if path.suffix.lower() == ".npz":
         return _read_npz(path, preprocessing, labelled)
     if "columns" in preprocessing:
         return _read_csv(path, preprocessing, labelled)
-    raise DataError(f"This run was trained on arrays; give new data as an .npz file with x (and y), not {path.name}")
+    what = "image arrays" if preprocessing.get("type") == "images" else "arrays"
+    shape = "×".join(str(n) for n in preprocessing.get("input_shape", []))
+    raise DataError(f"This run was trained on {what} ({shape} per example); give new data as an .npz file with "
+                    f"an array x of that shape{' and the labels as y' if labelled else ''}, not {path.name}")
 
 
 def _encode_labels(values, preprocessing: dict, where: str) -> np.ndarray:
@@ -295,9 +299,10 @@ def metrics_text(result: dict) -> str:
 # ------------------------------------------------------------------------------------ export
 
 
-def export(model, output: str | Path, fmt: str = "keras") -> Path:
+def export(model, output: str | Path, fmt: str = "keras", preprocessing: dict | None = None) -> Path:
     """The model as a .keras file (loads with plain Keras) or a TensorFlow SavedModel folder (for
-    TF Serving, TFLite and other converters)."""
+    TF Serving, TFLite and other converters). Every format predicts in inference mode: augmentation
+    and dropout are off."""
     output = Path(output)
     if fmt == "keras":
         if output.suffix != ".keras":
@@ -309,7 +314,31 @@ def export(model, output: str | Path, fmt: str = "keras") -> Path:
     elif fmt == "savedmodel":
         if output.exists() and any(output.iterdir() if output.is_dir() else [output]):
             raise DataError(f"--output {output} exists; a SavedModel is written into a new folder")
-        model.export(str(output), format="tf_saved_model", verbose=False)
+        _write_saved_model(model, output, serving_dtype(preprocessing or {}))
     else:
         raise DataError(f"--format {fmt!r}: expected keras or savedmodel")
     return output
+
+
+def serving_dtype(preprocessing: dict) -> str:
+    """What a served model takes: uint8 pixels (0-255) for a run on an image folder, as its images were
+    decoded; float32 otherwise (a CSV's prepared columns, or arrays like the run's x)."""
+    return "uint8" if preprocessing.get("type") == "images" and "image_size" in preprocessing else "float32"
+
+
+def _write_saved_model(model, output: Path, dtype: str) -> None:
+    """A SavedModel whose `serve` endpoint (also its `serving_default` signature) calls the model with
+    `training=False`. Keras's own `model.export` calls it without, and its random augmentation layers
+    default to training mode there: the same image would get a different prediction on every call."""
+    from .backend import import_keras, import_tensorflow
+
+    tf, keras = import_tensorflow(), import_keras()
+    spec = tf.TensorSpec((None, *model.input_shape[1:]), getattr(tf, dtype), name="inputs")
+
+    def serve(inputs):
+        return model(tf.cast(inputs, model.inputs[0].dtype), training=False)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", tf.function(serve, input_signature=[spec], autograph=False))
+    archive.write_out(str(output), verbose=False)

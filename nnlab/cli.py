@@ -64,22 +64,79 @@ def _load(spec_file: Path, set_: List[str], name: Optional[str]):
     return with_name(spec, name) if name else spec
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _confirm_overwrite(spec, runs_dir: Path, yes: bool) -> None:
+    """--overwrite deletes completed trials: ask first in a terminal; in a script, want --yes."""
+    from .errors import RunError
+    from .runfolder import completed_trials
+
+    run_dir = runs_dir / spec.name
+    count = completed_trials(run_dir)
+    if not count or yes:
+        return
+    what = f"{run_dir} holds {count} completed trial{'s' if count != 1 else ''}; --overwrite deletes {'them' if count != 1 else 'it'}"
+    if _interactive():
+        if typer.confirm(f"{what}. Delete and start over?", default=False):
+            return
+        raise RunError("not confirmed: nothing was deleted")
+    raise RunError(f"{what}. Add --yes to confirm, or give the new run another --name to keep them")
+
+
+def _resume_command(ctx: typer.Context) -> str:
+    """The command line that resumes this run: the one given, without --overwrite and --yes."""
+    import shlex
+
+    words, options = ["nnlab", ctx.info_name], []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if isinstance(value, Enum):
+            value = value.value
+        default = param.default.value if isinstance(param.default, Enum) else param.default
+        if param.name in ("overwrite", "yes") or value in (None, False, [], ()) or str(value) == str(default):
+            continue
+        if param.param_type_name == "argument":
+            words.append(str(value))
+            continue
+        option = max(param.opts, key=len)
+        if value is True:
+            options.append(option)
+        else:
+            for one in value if isinstance(value, (list, tuple)) else [value]:
+                options += [option, str(one)]
+    return shlex.join(words + options)
+
+
+def _exit(ctx: typer.Context, result) -> None:
+    """The run's exit code; after an interrupt, the command that resumes it."""
+    if result.exit_code == 130:
+        typer.echo(f"to resume: {_resume_command(ctx)}", err=True)
+    raise typer.Exit(result.exit_code)
+
+
 SPEC_ARG = typer.Argument(..., metavar="SPEC", help="The spec file (YAML).")
 RUNS_DIR = typer.Option(Path("runs"), "--runs-dir", help="Folder that holds run folders.")
 NAME = typer.Option(None, "--name", help="Run name (default: the spec's name).")
 SET = typer.Option([], "--set", metavar="KEY=VALUE",
                    help="Override a spec value, e.g. --set search.max_trials=2 (repeatable).")
 QUIET = typer.Option(False, "--quiet", "-q", help="Print only warnings and errors.")
+OVERWRITE = typer.Option(False, "--overwrite", help="Delete this run's results and start over (asks first when "
+                                                    "trials completed; see --yes).")
+YES = typer.Option(False, "--yes", "-y", help="With --overwrite: delete completed trials without asking.")
 
 
 @app.command()
 def run(
+    ctx: typer.Context,
     spec_file: Path = SPEC_ARG,
     runs_dir: Path = RUNS_DIR,
     name: Optional[str] = NAME,
     set_: List[str] = SET,
     device: Device = typer.Option(Device.auto, "--device", help="Where to train."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Delete this run's results and start over."),
+    overwrite: bool = OVERWRITE,
+    yes: bool = YES,
     quiet: bool = QUIET,
     workers: int = typer.Option(0, "--workers", min=0, help="Train N trials at once, in N worker processes."),
     gpus: Optional[str] = typer.Option(None, "--gpus", metavar="0,1",
@@ -93,6 +150,8 @@ def run(
     """Run a sweep (or resume it: completed trials are kept)."""
     with _user_errors():
         spec = _load(spec_file, set_, name)
+        if overwrite:
+            _confirm_overwrite(spec, runs_dir, yes)
         strategy_name = strategy.value if strategy else None
         if workers or gpus:
             from .parallel import parse_gpus, run_parallel
@@ -105,11 +164,12 @@ def run(
 
             result = run_sweep(spec, runs_dir, overwrite=overwrite, device=device.value, quiet=quiet,
                                strategy=strategy_name, tensorboard=tensorboard)
-    raise typer.Exit(result.exit_code)
+    _exit(ctx, result)
 
 
 @app.command()
 def chief(
+    ctx: typer.Context,
     spec_file: Path = SPEC_ARG,
     bind: str = typer.Option("127.0.0.1:8000", "--bind", metavar="HOST:PORT",
                              help="Where workers reach the chief. No authentication: keep it inside a private "
@@ -117,7 +177,8 @@ def chief(
     runs_dir: Path = RUNS_DIR,
     name: Optional[str] = NAME,
     set_: List[str] = SET,
-    overwrite: bool = typer.Option(False, "--overwrite", help="Delete this run's results and start over."),
+    overwrite: bool = OVERWRITE,
+    yes: bool = YES,
     worker_timeout: float = typer.Option(60.0, "--worker-timeout", metavar="MINUTES", min=0,
                                          help="Hand a trial to another worker when its worker has sent "
                                               "nothing for this long (0: wait forever)."),
@@ -129,9 +190,11 @@ def chief(
 
         host, port = parse_address(bind, "--bind")
         spec = _load(spec_file, set_, name)
+        if overwrite:
+            _confirm_overwrite(spec, runs_dir, yes)
         result = serve_chief(spec, runs_dir, host=host, port=port, overwrite=overwrite, quiet=quiet,
                              worker_timeout=worker_timeout * 60 or None)
-    raise typer.Exit(result.exit_code)
+    _exit(ctx, result)
 
 
 @app.command()
@@ -286,7 +349,7 @@ def export(
 
         folder, summary, preprocessing = open_run(run_dir)
         model = load_model(folder, summary, preprocessing, trial)
-        path = export_model(model, output, fmt.value)
+        path = export_model(model, output, fmt.value, preprocessing)
     which = f"trial {trial}" if trial else f"the best trial ({summary.get('best_model_trial')})"
     typer.echo(f"wrote the model of {which} to {path} ({fmt.value})")
 

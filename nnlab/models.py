@@ -160,6 +160,28 @@ def _output(x, shape: DataShape):
     return layers.Dense(shape.num_classes, activation="softmax", name="output", **extra)(x)
 
 
+# Keras's random augmentation layers augment whenever they are called without `training=False`, as a
+# plain `model(x)` or a SavedModel's serving function calls them; an inference model has none.
+AUGMENTATION_LAYERS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomContrast", "RandomTranslation",
+                       "RandomBrightness")
+
+
+def inference_model(model):
+    """The model as it predicts: each random augmentation layer replaced by an Identity layer (what it
+    does at inference). The other layers are shared, weights and all, so the result predicts exactly as
+    `model.predict` does, however it is called or exported."""
+    keras = import_keras()
+    if not any(type(layer).__name__ in AUGMENTATION_LAYERS for layer in model.layers):
+        return model
+
+    def replace(layer):
+        if type(layer).__name__ in AUGMENTATION_LAYERS:
+            return keras.layers.Identity(name=layer.name)
+        return layer
+
+    return keras.models.clone_model(model, clone_function=replace)
+
+
 OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop", "nadam": "Nadam"}
 
 

@@ -379,8 +379,8 @@ def _serve(chief: Chief, workers: LocalWorkers | None) -> str:
                 chief.check_silent_workers()
         except KeyboardInterrupt:
             chief.stopping = True
-            chief.sweep.reporter.warn("interrupted: stopping the workers; completed trials are saved, run the "
-                                      "same command again to resume")
+            chief.sweep.reporter.warn("interrupted: stopping the workers; completed trials are saved, and "
+                                      "resuming the run continues the search")
             if workers is not None:
                 workers.stop()
             return "interrupted"
@@ -390,7 +390,7 @@ def _serve(chief: Chief, workers: LocalWorkers | None) -> str:
             left = [t.trial_id for t in chief.oracle.ongoing_trials.values()] + list(chief.oracle._retry_queue)
         if left and not chief.stop_reason:
             chief.stop_reason = (f"every worker stopped before trial(s) {', '.join(sorted(set(left)))} ended; "
-                                 "run the same command again to retry them")
+                                 "resume the run (the same command, without --overwrite) to retry them")
             chief.sweep.reporter.warn(chief.stop_reason)
     return "completed"
 

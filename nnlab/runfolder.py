@@ -115,3 +115,13 @@ def prepare_run_dir(run_dir: Path, fresh: bool, fill: Callable[[Path], None]) ->
     os.rename(new, run_dir)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def completed_trials(run_dir: Path) -> int:
+    """How many completed trials an nnlab run folder holds (0 for anything else), from its plain files."""
+    from .compare import read_run
+
+    if not results.is_run_dir(run_dir):
+        return 0
+    _, records, _ = read_run(run_dir)
+    return sum(r["status"] == "completed" for r in records)

@@ -171,8 +171,15 @@ KERAS_LAYERS = (
     "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "SpatialDropout1D", "SpatialDropout2D", "ZeroPadding2D",
     "Cropping2D", "UpSampling2D", "Rescaling", "RandomFlip", "RandomRotation", "RandomZoom", "RandomContrast",
-    "RandomTranslation", "RandomBrightness", "RandomCrop", "Resizing", "CenterCrop", "UnitNormalization",
+    "RandomTranslation", "RandomBrightness", "Resizing", "CenterCrop", "UnitNormalization",
 )
+
+REFUSED_LAYERS = {  # Keras layers a user may reach for, and why nnlab refuses them
+    "RandomCrop": "Keras 3 crops in training only and passes the whole image through at validation, so the "
+                  "layers after it get another shape; use CenterCrop or Resizing, with RandomTranslation or "
+                  "RandomZoom to augment",
+    "Lambda": "a spec runs no code",
+}
 
 
 def _parse_layers(value: Any) -> list[dict]:
@@ -190,6 +197,8 @@ def _parse_layers(value: Any) -> list[dict]:
         if not isinstance(entry, dict) or len(entry) != 1:
             raise ValueError(f"layers[{i}]: expected one layer as {{Name: {{argument: value}}}}; found {entry!r}")
         ((name, args),) = entry.items()
+        if name in REFUSED_LAYERS:
+            raise ValueError(f"layers[{i}]: {name} is not accepted: {REFUSED_LAYERS[name]}")
         if name not in KERAS_LAYERS:
             raise ValueError(f"layers[{i}]: {name!r} is not a Keras layer nnlab accepts{did_you_mean(name, KERAS_LAYERS)}"
                              f"; accepted: {', '.join(KERAS_LAYERS)}")

@@ -29,7 +29,7 @@ from .backend import (clear_session, configure_device, custom_gradients, freeze_
                       set_precision)
 from .data import Dataset, load_data
 from .faults import kill_point
-from .models import DataShape, build_model, compile_model
+from .models import DataShape, build_model, compile_model, inference_model
 from .objectives import check_task, logged_metrics, metric_direction
 from .pipeline import TrainingData
 from .progress import Reporter
@@ -352,7 +352,7 @@ class Sweep:
             self.reporter.warn(str(stop))
         except KeyboardInterrupt:
             status = "interrupted"
-            self.reporter.warn("interrupted: completed trials are saved; run the same command again to resume")
+            self.reporter.warn("interrupted: completed trials are saved, and resuming the run continues the search")
         finally:
             clear_session()
             self.reporter.close()
@@ -582,7 +582,7 @@ class Sweep:
             try:
                 with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # the checkpoint's optimizer state is not needed
-                    model = tuner.load_model(tuner.oracle.get_trial(record["trial_id"]))
+                    model = inference_model(tuner.load_model(tuner.oracle.get_trial(record["trial_id"])))
             except Exception as exc:  # a deleted or damaged checkpoint: say so, try the next best
                 self.reporter.warn(f"the checkpoint of trial {record['trial_id']} cannot be loaded "
                                    f"({type(exc).__name__}); best.keras will hold the next best trial")

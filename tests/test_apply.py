@@ -167,3 +167,93 @@ def test_report_is_one_self_contained_html_file_that_renders(csv_run, tmp_path):
     assert pixels.shape == (1600, 1100)
     assert pixels.std() > 20  # text, tables and pictures drawn, not a blank page
     assert (pixels < 100).mean() > 0.005  # dark text and lines
+
+
+@pytest.fixture(scope="module")
+def array_image_run(tmp_path_factory):
+    """A CNN trained on 8×8 image arrays (an .npz of 3-D x), as sklearn:digits and keras:NAME runs are."""
+    from sklearn.datasets import load_digits
+
+    folder = tmp_path_factory.mktemp("arrays")
+    digits = load_digits()
+    np.savez(folder / "train.npz", x=digits.images[:300], y=digits.target[:300])
+    np.savez(folder / "test.npz", x=digits.images[300:360, ..., None], y=digits.target[300:360])
+    (folder / "s.yaml").write_text(
+        "name: arrays\ndata: {source: npz, path: train.npz}\n"
+        "model: {kind: cnn, conv_blocks: 1, filters: 4, dense_layers: 0}\n"
+        "train: {epochs: 2, batch_size: 32}\nsearch: {max_trials: 1}\n")
+    result = run(load_spec(folder / "s.yaml"), folder / "runs", quiet=True)
+    assert result.exit_code == 0
+    return folder, result.run_dir
+
+
+def test_predict_and_evaluate_a_run_trained_on_image_arrays(array_image_run, tmp_path):
+    folder, run_dir = array_image_run
+    result = runner.invoke(app, ["evaluate", str(run_dir), str(folder / "test.npz"), "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    assert json.loads(result.output)["examples"] == 60
+    result = runner.invoke(app, ["predict", str(run_dir), str(folder / "test.npz"), "-o", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0, result.output
+    predicted = rows(tmp_path / "p.csv")
+    assert len(predicted) == 60 and {r["predictions"] for r in predicted} <= {str(d) for d in range(10)}
+    (tmp_path / "pics").mkdir()
+    result = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "pics")])
+    assert result.exit_code == 2 and "trained on image arrays (8×8×1 per example)" in result.output
+    assert "Traceback" not in result.output
+
+
+def _augmented_cnn():
+    from nnlab.models import DataShape, build_cnn
+
+    params = dict(conv_blocks=1, filters=4, kernel_size=3, activation="relu", pooling="max", batch_norm=False,
+                  global_pooling=False, dense_layers=1, dense_units=8, dropout=0.5,
+                  augment={"flip": "horizontal", "rotation": 0.2, "zoom": 0.2, "contrast": 0.3})
+    return build_cnn(params, DataShape((16, 16, 3), "classification", 3, 1 / 255))
+
+
+def test_every_export_format_predicts_in_inference_mode(tmp_path):
+    """Augmentation and dropout are off in every exported model: the same image, the same answer."""
+    import keras
+    import tensorflow as tf
+
+    from nnlab.apply import export
+
+    from nnlab.models import inference_model
+
+    trained = _augmented_cnn()
+    model = inference_model(trained)
+    assert [type(layer).__name__ for layer in model.layers if type(layer).__name__.startswith("Random")] == []
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3)).astype(np.uint8)
+    expected = trained.predict(pixels.astype(np.float32), verbose=0)  # Keras's predict: inference mode
+    export(model, tmp_path / "m.keras", "keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    for _ in range(3):
+        np.testing.assert_allclose(np.asarray(loaded(pixels.astype(np.float32))), expected, atol=1e-5)
+    export(model, tmp_path / "served", "savedmodel", {"type": "images", "image_size": [16, 16]})
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    signature = served.signatures["serving_default"]
+    assert signature.structured_input_signature[1]["inputs"].dtype == tf.uint8  # pixels as the README says
+    for _ in range(3):
+        (out,) = signature(inputs=tf.constant(pixels)).values()
+        np.testing.assert_allclose(out.numpy(), expected, atol=1e-5)
+        np.testing.assert_allclose(served.serve(pixels).numpy(), expected, atol=1e-5)
+
+
+def test_the_inference_model_of_a_sequential_spec_predicts_as_keras_does(tmp_path):
+    import keras
+
+    from nnlab.models import DataShape, build_sequential, inference_model
+
+    layers = [["RandomTranslation", {"height_factor": 0.2, "width_factor": 0.2}], ["RandomBrightness", {"factor": 0.3}],
+              ["CenterCrop", {"height": 12, "width": 10}], ["Conv2D", {"filters": 3, "kernel_size": 3}],
+              ["Dropout", {"rate": 0.5}]]
+    trained = build_sequential({"layers": layers}, DataShape((16, 16, 3), "classification", 2, 1 / 255))
+    pixels = np.random.default_rng(1).integers(0, 256, (3, 16, 16, 3)).astype(np.float32)
+    expected = trained.predict(pixels, verbose=0)
+    model = inference_model(trained)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    for _ in range(2):
+        np.testing.assert_allclose(np.asarray(loaded(pixels)), expected, atol=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 import sys
 
 from typer.testing import CliRunner
@@ -116,3 +117,63 @@ def test_schema_is_valid_json_schema_and_accepts_every_example(tmp_path):
     assert list(validator.iter_errors(bad))  # an editor flags the typo
     result = runner.invoke(app, ["schema", "--output", str(tmp_path / "s.json")])
     assert result.exit_code == 0 and json.loads((tmp_path / "s.json").read_text()) == schema
+
+
+def _fake_sweep(monkeypatch, status: str):
+    """nnlab.sweep.run replaced by one that records its call and ends with `status` (no TensorFlow)."""
+    from nnlab import sweep
+
+    calls = []
+
+    def fake_run(spec, runs_dir, **kwargs):
+        calls.append(kwargs)
+        return sweep.RunResult(Path(runs_dir) / spec.name, {"status": status, "completed": 1}, [])
+
+    monkeypatch.setattr(sweep, "run", fake_run)
+    return calls
+
+
+def test_overwrite_of_completed_trials_needs_yes_in_a_script(write, tmp_path, monkeypatch):
+    calls = _fake_sweep(monkeypatch, "completed")
+    make_run(tmp_path / "runs", "s", [0.3, 0.1])
+    spec = write("s.yaml", "data: {source: 'sklearn:iris'}\nmodel: {kind: mlp}\n")
+    command = ["run", str(spec), "--runs-dir", str(tmp_path / "runs"), "--overwrite"]
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2 and "holds 2 completed trials" in result.output and "--yes" in result.output
+    assert not calls and (tmp_path / "runs" / "s" / "trials.csv").is_file()  # nothing deleted
+    result = runner.invoke(app, command + ["--yes"])
+    assert result.exit_code == 0 and calls[-1]["overwrite"] is True
+
+
+def test_overwrite_asks_in_a_terminal(write, tmp_path, monkeypatch):
+    import nnlab.cli
+
+    calls = _fake_sweep(monkeypatch, "completed")
+    monkeypatch.setattr(nnlab.cli, "_interactive", lambda: True)
+    make_run(tmp_path / "runs", "s", [0.3])
+    spec = write("s.yaml", "data: {source: 'sklearn:iris'}\nmodel: {kind: mlp}\n")
+    command = ["run", str(spec), "--runs-dir", str(tmp_path / "runs"), "--overwrite"]
+    result = runner.invoke(app, command, input="n\n")
+    assert result.exit_code == 2 and "holds 1 completed trial;" in result.output and "nothing was deleted" in result.output
+    assert not calls
+    result = runner.invoke(app, command, input="y\n")
+    assert result.exit_code == 0 and calls[-1]["overwrite"] is True
+
+
+def test_overwrite_of_a_run_without_completed_trials_does_not_ask(write, tmp_path, monkeypatch):
+    calls = _fake_sweep(monkeypatch, "completed")
+    make_run(tmp_path / "runs", "s", [None], statuses=["failed"])
+    spec = write("s.yaml", "data: {source: 'sklearn:iris'}\nmodel: {kind: mlp}\n")
+    result = runner.invoke(app, ["run", str(spec), "--runs-dir", str(tmp_path / "runs"), "--overwrite"])
+    assert result.exit_code == 0 and calls
+
+
+def test_an_interrupted_run_says_the_command_that_resumes_it(write, tmp_path, monkeypatch):
+    _fake_sweep(monkeypatch, "interrupted")
+    spec = write("s.yaml", "data: {source: 'sklearn:iris'}\nmodel: {kind: mlp}\n")
+    result = runner.invoke(app, ["run", str(spec), "--name", "ow", "--overwrite", "--yes", "--set", "seed=3",
+                                 "--set", "search.max_trials=4", "--runs-dir", "my runs", "--quiet"])
+    assert result.exit_code == 130
+    line = [li for li in result.output.splitlines() if li.startswith("to resume:")][0]
+    assert line == (f"to resume: nnlab run {spec} --runs-dir 'my runs' --name ow --set seed=3 "
+                    "--set search.max_trials=4 --quiet")

@@ -30,3 +30,35 @@ def test_killed_at_every_kind_of_moment_and_resumed(tmp_path):
         assert code in (-signal.SIGKILL, 0), f"{kill}: exit {code}\n{output}"
     assert harness.kills >= 4, "most kill points should have been reached"
     harness.finish()
+
+
+def test_ctrl_c_says_the_command_that_resumes_even_after_overwrite(tmp_path):
+    """Ctrl-C of `nnlab run --overwrite --yes` names the command that resumes (not the one that would
+    delete the completed trials), and that command keeps them."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    harness = Harness(tmp_path, trials=3, epochs=2)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "nnlab", "run", str(harness.spec), "--runs-dir", str(harness.runs),
+               "--name", "ow", "--overwrite", "--yes"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines = []
+    for line in proc.stdout:  # interrupt once the first trial has completed
+        lines.append(line)
+        if "] trial 0 val_loss" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    output = "".join(lines) + proc.communicate(timeout=300)[0]
+    assert proc.returncode == 130, output
+    resume = [line for line in output.splitlines() if line.startswith("to resume: ")]
+    assert resume, output
+    words = shlex.split(resume[0].removeprefix("to resume: "))
+    assert words[:2] == ["nnlab", "run"] and "--overwrite" not in words and words[words.index("--name") + 1] == "ow"
+    again = subprocess.run([sys.executable, "-m", "nnlab", *words[1:]], capture_output=True, text=True, env=env,
+                           timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "resuming: 1 trial(s) already done" in again.stdout
+    assert "trial 0 started" not in again.stdout  # the completed trial was kept, not trained again

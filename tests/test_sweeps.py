@@ -71,7 +71,13 @@ def test_image_folder_cnn_bayesian(write, tmp_path, image_folder):
         train: {{epochs: 1, batch_size: 8}}
         search: {{tuner: bayesian, max_trials: 2, objective: val_accuracy}}
     """
-    check_run(sweep(write, tmp_path, text), 2)
+    result = sweep(write, tmp_path, text)
+    check_run(result, 2)
+    import keras
+
+    # best.keras predicts in inference mode however it is called: its augmentation is left out
+    model = keras.saving.load_model(result.run_dir / results.BEST_MODEL)
+    assert not [layer for layer in model.layers if type(layer).__name__.startswith("Random")]
 
 
 def test_npz_mlp_grid(write, tmp_path):
