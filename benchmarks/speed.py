@@ -72,7 +72,7 @@ def main() -> None:
                                                str(folder / "kt")], folder)
                 base = json.loads(out.strip().splitlines()[-1])
                 nn_s, nn_rss, _ = timed([sys.executable, "-m", "nnlab", "run", str(spec), "--runs-dir",
-                                         str(folder / "runs"), "--overwrite", "--quiet"], folder)
+                                         str(folder / "runs"), "--overwrite", "--yes", "--quiet"], folder)
                 summary = json.loads((folder / "runs" / name / "summary.json").read_text())
                 row = dict(base_s=base_s, nn_s=nn_s, base_score=base["best_score"], nn_score=summary["best_score"],
                            base_rss=base_rss, nn_rss=nn_rss)
