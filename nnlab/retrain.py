@@ -29,7 +29,6 @@ def retrain(run_dir: str | Path, top: int = 3, seeds: int = 3, device: str = "au
     from keras_tuner.src.engine.trial import Trial
 
     from .data import load_data
-    from .models import build_model, compile_model
     from .space import active_values, sample_params
     from .specfile import load_spec
     from .sweep import Sweep
@@ -54,8 +53,9 @@ def retrain(run_dir: str | Path, top: int = 3, seeds: int = 3, device: str = "au
     sweep = Sweep(spec, data, run_dir, reporter, summary, device_name)
     keras = import_keras()
     seed_values = [spec.seed + 1000 * (j + 1) for j in range(seeds)]
+    folds = f", {len(sweep.folds)}-fold cross-validation as in the sweep" if sweep.folds else ""
     reporter.say(f"[bold]nnlab retrain {run_dir.name}[/bold]: the best {len(chosen)} trial(s) × {seeds} seeds "
-                 f"({', '.join(map(str, seed_values))}), {spec.train.epochs} epochs each, on {device_name}")
+                 f"({', '.join(map(str, seed_values))}), {spec.train.epochs} epochs each{folds}, on {device_name}")
     out = []
     started = time.monotonic()
     for record in chosen:
@@ -68,13 +68,9 @@ def retrain(run_dir: str | Path, top: int = 3, seeds: int = 3, device: str = "au
         scores = []
         for seed in seed_values:
             keras.utils.set_random_seed(seed)
-            model = build_model(spec.model.kind, params, sweep.shape)
-            compile_model(model, params, sweep.shape, spec.train.loss, spec.train.metrics,
-                          jit_compile=spec.train.jit_compile,
-                          steps_per_execution=sweep.training.steps(params["batch_size"]))
-            history = model.fit(sweep.training.batches(params["batch_size"]), validation_data=sweep.training.validation,
-                                epochs=spec.train.epochs, callbacks=sweep.trial_callbacks(params), verbose=0,
-                                shuffle=False).history
+            model = sweep.compiled_model(params)
+            history = sweep.fit_trial(params, model, lambda: sweep.compiled_model(params), epochs=spec.train.epochs,
+                                      verbose=0).history  # with data.folds: the folds' mean, as in the sweep
             values = [v for v in history.get(sweep.objective, []) if v == v]  # without NaN
             score = (max(values) if direction == "max" else min(values)) if values else None
             scores.append(score)
@@ -90,7 +86,9 @@ def retrain(run_dir: str | Path, top: int = 3, seeds: int = 3, device: str = "au
         out.append(entry)
     out.sort(key=lambda e: (e["mean"] is None, -(e["mean"] or 0) if direction == "max" else (e["mean"] or 0)))
     results.write_json(run_dir / RETRAIN_FILE, {"objective": sweep.objective, "direction": direction,
-                                                "epochs": spec.train.epochs, "configurations": out})
+                                                "epochs": spec.train.epochs,
+                                                "folds": len(sweep.folds) if sweep.folds else None,
+                                                "configurations": out})
     _table(reporter, out, sweep.objective, time.monotonic() - started)
     return out
 

@@ -193,24 +193,11 @@ class Sweep:
 
         class HyperModel(kt.HyperModel):
             def build(self, hp):
-                params = sample_params(hp, spec)
-                model = build_model(spec.model.kind, params, sweep.shape)
-                # A whole epoch per call into TensorFlow: Keras pays a function call (and a trace
-                # lookup) per execution. Epoch-end callbacks run as before.
-                compile_model(model, params, sweep.shape, spec.train.loss, spec.train.metrics,
-                              jit_compile=spec.train.jit_compile,
-                              steps_per_execution=sweep.training.steps(params["batch_size"]))
-                return model
+                return sweep.compiled_model(sample_params(hp, spec))
 
             def fit(self, hp, model, data, callbacks=None, **kwargs):
-                params = sample_params(hp, spec)
-                if sweep.folds:
-                    return sweep.fit_folds(self, hp, model, params, callbacks, **kwargs)
-                callbacks = sweep.trial_callbacks(params) + [sweep.in_memory(c) for c in callbacks or []]
-                history = model.fit(data.batches(params["batch_size"]), validation_data=data.validation,
-                                    callbacks=callbacks, shuffle=False, **kwargs)  # shuffled in the pipeline
-                sweep.current.setdefault("histories", []).append(history.history)
-                return history
+                return sweep.fit_trial(sample_params(hp, spec), model, lambda: self.build(hp),
+                                       [sweep.in_memory(c) for c in callbacks or []], **kwargs)
 
         base = getattr(kt, TUNERS[spec.search.tuner])
         tuner_class = type(f"Nnlab{base.__name__}", (_SweepHooks, base), {})
@@ -265,7 +252,29 @@ class Sweep:
             folds.append(fold)
         return folds
 
-    def fit_folds(self, hypermodel, hp, model, params: dict, callbacks, **kwargs):
+    def compiled_model(self, params: dict):
+        """A new model for these params, compiled as every trial's is."""
+        model = build_model(self.spec.model.kind, params, self.shape)
+        # A whole epoch per call into TensorFlow: Keras pays a function call (and a trace lookup) per
+        # execution. Epoch-end callbacks run as before.
+        compile_model(model, params, self.shape, self.spec.train.loss, self.spec.train.metrics,
+                      jit_compile=self.spec.train.jit_compile,
+                      steps_per_execution=self.training.steps(params["batch_size"]))
+        return model
+
+    def fit_trial(self, params: dict, model, build, callbacks=(), **kwargs):
+        """Train one trial's params as the sweep does: on the validation split, or with data.folds once
+        per fold (`build()` makes each fold after the first a fresh model). Returns Keras's History; with
+        folds its history is the folds' mean. `callbacks` are added to the first (or only) training."""
+        if self.folds:
+            return self.fit_folds(model, build, params, callbacks, **kwargs)
+        callbacks = self.trial_callbacks(params) + list(callbacks)
+        history = model.fit(self.training.batches(params["batch_size"]), validation_data=self.training.validation,
+                            callbacks=callbacks, shuffle=False, **kwargs)  # shuffled in the pipeline
+        self.current.setdefault("histories", []).append(history.history)
+        return history
+
+    def fit_folds(self, model, build, params: dict, callbacks, **kwargs):
         """Cross-validation: a fresh model per fold; the trial's history is the mean of the folds'
         histories epoch by epoch (so its score is the best epoch of the mean curve), and the spread
         of the folds' best scores is kept. The first fold's model is the trial's checkpoint."""
@@ -276,10 +285,10 @@ class Sweep:
 
         histories, best = [], []
         for k, fold in enumerate(self.folds):
-            fold_model = model if k == 0 else hypermodel.build(hp)
+            fold_model = model if k == 0 else build()
             fold_callbacks = self.trial_callbacks(params, fold.x_val, fold.y_val)
             if k == 0:
-                fold_callbacks += [self.in_memory(c) for c in callbacks or []]
+                fold_callbacks += list(callbacks)
             history = fold_model.fit(fold.batches(params["batch_size"]), validation_data=fold.validation,
                                      callbacks=fold_callbacks, shuffle=False, **kwargs).history
             histories.append(history)

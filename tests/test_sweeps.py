@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from nnlab import results
 from nnlab.cli import app
 from nnlab.compare import compare
+from nnlab.progress import Reporter
 from nnlab.specfile import load_spec
 from nnlab.sweep import run
 
@@ -168,6 +169,26 @@ def test_folds_score_each_trial_by_the_mean_over_folds(write, tmp_path):
     extras = results.read_json(tmp_path / "runs" / "s" / results.TUNER_DIR / "trial_0" / results.TRIAL_EXTRAS)
     assert len(extras["history"][0]["val_f1"]) == 3  # the mean curve over the folds, epoch by epoch
     assert max(extras["history"][0]["val_f1"]) == pytest.approx(summary["best_score"])
+    # retrain trains each seed exactly as the sweep did: once per fold, scored on the folds' mean curve
+    import keras
+
+    from nnlab.retrain import retrain
+
+    fits = []
+    original = keras.Model.fit
+
+    def counted(model, x=None, *args, **kwargs):
+        fits.append(sum(int(y.shape[0]) for _, y in kwargs["validation_data"]))  # each fold's own rows
+        return original(model, x, *args, **kwargs)
+
+    keras.Model.fit = counted
+    try:
+        out = retrain(tmp_path / "runs" / "s", top=1, seeds=2, reporter=Reporter(quiet=True))
+    finally:
+        keras.Model.fit = original
+    assert len(fits) == 6 and sorted(set(fits)) == [59, 60]  # 2 seeds × 3 folds of wine's 178 rows
+    assert results.read_json(tmp_path / "runs" / "s" / "retrain.json")["folds"] == 3
+    assert len(out[0]["scores"]) == 2 and all(0 <= s <= 1 for s in out[0]["scores"])
 
 
 def test_folds_mistakes(write, tmp_path):
