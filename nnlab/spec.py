@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, WithJsonSchema, field_validator
 
 from .space import searchable
 
@@ -217,10 +217,20 @@ def _parse_layers(value: Any) -> list[dict]:
     return layers
 
 
+# A layer as the JSON Schema shows it to editors: a bare name, or {Name: {argument: value}}.
+_LAYER_SCHEMA = {"anyOf": [
+    {"type": "string", "enum": list(KERAS_LAYERS)},
+    {"type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": {"enum": list(KERAS_LAYERS)},
+     "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "null"}]}},
+]}
+
+
 class SequentialModel(Section):
     kind: Literal["sequential"] = Field(description="Keras layers you list, in order (exact control).")
-    layers: list[dict[str, Any]] = Field(
-        description="Layers in order, each {Name: {argument: value}} with a name from keras.layers; any argument "
+    layers: Annotated[list[dict[str, Any]],
+                      WithJsonSchema({"type": "array", "minItems": 1, "items": _LAYER_SCHEMA})] = Field(
+        description="Layers in order, each a bare name (Flatten) or {Name: {argument: value}}, with a name from "
+                    "keras.layers; any argument "
                     "may be a search space. nnlab adds the input (and pixel scaling for images), a Flatten where "
                     "needed, and the output layer."
     )

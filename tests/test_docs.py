@@ -1,0 +1,106 @@
+"""The README is the user's manual: its examples must be valid specs, as the schema and as nnlab read
+them, and each command's section must say its exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from nnlab.cli import app
+from nnlab.specfile import load_spec
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BASE = {"data": {"source": "sklearn:iris"}, "model": {"kind": "mlp"}}
+runner = CliRunner()
+
+
+def yaml_blocks() -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+
+
+def pairs(block: str) -> list[tuple[str, object]]:
+    """The block's top-level keys and values, in order, repeated keys included (the search-space
+    block shows one field several ways)."""
+    node = yaml.compose(block, Loader=yaml.SafeLoader)
+    if node is None:
+        return []
+    out = []
+    for key, value in node.value:
+        out.append((key.value, yaml.safe_load(yaml.serialize(value))))
+    return out
+
+
+def as_specs(block: str) -> list[dict]:
+    """A README block as whole specs: itself when it is one, else each of its keys put where it belongs
+    (a top-level section, or a field of model or train) in a minimal spec."""
+    found = pairs(block)
+    keys = [k for k, _ in found]
+    if "data" in keys and "model" in keys:
+        return [dict(found)]
+    specs = []
+    model_fields = {"layers", "units", "activation", "dropout", "batch_norm", "l2", "per_layer"}
+    for key, value in found:
+        spec = json.loads(json.dumps(BASE))
+        if key in ("name", "seed", "data", "model", "train", "search"):
+            spec[key] = value
+        elif key in model_fields:
+            spec["model"][key] = value
+        else:
+            spec.setdefault("train", {})[key] = value
+        specs.append(spec)
+    return specs
+
+
+@pytest.fixture(scope="module")
+def validator():
+    import jsonschema
+
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    return jsonschema.Draft202012Validator(json.loads(result.output))
+
+
+def test_the_readme_has_yaml_examples():
+    assert len(yaml_blocks()) >= 3
+    assert any("kind: sequential" in block for block in yaml_blocks())
+
+
+@pytest.mark.parametrize("index", range(len(yaml_blocks())))
+def test_every_readme_example_is_a_valid_spec(index, validator, tmp_path):
+    for spec in as_specs(yaml_blocks()[index]):
+        errors = [e.message for e in validator.iter_errors(spec)]
+        assert not errors, (spec, errors)
+        path = tmp_path / "example.yaml"
+        path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+        load_spec(path)  # nnlab reads it too
+
+
+def test_every_shipped_config_is_valid(validator):
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert not [e.message for e in validator.iter_errors(spec)], path
+        load_spec(path)
+
+
+def test_bare_layer_names_are_valid_in_the_schema(validator):
+    spec = {**BASE, "model": {"kind": "sequential", "layers": ["Flatten", {"Dense": {"units": 8}}, "Dropout"]}}
+    assert not list(validator.iter_errors(spec))
+    wrong = {**BASE, "model": {"kind": "sequential", "layers": ["Flaten"]}}
+    assert list(validator.iter_errors(wrong))  # an editor flags the typo
+
+
+@pytest.mark.slow
+def test_the_readme_sequential_example_builds(tmp_path):
+    (block,) = [b for b in yaml_blocks() if "kind: sequential" in b]
+    path = tmp_path / "sequential.yaml"
+    path.write_text(block, encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(path)])  # builds the smallest and largest models
+    assert result.exit_code == 0, result.output
+    for name in re.findall(r"`(\w+\d_\w+)`", README[README.index("Searched arguments become"):][:400]):
+        assert name in result.output, name  # the hyperparameter names the README gives
