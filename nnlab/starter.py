@@ -43,26 +43,36 @@ def look(path: Path, target: str | None, spec_dir: Path) -> Look:
 
 
 def _look_csv(path: Path, rel: str, target: str | None) -> Look:
-    from .tabular import column_types, find_column, infer_task, read_csv
+    from .tabular import (column_types, find_column, infer_task, is_numeric, looks_like_row_number, read_csv,
+                          unlikely_target)
 
     frame = read_csv(path)
     if frame.shape[1] < 2:
         raise DataError(f"{path.name} has {frame.shape[1]} column(s); a CSV for nnlab needs features and a target")
     notes: list[str] = []
-    if target is None:
-        target = str(frame.columns[-1])
-        guessed = f"target: {target!r} (the last column; give --target COLUMN to choose another)"
-    else:
-        target = find_column(frame, target, "--target", path)
-        guessed = f"target: {target!r}"
+    chosen = target is not None
+    target = find_column(frame, target, "--target", path) if chosen else str(frame.columns[-1])
+    if unlikely_target(frame[target], target):
+        others = [str(c) for c in frame.columns if c != target and not unlikely_target(frame[c], str(c))]
+        which = f"--target {target}" if chosen else f"The last column, {target!r}, would be the target, but it"
+        what = ("row numbers or identifiers" if is_numeric(frame[target]) else "names, identifiers or free text")
+        raise DataError(f"{which} looks like {what} ({frame[target].nunique()} different values in {len(frame)} "
+                        "rows), not something to predict. Give the column to predict with --target COLUMN, e.g. one "
+                        f"of: {', '.join(others) or 'none'}")
+    guessed = f"target: {target!r}" + ("" if chosen else " (the last column; give --target COLUMN to choose another)")
     task = infer_task(frame[target], target, [])
     features = frame.drop(columns=[target])
-    types = column_types(features.copy(), [], notes)
+    row_numbers = [str(c) for c in features.columns if looks_like_row_number(features[c], str(c))]
+    types = column_types(features.drop(columns=row_numbers), [], notes)
+    notes += [f"column {c!r} looks like a row number or an identifier (unique whole numbers): left out with "
+              "data.drop below; remove it from there if it is a real feature" for c in row_numbers]
     counted = {kind: sum(1 for t in types.values() if t == kind) for kind in ("numeric", "categorical", "date")}
     comments = [f"{path.name}: {len(frame)} rows, {frame.shape[1]} columns", guessed,
                 "features: " + ", ".join(f"{n} {k}" for k, n in counted.items() if n)] + notes
     look_ = Look("csv", "mlp", task, len(frame), comments=comments)
     lines = ["data:", "  source: csv", f"  path: {rel}", f"  target: {target}"]
+    if row_numbers:
+        lines.append(f"  drop: [{', '.join(row_numbers)}]   # row numbers or identifiers, not features")
     if task == "classification":
         counts = frame[target].astype(str).value_counts()
         share = counts.min() / counts.sum()

@@ -10,6 +10,7 @@ new data later).
 from __future__ import annotations
 
 import csv
+import re
 import warnings
 from pathlib import Path
 
@@ -145,6 +146,39 @@ def _is_date(series: pd.Series) -> bool:
     return parsed.notna().mean() >= 0.9 and present.str.len().median() >= 6
 
 
+_ID_NAME = re.compile(r"^(id|index|idx|row|no|unnamed: ?0)$|[_\s.-]id$|^id[_\s.-]", re.IGNORECASE)
+_ID_SUFFIX = re.compile(r"[a-z]I[dD]$")  # PassengerId, customerID
+
+
+def looks_like_row_number(series: pd.Series, name: str) -> bool:
+    """Unique whole numbers in every row that count the rows (1, 2, 3, … in any order) or are named
+    like an identifier (`id`, `customer_id`, `PassengerId`, pandas' `Unnamed: 0`)."""
+    if len(series) < 20 or series.isna().any() or pd.api.types.is_bool_dtype(series) or not is_numeric(series):
+        return False
+    values = series.to_numpy(np.float64)
+    if not np.all(np.mod(values, 1) == 0) or len(np.unique(values)) != len(values):
+        return False
+    named = bool(_ID_NAME.search(name.strip()) or _ID_SUFFIX.search(name.strip()))
+    return named or values.max() - values.min() == len(values) - 1
+
+
+def identifier_like(series: pd.Series, name: str) -> bool:
+    """A column of (almost) one value per row: text identifiers or free text, or numeric row numbers."""
+    rows = len(series)
+    if is_numeric(series):
+        return looks_like_row_number(series, name)
+    return rows >= 20 and series.nunique() > 0.9 * rows
+
+
+def unlikely_target(series: pd.Series, name: str) -> bool:
+    """A column nobody means to predict: row numbers or identifiers, or text with more distinct values
+    than half its rows (names, free text: a class would have under two examples on average)."""
+    rows = int(series.notna().sum())
+    if is_numeric(series):
+        return looks_like_row_number(series, name)
+    return rows >= 20 and series.nunique() > 0.5 * rows
+
+
 def column_types(frame: pd.DataFrame, categorical: list[str], notes: list[str]) -> dict[str, str]:
     """Decide what each feature column is: numeric, categorical or date; drop what cannot help.
 
@@ -171,7 +205,7 @@ def column_types(frame: pd.DataFrame, categorical: list[str], notes: list[str]) 
             elif _is_date(series):
                 types[col] = "date"
                 notes.append(f"column {col!r} holds dates: used as year, month, day and weekday")
-            elif series.nunique() > 0.9 * rows and rows >= 20:
+            elif identifier_like(series, col):
                 notes.append(
                     f"column {col!r} looks like an identifier or free text ({series.nunique()} different "
                     f"values in {rows} rows): left out; add it to data.drop to silence this"
@@ -183,6 +217,10 @@ def column_types(frame: pd.DataFrame, categorical: list[str], notes: list[str]) 
         if series.nunique(dropna=True) <= 1:
             notes.append(f"column {col!r} has the same value in every row: left out")
             continue
+        if looks_like_row_number(series, col):
+            notes.append(f"column {col!r} looks like a row number or an identifier (unique whole numbers "
+                         f"{series.min():.0f} to {series.max():.0f}): kept as a feature; add it to data.drop to "
+                         "leave it out")
         types[col] = "numeric"
     if not types:
         raise DataError("No usable feature columns are left (every column was dropped, empty or constant)")

@@ -53,3 +53,28 @@ def test_image_folder_and_npz(image_folder, tmp_path):
     assert load_spec(tmp_path / "a.yaml").model.kind == "cnn"
     result = runner.invoke(app, ["init", "--data", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "m.yaml")])
     assert result.exit_code == 2 and "not found" in result.output
+
+
+def test_a_target_that_looks_like_names_or_ids_is_refused(tmp_path):
+    from pathlib import Path
+
+    mpg = Path(__file__).parent.parent / "configs" / "data" / "mpg.csv"  # its last column is the car's name
+    out = tmp_path / "mpg.yaml"
+    result = runner.invoke(app, ["init", "--data", str(mpg), "-o", str(out)])
+    assert result.exit_code == 2 and not out.exists()
+    assert "The last column, 'name', would be the target" in result.output
+    assert "--target COLUMN" in result.output and "mpg, cylinders" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["init", "--data", str(mpg), "--target", "mpg", "-o", str(out)])
+    assert result.exit_code == 0 and load_spec(out).data.target == "mpg"
+
+
+def test_a_row_number_column_is_dropped_in_the_starting_spec(write, tmp_path):
+    from nnlab.data import load_data
+
+    rows = ["id,size,price"] + [f"{1000 + i},{i % 7},{10 + (i * 37) % 50}.5" for i in range(300)]
+    data = write("shop.csv", "\n".join(rows) + "\n")
+    out = tmp_path / "shop.yaml"
+    result = runner.invoke(app, ["init", "--data", str(data), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "drop: [id]" in out.read_text() and "looks like a row number" in result.output
+    assert load_data(load_spec(out)).preprocessing["features"] == ["size"]

@@ -152,3 +152,33 @@ def test_a_target_with_a_class_per_row_gets_a_warning_note(write):
     write("d.csv", "x,y\n" + rows(40, lambda i: f"{i % 4},code{i}"))
     data = load_data(spec_for(write, "d.csv"))
     assert any("if it is a quantity" in n for n in data.notes)
+
+
+def test_row_numbers_and_numeric_identifiers_are_recognised():
+    import pandas as pd
+
+    from nnlab.tabular import looks_like_row_number, unlikely_target
+
+    counting = pd.Series(range(1000, 1300))
+    shuffled = pd.Series(np.random.default_rng(0).permutation(300) + 1)
+    assert looks_like_row_number(counting, "n") and looks_like_row_number(shuffled, "row_order")
+    ids = pd.Series(np.random.default_rng(1).choice(10**6, 300, replace=False))
+    assert looks_like_row_number(ids, "PassengerId") and looks_like_row_number(ids, "customer_id")
+    assert not looks_like_row_number(ids, "population")  # unique whole numbers, but neither counting nor named
+    assert not looks_like_row_number(pd.Series(np.arange(300) % 50), "id")  # repeats: a code, not an id
+    assert not looks_like_row_number(pd.Series(np.arange(300) + 0.5), "id")
+    assert not looks_like_row_number(pd.Series(range(10)), "id")  # too few rows to tell
+    assert unlikely_target(counting, "n") and not unlikely_target(pd.Series(np.arange(300) % 3), "class")
+    assert unlikely_target(pd.Series([f"car {i % 200}" for i in range(300)]), "name")
+
+
+def test_a_row_number_column_is_kept_with_a_note_naming_it(write):
+    from nnlab.data import load_data
+    from nnlab.specfile import load_spec
+
+    write("d.csv", "id,x,y\n" + "\n".join(f"{1000 + i},{i % 9},{i % 2}" for i in range(300)) + "\n")
+    spec = write("s.yaml", "data: {source: csv, path: d.csv, target: y}\nmodel: {kind: mlp}\n")
+    data = load_data(load_spec(spec))
+    assert data.preprocessing["features"] == ["id", "x"]  # kept, as runs made before read it
+    assert any("'id' looks like a row number or an identifier (unique whole numbers 1000 to 1299): kept as a "
+               "feature; add it to data.drop" in n for n in data.notes)
