@@ -177,6 +177,12 @@ def _read_images(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
 
     size = tuple(preprocessing["image_size"])
     if path.is_file():
+        if path.suffix.lower() not in IMAGE_FORMATS:
+            raise DataError(f"{path.name} is not an image ({', '.join(IMAGE_FORMATS)}): this run was trained on "
+                            "images; give a folder of images, a folder with class subfolders, or one image")
+        if labelled:
+            raise DataError(f"{path.name} is one image without a label: evaluate needs a folder with one subfolder "
+                            "of images per class")
         files = [path]
         labels = None
     else:
@@ -197,6 +203,8 @@ def _read_images(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
     if not files:
         raise DataError(f"No images ({', '.join(IMAGE_FORMATS)}) in {path}")
     images, ok = decode_files(files, size, preprocessing.get("color_mode", "rgb"))
+    if not ok.any():
+        raise DataError(f"No image in {path} could be decoded ({len(files)} file(s), e.g. {files[0].name})")
     notes = []
     if not ok.all():
         bad = [str(f) for f, good in zip(files, ok) if not good]

@@ -367,16 +367,20 @@ def predict(
     with _user_errors():
         from .apply import load_model, open_run, predictions_csv, read_inputs
         from .apply import predict as predict_rows
+        from .errors import RunError
         from .results import write_atomic
 
         folder, summary, preprocessing = open_run(run_dir)
+        if proba and preprocessing.get("task") == "regression":
+            raise RunError(f"--proba adds class probabilities, but {folder.name} is a regression run: its "
+                           "predictions are values; leave out --proba")
         inputs = read_inputs(data, preprocessing, labelled=False)
         model = load_model(folder, summary, preprocessing, trial)
         predictions, probabilities = predict_rows(model, inputs, preprocessing)
         write_atomic(output, predictions_csv(inputs, predictions, probabilities, preprocessing, proba))
     for note in inputs.notes:
         typer.echo(f"note: {note}", err=True)
-    typer.echo(f"wrote {len(predictions)} predictions to {output}")
+    typer.echo(f"wrote {len(predictions)} prediction{'s' if len(predictions) != 1 else ''} to {output}")
 
 
 @app.command()

@@ -102,14 +102,15 @@ def run_row(run_dir: Path) -> dict:
     summary, records, problems = read_run(run_dir)
     direction = summary.get("direction", "min")
     best = _best(records, direction)
-    status = summary.get("status", "unknown")
+    completed = sum(r["status"] == "completed" for r in records)
+    status = results.run_status(summary.get("status", "unknown"), completed)
     if problems:
         status = "damaged: " + "; ".join(problems)
     return {
         "run": summary.get("run", run_dir.name), "status": status, "model": summary.get("model"),
         "data": summary.get("data"), "tuner": summary.get("tuner"), "objective": summary.get("objective"),
         "direction": direction, "best_score": best["score"] if best else None, "trials": len(records),
-        "completed": sum(r["status"] == "completed" for r in records),
+        "completed": completed,
         "failed": sum(r["status"] == "failed" for r in records),
         "best_trial": best["trial_id"] if best else None,
         "best_hyperparameters": best["hyperparameters"] if best else {},

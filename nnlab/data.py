@@ -33,6 +33,7 @@ class Dataset:
     rescale: float = 1.0  # images: the model multiplies pixels by this
     preprocessing: dict = field(default_factory=dict)  # JSON-able: how raw input became x
     notes: list[str] = field(default_factory=list)
+    folds: int | None = None  # data.folds: every trial trains once per fold of all the rows
 
     @property
     def input_shape(self) -> tuple:
@@ -44,8 +45,14 @@ class Dataset:
 
     def summary(self) -> str:
         task = f"{self.num_classes} classes" if self.task == "classification" else "regression"
-        return (f"{self.description}: {len(self.x_train)} training and {len(self.x_val)} validation "
-                f"examples, input {self.input_shape}, {task}")
+        if self.folds:
+            rows = len(self.x_train) + len(self.x_val)
+            examples = (f"{rows} examples in {self.folds} folds (each trial trains {self.folds} times, on about "
+                        f"{round(rows * (self.folds - 1) / self.folds)} and validating on about "
+                        f"{round(rows / self.folds)})")
+        else:
+            examples = f"{len(self.x_train)} training and {len(self.x_val)} validation examples"
+        return f"{self.description}: {examples}, input {self.input_shape}, {task}"
 
 
 def load_data(spec: Spec) -> Dataset:
@@ -74,6 +81,7 @@ def load_data(spec: Spec) -> Dataset:
         rows = len(dataset.x_train) + len(dataset.x_val)
         if rows < 2 * folds:
             raise DataError(f"data.folds: {folds} folds need at least {2 * folds} rows; the data has {rows}")
+        dataset.folds = folds
     if len(dataset.x_train) < 2 or len(dataset.x_val) < 1:
         raise DataError(f"Too little data to train and validate: {dataset.summary()}")
     return dataset

@@ -309,8 +309,11 @@ class LocalWorkers:
     def _echo(self, worker_id: str, stream) -> None:
         for line in stream:  # the workers run --quiet: what they print is a warning or an error
             line = line.rstrip()
-            if line:
-                self.reporter.warn(f"[{worker_id}] {line}")
+            kind, _, text = line.partition(": ")
+            if kind == "error":
+                self.reporter.error(f"[{worker_id}] {text}")
+            elif line:  # (a worker's own "warning: " prefix is not repeated)
+                self.reporter.warn(f"[{worker_id}] {text if kind == 'warning' else line}")
 
     def watch(self, chief: Chief) -> None:
         """Restart a worker that died while the search goes on; drop one that keeps dying."""

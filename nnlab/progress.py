@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -73,12 +74,17 @@ class Reporter:
         if not self.quiet:
             self.console.print(text)
 
+    # Notes, warnings and errors are plain text: brackets in them ("[worker2]", a file name) are not
+    # rich markup, which would swallow them.
     def note(self, text: str) -> None:
         if not self.quiet:
-            self.console.print(f"[dim]note:[/dim] {text}")
+            self.console.print(f"[dim]note:[/dim] {escape(text)}")
 
     def warn(self, text: str) -> None:
-        self.console.print(f"[yellow]warning:[/yellow] {text}")
+        self.console.print(f"[yellow]warning:[/yellow] {escape(text)}")
+
+    def error(self, text: str) -> None:
+        self.console.print(f"[red]error:[/red] {escape(text)}")
 
     def start(self, name: str, data_summary: str, search: str, done: int, total: int | None,
               epochs: int | None = None, objective: str | None = None) -> None:
@@ -87,7 +93,10 @@ class Reporter:
         self.say(f"[bold]nnlab run {name}[/bold]")
         self.say(f"  data:   {data_summary}")
         self.say(f"  search: {search}")
-        if done:
+        if total and done >= total:
+            self.say(f"  the search is already complete: {done} trial(s) done, and it asks for {total}; nothing "
+                     "to train. Raise search.max_trials (--set search.max_trials=N) to search further")
+        elif done:
             self.say(f"  resuming: {done} trial(s) already done{f' of {total}' if total else ''}")
         if self.live:
             self._open_bars(done, total)

@@ -124,6 +124,11 @@ def _parse(text: str | None) -> Any:
     return text
 
 
+def run_status(status: str, completed: int) -> str:
+    """A run's status as people read it: a search that ended without one completed trial has failed."""
+    return "failed" if status in ("completed", "stopped") and completed == 0 else status
+
+
 def is_run_dir(path: Path) -> bool:
     return (path / SUMMARY).is_file() or (path / TRIALS).is_file()
 

@@ -413,8 +413,9 @@ class Sweep:
         if status == "interrupted":
             return RunResult(self.run_dir, summary, self.ordered())
         self.reporter.table(self.ranked(), self.objective, self.hp_names)
-        self.reporter.say(f"Results in {self.run_dir}/ (trials.csv, summary.json, best.keras). "
-                          f"Compare runs with: nnlab compare {self.run_dir.parent}")
+        files = [results.TRIALS, results.SUMMARY, results.BEST_MODEL]
+        shown = ", ".join(f for f in files if (self.run_dir / f).is_file())
+        self.reporter.say(f"Results in {self.run_dir}/ ({shown}). Compare runs with: nnlab compare {self.run_dir.parent}")
         if not summary["completed"]:
             self.reporter.warn("no trial completed; see the reasons in trials.csv")
         return RunResult(self.run_dir, summary, self.ordered())
@@ -551,7 +552,8 @@ class Sweep:
         best = self.best()
         elapsed = time.monotonic() - self.started
         return {
-            "run": self.spec.name, "status": status, "nnlab_version": __version__,
+            "run": self.spec.name, "status": results.run_status(status, sum(r["status"] == "completed" for r in records)),
+            "nnlab_version": __version__,
             "spec_hash": spec_hash(self.spec), "model": self.spec.model.kind, "data": self.data.description,
             "task": self.data.task, "classes": self.data.class_names, "tuner": self.spec.search.tuner,
             "objective": self.objective, "direction": self.direction, "max_trials": self.total,

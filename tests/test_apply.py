@@ -123,6 +123,13 @@ def test_predict_and_evaluate_image_folders(write, tmp_path, image_folder):
     out = runner.invoke(app, ["evaluate", str(run_dir), str(folder)])
     assert out.exit_code == 0 and "16 examples" in out.output
     assert (run_dir / results.BEST_MODEL).is_file()
+    out = runner.invoke(app, ["predict", str(run_dir), str(flat / "z0.png"), "-o", str(tmp_path / "one.csv")])
+    assert out.exit_code == 0 and "wrote 1 prediction to" in out.output
+    (tmp_path / "new.csv").write_text("a,b\n1,2\n")  # a CSV given to an image run
+    out = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "new.csv"), "-o", str(tmp_path / "c.csv")])
+    assert out.exit_code == 2 and "new.csv is not an image" in out.output and not (tmp_path / "c.csv").exists()
+    out = runner.invoke(app, ["predict", str(run_dir), str(flat / "broken.jpg"), "-o", str(tmp_path / "c.csv")])
+    assert out.exit_code == 2 and "could be decoded" in out.output
 
 
 def test_retrain_the_best_with_other_seeds(csv_run):

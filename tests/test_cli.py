@@ -177,3 +177,14 @@ def test_an_interrupted_run_says_the_command_that_resumes_it(write, tmp_path, mo
     line = [li for li in result.output.splitlines() if li.startswith("to resume:")][0]
     assert line == (f"to resume: nnlab run {spec} --runs-dir 'my runs' --name ow --set seed=3 "
                     "--set search.max_trials=4 --quiet")
+
+
+def test_predict_proba_on_a_regression_run_is_refused(tmp_path):
+    from nnlab import results
+
+    run_dir = make_run(tmp_path, "r", [0.3])
+    results.write_json(run_dir / results.PREPROCESSING, {"type": "tabular", "task": "regression", "columns": []})
+    (tmp_path / "new.csv").write_text("x\n1\n")
+    result = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "new.csv"), "--proba",
+                                 "-o", str(tmp_path / "p.csv")])
+    assert result.exit_code == 2 and "is a regression run" in result.output and not (tmp_path / "p.csv").exists()

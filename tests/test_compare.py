@@ -103,3 +103,11 @@ def test_long_tables_are_plain_aligned_text(tmp_path):
     lines = text.splitlines()
     assert lines[0] == "Trials of big, best first" and len(lines) == 3 + 250
     assert lines[1].split()[:2] == ["trial", "val_loss"] and lines[3].split()[:2] == ["0", "0.5"]
+
+
+def test_a_run_without_a_completed_trial_shows_as_failed(tmp_path):
+    make_run(tmp_path, "bad", [None, None], statuses=["failed", "failed"])  # its summary says "completed"
+    make_run(tmp_path, "good", [0.4, None], statuses=["completed", "failed"])
+    rows = {r["run"]: r for r in compare([tmp_path]).rows}
+    assert rows["bad"]["status"] == "failed" and rows["bad"]["completed"] == 0
+    assert rows["good"]["status"] == "completed"

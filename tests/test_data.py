@@ -128,3 +128,11 @@ def test_split_is_stratified_when_possible_and_says_when_not():
     y = np.array([0] * 10 + [1])
     split(y, "classification", 0.2, 0, notes)
     assert notes and "not stratified" in notes[0]
+
+
+def test_the_data_line_with_folds_counts_every_row(write):
+    spec = write("s.yaml", "data: {source: 'sklearn:wine', folds: 3}\nmodel: {kind: mlp}\n")
+    text = load_data(load_spec(spec)).summary()
+    assert text.startswith("sklearn:wine: 178 examples in 3 folds (each trial trains 3 times, on about 119 and "
+                           "validating on about 59)")
+    assert "training and" not in text

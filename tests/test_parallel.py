@@ -188,3 +188,18 @@ def test_mirrored_strategy_in_one_process(write, tmp_path):
     result = run(spec, tmp_path / "runs", quiet=True, strategy="mirrored")
     assert result.exit_code == 0 and result.summary["completed"] == 1
     assert result.summary["device"].endswith("MirroredStrategy")
+
+
+def test_a_workers_warnings_and_errors_are_relayed_with_one_prefix():
+    import io
+
+    from rich.console import Console
+
+    from nnlab.parallel import LocalWorkers
+    from nnlab.progress import Reporter
+
+    out = io.StringIO()
+    workers = LocalWorkers([], [], [], Reporter(console=Console(file=out, width=200)))
+    workers._echo("worker2", io.StringIO("warning: worker worker2 interrupted\nerror: bad spec\nplain line\n"))
+    assert out.getvalue().splitlines() == ["warning: [worker2] worker worker2 interrupted",
+                                           "error: [worker2] bad spec", "warning: [worker2] plain line"]

@@ -35,3 +35,15 @@ def test_no_bars_in_logs_or_when_quiet():
     reporter.start("demo", "data", "random", 0, 2, epochs=3, objective="val_loss")
     reporter.epoch_ends(0, {"val_loss": 1.0})  # nothing to update; no error
     reporter.close()
+
+
+def test_resuming_a_search_that_is_already_complete_says_so():
+    out = io.StringIO()
+    reporter = Reporter(console=Console(file=out, width=200))
+    reporter.start("demo", "data", "random", 6, 4)  # max_trials lowered from 10 to 4 after 6 trials
+    text = out.getvalue()
+    assert "the search is already complete: 6 trial(s) done, and it asks for 4" in text
+    assert "--set search.max_trials=N" in text and "resuming" not in text
+    out.truncate(0)
+    reporter.start("demo", "data", "random", 2, 4)
+    assert "resuming: 2 trial(s) already done of 4" in out.getvalue()

@@ -228,6 +228,21 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(write, tmp_path):
     assert rows[failed["trial_id"]]["reason"] == failed["reason"]
 
 
+def test_a_run_whose_every_trial_failed(write, tmp_path):
+    spec = write("s.yaml", """
+        data: {source: "sklearn:diabetes"}
+        model: {kind: mlp, layers: 1, units: 4}
+        train: {epochs: 1, optimizer: sgd, learning_rate: 10.0}
+        search: {max_trials: 1}
+    """)
+    result = runner.invoke(app, ["run", str(spec), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 1, result.output
+    assert "Results in" in result.output and "best.keras" not in result.output  # there is none
+    assert "no trial completed" in result.output
+    assert results.read_json(tmp_path / "runs" / "s" / results.SUMMARY)["status"] == "failed"
+    assert compare([tmp_path / "runs"]).rows[0]["status"] == "failed"
+
+
 def test_cli_run_then_compare_json(write, tmp_path):
     spec = write("iris.yaml", """
         data: {source: "sklearn:iris"}
