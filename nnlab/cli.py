@@ -51,6 +51,9 @@ def _user_errors():
         yield
     except NnlabError as exc:
         _fail(exc)
+    except OSError as exc:  # a path the user gave that cannot be read or written
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(NnlabError(f"{exc.strerror or exc}{where}"))
 
 
 class Strategy(str, Enum):
@@ -245,7 +248,8 @@ def compare(
     if output:
         from .results import write_atomic
 
-        write_atomic(output, text)
+        with _user_errors():
+            write_atomic(output, text)
         typer.echo(f"wrote {len(comparison.rows)} rows to {output}")
     else:
         sys.stdout.write(text)
@@ -452,7 +456,8 @@ def schema(
     if output:
         from .results import write_atomic
 
-        write_atomic(output, text)
+        with _user_errors():
+            write_atomic(output, text)
         typer.echo(f"wrote the spec's JSON Schema to {output}")
     else:
         sys.stdout.write(text)

@@ -23,6 +23,21 @@ RETRAIN_FILE = "retrain.json"
 
 def retrain(run_dir: str | Path, top: int = 3, seeds: int = 3, device: str = "auto",
             reporter: Reporter | None = None) -> list[dict]:
+    from .compare import read_run
+    from .specfile import load_spec
+
+    reporter = reporter or Reporter()
+    run_dir = Path(run_dir)
+    if not results.is_run_dir(run_dir):
+        raise RunError(f"{run_dir} is not an nnlab run folder (it has no summary.json)")
+    summary, records, problems = read_run(run_dir)
+    if problems:
+        raise RunError(f"{run_dir} is damaged ({'; '.join(problems)}); `nnlab run` on its spec repairs it")
+    done = [r for r in records if r["status"] == "completed" and r.get("score") is not None]
+    if not done:
+        raise RunError(f"{run_dir} has no completed trial to train again")
+    spec = load_spec(run_dir / results.SPEC_COPY)
+
     from .backend import clear_session, configure_device, import_keras, import_tensorflow, set_precision
 
     import_tensorflow()  # quietly, before Keras Tuner imports it
@@ -30,20 +45,8 @@ def retrain(run_dir: str | Path, top: int = 3, seeds: int = 3, device: str = "au
 
     from .data import load_data
     from .space import active_values, sample_params
-    from .specfile import load_spec
     from .sweep import Sweep
 
-    reporter = reporter or Reporter()
-    run_dir = Path(run_dir)
-    if not results.is_run_dir(run_dir):
-        raise RunError(f"{run_dir} is not an nnlab run folder (it has no summary.json)")
-    summary = results.read_json(run_dir / results.SUMMARY)
-    spec = load_spec(run_dir / results.SPEC_COPY)
-    records = results.read_trials(run_dir / results.TRIALS, summary.get("hyperparameter_names", []),
-                                  summary.get("metric_names", []))
-    done = [r for r in records if r["status"] == "completed" and r.get("score") is not None]
-    if not done:
-        raise RunError(f"{run_dir} has no completed trial to train again")
     direction = summary.get("direction", "min")
     done.sort(key=lambda r: r["score"], reverse=direction == "max")
     chosen = done[:top]

@@ -104,3 +104,14 @@ def test_the_readme_sequential_example_builds(tmp_path):
     assert result.exit_code == 0, result.output
     for name in re.findall(r"`(\w+\d_\w+)`", README[README.index("Searched arguments become"):][:400]):
         assert name in result.output, name  # the hyperparameter names the README gives
+
+
+def command_names() -> list[str]:
+    return [c.name or c.callback.__name__ for c in app.registered_commands]
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_every_command_documents_its_exit_codes(name):
+    start = README.index(f"### `nnlab {name}")
+    section = README[start:README.find("\n##", start + 5)]
+    assert "Exit codes:" in section, f"README's section on `nnlab {name}` does not give its exit codes"
