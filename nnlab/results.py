@@ -125,8 +125,9 @@ def _parse(text: str | None) -> Any:
 
 
 def run_status(status: str, completed: int) -> str:
-    """A run's status as people read it: a search that ended without one completed trial has failed."""
-    return "failed" if status in ("completed", "stopped") and completed == 0 else status
+    """A run's status as people read it: a search that ran to its end without one completed trial has
+    failed (one stopped by a limit stays `stopped`, with its reason)."""
+    return "failed" if status == "completed" and completed == 0 else status
 
 
 def is_run_dir(path: Path) -> bool:

@@ -198,7 +198,7 @@ def _parse_layers(value: Any) -> list[dict]:
             raise ValueError(f"layers[{i}]: expected one layer as {{Name: {{argument: value}}}}; found {entry!r}")
         ((name, args),) = entry.items()
         if name in REFUSED_LAYERS:
-            raise ValueError(f"layers[{i}]: {name} is not accepted: {REFUSED_LAYERS[name]}")
+            raise ValueError(f"layers[{i}]: {name} is not a Keras layer nnlab accepts: {REFUSED_LAYERS[name]}")
         if name not in KERAS_LAYERS:
             raise ValueError(f"layers[{i}]: {name!r} is not a Keras layer nnlab accepts{did_you_mean(name, KERAS_LAYERS)}"
                              f"; accepted: {', '.join(KERAS_LAYERS)}")

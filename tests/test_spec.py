@@ -258,3 +258,12 @@ def test_sequential_layers_with_search_spaces(write, tmp_path):
 def test_sequential_mistakes(write, layers, expected):
     message = error_of(write, SEQUENTIAL, f"model.layers={layers}")
     assert expected in message and "at model.layers" in message
+
+
+def test_random_crop_is_refused_with_the_reason(write):
+    from nnlab.errors import SpecError
+
+    spec = write("s.yaml", "data: {source: 'sklearn:digits'}\nmodel: {kind: sequential, layers: [{RandomCrop: "
+                           "{height: 4, width: 4}}]}\n")
+    with pytest.raises(SpecError, match="RandomCrop is not a Keras layer nnlab accepts: Keras 3 crops in training only"):
+        load_spec(spec)
