@@ -3,7 +3,7 @@
     python benchmarks/cli.py [--trials 1000] [--repeats 5]
 
 Writes a run folder of `--trials` trials the way a sweep writes one (trials.csv, summary.json, through
-`nnlab.results`), then times each command in fresh processes (`--repeats` times, median), checks
+`nnlab.runs.files`), then times each command in fresh processes (`--repeats` times, median), checks
 that neither imported TensorFlow, and prints the figures against issue 4's targets (0.3 s, 1 s).
 """
 

@@ -7,8 +7,8 @@ reads it at `--size`×`--size` two ways, each timed epoch by epoch:
 
 - before: the tutorial's `keras.utils.image_dataset_from_directory`, which reads and decodes every
   file again on every epoch of every trial;
-- after: nnlab, which decodes the folder once per run (`nnlab.images.read_image_folder`, Pillow in a
-  thread pool) and then serves each epoch from memory (`nnlab.pipeline.TrainingData`).
+- after: nnlab, which decodes the folder once per run (`nnlab.data.images.read_image_folder`, Pillow in a
+  thread pool) and then serves each epoch from memory (`nnlab.engine.pipeline.TrainingData`).
 
 Prints images per second of each epoch, the one-time decode, and what a sweep of 10 trials × 10
 epochs would spend on input either way.
@@ -53,9 +53,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "images"
         draw_folder(folder, args.images)
-        from nnlab.backend import configure_device, import_keras
-        from nnlab.images import read_image_folder
-        from nnlab.pipeline import TrainingData
+        from nnlab.engine.backend import configure_device, import_keras
+        from nnlab.data.images import read_image_folder
+        from nnlab.engine.pipeline import TrainingData
 
         configure_device("cpu")
         keras = import_keras()

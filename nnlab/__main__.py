@@ -1,5 +1,5 @@
 """`python -m nnlab` is the `nnlab` command."""
 
-from .cli import main
+from nnlab.cli import main
 
 main()

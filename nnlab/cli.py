@@ -45,7 +45,7 @@ def _fail(exc: Exception) -> None:
 @contextlib.contextmanager
 def _user_errors():
     """A user's mistake (`NnlabError`) inside: one `error:` line and its exit code, never a traceback."""
-    from .errors import NnlabError
+    from nnlab.errors import NnlabError
 
     try:
         yield
@@ -61,7 +61,7 @@ class Strategy(str, Enum):
 
 
 def _load(spec_file: Path, set_: List[str], name: Optional[str]):
-    from .specfile import load_spec, with_name
+    from nnlab.spec.loader import load_spec, with_name
 
     spec = load_spec(spec_file, set_)
     return with_name(spec, name) if name else spec
@@ -73,8 +73,8 @@ def _interactive() -> bool:
 
 def _confirm_overwrite(spec, runs_dir: Path, yes: bool) -> None:
     """--overwrite deletes completed trials: ask first in a terminal; in a script, want --yes."""
-    from .errors import RunError
-    from .runfolder import completed_trials
+    from nnlab.errors import RunError
+    from nnlab.runs.folder import completed_trials
 
     run_dir = runs_dir / spec.name
     count = completed_trials(run_dir)
@@ -157,13 +157,13 @@ def run(
             _confirm_overwrite(spec, runs_dir, yes)
         strategy_name = strategy.value if strategy else None
         if workers or gpus:
-            from .parallel import parse_gpus, run_parallel
+            from nnlab.distributed.parallel import parse_gpus, run_parallel
 
             result = run_parallel(spec, runs_dir, workers=workers, gpus=parse_gpus(gpus), per_gpu=per_gpu,
                                   device=device.value, overwrite=overwrite, quiet=quiet, spec_file=spec_file,
                                   overrides=set_, strategy=strategy_name, tensorboard=tensorboard)
         else:
-            from .sweep import run as run_sweep
+            from nnlab.engine.sweep import run as run_sweep
 
             result = run_sweep(spec, runs_dir, overwrite=overwrite, device=device.value, quiet=quiet,
                                strategy=strategy_name, tensorboard=tensorboard)
@@ -189,7 +189,7 @@ def chief(
 ) -> None:
     """Serve a sweep's trials to workers (nnlab worker), for sweeps across machines."""
     with _user_errors():
-        from .parallel import parse_address, serve_chief
+        from nnlab.distributed.parallel import parse_address, serve_chief
 
         host, port = parse_address(bind, "--bind")
         spec = _load(spec_file, set_, name)
@@ -220,7 +220,7 @@ def worker(
 ) -> None:
     """Train the trials a chief hands out, until the search is over."""
     with _user_errors():
-        from .parallel import default_worker_id, run_worker
+        from nnlab.distributed.parallel import default_worker_id, run_worker
 
         spec = _load(spec_file, set_, name)
         code = run_worker(spec, runs_dir, chief=chief_address, worker_id=worker_id or default_worker_id(),
@@ -240,13 +240,13 @@ def compare(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead."),
 ) -> None:
     """Put runs side by side (a folder of runs), or the trials of one run."""
-    from .compare import compare as compare_runs
-    from .compare import render
+    from nnlab.runs.compare import compare as compare_runs
+    from nnlab.runs.compare import render
     with _user_errors():
         comparison = compare_runs(paths or None, sort=sort, top=top, reverse=reverse)
     text = render(comparison, fmt.value)
     if output:
-        from .results import write_atomic
+        from nnlab.runs.files import write_atomic
 
         with _user_errors():
             write_atomic(output, text)
@@ -261,9 +261,9 @@ def validate(
     set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value."),
 ) -> None:
     """Check a spec and its data, and show the search space. No training."""
-    from .progress import fmt_value
-    from .specfile import load_spec
-    from .validate import describe
+    from nnlab.progress import fmt_value
+    from nnlab.spec.loader import load_spec
+    from nnlab.tools.validate import describe
 
     with _user_errors():
         spec = load_spec(spec_file, set_)
@@ -289,7 +289,7 @@ def plot(
 ) -> None:
     """Draw a run's learning curves, objective against each hyperparameter, parallel coordinates and
     hyperparameter importance, as PNG files."""
-    from .plots import plot_run
+    from nnlab.tools.plots import plot_run
 
     with _user_errors():
         paths = plot_run(run_dir, output)
@@ -304,7 +304,7 @@ def report(
 ) -> None:
     """One self-contained HTML file: summary, trials, pictures, the best model and its validation metrics."""
     with _user_errors():
-        from .report import build_report
+        from nnlab.tools.report import build_report
 
         path = build_report(run_dir, output)
     typer.echo(f"wrote {path}")
@@ -319,8 +319,8 @@ def retrain(
     quiet: bool = QUIET,
 ) -> None:
     """Train the best configurations again with other seeds: mean ± std, a real winner or a lucky one."""
-    from .progress import Reporter
-    from .retrain import retrain as retrain_run
+    from nnlab.progress import Reporter
+    from nnlab.tools.retrain import retrain as retrain_run
 
     try:
         with _user_errors():
@@ -348,8 +348,8 @@ def export(
 ) -> None:
     """Save a run's model (the best, or --trial ID) as .keras or a TensorFlow SavedModel."""
     with _user_errors():
-        from .apply import export as export_model
-        from .apply import load_model, open_run
+        from nnlab.tools.apply import export as export_model
+        from nnlab.tools.apply import load_model, open_run
 
         folder, summary, preprocessing = open_run(run_dir)
         model = load_model(folder, summary, preprocessing, trial)
@@ -369,10 +369,10 @@ def predict(
 ) -> None:
     """Predict new data with a run's model and its own preprocessing: one row per input, in order."""
     with _user_errors():
-        from .apply import load_model, open_run, predictions_csv, read_inputs
-        from .apply import predict as predict_rows
-        from .errors import RunError
-        from .results import write_atomic
+        from nnlab.tools.apply import load_model, open_run, predictions_csv, read_inputs
+        from nnlab.tools.apply import predict as predict_rows
+        from nnlab.errors import RunError
+        from nnlab.runs.files import write_atomic
 
         folder, summary, preprocessing = open_run(run_dir)
         if proba and preprocessing.get("task") == "regression":
@@ -398,8 +398,8 @@ def evaluate(
     """A run's model on a labelled test set: accuracy, macro F1, per-class report, confusion matrix;
     or RMSE, MAE, R² and the share within 10%."""
     with _user_errors():
-        from .apply import evaluate as evaluate_model
-        from .apply import load_model, metrics_text, open_run, read_inputs
+        from nnlab.tools.apply import evaluate as evaluate_model
+        from nnlab.tools.apply import load_model, metrics_text, open_run, read_inputs
 
         folder, summary, preprocessing = open_run(run_dir)
         inputs = read_inputs(data, preprocessing, labelled=True)
@@ -430,9 +430,9 @@ def init(
 ) -> None:
     """Look at a data file or folder and write a commented starting spec, ready to run."""
     with _user_errors():
-        from .errors import NnlabError
-        from .results import write_atomic
-        from .starter import starter_spec
+        from nnlab.errors import NnlabError
+        from nnlab.runs.files import write_atomic
+        from nnlab.tools.starter import starter_spec
 
         if output.exists() and not force:
             raise NnlabError(f"{output} exists; choose another --output, or --force to replace it")
@@ -450,11 +450,11 @@ def schema(
     """Print the spec's JSON Schema (for an editor's YAML completion and checking)."""
     import json
 
-    from .spec import json_schema
+    from nnlab.spec.schema import json_schema
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if output:
-        from .results import write_atomic
+        from nnlab.runs.files import write_atomic
 
         with _user_errors():
             write_atomic(output, text)

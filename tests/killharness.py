@@ -88,7 +88,7 @@ class Harness:
     def check(self) -> None:
         import csv
 
-        from nnlab.compare import compare
+        from nnlab.runs.compare import compare
 
         with (self.run_dir / "trials.csv").open() as fh:
             rows = list(csv.DictReader(fh))

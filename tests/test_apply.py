@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from nnlab import results
-from nnlab.apply import load_model, open_run, read_inputs
+from nnlab.runs import files as results
+from nnlab.tools.apply import load_model, open_run, read_inputs
 from nnlab.cli import app
-from nnlab.specfile import load_spec
-from nnlab.sweep import run
+from nnlab.spec.loader import load_spec
+from nnlab.engine.sweep import run
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -212,7 +212,7 @@ def test_predict_and_evaluate_a_run_trained_on_image_arrays(array_image_run, tmp
 
 
 def _augmented_cnn():
-    from nnlab.models import DataShape, build_cnn
+    from nnlab.engine.models import DataShape, build_cnn
 
     params = dict(conv_blocks=1, filters=4, kernel_size=3, activation="relu", pooling="max", batch_norm=False,
                   global_pooling=False, dense_layers=1, dense_units=8, dropout=0.5,
@@ -225,9 +225,9 @@ def test_every_export_format_predicts_in_inference_mode(tmp_path):
     import keras
     import tensorflow as tf
 
-    from nnlab.apply import export
+    from nnlab.tools.apply import export
 
-    from nnlab.models import inference_model
+    from nnlab.engine.models import inference_model
 
     trained = _augmented_cnn()
     model = inference_model(trained)
@@ -251,7 +251,7 @@ def test_every_export_format_predicts_in_inference_mode(tmp_path):
 def test_the_inference_model_of_a_sequential_spec_predicts_as_keras_does(tmp_path):
     import keras
 
-    from nnlab.models import DataShape, build_sequential, inference_model
+    from nnlab.engine.models import DataShape, build_sequential, inference_model
 
     layers = [["RandomTranslation", {"height_factor": 0.2, "width_factor": 0.2}], ["RandomBrightness", {"factor": 0.3}],
               ["CenterCrop", {"height": 12, "width": 10}], ["Conv2D", {"filters": 3, "kernel_size": 3}],

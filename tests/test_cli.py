@@ -120,8 +120,8 @@ def test_schema_is_valid_json_schema_and_accepts_every_example(tmp_path):
 
 
 def _fake_sweep(monkeypatch, status: str):
-    """nnlab.sweep.run replaced by one that records its call and ends with `status` (no TensorFlow)."""
-    from nnlab import sweep
+    """nnlab.engine.sweep.run replaced by one that records its call and ends with `status` (no TensorFlow)."""
+    from nnlab.engine import sweep
 
     calls = []
 
@@ -180,7 +180,7 @@ def test_an_interrupted_run_says_the_command_that_resumes_it(write, tmp_path, mo
 
 
 def test_predict_proba_on_a_regression_run_is_refused(tmp_path):
-    from nnlab import results
+    from nnlab.runs import files as results
 
     run_dir = make_run(tmp_path, "r", [0.3])
     results.write_json(run_dir / results.PREPROCESSING, {"type": "tabular", "task": "regression", "columns": []})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nnlab import results
-from nnlab.compare import compare, render
+from nnlab.runs import files as results
+from nnlab.runs.compare import compare, render
 from nnlab.errors import NnlabError
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlab.data import load_data, split
+from nnlab.data.dataset import load_data, split
 from nnlab.errors import DataError
-from nnlab.images import read_image_folder
-from nnlab.specfile import load_spec
+from nnlab.data.images import read_image_folder
+from nnlab.spec.loader import load_spec
 
 
 def image_spec(write, folder, *extra):

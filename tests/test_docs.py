@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from nnlab.cli import app
-from nnlab.specfile import load_spec
+from nnlab.spec.loader import load_spec
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlab.models import DataShape, build_model, compile_model
+from nnlab.engine.models import DataShape, build_model, compile_model
 
 MLP = {"units": [8, 4], "activation": "relu", "dropout": 0.0, "batch_norm": False, "l2": 0.0,
        "optimizer": "adam", "learning_rate": 0.01, "batch_size": 8}
@@ -67,7 +67,7 @@ def test_compiled_model_trains_and_saved_file_loads_without_nnlab(tmp_path):
 def test_clear_session_between_trials_keeps_mixed_precision():
     import keras
 
-    from nnlab.backend import clear_session, set_precision
+    from nnlab.engine.backend import clear_session, set_precision
 
     try:
         assert set_precision(True, gpu=False) == "mixed_bfloat16"
@@ -82,7 +82,7 @@ def test_clear_session_between_trials_keeps_mixed_precision():
 def test_every_sequential_layer_name_is_a_keras_layer():
     import keras
 
-    from nnlab.spec import KERAS_LAYERS
+    from nnlab.spec.schema import KERAS_LAYERS
 
     missing = [name for name in KERAS_LAYERS if not isinstance(getattr(keras.layers, name, None), type)]
     assert not missing

@@ -13,10 +13,10 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from nnlab import results
+from nnlab.runs import files as results
 from nnlab.cli import app
 from nnlab.errors import NnlabError
-from nnlab.parallel import Chief, check_worker_id, parse_address, parse_gpus
+from nnlab.distributed.parallel import Chief, check_worker_id, parse_address, parse_gpus
 
 runner = CliRunner()
 
@@ -181,8 +181,8 @@ def test_chief_and_worker_commands(write, tmp_path):
 
 @pytest.mark.slow
 def test_mirrored_strategy_in_one_process(write, tmp_path):
-    from nnlab.specfile import load_spec
-    from nnlab.sweep import run
+    from nnlab.spec.loader import load_spec
+    from nnlab.engine.sweep import run
 
     spec = load_spec(write("par.yaml", SPEC), ["search.max_trials=1", "train.epochs=1"])
     result = run(spec, tmp_path / "runs", quiet=True, strategy="mirrored")
@@ -195,7 +195,7 @@ def test_a_workers_warnings_and_errors_are_relayed_with_one_prefix():
 
     from rich.console import Console
 
-    from nnlab.parallel import LocalWorkers
+    from nnlab.distributed.parallel import LocalWorkers
     from nnlab.progress import Reporter
 
     out = io.StringIO()

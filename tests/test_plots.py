@@ -11,9 +11,9 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from nnlab import results
+from nnlab.runs import files as results
 from nnlab.cli import app
-from nnlab.plots import importance
+from nnlab.tools.plots import importance
 
 runner = CliRunner()
 PICTURES = ["learning_curves.png", "objective_vs_hyperparameters.png", "parallel_coordinates.png", "importance.png"]

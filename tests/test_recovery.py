@@ -10,11 +10,11 @@ import shutil
 import pytest
 from rich.console import Console
 
-from nnlab import results
-from nnlab.compare import compare
+from nnlab.runs import files as results
+from nnlab.runs.compare import compare
 from nnlab.progress import Reporter
-from nnlab.specfile import load_spec
-from nnlab.sweep import run
+from nnlab.spec.loader import load_spec
+from nnlab.engine.sweep import run
 
 pytestmark = pytest.mark.slow
 

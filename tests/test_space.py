@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from nnlab.space import (active_values, count_configurations, extreme_params, hyperparameters,
+from nnlab.spec.space import (active_values, count_configurations, extreme_params, hyperparameters,
                          sample_params)
-from nnlab.specfile import load_spec
+from nnlab.spec.loader import load_spec
 
 
 class FakeHP:

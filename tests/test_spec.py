@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nnlab.errors import SpecError
-from nnlab.space import Choice, FloatRange, IntRange
-from nnlab.specfile import load_spec, spec_hash
+from nnlab.spec.space import Choice, FloatRange, IntRange
+from nnlab.spec.loader import load_spec, spec_hash
 
 MPG = """
 name: mpg-mlp
@@ -179,7 +179,7 @@ def test_grid_needs_steps_in_float_ranges(write):
 
 
 def test_bad_run_name_from_the_command_line(write):
-    from nnlab.specfile import with_name
+    from nnlab.spec.loader import with_name
 
     spec = load_spec(write("s.yaml", MPG))
     with pytest.raises(SpecError, match="--name 'a/b'"):
@@ -206,7 +206,7 @@ def test_loading_a_spec_does_not_import_tensorflow(write):
     import sys
 
     path = write("s.yaml", MPG)
-    code = ("import sys; from nnlab.specfile import load_spec; load_spec(sys.argv[1]); "
+    code = ("import sys; from nnlab.spec.loader import load_spec; load_spec(sys.argv[1]); "
             "print(any(m in sys.modules for m in ('tensorflow', 'keras')))")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -226,9 +226,9 @@ model:
 
 
 def test_sequential_layers_with_search_spaces(write, tmp_path):
-    from nnlab.results import write_atomic
-    from nnlab.space import finish_params, fixed_params, hyperparameters
-    from nnlab.specfile import spec_to_dict
+    from nnlab.runs.files import write_atomic
+    from nnlab.spec.space import finish_params, fixed_params, hyperparameters
+    from nnlab.spec.loader import spec_to_dict
 
     import yaml
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from nnlab import results
+from nnlab.runs import files as results
 from nnlab.cli import app
-from nnlab.compare import compare
+from nnlab.runs.compare import compare
 from nnlab.progress import Reporter
-from nnlab.specfile import load_spec
-from nnlab.sweep import run
+from nnlab.spec.loader import load_spec
+from nnlab.engine.sweep import run
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -172,7 +172,7 @@ def test_folds_score_each_trial_by_the_mean_over_folds(write, tmp_path):
     # retrain trains each seed exactly as the sweep did: once per fold, scored on the folds' mean curve
     import keras
 
-    from nnlab.retrain import retrain
+    from nnlab.tools.retrain import retrain
 
     fits = []
     original = keras.Model.fit

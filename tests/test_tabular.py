@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlab.data import load_data
+from nnlab.data.dataset import load_data
 from nnlab.errors import DataError
-from nnlab.specfile import load_spec
-from nnlab.tabular import apply_preprocessing, read_csv
+from nnlab.spec.loader import load_spec
+from nnlab.data.tabular import apply_preprocessing, read_csv
 
 
 def spec_for(write, csv_name: str, *extra: str):
@@ -131,7 +131,7 @@ def test_currency_percent_thousands_and_decimal_commas_are_numbers(write):
     assert data.preprocessing["features"] == ["discount", "ratio", "y"]
     import pandas as pd
 
-    from nnlab.tabular import _to_numbers
+    from nnlab.data.tabular import _to_numbers
 
     assert _to_numbers(pd.Series(["3,5", "10,25", "-1,5"])).tolist() == [3.5, 10.25, -1.5]
     assert _to_numbers(pd.Series(["1,234", "$12,000.50", " 16% "])).tolist() == [1234, 12000.5, 16]
@@ -157,7 +157,7 @@ def test_a_target_with_a_class_per_row_gets_a_warning_note(write):
 def test_row_numbers_and_numeric_identifiers_are_recognised():
     import pandas as pd
 
-    from nnlab.tabular import looks_like_row_number, unlikely_target
+    from nnlab.data.tabular import looks_like_row_number, unlikely_target
 
     counting = pd.Series(range(1000, 1300))
     shuffled = pd.Series(np.random.default_rng(0).permutation(300) + 1)
@@ -173,8 +173,8 @@ def test_row_numbers_and_numeric_identifiers_are_recognised():
 
 
 def test_a_row_number_column_is_kept_with_a_note_naming_it(write):
-    from nnlab.data import load_data
-    from nnlab.specfile import load_spec
+    from nnlab.data.dataset import load_data
+    from nnlab.spec.loader import load_spec
 
     write("d.csv", "id,x,y\n" + "\n".join(f"{1000 + i},{i % 9},{i % 2}" for i in range(300)) + "\n")
     spec = write("s.yaml", "data: {source: csv, path: d.csv, target: y}\nmodel: {kind: mlp}\n")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from nnlab.errors import RunError
-from nnlab.tunerstate import repair
+from nnlab.engine.tunerstate import repair
 
 SPACE = {"space": [
     {"class_name": "Int", "config": {"name": "layers", "default": None, "min_value": 1, "max_value": 3,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, NnlabError
-from .spec import IMAGE_FORMATS
+from nnlab.errors import DataError, NnlabError
+from nnlab.spec.schema import IMAGE_FORMATS
 
 
 @dataclass
@@ -43,7 +43,7 @@ def look(path: Path, target: str | None, spec_dir: Path) -> Look:
 
 
 def _look_csv(path: Path, rel: str, target: str | None) -> Look:
-    from .tabular import (column_types, find_column, infer_task, is_numeric, looks_like_row_number, read_csv,
+    from nnlab.data.tabular import (column_types, find_column, infer_task, is_numeric, looks_like_row_number, read_csv,
                           unlikely_target)
 
     frame = read_csv(path)
@@ -93,7 +93,7 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
 def _look_images(path: Path, rel: str) -> Look:
     from PIL import Image
 
-    from .images import class_folders, list_image_files
+    from nnlab.data.images import class_folders, list_image_files
 
     classes = class_folders(path)
     if len(classes) < 2:

@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import results
-from .errors import NnlabError, did_you_mean
+from nnlab.runs import files as results
+from nnlab.errors import NnlabError, did_you_mean
 
 FORMATS = ("table", "csv", "markdown", "json")
 PLAIN_TABLE_ROWS = 200  # longer tables are drawn as plain aligned text (rich is slow on thousands of cells)
@@ -256,7 +256,7 @@ def _table_cell(r: dict, key: str | None) -> str:
     if key is None:
         return f"{r['completed']} done, {r['failed']} failed"
     if key == "seconds":
-        from .progress import fmt_duration
+        from nnlab.progress import fmt_duration
 
         return fmt_duration(r.get("seconds"))
     if key == "size_mb":

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .backend import import_keras
+from nnlab.engine.backend import import_keras
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def build_sequential(params: dict, shape: DataShape):
     keras = import_keras()
     from keras import layers
 
-    from .errors import SpecError
+    from nnlab.errors import SpecError
 
     inputs = keras.Input(shape.input_shape)
     x = inputs

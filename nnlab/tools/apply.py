@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import results, tunerstate
-from .errors import DataError, RunError
-from .spec import IMAGE_FORMATS
+from nnlab.runs import files as results
+from nnlab.engine import tunerstate
+from nnlab.errors import DataError, RunError
+from nnlab.spec.schema import IMAGE_FORMATS
 
 
 @dataclass
@@ -50,9 +51,9 @@ def open_run(run_dir: str | Path) -> tuple[Path, dict, dict]:
 def load_model(run_dir: Path, summary: dict, preprocessing: dict, trial_id: str | None = None):
     """The run's best model (best.keras), or the model of trial `trial_id` rebuilt from its
     hyperparameters and checkpoint (kept for every trial with `search.keep: all`)."""
-    from .backend import import_keras
+    from nnlab.engine.backend import import_keras
 
-    from .models import inference_model
+    from nnlab.engine.models import inference_model
 
     keras = import_keras()
     if trial_id is None or trial_id == summary.get("best_model_trial"):
@@ -70,9 +71,9 @@ def load_model(run_dir: Path, summary: dict, preprocessing: dict, trial_id: str 
                        "unless it is `all`); export the best model without --trial, or re-run with keep: all")
     from keras_tuner.src.engine.trial import Trial  # (TensorFlow is imported quietly above)
 
-    from .models import DataShape, build_model
-    from .space import sample_params
-    from .specfile import load_spec
+    from nnlab.engine.models import DataShape, build_model
+    from nnlab.spec.space import sample_params
+    from nnlab.spec.loader import load_spec
 
     spec = load_spec(run_dir / results.SPEC_COPY)
     hp = Trial.load(str(trial_file)).hyperparameters
@@ -131,7 +132,7 @@ def _encode_labels(values, preprocessing: dict, where: str) -> np.ndarray:
 
 
 def _read_csv(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
-    from .tabular import apply_preprocessing, find_column, read_csv
+    from nnlab.data.tabular import apply_preprocessing, find_column, read_csv
 
     frame = read_csv(path)
     target = preprocessing.get("target")
@@ -173,7 +174,7 @@ def _read_npz(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
 
 
 def _read_images(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
-    from .images import class_folders, decode_files, list_image_files
+    from nnlab.data.images import class_folders, decode_files, list_image_files
 
     size = tuple(preprocessing["image_size"])
     if path.is_file():
@@ -338,7 +339,7 @@ def _write_saved_model(model, output: Path, dtype: str) -> None:
     """A SavedModel whose `serve` endpoint (also its `serving_default` signature) calls the model with
     `training=False`. Keras's own `model.export` calls it without, and its random augmentation layers
     default to training mode there: the same image would get a different prediction on every call."""
-    from .backend import import_keras, import_tensorflow
+    from nnlab.engine.backend import import_keras, import_tensorflow
 
     tf, keras = import_tensorflow(), import_keras()
     spec = tf.TensorSpec((None, *model.input_shape[1:]), getattr(tf, dtype), name="inputs")

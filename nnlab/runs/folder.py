@@ -14,11 +14,11 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from . import results
-from .data import Dataset
-from .errors import RunError
-from .spec import Spec
-from .specfile import RESUMABLE_CHANGES, spec_hash, spec_to_dict
+from nnlab.runs import files as results
+from nnlab.data.dataset import Dataset
+from nnlab.errors import RunError
+from nnlab.spec.schema import Spec
+from nnlab.spec.loader import RESUMABLE_CHANGES, spec_hash, spec_to_dict
 
 
 def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> dict | None:
@@ -119,7 +119,7 @@ def prepare_run_dir(run_dir: Path, fresh: bool, fill: Callable[[Path], None]) ->
 
 def completed_trials(run_dir: Path) -> int:
     """How many completed trials an nnlab run folder holds (0 for anything else), from its plain files."""
-    from .compare import read_run
+    from nnlab.runs.compare import read_run
 
     if not results.is_run_dir(run_dir):
         return 0

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, WithJsonSchema
 
-from .errors import did_you_mean
+from nnlab.errors import did_you_mean
 
 SPACE_KEYS = ("choice", "int", "float")
 

@@ -2,7 +2,7 @@
 
 `load_spec(path, overrides)` is the one entry point. It reads YAML with `yaml.safe_load` semantics
 only (a spec never constructs Python objects), applies `--set KEY=VALUE` overrides, resolves relative
-paths against the spec's folder, validates against `nnlab.spec.Spec`, and turns every problem into a
+paths against the spec's folder, validates against `nnlab.spec.schema.Spec`, and turns every problem into a
 `SpecError` that names the file, the key path, the line, what was expected and what was found.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from . import spec as schema
-from .errors import SpecError, did_you_mean
+from nnlab.spec import schema
+from nnlab.errors import SpecError, did_you_mean
 
 _TAGGED = {
     "csv": schema.CsvData, "images": schema.ImageData, "npz": schema.NpzData,
@@ -81,7 +81,7 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     except ValidationError as exc:
         raise SpecError(_format_errors(exc, source)) from None
     spec._source = source  # kept for errors found later (objective vs. task)
-    from .objectives import check_spec
+    from nnlab.spec.objectives import check_spec
 
     check_spec(spec)
     return spec
@@ -93,7 +93,7 @@ def spec_source(spec: schema.Spec) -> SpecSource:
 
 def spec_to_dict(spec: schema.Spec) -> dict:
     """The spec as plain data (what is written to a run folder's spec.yaml)."""
-    from .space import is_space
+    from nnlab.spec.space import is_space
 
     def plain(value: Any) -> Any:
         if is_space(value):

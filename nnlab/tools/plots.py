@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import results
-from .errors import RunError
+from nnlab.runs import files as results
+from nnlab.errors import RunError
 
 TOP_CURVES = 6  # trials drawn in learning_curves.png
 MIN_TRIALS_FOR_IMPORTANCE = 8

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import results
-from .errors import NnlabError, RunError
-from .progress import fmt_duration, fmt_value
+from nnlab.runs import files as results
+from nnlab.errors import NnlabError, RunError
+from nnlab.progress import fmt_duration, fmt_value
 
 STYLE = """
 body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto; max-width: 1100px;
@@ -43,7 +43,7 @@ img { max-width: 100%; border: 1px solid #e3e8ed; border-radius: 6px; margin: 0.
 
 def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
     """Write the run's HTML report (default RUN/report.html); return its path."""
-    from .plots import load, plot_run
+    from nnlab.tools.plots import load, plot_run
 
     run_dir = Path(run_dir)
     summary, records = load(run_dir)
@@ -112,7 +112,7 @@ def _trials_table(summary: dict, records: list[dict]) -> str:
 
 def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     """(the best model's summary, its metrics on the validation split or None, a note)."""
-    from .apply import Inputs, load_model, metrics, open_run, predict
+    from nnlab.tools.apply import Inputs, load_model, metrics, open_run, predict
 
     folder, summary, preprocessing = open_run(run_dir)
     try:
@@ -122,8 +122,8 @@ def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
     try:
-        from .data import load_data
-        from .specfile import load_spec
+        from nnlab.data.dataset import load_data
+        from nnlab.spec.loader import load_spec
 
         data = load_data(load_spec(folder / results.SPEC_COPY))
     except NnlabError as exc:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .faults import kill_point
-from .models import DataShape
+from nnlab.faults import kill_point
+from nnlab.engine.models import DataShape
 
 
 class TrialFailed(Exception):

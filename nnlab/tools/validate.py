@@ -12,11 +12,11 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from .data import load_data
-from .space import (Choice, IntRange, count_configurations, extreme_params, finish_params,
+from nnlab.data.dataset import load_data
+from nnlab.spec.space import (Choice, IntRange, count_configurations, extreme_params, finish_params,
                     fixed_params, hyperparameters)
-from .objectives import check_task
-from .spec import Spec
+from nnlab.spec.objectives import check_task
+from nnlab.spec.schema import Spec
 
 RANDOM_PROBES = 24
 
@@ -38,7 +38,7 @@ def describe(spec: Spec, count_models: bool = True) -> Description:
     space = {name: dist.describe() for name, dist in hyperparameters(spec).items()}
     result = Description(data.summary(), data.task, space, count_configurations(spec), notes=list(data.notes))
     if count_models:
-        from .models import DataShape, count_params
+        from nnlab.engine.models import DataShape, count_params
 
         shape = DataShape.of(data)
         counted = [(count_params(spec.model.kind, p, shape), p) for p in _probe_params(spec)]

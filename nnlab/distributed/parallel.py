@@ -31,11 +31,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import results
-from .errors import NnlabError, RunError
-from .progress import Reporter
-from .spec import Spec
-from .specfile import spec_hash
+from nnlab.runs import files as results
+from nnlab.errors import NnlabError, RunError
+from nnlab.progress import Reporter
+from nnlab.spec.schema import Spec
+from nnlab.spec.loader import spec_hash
 
 POLL_SECONDS = 0.2  # Keras Tuner's own chief polls every 20 s once the search is over
 MAX_RESTARTS = 3  # per local worker id, before its trial goes to the other workers
@@ -74,7 +74,7 @@ def check_gpus(gpus: list[str]) -> None:
     """A clear error where the asked-for GPUs are not there (before any process starts)."""
     if not gpus:
         return
-    from .backend import import_tensorflow
+    from nnlab.engine.backend import import_tensorflow
 
     found = len(import_tensorflow().config.list_physical_devices("GPU"))
     if not found:
@@ -136,7 +136,7 @@ class Chief:
 
     def next_trial_allowed(self) -> str | None:
         """None, or why no new trial may start (time limit, failures in a row, shutting down)."""
-        from .sweep import _StopSearch
+        from nnlab.engine.sweep import _StopSearch
 
         if self.stopping:
             return "stopping"
@@ -150,7 +150,7 @@ class Chief:
         return self.stop_reason
 
     def trial_started(self, trial, worker: str) -> None:
-        from .space import active_values
+        from nnlab.spec.space import active_values
 
         self.sweep.reporter.trial_begins(self.sweep._number(trial.trial_id), self.sweep.total, trial.trial_id,
                                          active_values(trial.hyperparameters.values, self.sweep.spec), worker)
@@ -367,7 +367,7 @@ class LocalWorkers:
 
 def _serve(chief: Chief, workers: LocalWorkers | None) -> str:
     """Watch until the search is over; the run's final status."""
-    from .sweep import terminate_as_interrupt
+    from nnlab.engine.sweep import terminate_as_interrupt
 
     with terminate_as_interrupt():
         try:
@@ -403,7 +403,7 @@ def serve_chief(spec: Spec, runs_dir: str | Path, *, host: str = "127.0.0.1", po
                 worker_timeout: float | None = None, workers: dict | None = None):
     """The chief of a sweep: creates (or resumes) the run folder and hands trials to workers until the
     search is over; with `workers` (see `run_parallel`) it also starts and watches local workers."""
-    from .sweep import open_sweep
+    from nnlab.engine.sweep import open_sweep
 
     reporter = reporter or Reporter(quiet=quiet)
     for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
@@ -499,7 +499,7 @@ def run_worker(spec: Spec, runs_dir: str | Path, *, chief: str, worker_id: str, 
     """`nnlab worker`: train the trials the chief hands out until it says the search is over."""
     import grpc
 
-    from .sweep import open_sweep, terminate_as_interrupt
+    from nnlab.engine.sweep import open_sweep, terminate_as_interrupt
 
     host, port = parse_address(chief, "--chief")
     check_worker_id(worker_id)

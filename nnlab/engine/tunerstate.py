@@ -18,9 +18,9 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from . import results
-from .errors import RunError
-from .objectives import metric_direction
+from nnlab.runs import files as results
+from nnlab.errors import RunError
+from nnlab.spec.objectives import metric_direction
 
 ORACLE = "oracle.json"
 BACKUP = "oracle.json.bak"

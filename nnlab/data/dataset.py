@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import images as image_io
-from .errors import DataError
-from .spec import CsvData, ImageData, NpzData, Spec
+from nnlab.data import images as image_io
+from nnlab.errors import DataError
+from nnlab.spec.schema import CsvData, ImageData, NpzData, Spec
 
 
 @dataclass
@@ -120,7 +120,7 @@ def _check_classes(y: np.ndarray, class_names: list, where: str) -> None:
 
 
 def _load_csv(data: CsvData, seed: int) -> Dataset:
-    from . import tabular  # pandas: ~0.3 s to import, only CSV data needs it
+    from nnlab.data import tabular  # pandas: ~0.3 s to import, only CSV data needs it
 
     notes: list[str] = []
     frame = tabular.read_csv(data.path, data.na_values, data.delimiter)
@@ -281,7 +281,7 @@ def _load_sklearn(name: str, model_kind: str, fraction: float, seed: int) -> Dat
 
 
 def _load_keras(name: str, fraction: float, seed: int) -> Dataset:
-    from .backend import import_keras
+    from nnlab.engine.backend import import_keras
 
     keras = import_keras()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import import_tensorflow
+from nnlab.engine.backend import import_tensorflow
 
 VALIDATION_ROWS = 8192  # tabular validation batch (rows)
 VALIDATION_PIXELS = 2**18  # image validation batch: rows × height × width at most this (activations grow with it)

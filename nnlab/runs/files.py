@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .faults import kill_point
+from nnlab.faults import kill_point
 
 SUMMARY = "summary.json"
 TRIALS = "trials.csv"

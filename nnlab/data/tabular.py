@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, did_you_mean
+from nnlab.errors import DataError, did_you_mean
 
 MAX_CATEGORIES = 30  # one-hot the most frequent categories; the rest share an "other" column
 MAX_INTEGER_CLASSES = 20  # an integer target with at most this many values is taken as class codes

@@ -2,9 +2,9 @@
 
 A spec has six top-level keys: `name`, `seed`, `data`, `model`, `train`, `search`. Unknown keys are
 errors. `data` is one of five kinds, chosen by `data.source`; `model` one of two, chosen by
-`model.kind`. Searchable fields (see `nnlab.space`) take a fixed value or a search space.
+`model.kind`. Searchable fields (see `nnlab.spec.space`) take a fixed value or a search space.
 
-Reading a spec file (YAML, line numbers, `--set` overrides, error messages) lives in `nnlab.specfile`.
+Reading a spec file (YAML, line numbers, `--set` overrides, error messages) lives in `nnlab.spec.loader`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, WithJsonSchema, field_validator
 
-from .space import searchable
+from nnlab.spec.space import searchable
 
 ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
@@ -91,7 +91,7 @@ class BundledData(_DataBase):
     @field_validator("source")
     @classmethod
     def _known_set(cls, value: str) -> str:
-        from .errors import did_you_mean
+        from nnlab.errors import did_you_mean
 
         prefix, _, name = value.partition(":")
         known = SKLEARN_SETS if prefix == "sklearn" else KERAS_SETS
@@ -184,8 +184,8 @@ REFUSED_LAYERS = {  # Keras layers a user may reach for, and why nnlab refuses t
 
 def _parse_layers(value: Any) -> list[dict]:
     """[{Name: {argument: value or search space}}, …] with each search space parsed."""
-    from .errors import did_you_mean
-    from .space import parse_any_space
+    from nnlab.errors import did_you_mean
+    from nnlab.spec.space import parse_any_space
 
     if not isinstance(value, list) or not value:
         raise ValueError("expected a list of layers, e.g. [{Dense: {units: 64, activation: relu}}, {Dropout: "

@@ -4,9 +4,9 @@ objective, early-stopping monitor, loss and metrics fit the task. Checked before
 
 from __future__ import annotations
 
-from . import spec as schema
-from .errors import did_you_mean
-from .specfile import spec_source
+from nnlab.spec import schema
+from nnlab.errors import did_you_mean
+from nnlab.spec.loader import spec_source
 
 
 KNOWN_METRICS = ("loss", "accuracy", "f1", *schema.REGRESSION_METRICS)
@@ -31,7 +31,7 @@ def check_spec(spec: schema.Spec) -> None:
                 f"unknown metric {metric!r}{did_you_mean(metric, options)}; expected one of {', '.join(options)}",
             )
     if spec.search.tuner == "grid":
-        from .space import FloatRange
+        from nnlab.spec.space import FloatRange
 
         for section in ("model", "train"):
             for key, value in getattr(spec, section):

@@ -24,20 +24,22 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, results, tunerstate
-from .backend import (clear_session, configure_device, custom_gradients, freeze_heap, release_custom_gradients,
+from nnlab import __version__
+from nnlab.runs import files as results
+from nnlab.engine import tunerstate
+from nnlab.engine.backend import (clear_session, configure_device, custom_gradients, freeze_heap, release_custom_gradients,
                       set_precision)
-from .data import Dataset, load_data
-from .faults import kill_point
-from .models import DataShape, build_model, compile_model, inference_model
-from .objectives import check_task, logged_metrics, metric_direction
-from .pipeline import TrainingData
-from .progress import Reporter
-from .runfolder import check_run_dir, prepare_run_dir, write_run_inputs
-from .space import active_values, count_configurations, hyperparameters, sample_params
-from .spec import Spec
-from .specfile import spec_hash
-from .trial import (best_epoch_metrics, explain_failure, first_useful_line, fit_targets,
+from nnlab.data.dataset import Dataset, load_data
+from nnlab.faults import kill_point
+from nnlab.engine.models import DataShape, build_model, compile_model, inference_model
+from nnlab.spec.objectives import check_task, logged_metrics, metric_direction
+from nnlab.engine.pipeline import TrainingData
+from nnlab.progress import Reporter
+from nnlab.runs.folder import check_run_dir, prepare_run_dir, write_run_inputs
+from nnlab.spec.space import active_values, count_configurations, hyperparameters, sample_params
+from nnlab.spec.schema import Spec
+from nnlab.spec.loader import spec_hash
+from nnlab.engine.callbacks import (best_epoch_metrics, explain_failure, first_useful_line, fit_targets,
                     keras_callbacks)
 
 TENSORBOARD_DIR = "tensorboard"
@@ -100,8 +102,8 @@ def open_sweep(spec: Spec, runs_dir: str | Path, *, overwrite: bool, device: str
     if strategy == "mirrored":
         device_name += ", MirroredStrategy"
     if spec.model.kind == "sequential":  # the spec's own layers: build the smallest and largest now
-        from .models import build_model
-        from .space import extreme_params
+        from nnlab.engine.models import build_model
+        from nnlab.spec.space import extreme_params
 
         shape = DataShape.of(data)
         for which in ("min", "max"):
@@ -212,7 +214,7 @@ class Sweep:
         else:
             kwargs["max_trials"] = spec.search.max_trials
         if self.strategy == "mirrored":
-            from .backend import import_tensorflow
+            from nnlab.engine.backend import import_tensorflow
 
             kwargs["distribution_strategy"] = import_tensorflow().distribute.MirroredStrategy()
         tunerstate.make_writes_atomic()
@@ -240,7 +242,7 @@ class Sweep:
         """One TrainingData per fold, over all the rows (the split's training and validation rows)."""
         import numpy as np
 
-        from .pipeline import fold_indices
+        from nnlab.engine.pipeline import fold_indices
 
         x = np.concatenate([self.data.x_train, self.data.x_val])
         y = np.concatenate([self.data.y_train, self.data.y_val])

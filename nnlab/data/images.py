@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .spec import IMAGE_FORMATS
+from nnlab.errors import DataError
+from nnlab.spec.schema import IMAGE_FORMATS
 
 MAX_ARRAY_BYTES = 8 * 1024**3  # refuse to decode a folder into more memory than this
 

@@ -48,7 +48,7 @@ def configure_device(device: str) -> str:
     off: for a sweep's many small models it costs more at each trial's start than it saves. Measured
     on 2 cores: a 2×128 MLP on digits, first epoch 2.15 → 1.61 s and steady epoch 70 → 55 ms; a
     4-trial CNN sweep (W2), 60.0 → 58.4 s. GPUs keep TensorFlow's default."""
-    from .errors import NnlabError
+    from nnlab.errors import NnlabError
 
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"

@@ -14,17 +14,17 @@ import statistics
 import time
 from pathlib import Path
 
-from . import results
-from .errors import RunError
-from .progress import Reporter, fmt_duration, fmt_value
+from nnlab.runs import files as results
+from nnlab.errors import RunError
+from nnlab.progress import Reporter, fmt_duration, fmt_value
 
 RETRAIN_FILE = "retrain.json"
 
 
 def retrain(run_dir: str | Path, top: int = 3, seeds: int = 3, device: str = "auto",
             reporter: Reporter | None = None) -> list[dict]:
-    from .compare import read_run
-    from .specfile import load_spec
+    from nnlab.runs.compare import read_run
+    from nnlab.spec.loader import load_spec
 
     reporter = reporter or Reporter()
     run_dir = Path(run_dir)
@@ -38,14 +38,14 @@ def retrain(run_dir: str | Path, top: int = 3, seeds: int = 3, device: str = "au
         raise RunError(f"{run_dir} has no completed trial to train again")
     spec = load_spec(run_dir / results.SPEC_COPY)
 
-    from .backend import clear_session, configure_device, import_keras, import_tensorflow, set_precision
+    from nnlab.engine.backend import clear_session, configure_device, import_keras, import_tensorflow, set_precision
 
     import_tensorflow()  # quietly, before Keras Tuner imports it
     from keras_tuner.src.engine.trial import Trial
 
-    from .data import load_data
-    from .space import active_values, sample_params
-    from .sweep import Sweep
+    from nnlab.data.dataset import load_data
+    from nnlab.spec.space import active_values, sample_params
+    from nnlab.engine.sweep import Sweep
 
     direction = summary.get("direction", "min")
     done.sort(key=lambda r: r["score"], reverse=direction == "max")
