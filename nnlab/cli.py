@@ -74,10 +74,11 @@ def _interactive() -> bool:
 def _confirm_overwrite(spec, runs_dir: Path, yes: bool) -> None:
     """--overwrite deletes completed trials: ask first in a terminal; in a script, want --yes."""
     from nnlab.errors import RunError
-    from nnlab.runs.folder import completed_trials
+    from nnlab.runs.folder import RunFolder
 
-    run_dir = runs_dir / spec.name
-    count = completed_trials(run_dir)
+    folder = RunFolder(runs_dir / spec.name)
+    run_dir = folder.path
+    count = folder.read().completed if folder.is_run() else 0
     if not count or yes:
         return
     what = f"{run_dir} holds {count} completed trial{'s' if count != 1 else ''}; --overwrite deletes {'them' if count != 1 else 'it'}"
@@ -157,7 +158,7 @@ def run(
             _confirm_overwrite(spec, runs_dir, yes)
         strategy_name = strategy.value if strategy else None
         if workers or gpus:
-            from nnlab.distributed.parallel import parse_gpus, run_parallel
+            from nnlab.distributed.workers import parse_gpus, run_parallel
 
             result = run_parallel(spec, runs_dir, workers=workers, gpus=parse_gpus(gpus), per_gpu=per_gpu,
                                   device=device.value, overwrite=overwrite, quiet=quiet, spec_file=spec_file,
@@ -189,7 +190,7 @@ def chief(
 ) -> None:
     """Serve a sweep's trials to workers (nnlab worker), for sweeps across machines."""
     with _user_errors():
-        from nnlab.distributed.parallel import parse_address, serve_chief
+        from nnlab.distributed.chief import parse_address, serve_chief
 
         host, port = parse_address(bind, "--bind")
         spec = _load(spec_file, set_, name)
@@ -220,7 +221,7 @@ def worker(
 ) -> None:
     """Train the trials a chief hands out, until the search is over."""
     with _user_errors():
-        from nnlab.distributed.parallel import default_worker_id, run_worker
+        from nnlab.distributed.workers import default_worker_id, run_worker
 
         spec = _load(spec_file, set_, name)
         code = run_worker(spec, runs_dir, chief=chief_address, worker_id=worker_id or default_worker_id(),
@@ -261,7 +262,7 @@ def validate(
     set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value."),
 ) -> None:
     """Check a spec and its data, and show the search space. No training."""
-    from nnlab.progress import fmt_value
+    from nnlab.runs.fmt import fmt_value
     from nnlab.spec.loader import load_spec
     from nnlab.tools.validate import describe
 
@@ -351,10 +352,10 @@ def export(
         from nnlab.tools.apply import export as export_model
         from nnlab.tools.apply import load_model, open_run
 
-        folder, summary, preprocessing = open_run(run_dir)
-        model = load_model(folder, summary, preprocessing, trial)
-        path = export_model(model, output, fmt.value, preprocessing)
-    which = f"trial {trial}" if trial else f"the best trial ({summary.get('best_model_trial')})"
+        finished = open_run(run_dir)
+        model = load_model(finished, trial)
+        path = export_model(model, output, fmt.value, finished.preprocessing)
+    which = f"trial {trial}" if trial else f"the best trial ({finished.summary.best_model_trial})"
     typer.echo(f"wrote the model of {which} to {path} ({fmt.value})")
 
 
@@ -374,14 +375,14 @@ def predict(
         from nnlab.errors import RunError
         from nnlab.runs.files import write_atomic
 
-        folder, summary, preprocessing = open_run(run_dir)
-        if proba and preprocessing.get("task") == "regression":
-            raise RunError(f"--proba adds class probabilities, but {folder.name} is a regression run: its "
-                           "predictions are values; leave out --proba")
-        inputs = read_inputs(data, preprocessing, labelled=False)
-        model = load_model(folder, summary, preprocessing, trial)
-        predictions, probabilities = predict_rows(model, inputs, preprocessing)
-        write_atomic(output, predictions_csv(inputs, predictions, probabilities, preprocessing, proba))
+        finished = open_run(run_dir)
+        if proba and finished.task == "regression":
+            raise RunError(f"--proba adds class probabilities, but {finished.folder.name} is a regression run: "
+                           "its predictions are values; leave out --proba")
+        inputs = read_inputs(data, finished.preprocessing, labelled=False)
+        model = load_model(finished, trial)
+        predictions, probabilities = predict_rows(model, inputs, finished.preprocessing)
+        write_atomic(output, predictions_csv(inputs, predictions, probabilities, finished.preprocessing, proba))
     for note in inputs.notes:
         typer.echo(f"note: {note}", err=True)
     typer.echo(f"wrote {len(predictions)} prediction{'s' if len(predictions) != 1 else ''} to {output}")
@@ -399,12 +400,13 @@ def evaluate(
     or RMSE, MAE, R² and the share within 10%."""
     with _user_errors():
         from nnlab.tools.apply import evaluate as evaluate_model
-        from nnlab.tools.apply import load_model, metrics_text, open_run, read_inputs
+        from nnlab.scores import metrics_text
+        from nnlab.tools.apply import load_model, open_run, read_inputs
 
-        folder, summary, preprocessing = open_run(run_dir)
-        inputs = read_inputs(data, preprocessing, labelled=True)
-        model = load_model(folder, summary, preprocessing, trial)
-        result = evaluate_model(model, inputs, preprocessing)
+        finished = open_run(run_dir)
+        inputs = read_inputs(data, finished.preprocessing, labelled=True)
+        model = load_model(finished, trial)
+        result = evaluate_model(model, inputs, finished.preprocessing)
     if as_json:
         import json
 

@@ -14,20 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-
-def fmt_value(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+from nnlab.runs.fmt import fmt_duration, fmt_value
 
 
 class Reporter:
@@ -105,8 +92,8 @@ class Reporter:
                      worker: str | None = None) -> None:
         if self.quiet:
             return
-        shown = " ".join(f"{k}={fmt_value(v)}" for k, v in params.items())
-        where = f" on {worker}" if worker else ""
+        shown = escape(" ".join(f"{k}={fmt_value(v)}" for k, v in params.items()))
+        where = f" on {escape(worker)}" if worker else ""
         self.console.print(f"[dim]\\[{number}/{total or '?'}] trial {trial_id} started{where}: {shown}[/dim]")
         if self._bars is not None and not worker:  # (parallel trials: the sweep bar only)
             self._bars.update(self._trial_bar, description=f"trial {trial_id}", completed=0, total=self.epochs,
@@ -118,21 +105,21 @@ class Reporter:
         if self.quiet:
             return
         elapsed = time.monotonic() - self.started
-        if record["status"] == "completed":
-            spread = (record.get("metrics") or {}).get(f"{objective}_std")
+        if record.status == "completed":
+            spread = record.metrics.get(f"{objective}_std")
             spread = f" ± {fmt_value(spread)} over folds" if spread is not None else ""
-            result = f"[green]{objective} {fmt_value(record['score'])}{spread}[/green]"
+            result = f"[green]{objective} {fmt_value(record.score)}{spread}[/green]"
         else:
-            result = f"[red]failed[/red]: {record.get('reason') or 'unknown reason'}"
-        worker = f" ({record['worker']})" if record.get("worker") else ""
-        best_text = f"best {fmt_value(best['score'])} (trial {best['trial_id']})" if best else "best -"
+            result = f"[red]failed[/red]: {escape(record.reason or 'unknown reason')}"
+        worker = f" ({escape(record.worker)})" if record.worker else ""
+        best_text = f"best {fmt_value(best.score)} (trial {best.trial_id})" if best else "best -"
         eta = ""
         if total and number < total:
             per_trial = elapsed / self.finished_here
             eta = f", ETA {fmt_duration(per_trial * (total - number))}"
         self.console.print(
-            f"\\[{number}/{total or '?'}] trial {record['trial_id']}{worker} {result}  {best_text}  "
-            f"({fmt_duration(record.get('seconds'))}; {fmt_duration(elapsed)} elapsed{eta})"
+            f"\\[{number}/{total or '?'}] trial {record.trial_id}{worker} {result}  {best_text}  "
+            f"({fmt_duration(record.seconds)}; {fmt_duration(elapsed)} elapsed{eta})"
         )
         if self._bars is not None:
             self._bars.update(self._sweep_bar, advance=1, info=best_text + eta)
@@ -147,8 +134,8 @@ class Reporter:
             table.add_column(col, justify="right" if col != "trial" else "left")
         for rec in records[:top]:
             table.add_row(
-                str(rec["trial_id"]), fmt_value(rec["score"]),
-                *(fmt_value(rec["hyperparameters"].get(n, "")) for n in hp_names),
-                fmt_value(rec.get("epochs") or ""), fmt_duration(rec.get("seconds")),
+                str(rec.trial_id), fmt_value(rec.score),
+                *(escape(fmt_value(rec.hyperparameters.get(n, ""))) for n in hp_names),
+                fmt_value(rec.epochs or ""), fmt_duration(rec.seconds),
             )
         self.console.print(table)

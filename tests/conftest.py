@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nnlab.runs import files
+from nnlab.runs.records import Summary, TrialRecord
+
 
 @pytest.fixture
 def write(tmp_path: Path):
@@ -46,3 +49,30 @@ MINIMAL_SPEC = """
 data: {source: "sklearn:iris"}
 model: {kind: mlp}
 """
+
+
+def fabricate_run(runs: Path, name: str, scores: list, direction: str = "min", objective: str = "val_loss",
+                  statuses: list | None = None) -> Path:
+    """A run folder as a sweep leaves it (trials.csv and summary.json), without training: trial i has
+    score scores[i] and units 16·(i+1); `statuses` marks some trials failed."""
+    run_dir = runs / name
+    hp_names, metric_names = ["units", "activation"], ["loss", objective]
+    records = []
+    for i, score in enumerate(scores):
+        status = (statuses or ["completed"] * len(scores))[i]
+        records.append(TrialRecord(
+            trial_id=str(i), status=status, score=score if status == "completed" else None, best_epoch=2, epochs=3,
+            seconds=1.5 + i, reason="loss became nan at epoch 2" if status == "failed" else None,
+            hyperparameters={"units": 16 * (i + 1), "activation": "relu"},
+            metrics={"loss": 0.1 * i, objective: score} if status == "completed" else {}))
+    files.write_trials(run_dir / files.TRIALS, records, hp_names, metric_names)
+    files.write_summary(run_dir / files.SUMMARY, Summary(
+        run=name, status="completed", model="mlp", data="sklearn:iris", tuner="random", objective=objective,
+        direction=direction, seconds=12.5, hyperparameter_names=hp_names, metric_names=metric_names))
+    return run_dir
+
+
+@pytest.fixture
+def make_run():
+    """make_run(runs, name, scores, direction=..., objective=..., statuses=...) → a fabricated run folder."""
+    return fabricate_run

@@ -71,12 +71,14 @@ def test_evaluate_a_labelled_csv_and_a_clear_error_without_labels(csv_run):
 
 def test_a_trial_rebuilt_from_its_checkpoint_is_the_trained_model(csv_run):
     folder, run_dir = csv_run
-    _, summary, preprocessing = open_run(run_dir)
-    best = load_model(run_dir, summary, preprocessing)
-    rebuilt = load_model(run_dir, {**summary, "best_model_trial": None}, preprocessing, summary["best_model_trial"])
-    x = read_inputs(folder / "shop.csv", preprocessing, labelled=True).x
+    finished = open_run(run_dir)
+    best_trial = finished.summary.best_model_trial
+    best = load_model(finished)
+    finished.summary.best_model_trial = None  # so that the trial is rebuilt from its checkpoint
+    rebuilt = load_model(finished, best_trial)
+    x = read_inputs(folder / "shop.csv", finished.preprocessing, labelled=True).x
     np.testing.assert_allclose(rebuilt.predict(x, verbose=0), best.predict(x, verbose=0), atol=1e-6)
-    other = "0" if summary["best_model_trial"] != "0" else "1"
+    other = "0" if best_trial != "0" else "1"
     result = runner.invoke(app, ["export", str(run_dir), "--trial", other, "-o", str(folder / "other.keras")])
     assert result.exit_code == 0 and (folder / "other.keras").is_file()
     result = runner.invoke(app, ["export", str(run_dir), "--trial", "7", "-o", str(folder / "x.keras")])
@@ -143,7 +145,7 @@ def test_retrain_the_best_with_other_seeds(csv_run):
     for entry in saved["configurations"]:
         assert len(entry["scores"]) == 2 and len(set(entry["seeds"])) == 2
         assert 0 <= entry["mean"] <= 1 and entry["std"] >= 0
-    assert {e["trial_id"] for e in saved["configurations"]} >= {summary["best_trial"]}
+    assert {e["trial_id"] for e in saved["configurations"]} >= {summary["best_trial"]}  # (summary.json as read)
 
 
 def test_report_is_one_self_contained_html_file_that_renders(csv_run, tmp_path):

@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from nnlab.cli import app
 
-from .test_compare import make_run
 
 runner = CliRunner()
 OK_DATA = "data: {source: 'sklearn:iris'}\n"
@@ -209,7 +208,7 @@ def test_the_corpus_is_large_and_ids_are_unique():
 
 
 @pytest.mark.parametrize("case_id, text, files, args, expected", CASES, ids=[c[0] for c in CASES])
-def test_bad_input(tmp_path, monkeypatch, case_id, text, files, args, expected):
+def test_bad_input(tmp_path, monkeypatch, case_id, text, files, args, expected, make_run):
     runs = tmp_path / "runs"
     make_run(runs, "existing", [0.3, 0.2])
     before = snapshot(runs)

@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from nnlab.cli import app
 
-from .test_compare import make_run
 
 runner = CliRunner()
 
@@ -56,7 +55,7 @@ def test_objective_that_does_not_fit_the_task_fails_before_training(write, tmp_p
     assert "not computed for this regression task" in result.output
 
 
-def test_compare_formats_and_output_file(tmp_path):
+def test_compare_formats_and_output_file(tmp_path, make_run):
     make_run(tmp_path / "runs", "a", [0.3, 0.1])
     result = runner.invoke(app, ["compare", str(tmp_path / "runs"), "--format", "csv"])
     assert result.exit_code == 0 and result.output.startswith("run,status")
@@ -88,7 +87,7 @@ def test_python_dash_m_works():
     assert out.returncode == 0 and "compare" in out.stdout
 
 
-def test_compare_does_not_import_tensorflow(tmp_path):
+def test_compare_does_not_import_tensorflow(tmp_path, make_run):
     make_run(tmp_path, "a", [0.3])
     code = ("import sys; from nnlab.cli import app; from typer.testing import CliRunner; "
             f"r = CliRunner().invoke(app, ['compare', {str(tmp_path)!r}]); assert r.exit_code == 0, r.output; "
@@ -122,18 +121,19 @@ def test_schema_is_valid_json_schema_and_accepts_every_example(tmp_path):
 def _fake_sweep(monkeypatch, status: str):
     """nnlab.engine.sweep.run replaced by one that records its call and ends with `status` (no TensorFlow)."""
     from nnlab.engine import sweep
+    from nnlab.runs.records import Summary
 
     calls = []
 
     def fake_run(spec, runs_dir, **kwargs):
         calls.append(kwargs)
-        return sweep.RunResult(Path(runs_dir) / spec.name, {"status": status, "completed": 1}, [])
+        return sweep.RunResult(Path(runs_dir) / spec.name, Summary(status=status, completed=1), [])
 
     monkeypatch.setattr(sweep, "run", fake_run)
     return calls
 
 
-def test_overwrite_of_completed_trials_needs_yes_in_a_script(write, tmp_path, monkeypatch):
+def test_overwrite_of_completed_trials_needs_yes_in_a_script(write, tmp_path, monkeypatch, make_run):
     calls = _fake_sweep(monkeypatch, "completed")
     make_run(tmp_path / "runs", "s", [0.3, 0.1])
     spec = write("s.yaml", "data: {source: 'sklearn:iris'}\nmodel: {kind: mlp}\n")
@@ -145,7 +145,7 @@ def test_overwrite_of_completed_trials_needs_yes_in_a_script(write, tmp_path, mo
     assert result.exit_code == 0 and calls[-1]["overwrite"] is True
 
 
-def test_overwrite_asks_in_a_terminal(write, tmp_path, monkeypatch):
+def test_overwrite_asks_in_a_terminal(write, tmp_path, monkeypatch, make_run):
     import nnlab.cli
 
     calls = _fake_sweep(monkeypatch, "completed")
@@ -160,7 +160,7 @@ def test_overwrite_asks_in_a_terminal(write, tmp_path, monkeypatch):
     assert result.exit_code == 0 and calls[-1]["overwrite"] is True
 
 
-def test_overwrite_of_a_run_without_completed_trials_does_not_ask(write, tmp_path, monkeypatch):
+def test_overwrite_of_a_run_without_completed_trials_does_not_ask(write, tmp_path, monkeypatch, make_run):
     calls = _fake_sweep(monkeypatch, "completed")
     make_run(tmp_path / "runs", "s", [None], statuses=["failed"])
     spec = write("s.yaml", "data: {source: 'sklearn:iris'}\nmodel: {kind: mlp}\n")
@@ -179,7 +179,7 @@ def test_an_interrupted_run_says_the_command_that_resumes_it(write, tmp_path, mo
                     "--set search.max_trials=4 --quiet")
 
 
-def test_predict_proba_on_a_regression_run_is_refused(tmp_path):
+def test_predict_proba_on_a_regression_run_is_refused(tmp_path, make_run):
     from nnlab.runs import files as results
 
     run_dir = make_run(tmp_path, "r", [0.3])

@@ -12,30 +12,7 @@ from nnlab.runs.compare import compare, render
 from nnlab.errors import NnlabError
 
 
-def make_run(runs: Path, name: str, scores: list, direction: str = "min", objective: str = "val_loss",
-             statuses: list | None = None) -> Path:
-    run_dir = runs / name
-    hp_names, metric_names = ["units", "activation"], ["loss", objective]
-    records = []
-    for i, score in enumerate(scores):
-        status = (statuses or ["completed"] * len(scores))[i]
-        records.append({
-            "trial_id": str(i), "status": status, "score": score if status == "completed" else None,
-            "best_epoch": 2, "epochs": 3, "seconds": 1.5 + i,
-            "reason": "loss became nan at epoch 2" if status == "failed" else None,
-            "hyperparameters": {"units": 16 * (i + 1), "activation": "relu"},
-            "metrics": {"loss": 0.1 * i, objective: score} if status == "completed" else {},
-        })
-    results.write_trials(run_dir / results.TRIALS, records, hp_names, metric_names)
-    results.write_json(run_dir / results.SUMMARY, {
-        "run": name, "status": "completed", "model": "mlp", "data": "sklearn:iris", "tuner": "random",
-        "objective": objective, "direction": direction, "seconds": 12.5,
-        "hyperparameter_names": hp_names, "metric_names": metric_names,
-    })
-    return run_dir
-
-
-def test_a_folder_of_runs_gives_one_row_per_run(tmp_path):
+def test_a_folder_of_runs_gives_one_row_per_run(tmp_path, make_run):
     make_run(tmp_path, "b", [0.5, 0.2, 0.9])
     make_run(tmp_path, "a", [0.7, 0.8], direction="max", objective="val_accuracy", statuses=["completed", "failed"])
     comparison = compare([tmp_path])
@@ -46,7 +23,7 @@ def test_a_folder_of_runs_gives_one_row_per_run(tmp_path):
     assert second["best_hyperparameters"] == {"units": 32, "activation": "relu"}
 
 
-def test_one_run_gives_trials_best_first_with_failures_last(tmp_path):
+def test_one_run_gives_trials_best_first_with_failures_last(tmp_path, make_run):
     run_dir = make_run(tmp_path, "r", [0.5, 0.2, None, 0.9], statuses=["completed", "completed", "failed", "completed"])
     rows = compare([run_dir]).rows
     assert [r["trial_id"] for r in rows] == ["1", "0", "3", "2"]
@@ -55,7 +32,7 @@ def test_one_run_gives_trials_best_first_with_failures_last(tmp_path):
     assert [r["score"] for r in compare([maximize]).rows] == [0.9, 0.7, 0.5]
 
 
-def test_sort_top_and_reverse(tmp_path):
+def test_sort_top_and_reverse(tmp_path, make_run):
     run_dir = make_run(tmp_path, "r", [0.5, 0.2, 0.9, 0.4])
     assert [r["trial_id"] for r in compare([run_dir], sort="seconds", top=2).rows] == ["0", "1"]
     assert [r["trial_id"] for r in compare([run_dir], sort="units", reverse=True).rows][0] == "3"
@@ -63,7 +40,7 @@ def test_sort_top_and_reverse(tmp_path):
         compare([run_dir], sort="secnds")
 
 
-def test_formats(tmp_path):
+def test_formats(tmp_path, make_run):
     make_run(tmp_path, "a", [0.3, 0.1])
     make_run(tmp_path, "b", [0.2])
     comparison = compare([tmp_path])
@@ -81,7 +58,7 @@ def test_formats(tmp_path):
             "seconds"} <= set(trials[0])
 
 
-def test_damaged_runs_are_reported_and_others_still_show(tmp_path):
+def test_damaged_runs_are_reported_and_others_still_show(tmp_path, make_run):
     make_run(tmp_path, "good", [0.3])
     bad = make_run(tmp_path, "bad", [0.1, 0.2])
     (bad / results.SUMMARY).write_text("{ truncated")
@@ -97,7 +74,7 @@ def test_no_runs_and_missing_paths_are_errors(tmp_path):
         compare([tmp_path / "nope"])
 
 
-def test_long_tables_are_plain_aligned_text(tmp_path):
+def test_long_tables_are_plain_aligned_text(tmp_path, make_run):
     run_dir = make_run(tmp_path, "big", [0.5 + i / 1000 for i in range(250)])
     text = render(compare([run_dir]), "table")
     lines = text.splitlines()
@@ -105,7 +82,7 @@ def test_long_tables_are_plain_aligned_text(tmp_path):
     assert lines[1].split()[:2] == ["trial", "val_loss"] and lines[3].split()[:2] == ["0", "0.5"]
 
 
-def test_a_run_without_a_completed_trial_shows_as_failed(tmp_path):
+def test_a_run_without_a_completed_trial_shows_as_failed(tmp_path, make_run):
     make_run(tmp_path, "bad", [None, None], statuses=["failed", "failed"])  # its summary says "completed"
     make_run(tmp_path, "good", [0.4, None], statuses=["completed", "failed"])
     rows = {r["run"]: r for r in compare([tmp_path]).rows}

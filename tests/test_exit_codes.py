@@ -9,13 +9,12 @@ from typer.testing import CliRunner
 
 from nnlab.cli import app
 
-from .test_compare import make_run
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def place(tmp_path, write):
+def place(tmp_path, write, make_run):
     """A folder with a good spec, a bad spec, a fabricated run, an empty folder and a CSV."""
     write("good.yaml", "data: {source: 'sklearn:iris'}\nmodel: {kind: mlp}\n")
     write("bad.yaml", "data: {source: 'sklearn:iris'}\nmodel: {kind: mlp, unitz: 3}\n")

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from nnlab.runs import files as results
 from nnlab.cli import app
 from nnlab.errors import NnlabError
-from nnlab.distributed.parallel import Chief, check_worker_id, parse_address, parse_gpus
+from nnlab.distributed.chief import Chief, parse_address
+from nnlab.distributed.workers import check_worker_id, parse_gpus
 
 runner = CliRunner()
 
@@ -37,7 +38,7 @@ def nnlab(*args, env=None, timeout=240):
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def trials(run_dir) -> list[dict]:
+def trials(run_dir) -> list:
     summary = results.read_json(run_dir / results.SUMMARY)
     return results.read_trials(run_dir / results.TRIALS, summary["hyperparameter_names"], summary["metric_names"])
 
@@ -125,8 +126,8 @@ def test_two_workers_on_localhost_then_resume(write, tmp_path):
     assert code == 0, output
     run_dir = tmp_path / "runs" / "par"
     rows = trials(run_dir)
-    assert len(rows) == 4 and all(r["status"] == "completed" for r in rows)
-    assert {r["worker"] for r in rows} <= {"worker1", "worker2"} and all(r["worker"] for r in rows)
+    assert len(rows) == 4 and all(r.status == "completed" for r in rows)
+    assert {r.worker for r in rows} <= {"worker1", "worker2"} and all(r.worker for r in rows)
     assert (run_dir / results.BEST_MODEL).is_file()
     summary = results.read_json(run_dir / results.SUMMARY)
     assert summary["status"] == "completed" and summary["completed"] == 4
@@ -139,7 +140,7 @@ def test_two_workers_on_localhost_then_resume(write, tmp_path):
                          "--set", "search.max_trials=5")
     assert code == 0, output
     rows = trials(run_dir)
-    assert len(rows) == 5 and all(r["status"] == "completed" for r in rows)
+    assert len(rows) == 5 and all(r.status == "completed" for r in rows)
     assert output.count("started on") == 1
 
 
@@ -151,8 +152,8 @@ def test_a_worker_killed_mid_trial_is_restarted_and_every_trial_is_accounted_for
     assert code == 0, output
     assert "worker worker1 was killed by signal 9; restarting it" in output
     rows = trials(tmp_path / "runs" / "par")
-    assert sorted(r["trial_id"] for r in rows) == ["0", "1", "2", "3"]
-    assert all(r["status"] == "completed" and r["score"] is not None for r in rows)
+    assert sorted(r.trial_id for r in rows) == ["0", "1", "2", "3"]
+    assert all(r.status == "completed" and r.score is not None for r in rows)
     oracle = results.read_json(tmp_path / "runs" / "par" / results.TUNER_DIR / "oracle.json")
     assert oracle["ongoing_trials"] == {} and oracle["retry_queue"] == []
 
@@ -176,7 +177,7 @@ def test_chief_and_worker_commands(write, tmp_path):
     assert chief.returncode == 0, chief_output
     assert "trial 0 (box-a)" in chief_output
     rows = trials(tmp_path / "runs" / "par")
-    assert [r["worker"] for r in rows] == ["box-a", "box-a"]
+    assert [r.worker for r in rows] == ["box-a", "box-a"]
 
 
 @pytest.mark.slow
@@ -186,8 +187,8 @@ def test_mirrored_strategy_in_one_process(write, tmp_path):
 
     spec = load_spec(write("par.yaml", SPEC), ["search.max_trials=1", "train.epochs=1"])
     result = run(spec, tmp_path / "runs", quiet=True, strategy="mirrored")
-    assert result.exit_code == 0 and result.summary["completed"] == 1
-    assert result.summary["device"].endswith("MirroredStrategy")
+    assert result.exit_code == 0 and result.summary.completed == 1
+    assert result.summary.device.endswith("MirroredStrategy")
 
 
 def test_a_workers_warnings_and_errors_are_relayed_with_one_prefix():
@@ -195,7 +196,7 @@ def test_a_workers_warnings_and_errors_are_relayed_with_one_prefix():
 
     from rich.console import Console
 
-    from nnlab.distributed.parallel import LocalWorkers
+    from nnlab.distributed.workers import LocalWorkers
     from nnlab.progress import Reporter
 
     out = io.StringIO()

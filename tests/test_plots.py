@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nnlab.runs import files as results
+from nnlab.runs.records import TrialRecord
 from nnlab.cli import app
 from nnlab.tools.plots import importance
 
@@ -28,13 +29,12 @@ def fabricate(run_dir, trials: int, failed: int = 0, seed: int = 0):
         lr = 10 ** rng.uniform(-4, -1)
         score = 0.95 - 0.12 * (math.log10(lr) + 2.5) ** 2 + rng.gauss(0, 0.01)
         ok = i >= failed
-        records.append({
-            "trial_id": str(i), "status": "completed" if ok else "failed", "score": score if ok else None,
-            "best_epoch": 3, "epochs": 3, "seconds": 2.0, "reason": None if ok else "loss became nan",
-            "hyperparameters": {"learning_rate": lr, "units": rng.choice([16, 32, 64]),
-                                "activation": rng.choice(["relu", "tanh"]), "batch_size": rng.choice([32, 64])},
-            "metrics": {"val_accuracy": score} if ok else {},
-        })
+        records.append(TrialRecord(
+            str(i), "completed" if ok else "failed", score=score if ok else None, best_epoch=3, epochs=3, seconds=2.0,
+            reason=None if ok else "loss became nan",
+            hyperparameters={"learning_rate": lr, "units": rng.choice([16, 32, 64]),
+                             "activation": rng.choice(["relu", "tanh"]), "batch_size": rng.choice([32, 64])},
+            metrics={"val_accuracy": score} if ok else {}))
         history = {"loss": [1.0, 0.7, 0.5], "val_loss": [1.1, 0.8, 0.6], "accuracy": [0.5, 0.7, 0.8],
                    "val_accuracy": [0.45, 0.65, score if ok else 0.1]}
         results.write_json(run_dir / results.TUNER_DIR / f"trial_{i}" / results.TRIAL_EXTRAS, {"history": [history]})

@@ -7,6 +7,7 @@ import io
 from rich.console import Console
 
 from nnlab.progress import Reporter
+from nnlab.runs.records import TrialRecord
 
 
 def test_live_bars_follow_trials_and_epochs_and_close():
@@ -19,7 +20,7 @@ def test_live_bars_follow_trials_and_epochs_and_close():
     for epoch in range(3):
         reporter.epoch_ends(epoch, {"val_accuracy": 0.5 + epoch / 10})
     assert reporter._bars.tasks[1].completed == 3 and "val_accuracy 0.7" in reporter._bars.tasks[1].fields["info"]
-    record = {"trial_id": "0", "status": "completed", "score": 0.7, "seconds": 1.0, "hyperparameters": {"units": 8}}
+    record = TrialRecord("0", "completed", score=0.7, seconds=1.0, hyperparameters={"units": 8})
     reporter.trial_ends(1, 2, record, "val_accuracy", record)
     assert reporter._bars.tasks[0].completed == 1 and "best 0.7" in reporter._bars.tasks[0].fields["info"]
     reporter.table([record], "val_accuracy", ["units"])  # closes the bars first

@@ -40,7 +40,7 @@ def base(tmp_path_factory):
     spec_path = folder / "base.yaml"
     spec_path.write_text(SPEC)
     result, _ = sweep(spec_path, folder / "runs")
-    assert result.summary["completed"] == 3
+    assert result.summary.completed == 3
     return spec_path, folder / "runs"
 
 
@@ -60,7 +60,7 @@ def test_truncated_trials_csv_is_rebuilt_without_training(copy):
     text = (run_dir / results.TRIALS).read_text()
     (run_dir / results.TRIALS).write_text(text[: len(text) // 2])
     result, output = sweep(spec_path, runs)
-    assert started(output) == 0 and result.summary["completed"] == 3
+    assert started(output) == 0 and result.summary.completed == 3
     assert len((run_dir / results.TRIALS).read_text().splitlines()) == 4
 
 
@@ -71,7 +71,7 @@ def test_truncated_trial_state_is_rebuilt_from_trials_csv(copy):
     result, output = sweep(spec_path, runs, "search.max_trials=4")
     assert "rebuilt from trials.csv" in output
     assert started(output) == 1 and "trial 3 started" in output  # only the new fourth trial
-    assert result.summary["completed"] == 4
+    assert result.summary.completed == 4
     assert json.loads(state.read_text())["status"] == "COMPLETED"
 
 
@@ -82,7 +82,7 @@ def test_a_trial_with_no_record_left_runs_again(copy):
     result, output = sweep(spec_path, runs)
     assert "trial 2 will run again" in output
     assert started(output) == 1 and "trial 2 started" in output
-    assert result.summary["completed"] == 3
+    assert result.summary.completed == 3
 
 
 def test_deleted_best_checkpoint_falls_back_to_the_next_best(copy):
@@ -93,7 +93,7 @@ def test_deleted_best_checkpoint_falls_back_to_the_next_best(copy):
     result, output = sweep(spec_path, runs)
     assert started(output) == 0
     assert f"checkpoint of trial {best} cannot be loaded" in output
-    assert (run_dir / results.BEST_MODEL).is_file() and result.summary["best_model_trial"] != best
+    assert (run_dir / results.BEST_MODEL).is_file() and result.summary.best_model_trial != best
 
 
 def test_damaged_oracle_state_is_restored_from_its_backup(copy):
@@ -101,7 +101,7 @@ def test_damaged_oracle_state_is_restored_from_its_backup(copy):
     (run_dir / "tuner" / "oracle.json").write_text('{"ongoing')
     result, output = sweep(spec_path, runs, "search.max_trials=4")
     assert "restored the copy" in output
-    assert result.summary["completed"] == 4 and started(output) == 1
+    assert result.summary.completed == 4 and started(output) == 1
 
 
 def test_damaged_summary_shows_in_compare_and_run_repairs_it(copy):
@@ -126,7 +126,7 @@ train: {epochs: 1, optimizer: sgd, learning_rate: 10.0}
 search: {max_trials: 4, max_failures: 2}
 """)
     result, output = sweep(spec_path, tmp_path / "runs")
-    assert result.summary["status"] == "stopped" and result.summary["failed"] == 2
+    assert result.summary.status == "stopped" and result.summary.failed == 2
     assert "2 trials failed in a row" in output and "probably too high" in output
     assert result.exit_code == 1
 
@@ -134,8 +134,8 @@ search: {max_trials: 4, max_failures: 2}
 def test_max_minutes_starts_no_new_trial(copy):
     spec_path, runs, run_dir = copy
     result, output = sweep(spec_path, runs, "search.max_trials=5", "search.max_minutes=0.0001")
-    assert started(output) == 0 and result.summary["trials"] == 3
-    assert result.summary["status"] == "stopped" and "max_minutes" in output
+    assert started(output) == 0 and result.summary.trials == 3
+    assert result.summary.status == "stopped" and "max_minutes" in output
 
 
 @pytest.mark.parametrize("keep, checkpoints", [("best", 1), ("none", 0)])

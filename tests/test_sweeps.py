@@ -28,9 +28,9 @@ def sweep(write, tmp_path, text, *overrides, name="s.yaml"):
 def check_run(result, trials: int):
     run_dir = result.run_dir
     assert result.exit_code == 0
-    rows = list(results.read_trials(run_dir / results.TRIALS, result.summary["hyperparameter_names"],
-                                    result.summary["metric_names"]))
-    assert len(rows) == trials and all(r["status"] == "completed" for r in rows)
+    rows = list(results.read_trials(run_dir / results.TRIALS, result.summary.hyperparameter_names,
+                                    result.summary.metric_names))
+    assert len(rows) == trials and all(r.status == "completed" for r in rows)
     summary = json.loads((run_dir / results.SUMMARY).read_text())
     assert summary["completed"] == trials and summary["best_score"] is not None
     for name in (results.SPEC_COPY, results.BEST_MODEL, results.PREPROCESSING):
@@ -55,7 +55,7 @@ def test_csv_mlp_random_then_resume_then_compare(write, tmp_path):
     result = sweep(write, tmp_path, text, "search.max_trials=3")
     check_run(result, 3)
     row = compare([tmp_path / "runs"]).rows[0]
-    assert row["trials"] == 3 and row["completed"] == 3 and row["best_score"] == result.summary["best_score"]
+    assert row["trials"] == 3 and row["completed"] == 3 and row["best_score"] == result.summary.best_score
     # The saved best model loads with plain Keras and predicts probabilities.
     import keras
 
@@ -208,7 +208,7 @@ def test_sklearn_digits_cnn_hyperband(write, tmp_path):
         search: {tuner: hyperband, max_epochs: 2, factor: 2, objective: val_accuracy}
     """
     result = sweep(write, tmp_path, text)
-    assert result.exit_code == 0 and result.summary["completed"] >= 2
+    assert result.exit_code == 0 and result.summary.completed >= 2
 
 
 def test_failing_trials_are_recorded_and_the_sweep_goes_on(write, tmp_path):
@@ -219,13 +219,13 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(write, tmp_path):
         search: {tuner: grid, max_trials: 2}
     """
     result = sweep(write, tmp_path, text)
-    statuses = {r["hyperparameters"]["learning_rate"]: r for r in result.records}
-    assert statuses[0.001]["status"] == "completed"
+    statuses = {r.hyperparameters["learning_rate"]: r for r in result.records}
+    assert statuses[0.001].status == "completed"
     failed = statuses[10.0]
-    assert failed["status"] == "failed" and "learning_rate 10 is probably too high" in failed["reason"]
+    assert failed.status == "failed" and "learning_rate 10 is probably too high" in failed.reason
     assert result.exit_code == 0  # one trial completed
     rows = {r["trial_id"]: r for r in compare([result.run_dir]).rows}
-    assert rows[failed["trial_id"]]["reason"] == failed["reason"]
+    assert rows[failed.trial_id]["reason"] == failed.reason
 
 
 def test_a_run_whose_every_trial_failed(write, tmp_path):

@@ -13,6 +13,7 @@ import numpy as np
 
 from nnlab.faults import kill_point
 from nnlab.engine.models import DataShape
+from nnlab.runs.records import best_index
 
 
 class TrialFailed(Exception):
@@ -38,19 +39,6 @@ def keras_callbacks():
             if loss is not None and not math.isfinite(float(loss)):
                 raise TrialFailed(f"loss became {float(loss)} at epoch {epoch + 1}: "
                                   f"learning_rate {self.learning_rate:g} is probably too high")
-
-    class MacroF1(keras.callbacks.Callback):
-        """Adds `val_f1` (macro-averaged F1 on the validation data) to each epoch's logs."""
-
-        def __init__(self, x_val: np.ndarray, y_val: np.ndarray, binary: bool):
-            super().__init__()
-            self.x_val, self.y_val, self.binary = x_val, y_val, binary
-
-        def on_epoch_end(self, epoch, logs=None):
-            probs = self.model.predict(self.x_val, batch_size=1024, verbose=0)
-            pred = (probs[:, 0] > 0.5).astype(int) if self.binary else probs.argmax(axis=1)
-            if logs is not None:
-                logs["val_f1"] = macro_f1(self.y_val, pred)
 
     class BestWeightsInMemory(keras.callbacks.Callback):
         """Keras Tuner's `SaveBestEpoch` without a disk write on every improved epoch: the best weights
@@ -93,16 +81,7 @@ def keras_callbacks():
         def on_train_batch_end(self, batch, logs=None):
             self.model.steps_per_execution = 1
 
-    return StopOnNaN, MacroF1, BestWeightsInMemory, OneStepValidation
-
-
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    scores = []
-    for c in np.unique(np.concatenate([y_true, y_pred])):
-        tp = np.sum((y_pred == c) & (y_true == c))
-        fp, fn = np.sum((y_pred == c) & (y_true != c)), np.sum((y_pred != c) & (y_true == c))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return float(np.mean(scores))
+    return StopOnNaN, BestWeightsInMemory, OneStepValidation
 
 
 def explain_failure(exc: BaseException) -> str:
@@ -134,12 +113,9 @@ def best_epoch_metrics(histories: list[dict], objective: str, direction: str) ->
         return None, None, {}
     picks, best_epochs = [], []
     for history in histories:
-        values = history.get(objective) or []
-        if not values:
+        i = best_index(history.get(objective) or [], direction)
+        if i is None:
             continue
-        arr = np.array(values, dtype=float)
-        arr = np.where(np.isfinite(arr), arr, np.inf if direction == "min" else -np.inf)
-        i = int(np.argmax(arr) if direction == "max" else np.argmin(arr))
         best_epochs.append(i + 1)
         picks.append({k: float(v[i]) for k, v in history.items() if len(v) > i})
     if not picks:

@@ -186,16 +186,22 @@ OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSpro
 
 
 def compile_model(model, params: dict, shape: DataShape, loss: str | None, metrics: list[str],
-                  jit_compile: bool = False, steps_per_execution: int = 1) -> None:
-    """Optimizer, loss and metrics by name. Metric names are those nnlab logs (accuracy, mae, …)."""
+                  jit_compile: bool = False, steps_per_execution: int = 1, optimizer=None) -> None:
+    """Optimizer, loss and metrics by name. Metric names are those nnlab logs (accuracy, f1, mae, …).
+    `optimizer`: keep this one (a trained model compiled again) instead of making a new one."""
     keras = import_keras()
-    optimizer_class = getattr(keras.optimizers, OPTIMIZERS[params["optimizer"]])
-    extra = {"momentum": 0.9} if params["optimizer"] == "sgd" else {}
-    optimizer = optimizer_class(learning_rate=params["learning_rate"], **extra)
+    if optimizer is None:
+        optimizer_class = getattr(keras.optimizers, OPTIMIZERS[params["optimizer"]])
+        extra = {"momentum": 0.9} if params["optimizer"] == "sgd" else {}
+        optimizer = optimizer_class(learning_rate=params["learning_rate"], **extra)
     if shape.task == "classification":
         loss_fn = "binary_crossentropy" if shape.binary else "sparse_categorical_crossentropy"
         accuracy = keras.metrics.BinaryAccuracy if shape.binary else keras.metrics.SparseCategoricalAccuracy
         compiled = [accuracy(name="accuracy")]
+        if "f1" in metrics:
+            from nnlab.engine.metrics import macro_f1_metric
+
+            compiled.append(macro_f1_metric(shape.num_classes, shape.binary))
     else:
         loss_fn = {"mse": "mse", "mae": "mae", "huber": keras.losses.Huber(), None: "mse"}[loss]
         known = {"mae": keras.metrics.MeanAbsoluteError, "mse": keras.metrics.MeanSquaredError,
@@ -207,6 +213,15 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
     # train step, and TensorFlow then traces the whole step a second time. Built here, it is traced
     # once: the first epoch of a small model takes ~40% less time.
     model.optimizer.build(model.trainable_variables)  # (a loss-scaling wrapper under mixed precision)
+
+
+def for_saving(model, params: dict, shape: DataShape, loss: str | None, metrics: list[str]):
+    """The model as `best.keras` holds it: in inference form (`inference_model`), compiled with stock
+    Keras metrics only (nnlab's macro F1 left out), so `keras.saving.load_model` needs no nnlab."""
+    saved = inference_model(model)
+    optimizer = model.optimizer if getattr(model, "optimizer", None) is not None else None
+    compile_model(saved, params, shape, loss, [m for m in metrics if m != "f1"], optimizer=optimizer)
+    return saved
 
 
 def count_params(kind: str, params: dict, shape: DataShape) -> int:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnlab.runs import files as results
 from nnlab.errors import NnlabError, did_you_mean
+from nnlab.runs import files
+from nnlab.runs.fmt import fmt_duration
+from nnlab.runs.folder import RunFolder
+from nnlab.runs.records import is_number, run_status
 
 FORMATS = ("table", "csv", "markdown", "json")
 PLAIN_TABLE_ROWS = 200  # longer tables are drawn as plain aligned text (rich is slow on thousands of cells)
@@ -25,7 +27,6 @@ RUN_FIELDS = ["run", "status", "model", "data", "tuner", "objective", "direction
               "completed", "failed", "best_trial", "best_hyperparameters", "seconds", "size_mb"]
 TRIAL_FIELDS = ["run", "trial_id", "status", "score", "objective", "direction", "hyperparameters", "metrics",
                 "epochs", "seconds", "worker", "reason"]
-_KNOWN_METRICS = {"loss", "accuracy", "f1", "mae", "mse", "rmse", "r2"}
 
 
 @dataclass
@@ -40,11 +41,11 @@ def find_runs(paths: list[Path]) -> list[Path]:
     for path in paths:
         if not path.exists():
             raise NnlabError(f"No such folder: {path}")
-        if results.is_run_dir(path):
+        if files.is_run_dir(path):
             found.append(path)
         elif path.is_dir():
             found += sorted(p for p in path.iterdir()
-                            if p.is_dir() and not p.name.startswith(".") and results.is_run_dir(p))
+                            if p.is_dir() and not p.name.startswith(".") and files.is_run_dir(p))
         else:
             raise NnlabError(f"{path} is not a run folder or a folder of runs")
     if not found:
@@ -54,79 +55,29 @@ def find_runs(paths: list[Path]) -> list[Path]:
     return found
 
 
-def read_run(run_dir: Path) -> tuple[dict, list[dict], list[str]]:
-    """(summary, trial records, problems) of one run folder; never raises for damaged files."""
-    problems: list[str] = []
-    summary: dict = {}
-    try:
-        summary = results.read_json(run_dir / results.SUMMARY)
-    except FileNotFoundError:
-        problems.append("summary.json is missing")
-    except (OSError, ValueError) as exc:
-        problems.append(f"summary.json is damaged ({exc.__class__.__name__})")
-    records: list[dict] = []
-    trials_path = run_dir / results.TRIALS
-    if trials_path.is_file():
-        hp_names, metric_names = summary.get("hyperparameter_names"), summary.get("metric_names")
-        try:
-            if hp_names is None or metric_names is None:
-                hp_names, metric_names = _guess_columns(trials_path)
-            records = results.read_trials(trials_path, hp_names, metric_names)
-        except (OSError, ValueError, csv.Error) as exc:
-            problems.append(f"trials.csv is damaged ({exc.__class__.__name__})")
-    else:
-        problems.append("trials.csv is missing")
-    return summary, records, problems
-
-
-def _guess_columns(path: Path) -> tuple[list[str], list[str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        header = next(csv.reader(fh), [])
-    rest = [c for c in header if c not in results.TRIAL_COLUMNS]
-    metrics = [c for c in rest if c.removeprefix("val_") in _KNOWN_METRICS]
-    return [c for c in rest if c not in metrics], metrics
-
-
-def _best(records: list[dict], direction: str) -> dict | None:
-    done = [r for r in records if r["status"] == "completed" and _is_number(r.get("score"))]
-    if not done:
-        return None
-    return (max if direction == "max" else min)(done, key=lambda r: r["score"])
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def run_row(run_dir: Path) -> dict:
-    summary, records, problems = read_run(run_dir)
-    direction = summary.get("direction", "min")
-    best = _best(records, direction)
-    completed = sum(r["status"] == "completed" for r in records)
-    status = results.run_status(summary.get("status", "unknown"), completed)
-    if problems:
-        status = "damaged: " + "; ".join(problems)
+    contents = RunFolder(run_dir).read()
+    summary, records, best = contents.summary, contents.records, contents.best
+    status = run_status(summary.status, contents.completed)
+    if contents.problems:
+        status = "damaged: " + "; ".join(contents.problems)
     return {
-        "run": summary.get("run", run_dir.name), "status": status, "model": summary.get("model"),
-        "data": summary.get("data"), "tuner": summary.get("tuner"), "objective": summary.get("objective"),
-        "direction": direction, "best_score": best["score"] if best else None, "trials": len(records),
-        "completed": completed,
-        "failed": sum(r["status"] == "failed" for r in records),
-        "best_trial": best["trial_id"] if best else None,
-        "best_hyperparameters": best["hyperparameters"] if best else {},
-        "seconds": summary.get("seconds"), "size_mb": round(results.folder_size(run_dir) / 1e6, 2),
+        "run": summary.run, "status": status, "model": summary.model, "data": summary.data, "tuner": summary.tuner,
+        "objective": summary.objective, "direction": summary.direction,
+        "best_score": best.score if best else None, "trials": len(records), "completed": contents.completed,
+        "failed": sum(r.status == "failed" for r in records), "best_trial": best.trial_id if best else None,
+        "best_hyperparameters": best.hyperparameters if best else {},
+        "seconds": summary.seconds, "size_mb": round(files.folder_size(run_dir) / 1e6, 2),
     }
 
 
 def trial_rows(run_dir: Path) -> list[dict]:
-    summary, records, _ = read_run(run_dir)
-    direction = summary.get("direction", "min")
-    return [{
-        "run": summary.get("run", run_dir.name), "trial_id": r["trial_id"], "status": r["status"],
-        "score": r.get("score"), "objective": summary.get("objective"), "direction": direction,
-        "hyperparameters": r["hyperparameters"], "metrics": r["metrics"], "epochs": r.get("epochs"),
-        "seconds": r.get("seconds"), "worker": r.get("worker"), "reason": r.get("reason"),
-    } for r in records]
+    contents = RunFolder(run_dir).read()
+    summary = contents.summary
+    return [{"run": summary.run, "trial_id": r.trial_id, "status": r.status, "score": r.score,
+             "objective": summary.objective, "direction": summary.direction, "hyperparameters": r.hyperparameters,
+             "metrics": r.metrics, "epochs": r.epochs, "seconds": r.seconds, "worker": r.worker, "reason": r.reason}
+            for r in contents.records]
 
 
 def compare(paths: list[str | Path] | None = None, *, sort: str | None = None, top: int | None = None,
@@ -134,7 +85,7 @@ def compare(paths: list[str | Path] | None = None, *, sort: str | None = None, t
     """Rows for the runs under `paths` (default `runs/`), sorted (best first by default)."""
     paths = [Path(p) for p in (paths or ["runs"])]
     run_dirs = find_runs(paths)
-    if len(paths) == 1 and results.is_run_dir(paths[0]):  # one run: its trials
+    if len(paths) == 1 and files.is_run_dir(paths[0]):  # one run: its trials
         comparison = Comparison("trials", trial_rows(run_dirs[0]))
         default = "score"
     else:
@@ -156,7 +107,7 @@ def _sorted(rows: list[dict], column: str, reverse: bool) -> list[dict]:
 
     def key(row: dict):
         value = flatten(row).get(column)
-        if not _is_number(value):
+        if not is_number(value):
             return (1, 0.0, str(value) if value is not None else "")
         if column in ("score", "best_score"):  # best first, whatever the direction
             value = -value if row.get("direction") == "max" else value
@@ -256,8 +207,6 @@ def _table_cell(r: dict, key: str | None) -> str:
     if key is None:
         return f"{r['completed']} done, {r['failed']} failed"
     if key == "seconds":
-        from nnlab.progress import fmt_duration
-
         return fmt_duration(r.get("seconds"))
     if key == "size_mb":
         return f"{r['size_mb']:.1f} MB"

@@ -21,9 +21,9 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from nnlab.faults import kill_point
+from nnlab.runs.records import Summary, TrialRecord
 
 SUMMARY = "summary.json"
 TRIALS = "trials.csv"
@@ -47,6 +47,17 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+_write_hooks: list[Callable[[str], None]] = []
+
+
+def on_write(hook: Callable[[str], None]) -> None:
+    """Call `hook(point)` each time a write has reached its temporary file and is not yet renamed
+    (`point`: "write", or "tuner_write" for Keras Tuner's files). The engine hands the fault-injection
+    tests' kill point here (see nnlab.faults)."""
+    if hook not in _write_hooks:
+        _write_hooks.append(hook)
+
+
 def write_atomic(path: Path, text: str, point: str = "write") -> None:
     """Write a text file so that readers see the old or the new content, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +68,8 @@ def write_atomic(path: Path, text: str, point: str = "write") -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        kill_point(point)
+        for hook in _write_hooks:
+            hook(point)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -83,32 +95,55 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def write_trials(path: Path, records: list[dict], hp_names: list[str], metric_names: list[str]) -> None:
+def write_trials(path: Path, records: list[TrialRecord], hp_names: list[str], metric_names: list[str]) -> None:
     """trials.csv: fixed columns, then one per hyperparameter, then one per metric."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(TRIAL_COLUMNS + hp_names + metric_names)
     for rec in records:
-        row = [rec.get(c) for c in TRIAL_COLUMNS]
-        row += [rec.get("hyperparameters", {}).get(n) for n in hp_names]
-        row += [rec.get("metrics", {}).get(n) for n in metric_names]
+        row = [getattr(rec, c) for c in TRIAL_COLUMNS]
+        row += [rec.hyperparameters.get(n) for n in hp_names]
+        row += [rec.metrics.get(n) for n in metric_names]
         writer.writerow(["" if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in row])
     write_atomic(path, out.getvalue())
 
 
-def read_trials(path: Path, hp_names: list[str], metric_names: list[str]) -> list[dict]:
+def read_trials(path: Path, hp_names: list[str], metric_names: list[str]) -> list[TrialRecord]:
     """Records from trials.csv (what `write_trials` wrote), with values parsed back to numbers."""
     records = []
     with path.open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
-            rec = {c: _parse(row.get(c)) for c in TRIAL_COLUMNS}
-            rec["trial_id"] = row.get("trial_id") or ""
-            rec["reason"] = row.get("reason") or None
-            rec["status"] = row.get("status") or "unknown"
-            rec["hyperparameters"] = {n: _parse(row.get(n)) for n in hp_names if row.get(n) not in (None, "")}
-            rec["metrics"] = {n: _parse(row.get(n)) for n in metric_names if row.get(n) not in (None, "")}
-            records.append(rec)
+            values = {c: _parse(row.get(c)) for c in TRIAL_COLUMNS}
+            values.update(trial_id=row.get("trial_id") or "", reason=row.get("reason") or None,
+                          status=row.get("status") or "unknown",
+                          worker=row.get("worker") or None)
+            values["hyperparameters"] = {n: _parse(row.get(n)) for n in hp_names if row.get(n) not in (None, "")}
+            values["metrics"] = {n: _parse(row.get(n)) for n in metric_names if row.get(n) not in (None, "")}
+            records.append(TrialRecord(**values))
     return records
+
+
+def trial_columns(path: Path) -> tuple[list[str], list[str]]:
+    """(hyperparameter names, metric names) from trials.csv's header, for a run whose summary.json
+    is gone: metric columns are the known metric names, with or without `val_`."""
+    from nnlab.spec.objectives import KNOWN_METRICS  # (only for a damaged run: it imports pydantic)
+
+    with path.open(encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    rest = [c for c in header if c not in TRIAL_COLUMNS]
+    metrics = [c for c in rest if c.removeprefix("val_").removesuffix("_std") in KNOWN_METRICS]
+    return [c for c in rest if c not in metrics], metrics
+
+
+def write_summary(path: Path, summary: Summary) -> None:
+    write_json(path, summary.as_dict())
+
+
+def read_summary(path: Path) -> Summary:
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ValueError("summary.json does not hold an object")
+    return Summary.from_dict(data)
 
 
 def _parse(text: str | None) -> Any:
@@ -122,12 +157,6 @@ def _parse(text: str | None) -> Any:
         except ValueError:
             pass
     return text
-
-
-def run_status(status: str, completed: int) -> str:
-    """A run's status as people read it: a search that ran to its end without one completed trial has
-    failed (one stopped by a limit stays `stopped`, with its reason)."""
-    return "failed" if status == "completed" and completed == 0 else status
 
 
 def is_run_dir(path: Path) -> bool:

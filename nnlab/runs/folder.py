@@ -1,127 +1,142 @@
-"""Opening a run folder: may this spec run (or resume) here, and the inputs written beside results.
+"""A run folder, `runs/<name>/`: the one place its layout is known and its files are read.
 
-A run folder is reused only by the search that made it: `check_run_dir` compares the spec's hash with
-the one in `summary.json` and names what changed. A folder that is not an nnlab run is never written
-into or deleted.
+`RunFolder(path)` names every file of a run (summary, trials, spec copy, preprocessing, best model,
+the tuner's project and each trial's folder in it). `read()` never raises: a damaged run comes back
+with its problems listed, as `nnlab compare` shows it. `load()` is the strict reader that predict,
+evaluate, export, plot, report and retrain use: a folder that is not a run, or is damaged, is a
+`RunError`. Reading never imports TensorFlow.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-import uuid
+import csv
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from nnlab.runs import files as results
-from nnlab.data.dataset import Dataset
 from nnlab.errors import RunError
-from nnlab.spec.schema import Spec
-from nnlab.spec.loader import RESUMABLE_CHANGES, spec_hash, spec_to_dict
+from nnlab.runs import files
+from nnlab.runs.records import Summary, TrialRecord, by_number, rank
 
 
-def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> dict | None:
-    """The previous summary when resuming (`{}` if it is damaged); errors for a folder that cannot be
-    used: a file, a folder that is not an nnlab run, or a run of a different spec."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunError(f"{run_dir} exists and is a file; choose another --name or --runs-dir")
-    if not run_dir.exists() or not any(run_dir.iterdir()):
-        return None
-    if not (results.is_run_dir(run_dir) or (run_dir / results.TUNER_DIR).is_dir()):
-        raise RunError(
-            f"{run_dir} exists and is not an nnlab run folder; nnlab will not write into it or delete it. "
-            "Choose another --name or --runs-dir"
-        )
-    if overwrite:
-        return None
-    _remove_temporary_files(run_dir)
-    summary_path = run_dir / results.SUMMARY
-    try:
-        previous = results.read_json(summary_path) if summary_path.is_file() else {}
-    except (OSError, ValueError):
-        warn(f"{summary_path} is damaged; it will be rewritten")
-        previous = {}
-    old_hash = previous.get("spec_hash")
-    if old_hash == spec_hash(spec):
-        return previous
-    changes = _spec_changes(run_dir / results.SPEC_COPY, spec)  # no summary: compare the spec copy
-    if old_hash or changes:
-        raise RunError(
-            f"{run_dir} holds a sweep of a different spec{changes}.\n"
-            "  Mixing trials of two searches would make the results meaningless. Use --overwrite to start "
-            "this run over, or --name NAME to run the new spec beside it."
-        )
-    return previous
+@dataclass
+class RunContents:
+    """What a run folder's plain files say, and what is wrong with them (for a damaged run)."""
+
+    summary: Summary
+    records: list[TrialRecord]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ranked(self) -> list[TrialRecord]:
+        """Completed trials, best first."""
+        return rank(self.records, self.summary.direction)
+
+    @property
+    def best(self) -> TrialRecord | None:
+        ranked = self.ranked
+        return ranked[0] if ranked else None
+
+    @property
+    def completed(self) -> int:
+        return sum(r.completed for r in self.records)
 
 
-def _remove_temporary_files(run_dir: Path) -> None:
-    """Temporary files of writes cut short by a kill: never read, safe to delete."""
-    for path in run_dir.rglob("*"):
-        if path.is_file() and path.name.startswith(".") and (path.name.endswith(".tmp") or ".tmp." in path.name):
-            path.unlink(missing_ok=True)
+class RunFolder:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
 
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
 
-def _spec_changes(old_path: Path, spec: Spec) -> str:
-    import yaml
+    @property
+    def name(self) -> str:
+        return self.path.name
 
-    try:
-        old = yaml.safe_load(old_path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return ""
-    new = spec_to_dict(spec)
-    changed = []
+    # ---- where each file lives
 
-    def walk(a, b, path):
-        if isinstance(a, dict) and isinstance(b, dict):
-            for key in sorted(set(a) | set(b)):
-                walk(a.get(key), b.get(key), f"{path}.{key}" if path else key)
-        elif a != b and path != "name" and path.removeprefix("search.") not in RESUMABLE_CHANGES:
-            changed.append(f"{path}: {a!r} → {b!r}")
+    summary_path = property(lambda self: self.path / files.SUMMARY)
+    trials_path = property(lambda self: self.path / files.TRIALS)
+    spec_path = property(lambda self: self.path / files.SPEC_COPY)
+    preprocessing_path = property(lambda self: self.path / files.PREPROCESSING)
+    best_model_path = property(lambda self: self.path / files.BEST_MODEL)
+    tuner_dir = property(lambda self: self.path / files.TUNER_DIR)
 
-    walk(old, new, "")
-    return (" (changed: " + "; ".join(changed[:5]) + ")") if changed else ""
+    def trial_dir(self, trial_id: str) -> Path:
+        """Keras Tuner's folder of one trial (its state, checkpoint and nnlab's history of it)."""
+        return self.tuner_dir / f"trial_{trial_id}"
 
+    def checkpoint_path(self, trial_id: str) -> Path:
+        return self.trial_dir(trial_id) / "checkpoint.weights.h5"
 
-def write_run_inputs(folder: Path, spec: Spec, data: Dataset) -> None:
-    import yaml
+    def trial_state_path(self, trial_id: str) -> Path:
+        return self.trial_dir(trial_id) / "trial.json"
 
-    results.write_atomic(folder / results.SPEC_COPY, yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
-    results.write_json(folder / results.PREPROCESSING, {
-        **data.preprocessing, "task": data.task, "class_names": data.class_names,
-        "input_shape": list(data.input_shape), "rescale": data.rescale,
-    })
+    def trial_extras_path(self, trial_id: str) -> Path:
+        return self.trial_dir(trial_id) / files.TRIAL_EXTRAS
 
+    def trial_ids_on_disk(self) -> list[str]:
+        return sorted(p.name[len("trial_"):] for p in self.tuner_dir.glob("trial_*") if p.is_dir())
 
-def prepare_run_dir(run_dir: Path, fresh: bool, fill: Callable[[Path], None]) -> None:
-    """Make `run_dir` ready: `fill(folder)` writes its files. A fresh run folder is filled under a
-    hidden temporary name and renamed into place, so a kill never leaves a run folder without its
-    summary; an old one replaced by --overwrite is moved aside first and deleted last."""
-    parent = run_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    for leftover in parent.glob(f".{run_dir.name}.*-*"):  # from a kill during an earlier start
-        shutil.rmtree(leftover, ignore_errors=True)
-    if not fresh:
-        fill(run_dir)
-        return
-    new = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.new-", dir=parent))
-    fill(new)
-    old = None
-    if run_dir.exists() and any(run_dir.iterdir()):
-        old = parent / f".{run_dir.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(run_dir, old)
-    elif run_dir.exists():
-        run_dir.rmdir()
-    os.rename(new, run_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    def is_run(self) -> bool:
+        return files.is_run_dir(self.path)
 
+    # ---- reading
 
-def completed_trials(run_dir: Path) -> int:
-    """How many completed trials an nnlab run folder holds (0 for anything else), from its plain files."""
-    from nnlab.runs.compare import read_run
+    def read(self) -> RunContents:
+        """The run's summary and trials, with the problems of a damaged folder; never raises."""
+        problems: list[str] = []
+        summary = Summary(run=self.name)
+        try:
+            summary = files.read_summary(self.summary_path)
+        except FileNotFoundError:
+            problems.append("summary.json is missing")
+        except (OSError, ValueError, TypeError) as exc:
+            problems.append(f"summary.json is damaged ({exc.__class__.__name__})")
+        summary.run = summary.run or self.name
+        records: list[TrialRecord] = []
+        if self.trials_path.is_file():
+            hp_names, metric_names = summary.hyperparameter_names, summary.metric_names
+            try:
+                if hp_names is None or metric_names is None:
+                    hp_names, metric_names = files.trial_columns(self.trials_path)
+                records = by_number(files.read_trials(self.trials_path, hp_names, metric_names))
+            except (OSError, ValueError, csv.Error) as exc:
+                problems.append(f"trials.csv is damaged ({exc.__class__.__name__})")
+        else:
+            problems.append("trials.csv is missing")
+        return RunContents(summary, records, problems)
 
-    if not results.is_run_dir(run_dir):
-        return 0
-    _, records, _ = read_run(run_dir)
-    return sum(r["status"] == "completed" for r in records)
+    def load(self) -> RunContents:
+        """`read()` for a command that needs the whole run: a clear error if it is not one or damaged."""
+        self.require()
+        contents = self.read()
+        if contents.problems:
+            raise RunError(f"{self.path} is damaged ({'; '.join(contents.problems)}); `nnlab run` on its spec "
+                           "repairs what it can")
+        return contents
+
+    def require(self) -> "RunFolder":
+        if not self.is_run():
+            raise RunError(f"{self.path} is not an nnlab run folder (it has no summary.json); give a folder "
+                           "inside runs/, e.g. runs/NAME")
+        return self
+
+    def preprocessing(self) -> dict:
+        """How raw data became model inputs (preprocessing.json), for predict, evaluate and export."""
+        try:
+            return files.read_json(self.preprocessing_path)
+        except (OSError, ValueError) as exc:
+            raise RunError(f"{self.path} is damaged: {exc}") from None
+
+    def spec(self):
+        """The spec as it was run (spec.yaml)."""
+        from nnlab.spec.loader import load_spec
+
+        return load_spec(self.spec_path)
+
+    def history(self, trial_id: str) -> list[dict]:
+        """A trial's per-epoch history (one dict of curves per execution); [] if not kept."""
+        try:
+            return files.read_json(self.trial_extras_path(trial_id)).get("history") or []
+        except (OSError, ValueError, AttributeError):
+            return []

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from nnlab.runs import files as results
-from nnlab.engine import tunerstate
 from nnlab.errors import DataError, RunError
+from nnlab.runs import files
+from nnlab.runs.folder import RunFolder
+from nnlab.runs.records import Summary
+from nnlab.scores import score_predictions
 from nnlab.spec.schema import IMAGE_FORMATS
 
 
@@ -34,55 +35,61 @@ class Inputs:
     decoded: np.ndarray | None = None  # images: False where a file could not be decoded
 
 
-def open_run(run_dir: str | Path) -> tuple[Path, dict, dict]:
-    """(run folder, summary, preprocessing) of a finished run, or a clear error."""
-    run_dir = Path(run_dir)
-    if not results.is_run_dir(run_dir):
-        raise RunError(f"{run_dir} is not an nnlab run folder (it has no summary.json); give a folder "
-                       "inside runs/, e.g. runs/NAME")
+@dataclass
+class FinishedRun:
+    """A run folder opened to be applied: its summary and how it prepared its data."""
+
+    folder: RunFolder
+    summary: Summary
+    preprocessing: dict
+
+    @property
+    def task(self) -> str:
+        return self.preprocessing.get("task", "")
+
+
+def open_run(run_dir: str | Path) -> FinishedRun:
+    """A finished run, or a clear error."""
+    folder = RunFolder(run_dir).require()
     try:
-        summary = results.read_json(run_dir / results.SUMMARY)
-        preprocessing = results.read_json(run_dir / results.PREPROCESSING)
-    except (OSError, ValueError) as exc:
-        raise RunError(f"{run_dir} is damaged: {exc}") from None
-    return run_dir, summary, preprocessing
+        summary = files.read_summary(folder.summary_path)
+    except (OSError, ValueError, TypeError) as exc:
+        raise RunError(f"{folder.path} is damaged: {exc}") from None
+    return FinishedRun(folder, summary, folder.preprocessing())
 
 
-def load_model(run_dir: Path, summary: dict, preprocessing: dict, trial_id: str | None = None):
+def load_model(run: FinishedRun, trial_id: str | None = None):
     """The run's best model (best.keras), or the model of trial `trial_id` rebuilt from its
-    hyperparameters and checkpoint (kept for every trial with `search.keep: all`)."""
+    hyperparameters and checkpoint (kept for every trial with `search.keep: all`). Either predicts in
+    inference mode however it is called (see `models.inference_model`)."""
     from nnlab.engine.backend import import_keras
-
     from nnlab.engine.models import inference_model
 
     keras = import_keras()
-    if trial_id is None or trial_id == summary.get("best_model_trial"):
-        path = run_dir / results.BEST_MODEL
-        if not path.is_file():
-            raise RunError(f"{run_dir} has no {results.BEST_MODEL}: no trial of this run completed")
-        return inference_model(keras.saving.load_model(path, compile=False))  # (older runs kept augmentation)
-    checkpoint = tunerstate.checkpoint_path(run_dir / results.TUNER_DIR, str(trial_id))
-    trial_file = checkpoint.parent / "trial.json"
-    if not trial_file.is_file():
-        known = ", ".join(sorted(p.name[6:] for p in (run_dir / results.TUNER_DIR).glob("trial_*")))
-        raise RunError(f"{run_dir} has no trial {trial_id!r}; its trials: {known or 'none'}")
-    if not checkpoint.is_file():
+    folder = run.folder
+    if trial_id is None or trial_id == run.summary.best_model_trial:
+        if not folder.best_model_path.is_file():
+            raise RunError(f"{folder.path} has no {folder.best_model_path.name}: no trial of this run completed")
+        return inference_model(keras.saving.load_model(folder.best_model_path, compile=False))  # (older runs kept augmentation)
+    trial_id = str(trial_id)
+    if not folder.trial_state_path(trial_id).is_file():
+        known = ", ".join(folder.trial_ids_on_disk())
+        raise RunError(f"{folder.path} has no trial {trial_id!r}; its trials: {known or 'none'}")
+    if not folder.checkpoint_path(trial_id).is_file():
         raise RunError(f"trial {trial_id}'s weights were not kept (search.keep keeps only the best trial's "
                        "unless it is `all`); export the best model without --trial, or re-run with keep: all")
-    from keras_tuner.src.engine.trial import Trial  # (TensorFlow is imported quietly above)
-
+    from nnlab.engine.kerastuner import load_trial
     from nnlab.engine.models import DataShape, build_model
     from nnlab.spec.space import sample_params
-    from nnlab.spec.loader import load_spec
 
-    spec = load_spec(run_dir / results.SPEC_COPY)
-    hp = Trial.load(str(trial_file)).hyperparameters
-    classes = preprocessing.get("class_names") or []
-    shape = DataShape(tuple(preprocessing["input_shape"]), preprocessing["task"], len(classes),
-                      rescale=preprocessing.get("rescale", 1 / 255 if preprocessing["type"] == "images" else 1.0))
+    spec = folder.spec()
+    hp = load_trial(folder.trial_state_path(trial_id)).hyperparameters
+    pre = run.preprocessing
+    shape = DataShape(tuple(pre["input_shape"]), pre["task"], len(pre.get("class_names") or []),
+                      rescale=pre.get("rescale", 1 / 255 if pre["type"] == "images" else 1.0))
     keras.backend.clear_session()
     model = build_model(spec.model.kind, sample_params(hp, spec), shape)
-    model.load_weights(checkpoint)
+    model.load_weights(folder.checkpoint_path(trial_id))
     return inference_model(model)
 
 
@@ -257,52 +264,7 @@ def evaluate(model, inputs: Inputs, preprocessing: dict) -> dict:
     """Metrics on labelled data: classification accuracy, macro F1, per-class report and confusion
     matrix; regression RMSE, MAE, R² and the share of predictions within 10% of the true value."""
     predictions, proba = predict(model, inputs, preprocessing)
-    return metrics(inputs.y, predictions, proba, preprocessing)
-
-
-def metrics(y: np.ndarray, predictions: list, proba: np.ndarray | None, preprocessing: dict) -> dict:
-    from sklearn import metrics as skm
-
-    if preprocessing["task"] == "regression":
-        pred = np.asarray(predictions, np.float64)
-        truth = np.asarray(y, np.float64)
-        nonzero = truth != 0
-        within = np.abs(pred - truth)[nonzero] <= 0.1 * np.abs(truth[nonzero])
-        return {"task": "regression", "examples": int(len(truth)),
-                "rmse": float(math.sqrt(skm.mean_squared_error(truth, pred))),
-                "mae": float(skm.mean_absolute_error(truth, pred)),
-                "r2": float(skm.r2_score(truth, pred)) if len(truth) > 1 else float("nan"),
-                "within_10_percent": float(within.mean()) if within.size else float("nan")}
-    names = [str(c) for c in preprocessing["class_names"]]
-    pred = proba.argmax(axis=1)
-    labels = list(range(len(names)))
-    report = skm.classification_report(y, pred, labels=labels, target_names=names, output_dict=True,
-                                       zero_division=0)
-    return {"task": "classification", "examples": int(len(y)), "accuracy": float(skm.accuracy_score(y, pred)),
-            "macro_f1": float(skm.f1_score(y, pred, labels=labels, average="macro", zero_division=0)),
-            "per_class": {name: {k: float(v) for k, v in report[name].items()} for name in names},
-            "confusion_matrix": skm.confusion_matrix(y, pred, labels=labels).tolist(), "classes": names}
-
-
-def metrics_text(result: dict) -> str:
-    """The metrics as a person reads them."""
-    if result["task"] == "regression":
-        return (f"{result['examples']} examples: RMSE {result['rmse']:.4g}, MAE {result['mae']:.4g}, "
-                f"R² {result['r2']:.4f}, within 10% of the true value: {result['within_10_percent']:.1%}\n")
-    names = result["classes"]
-    width = max(len(n) for n in names + ["class"])
-    lines = [f"{result['examples']} examples: accuracy {result['accuracy']:.4f}, macro F1 {result['macro_f1']:.4f}",
-             "", f"{'class':<{width}}  precision  recall  f1      support"]
-    for name in names:
-        c = result["per_class"][name]
-        lines.append(f"{name:<{width}}  {c['precision']:9.3f}  {c['recall']:6.3f}  {c['f1-score']:6.3f}  "
-                     f"{int(c['support']):7d}")
-    cell = max(5, max(len(str(v)) for row in result["confusion_matrix"] for v in row) + 1)
-    lines += ["", "confusion matrix (rows: true class, columns: predicted)",
-              " " * (width + 2) + "".join(f"{n[:cell - 1]:>{cell}}" for n in names)]
-    for name, row in zip(names, result["confusion_matrix"]):
-        lines.append(f"{name:<{width}}  " + "".join(f"{v:>{cell}}" for v in row))
-    return "\n".join(lines) + "\n"
+    return score_predictions(inputs.y, predictions, proba, preprocessing)
 
 
 # ------------------------------------------------------------------------------------ export

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.runs import files as results
 from nnlab.errors import RunError
+from nnlab.runs.folder import RunFolder
+from nnlab.runs.records import TrialRecord
 
 TOP_CURVES = 6  # trials drawn in learning_curves.png
 MIN_TRIALS_FOR_IMPORTANCE = 8
@@ -33,41 +34,26 @@ def _pyplot():
     return plt
 
 
-def load(run_dir: Path) -> tuple[dict, list[dict]]:
-    if not results.is_run_dir(run_dir):
-        raise RunError(f"{run_dir} is not an nnlab run folder (it has no summary.json)")
-    try:
-        summary = results.read_json(run_dir / results.SUMMARY)
-        records = results.read_trials(run_dir / results.TRIALS, summary.get("hyperparameter_names", []),
-                                      summary.get("metric_names", []))
-    except (OSError, ValueError) as exc:
-        raise RunError(f"{run_dir} is damaged: {exc}") from None
-    return summary, records
-
-
 def plot_run(run_dir: str | Path, output: str | Path | None = None) -> list[Path]:
     """Draw every picture of a run into `output` (default RUN/plots/); return the files written."""
-    run_dir = Path(run_dir)
-    summary, records = load(run_dir)
-    done = [r for r in records if r["status"] == "completed" and r.get("score") is not None]
+    folder = RunFolder(run_dir).require()
+    contents = folder.load()
+    done = contents.ranked
     if not done:
-        raise RunError(f"{run_dir} has no completed trial to plot")
-    out = Path(output) if output else run_dir / "plots"
+        raise RunError(f"{folder.path} has no completed trial to plot")
+    out = Path(output) if output else folder.path / "plots"
     out.mkdir(parents=True, exist_ok=True)
-    descending = summary.get("direction") == "max"
-    done.sort(key=lambda r: r["score"], reverse=descending)
-    objective = summary.get("objective", "score")
-    hp_names = [h for h in summary.get("hyperparameter_names", [])
-                if any(r["hyperparameters"].get(h) is not None for r in done)]
-    global _LOG_NAMES
-    _LOG_NAMES = _log_searched(run_dir)
-    written = [
-        _learning_curves(run_dir, done, objective, out / "learning_curves.png"),
-        _objective_vs_hyperparameters(done, hp_names, objective, out / "objective_vs_hyperparameters.png"),
-        _parallel_coordinates(done, hp_names, objective, descending, out / "parallel_coordinates.png"),
-        _importance(done, hp_names, objective, out / "importance.png"),
+    summary = contents.summary
+    objective = summary.objective or "score"
+    hp_names = [h for h in summary.hyperparameter_names or [] if any(r.hyperparameters.get(h) is not None for r in done)]
+    log_names = _log_searched(folder)
+    return [
+        _learning_curves(folder, done, objective, out / "learning_curves.png"),
+        _objective_vs_hyperparameters(done, hp_names, objective, log_names, out / "objective_vs_hyperparameters.png"),
+        _parallel_coordinates(done, hp_names, objective, summary.direction == "max", log_names,
+                              out / "parallel_coordinates.png"),
+        _importance(done, hp_names, objective, log_names, out / "importance.png"),
     ]
-    return written
 
 
 def _save(fig, path: Path) -> Path:
@@ -78,21 +64,11 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _label(record: dict) -> str:
-    return f"trial {record['trial_id']} ({record['score']:.4g})"
+def _label(record: TrialRecord) -> str:
+    return f"trial {record.trial_id} ({record.score:.4g})"
 
 
-def _history(run_dir: Path, trial_id: str) -> dict:
-    """The trial's per-epoch metrics (the first execution's), or {} where nnlab did not record them."""
-    path = run_dir / results.TUNER_DIR / f"trial_{trial_id}" / results.TRIAL_EXTRAS
-    try:
-        histories = results.read_json(path).get("history") or []
-    except (OSError, ValueError):
-        return {}
-    return histories[0] if histories else {}
-
-
-def _learning_curves(run_dir: Path, done: list[dict], objective: str, path: Path) -> Path:
+def _learning_curves(folder: RunFolder, done: list[TrialRecord], objective: str, path: Path) -> Path:
     plt = _pyplot()
     top = done[:TOP_CURVES]
     metric = objective[4:] if objective.startswith("val_") else objective
@@ -101,9 +77,10 @@ def _learning_curves(run_dir: Path, done: list[dict], objective: str, path: Path
     colours = plt.cm.tab10(np.arange(len(top)) % 10)
     drawn = 0
     for record, colour in zip(top, colours):
-        history = _history(run_dir, record["trial_id"])
-        if not history:
+        histories = folder.history(record.trial_id)
+        if not histories:
             continue
+        history = histories[0]  # the first execution's
         drawn += 1
         for ax, name in zip(axes[0], panels):
             for key, style in ((name, "-"), (f"val_{name}", "--")):
@@ -127,15 +104,12 @@ def _learning_curves(run_dir: Path, done: list[dict], objective: str, path: Path
     return _save(fig, path)
 
 
-_LOG_NAMES: set | None = None  # hyperparameters the spec searched on a log scale (None: spec unreadable)
-
-
-def _log_searched(run_dir: Path) -> set | None:
+def _log_searched(folder: RunFolder) -> set | None:
     """Names of the spec's `{float: [...], log: true}` spaces, read from the run's spec copy."""
     import yaml
 
     try:
-        spec = yaml.safe_load((run_dir / results.SPEC_COPY).read_text(encoding="utf-8"))
+        spec = yaml.safe_load(folder.spec_path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return None
     names: set = set()
@@ -158,10 +132,10 @@ def _is_numeric(values: list) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values if v is not None)
 
 
-def _log_scale(name: str, values: list) -> bool:
-    """As the spec searched it; without the spec, when positive values span three decades."""
-    if _LOG_NAMES is not None:
-        return name in _LOG_NAMES
+def _log_scale(name: str, values: list, log_names: set | None) -> bool:
+    """As the spec searched it (`log_names`); without the spec, when positive values span three decades."""
+    if log_names is not None:
+        return name in log_names
     positive = [v for v in values if v is not None and v > 0]
     return len(positive) == len([v for v in values if v is not None]) and len(positive) > 1 and \
         max(positive) / min(positive) >= 1000
@@ -170,20 +144,21 @@ def _log_scale(name: str, values: list) -> bool:
 MAX_LEVELS = 6  # numeric hyperparameters with this many distinct values or fewer are drawn as levels
 
 
-def _objective_vs_hyperparameters(done: list[dict], hp_names: list[str], objective: str, path: Path) -> Path:
+def _objective_vs_hyperparameters(done: list[TrialRecord], hp_names: list[str], objective: str, log_names: set | None,
+                                  path: Path) -> Path:
     plt = _pyplot()
     n = max(len(hp_names), 1)
     cols = min(3, n)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False)
-    scores = [r["score"] for r in done]
+    scores = [r.score for r in done]
     alpha = 0.85 if len(done) < 50 else 0.45
     for ax, name in zip(axes.flat, hp_names):
-        values = [r["hyperparameters"].get(name) for r in done]
+        values = [r.hyperparameters.get(name) for r in done]
         pairs = [(v, s) for v, s in zip(values, scores) if v is not None]
         if _is_numeric(values) and len({v for v, _ in pairs}) > MAX_LEVELS:
             ax.scatter([v for v, _ in pairs], [s for _, s in pairs], s=22, alpha=alpha)
-            if _log_scale(name, values):
+            if _log_scale(name, values, log_names):
                 ax.set_xscale("log")
         else:  # categories (or two values): one column of points each, jittered
             levels = sorted({str(v) for v, _ in pairs}, key=_natural)
@@ -211,15 +186,15 @@ def _natural(text: str):
         return (1, 0.0, text)
 
 
-def _encode(done: list[dict], hp_names: list[str]) -> tuple[np.ndarray, dict]:
+def _encode(done: list[TrialRecord], hp_names: list[str], log_names: set | None) -> tuple[np.ndarray, dict]:
     """Hyperparameters as numbers: numeric ones as they are (log10 where they span decades),
     categories by their sorted position; with tick labels per axis for the categories."""
     columns, ticks = [], {}
     for name in hp_names:
-        values = [r["hyperparameters"].get(name) for r in done]
+        values = [r.hyperparameters.get(name) for r in done]
         if _is_numeric(values) and len({v for v in values if v is not None}) > 1:
             filled = [np.nan if v is None else float(v) for v in values]
-            column = np.log10(filled) if _log_scale(name, values) else np.asarray(filled)
+            column = np.log10(filled) if _log_scale(name, values, log_names) else np.asarray(filled)
         else:
             levels = sorted({str(v) for v in values}, key=_natural)
             ticks[name] = levels
@@ -228,11 +203,12 @@ def _encode(done: list[dict], hp_names: list[str]) -> tuple[np.ndarray, dict]:
     return (np.column_stack(columns) if columns else np.zeros((len(done), 0))), ticks
 
 
-def _parallel_coordinates(done: list[dict], hp_names: list[str], objective: str, descending: bool,
+def _parallel_coordinates(done: list[TrialRecord], hp_names: list[str], objective: str, descending: bool,
+                          log_names: set | None,
                           path: Path) -> Path:
     plt = _pyplot()
-    x, ticks = _encode(done, hp_names)
-    scores = np.asarray([r["score"] for r in done], float)
+    x, ticks = _encode(done, hp_names, log_names)
+    scores = np.asarray([r.score for r in done], float)
     data = np.column_stack([x, scores]) if len(hp_names) else scores[:, None]
     names = hp_names + [objective]
     low, high = np.nanmin(data, axis=0), np.nanmax(data, axis=0)
@@ -254,7 +230,7 @@ def _parallel_coordinates(done: list[dict], hp_names: list[str], objective: str,
         else:
             shown_low, shown_high = low[j], high[j]
             if name != objective and name in hp_names and _log_scale(
-                    name, [r["hyperparameters"].get(name) for r in done]):
+                    name, [r.hyperparameters.get(name) for r in done], log_names):
                 shown_low, shown_high = 10 ** shown_low, 10 ** shown_high
             ax.text(j + 0.03, 0, f"{shown_low:.3g}", fontsize=7, va="bottom")
             ax.text(j + 0.03, 1, f"{shown_high:.3g}", fontsize=7, va="top")
@@ -267,7 +243,8 @@ def _parallel_coordinates(done: list[dict], hp_names: list[str], objective: str,
     return _save(fig, path)
 
 
-def importance(done: list[dict], hp_names: list[str], seed: int = 0) -> tuple[dict, float] | None:
+def importance(done: list[TrialRecord], hp_names: list[str], seed: int = 0,
+               log_names: set | None = None) -> tuple[dict, float] | None:
     """How much each hyperparameter explains the score: permutation importance of a random forest
     that predicts the score from the hyperparameters, measured on trials the forest was not fitted
     on (5-fold cross-validation), with the forest's cross-validated R². None with too few trials."""
@@ -278,9 +255,9 @@ def importance(done: list[dict], hp_names: list[str], seed: int = 0) -> tuple[di
     from sklearn.metrics import r2_score
     from sklearn.model_selection import KFold
 
-    x, _ = _encode(done, hp_names)
+    x, _ = _encode(done, hp_names, log_names)
     x = np.where(np.isnan(x), np.nanmin(x, axis=0) - 1, x)  # inactive values as their own level
-    y = np.asarray([r["score"] for r in done], float)
+    y = np.asarray([r.score for r in done], float)
     folds = KFold(n_splits=min(5, len(done) // 2), shuffle=True, random_state=seed)
     drops, predicted = [], np.zeros_like(y)
     for train, test in folds.split(x):
@@ -291,10 +268,11 @@ def importance(done: list[dict], hp_names: list[str], seed: int = 0) -> tuple[di
     return dict(zip(hp_names, np.mean(drops, axis=0).tolist())), float(r2_score(y, predicted))
 
 
-def _importance(done: list[dict], hp_names: list[str], objective: str, path: Path) -> Path:
+def _importance(done: list[TrialRecord], hp_names: list[str], objective: str, log_names: set | None,
+                path: Path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.5 * max(len(hp_names), 3) + 1.8))
-    found = importance(done, hp_names)
+    found = importance(done, hp_names, log_names=log_names)
     how = (f"Permutation importance of a random forest that predicts {objective} from the hyperparameters "
            f"of {len(done)} completed trials:\nhow much its R² on trials it was not fitted on (5-fold "
            "cross-validation) drops when one hyperparameter's values are shuffled.")

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.runs import files as results
 from nnlab.errors import NnlabError, RunError
-from nnlab.progress import fmt_duration, fmt_value
+from nnlab.runs import files
+from nnlab.runs.folder import RunFolder
+from nnlab.runs.records import Summary, TrialRecord
+from nnlab.runs.fmt import fmt_duration, fmt_value
 
 STYLE = """
 body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto; max-width: 1100px;
@@ -43,29 +45,29 @@ img { max-width: 100%; border: 1px solid #e3e8ed; border-radius: 6px; margin: 0.
 
 def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
     """Write the run's HTML report (default RUN/report.html); return its path."""
-    from nnlab.tools.plots import load, plot_run
+    from nnlab.tools.plots import plot_run
 
-    run_dir = Path(run_dir)
-    summary, records = load(run_dir)
-    if not any(r["status"] == "completed" for r in records):
+    folder = RunFolder(run_dir).require()
+    contents = folder.load()
+    run_dir, summary, records = folder.path, contents.summary, contents.records
+    if not contents.ranked:
         raise RunError(f"{run_dir} has no completed trial to report on")
     output = Path(output) if output else run_dir / "report.html"
     with tempfile.TemporaryDirectory() as tmp:
         pictures = [(p.stem.replace("_", " "), base64.b64encode(p.read_bytes()).decode()) for p in plot_run(run_dir, tmp)]
     model_text, metrics, metrics_note = _best_model(run_dir)
-    spec_text = (run_dir / results.SPEC_COPY).read_text(encoding="utf-8") if (run_dir / results.SPEC_COPY).is_file() \
-        else "(spec.yaml is missing)"
+    spec_text = folder.spec_path.read_text(encoding="utf-8") if folder.spec_path.is_file() else "(spec.yaml is missing)"
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>nnlab report: {_e(summary.get('run', run_dir.name))}</title>",
+        f"<title>nnlab report: {_e(summary.run)}</title>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<style>{STYLE}</style></head><body>",
-        f"<h1>{_e(summary.get('run', run_dir.name))}</h1>",
-        f"<p class='sub'>nnlab run report · {_e(summary.get('data', ''))} · {_e(summary.get('model', ''))} · "
-        f"{_e(summary.get('tuner', ''))} search · written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
+        f"<h1>{_e(summary.run)}</h1>",
+        f"<p class='sub'>nnlab run report · {_e(summary.data or '')} · {_e(summary.model or '')} · "
+        f"{_e(summary.tuner or '')} search · written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
         _cards(summary),
         "<h2>Best model on the validation data</h2>", _metrics_html(metrics, metrics_note),
-        "<h2>Trials</h2>", _trials_table(summary, records),
+        "<h2>Trials</h2>", _trials_table(summary, contents.ranked, records),
         "<h2>Pictures</h2>",
         *(f"<h3>{_e(title.capitalize())}</h3><img alt='{_e(title)}' src='data:image/png;base64,{data}'>"
           for title, data in pictures),
@@ -74,7 +76,7 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
         "<p class='note'>Made by nnlab from the run folder's files "
         f"({_e(str(run_dir.resolve()))}).</p></body></html>",
     ]
-    results.write_atomic(output, "\n".join(parts))
+    files.write_atomic(output, "\n".join(parts))
     return output
 
 
@@ -82,57 +84,55 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _cards(summary: dict) -> str:
-    cards = [("best " + str(summary.get("objective", "score")), fmt_value(summary.get("best_score"))),
-             ("best trial", summary.get("best_trial") or "-"),
-             ("trials", f"{summary.get('completed', 0)} completed, {summary.get('failed', 0)} failed"),
-             ("time", fmt_duration(summary.get("seconds"))), ("status", summary.get("status", "?")),
-             ("device", summary.get("device") or "-")]
+def _cards(summary: Summary) -> str:
+    cards = [("best " + str(summary.objective or "score"), fmt_value(summary.best_score)),
+             ("best trial", summary.best_trial or "-"),
+             ("trials", f"{summary.completed} completed, {summary.failed} failed"),
+             ("time", fmt_duration(summary.seconds)), ("status", summary.status),
+             ("device", summary.device or "-")]
     return "<div class='cards'>" + "".join(f"<div class='card'>{_e(k)}<b>{_e(v)}</b></div>" for k, v in cards) + "</div>"
 
 
-def _trials_table(summary: dict, records: list[dict]) -> str:
-    direction = summary.get("direction", "min")
-    hp_names = summary.get("hyperparameter_names", [])
-    done = sorted((r for r in records if r["status"] == "completed"), key=lambda r: r["score"],
-                  reverse=direction == "max")
-    rest = [r for r in records if r["status"] != "completed"]
-    head = ["trial", str(summary.get("objective", "score")), *hp_names, "epochs", "time", "status"]
+def _trials_table(summary: Summary, done: list[TrialRecord], records: list[TrialRecord]) -> str:
+    """The completed trials best first (`done`), then the others."""
+    hp_names = summary.hyperparameter_names or []
+    rest = [r for r in records if r not in done]
+    head = ["trial", str(summary.objective or "score"), *hp_names, "epochs", "time", "status"]
     rows = ["<table><tr>" + "".join(f"<th class='{'l' if i == 0 else ''}'>{_e(h)}</th>" for i, h in enumerate(head))
             + "</tr>"]
     for i, r in enumerate(done + rest):
-        status = r["status"] + (f": {r['reason']}" if r.get("reason") else "")
-        cells = [f"<td class='l'>{_e(r['trial_id'])}</td>", f"<td>{_e(fmt_value(r.get('score')) if r.get('score') is not None else '-')}</td>"]
-        cells += [f"<td>{_e(fmt_value(r['hyperparameters'].get(h, '')))}</td>" for h in hp_names]
-        cells += [f"<td>{_e(r.get('epochs') or '')}</td>", f"<td>{_e(fmt_duration(r.get('seconds')))}</td>",
-                  f"<td class='{'failed' if r['status'] == 'failed' else 'l'}'>{_e(status)}</td>"]
+        status = r.status + (f": {r.reason}" if r.reason else "")
+        cells = [f"<td class='l'>{_e(r.trial_id)}</td>", f"<td>{_e(fmt_value(r.score) if r.score is not None else '-')}</td>"]
+        cells += [f"<td>{_e(fmt_value(r.hyperparameters.get(h, '')))}</td>" for h in hp_names]
+        cells += [f"<td>{_e(r.epochs or '')}</td>", f"<td>{_e(fmt_duration(r.seconds))}</td>",
+                  f"<td class='{'failed' if r.status == 'failed' else 'l'}'>{_e(status)}</td>"]
         rows.append(f"<tr class='{'best' if i == 0 and done else ''}'>" + "".join(cells) + "</tr>")
     return "\n".join(rows) + "</table>"
 
 
 def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     """(the best model's summary, its metrics on the validation split or None, a note)."""
-    from nnlab.tools.apply import Inputs, load_model, metrics, open_run, predict
+    from nnlab.scores import score_predictions
+    from nnlab.tools.apply import Inputs, load_model, open_run, predict
 
-    folder, summary, preprocessing = open_run(run_dir)
+    finished = open_run(run_dir)
     try:
-        model = load_model(folder, summary, preprocessing)
+        model = load_model(finished)
     except NnlabError as exc:
         return f"(no model: {exc})", None, str(exc)
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
     try:
         from nnlab.data.dataset import load_data
-        from nnlab.spec.loader import load_spec
 
-        data = load_data(load_spec(folder / results.SPEC_COPY))
+        data = load_data(finished.folder.spec())
     except NnlabError as exc:
         return "\n".join(lines), None, f"the run's data cannot be read any more, so no metrics: {exc}"
     y = data.y_val
     inputs = Inputs(data.x_val, [str(i) for i in range(len(y))], "row", np.asarray(y))
-    predictions, proba = predict(model, inputs, preprocessing)
+    predictions, proba = predict(model, inputs, finished.preprocessing)
     note = f"{len(y)} validation examples: the sweep's own split of {data.description}"
-    return "\n".join(lines), metrics(np.asarray(y), predictions, proba, preprocessing), note
+    return "\n".join(lines), score_predictions(np.asarray(y), predictions, proba, finished.preprocessing), note
 
 
 def _metrics_html(result: dict | None, note: str) -> str:

@@ -14,85 +14,71 @@ import statistics
 import time
 from pathlib import Path
 
-from nnlab.runs import files as results
 from nnlab.errors import RunError
-from nnlab.progress import Reporter, fmt_duration, fmt_value
+from nnlab.progress import Reporter
+from nnlab.runs import files
+from nnlab.runs.folder import RunFolder
+from nnlab.runs.fmt import fmt_duration, fmt_value
 
 RETRAIN_FILE = "retrain.json"
 
 
 def retrain(run_dir: str | Path, top: int = 3, seeds: int = 3, device: str = "auto",
             reporter: Reporter | None = None) -> list[dict]:
-    from nnlab.runs.compare import read_run
-    from nnlab.spec.loader import load_spec
-
+    """Train the `top` best configurations of a run `seeds` more times each; return one entry per
+    configuration (its scores, mean and standard deviation), best mean first, as retrain.json holds."""
     reporter = reporter or Reporter()
-    run_dir = Path(run_dir)
-    if not results.is_run_dir(run_dir):
-        raise RunError(f"{run_dir} is not an nnlab run folder (it has no summary.json)")
-    summary, records, problems = read_run(run_dir)
-    if problems:
-        raise RunError(f"{run_dir} is damaged ({'; '.join(problems)}); `nnlab run` on its spec repairs it")
-    done = [r for r in records if r["status"] == "completed" and r.get("score") is not None]
-    if not done:
-        raise RunError(f"{run_dir} has no completed trial to train again")
-    spec = load_spec(run_dir / results.SPEC_COPY)
+    folder = RunFolder(run_dir).require()
+    contents = folder.load()
+    chosen = contents.ranked[:top]
+    if not chosen:
+        raise RunError(f"{folder.path} has no completed trial to train again")
+    spec = folder.spec()
 
-    from nnlab.engine.backend import clear_session, configure_device, import_keras, import_tensorflow, set_precision
-
-    import_tensorflow()  # quietly, before Keras Tuner imports it
-    from keras_tuner.src.engine.trial import Trial
-
-    from nnlab.data.dataset import load_data
+    from nnlab.engine.backend import clear_session, import_keras
+    from nnlab.engine.kerastuner import load_trial
+    from nnlab.engine.search import load_and_place
+    from nnlab.engine.trainer import Trainer
     from nnlab.spec.space import active_values, sample_params
-    from nnlab.engine.sweep import Sweep
 
-    direction = summary.get("direction", "min")
-    done.sort(key=lambda r: r["score"], reverse=direction == "max")
-    chosen = done[:top]
-    data = load_data(spec)
-    device_name = configure_device(device)
-    set_precision(spec.train.mixed_precision, gpu=device_name != "CPU")
-    sweep = Sweep(spec, data, run_dir, reporter, summary, device_name)
+    data, device_name = load_and_place(spec, device, reporter, notes=False)
+    trainer = Trainer(spec, data)
     keras = import_keras()
     seed_values = [spec.seed + 1000 * (j + 1) for j in range(seeds)]
-    folds = f", {len(sweep.folds)}-fold cross-validation as in the sweep" if sweep.folds else ""
-    reporter.say(f"[bold]nnlab retrain {run_dir.name}[/bold]: the best {len(chosen)} trial(s) × {seeds} seeds "
+    folds = f", {len(trainer.folds)}-fold cross-validation as in the sweep" if trainer.folds else ""
+    reporter.say(f"[bold]nnlab retrain {folder.name}[/bold]: the best {len(chosen)} trial(s) × {seeds} seeds "
                  f"({', '.join(map(str, seed_values))}), {spec.train.epochs} epochs each{folds}, on {device_name}")
     out = []
     started = time.monotonic()
     for record in chosen:
-        trial_file = run_dir / results.TUNER_DIR / f"trial_{record['trial_id']}" / "trial.json"
-        if not trial_file.is_file():
-            reporter.warn(f"trial {record['trial_id']}: its tuner/trial.json is missing; skipped")
+        state = folder.trial_state_path(record.trial_id)
+        if not state.is_file():
+            reporter.warn(f"trial {record.trial_id}: its tuner/trial.json is missing; skipped")
             continue
-        hp = Trial.load(str(trial_file)).hyperparameters
+        hp = load_trial(state).hyperparameters
         params = sample_params(hp, spec)
         scores = []
         for seed in seed_values:
             keras.utils.set_random_seed(seed)
-            model = sweep.compiled_model(params)
-            history = sweep.fit_trial(params, model, lambda: sweep.compiled_model(params), epochs=spec.train.epochs,
-                                      verbose=0).history  # with data.folds: the folds' mean, as in the sweep
-            values = [v for v in history.get(sweep.objective, []) if v == v]  # without NaN
-            score = (max(values) if direction == "max" else min(values)) if values else None
-            scores.append(score)
+            trainer.begin_trial()
+            history = trainer.fit(params, trainer.compiled_model(params), epochs=spec.train.epochs, verbose=0)
+            scores.append(trainer.score(history))  # with data.folds: the folds' mean curve, as in the sweep
             clear_session()
-            reporter.say(f"  trial {record['trial_id']}, seed {seed}: {sweep.objective} {fmt_value(score)}")
+            reporter.say(f"  trial {record.trial_id}, seed {seed}: {trainer.objective} {fmt_value(scores[-1])}")
         valid = [s for s in scores if s is not None]
-        entry = {
-            "trial_id": record["trial_id"], "hyperparameters": active_values(hp.values, spec),
-            "sweep_score": record["score"], "seeds": seed_values, "scores": scores,
+        out.append({
+            "trial_id": record.trial_id, "hyperparameters": active_values(hp.values, spec),
+            "sweep_score": record.score, "seeds": seed_values, "scores": scores,
             "mean": statistics.fmean(valid) if valid else None,
             "std": statistics.stdev(valid) if len(valid) > 1 else 0.0 if valid else None,
-        }
-        out.append(entry)
+        })
+    direction = trainer.direction
     out.sort(key=lambda e: (e["mean"] is None, -(e["mean"] or 0) if direction == "max" else (e["mean"] or 0)))
-    results.write_json(run_dir / RETRAIN_FILE, {"objective": sweep.objective, "direction": direction,
-                                                "epochs": spec.train.epochs,
-                                                "folds": len(sweep.folds) if sweep.folds else None,
-                                                "configurations": out})
-    _table(reporter, out, sweep.objective, time.monotonic() - started)
+    files.write_json(folder.path / RETRAIN_FILE, {"objective": trainer.objective, "direction": direction,
+                                                  "epochs": spec.train.epochs,
+                                                  "folds": len(trainer.folds) if trainer.folds else None,
+                                                  "configurations": out})
+    _table(reporter, out, trainer.objective, time.monotonic() - started)
     return out
 
 

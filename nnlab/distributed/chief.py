@@ -1,0 +1,307 @@
+"""The chief of a parallel sweep, on Keras Tuner's own chief/worker engine.
+
+The chief serves the run's oracle over gRPC with Keras Tuner's `OracleServicer` (a subclass that tells
+the `Chief` about each request), and keeps the run's records: on every trial that ends it updates
+trials.csv and summary.json and prints the merged progress (`ChiefSweep`). It stops handing out
+trials at the spec's time and failure limits, and never waits for a worker that is gone: one that
+stays silent past `worker_timeout` is dropped and its trial handed to another worker. `serve_chief`
+is `nnlab chief`; with local workers (`workers.run_parallel`) it is `nnlab run --workers N`.
+
+The chief's port has no authentication: anyone who can reach it can read the search space and post
+results. It binds to 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from nnlab.engine import kerastuner
+from nnlab.engine.search import StopSearch, load_and_place
+from nnlab.engine.sweep import RecordingSweep, terminate_as_interrupt
+from nnlab.errors import NnlabError, RunError
+from nnlab.progress import Reporter
+from nnlab.runs import files
+from nnlab.runs.folder import RunFolder
+from nnlab.runs.opening import check_run_dir
+from nnlab.runs.records import TrialRecord, trial_number
+from nnlab.spec.schema import Spec
+from nnlab.spec.space import active_values
+
+POLL_SECONDS = 0.2  # Keras Tuner's own chief polls every 20 s once the search is over
+
+
+def parse_address(text: str, option: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise NnlabError(f"{option} {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8000")
+    return host.strip("[]"), int(port)
+
+
+
+class Chief:
+    """Serves a sweep's oracle to workers and keeps the run's records (see the module docstring)."""
+
+    def __init__(self, sweep, host: str, port: int, worker_timeout: float | None = None):
+        self.sweep, self.host, self.port = sweep, host, port
+        self.worker_timeout = worker_timeout
+        self.lock = threading.RLock()  # the servicer's thread and the watching loop both touch the oracle
+        self.last_seen: dict[str, float] = {}
+        self.stop_reason: str | None = None  # set: no more trials are handed out
+        self.stopping = False
+        self.tuner = None
+        self.server = None
+        self.servicer = None
+
+    @property
+    def oracle(self):
+        return self.tuner.oracle
+
+    def start(self) -> int:
+        """Build the tuner (Keras Tuner reloads a resumed run's oracle) and serve it; return the port."""
+        from concurrent import futures
+
+        import grpc
+
+        self.tuner = self.sweep.make_tuner()
+        self.oracle.verbose = 0  # nnlab prints the progress (Keras Tuner would print every trial's table)
+        self.servicer = _servicer_class()(self.oracle, self)
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+        kerastuner.add_servicer(self.servicer, self.server)
+        try:
+            port = self.server.add_insecure_port(f"{self.host}:{self.port}")
+        except RuntimeError:  # grpc raises on some versions, returns 0 on others
+            port = 0
+        if not port:
+            raise RunError(f"the chief cannot listen on {self.host}:{self.port}: the port is in use, or the host "
+                           "is not an address of this machine")
+        self.port = port
+        self.server.start()
+        return port
+
+    # ---- called by the servicer (one request at a time)
+
+    def next_trial_allowed(self) -> str | None:
+        """None, or why no new trial may start (time limit, failures in a row, shutting down)."""
+        if self.stopping:
+            return "stopping"
+        if self.stop_reason:
+            return self.stop_reason
+        try:
+            self.sweep.before_trial()
+        except StopSearch as stop:
+            self.stop_reason = str(stop)
+            self.sweep.reporter.warn(self.stop_reason)
+        return self.stop_reason
+
+    def trial_started(self, trial, worker: str) -> None:
+        self.sweep.remote_trial_begins(trial, worker)
+
+    def trial_ended(self, trial_id: str) -> None:
+        self.sweep.remote_trial_ends(self.oracle.trials[trial_id])
+
+    # ---- the watching loop
+
+    def seen(self, worker: str) -> None:
+        self.last_seen[worker] = time.monotonic()
+
+    def seen_trial(self, trial_id: str) -> None:
+        for worker, trial in list(self.oracle.ongoing_trials.items()):
+            if trial.trial_id == trial_id:
+                self.seen(worker)
+
+    def drop_worker(self, worker: str, why: str) -> None:
+        """A worker is gone for good: its trial goes back to the queue for the others."""
+        with self.lock:
+            trial = self.oracle.ongoing_trials.pop(worker, None)
+            self.oracle.tuner_ids.discard(worker)
+            self.last_seen.pop(worker, None)
+            if trial is not None:
+                kerastuner.retry_queue(self.oracle).append(trial.trial_id)
+                self.oracle.save()
+        self.sweep.reporter.warn(f"worker {worker} {why}" + (f"; trial {trial.trial_id} goes to another worker"
+                                                              if trial is not None else ""))
+
+    def check_silent_workers(self) -> None:
+        if not self.worker_timeout:
+            return
+        now = time.monotonic()
+        for worker in list(self.oracle.ongoing_trials):
+            if now - self.last_seen.get(worker, now) > self.worker_timeout:
+                self.drop_worker(worker, f"sent nothing for {self.worker_timeout / 60:g} minutes")
+
+    def search_over(self) -> bool:
+        """Every trial handed out has ended and every worker was told to stop (Keras Tuner's rule)."""
+        with self.lock:
+            told_to_stop = self.servicer.stop_triggered or self.stop_reason
+            return bool(told_to_stop) and not self.oracle.ongoing_trials and not self.oracle.tuner_ids
+
+    def finish(self, status: str):
+        """Stop serving, save the search state, write best.keras and the final results."""
+        with self.lock:
+            self.stopping = True
+            self.oracle.save()
+        if self.server is not None:
+            self.server.stop(grace=1)
+        if status == "completed" and self.stop_reason:
+            status = "stopped"
+        return self.sweep.finish(self.tuner, status, self.stop_reason)
+
+
+def _servicer_class():
+    """Keras Tuner's `OracleServicer`, telling the `Chief` about each request it answers."""
+    class Servicer(kerastuner.servicer_base()):
+        def __init__(self, oracle, chief: Chief):
+            super().__init__(oracle)
+            self.chief = chief
+
+        def CreateTrial(self, request, context):
+            chief = self.chief
+            with chief.lock:
+                chief.seen(request.tuner_id)
+                ongoing = self.oracle.ongoing_trials.get(request.tuner_id)
+                if ongoing is None and chief.next_trial_allowed():
+                    # No new trial: tell this worker to stop, as Keras Tuner does when trials run out.
+                    self.stop_triggered = True
+                    self.oracle.tuner_ids.discard(request.tuner_id)
+                    return kerastuner.stop_response(self.oracle)
+                response = super().CreateTrial(request, context)
+                trial = self.oracle.ongoing_trials.get(request.tuner_id)
+                if trial is not None:
+                    chief.trial_started(trial, request.tuner_id)
+                return response
+
+        def UpdateTrial(self, request, context):
+            with self.chief.lock:
+                self.chief.seen_trial(request.trial_id)
+                return super().UpdateTrial(request, context)
+
+        def EndTrial(self, request, context):
+            with self.chief.lock:
+                self.chief.seen_trial(request.trial.trial_id)
+                response = super().EndTrial(request, context)
+                self.chief.trial_ended(request.trial.trial_id)
+                return response
+
+        def GetSpace(self, request, context):
+            with self.chief.lock:
+                return super().GetSpace(request, context)
+
+        def UpdateSpace(self, request, context):
+            with self.chief.lock:
+                return super().UpdateSpace(request, context)
+
+        def GetTrial(self, request, context):
+            with self.chief.lock:
+                return super().GetTrial(request, context)
+
+        def GetBestTrials(self, request, context):
+            with self.chief.lock:
+                return super().GetBestTrials(request, context)
+
+    return Servicer
+
+
+class ChiefSweep(RecordingSweep):
+    """The chief's side of a sweep: it keeps the run's records and files while workers train. Each
+    trial's end comes from Keras Tuner's oracle; what only the worker saw of it (time, epochs, the
+    per-epoch history, a failure's reason) from the worker's `nnlab_trial.json`."""
+
+    @classmethod
+    def open(cls, spec: Spec, runs_dir: str | Path, *, overwrite: bool, reporter: Reporter) -> "ChiefSweep":
+        folder = RunFolder(Path(runs_dir) / spec.name)
+        previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)
+        # The chief trains nothing: its data only sizes the models it rebuilds for best.keras. Its notes
+        # are the workers' to print.
+        data, device_name = load_and_place(spec, "cpu", reporter, notes=False)
+        sweep = cls(spec, data, folder, reporter, device_name, previous)
+        sweep.prepare_folder()
+        return sweep
+
+    def remote_trial_begins(self, trial, worker: str) -> None:
+        self.reporter.trial_begins(trial_number(trial.trial_id), self.log.total, trial.trial_id,
+                                   active_values(trial.hyperparameters.values, self.spec), worker)
+        record = self.log.records.get(trial.trial_id)
+        if record is None or record.status != "running":
+            self.log.put(TrialRecord(trial.trial_id, "running", worker=worker,
+                                     hyperparameters=active_values(trial.hyperparameters.values, self.spec)))
+            self.log.write("running")
+
+    def remote_trial_ends(self, trial) -> TrialRecord:
+        """Once Keras Tuner's oracle has ended a worker's trial: its record, the files, the progress."""
+        try:
+            extras = files.read_json(self.folder.trial_extras_path(trial.trial_id))
+        except (OSError, ValueError):
+            extras = {}
+        record = self.record(trial, extras.get("reason"), seen_here=False)
+        record.seconds, record.epochs = extras.get("seconds"), extras.get("epochs")
+        record.best_epoch = extras.get("best_epoch", record.best_epoch)
+        record.worker = extras.get("worker")
+        if record.status == "completed" and extras.get("metrics"):
+            record.metrics = extras["metrics"]
+        self.log.put(record)
+        self.prune_checkpoints(final=False)
+        self.log.write("running")
+        self.reporter.trial_ends(record.number, self.log.total, record, self.objective, self.log.best())
+        return record
+
+
+def _serve(chief: Chief, workers=None) -> str:
+    """Watch until the search is over (and `workers`, local `LocalWorkers`, while they run); the run's
+    final status."""
+    with terminate_as_interrupt():
+        try:
+            if workers is not None:
+                workers.start(chief.port)
+            while not chief.search_over():
+                time.sleep(POLL_SECONDS)
+                if workers is not None:
+                    workers.watch(chief)
+                    if workers.all_done():
+                        break
+                chief.check_silent_workers()
+        except KeyboardInterrupt:
+            chief.stopping = True
+            chief.sweep.reporter.warn("interrupted: stopping the workers; completed trials are saved, and "
+                                      "resuming the run continues the search")
+            if workers is not None:
+                workers.stop()
+            return "interrupted"
+    if workers is not None:
+        workers.stop()
+        with chief.lock:
+            left = [t.trial_id for t in chief.oracle.ongoing_trials.values()] + list(kerastuner.retry_queue(chief.oracle))
+        if left and not chief.stop_reason:
+            chief.stop_reason = (f"every worker stopped before trial(s) {', '.join(sorted(set(left)))} ended; "
+                                 "resume the run (the same command, without --overwrite) to retry them")
+            chief.sweep.reporter.warn(chief.stop_reason)
+    return "completed"
+
+
+def serve_chief(spec: Spec, runs_dir: str | Path, *, host: str = "127.0.0.1", port: int = 0,
+                overwrite: bool = False, quiet: bool = False, reporter: Reporter | None = None,
+                worker_timeout: float | None = None, workers=None):
+    """The chief of a sweep: creates (or resumes) the run folder and hands trials to workers until the
+    search is over; with `workers` (local `LocalWorkers`, see `run_parallel`) it also starts and watches
+    them."""
+    reporter = reporter or Reporter(quiet=quiet)
+    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+        os.environ.pop(name, None)  # this process serves the oracle; Keras Tuner must not act as a client here
+    sweep = ChiefSweep.open(spec, runs_dir, overwrite=overwrite, reporter=reporter)
+    chief = Chief(sweep, host, port, worker_timeout)
+    chief.start()
+    if workers is not None:
+        where = workers.describe()
+    else:
+        where = (f"workers: nnlab worker SPEC --chief HOST:{chief.port} (chief listening on "
+                 f"{chief.host}:{chief.port})")
+    reporter.start(spec.name, sweep.data.summary(), sweep.start_text(sweep.log.total, where), sweep.log.finished(),
+                   sweep.log.total, spec.search.max_epochs or spec.train.epochs, sweep.objective)
+    sweep.log.write("running")
+    try:
+        status = _serve(chief, workers)
+    finally:
+        reporter.close()
+    return chief.finish(status)

@@ -1,0 +1,296 @@
+"""Workers of a parallel sweep: `nnlab worker` (`run_worker`, `WorkerSweep`) and the local worker
+processes of `nnlab run --workers N --gpus 0,1 --per-gpu K` (`run_parallel`, `LocalWorkers`).
+
+A worker is a Keras Tuner tuner with `KERASTUNER_TUNER_ID/ORACLE_IP/ORACLE_PORT` set: it asks the
+chief (see `chief`) for trials and trains them with the same `Trainer` as a one-process sweep. Local
+workers are started, echoed, restarted when they die (Keras Tuner gives a restarted worker back the
+trial it held) and stopped together; one that keeps dying, or exits with a user's mistake, is dropped
+and its trial goes to the others.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nnlab.distributed.chief import parse_address, serve_chief
+from nnlab.engine.backend import clear_session, freeze_heap
+from nnlab.engine.callbacks import first_useful_line
+from nnlab.engine.search import Search, load_and_place
+from nnlab.engine.sweep import terminate_as_interrupt
+from nnlab.errors import NnlabError, RunError
+from nnlab.progress import Reporter
+from nnlab.runs import files
+from nnlab.runs.folder import RunFolder
+from nnlab.runs.records import Summary
+from nnlab.spec.loader import spec_hash
+from nnlab.spec.schema import Spec
+
+MAX_RESTARTS = 3  # per local worker id, before its trial goes to the other workers
+
+
+def check_worker_id(worker_id: str) -> str:
+    if not worker_id or "chief" in worker_id or any(c.isspace() for c in worker_id):
+        raise NnlabError(f"--id {worker_id!r}: a worker id must be non-empty, without spaces, and must not "
+                         "contain 'chief' (Keras Tuner reserves it)")
+    return worker_id
+
+
+def default_worker_id() -> str:
+    """Stable across restarts of the same job slot: the host, plus SLURM's task id where there is one."""
+    task = os.environ.get("SLURM_ARRAY_TASK_ID") or os.environ.get("SLURM_PROCID")
+    return f"{socket.gethostname()}-{task if task is not None else os.getpid()}".replace("chief", "chf")
+
+
+def parse_gpus(text: str | None) -> list[str]:
+    if not text:
+        return []
+    gpus = [g.strip() for g in text.split(",") if g.strip()]
+    if not gpus or not all(g.isdigit() for g in gpus):
+        raise NnlabError(f"--gpus {text!r}: expected GPU numbers separated by commas, e.g. --gpus 0,1")
+    return gpus
+
+
+def check_gpus(gpus: list[str]) -> None:
+    """A clear error where the asked-for GPUs are not there (before any process starts)."""
+    if not gpus:
+        return
+    from nnlab.engine.backend import import_tensorflow
+
+    found = len(import_tensorflow().config.list_physical_devices("GPU"))
+    if not found:
+        raise NnlabError(f"--gpus {','.join(gpus)}: TensorFlow sees no GPU on this machine. Install the GPU "
+                         "build (`pip install -e '.[gpu]'`) on a machine with NVIDIA GPUs, or use --workers N "
+                         "to run workers on the CPU")
+    missing = [g for g in gpus if int(g) >= found]
+    if missing:
+        raise NnlabError(f"--gpus: GPU {', '.join(missing)} does not exist; TensorFlow sees {found} GPU(s), "
+                         f"numbered 0 to {found - 1}")
+
+
+
+# ------------------------------------------------------------------------------------ local workers
+
+
+@dataclass
+class _Worker:
+    worker_id: str
+    env: dict
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    done: bool = False
+
+
+class LocalWorkers:
+    """Worker processes on this machine: started, echoed, restarted when they die, stopped together."""
+
+    def __init__(self, command: list[str], ids: list[str], envs: list[dict], reporter: Reporter, where: str = ""):
+        """`command`: `nnlab worker …` without --chief and --id; `where`: the GPUs, for people."""
+        self.command, self.reporter, self.where = command, reporter, where
+        self.workers = [_Worker(i, env) for i, env in zip(ids, envs)]
+
+    def describe(self) -> str:
+        return f"{len(self.workers)} worker processes{self.where}"
+
+    def start(self, chief_port: int) -> None:
+        self.command = self.command + ["--chief", f"127.0.0.1:{chief_port}"]
+        for worker in self.workers:
+            self._launch(worker)
+
+    def _launch(self, worker: _Worker) -> None:
+        env = {**worker.env, "NNLAB_PARENT_PID": str(os.getpid())}
+        kill_at = os.environ.get("NNLAB_KILL_WORKER_AT")  # fault injection for the tests (see faults.py)
+        if kill_at and worker is self.workers[0] and worker.restarts == 0:
+            env["NNLAB_KILL_AT"] = kill_at
+        worker.process = subprocess.Popen(
+            self.command + ["--id", worker.worker_id], env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        threading.Thread(target=self._echo, args=(worker.worker_id, worker.process.stdout), daemon=True).start()
+
+    def _echo(self, worker_id: str, stream) -> None:
+        for line in stream:  # the workers run --quiet: what they print is a warning or an error
+            line = line.rstrip()
+            kind, _, text = line.partition(": ")
+            if kind == "error":
+                self.reporter.error(f"[{worker_id}] {text}")
+            elif line:  # (a worker's own "warning: " prefix is not repeated)
+                self.reporter.warn(f"[{worker_id}] {text if kind == 'warning' else line}")
+
+    def watch(self, chief: Chief) -> None:
+        """Restart a worker that died while the search goes on; drop one that keeps dying."""
+        for worker in self.workers:
+            if worker.done or worker.process is None:
+                continue
+            code = worker.process.poll()
+            if code is None:
+                continue
+            if code == 0 or chief.stopping:
+                worker.done = True
+                continue
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            if code == 2:  # a user's mistake the worker already explained; restarting will not help
+                worker.done = True
+                chief.drop_worker(worker.worker_id, f"{how} (see its message above)")
+            elif worker.restarts < MAX_RESTARTS:
+                worker.restarts += 1
+                self.reporter.warn(f"worker {worker.worker_id} {how}; restarting it "
+                                   f"({worker.restarts} of {MAX_RESTARTS}): its trial is retried")
+                self._launch(worker)
+            else:
+                worker.done = True
+                chief.drop_worker(worker.worker_id, f"{how} {MAX_RESTARTS + 1} times; not restarted")
+
+    def all_done(self) -> bool:
+        return all(w.done for w in self.workers)
+
+    def stop(self, wait: float = 15.0) -> None:
+        """SIGTERM (a worker stops like Ctrl-C), then SIGKILL for any still running after `wait` s."""
+        alive = [w.process for w in self.workers if w.process is not None and w.process.poll() is None]
+        for proc in alive:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait
+        for proc in alive:
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+
+
+def run_parallel(spec: Spec, runs_dir: str | Path, *, workers: int, gpus: list[str] | None = None,
+                 per_gpu: int = 1, device: str = "auto", overwrite: bool = False, quiet: bool = False,
+                 spec_file: Path, overrides: list[str], strategy: str | None = None,
+                 reporter: Reporter | None = None, tensorboard: bool = False):
+    """`nnlab run --workers N [--gpus 0,1 --per-gpu K]`: a chief here and N local worker processes."""
+    gpus = gpus or []
+    check_gpus(gpus)
+    if gpus and not workers:
+        workers = len(gpus) * per_gpu
+    if workers < 1:
+        raise NnlabError("--workers must be 1 or more")
+    command = [sys.executable, "-m", "nnlab", "worker", str(spec_file), "--runs-dir", str(runs_dir),
+               "--name", spec.name, "--quiet"]
+    for override in overrides:
+        command += ["--set", override]
+    if strategy:
+        command += ["--strategy", strategy]
+    if tensorboard:
+        command += ["--tensorboard"]
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_") and k != "NNLAB_KILL_AT"}
+    ids, envs = [], []
+    for i in range(workers):
+        env = dict(base_env)
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
+        ids.append(f"worker{i + 1}")
+        envs.append(env)
+    device_arg = "gpu" if gpus else device
+    command += ["--device", device_arg]
+    where = f" on GPU(s) {','.join(gpus)} ({per_gpu} per GPU)" if gpus else ""
+    reporter = reporter or Reporter(quiet=quiet)
+    local = LocalWorkers(command, ids, envs, reporter, where)
+    return serve_chief(spec, runs_dir, overwrite=overwrite, quiet=quiet, reporter=reporter, workers=local)
+
+
+class WorkerSweep(Search):
+    """A worker's side of a sweep: it trains the trials the chief hands out, and before Keras Tuner
+    tells the chief a trial ended, writes what only it saw of the trial (time, epochs, the best epoch's
+    metrics and per-epoch history, a failure's reason) to the trial's `nnlab_trial.json`."""
+
+    def __init__(self, spec: Spec, data, folder: RunFolder, reporter: Reporter, device_name: str, worker_id: str,
+                 **options):
+        super().__init__(spec, data, folder, reporter, device_name, **options)
+        self.worker_id = worker_id
+
+    def trial_finishing(self, trial, reason: str | None) -> None:
+        record = self.record(trial, reason)  # (status and score: the chief's to say)
+        reason = reason or (first_useful_line(trial.message) if trial.status in ("FAILED", "INVALID") else None)
+        self.write_trial_extras(trial.trial_id, {"seconds": record.seconds, "epochs": record.epochs,
+                                                 "best_epoch": record.best_epoch, "metrics": record.metrics,
+                                                 "reason": reason, "worker": self.worker_id})
+
+    def work(self) -> int:
+        """Train the trials the chief hands out until it says the search is over. Returns the exit code
+        (130 when interrupted: the chief hands the trial out again)."""
+        tuner = self.build_tuner()
+        self.reporter.say(f"worker {self.worker_id}: {self.data.summary()}; training on {self.device_name}")
+        freeze_heap()
+        try:
+            tuner.search(self.trainer.training, epochs=self.spec.train.epochs, verbose=0,
+                         callbacks=self.search_callbacks())
+        except KeyboardInterrupt:
+            self.reporter.warn(f"worker {self.worker_id} interrupted; the chief will hand its trial out again")
+            return 130
+        finally:
+            clear_session()
+        self.reporter.say(f"worker {self.worker_id}: the chief says the search is over")
+        return 0
+
+
+def _exit_with_parent() -> None:
+    """A local worker (started by `nnlab run --workers`) ends when the process that started it is gone,
+    as a killed worker would: its trial stays in the chief's saved state and is retried on resume."""
+    parent = os.environ.get("NNLAB_PARENT_PID")
+    if not parent or not parent.isdigit():
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def check_worker_run_dir(run_dir: Path, spec: Spec) -> Summary:
+    """The chief's run folder, for a worker: it must exist and be of this very spec."""
+    try:
+        summary = files.read_summary(run_dir / files.SUMMARY)
+    except (OSError, ValueError, TypeError):
+        raise RunError(f"{run_dir} has no readable summary.json: start the chief (nnlab chief) first, with the "
+                       "same spec, --runs-dir and --name; the workers must see its run folder") from None
+    if summary.spec_hash != spec_hash(spec):
+        raise RunError(f"{run_dir} holds a sweep of a different spec than this worker's; give the worker the "
+                       "chief's spec file and the same --set overrides")
+    return summary
+
+
+def run_worker(spec: Spec, runs_dir: str | Path, *, chief: str, worker_id: str, device: str = "auto",
+               quiet: bool = False, strategy: str | None = None, wait_seconds: float = 600.0,
+               reporter: Reporter | None = None, tensorboard: bool = False) -> int:
+    """`nnlab worker`: train the trials the chief hands out until it says the search is over."""
+    import grpc
+
+    host, port = parse_address(chief, "--chief")
+    check_worker_id(worker_id)
+    reporter = reporter or Reporter(quiet=quiet)
+    _exit_with_parent()
+    channel = grpc.insecure_channel(f"{host}:{port}")
+    try:
+        grpc.channel_ready_future(channel).result(timeout=wait_seconds)
+    except grpc.FutureTimeoutError:
+        raise RunError(f"no chief answered at {host}:{port} within {wait_seconds:g} s; start it with "
+                       "`nnlab chief SPEC --bind HOST:PORT`") from None
+    finally:
+        channel.close()
+    folder = RunFolder(Path(runs_dir) / spec.name)
+    check_worker_run_dir(folder.path, spec)
+    os.environ.update(KERASTUNER_TUNER_ID=worker_id, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=str(port))
+    data, device_name = load_and_place(spec, device, reporter, strategy=strategy)
+    sweep = WorkerSweep(spec, data, folder, reporter, device_name, worker_id, strategy=strategy,
+                        tensorboard=tensorboard)
+    with terminate_as_interrupt():
+        return sweep.work()

@@ -1,0 +1,310 @@
+"""Keras Tuner, fenced: every private name of Keras Tuner that nnlab uses, and its project files.
+
+nnlab runs Keras Tuner's own tuners, oracles and chief/worker service. Where Keras Tuner offers no
+public way, nnlab reaches into it; every such place is in this module, listed in `PRIVATE_NAMES` and
+checked by `check_private_names()` (a test runs it, so an upgrade that moves one fails loudly), and
+`pyproject.toml` bounds the Keras Tuner versions these were checked against.
+
+What it fences:
+- Keras Tuner's JSON writer, replaced by nnlab's atomic one (`make_writes_atomic`), and its project
+  folder (`runs/<name>/tuner/`), repaired before a resume (`repair`): `oracle.json`'s own keys.
+- The per-trial checkpoint writer (`is_checkpoint_writer`), the model build without a full garbage
+  collection (`FastBuild`), the Hyperband trial count (`hyperband_trials`), Keras Tuner's debug
+  tracebacks (`import_keras_tuner`), a trial's saved state (`load_trial`).
+- The distributed oracle: its servicer and protocol (`servicer_base`, `add_servicer`, `stop_response`)
+  and its queue of trials to retry (`retry_queue`).
+
+`repair` and the file layout need no TensorFlow; the rest imports Keras Tuner when called.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+from pathlib import Path
+from typing import Callable
+
+from nnlab.errors import RunError
+from nnlab.runs import files
+from nnlab.runs.records import TrialRecord
+from nnlab.spec.objectives import metric_direction
+
+ORACLE = "oracle.json"
+BACKUP = "oracle.json.bak"
+TUNER_STATE = "tuner0.json"
+
+# (module, attribute) pairs of Keras Tuner's private API that nnlab uses, and private attributes of its
+# objects (class, attribute). `check_private_names` says which of them a Keras Tuner version lacks.
+PRIVATE_NAMES = [
+    ("keras_tuner.src.utils", "save_json"),
+    ("keras_tuner.src.config", "DEBUG"),
+    ("keras_tuner.src.engine.tuner_utils", "SaveBestEpoch"),
+    ("keras_tuner.src.engine.trial", "Trial"),
+    ("keras_tuner.src.engine.trial", "TrialStatus"),
+    ("keras_tuner.src.distribute.oracle_chief", "OracleServicer"),
+    ("keras_tuner.src.protos", "get_service"),
+    ("keras_tuner.src.protos", "get_service_grpc"),
+]
+PRIVATE_ATTRIBUTES = [
+    ("keras_tuner.src.engine.tuner", "Tuner", "_try_build"),
+    ("keras_tuner.src.engine.tuner", "Tuner", "_build_hypermodel"),
+    ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_size"),
+    ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_num_brackets"),
+    ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_num_rounds"),
+]
+ORACLE_KEYS = ("ongoing_trials", "retry_queue", "end_order", "start_order", "hyperparameters")
+TUNERS = {"random": "RandomSearch", "grid": "GridSearch", "bayesian": "BayesianOptimization",
+          "hyperband": "Hyperband"}
+
+
+def check_private_names() -> list[str]:
+    """The private names of `PRIVATE_NAMES` and `PRIVATE_ATTRIBUTES` this Keras Tuner lacks (none: []),
+    and whether an oracle still saves the keys `repair` edits."""
+    missing = []
+    for module, name in PRIVATE_NAMES:
+        try:
+            getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            missing.append(f"{module}.{name}")
+    for module, cls, name in PRIVATE_ATTRIBUTES:
+        try:
+            getattr(getattr(importlib.import_module(module), cls), name)
+        except (ImportError, AttributeError):
+            missing.append(f"{module}.{cls}.{name}")
+    return missing
+
+
+# ------------------------------------------------------------------------------------ the library
+
+
+def import_keras_tuner():
+    """`import keras_tuner` after TensorFlow's quiet import, with its per-trial tracebacks off (nnlab
+    records a one-line reason) and its JSON writes made atomic."""
+    import warnings
+
+    from nnlab.engine.backend import import_tensorflow
+
+    import_tensorflow()
+    import keras_tuner
+    from keras_tuner.src import config
+
+    config.DEBUG = False
+    warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+    make_writes_atomic()
+    return keras_tuner
+
+
+def make_writes_atomic() -> None:
+    """Route Keras Tuner's JSON writes through `files.write_atomic` (once per process)."""
+    from keras_tuner.src import utils as kt_utils
+
+    if getattr(kt_utils.save_json, "nnlab_atomic", False):
+        return
+
+    def save_json(path, obj):
+        text = json.dumps(obj)
+        path = Path(path)
+        if path.name == ORACLE and path.is_file():
+            files.write_atomic(path.with_name(BACKUP), path.read_text(encoding="utf-8"), point="tuner_write")
+        files.write_atomic(path, text, point="tuner_write")
+        return text
+
+    save_json.nnlab_atomic = True
+    kt_utils.save_json = save_json
+
+
+def tuner_base(name: str):
+    """Keras Tuner's tuner class for `search.tuner`."""
+    return getattr(import_keras_tuner(), TUNERS[name])
+
+
+def load_trial(path: Path):
+    """A trial's saved state (`tuner/trial_ID/trial.json`) as Keras Tuner's Trial."""
+    from keras_tuner.src.engine.trial import Trial
+
+    return Trial.load(str(path))
+
+
+def is_checkpoint_writer(callback) -> bool:
+    """Keras Tuner's per-epoch checkpoint writer, which nnlab replaces by one that writes once."""
+    from keras_tuner.src.engine import tuner_utils
+
+    return isinstance(callback, tuner_utils.SaveBestEpoch)
+
+
+class FastBuild:
+    """Mixed into a tuner: Keras Tuner's model build without its `clear_session()` and full garbage
+    collection before every model (nnlab frees the last trial's memory when it ends)."""
+
+    def _try_build(self, hp):
+        import keras
+        from keras_tuner.errors import FatalTypeError
+
+        model = self._build_hypermodel(hp)
+        if not isinstance(model, keras.Model):
+            raise FatalTypeError(f"the model builder returned {type(model).__name__}, not a Keras model")
+        return model
+
+
+def tracked_metrics(trial) -> dict:
+    """A finished trial's metrics at its best step, from Keras Tuner's own record of it."""
+    metrics = {}
+    for name, history in trial.metrics.metrics.items():
+        observations = {obs.step: obs.mean() for obs in history.get_history()}
+        value = observations.get(trial.best_step, history.get_best_value())
+        if value is not None:
+            metrics[name] = float(value)
+    return metrics
+
+
+def hyperband_trials(oracle) -> int | None:
+    """How many trials a Hyperband search runs, from its oracle's brackets; None if unknown."""
+    try:
+        return sum(oracle._get_size(b, r) for b in range(oracle._get_num_brackets())
+                   for r in range(oracle._get_num_rounds(b)))
+    except Exception:  # private API: a total is nice to have, not needed
+        return None
+
+
+# ------------------------------------------------------------------------------------ the distributed oracle
+
+
+def servicer_base():
+    """Keras Tuner's gRPC servicer of an oracle (the chief's side)."""
+    from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+    return OracleServicer
+
+
+def add_servicer(servicer, server) -> None:
+    from keras_tuner.src import protos
+
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+
+
+def stop_response(oracle):
+    """The answer that tells a worker the search is over (as Keras Tuner gives when trials run out)."""
+    from keras_tuner.src import protos
+    from keras_tuner.src.engine import trial as trial_module
+
+    trial = trial_module.Trial(oracle.get_space(), trial_id="stop", status=trial_module.TrialStatus.STOPPED)
+    return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
+
+
+def retry_queue(oracle) -> list:
+    """The oracle's trials waiting to run again (a dropped worker's trial goes there)."""
+    return oracle._retry_queue
+
+
+# ------------------------------------------------------------------------------------ the project files
+
+
+def checkpoint_path(project: Path, trial_id: str) -> Path:
+    return project / f"trial_{trial_id}" / "checkpoint.weights.h5"
+
+
+def _load(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def repair(project: Path, records: dict[str, TrialRecord], warn: Callable[[str], None]) -> None:
+    """Make a Keras Tuner project folder loadable again, losing as little as possible."""
+    if not project.is_dir():
+        return
+    oracle = _load(project / ORACLE)
+    changed = False
+    if not isinstance(oracle, dict):
+        oracle = _load(project / BACKUP)
+        if not isinstance(oracle, dict):
+            if not (project / ORACLE).exists() and not any(project.glob("trial_*")):
+                return  # killed before the first save: nothing to resume
+            raise RunError(
+                f"The search state {project / ORACLE} is damaged and has no usable backup, so this run "
+                "cannot resume. Its trials so far are listed in trials.csv. Use --overwrite to start over, "
+                "or --name to start a new run beside it"
+            )
+        warn(f"{project / ORACLE} was damaged: restored the copy saved before the last trial")
+        changed = True
+    state_file = project / TUNER_STATE
+    if not isinstance(_load(state_file), dict):
+        files.write_atomic(state_file, "{}")  # Keras Tuner resumes only when this file exists
+    trial_ids = list(dict.fromkeys(oracle.get("start_order", [])))
+    trial_ids += sorted(p.name[len("trial_"):] for p in project.glob("trial_*")
+                        if p.name[len("trial_"):] not in trial_ids)
+    for trial_id in trial_ids:
+        path = project / f"trial_{trial_id}" / "trial.json"
+        trial = _load(path)
+        if isinstance(trial, dict) and "status" in trial:
+            changed |= _reconcile(oracle, trial_id, trial["status"])
+            continue
+        rebuilt = _rebuild_trial(trial_id, records.get(trial_id), oracle)
+        files.write_json(path, rebuilt)
+        if rebuilt["status"] == "RUNNING":
+            oracle["end_order"] = [t for t in oracle.get("end_order", []) if t != trial_id]
+            _reconcile(oracle, trial_id, "RUNNING")
+            warn(f"{path} was damaged and trials.csv has no result for it: trial {trial_id} will run again")
+        else:
+            _reconcile(oracle, trial_id, rebuilt["status"])
+            warn(f"{path} was damaged: rebuilt from trials.csv ({rebuilt['status'].lower()})")
+        if trial_id not in oracle.get("start_order", []):
+            oracle.setdefault("start_order", []).append(trial_id)
+        changed = True
+    if changed:
+        files.write_json(project / ORACLE, oracle)
+
+
+def _reconcile(oracle: dict, trial_id: str, status: str) -> bool:
+    """Make the oracle agree with a trial's own file. Keras Tuner saves a finished trial before the
+    oracle, so a kill between the two leaves the oracle thinking the trial still runs: it would then
+    train it again. Returns whether the oracle changed."""
+    ongoing = oracle.setdefault("ongoing_trials", {})
+    retry = oracle.setdefault("retry_queue", [])
+    end_order = oracle.setdefault("end_order", [])
+    before = json.dumps([ongoing, retry, end_order])
+    if status in ("COMPLETED", "FAILED", "INVALID"):
+        for tuner_id in [t for t, i in ongoing.items() if i == trial_id]:
+            del ongoing[tuner_id]
+        oracle["retry_queue"] = retry = [i for i in retry if i != trial_id]
+        if trial_id not in end_order:
+            end_order.append(trial_id)
+    elif trial_id not in ongoing.values() and trial_id not in retry:
+        retry.append(trial_id)  # started, never finished, and the oracle lost track of it
+    return json.dumps([ongoing, retry, end_order]) != before
+
+
+def _rebuild_trial(trial_id: str, record: TrialRecord | None, oracle: dict) -> dict:
+    """Keras Tuner's trial state, from nnlab's record of the trial (or a trial to run again)."""
+    hyperparameters = copy.deepcopy(oracle.get("hyperparameters") or {"space": [], "values": {}})
+    values = {entry["config"]["name"]: _default(entry) for entry in hyperparameters.get("space", [])}
+    values.update(record.hyperparameters if record else {})  # the known values, else the defaults
+    hyperparameters["values"] = values
+    status = {"completed": "COMPLETED", "failed": "FAILED"}.get(record.status if record else None, "RUNNING")
+    if status == "COMPLETED" and record.score is None:
+        status = "RUNNING"
+    metrics, score, step = {}, None, 0
+    if status == "COMPLETED":
+        step = max((record.best_epoch or 1) - 1, 0)
+        score = record.score
+        metrics = {name: {"direction": metric_direction(name), "observations": [{"value": [value], "step": step}]}
+                   for name, value in record.metrics.items() if value is not None}
+    return {"trial_id": trial_id, "hyperparameters": hyperparameters, "metrics": {"metrics": metrics},
+            "score": score, "best_step": step, "status": status,
+            "message": record.reason if record and status == "FAILED" else None}
+
+
+def _default(entry: dict):
+    """A hyperparameter's default value, from Keras Tuner's config of its space."""
+    config = entry["config"]
+    if config.get("default") is not None:
+        return config["default"]
+    if entry["class_name"] == "Choice":
+        return config["values"][0]
+    if entry["class_name"] == "Fixed":
+        return config["value"]
+    if entry["class_name"] == "Boolean":
+        return False
+    return config.get("min_value")

@@ -1,0 +1,237 @@
+"""What every role of a sweep shares: the spec's data on its device, the `Trainer`, and a Keras Tuner
+tuner built around them.
+
+`Search` is the base of the three roles: one process (`sweep.LocalSweep`), the chief that hands out
+trials and keeps the records (`distributed.chief.ChiefSweep`) and a worker that trains what the chief
+hands it (`distributed.workers.WorkerSweep`). A role tells its tuner what to do at each moment of a
+trial through the event methods of `Search` (`before_trial`, `trial_begins`, `trial_finishing`,
+`trial_ends`), which Keras Tuner's hooks call (`TunerHooks`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+
+from nnlab.data.dataset import Dataset, load_data
+from nnlab.engine import kerastuner
+from nnlab.engine.backend import clear_session, configure_device, custom_gradients, release_custom_gradients, \
+    set_precision
+from nnlab.engine.callbacks import best_epoch_metrics, explain_failure, first_useful_line
+from nnlab.engine.trainer import Trainer
+from nnlab.faults import kill_point
+from nnlab.progress import Reporter
+from nnlab.runs.folder import RunFolder
+from nnlab.runs import files
+from nnlab.runs.records import TrialRecord, is_number, trial_number
+from nnlab.spec.objectives import check_task
+from nnlab.spec.schema import Spec
+from nnlab.spec.space import active_values, count_configurations, sample_params
+
+TENSORBOARD_DIR = "tensorboard"
+
+files.on_write(kill_point)  # the fault-injection tests kill a sweep between a write and its rename
+
+
+def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool = True,
+                   strategy: str | None = None) -> tuple[Dataset, str]:
+    """The spec's data (its notes told unless `notes` is False), checked against the objective, and the
+    device the models will train on, named for people ("CPU", "GPU ×2, mixed_float16")."""
+    data = load_data(spec)
+    check_task(spec, data.task)
+    for note in data.notes if notes else ():
+        reporter.note(note)
+    device_name = configure_device(device)
+    policy = set_precision(spec.train.mixed_precision, gpu=device_name != "CPU")
+    if spec.train.mixed_precision:
+        device_name += f", {policy}"
+        if device_name.startswith("CPU") and notes:
+            reporter.note("train.mixed_precision on a CPU computes in bfloat16: faster only on CPUs with "
+                          "bfloat16 units (AMX, AVX512-BF16), and less precise on every CPU")
+    if spec.train.jit_compile:
+        device_name += ", XLA"
+    if strategy == "mirrored":
+        device_name += ", MirroredStrategy"
+    if spec.model.kind == "sequential":  # the spec's own layers: build the smallest and largest now
+        from nnlab.engine.models import DataShape, build_model
+        from nnlab.spec.space import extreme_params
+
+        for which in ("min", "max"):
+            build_model("sequential", extreme_params(spec, which), DataShape.of(data))
+        clear_session()
+    return data, device_name
+
+
+class Search:
+    """The spec, its data and trainer, the run folder, and the tuner around them (see module doc)."""
+
+    def __init__(self, spec: Spec, data: Dataset, folder: RunFolder, reporter: Reporter, device_name: str, *,
+                 strategy: str | None = None, tensorboard: bool = False, live_epochs: bool = False):
+        self.spec, self.data, self.folder, self.reporter = spec, data, folder, reporter
+        self.device_name, self.strategy, self.tensorboard = device_name, strategy, tensorboard
+        self.trainer = Trainer(spec, data, on_epoch_end=reporter.epoch_ends if live_epochs else None)
+        self.objective, self.direction = self.trainer.objective, self.trainer.direction
+        self.trial_started: float | None = None
+        self._checkpointers: dict[int, object] = {}
+
+    # ---- the tuner
+
+    def build_tuner(self, repair_records: dict | None = None):
+        """Keras Tuner's tuner of `search.tuner`, over this run's project folder (reloaded on a resume).
+        `repair_records`: the run's trial records, to mend a damaged project first (the chief's and
+        the single process's job, not a worker's)."""
+        kt = kerastuner.import_keras_tuner()
+        search = self
+        spec = self.spec
+
+        class HyperModel(kt.HyperModel):
+            def build(self, hp):
+                return search.trainer.compiled_model(sample_params(hp, spec))
+
+            def fit(self, hp, model, data, callbacks=None, **kwargs):
+                return search.trainer.fit(sample_params(hp, spec), model, lambda: self.build(hp),
+                                          [search.in_memory(c) for c in callbacks or []], **kwargs)
+
+        base = kerastuner.tuner_base(spec.search.tuner)
+        tuner_class = type(f"Nnlab{base.__name__}", (TunerHooks, base), {})
+        kwargs = dict(
+            hypermodel=HyperModel(), objective=kt.Objective(self.objective, self.direction), seed=spec.seed,
+            directory=str(self.folder.path), project_name=self.folder.tuner_dir.name,
+            overwrite=False, executions_per_trial=spec.search.executions_per_trial, max_retries_per_trial=0,
+            max_consecutive_failed_trials=10**9,  # nnlab counts failures itself (search.max_failures)
+        )
+        if spec.search.tuner == "hyperband":
+            kwargs.update(max_epochs=spec.search.max_epochs or spec.train.epochs, factor=spec.search.factor)
+        else:
+            kwargs["max_trials"] = spec.search.max_trials
+        if self.strategy == "mirrored":
+            from nnlab.engine.backend import import_tensorflow
+
+            kwargs["distribution_strategy"] = import_tensorflow().distribute.MirroredStrategy()
+        if repair_records is not None:
+            kerastuner.repair(self.folder.tuner_dir, repair_records, self.reporter.warn)
+        with contextlib.redirect_stdout(io.StringIO()):  # "Reloading Tuner from …"
+            tuner = tuner_class(events=self, **kwargs)
+        kill_point("startup")
+        return tuner
+
+    def in_memory(self, callback):
+        """Keras Tuner's per-epoch checkpoint writer, replaced by one that writes once per trial. One
+        replacement per original: Keras Tuner shares it across the executions of a trial."""
+        from nnlab.engine.callbacks import keras_callbacks
+
+        if not kerastuner.is_checkpoint_writer(callback):
+            return callback
+        if id(callback) not in self._checkpointers:
+            _, best_weights_in_memory, _ = keras_callbacks()
+            self._checkpointers[id(callback)] = best_weights_in_memory(callback)
+        return self._checkpointers[id(callback)]
+
+    def search_callbacks(self) -> list:
+        """Callbacks for every trial, which Keras Tuner copies per trial: TensorBoard when asked (Keras
+        Tuner gives each trial and execution its own log folder and adds the HParams callback)."""
+        if not self.tensorboard:
+            return []
+        import keras
+
+        return [keras.callbacks.TensorBoard(log_dir=str(self.folder.path / TENSORBOARD_DIR))]
+
+    def total_trials(self, tuner) -> int | None:
+        if self.spec.search.tuner == "hyperband":
+            return kerastuner.hyperband_trials(tuner.oracle)
+        total = self.spec.search.max_trials
+        if self.spec.search.tuner == "grid":
+            total = min(total, count_configurations(self.spec))
+        return int(total)
+
+    def start_text(self, total: int | None, where: str | None = None) -> str:
+        """The search in one line; `where` the trials train (default: this process's device)."""
+        epochs = (f"up to {self.spec.search.max_epochs or self.spec.train.epochs} epochs"
+                  if self.spec.search.tuner == "hyperband" else f"{self.spec.train.epochs} epochs")
+        folds = f", {len(self.trainer.folds)}-fold cross-validation" if self.trainer.folds else ""
+        return (f"{self.spec.search.tuner}, {total or '?'} trials, objective {self.objective} "
+                f"({self.direction}), {epochs}{folds}, {where or f'on {self.device_name}'}")
+
+    def record(self, trial, reason: str | None, seen_here: bool = True) -> TrialRecord:
+        """A trial's record from Keras Tuner's trial, and (`seen_here`) what this process saw of it."""
+        status = {"COMPLETED": "completed", "FAILED": "failed", "INVALID": "failed"}.get(trial.status, "running")
+        score = trial.score if status == "completed" else None
+        if status == "completed" and not is_number(score):
+            status, reason = "failed", f"{self.objective} was not a finite number"
+        if status == "failed" and not reason:
+            reason = first_useful_line(trial.message)
+        histories = self.trainer.histories if seen_here else []
+        best_epoch, epochs, metrics = best_epoch_metrics(histories, self.objective, self.direction)
+        if not metrics and status == "completed":  # trained by an earlier, killed process or a worker
+            metrics, best_epoch = kerastuner.tracked_metrics(trial), (trial.best_step or 0) + 1
+        if seen_here and self.trainer.fold_std is not None and status == "completed":
+            metrics = {**metrics, f"{self.objective}_std": self.trainer.fold_std}
+        seconds = round(time.monotonic() - self.trial_started, 2) if seen_here and self.trial_started else None
+        return TrialRecord(trial.trial_id, status, score, best_epoch, epochs, seconds, None, reason,
+                           active_values(trial.hyperparameters.values, self.spec), metrics)
+
+    def write_trial_extras(self, trial_id: str, extras: dict) -> None:
+        """tuner/trial_ID/nnlab_trial.json: the trial's per-epoch history (Keras Tuner keeps only the
+        best epoch; `nnlab plot` draws learning curves from it) and what only this process saw."""
+        history = [{name: [float(v) for v in values] for name, values in h.items()} for h in self.trainer.histories]
+        files.write_json(self.folder.trial_extras_path(trial_id), {**extras, "history": history})
+
+    # ---- events (called by the tuner's hooks; a role overrides those it needs)
+
+    def before_trial(self) -> None:
+        """Before the tuner asks for a new trial: raise `StopSearch` to end the search."""
+
+    def trial_begins(self, trial) -> None:
+        import keras
+
+        keras.utils.set_random_seed(self.spec.seed + trial_number(trial.trial_id))
+        self.trainer.begin_trial()
+        self._checkpointers = {}
+        self.trial_started = time.monotonic()
+
+    def trial_finishing(self, trial, reason: str | None) -> None:
+        """After training, before Keras Tuner records the trial's end (and tells a chief)."""
+
+    def trial_ends(self, trial, reason: str | None) -> None:
+        """After Keras Tuner recorded the trial's end."""
+
+
+class StopSearch(Exception):
+    """Raised between trials to end the search early (a time or failure limit)."""
+
+
+class TunerHooks(kerastuner.FastBuild):
+    """Mixed into a Keras Tuner tuner class: tells the `Search` given as `events` about each trial,
+    turns a failing trial's exception into a one-line reason, and frees each trial's graphs."""
+
+    def __init__(self, *args, events: Search, **kwargs):
+        self.events = events
+        self._reason: str | None = None
+        self._gradients: set = set()
+        super().__init__(*args, **kwargs)
+
+    def pre_create_trial(self):
+        super().pre_create_trial()
+        self.events.before_trial()
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self._reason = None
+        self._gradients = custom_gradients()
+        self.events.trial_begins(trial)
+
+    def run_trial(self, trial, *args, **kwargs):
+        from keras_tuner.errors import FailedTrialError
+
+        try:
+            return super().run_trial(trial, *args, **kwargs)
+        except Exception as exc:
+            self._reason = explain_failure(exc)
+            raise FailedTrialError(self._reason) from exc
+
+    def on_trial_end(self, trial):
+        self.events.trial_finishing(trial, self._reason)
+        super().on_trial_end(trial)
+        release_custom_gradients(self._gradients)  # the trial's model is done: free its graphs
+        self.events.trial_ends(trial, self._reason)

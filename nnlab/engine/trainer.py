@@ -1,0 +1,122 @@
+"""Training one trial's params the way every trial is trained: the `Trainer`.
+
+It owns what a trial needs beyond its params: the data as TensorFlow sees it (one `tf.data` pipeline
+per run, see `pipeline`), the folds of `data.folds`, nnlab's callbacks, and building and compiling a
+model. The sweep's tuner, a worker, `nnlab retrain` and the chief (to rebuild the best model) all use
+it, so a configuration trains the same everywhere. It knows nothing of tuners or run folders.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Callable
+
+import numpy as np
+
+from nnlab.data.dataset import Dataset
+from nnlab.engine.callbacks import fit_targets, keras_callbacks
+from nnlab.engine.models import DataShape, build_model, compile_model, for_saving
+from nnlab.engine.pipeline import TrainingData, fold_indices
+from nnlab.runs.records import best_value
+from nnlab.spec.objectives import metric_direction
+from nnlab.spec.schema import Spec
+
+
+class Trainer:
+    def __init__(self, spec: Spec, data: Dataset, on_epoch_end: Callable | None = None):
+        """`on_epoch_end(epoch, logs)`: told after every epoch of every training, e.g. to move a
+        progress bar."""
+        self.spec, self.data, self.on_epoch_end = spec, data, on_epoch_end
+        self.shape = DataShape.of(data)
+        self.training = TrainingData(data.x_train, fit_targets(data.y_train, self.shape), data.x_val,
+                                     fit_targets(data.y_val, self.shape), spec.seed)
+        self.objective = spec.objective_name()
+        objective = spec.search.objective
+        self.direction = objective.direction if not isinstance(objective, str) else metric_direction(objective)
+        self.folds = self._make_folds() if getattr(spec.data, "folds", None) else None
+        self.histories: list[dict] = []  # the current trial's, one per training (folds: their mean)
+        self.fold_std: float | None = None  # the current trial's spread of the folds' best scores
+
+    def begin_trial(self) -> None:
+        self.histories, self.fold_std = [], None
+
+    def compiled_model(self, params: dict):
+        """A new model for these params, compiled as every trial's is."""
+        model = build_model(self.spec.model.kind, params, self.shape)
+        # A whole epoch per call into TensorFlow: Keras pays a function call (and a trace lookup) per
+        # execution. Epoch-end callbacks run as before.
+        compile_model(model, params, self.shape, self.spec.train.loss, self.spec.train.metrics,
+                      jit_compile=self.spec.train.jit_compile,
+                      steps_per_execution=self.training.steps(params["batch_size"]))
+        return model
+
+    def model_for_saving(self, model, params: dict):
+        """A trained model as best.keras holds it (see `models.for_saving`)."""
+        return for_saving(model, params, self.shape, self.spec.train.loss, self.spec.train.metrics)
+
+    def fit(self, params: dict, model, build: Callable | None = None, callbacks=(), **kwargs):
+        """Train as the sweep does: on the validation split, or with data.folds once per fold (`build()`
+        makes each fold after the first a fresh model). Returns Keras's History; with folds, its history
+        is the folds' mean. `callbacks` are added to the first (or only) training."""
+        if self.folds:
+            return self._fit_folds(params, model, build or (lambda: self.compiled_model(params)), callbacks,
+                                   **kwargs)
+        callbacks = self.callbacks(params) + list(callbacks)
+        history = model.fit(self.training.batches(params["batch_size"]), validation_data=self.training.validation,
+                            callbacks=callbacks, shuffle=False, **kwargs)  # shuffled in the pipeline
+        self.histories.append(history.history)
+        return history
+
+    def score(self, history) -> float | None:
+        """A training's score: its best epoch's objective, as Keras Tuner scores a trial."""
+        return best_value(history.history.get(self.objective, []), self.direction)
+
+    def callbacks(self, params: dict) -> list:
+        import keras
+
+        stop_on_nan, _, one_step_validation = keras_callbacks()
+        callbacks = [one_step_validation(), stop_on_nan(params["learning_rate"])]
+        if self.on_epoch_end is not None:
+            callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=self.on_epoch_end))
+        es = self.spec.train.early_stopping
+        if es:
+            monitor = es.monitor or self.objective
+            mode = self.direction if monitor == self.objective else metric_direction(monitor)
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=es.patience, min_delta=es.min_delta, mode=mode))
+        return callbacks
+
+    # ---- cross-validation (data.folds)
+
+    def _make_folds(self) -> list[TrainingData]:
+        """One TrainingData per fold, over all the rows (the split's training and validation rows)."""
+        x = np.concatenate([self.data.x_train, self.data.x_val])
+        y = np.concatenate([self.data.y_train, self.data.y_val])
+        return [TrainingData(x[train], fit_targets(y[train], self.shape), x[val], fit_targets(y[val], self.shape),
+                             self.spec.seed)
+                for train, val in fold_indices(y, self.data.task, self.spec.data.folds, self.spec.seed)]
+
+    def _fit_folds(self, params: dict, model, build: Callable, callbacks, **kwargs):
+        """A fresh model per fold; the trial's history is the mean of the folds' histories epoch by epoch
+        (so its score is the best epoch of the mean curve), and the spread of the folds' best scores is
+        kept. The first fold's model is the trial's checkpoint."""
+        import keras
+
+        histories, best = [], []
+        for k, fold in enumerate(self.folds):
+            fold_model = model if k == 0 else build()
+            fold_callbacks = self.callbacks(params) + (list(callbacks) if k == 0 else [])
+            history = fold_model.fit(fold.batches(params["batch_size"]), validation_data=fold.validation,
+                                     callbacks=fold_callbacks, shuffle=False, **kwargs).history
+            histories.append(history)
+            value = best_value(history.get(self.objective, []), self.direction)
+            if value is not None:
+                best.append(value)
+        epochs = min(len(h.get("loss", [])) for h in histories)  # folds stopped early may be shorter
+        mean = {name: [float(np.mean([h[name][e] for h in histories])) for e in range(epochs)]
+                for name in histories[0] if all(len(h.get(name, [])) >= epochs for h in histories)}
+        self.histories.append(mean)
+        self.fold_std = statistics.stdev(best) if len(best) > 1 else None
+        result = keras.callbacks.History()
+        result.history, result.epoch = mean, list(range(epochs))
+        return result

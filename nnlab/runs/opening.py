@@ -1,0 +1,127 @@
+"""Opening a run folder: may this spec run (or resume) here, and the inputs written beside results.
+
+A run folder is reused only by the search that made it: `check_run_dir` compares the spec's hash with
+the one in `summary.json` and names what changed. A folder that is not an nnlab run is never written
+into or deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from nnlab.data.dataset import Dataset
+from nnlab.errors import RunError
+from nnlab.runs import files as results
+from nnlab.runs.records import Summary
+from nnlab.spec.schema import Spec
+from nnlab.spec.loader import RESUMABLE_CHANGES, spec_hash, spec_to_dict
+
+
+def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> Summary | None:
+    """The previous summary when resuming (an empty one if it is damaged), None for a fresh run; errors
+    for a folder that cannot be used: a file, a folder that is not an nnlab run, a run of another spec."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} exists and is a file; choose another --name or --runs-dir")
+    if not run_dir.exists() or not any(run_dir.iterdir()):
+        return None
+    if not (results.is_run_dir(run_dir) or (run_dir / results.TUNER_DIR).is_dir()):
+        raise RunError(
+            f"{run_dir} exists and is not an nnlab run folder; nnlab will not write into it or delete it. "
+            "Choose another --name or --runs-dir"
+        )
+    if overwrite:
+        return None
+    _remove_temporary_files(run_dir)
+    summary_path = run_dir / results.SUMMARY
+    try:
+        previous = results.read_summary(summary_path) if summary_path.is_file() else Summary()
+    except (OSError, ValueError, TypeError):
+        warn(f"{summary_path} is damaged; it will be rewritten")
+        previous = Summary()
+    old_hash = previous.spec_hash
+    if old_hash == spec_hash(spec):
+        return previous
+    changes = _spec_changes(run_dir / results.SPEC_COPY, spec)  # no summary: compare the spec copy
+    if old_hash or changes:
+        raise RunError(
+            f"{run_dir} holds a sweep of a different spec{changes}.\n"
+            "  Mixing trials of two searches would make the results meaningless. Use --overwrite to start "
+            "this run over, or --name NAME to run the new spec beside it."
+        )
+    return previous
+
+
+def _remove_temporary_files(run_dir: Path) -> None:
+    """Temporary files of writes cut short by a kill: never read, safe to delete."""
+    for path in run_dir.rglob("*"):
+        if path.is_file() and path.name.startswith(".") and (path.name.endswith(".tmp") or ".tmp." in path.name):
+            path.unlink(missing_ok=True)
+
+
+def _spec_changes(old_path: Path, spec: Spec) -> str:
+    import yaml
+
+    try:
+        old = yaml.safe_load(old_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return ""
+    new = spec_to_dict(spec)
+    changed = []
+
+    def walk(a, b, path):
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                walk(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+        elif a != b and path != "name" and path.removeprefix("search.") not in RESUMABLE_CHANGES:
+            changed.append(f"{path}: {a!r} → {b!r}")
+
+    walk(old, new, "")
+    return (" (changed: " + "; ".join(changed[:5]) + ")") if changed else ""
+
+
+def write_run_inputs(folder: Path, spec: Spec, data: Dataset) -> None:
+    import yaml
+
+    results.write_atomic(folder / results.SPEC_COPY, yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
+    results.write_json(folder / results.PREPROCESSING, {
+        **data.preprocessing, "task": data.task, "class_names": data.class_names,
+        "input_shape": list(data.input_shape), "rescale": data.rescale,
+    })
+
+
+def _leftovers(parent: Path, name: str) -> list[Path]:
+    """This run's own temporary folders (`.NAME.new-XXXX`, `.NAME.old-XXXX`), never another run's:
+    `.mlp.v2.new-XXXX` belongs to the run `mlp.v2`, not to `mlp`."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.(new|old)-[A-Za-z0-9_]+")
+    return [p for p in parent.iterdir() if pattern.fullmatch(p.name)] if parent.is_dir() else []
+
+
+def prepare_run_dir(run_dir: Path, fresh: bool, fill: Callable[[Path], None]) -> None:
+    """Make `run_dir` ready: `fill(folder)` writes its files. A fresh run folder is filled under a
+    hidden temporary name and renamed into place, so a kill never leaves a run folder without its
+    summary; an old one replaced by --overwrite is moved aside first and deleted last."""
+    parent = run_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for leftover in _leftovers(parent, run_dir.name):  # from a kill during an earlier start
+        shutil.rmtree(leftover, ignore_errors=True)
+    if not fresh:
+        fill(run_dir)
+        return
+    new = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.new-", dir=parent))
+    fill(new)
+    old = None
+    if run_dir.exists() and any(run_dir.iterdir()):
+        old = parent / f".{run_dir.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(run_dir, old)
+    elif run_dir.exists():
+        run_dir.rmdir()
+    os.rename(new, run_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+

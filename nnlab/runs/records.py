@@ -1,0 +1,130 @@
+"""What a run knows of its trials, as types: a `TrialRecord` per trial (a row of trials.csv) and the
+run's `Summary` (summary.json), with the rules over them: which trials rank best, and which epoch of
+a curve is its best. No files here (`files` writes and reads them) and no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+STATUSES = ("running", "completed", "failed")
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def trial_number(trial_id: str) -> int:
+    """A trial's 1-based place in the search: Keras Tuner numbers trials "0", "1", …"""
+    return int(trial_id) + 1 if str(trial_id).isdigit() else 0
+
+
+@dataclass
+class TrialRecord:
+    """One trial as nnlab reports it. `score` is the objective at the best epoch; `metrics` holds
+    every logged metric at that epoch; `reason` says why a failed trial failed."""
+
+    trial_id: str
+    status: str = "running"  # running, completed or failed
+    score: float | None = None
+    best_epoch: int | None = None
+    epochs: int | None = None
+    seconds: float | None = None
+    worker: str | None = None  # the worker process that trained it (parallel runs)
+    reason: str | None = None
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def number(self) -> int:
+        return trial_number(self.trial_id)
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed" and is_number(self.score)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "failed")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def rank(records, direction: str) -> list[TrialRecord]:
+    """The completed trials, best first (`direction`: "min" or "max"); ties keep the search order."""
+    done = sorted((r for r in records if r.completed), key=lambda r: r.number)
+    return sorted(done, key=lambda r: r.score, reverse=direction == "max")
+
+
+def by_number(records) -> list[TrialRecord]:
+    """The trials in the order the search started them."""
+    return sorted(records, key=lambda r: r.number)
+
+
+def best_index(values, direction: str) -> int | None:
+    """The index of the best value of a curve (an objective epoch by epoch), NaN and infinities
+    ignored; None when no value is a finite number."""
+    finite = [(v, i) for i, v in enumerate(values) if is_number(v)]
+    if not finite:
+        return None
+    pick = max if direction == "max" else min
+    return pick(finite, key=lambda vi: (vi[0], -vi[1]) if direction == "max" else (vi[0], vi[1]))[1]
+
+
+def best_value(values, direction: str) -> float | None:
+    index = best_index(values, direction)
+    return None if index is None else float(values[index])
+
+
+@dataclass
+class Summary:
+    """summary.json: what a run searched and how it went. Every key has a default, so the summary of
+    an older or damaged run still reads."""
+
+    run: str = ""
+    status: str = "unknown"  # starting, running, completed, stopped, interrupted or failed
+    nnlab_version: str | None = None
+    spec_hash: str | None = None
+    model: str | None = None
+    data: str | None = None
+    task: str | None = None
+    classes: list | None = None
+    tuner: str | None = None
+    objective: str | None = None
+    direction: str = "min"
+    max_trials: int | None = None
+    trials: int = 0
+    completed: int = 0
+    failed: int = 0
+    best_trial: str | None = None
+    best_score: float | None = None
+    best_hyperparameters: dict | None = None
+    best_metrics: dict | None = None
+    best_model_trial: str | None = None  # whose weights best.keras holds
+    seconds: float = 0.0
+    train_examples: int | None = None
+    validation_examples: int | None = None
+    device: str | None = None
+    hyperparameter_names: list[str] | None = None
+    metric_names: list[str] | None = None
+    stop_reason: str | None = None
+    started_at: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Summary":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known and v is not None}
+        return cls(**values)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_status(status: str, completed: int) -> str:
+    """A run's status as people read it: a search that ran to its end without one completed trial has
+    failed (one stopped by a limit stays `stopped`, with its reason)."""
+    return "failed" if status == "completed" and completed == 0 else status
