@@ -123,6 +123,9 @@ def _encode_labels(values, preprocessing: dict, where: str) -> np.ndarray:
     names = [str(c) for c in preprocessing["class_names"]]
     lookup = {name: i for i, name in enumerate(names)}
     lookup.update({name.lower(): i for i, name in enumerate(names)})
+    if not any(name.lstrip("-").isdigit() for name in names):
+        # classes named by words (scikit-learn's iris: setosa, …) over labels coded 0, 1, 2: codes are indices
+        lookup.update({str(i): i for i in range(len(names))})
     encoded, unknown = [], set()
     for value in values:
         text = str(value).strip()
