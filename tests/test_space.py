@@ -103,3 +103,31 @@ def test_booleans_come_back_as_booleans(write):
 
     assert sample_params(IntsForBools(), spec)["batch_norm"] is True
     assert active_values({"batch_norm": 0, "layers": 1}, spec)["batch_norm"] is False
+
+
+def test_each_space_kind_parses_what_it_writes_and_draws_inside_itself():
+    import random
+
+    from nnlab.spec.space import SPACE_KINDS, FieldType, parse_space
+
+    field = FieldType(float, {"ge": 0})
+    examples = {"choice": {"choice": [0.5, 1.5]}, "int": {"int": [1, 9], "step": 2},
+                "float": {"float": [0.001, 0.1], "log": True}}
+    assert set(SPACE_KINDS) == set(examples)
+    rng = random.Random(0)
+    for key, raw in examples.items():
+        space = parse_space(raw, FieldType(int) if key == "int" else field)
+        assert type(space) is SPACE_KINDS[key] and space.to_dict() == raw
+        assert parse_space(space.to_dict(), FieldType(int) if key == "int" else field) == space
+        low, high = space.extremes()
+        assert all(low <= space.draw(rng) <= high for _ in range(20))
+    assert parse_space({"int": [1, 9], "step": 2}, FieldType(int)).values() == [1, 3, 5, 7, 9]
+    assert not parse_space({"float": [0.0, 1.0]}, field).finite
+
+
+def test_the_json_schema_of_a_searchable_field_lists_every_kind():
+    from nnlab.spec.schema import json_schema
+    from nnlab.spec.space import SPACE_KINDS
+
+    units = json_schema()["$defs"]["MlpModel"]["properties"]["units"]["anyOf"]
+    assert [branch.get("required", [None])[0] for branch in units[1:]] == list(SPACE_KINDS)

@@ -17,43 +17,16 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nnlab.spec import schema
+from nnlab.spec.space import is_space
 from nnlab.errors import SpecError, did_you_mean
+from nnlab.spec.objectives import check_spec
+from nnlab.spec.source import SpecSource, spec_source
 
 _TAGGED = {
     "csv": schema.CsvData, "images": schema.ImageData, "npz": schema.NpzData,
     "bundled": schema.BundledData, "mlp": schema.MlpModel, "cnn": schema.CnnModel,
     "sequential": schema.SequentialModel,
 }
-
-
-class SpecSource:
-    """Where a spec came from: its file, and the line of each key path in it."""
-
-    def __init__(self, path: Path, lines: dict[tuple, int], overrides: dict[tuple, str]):
-        self.path, self.lines, self.overrides = path, lines, overrides
-
-    def position(self, loc: tuple) -> str:
-        """'line N, at a.b.c' for a key path (the line of its nearest parent that has one)."""
-        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top level)"
-        for i in range(len(loc), 0, -1):
-            if loc[:i] in self.overrides:
-                return f"--set {self.overrides[loc[:i]]}, at {dotted}"
-        for i in range(len(loc), -1, -1):
-            if loc[:i] in self.lines:
-                return f"line {self.lines[loc[:i]]}, at {dotted}"
-        return f"at {dotted}"
-
-    def line_of(self, loc: tuple) -> int:
-        for i in range(len(loc), -1, -1):
-            if loc[:i] in self.lines:
-                return self.lines[loc[:i]]
-        return 0
-
-    def where(self, loc: tuple) -> str:
-        return f"{self.path}, {self.position(loc)}"
-
-    def error(self, loc: tuple, message: str) -> SpecError:
-        return SpecError(f"Spec error in {self.where(loc)}:\n  {message}")
 
 
 def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> schema.Spec:
@@ -81,30 +54,15 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
     except ValidationError as exc:
         raise SpecError(_format_errors(exc, source)) from None
     spec._source = source  # kept for errors found later (objective vs. task)
-    from nnlab.spec.objectives import check_spec
-
     check_spec(spec)
     return spec
 
 
-def spec_source(spec: schema.Spec) -> SpecSource:
-    return getattr(spec, "_source", None) or SpecSource(Path("<spec>"), {}, {})
-
-
 def spec_to_dict(spec: schema.Spec) -> dict:
     """The spec as plain data (what is written to a run folder's spec.yaml)."""
-    from nnlab.spec.space import is_space
-
     def plain(value: Any) -> Any:
         if is_space(value):
-            kind = type(value).__name__
-            if kind == "Choice":
-                return {"choice": [plain(v) for v in value.values]}
-            if kind == "IntRange":
-                return {"int": [value.low, value.high], "step": value.step}
-            out = {"float": [value.low, value.high]}
-            out.update({"log": True} if value.log else ({"step": value.step} if value.step else {}))
-            return out
+            return plain(value.to_dict())
         if isinstance(value, BaseModel):
             return {k: plain(getattr(value, k)) for k in type(value).model_fields}
         if isinstance(value, (list, tuple)):

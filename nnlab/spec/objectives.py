@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from nnlab.spec import schema
 from nnlab.errors import did_you_mean
-from nnlab.spec.loader import spec_source
+from nnlab.spec.source import spec_source
+from nnlab.spec.space import is_space
 
 
 KNOWN_METRICS = ("loss", "accuracy", "f1", *schema.REGRESSION_METRICS)
@@ -31,11 +32,9 @@ def check_spec(spec: schema.Spec) -> None:
                 f"unknown metric {metric!r}{did_you_mean(metric, options)}; expected one of {', '.join(options)}",
             )
     if spec.search.tuner == "grid":
-        from nnlab.spec.space import FloatRange
-
         for section in ("model", "train"):
             for key, value in getattr(spec, section):
-                if isinstance(value, FloatRange) and not value.step:
+                if is_space(value) and not value.finite:
                     raise source.error((section, key), "the grid tuner needs a `step` in every float range "
                                        "(a grid has finitely many points); add one, or use another tuner")
     known = [m for base in KNOWN_METRICS for m in (base, f"val_{base}")]

@@ -305,7 +305,7 @@ class Spec(Section):
     model: ModelSpec
     train: TrainSpec = Field(default_factory=TrainSpec)
     search: SearchSpec = Field(default_factory=SearchSpec)
-    _source: Any = PrivateAttr(None)  # a specfile.SpecSource: where each key came from
+    _source: Any = PrivateAttr(None)  # a spec.source.SpecSource: where each key came from
 
     @field_validator("name")
     @classmethod

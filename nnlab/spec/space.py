@@ -6,23 +6,25 @@ A searchable field in a spec is either a literal (fixed) or one of three space k
     {int: [min, max], step: 1}                      # inclusive bounds
     {float: [min, max], step: 0.1} / {float: [min, max], log: true}
 
-This module owns those kinds (`Choice`, `IntRange`, `FloatRange`), the pydantic field type that
-parses them (`searchable`), the flat list of hyperparameters a spec defines (`hyperparameters`), how
-many configurations that allows (`count_configurations`), and the one place where Keras Tuner's `hp`
-object is turned into plain params (`sample_params`). Nothing here imports TensorFlow.
+Each kind is a class registered by its key (`Choice`, `IntRange`, `FloatRange` in `SPACE_KINDS`) that
+owns its parsing, its JSON Schema, its sampling by Keras Tuner and at random, and its serialisation;
+a new kind is one more class. This module also owns the pydantic field type that parses them
+(`searchable`), the flat list of hyperparameters a spec defines (`hyperparameters`, with the per-layer
+`units_N` names made and read in one place), how many configurations that allows
+(`count_configurations`), and the one place where Keras Tuner's `hp` object is turned into plain
+params (`sample_params`). Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, WithJsonSchema
 
 from nnlab.errors import did_you_mean
-
-SPACE_KEYS = ("choice", "int", "float")
 
 
 class _Searchable:
@@ -37,28 +39,212 @@ def searchable_fields(section) -> list[str]:
     return [name for name, field in type(section).model_fields.items() if SEARCHABLE in field.metadata]
 
 
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------
+# The values a field takes
+# --------------------------------------------------------------------------------------------
+
+_KIND_WORDS = {int: "a whole number", float: "a number", str: "a name", bool: "true or false"}
+
+
 @dataclass(frozen=True)
-class Choice:
-    values: tuple
+class FieldType:
+    """What one value of a searchable field may be: a type, bounds (ge, gt, le, lt), names."""
+
+    kind: type
+    bounds: dict = field(default_factory=dict)
+    options: tuple | None = None
+
+    def check(self, value: Any) -> Any:
+        """Validate one fixed value; return it in its canonical type."""
+        kind, options = self.kind, self.options
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise ValueError(f"expected true or false; found {value!r}")
+            return value
+        if kind is str:
+            if not isinstance(value, str):
+                raise ValueError(f"expected one of {', '.join(options)}; found {value!r}")
+            if value not in options:
+                raise ValueError(f"expected one of {', '.join(options)}; found {value!r}{did_you_mean(value, options)}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"expected {_KIND_WORDS[kind]}; found {value!r}")
+        if kind is int and not float(value).is_integer():
+            raise ValueError(f"expected a whole number; found {value!r}")
+        value = int(value) if kind is int else float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number; found {value!r}")
+        for op, limit in self.bounds.items():
+            ok = {"ge": value >= limit, "gt": value > limit, "le": value <= limit, "lt": value < limit}[op]
+            if not ok:
+                sign = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}[op]
+                raise ValueError(f"expected a value {sign} {_fmt(limit)}; found {_fmt(value)}")
+        return value
+
+    def literal_schema(self) -> dict:
+        return {int: {"type": "integer"}, float: {"type": "number"}, bool: {"type": "boolean"},
+                str: {"type": "string", "enum": list(self.options or ())}}[self.kind]
+
+
+# --------------------------------------------------------------------------------------------
+# The kinds of search space, one class each, registered by the key that names them in a spec
+# --------------------------------------------------------------------------------------------
+
+SPACE_KINDS: dict[str, type["Space"]] = {}
+
+
+def register(key: str):
+    def add(cls):
+        cls.key = key
+        SPACE_KINDS[key] = cls
+        return cls
+
+    return add
+
+
+class Space:
+    """A search space over one field. Each kind parses itself from a spec's mapping, gives its JSON
+    Schema, asks Keras Tuner's `hp` for a value, draws one at random, and writes itself back."""
+
+    key: str = ""
+    options: tuple = ()  # keys a spec may write beside `key`
+
+    @classmethod
+    def parse(cls, raw: dict, field: FieldType) -> "Space":
+        raise NotImplementedError
+
+    @classmethod
+    def json_schema(cls, literal: dict) -> dict:
+        raise NotImplementedError
 
     def describe(self) -> str:
-        return "one of " + ", ".join(_fmt(v) for v in self.values)
+        raise NotImplementedError
 
-    def size(self) -> int:
-        return len(self.values)
+    def size(self) -> float:
+        """How many values it holds (math.inf for a continuous range)."""
+        raise NotImplementedError
+
+    @property
+    def finite(self) -> bool:
+        return self.size() != math.inf
 
     def extremes(self) -> tuple:
-        nums = [v for v in self.values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        if len(nums) == len(self.values):
-            return min(nums), max(nums)
-        return self.values[0], self.values[-1]
+        raise NotImplementedError
+
+    def values(self) -> list:
+        """Every value it holds, for a finite space."""
+        raise NotImplementedError
+
+    def sample(self, hp, name: str) -> Any:
+        """One value from Keras Tuner's `hp`, under the hyperparameter name `name`."""
+        raise NotImplementedError
+
+    def draw(self, rng: random.Random) -> Any:
+        """One value at random (validate probes the space with these)."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        """The space as a spec writes it (what a run folder's spec.yaml holds)."""
+        raise NotImplementedError
 
 
+def _range_bounds(raw: dict, key: str, field: FieldType) -> tuple:
+    bounds = raw[key]
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        raise ValueError(f"`{key}` needs [min, max]; found {bounds!r}")
+    low, high = (field.check(v) for v in bounds)
+    if low > high:
+        raise ValueError(f"the range [{_fmt(low)}, {_fmt(high)}] is reversed; write [{_fmt(high)}, {_fmt(low)}]")
+    if low == high:
+        raise ValueError(f"the range [{_fmt(low)}, {_fmt(high)}] holds a single value; write {_fmt(low)} instead")
+    return low, high
+
+
+@register("choice")
 @dataclass(frozen=True)
-class IntRange:
+class Choice(Space):
+    choices: tuple
+
+    @classmethod
+    def parse(cls, raw: dict, field: FieldType) -> "Choice":
+        values = raw["choice"]
+        if "step" in raw or "log" in raw:
+            raise ValueError("`step` and `log` apply to int and float ranges, not to `choice`")
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"`choice` needs a non-empty list of values; found {values!r}")
+        checked = tuple(field.check(v) for v in values)
+        if len(set(checked)) != len(checked):
+            raise ValueError(f"`choice` lists a value twice: {list(values)}")
+        return cls(checked)
+
+    @classmethod
+    def json_schema(cls, literal: dict) -> dict:
+        return {"type": "object", "properties": {"choice": {"type": "array", "items": literal}},
+                "required": ["choice"], "additionalProperties": False}
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(_fmt(v) for v in self.choices)
+
+    def size(self) -> int:
+        return len(self.choices)
+
+    def extremes(self) -> tuple:
+        nums = [v for v in self.choices if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(nums) == len(self.choices):
+            return min(nums), max(nums)
+        return self.choices[0], self.choices[-1]
+
+    def values(self) -> list:
+        return list(self.choices)
+
+    def sample(self, hp, name: str) -> Any:
+        return self.declared(hp.Choice(name, list(self.choices)))
+
+    def draw(self, rng: random.Random) -> Any:
+        return rng.choice(self.choices)
+
+    def to_dict(self) -> dict:
+        return {"choice": list(self.choices)}
+
+    def declared(self, value: Any) -> Any:
+        """The spec's own value for a sampled one: Keras Tuner hands booleans back as 0 and 1."""
+        for choice in self.choices:
+            if choice == value and type(choice) is not type(value):
+                return choice
+        return value
+
+
+@register("int")
+@dataclass(frozen=True)
+class IntRange(Space):
     low: int
     high: int
     step: int = 1
+    options = ("step",)
+
+    @classmethod
+    def parse(cls, raw: dict, field: FieldType) -> "IntRange":
+        if field.kind is float:
+            raise ValueError("this field takes decimal numbers; write {float: [min, max]} instead of `int`")
+        low, high = _range_bounds(raw, "int", field)
+        if "log" in raw:
+            raise ValueError("`log` applies to float ranges only")
+        step = raw.get("step", 1)
+        if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+            raise ValueError(f"`step` of an int range must be a whole number ≥ 1; found {step!r}")
+        return cls(low, high, step)
+
+    @classmethod
+    def json_schema(cls, literal: dict) -> dict:
+        return {"type": "object", "properties": {"int": {"type": "array", "minItems": 2, "maxItems": 2},
+                                                  "step": {"type": "integer"}},
+                "required": ["int"], "additionalProperties": False}
 
     def describe(self) -> str:
         step = f" step {self.step}" if self.step != 1 else ""
@@ -70,13 +256,52 @@ class IntRange:
     def extremes(self) -> tuple:
         return self.low, self.low + (self.size() - 1) * self.step
 
+    def values(self) -> list:
+        return list(range(self.low, self.high + 1, self.step))
 
+    def sample(self, hp, name: str) -> int:
+        return hp.Int(name, self.low, self.high, step=self.step)
+
+    def draw(self, rng: random.Random) -> int:
+        return rng.randrange(self.low, self.high + 1, self.step)
+
+    def to_dict(self) -> dict:
+        return {"int": [self.low, self.high], "step": self.step}
+
+
+@register("float")
 @dataclass(frozen=True)
-class FloatRange:
+class FloatRange(Space):
     low: float
     high: float
     step: float | None = None
     log: bool = False
+    options = ("step", "log")
+
+    @classmethod
+    def parse(cls, raw: dict, field: FieldType) -> "FloatRange":
+        if field.kind is int:
+            raise ValueError("this field takes whole numbers; write {int: [min, max]} instead of `float`")
+        low, high = _range_bounds(raw, "float", field)
+        step, log = raw.get("step"), raw.get("log", False)
+        if not isinstance(log, bool):
+            raise ValueError(f"`log` must be true or false; found {log!r}")
+        if step is not None:
+            if isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0:
+                raise ValueError(f"`step` must be a number > 0; found {step!r}")
+            if log:
+                raise ValueError("use either `step` or `log: true`, not both")
+            if step > high - low:
+                raise ValueError(f"`step` {_fmt(step)} is larger than the range [{_fmt(low)}, {_fmt(high)}]")
+        if log and low <= 0:
+            raise ValueError(f"a log-scale range needs a lower bound > 0; found {_fmt(low)}")
+        return cls(low, high, float(step) if step is not None else None, log)
+
+    @classmethod
+    def json_schema(cls, literal: dict) -> dict:
+        return {"type": "object", "properties": {"float": {"type": "array", "minItems": 2, "maxItems": 2},
+                                                  "step": {"type": "number"}, "log": {"type": "boolean"}},
+                "required": ["float"], "additionalProperties": False}
 
     def describe(self) -> str:
         how = " log scale" if self.log else (f" step {_fmt(self.step)}" if self.step else "")
@@ -90,154 +315,80 @@ class FloatRange:
     def extremes(self) -> tuple:
         return self.low, self.high
 
+    def values(self) -> list:
+        if not self.step:
+            raise ValueError("a float range without a step has no finite list of values")
+        return [self.low + i * self.step for i in range(int(self.size()))]
 
-Space = Choice | IntRange | FloatRange
+    def sample(self, hp, name: str) -> float:
+        return hp.Float(name, self.low, self.high, step=self.step, sampling="log" if self.log else "linear")
+
+    def draw(self, rng: random.Random) -> float:
+        if self.step:
+            return self.low + self.step * rng.randrange(int(self.size()))
+        if self.log:
+            return math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        return rng.uniform(self.low, self.high)
+
+    def to_dict(self) -> dict:
+        out: dict = {"float": [self.low, self.high]}
+        out.update({"log": True} if self.log else ({"step": self.step} if self.step else {}))
+        return out
 
 
 def is_space(value: object) -> bool:
-    return isinstance(value, (Choice, IntRange, FloatRange))
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    return isinstance(value, Space)
 
 
 # --------------------------------------------------------------------------------------------
 # Parsing a searchable field
 # --------------------------------------------------------------------------------------------
 
-_KIND_WORDS = {int: "a whole number", float: "a number", str: "a name", bool: "true or false"}
+
+def _either(keys: list[str]) -> str:
+    return ", ".join(f"`{k}`" for k in keys[:-1]) + f" or `{keys[-1]}`"
 
 
-def _check_literal(value: Any, kind: type, bounds: dict, options: tuple | None) -> Any:
-    """Validate one fixed value of a searchable field; return it in its canonical type."""
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"expected true or false; found {value!r}")
-        return value
-    if kind is str:
-        if not isinstance(value, str):
-            raise ValueError(f"expected one of {', '.join(options)}; found {value!r}")
-        if value not in options:
-            raise ValueError(
-                f"expected one of {', '.join(options)}; found {value!r}{did_you_mean(value, options)}"
-            )
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected {_KIND_WORDS[kind]}; found {value!r}")
-    if kind is int and not float(value).is_integer():
-        raise ValueError(f"expected a whole number; found {value!r}")
-    value = int(value) if kind is int else float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"expected a finite number; found {value!r}")
-    for op, limit in bounds.items():
-        ok = {"ge": value >= limit, "gt": value > limit, "le": value <= limit, "lt": value < limit}[op]
-        if not ok:
-            sign = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}[op]
-            raise ValueError(f"expected a value {sign} {_fmt(limit)}; found {_fmt(value)}")
-    return value
-
-
-def _parse_space(raw: dict, kind: type, bounds: dict, options: tuple | None) -> Space:
-    unknown = [k for k in raw if k not in (*SPACE_KEYS, "step", "log")]
+def parse_space(raw: dict, field: FieldType) -> Space:
+    """A search space from a spec's mapping ({choice: …}, {int: …}, {float: …}), for a field."""
+    keys = tuple(SPACE_KINDS) + tuple(dict.fromkeys(o for kind in SPACE_KINDS.values() for o in kind.options))
+    unknown = [k for k in raw if k not in keys]
     if unknown:
         key = unknown[0]
         raise ValueError(
-            f"unknown key {key!r} in a search space{did_you_mean(key, (*SPACE_KEYS, 'step', 'log'))}; "
+            f"unknown key {key!r} in a search space{did_you_mean(key, keys)}; "
             "write {choice: [...]}, {int: [min, max], step: 1} or {float: [min, max], log: true}"
         )
-    kinds = [k for k in SPACE_KEYS if k in raw]
+    kinds = [k for k in SPACE_KINDS if k in raw]
     if len(kinds) != 1:
         raise ValueError(
-            "a search space needs exactly one of `choice`, `int` or `float`; "
+            f"a search space needs exactly one of {_either(list(SPACE_KINDS))}; "
             f"found {', '.join(kinds) or 'none'}"
         )
-    (space_kind,) = kinds
-    if space_kind == "choice":
-        values = raw["choice"]
-        if "step" in raw or "log" in raw:
-            raise ValueError("`step` and `log` apply to int and float ranges, not to `choice`")
-        if not isinstance(values, list) or not values:
-            raise ValueError(f"`choice` needs a non-empty list of values; found {values!r}")
-        checked = tuple(_check_literal(v, kind, bounds, options) for v in values)
-        if len(set(checked)) != len(checked):
-            raise ValueError(f"`choice` lists a value twice: {list(values)}")
-        return Choice(checked)
-
-    if kind in (str, bool):
-        what = "true or false" if kind is bool else f"one of {', '.join(options)}"
-        raise ValueError(f"this field takes {what}; search over it with {{choice: [...]}}, not `{space_kind}`")
-    if kind is int and space_kind == "float":
-        raise ValueError("this field takes whole numbers; write {int: [min, max]} instead of `float`")
-    if kind is float and space_kind == "int":
-        raise ValueError("this field takes decimal numbers; write {float: [min, max]} instead of `int`")
-
-    bounds_raw = raw[space_kind]
-    if not isinstance(bounds_raw, list) or len(bounds_raw) != 2:
-        raise ValueError(f"`{space_kind}` needs [min, max]; found {bounds_raw!r}")
-    low, high = (_check_literal(v, kind, bounds, options) for v in bounds_raw)
-    if low > high:
-        raise ValueError(f"the range [{_fmt(low)}, {_fmt(high)}] is reversed; write [{_fmt(high)}, {_fmt(low)}]")
-    if low == high:
-        raise ValueError(f"the range [{_fmt(low)}, {_fmt(high)}] holds a single value; write {_fmt(low)} instead")
-    if space_kind == "int":
-        if "log" in raw:
-            raise ValueError("`log` applies to float ranges only")
-        step = raw.get("step", 1)
-        if isinstance(step, bool) or not isinstance(step, int) or step < 1:
-            raise ValueError(f"`step` of an int range must be a whole number ≥ 1; found {step!r}")
-        return IntRange(low, high, step)
-
-    step, log = raw.get("step"), raw.get("log", False)
-    if not isinstance(log, bool):
-        raise ValueError(f"`log` must be true or false; found {log!r}")
-    if step is not None:
-        if isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0:
-            raise ValueError(f"`step` must be a number > 0; found {step!r}")
-        if log:
-            raise ValueError("use either `step` or `log: true`, not both")
-        if step > high - low:
-            raise ValueError(f"`step` {_fmt(step)} is larger than the range [{_fmt(low)}, {_fmt(high)}]")
-    if log and low <= 0:
-        raise ValueError(f"a log-scale range needs a lower bound > 0; found {_fmt(low)}")
-    return FloatRange(low, high, float(step) if step is not None else None, log)
+    (key,) = kinds
+    if key != "choice" and field.kind in (str, bool):
+        what = "true or false" if field.kind is bool else f"one of {', '.join(field.options)}"
+        raise ValueError(f"this field takes {what}; search over it with {{choice: [...]}}, not `{key}`")
+    return SPACE_KINDS[key].parse(raw, field)
 
 
 def searchable(kind: type, *, options: tuple | None = None, **bounds: float) -> Any:
     """A pydantic field type: a fixed value of `kind`, or a search space over such values."""
+    field_type = FieldType(kind, bounds, options)
 
     def parse(value: Any) -> Any:
         if is_space(value):
             return value
         if isinstance(value, dict):
-            return _parse_space(value, kind, bounds, options)
+            return parse_space(value, field_type)
         if isinstance(value, list):
             raise ValueError(
                 f"a list is not a value here; to search over these values write {{choice: {value!r}}}"
             )
-        return _check_literal(value, kind, bounds, options)
+        return field_type.check(value)
 
-    literal_schema: dict = {
-        int: {"type": "integer"},
-        float: {"type": "number"},
-        bool: {"type": "boolean"},
-        str: {"type": "string", "enum": list(options or ())},
-    }[kind]
-    json_schema = {
-        "anyOf": [
-            literal_schema,
-            {"type": "object", "properties": {"choice": {"type": "array", "items": literal_schema}},
-             "required": ["choice"], "additionalProperties": False},
-            {"type": "object", "properties": {"int": {"type": "array", "minItems": 2, "maxItems": 2},
-                                               "step": {"type": "integer"}},
-             "required": ["int"], "additionalProperties": False},
-            {"type": "object", "properties": {"float": {"type": "array", "minItems": 2, "maxItems": 2},
-                                               "step": {"type": "number"}, "log": {"type": "boolean"}},
-             "required": ["float"], "additionalProperties": False},
-        ]
-    }
+    literal = field_type.literal_schema()
+    json_schema = {"anyOf": [literal] + [space.json_schema(literal) for space in SPACE_KINDS.values()]}
     return Annotated[Any, BeforeValidator(parse), WithJsonSchema(json_schema), SEARCHABLE]
 
 
@@ -245,19 +396,19 @@ def parse_any_space(raw: dict) -> Space:
     """A search space for a value of no declared type (a `sequential` layer's argument): the kind
     follows the values: whole numbers for {int}, numbers for {float}, anything for {choice}."""
     if "int" in raw:
-        return _parse_space(raw, int, {}, None)
+        return parse_space(raw, FieldType(int))
     if "float" in raw:
-        return _parse_space(raw, float, {}, None)
+        return parse_space(raw, FieldType(float))
     if "choice" in raw and isinstance(raw["choice"], list) and raw["choice"]:
         first = raw["choice"][0]
         kind = bool if isinstance(first, bool) else int if isinstance(first, int) else \
             float if isinstance(first, float) else str
         if kind is str:
-            return _parse_space(raw, str, {}, tuple(str(v) for v in raw["choice"]))
+            return parse_space(raw, FieldType(str, {}, tuple(str(v) for v in raw["choice"])))
         if kind is int and any(isinstance(v, float) for v in raw["choice"]):
             kind = float
-        return _parse_space(raw, kind, {}, None)
-    return _parse_space(raw, float, {}, None)  # its own error message
+        return parse_space(raw, FieldType(kind))
+    return parse_space(raw, FieldType(float))  # its own error message
 
 
 def layer_hp_name(index: int, layer: str, arg: str) -> str:
@@ -271,6 +422,17 @@ def layer_hp_name(index: int, layer: str, arg: str) -> str:
 
 # Spec sections whose searchable fields become hyperparameters, in the order they are sampled.
 _SECTIONS = ("model", "train")
+_UNITS = "units_"  # with model.per_layer: units_0, units_1, … one per hidden layer
+
+
+def per_layer_name(layer: int) -> str:
+    return f"{_UNITS}{layer}"
+
+
+def per_layer_index(name: str) -> int | None:
+    """The layer of a per-layer hyperparameter (units_2 → 2); None for any other name."""
+    rest = name[len(_UNITS):] if name.startswith(_UNITS) else ""
+    return int(rest) if rest.isdigit() else None
 
 
 def hyperparameters(spec) -> dict[str, Space]:
@@ -294,7 +456,7 @@ def hyperparameters(spec) -> dict[str, Space]:
                 continue
             if section == "model" and name == "units" and getattr(part, "per_layer", False):
                 for i in range(max_value(part.layers)):
-                    space[f"units_{i}"] = value
+                    space[per_layer_name(i)] = value
             else:
                 space[name] = value
     return space
@@ -308,7 +470,7 @@ def max_value(value: Any) -> Any:
 def count_configurations(spec) -> float:
     """How many distinct params the space allows (math.inf when a float range has no step)."""
     space = hyperparameters(spec)
-    per_layer = [n for n in space if n.startswith("units_")]
+    per_layer = [n for n in space if per_layer_index(n) is not None]
     rest = 1
     for name, dist in space.items():
         if name not in per_layer:
@@ -317,19 +479,11 @@ def count_configurations(spec) -> float:
         return rest
     # units_i is only active when layers > i: sum over the layer counts the space allows.
     layers = spec.model.layers
-    layer_counts = _values(layers) if is_space(layers) else [layers]
+    layer_counts = layers.values() if is_space(layers) else [layers]
     if "layers" in space:
         rest //= space["layers"].size()
     unit_size = space[per_layer[0]].size()
     return rest * sum(unit_size ** n for n in layer_counts)
-
-
-def _values(dist: Space) -> list:
-    if isinstance(dist, Choice):
-        return list(dist.values)
-    if isinstance(dist, IntRange):
-        return list(range(dist.low, dist.high + 1, dist.step))
-    raise ValueError("a float range has no finite list of values")
 
 
 def fixed_params(spec) -> dict[str, Any]:
@@ -368,29 +522,26 @@ def finish_params(spec, params: dict[str, Any]) -> dict[str, Any]:
     if spec.model.kind == "mlp":
         layers = params["layers"]
         if getattr(spec.model, "per_layer", False) and is_space(spec.model.units):
-            params["units"] = [params.pop(f"units_{i}") for i in range(layers)]
+            params["units"] = [params.pop(per_layer_name(i)) for i in range(layers)]
             for i in range(layers, max_value(spec.model.layers)):
-                params.pop(f"units_{i}", None)
+                params.pop(per_layer_name(i), None)
         else:
             params["units"] = [params["units"]] * layers
     return params
 
 
-def as_declared(dist: Space, value: Any) -> Any:
-    """The spec's own value for a sampled one: Keras Tuner hands booleans back as 0 and 1."""
-    if isinstance(dist, Choice):
-        for declared in dist.values:
-            if declared == value and type(declared) is not type(value):
-                return declared
-    return value
-
-
 def active_values(values: dict, spec) -> dict[str, Any]:
     """A trial's hyperparameter values without Keras Tuner's own (`tuner/…`) and inactive ones."""
     names = hyperparameters(spec)
-    out = {k: as_declared(names[k], v) for k, v in values.items() if k in names}
+    out = {k: names[k].declared(v) if isinstance(names[k], Choice) else v for k, v in values.items() if k in names}
     layers = out.get("layers", getattr(spec.model, "layers", 0))
-    return {k: v for k, v in out.items() if not (k.startswith("units_") and int(k[6:]) >= layers)}
+    return {k: v for k, v in out.items() if not _inactive(k, layers)}
+
+
+def _inactive(name: str, layers: int) -> bool:
+    """A per-layer hyperparameter of a layer this trial does not have."""
+    index = per_layer_index(name)
+    return index is not None and index >= layers
 
 
 def sample_params(hp, spec) -> dict[str, Any]:
@@ -399,16 +550,15 @@ def sample_params(hp, spec) -> dict[str, Any]:
     This is the only function that touches `hp`; builders and training see plain values.
     """
     params = fixed_params(spec)
-    space = hyperparameters(spec)
-    for name, dist in space.items():
-        if name.startswith("units_") and int(name.split("_")[1]) >= params["layers"]:
-            continue  # inactive: this trial has fewer layers
-        if isinstance(dist, Choice):
-            params[name] = as_declared(dist, hp.Choice(name, list(dist.values)))
-        elif isinstance(dist, IntRange):
-            params[name] = hp.Int(name, dist.low, dist.high, step=dist.step)
-        else:
-            params[name] = hp.Float(
-                name, dist.low, dist.high, step=dist.step, sampling="log" if dist.log else "linear"
-            )
+    for name, space in hyperparameters(spec).items():
+        if not _inactive(name, params.get("layers", 0)):
+            params[name] = space.sample(hp, name)
+    return finish_params(spec, params)
+
+
+def random_params(spec, rng: random.Random) -> dict[str, Any]:
+    """Params with every searchable value drawn at random (validate probes the space with these)."""
+    params = fixed_params(spec)
+    for name, space in hyperparameters(spec).items():
+        params[name] = space.draw(rng)
     return finish_params(spec, params)

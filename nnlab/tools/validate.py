@@ -8,13 +8,11 @@ space and at a few random points).
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 
 from nnlab.data.dataset import load_data
-from nnlab.spec.space import (Choice, IntRange, count_configurations, extreme_params, finish_params,
-                    fixed_params, hyperparameters)
+from nnlab.spec.space import count_configurations, extreme_params, hyperparameters, random_params
 from nnlab.spec.objectives import check_task
 from nnlab.spec.schema import Spec
 
@@ -50,22 +48,7 @@ def describe(spec: Spec, count_models: bool = True) -> Description:
 def _probe_params(spec: Spec) -> list[dict]:
     """Params at both corners of the space and at a few seeded random points."""
     probes = [extreme_params(spec, "min"), extreme_params(spec, "max")]
-    rng = random.Random(spec.seed)
-    space = hyperparameters(spec)
-    if not space:
+    if not hyperparameters(spec):
         return probes[:1]
-    for _ in range(RANDOM_PROBES):
-        params = fixed_params(spec)
-        for name, dist in space.items():
-            if isinstance(dist, Choice):
-                params[name] = rng.choice(dist.values)
-            elif isinstance(dist, IntRange):
-                params[name] = rng.randrange(dist.low, dist.high + 1, dist.step)
-            elif dist.step:
-                params[name] = dist.low + dist.step * rng.randrange(int(dist.size()))
-            elif dist.log:
-                params[name] = math.exp(rng.uniform(math.log(dist.low), math.log(dist.high)))
-            else:
-                params[name] = rng.uniform(dist.low, dist.high)
-        probes.append(finish_params(spec, params))
-    return probes
+    rng = random.Random(spec.seed)
+    return probes + [random_params(spec, rng) for _ in range(RANDOM_PROBES)]
