@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlab.data.dataset import load_data, split
+from nnlab.data.dataset import split
+from nnlab.data.load import load_data
 from nnlab.errors import DataError
 from nnlab.data.images import read_image_folder
 from nnlab.spec.loader import load_spec

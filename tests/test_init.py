@@ -69,7 +69,7 @@ def test_a_target_that_looks_like_names_or_ids_is_refused(tmp_path):
 
 
 def test_a_row_number_column_is_dropped_in_the_starting_spec(write, tmp_path):
-    from nnlab.data.dataset import load_data
+    from nnlab.data.load import load_data
 
     rows = ["id,size,price"] + [f"{1000 + i},{i % 7},{10 + (i * 37) % 50}.5" for i in range(300)]
     data = write("shop.csv", "\n".join(rows) + "\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlab.data.dataset import load_data
+from nnlab.data.load import load_data
 from nnlab.errors import DataError
 from nnlab.spec.loader import load_spec
 from nnlab.data.tabular import apply_preprocessing, read_csv
@@ -173,7 +173,7 @@ def test_row_numbers_and_numeric_identifiers_are_recognised():
 
 
 def test_a_row_number_column_is_kept_with_a_note_naming_it(write):
-    from nnlab.data.dataset import load_data
+    from nnlab.data.load import load_data
     from nnlab.spec.loader import load_spec
 
     write("d.csv", "id,x,y\n" + "\n".join(f"{1000 + i},{i % 9},{i % 2}" for i in range(300)) + "\n")

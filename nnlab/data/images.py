@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlab.data.dataset import Dataset, split
 from nnlab.errors import DataError
-from nnlab.spec.schema import IMAGE_FORMATS
+from nnlab.spec.schema import IMAGE_FORMATS, ImageData
 
 MAX_ARRAY_BYTES = 8 * 1024**3  # refuse to decode a folder into more memory than this
 
@@ -145,3 +146,20 @@ def _decode(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | 
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
     return pixels if pixels.ndim == 3 else pixels[:, :, None]
+
+
+def load_images(data: ImageData, seed: int) -> Dataset:
+    """The image folder a spec names, decoded once, as a Dataset (split by class where possible)."""
+    folder = read_image_folder(data.path, data.image_size, data.color_mode)
+    notes = list(folder.notes)
+    if data.validation_path is not None:
+        val = read_image_folder(data.validation_path, data.image_size, data.color_mode, folder.class_names)
+        notes += val.notes
+        x_train, y_train, x_val, y_val = folder.images, folder.labels, val.images, val.labels
+    else:
+        train_idx, val_idx = split(folder.labels, "classification", data.validation_split, seed, notes)
+        x_train, y_train = folder.images[train_idx], folder.labels[train_idx]
+        x_val, y_val = folder.images[val_idx], folder.labels[val_idx]
+    preprocessing = {"type": "images", "image_size": list(data.image_size), "color_mode": data.color_mode}
+    return Dataset(x_train, y_train, x_val, y_val, "classification", "images", f"images {data.path.name}/",
+                   folder.class_names, rescale=1 / 255, preprocessing=preprocessing, notes=notes)

@@ -20,7 +20,6 @@ import pandas as pd
 from nnlab.errors import DataError, did_you_mean
 
 MAX_CATEGORIES = 30  # one-hot the most frequent categories; the rest share an "other" column
-MAX_INTEGER_CLASSES = 20  # an integer target with at most this many values is taken as class codes
 
 
 def read_csv(path: Path, na_values: list[str] = (), delimiter: str | None = None) -> pd.DataFrame:
@@ -225,27 +224,6 @@ def column_types(frame: pd.DataFrame, categorical: list[str], notes: list[str]) 
     if not types:
         raise DataError("No usable feature columns are left (every column was dropped, empty or constant)")
     return types
-
-
-def infer_task(target: pd.Series, name: str, notes: list[str]) -> str:
-    """classification for text, boolean or few integer codes; regression for other numbers."""
-    if pd.api.types.is_bool_dtype(target) or not pd.api.types.is_numeric_dtype(target):
-        notes.append(f"task: classification (the target {name!r} holds labels); set data.task to change")
-        classes, rows = target.nunique(), target.notna().sum()
-        if rows >= 20 and classes > 0.5 * rows:
-            notes.append(f"the target {name!r} has {classes} classes in {rows} rows: if it is a quantity, "
-                         "set data.task: regression (its values must then be numbers)")
-        return "classification"
-    values = target.dropna()
-    integral = bool(np.all(np.mod(values, 1) == 0))
-    if integral and values.nunique() <= MAX_INTEGER_CLASSES:
-        notes.append(
-            f"task: classification (the target {name!r} holds {values.nunique()} integer codes); "
-            "set data.task: regression if they are quantities"
-        )
-        return "classification"
-    notes.append(f"task: regression (the target {name!r} holds numbers); set data.task to change")
-    return "regression"
 
 
 def encode_target(target: pd.Series, task: str, classes: list | None = None) -> tuple[np.ndarray, list | None]:

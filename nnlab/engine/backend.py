@@ -1,44 +1,19 @@
-"""TensorFlow start-up: a quiet import and the choice of device.
+"""TensorFlow start-up: its quiet import, the device, the precision, and memory between trials.
 
-TensorFlow is imported here, on first need, never at nnlab's import time. Its C++ start-up lines
-(oneDNN, CUDA stubs) are written to the process's stderr before any Python logging setting applies,
-so the import runs with file descriptor 2 pointed at a temporary file; that text is shown only if
-the import fails.
+TensorFlow is imported here, on first need, never at nnlab's import time (quietly: `nnlab.quiet`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import sys
-import tempfile
+
+from nnlab.quiet import import_quietly
 
 
 def import_tensorflow():
-    """`import tensorflow`, without its start-up noise."""
-    if "tensorflow" in sys.modules:
-        tf = sys.modules["tensorflow"]
-        tf.get_logger().setLevel(logging.ERROR)
-        return tf
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        try:
-            import tensorflow as tf
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-    tf.get_logger().setLevel(logging.ERROR)
-    logging.getLogger("absl").setLevel(logging.ERROR)
-    return tf
+    """`import tensorflow`, without its start-up noise (see `nnlab.quiet`)."""
+    return import_quietly("tensorflow")
 
 
 def configure_device(device: str) -> str:

@@ -14,7 +14,8 @@ import contextlib
 import io
 import time
 
-from nnlab.data.dataset import Dataset, load_data
+from nnlab.data.dataset import Dataset
+from nnlab.data.load import load_data
 from nnlab.engine import kerastuner
 from nnlab.engine.backend import clear_session, configure_device, custom_gradients, release_custom_gradients, \
     set_precision

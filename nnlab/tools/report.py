@@ -123,7 +123,7 @@ def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
     try:
-        from nnlab.data.dataset import load_data
+        from nnlab.data.load import load_data
 
         data = load_data(finished.folder.spec())
     except NnlabError as exc:

@@ -43,8 +43,9 @@ def look(path: Path, target: str | None, spec_dir: Path) -> Look:
 
 
 def _look_csv(path: Path, rel: str, target: str | None) -> Look:
-    from nnlab.data.tabular import (column_types, find_column, infer_task, is_numeric, looks_like_row_number, read_csv,
-                          unlikely_target)
+    from nnlab.data.rules import infer_task
+    from nnlab.data.tabular import (column_types, find_column, is_numeric, looks_like_row_number, read_csv,
+                                    unlikely_target)
 
     frame = read_csv(path)
     if frame.shape[1] < 2:
@@ -60,7 +61,7 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
                         "rows), not something to predict. Give the column to predict with --target COLUMN, e.g. one "
                         f"of: {', '.join(others) or 'none'}")
     guessed = f"target: {target!r}" + ("" if chosen else " (the last column; give --target COLUMN to choose another)")
-    task = infer_task(frame[target], target, [])
+    task, _ = infer_task(frame[target].to_numpy(), target)
     features = frame.drop(columns=[target])
     row_numbers = [str(c) for c in features.columns if looks_like_row_number(features[c], str(c))]
     types = column_types(features.drop(columns=row_numbers), [], notes)
@@ -135,8 +136,9 @@ def _look_npz(path: Path, rel: str) -> Look:
             x, y = arrays["x"], arrays["y"]
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"{path.name} must be an .npz with arrays x and y ({exc})") from None
-    integral = np.issubdtype(y.dtype, np.integer) or bool(np.all(np.mod(y.astype(float), 1) == 0))
-    task = "classification" if integral and len(np.unique(y)) <= 100 else "regression"
+    from nnlab.data.rules import infer_task
+
+    task, _ = infer_task(y, "y", images=x.ndim >= 3)
     kind = "cnn" if x.ndim >= 3 else "mlp"
     comments = [f"{path.name}: x {x.shape}, y {y.shape}; task {task}"]
     look_ = Look("npz", kind, task, len(x), comments=comments)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from nnlab.data.dataset import load_data
+from nnlab.data.load import load_data
 from nnlab.spec.space import count_configurations, extreme_params, hyperparameters, random_params
 from nnlab.spec.objectives import check_task
 from nnlab.spec.schema import Spec

@@ -1,0 +1,68 @@
+"""The package's floors: data flows down, and the parts that never need TensorFlow never import it.
+
+cli → tools, distributed → engine → runs → data → spec → errors (and a few bottom modules every floor
+may use). A module imports only from its own floor or those below, not even inside a function.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parent.parent / "nnlab"
+BOTTOM = {"errors", "faults", "quiet", "scores", "__version__"}
+FLOORS = {  # what each part may import from nnlab, besides BOTTOM and itself
+    "spec": set(),
+    "data": {"spec"},
+    "runs": {"data", "spec"},
+    "progress": {"runs"},
+    "engine": {"runs", "data", "spec", "progress"},
+    "distributed": {"engine", "runs", "data", "spec", "progress"},
+    "tools": {"engine", "runs", "data", "spec", "progress"},
+    "cli": {"tools", "distributed", "engine", "runs", "data", "spec", "progress"},
+    "__main__": {"cli"},
+}
+
+
+def part(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else module
+
+
+def nnlab_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "nnlab":
+            names = node.module.split(".")[1:2] or [a.name for a in node.names]
+            found.update(names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("nnlab."))
+    return found
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(PACKAGE)) for p in MODULES])
+def test_every_module_imports_only_from_its_floor_or_below(path):
+    relative = path.relative_to(PACKAGE)
+    own = relative.parts[0].removesuffix(".py")
+    if own in BOTTOM:
+        allowed = set()
+    else:
+        assert own in FLOORS, f"{relative}: which floor is it on? add it to FLOORS"
+        allowed = FLOORS[own]
+    wrong = nnlab_imports(path) - allowed - BOTTOM - {own}
+    assert not wrong, f"{relative} imports {sorted(wrong)}, above its floor"
+
+
+def test_the_parts_that_never_train_never_import_tensorflow(tmp_path):
+    code = ("import sys, nnlab, nnlab.cli, nnlab.spec.loader, nnlab.spec.space, nnlab.runs.compare, nnlab.runs.folder, "
+            "nnlab.runs.log, nnlab.data.load, nnlab.data.tabular, nnlab.data.csvdata, nnlab.data.images, "
+            "nnlab.data.arrays, nnlab.tools.starter, nnlab.tools.plots, nnlab.scores, nnlab.progress\n"
+            "print(sorted(m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
