@@ -21,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nnlab import results  # noqa: E402
+from nnlab.runs import files  # noqa: E402
+from nnlab.runs.records import Summary, TrialRecord  # noqa: E402
 
 TARGETS = {"help": 0.3, "compare": 1.0}
 # Runs the CLI in this process, then says whether TensorFlow got imported.
@@ -37,21 +38,18 @@ def fabricate(run_dir: Path, trials: int) -> None:
     records = []
     for i in range(trials):
         score = rng.uniform(0.5, 0.99)
-        records.append({
-            "trial_id": f"{i:04d}", "status": "completed", "score": score, "best_epoch": rng.randint(1, 10),
-            "epochs": 10, "seconds": rng.uniform(1, 5), "reason": None,
-            "hyperparameters": {"layers": rng.randint(1, 3), "units": rng.choice([32, 64, 128]),
-                                "dropout": rng.uniform(0, 0.5), "learning_rate": 10 ** rng.uniform(-4, -2),
-                                "batch_size": rng.choice([32, 64])},
-            "metrics": {"loss": rng.uniform(0, 1), "accuracy": rng.uniform(0.5, 1), "val_loss": rng.uniform(0, 1),
-                        "val_accuracy": score},
-        })
-    results.write_trials(run_dir / results.TRIALS, records, hp_names, metric_names)
-    results.write_json(run_dir / results.SUMMARY, {
-        "run": run_dir.name, "status": "completed", "model": "mlp", "data": "sklearn:digits", "tuner": "random",
-        "objective": "val_accuracy", "direction": "max", "seconds": 3000.0, "trials": trials, "completed": trials,
-        "hyperparameter_names": hp_names, "metric_names": metric_names,
-    })
+        records.append(TrialRecord(
+            f"{i:04d}", "completed", score=score, best_epoch=rng.randint(1, 10), epochs=10, seconds=rng.uniform(1, 5),
+            hyperparameters={"layers": rng.randint(1, 3), "units": rng.choice([32, 64, 128]),
+                             "dropout": rng.uniform(0, 0.5), "learning_rate": 10 ** rng.uniform(-4, -2),
+                             "batch_size": rng.choice([32, 64])},
+            metrics={"loss": rng.uniform(0, 1), "accuracy": rng.uniform(0.5, 1), "val_loss": rng.uniform(0, 1),
+                     "val_accuracy": score}))
+    files.write_trials(run_dir / files.TRIALS, records, hp_names, metric_names)
+    files.write_summary(run_dir / files.SUMMARY, Summary(
+        run=run_dir.name, status="completed", model="mlp", data="sklearn:digits", tuner="random",
+        objective="val_accuracy", direction="max", seconds=3000.0, trials=trials, completed=trials,
+        hyperparameter_names=hp_names, metric_names=metric_names))
 
 
 def timed(args: list[str], repeats: int) -> tuple[float, bool]:

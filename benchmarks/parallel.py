@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import subprocess
 import sys
@@ -25,7 +24,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from workloads import WORKLOADS, prepare  # noqa: E402
 
-from nnlab import results  # noqa: E402
+from nnlab.runs.folder import RunFolder  # noqa: E402
 
 
 def main() -> None:
@@ -61,13 +60,11 @@ def main() -> None:
             seconds = time.monotonic() - start
             if proc.returncode != 0:
                 raise RuntimeError(f"{label} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-            run_dir = runs / args.workload
-            summary = json.loads((run_dir / results.SUMMARY).read_text())
-            rows = results.read_trials(run_dir / results.TRIALS, summary["hyperparameter_names"],
-                                       summary["metric_names"])
-            shares = collections.Counter(r.get("worker") or "-" for r in rows)
-            print(f"{label:>28}: {seconds:6.1f} s, {summary['completed'] / seconds * 60:5.1f} trials/min, "
-                  f"best {summary['objective']} {summary['best_score']:.4g}"
+            contents = RunFolder(runs / args.workload).load()
+            summary = contents.summary
+            shares = collections.Counter(r.worker or "-" for r in contents.records)
+            print(f"{label:>28}: {seconds:6.1f} s, {summary.completed / seconds * 60:5.1f} trials/min, "
+                  f"best {summary.objective} {summary.best_score:.4g}"
                   + (f", trials per worker {dict(sorted(shares.items()))}" if extra else ""), flush=True)
 
 

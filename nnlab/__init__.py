@@ -1,7 +1,21 @@
 """nnlab: hyperparameter experiments with Keras from one YAML spec.
 
-The public API mirrors the CLI: `load_spec`, `run`, `compare`, `validate`. Importing nnlab does not
-import TensorFlow; only building or training a model does.
+The public API mirrors the CLI: `nnlab.load_spec`, `nnlab.run`, `nnlab.validate`, `nnlab.compare`
+(see `nnlab.api`). They are imported on first use, so `import nnlab` imports no TensorFlow; only
+building or training a model does.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+__all__ = ["load_spec", "run", "validate", "compare", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in ("load_spec", "run", "validate", "compare"):
+        from nnlab import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'nnlab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -19,9 +19,26 @@ import typer
 app = typer.Typer(
     help="Hyperparameter experiments with Keras from one YAML spec.\n\n"
          "nnlab run SPEC runs a Keras Tuner sweep; nnlab compare puts runs side by side.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True, pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: rendering it through rich costs ~0.1 s of imports per call
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from nnlab import __version__
+
+        typer.echo(f"nnlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print nnlab's version and exit.")) -> None:
+    """Hyperparameter experiments with Keras from one YAML spec.
+
+    nnlab run SPEC runs a Keras Tuner sweep; nnlab compare puts runs side by side.
+    """
 
 
 class Device(str, Enum):

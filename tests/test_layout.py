@@ -23,7 +23,8 @@ FLOORS = {  # what each part may import from nnlab, besides BOTTOM and itself
     "engine": {"runs", "data", "spec", "progress"},
     "distributed": {"engine", "runs", "data", "spec", "progress"},
     "tools": {"engine", "runs", "data", "spec", "progress"},
-    "cli": {"tools", "distributed", "engine", "runs", "data", "spec", "progress"},
+    "cli": {"tools", "distributed", "engine", "runs", "data", "spec", "progress", "api"},
+    "api": {"tools", "engine", "runs", "data", "spec"},
     "__main__": {"cli"},
 }
 

@@ -4,6 +4,8 @@ their preprocessing, the validation rows. Reading the file and typing its column
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nnlab.data import tabular
 from nnlab.data.dataset import Dataset, check_classes, split
 from nnlab.data.rules import infer_task
@@ -11,19 +13,30 @@ from nnlab.errors import DataError
 from nnlab.spec.schema import CsvData
 
 
-def load_csv(data: CsvData, seed: int) -> Dataset:
-    """The CSV a spec names, as a Dataset: target found and encoded, feature columns typed (with notes),
-    split, and preprocessed with statistics of the training rows."""
+def load_csv(data: CsvData, seed: int, frame=None) -> Dataset:
+    """The CSV a spec names (or `frame`, a pandas DataFrame given from Python in its place), as a
+    Dataset: target found and encoded, feature columns typed (with notes), split, and preprocessed with
+    statistics of the training rows."""
     notes: list[str] = []
-    frame = tabular.read_csv(data.path, data.na_values, data.delimiter)
-    target = tabular.find_column(frame, data.target, "data.target", data.path)
-    drop = [tabular.find_column(frame, c, "data.drop", data.path) for c in data.drop]
-    categorical = [tabular.find_column(frame, c, "data.categorical", data.path) for c in data.categorical]
+    if frame is not None:
+        frame, where, description = tabular.tidy(frame, data.na_values), Path("the DataFrame"), \
+            f"DataFrame ({len(frame)} rows × {frame.shape[1]} columns)"
+        if frame.empty:
+            raise DataError("The DataFrame given as data has no rows")
+    elif data.path is None:
+        raise DataError("data.path: a CSV source needs the file to read (from Python, nnlab.run(spec, data=frame) "
+                        "takes a pandas DataFrame instead)")
+    else:
+        frame, where, description = tabular.read_csv(data.path, data.na_values, data.delimiter), data.path, \
+            f"csv {data.path.name}"
+    target = tabular.find_column(frame, data.target, "data.target", where)
+    drop = [tabular.find_column(frame, c, "data.drop", where) for c in data.drop]
+    categorical = [tabular.find_column(frame, c, "data.categorical", where) for c in data.categorical]
     if target in drop:
         raise DataError(f"data.drop lists the target column {target!r}")
     missing_target = frame[target].isna()
     if missing_target.all():
-        raise DataError(f"The target column {target!r} is empty in every row of {data.path.name}")
+        raise DataError(f"The target column {target!r} is empty in every row of {where.name}")
     if missing_target.any():
         notes.append(f"{int(missing_target.sum())} row(s) without a {target!r} value were left out")
         frame = frame[~missing_target].reset_index(drop=True)
@@ -42,7 +55,7 @@ def load_csv(data: CsvData, seed: int) -> Dataset:
         check_classes(y, classes, f"The target column {target!r}")
     features = frame.drop(columns=[target, *drop])
     if features.shape[1] == 0:
-        raise DataError(f"{data.path.name} has no feature columns besides the target {target!r}")
+        raise DataError(f"{where.name} has no feature columns besides the target {target!r}")
     types = tabular.column_types(features, categorical, notes)
 
     if data.validation_path is not None:
@@ -60,5 +73,5 @@ def load_csv(data: CsvData, seed: int) -> Dataset:
     x_val = tabular.apply_preprocessing(record, val_frame)
     preprocessing = {"type": "tabular", "target": target, "columns": record,
                      "features": tabular.feature_names(record)}
-    return Dataset(x_train, y_train, x_val, y_val, task, "tabular", f"csv {data.path.name}",
+    return Dataset(x_train, y_train, x_val, y_val, task, "tabular", description,
                    classes, preprocessing=preprocessing, notes=notes)

@@ -12,13 +12,17 @@ from nnlab.errors import DataError
 from nnlab.spec.schema import CsvData, ImageData, NpzData, Spec
 
 
-def load_data(spec: Spec) -> Dataset:
-    """Read, split and preprocess the spec's data. Raises `DataError` with a clear message."""
+def load_data(spec: Spec, frame=None) -> Dataset:
+    """Read, split and preprocess the spec's data. Raises `DataError` with a clear message. `frame`: a
+    pandas DataFrame that stands in for a CSV source's file (from Python: nnlab.run(spec, data=frame))."""
+    if frame is not None and not isinstance(spec.data, CsvData):
+        raise DataError(f"data= takes a DataFrame for a CSV source (source: csv); this spec's source is "
+                        f"{spec.data.source}")
     data = spec.data
     if isinstance(data, CsvData):
         from nnlab.data.csvdata import load_csv  # pandas: ~0.3 s to import, only CSV data needs it
 
-        dataset = load_csv(data, spec.seed)
+        dataset = load_csv(data, spec.seed, frame)
     elif isinstance(data, ImageData):
         from nnlab.data.images import load_images
 

@@ -41,6 +41,16 @@ def read_csv(path: Path, na_values: list[str] = (), delimiter: str | None = None
         raise DataError(f"The CSV file {path} has no header and no rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"Cannot parse the CSV file {path}: {str(exc).strip()}") from None
+    if frame.empty:
+        raise DataError(f"The CSV file {path} has a header but no rows")
+    return tidy(frame, na_values)
+
+
+def tidy(frame: pd.DataFrame, na_values=()) -> pd.DataFrame:
+    """A table as a user means it: names and text cells trimmed, empty cells and `na_values` missing,
+    the empty nameless columns of trailing separators dropped. (A DataFrame given from Python gets
+    the same treatment as a CSV file.)"""
+    frame = frame.copy()
     frame.columns = [str(c).strip() for c in frame.columns]
     unnamed = [c for c in frame.columns if c.startswith("Unnamed:") and frame[c].isna().all()]
     frame = frame.drop(columns=unnamed)  # trailing separators leave empty, nameless columns
@@ -49,9 +59,7 @@ def read_csv(path: Path, na_values: list[str] = (), delimiter: str | None = None
             stripped = frame[col].astype("string").str.strip()
             stripped = stripped.mask(stripped.isin(["", *na_values]))
             frame[col] = stripped.astype(object).where(stripped.notna(), np.nan)
-    if frame.empty:
-        raise DataError(f"The CSV file {path} has a header but no rows")
-    return frame
+    return frame.reset_index(drop=True)
 
 
 def _encoding(path: Path) -> str:

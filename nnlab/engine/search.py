@@ -36,10 +36,11 @@ files.on_write(kill_point)  # the fault-injection tests kill a sweep between a w
 
 
 def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool = True,
-                   strategy: str | None = None) -> tuple[Dataset, str]:
-    """The spec's data (its notes told unless `notes` is False), checked against the objective, and the
-    device the models will train on, named for people ("CPU", "GPU ×2, mixed_float16")."""
-    data = load_data(spec)
+                   strategy: str | None = None, frame=None) -> tuple[Dataset, str]:
+    """The spec's data (its notes told unless `notes` is False; `frame`: a DataFrame in place of a CSV
+    source's file), checked against the objective, and the device the models will train on, named for
+    people ("CPU", "GPU ×2, mixed_float16")."""
+    data = load_data(spec, frame)
     check_task(spec, data.task)
     for note in data.notes if notes else ():
         reporter.note(note)

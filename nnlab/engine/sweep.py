@@ -54,13 +54,14 @@ class RunResult:
 
 def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, device: str = "auto",
         quiet: bool = False, reporter: Reporter | None = None, strategy: str | None = None,
-        tensorboard: bool = False) -> RunResult:
+        tensorboard: bool = False, frame=None) -> RunResult:
     """Run (or resume) the sweep a spec describes into `runs_dir/<spec.name>/`, in this process.
     `strategy="mirrored"` trains each trial on all visible GPUs (Keras Tuner's distribution_strategy);
-    `tensorboard` writes per-trial TensorBoard logs with the HParams dashboard to RUN/tensorboard/."""
+    `tensorboard` writes per-trial TensorBoard logs with the HParams dashboard to RUN/tensorboard/;
+    `frame`: a pandas DataFrame in place of a CSV source's file."""
     reporter = reporter or Reporter(quiet=quiet)
     sweep = LocalSweep.open(spec, runs_dir, overwrite=overwrite, device=device, reporter=reporter,
-                            strategy=strategy, tensorboard=tensorboard)
+                            strategy=strategy, tensorboard=tensorboard, frame=frame)
     with terminate_as_interrupt():
         return sweep.search()
 
@@ -217,11 +218,11 @@ class LocalSweep(RecordingSweep):
 
     @classmethod
     def open(cls, spec: Spec, runs_dir: str | Path, *, overwrite: bool, device: str, reporter: Reporter,
-             strategy: str | None = None, tensorboard: bool = False) -> "LocalSweep":
+             strategy: str | None = None, tensorboard: bool = False, frame=None) -> "LocalSweep":
         """Check the run folder, load the data, pick the device, and create or reopen the folder."""
         folder = RunFolder(Path(runs_dir) / spec.name)
         previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)
-        data, device_name = load_and_place(spec, device, reporter, strategy=strategy)
+        data, device_name = load_and_place(spec, device, reporter, strategy=strategy, frame=frame)
         sweep = cls(spec, data, folder, reporter, device_name, previous, strategy=strategy, tensorboard=tensorboard,
                     live_epochs=reporter.live)
         sweep.prepare_folder()

@@ -8,6 +8,7 @@ paths against the spec's folder, validates against `nnlab.spec.schema.Spec`, and
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from pathlib import Path
@@ -29,8 +30,9 @@ _TAGGED = {
 }
 
 
-def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> schema.Spec:
-    """Read, override, resolve and validate a spec file. Raises `SpecError` on any problem."""
+def load_spec(path: str | Path, overrides=()) -> schema.Spec:
+    """Read, override, resolve and validate a spec file. Raises `SpecError` on any problem.
+    `overrides`: `KEY=VALUE` strings as `--set` takes them, or a mapping of dotted keys to values."""
     path = Path(path)
     if path.is_dir():
         raise SpecError(f"{path} is a folder; give the path of a spec file (.yaml)")
@@ -45,10 +47,26 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
         raise SpecError(f"Spec file {path} is empty; it needs at least `data` and `model`")
     if not isinstance(raw, dict):
         raise SpecError(f"Spec file {path} must be a mapping of keys (data:, model:, …); found a {type(raw).__name__}")
+    spec = _validated(raw, path, lines, overrides, default_name=path.stem, base=path.parent)
+    if isinstance(spec.data, schema.CsvData) and spec.data.path is None:  # (only Python can give a DataFrame)
+        raise spec_source(spec).error(("data", "path"), "`path` is required here and missing")
+    return spec
+
+
+def spec_from_dict(raw: dict, overrides=(), base: str | Path = ".") -> schema.Spec:
+    """A spec given as Python data (what a spec file would hold), with `overrides` as for `load_spec`;
+    relative data paths are relative to `base`. Errors name the key paths (there are no lines)."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"A spec must be a mapping of keys (data, model, …); found a {type(raw).__name__}")
+    raw = copy.deepcopy(raw)
+    return _validated(raw, Path("<spec given in Python>"), {}, overrides, default_name="run", base=Path(base))
+
+
+def _validated(raw: dict, path: Path, lines: dict, overrides, default_name: str, base: Path) -> schema.Spec:
     override_locs = _apply_overrides(raw, overrides, path)
-    raw.setdefault("name", path.stem)
+    raw.setdefault("name", default_name)
     source = SpecSource(path, lines, override_locs)
-    _resolve_paths(raw, path.parent)
+    _resolve_paths(raw, base)
     try:
         spec = schema.Spec.model_validate(raw)
     except ValidationError as exc:
@@ -138,18 +156,13 @@ def _walk(node: yaml.Node, loc: tuple, lines: dict, path: Path) -> None:
 
 
 def _apply_overrides(raw: dict, overrides, path: Path) -> dict[tuple, str]:
-    """Apply `KEY=VALUE` overrides (dotted key, YAML value) in place; return their key paths."""
+    """Apply overrides in place: `KEY=VALUE` strings (dotted key, YAML value), or a mapping of dotted
+    keys to values. Returns their key paths, with how each was written (for error messages)."""
+    items = [(f"{k}={v}", k, v) for k, v in overrides.items()] if isinstance(overrides, dict) else \
+        [(item, *_parse_override(item)) for item in overrides]
     applied: dict[tuple, str] = {}
-    for item in overrides:
-        key, sep, value_text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. --set search.max_trials=2")
-        try:
-            value = yaml.safe_load(value_text) if value_text.strip() else None
-        except yaml.YAMLError as exc:
-            raise SpecError(f"--set {item!r}: the value is not valid YAML ({exc})") from None
-        parts = key.split(".")
+    for item, key, value in items:
+        parts = key.strip().split(".")
         target = raw
         for part in parts[:-1]:
             child = target.get(part)
@@ -161,6 +174,16 @@ def _apply_overrides(raw: dict, overrides, path: Path) -> dict[tuple, str]:
         target[parts[-1]] = value
         applied[tuple(parts)] = item
     return applied
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    key, sep, value_text = item.partition("=")
+    if not sep or not key.strip():
+        raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. --set search.max_trials=2")
+    try:
+        return key.strip(), yaml.safe_load(value_text) if value_text.strip() else None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"--set {item!r}: the value is not valid YAML ({exc})") from None
 
 
 def _resolve_paths(raw: dict, base: Path) -> None:

@@ -50,7 +50,8 @@ class _DataBase(Section):
 
 class CsvData(_DataBase):
     source: Literal["csv"] = Field(description="A CSV file of rows, one column the target.")
-    path: Path = Field(description="The CSV file, relative to the spec.")
+    path: Path | None = Field(None, description="The CSV file, relative to the spec (required, except from "
+                                                "Python, where nnlab.run(spec, data=frame) takes a DataFrame).")
     target: str = Field(description="The column to predict.")
     drop: list[str] = Field([], description="Columns to leave out (ids, names, leaks).")
     categorical: list[str] = Field([], description="Numeric columns to treat as categories.")
@@ -325,6 +326,8 @@ def json_schema() -> dict:
     """The spec's JSON Schema (draft 2020-12), for editors' YAML completion and checking."""
     schema = Spec.model_json_schema()
     schema["required"] = [k for k in schema.get("required", []) if k != "name"]  # defaults to the file's name
+    csv = schema["$defs"]["CsvData"]
+    csv["required"] = sorted({*csv.get("required", []), "path"})  # a file needs it (Python may pass a DataFrame)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "nnlab spec",
             "description": "An nnlab experiment: data, model, training and search space (nnlab run SPEC).",
             **{k: v for k, v in schema.items() if k not in ("title", "description")}}

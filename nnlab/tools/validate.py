@@ -30,8 +30,10 @@ class Description:
     notes: list[str] = field(default_factory=list)
 
 
-def describe(spec: Spec, count_models: bool = True) -> Description:
-    data = load_data(spec)
+def describe(spec: Spec, count_models: bool = True, frame=None) -> Description:
+    """What `nnlab validate` prints: the data, the space, its size, the smallest and largest models
+    (`frame`: a DataFrame in place of a CSV source's file)."""
+    data = load_data(spec, frame)
     check_task(spec, data.task)
     space = {name: dist.describe() for name, dist in hyperparameters(spec).items()}
     result = Description(data.summary(), data.task, space, count_configurations(spec), notes=list(data.notes))
