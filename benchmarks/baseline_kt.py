@@ -17,7 +17,6 @@ import time
 import keras
 import keras_tuner as kt
 import numpy as np
-
 from workloads import SEED, WORKLOADS
 
 name, data_path, out_dir = sys.argv[1], sys.argv[2], sys.argv[3]

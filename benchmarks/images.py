@@ -2,7 +2,8 @@
 
     python benchmarks/images.py [--images 2000] [--size 64] [--epochs 3]
 
-Draws a seeded folder of photo-sized JPEG and PNG images (three classes, 160–320 px a side, drawn like the example shapes folder) and
+Draws a seeded folder of photo-sized JPEG and PNG images (three classes, 160–320 px a side, drawn like
+the example shapes folder) and
 reads it at `--size`×`--size` two ways, each timed epoch by epoch:
 
 - before: the tutorial's `keras.utils.image_dataset_from_directory`, which reads and decodes every
@@ -53,8 +54,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "images"
         draw_folder(folder, args.images)
-        from nnlab.engine.backend import configure_device, import_keras
         from nnlab.data.images import read_image_folder
+        from nnlab.engine.backend import configure_device, import_keras
         from nnlab.engine.pipeline import TrainingData
 
         configure_device("cpu")

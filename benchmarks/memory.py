@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nnlab.engine.sweep import run  # noqa: E402
 from nnlab.progress import Reporter  # noqa: E402
 from nnlab.spec.loader import load_spec  # noqa: E402
-from nnlab.engine.sweep import run  # noqa: E402
 
 SPEC = """
 name: memory

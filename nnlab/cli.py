@@ -98,7 +98,8 @@ def _confirm_overwrite(spec, runs_dir: Path, yes: bool) -> None:
     count = folder.read().completed if folder.is_run() else 0
     if not count or yes:
         return
-    what = f"{run_dir} holds {count} completed trial{'s' if count != 1 else ''}; --overwrite deletes {'them' if count != 1 else 'it'}"
+    trials, them = ("trials", "them") if count != 1 else ("trial", "it")
+    what = f"{run_dir} holds {count} completed {trials}; --overwrite deletes {them}"
     if _interactive():
         if typer.confirm(f"{what}. Delete and start over?", default=False):
             return
@@ -293,7 +294,8 @@ def validate(
     typer.echo("search space:" if info.space else "search space: nothing to search (every value is fixed)")
     for name, text in info.space.items():
         typer.echo(f"  {name:<16} {text}")
-    configs = "unbounded (a float range without step)" if info.configurations == float("inf") else f"{info.configurations:,}"
+    configs = ("unbounded (a float range without step)" if info.configurations == float("inf")
+               else f"{info.configurations:,}")
     typer.echo(f"configurations: {configs}")
     for label, (count, params) in (("smallest", info.smallest), ("largest", info.largest)):
         shown = ", ".join(f"{k}={fmt_value(v)}" for k, v in params.items() if k in info.space or k == "units")
@@ -345,7 +347,7 @@ def retrain(
             retrain_run(run_dir, top, seeds, device.value, Reporter(quiet=quiet))
     except KeyboardInterrupt:
         typer.echo("interrupted: nothing was written", err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
 
 
 class ExportFormat(str, Enum):
@@ -387,10 +389,10 @@ def predict(
 ) -> None:
     """Predict new data with a run's model and its own preprocessing: one row per input, in order."""
     with _user_errors():
-        from nnlab.tools.apply import load_model, open_run, predictions_csv, read_inputs
-        from nnlab.tools.apply import predict as predict_rows
         from nnlab.errors import RunError
         from nnlab.runs.files import write_atomic
+        from nnlab.tools.apply import load_model, open_run, predictions_csv, read_inputs
+        from nnlab.tools.apply import predict as predict_rows
 
         finished = open_run(run_dir)
         if proba and finished.task == "regression":
@@ -416,8 +418,8 @@ def evaluate(
     """A run's model on a labelled test set: accuracy, macro F1, per-class report, confusion matrix;
     or RMSE, MAE, R² and the share within 10%."""
     with _user_errors():
-        from nnlab.tools.apply import evaluate as evaluate_model
         from nnlab.scores import metrics_text
+        from nnlab.tools.apply import evaluate as evaluate_model
         from nnlab.tools.apply import load_model, open_run, read_inputs
 
         finished = open_run(run_dir)

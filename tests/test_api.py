@@ -32,7 +32,7 @@ def test_import_nnlab_is_light_and_offers_the_api():
     assert out.stdout.strip() == "[]"
     assert {"run", "compare", "load_spec", "validate"} <= set(dir(nnlab))
     with pytest.raises(AttributeError):
-        nnlab.nothing_here
+        nnlab.nothing_here  # noqa: B018
 
 
 def test_a_spec_from_a_dict_with_overrides_as_a_dict_or_as_set_strings(tmp_path):

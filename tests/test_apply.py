@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from nnlab.runs import files as results
-from nnlab.tools.apply import load_model, open_run, read_inputs
 from nnlab.cli import app
-from nnlab.spec.loader import load_spec
 from nnlab.engine.sweep import run
+from nnlab.runs import files as results
+from nnlab.spec.loader import load_spec
+from nnlab.tools.apply import load_model, open_run, read_inputs
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -227,9 +227,8 @@ def test_every_export_format_predicts_in_inference_mode(tmp_path):
     import keras
     import tensorflow as tf
 
-    from nnlab.tools.apply import export
-
     from nnlab.engine.models import inference_model
+    from nnlab.tools.apply import export
 
     trained = _augmented_cnn()
     model = inference_model(trained)

@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from nnlab.cli import app
 
-
 runner = CliRunner()
 OK_DATA = "data: {source: 'sklearn:iris'}\n"
 OK_MODEL = "model: {kind: mlp}\n"
@@ -72,7 +71,8 @@ CASES = [
     ("csv-image-key", "data: {source: csv, path: d.csv, target: y, image_size: [8, 8]}\n" + OK_MODEL, {}, [],
      "unknown key `image_size`"),
     ("split-zero", "data: {source: 'sklearn:iris', validation_split: 0}\n" + OK_MODEL, {}, [], "validation_split"),
-    ("split-over-one", "data: {source: 'sklearn:iris', validation_split: 1.5}\n" + OK_MODEL, {}, [], "validation_split"),
+    ("split-over-one", "data: {source: 'sklearn:iris', validation_split: 1.5}\n" + OK_MODEL, {}, [],
+     "validation_split"),
     ("split-text", "data: {source: 'sklearn:iris', validation_split: lots}\n" + OK_MODEL, {}, [], "'lots'"),
     ("image-size-absurd", "data: {source: images, path: p, image_size: [100000, 64]}\nmodel: {kind: cnn}\n", {}, [],
      "data.image_size"),

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
+from nnlab.errors import NnlabError
 from nnlab.runs import files as results
 from nnlab.runs.compare import compare, render
-from nnlab.errors import NnlabError
 
 
 def test_a_folder_of_runs_gives_one_row_per_run(tmp_path, make_run):

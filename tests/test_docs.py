@@ -115,3 +115,23 @@ def test_every_command_documents_its_exit_codes(name):
     start = README.index(f"### `nnlab {name}")
     section = README[start:README.find("\n##", start + 5)]
     assert "Exit codes:" in section, f"README's section on `nnlab {name}` does not give its exit codes"
+
+
+def test_every_command_is_in_the_readme():
+    for name in command_names():
+        assert f"### `nnlab {name}" in README, f"`nnlab {name}` has no section in README.md"
+
+
+def spec_fields() -> list[tuple[str, str]]:
+    from nnlab.spec import schema
+
+    sections = [schema.Spec, schema.CsvData, schema.ImageData, schema.NpzData, schema.BundledData, schema.MlpModel,
+                schema.CnnModel, schema.SequentialModel, schema.Augment, schema.TrainSpec, schema.EarlyStopping,
+                schema.SearchSpec, schema.Objective]
+    return [(section.__name__, name) for section in sections for name in section.model_fields]
+
+
+@pytest.mark.parametrize("section, field", spec_fields())
+def test_every_spec_field_is_in_the_readme(section, field):
+    spec_part = README[README.index("## The spec"):README.index("## A run folder")]
+    assert f"`{field}`" in spec_part or f"{field}:" in spec_part, f"{section}.{field} is not described in README.md"

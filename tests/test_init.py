@@ -78,3 +78,13 @@ def test_a_row_number_column_is_dropped_in_the_starting_spec(write, tmp_path):
     assert result.exit_code == 0, result.output
     assert "drop: [id]" in out.read_text() and "looks like a row number" in result.output
     assert load_data(load_spec(out)).preprocessing["features"] == ["size"]
+
+
+def test_paths_and_names_that_yaml_would_misread_are_quoted(write, tmp_path):
+    rows = ["size: cm,colour #,price"] + [f"{i % 9},{['red', 'blue'][i % 2]},{i * 1.5}" for i in range(60)]
+    data = write("my data: #1/shop list.csv", "\n".join(rows) + "\n")
+    out = tmp_path / "spec.yaml"
+    result = runner.invoke(app, ["init", "--data", str(data), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    spec = load_spec(out)
+    assert spec.data.path == data.resolve() and spec.data.target == "price" and spec.name == "shop-list"

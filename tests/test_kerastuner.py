@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from nnlab.errors import RunError
 from nnlab.engine.kerastuner import repair
+from nnlab.errors import RunError
 from nnlab.runs.records import TrialRecord
 
 SPACE = {"space": [
@@ -105,6 +105,6 @@ def test_keras_tuner_private_names_are_used_in_one_module_only():
     from pathlib import Path
 
     package = Path(__file__).parent.parent / "nnlab"
-    users = sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
-                   if "keras_tuner.src" in p.read_text(encoding="utf-8") or "._retry_queue" in p.read_text(encoding="utf-8"))
+    texts = {str(p.relative_to(package)): p.read_text(encoding="utf-8") for p in package.rglob("*.py")}
+    users = sorted(name for name, text in texts.items() if "keras_tuner.src" in text or "._retry_queue" in text)
     assert users == ["engine/kerastuner.py"], users

@@ -13,11 +13,11 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from nnlab.runs import files as results
 from nnlab.cli import app
-from nnlab.errors import NnlabError
 from nnlab.distributed.chief import Chief, parse_address
 from nnlab.distributed.workers import check_worker_id, parse_gpus
+from nnlab.errors import NnlabError
+from nnlab.runs import files as results
 
 runner = CliRunner()
 
@@ -88,7 +88,7 @@ def test_a_silent_worker_is_dropped_and_its_trial_goes_back_to_the_queue():
     chief.tuner = SimpleNamespace(oracle=_Oracle())
     chief.seen("w1")
     chief.check_silent_workers()
-    assert chief.oracle.ongoing_trials == {"w1": chief.oracle.ongoing_trials["w1"]}  # not yet
+    assert [t.trial_id for t in chief.oracle.ongoing_trials.values()] == ["3"] and not warnings  # not yet
     time.sleep(0.1)
     chief.check_silent_workers()
     assert chief.oracle.ongoing_trials == {} and chief.oracle._retry_queue == ["3"]
@@ -182,8 +182,8 @@ def test_chief_and_worker_commands(write, tmp_path):
 
 @pytest.mark.slow
 def test_mirrored_strategy_in_one_process(write, tmp_path):
-    from nnlab.spec.loader import load_spec
     from nnlab.engine.sweep import run
+    from nnlab.spec.loader import load_spec
 
     spec = load_spec(write("par.yaml", SPEC), ["search.max_trials=1", "train.epochs=1"])
     result = run(spec, tmp_path / "runs", quiet=True, strategy="mirrored")

@@ -11,9 +11,9 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from nnlab.cli import app
 from nnlab.runs import files as results
 from nnlab.runs.records import TrialRecord
-from nnlab.cli import app
 from nnlab.tools.plots import importance
 
 runner = CliRunner()

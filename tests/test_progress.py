@@ -48,3 +48,17 @@ def test_resuming_a_search_that_is_already_complete_says_so():
     out.truncate(0)
     reporter.start("demo", "data", "random", 2, 4)
     assert "resuming: 2 trial(s) already done of 4" in out.getvalue()
+
+
+def test_brackets_in_notes_reasons_and_values_print_as_written():
+    out = io.StringIO()
+    reporter = Reporter(console=Console(file=out, width=200))
+    reporter.note("column 'weight [kg]' holds numbers")
+    reporter.warn("[worker2] a message with [/x] in it")  # rich would raise MarkupError on [/x]
+    reporter.trial_begins(1, 2, "0", {"activation": "[relu]"}, worker="box[1]")
+    failed = TrialRecord("0", "failed", reason="ValueError: bad [/shape] here", worker="box[1]")
+    reporter.trial_ends(1, 2, failed, "val_loss", None)
+    text = out.getvalue()
+    for written in ("weight [kg]", "[worker2] a message with [/x] in it", "activation=[relu]", "on box[1]",
+                    "bad [/shape] here", "(box[1])"):
+        assert written in text, written

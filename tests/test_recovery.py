@@ -10,11 +10,11 @@ import shutil
 import pytest
 from rich.console import Console
 
+from nnlab.engine.sweep import run
+from nnlab.progress import Reporter
 from nnlab.runs import files as results
 from nnlab.runs.compare import compare
-from nnlab.progress import Reporter
 from nnlab.spec.loader import load_spec
-from nnlab.engine.sweep import run
 
 pytestmark = pytest.mark.slow
 

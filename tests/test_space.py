@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 
-from nnlab.spec.space import (active_values, count_configurations, extreme_params, hyperparameters,
-                         sample_params)
 from nnlab.spec.loader import load_spec
+from nnlab.spec.space import active_values, count_configurations, extreme_params, hyperparameters, sample_params
 
 
 class FakeHP:
@@ -108,7 +107,7 @@ def test_booleans_come_back_as_booleans(write):
 def test_each_space_kind_parses_what_it_writes_and_draws_inside_itself():
     import random
 
-    from nnlab.spec.space import SPACE_KINDS, FieldType, parse_space
+    from nnlab.spec.kinds import SPACE_KINDS, FieldType, parse_space
 
     field = FieldType(float, {"ge": 0})
     examples = {"choice": {"choice": [0.5, 1.5]}, "int": {"int": [1, 9], "step": 2},
@@ -126,8 +125,8 @@ def test_each_space_kind_parses_what_it_writes_and_draws_inside_itself():
 
 
 def test_the_json_schema_of_a_searchable_field_lists_every_kind():
+    from nnlab.spec.kinds import SPACE_KINDS
     from nnlab.spec.schema import json_schema
-    from nnlab.spec.space import SPACE_KINDS
 
     units = json_schema()["$defs"]["MlpModel"]["properties"]["units"]["anyOf"]
     assert [branch.get("required", [None])[0] for branch in units[1:]] == list(SPACE_KINDS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nnlab.errors import SpecError
-from nnlab.spec.space import Choice, FloatRange, IntRange
+from nnlab.spec.kinds import Choice, FloatRange, IntRange
 from nnlab.spec.loader import load_spec, spec_hash
 
 MPG = """
@@ -226,11 +226,11 @@ model:
 
 
 def test_sequential_layers_with_search_spaces(write, tmp_path):
-    from nnlab.runs.files import write_atomic
-    from nnlab.spec.space import finish_params, fixed_params, hyperparameters
-    from nnlab.spec.loader import spec_to_dict
-
     import yaml
+
+    from nnlab.runs.files import write_atomic
+    from nnlab.spec.loader import spec_to_dict
+    from nnlab.spec.space import finish_params, fixed_params, hyperparameters
 
     spec = load_spec(write("s.yaml", SEQUENTIAL))
     space = hyperparameters(spec)
@@ -265,5 +265,5 @@ def test_random_crop_is_refused_with_the_reason(write):
 
     spec = write("s.yaml", "data: {source: 'sklearn:digits'}\nmodel: {kind: sequential, layers: [{RandomCrop: "
                            "{height: 4, width: 4}}]}\n")
-    with pytest.raises(SpecError, match="RandomCrop is not a Keras layer nnlab accepts: Keras 3 crops in training only"):
+    with pytest.raises(SpecError, match="RandomCrop is not a Keras layer nnlab accepts: Keras 3 crops in training"):
         load_spec(spec)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from nnlab.runs import files as results
 from nnlab.cli import app
-from nnlab.runs.compare import compare
-from nnlab.progress import Reporter
-from nnlab.spec.loader import load_spec
 from nnlab.engine.sweep import run
+from nnlab.progress import Reporter
+from nnlab.runs import files as results
+from nnlab.runs.compare import compare
+from nnlab.spec.loader import load_spec
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

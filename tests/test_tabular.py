@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from nnlab.data.load import load_data
+from nnlab.data.tabular import apply_preprocessing, read_csv
 from nnlab.errors import DataError
 from nnlab.spec.loader import load_spec
-from nnlab.data.tabular import apply_preprocessing, read_csv
 
 
 def spec_for(write, csv_name: str, *extra: str):

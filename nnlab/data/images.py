@@ -76,7 +76,8 @@ def read_image_folder(
         if unknown:
             raise DataError(f"{folder} has classes the training folder lacks: {', '.join(unknown)}")
     elif len(found) < 2:
-        raise DataError(f"The image folder {folder} has one class subfolder ({found[0]}); a classifier needs two or more")
+        raise DataError(f"The image folder {folder} has one class subfolder ({found[0]}); a classifier needs two or "
+                        "more")
     files, labels, others = [], [], 0
     for sub in subfolders:
         paths, n_other = list_image_files(sub)

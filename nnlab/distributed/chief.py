@@ -210,7 +210,7 @@ class ChiefSweep(RecordingSweep):
     per-epoch history, a failure's reason) from the worker's `nnlab_trial.json`."""
 
     @classmethod
-    def open(cls, spec: Spec, runs_dir: str | Path, *, overwrite: bool, reporter: Reporter) -> "ChiefSweep":
+    def open(cls, spec: Spec, runs_dir: str | Path, *, overwrite: bool, reporter: Reporter) -> ChiefSweep:
         folder = RunFolder(Path(runs_dir) / spec.name)
         previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)
         # The chief trains nothing: its data only sizes the models it rebuilds for best.keras. Its notes
@@ -272,7 +272,8 @@ def _serve(chief: Chief, workers=None) -> str:
     if workers is not None:
         workers.stop()
         with chief.lock:
-            left = [t.trial_id for t in chief.oracle.ongoing_trials.values()] + list(kerastuner.retry_queue(chief.oracle))
+            left = [t.trial_id for t in chief.oracle.ongoing_trials.values()]
+            left += list(kerastuner.retry_queue(chief.oracle))
         if left and not chief.stop_reason:
             chief.stop_reason = (f"every worker stopped before trial(s) {', '.join(sorted(set(left)))} ended; "
                                  "resume the run (the same command, without --overwrite) to retry them")

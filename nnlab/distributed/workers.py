@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nnlab.distributed.chief import parse_address, serve_chief
 from nnlab.engine.backend import clear_session, freeze_heap
@@ -32,6 +33,9 @@ from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import Summary
 from nnlab.spec.loader import spec_hash
 from nnlab.spec.schema import Spec
+
+if TYPE_CHECKING:
+    from nnlab.distributed.chief import Chief
 
 MAX_RESTARTS = 3  # per local worker id, before its trial goes to the other workers
 

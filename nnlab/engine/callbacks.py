@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.faults import kill_point
 from nnlab.engine.models import DataShape
+from nnlab.faults import kill_point
 from nnlab.runs.records import best_index
 
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from nnlab.errors import RunError
 from nnlab.runs import files

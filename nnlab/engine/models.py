@@ -28,7 +28,7 @@ class DataShape:
     target_mean: float = 0.0
 
     @classmethod
-    def of(cls, dataset) -> "DataShape":
+    def of(cls, dataset) -> DataShape:
         mean = float(dataset.y_train.mean()) if dataset.task == "regression" else 0.0
         rescale = dataset.rescale if dataset.kind == "images" else 1.0
         return cls(dataset.input_shape, dataset.task, dataset.num_classes, rescale, mean)

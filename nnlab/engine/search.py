@@ -17,14 +17,19 @@ import time
 from nnlab.data.dataset import Dataset
 from nnlab.data.load import load_data
 from nnlab.engine import kerastuner
-from nnlab.engine.backend import clear_session, configure_device, custom_gradients, release_custom_gradients, \
-    set_precision
+from nnlab.engine.backend import (
+    clear_session,
+    configure_device,
+    custom_gradients,
+    release_custom_gradients,
+    set_precision,
+)
 from nnlab.engine.callbacks import best_epoch_metrics, explain_failure, first_useful_line
 from nnlab.engine.trainer import Trainer
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
-from nnlab.runs.folder import RunFolder
 from nnlab.runs import files
+from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import TrialRecord, is_number, trial_number
 from nnlab.spec.objectives import check_task
 from nnlab.spec.schema import Spec

@@ -23,12 +23,10 @@ from pathlib import Path
 
 from nnlab import __version__
 from nnlab.data.dataset import Dataset
-from nnlab.engine import kerastuner
 from nnlab.engine.backend import clear_session, freeze_heap
 from nnlab.engine.search import Search, StopSearch, load_and_place
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
-from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.log import RunLog
 from nnlab.runs.opening import check_run_dir, prepare_run_dir, write_run_inputs
@@ -218,7 +216,7 @@ class LocalSweep(RecordingSweep):
 
     @classmethod
     def open(cls, spec: Spec, runs_dir: str | Path, *, overwrite: bool, device: str, reporter: Reporter,
-             strategy: str | None = None, tensorboard: bool = False, frame=None) -> "LocalSweep":
+             strategy: str | None = None, tensorboard: bool = False, frame=None) -> LocalSweep:
         """Check the run folder, load the data, pick the device, and create or reopen the folder."""
         folder = RunFolder(Path(runs_dir) / spec.name)
         previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)

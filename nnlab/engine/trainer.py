@@ -9,7 +9,7 @@ it, so a configuration trains the same everywhere. It knows nothing of tuners or
 from __future__ import annotations
 
 import statistics
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -46,9 +46,14 @@ class Trainer:
         # A whole epoch per call into TensorFlow: Keras pays a function call (and a trace lookup) per
         # execution. Epoch-end callbacks run as before.
         compile_model(model, params, self.shape, self.spec.train.loss, self.spec.train.metrics,
-                      jit_compile=self.spec.train.jit_compile,
-                      steps_per_execution=self.training.steps(params["batch_size"]))
+                      jit_compile=self.spec.train.jit_compile, steps_per_execution=self.steps(params["batch_size"]))
         return model
+
+    def steps(self, batch_size: int) -> int:
+        """Training steps of one epoch (with folds: of the smallest fold, so no fold runs out of data
+        within one call into TensorFlow)."""
+        sources = self.folds or [self.training]
+        return min(source.steps(batch_size) for source in sources)
 
     def model_for_saving(self, model, params: dict):
         """A trained model as best.keras holds it (see `models.for_saving`)."""

@@ -20,8 +20,9 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nnlab.runs.records import Summary, TrialRecord
 

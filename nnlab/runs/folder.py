@@ -115,7 +115,7 @@ class RunFolder:
                            "repairs what it can")
         return contents
 
-    def require(self) -> "RunFolder":
+    def require(self) -> RunFolder:
         if not self.is_run():
             raise RunError(f"{self.path} is not an nnlab run folder (it has no summary.json); give a folder "
                            "inside runs/, e.g. runs/NAME")

@@ -12,15 +12,15 @@ import re
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from nnlab.data.dataset import Dataset
 from nnlab.errors import RunError
 from nnlab.runs import files as results
 from nnlab.runs.records import Summary
-from nnlab.spec.schema import Spec
 from nnlab.spec.loader import RESUMABLE_CHANGES, spec_hash, spec_to_dict
+from nnlab.spec.schema import Spec
 
 
 def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> Summary | None:

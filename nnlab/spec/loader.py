@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nnlab.spec import schema
-from nnlab.spec.space import is_space
 from nnlab.errors import SpecError, did_you_mean
+from nnlab.spec import schema
+from nnlab.spec.kinds import is_space
 from nnlab.spec.objectives import check_spec
 from nnlab.spec.source import SpecSource, spec_source
 

@@ -4,11 +4,10 @@ objective, early-stopping monitor, loss and metrics fit the task. Checked before
 
 from __future__ import annotations
 
-from nnlab.spec import schema
 from nnlab.errors import did_you_mean
+from nnlab.spec import schema
+from nnlab.spec.kinds import is_space
 from nnlab.spec.source import spec_source
-from nnlab.spec.space import is_space
-
 
 KNOWN_METRICS = ("loss", "accuracy", "f1", *schema.REGRESSION_METRICS)
 

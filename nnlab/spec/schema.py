@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, WithJsonSchema, field_validator
 
-from nnlab.spec.space import searchable
+from nnlab.spec.kinds import searchable
 
 ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
@@ -114,12 +114,8 @@ def _data_kind(value: Any) -> str | None:
 
 
 DataSpec = Annotated[
-    Union[
-        Annotated[CsvData, Tag("csv")],
-        Annotated[ImageData, Tag("images")],
-        Annotated[NpzData, Tag("npz")],
-        Annotated[BundledData, Tag("bundled")],
-    ],
+    Annotated[CsvData, Tag("csv")] | Annotated[ImageData, Tag("images")] | Annotated[NpzData, Tag("npz")]
+    | Annotated[BundledData, Tag("bundled")],
     Discriminator(_data_kind),
 ]
 DATA_SOURCES = ("csv", "images", "npz", "sklearn:NAME", "keras:NAME")
@@ -186,7 +182,7 @@ REFUSED_LAYERS = {  # Keras layers a user may reach for, and why nnlab refuses t
 def _parse_layers(value: Any) -> list[dict]:
     """[{Name: {argument: value or search space}}, …] with each search space parsed."""
     from nnlab.errors import did_you_mean
-    from nnlab.spec.space import parse_any_space
+    from nnlab.spec.kinds import parse_any_space
 
     if not isinstance(value, list) or not value:
         raise ValueError("expected a list of layers, e.g. [{Dense: {units: 64, activation: relu}}, {Dropout: "
@@ -201,7 +197,8 @@ def _parse_layers(value: Any) -> list[dict]:
         if name in REFUSED_LAYERS:
             raise ValueError(f"layers[{i}]: {name} is not a Keras layer nnlab accepts: {REFUSED_LAYERS[name]}")
         if name not in KERAS_LAYERS:
-            raise ValueError(f"layers[{i}]: {name!r} is not a Keras layer nnlab accepts{did_you_mean(name, KERAS_LAYERS)}"
+            raise ValueError(f"layers[{i}]: {name!r} is not a Keras layer nnlab accepts"
+                             f"{did_you_mean(name, KERAS_LAYERS)}"
                              f"; accepted: {', '.join(KERAS_LAYERS)}")
         args = {} if args is None else args
         if not isinstance(args, dict):
@@ -242,7 +239,7 @@ class SequentialModel(Section):
         return _parse_layers(value)
 
 
-ModelSpec = Annotated[Union[MlpModel, CnnModel, SequentialModel], Field(discriminator="kind")]
+ModelSpec = Annotated[MlpModel | CnnModel | SequentialModel, Field(discriminator="kind")]
 MODEL_KINDS = ("mlp", "cnn", "sequential")
 
 # ------------------------------------------------------------------------------------ train

@@ -70,7 +70,8 @@ def load_model(run: FinishedRun, trial_id: str | None = None):
     if trial_id is None or trial_id == run.summary.best_model_trial:
         if not folder.best_model_path.is_file():
             raise RunError(f"{folder.path} has no {folder.best_model_path.name}: no trial of this run completed")
-        return inference_model(keras.saving.load_model(folder.best_model_path, compile=False))  # (older runs kept augmentation)
+        # (runs made before nnlab 0.2 kept their augmentation layers in best.keras)
+        return inference_model(keras.saving.load_model(folder.best_model_path, compile=False))
     trial_id = str(trial_id)
     if not folder.trial_state_path(trial_id).is_file():
         known = ", ".join(folder.trial_ids_on_disk())

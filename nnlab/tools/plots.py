@@ -45,7 +45,8 @@ def plot_run(run_dir: str | Path, output: str | Path | None = None) -> list[Path
     out.mkdir(parents=True, exist_ok=True)
     summary = contents.summary
     objective = summary.objective or "score"
-    hp_names = [h for h in summary.hyperparameter_names or [] if any(r.hyperparameters.get(h) is not None for r in done)]
+    hp_names = [h for h in summary.hyperparameter_names or []
+                if any(r.hyperparameters.get(h) is not None for r in done)]
     log_names = _log_searched(folder)
     return [
         _learning_curves(folder, done, objective, out / "learning_curves.png"),

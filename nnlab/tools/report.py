@@ -19,9 +19,9 @@ import numpy as np
 
 from nnlab.errors import NnlabError, RunError
 from nnlab.runs import files
+from nnlab.runs.fmt import fmt_duration, fmt_value
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import Summary, TrialRecord
-from nnlab.runs.fmt import fmt_duration, fmt_value
 
 STYLE = """
 body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto; max-width: 1100px;
@@ -54,7 +54,8 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
         raise RunError(f"{run_dir} has no completed trial to report on")
     output = Path(output) if output else run_dir / "report.html"
     with tempfile.TemporaryDirectory() as tmp:
-        pictures = [(p.stem.replace("_", " "), base64.b64encode(p.read_bytes()).decode()) for p in plot_run(run_dir, tmp)]
+        pictures = [(p.stem.replace("_", " "), base64.b64encode(p.read_bytes()).decode())
+                    for p in plot_run(run_dir, tmp)]
     model_text, metrics, metrics_note = _best_model(run_dir)
     spec_text = folder.spec_path.read_text(encoding="utf-8") if folder.spec_path.is_file() else "(spec.yaml is missing)"
     parts = [
@@ -90,7 +91,8 @@ def _cards(summary: Summary) -> str:
              ("trials", f"{summary.completed} completed, {summary.failed} failed"),
              ("time", fmt_duration(summary.seconds)), ("status", summary.status),
              ("device", summary.device or "-")]
-    return "<div class='cards'>" + "".join(f"<div class='card'>{_e(k)}<b>{_e(v)}</b></div>" for k, v in cards) + "</div>"
+    shown = "".join(f"<div class='card'>{_e(k)}<b>{_e(v)}</b></div>" for k, v in cards)
+    return f"<div class='cards'>{shown}</div>"
 
 
 def _trials_table(summary: Summary, done: list[TrialRecord], records: list[TrialRecord]) -> str:
@@ -102,7 +104,8 @@ def _trials_table(summary: Summary, done: list[TrialRecord], records: list[Trial
             + "</tr>"]
     for i, r in enumerate(done + rest):
         status = r.status + (f": {r.reason}" if r.reason else "")
-        cells = [f"<td class='l'>{_e(r.trial_id)}</td>", f"<td>{_e(fmt_value(r.score) if r.score is not None else '-')}</td>"]
+        score = fmt_value(r.score) if r.score is not None else "-"
+        cells = [f"<td class='l'>{_e(r.trial_id)}</td>", f"<td>{_e(score)}</td>"]
         cells += [f"<td>{_e(fmt_value(r.hyperparameters.get(h, '')))}</td>" for h in hp_names]
         cells += [f"<td>{_e(r.epochs or '')}</td>", f"<td>{_e(fmt_duration(r.seconds))}</td>",
                   f"<td class='{'failed' if r.status == 'failed' else 'l'}'>{_e(status)}</td>"]

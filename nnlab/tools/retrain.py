@@ -17,8 +17,8 @@ from pathlib import Path
 from nnlab.errors import RunError
 from nnlab.progress import Reporter
 from nnlab.runs import files
-from nnlab.runs.folder import RunFolder
 from nnlab.runs.fmt import fmt_duration, fmt_value
+from nnlab.runs.folder import RunFolder
 
 RETRAIN_FILE = "retrain.json"
 

@@ -9,6 +9,7 @@ reasons as comments. Never imports TensorFlow.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,8 +45,14 @@ def look(path: Path, target: str | None, spec_dir: Path) -> Look:
 
 def _look_csv(path: Path, rel: str, target: str | None) -> Look:
     from nnlab.data.rules import infer_task
-    from nnlab.data.tabular import (column_types, find_column, is_numeric, looks_like_row_number, read_csv,
-                                    unlikely_target)
+    from nnlab.data.tabular import (
+        column_types,
+        find_column,
+        is_numeric,
+        looks_like_row_number,
+        read_csv,
+        unlikely_target,
+    )
 
     frame = read_csv(path)
     if frame.shape[1] < 2:
@@ -71,9 +78,9 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
     comments = [f"{path.name}: {len(frame)} rows, {frame.shape[1]} columns", guessed,
                 "features: " + ", ".join(f"{n} {k}" for k, n in counted.items() if n)] + notes
     look_ = Look("csv", "mlp", task, len(frame), comments=comments)
-    lines = ["data:", "  source: csv", f"  path: {rel}", f"  target: {target}"]
+    lines = ["data:", "  source: csv", f"  path: {_yaml(rel)}", f"  target: {_yaml(target)}"]
     if row_numbers:
-        lines.append(f"  drop: [{', '.join(row_numbers)}]   # row numbers or identifiers, not features")
+        lines.append(f"  drop: {_yaml(row_numbers)}   # row numbers or identifiers, not features")
     if task == "classification":
         counts = frame[target].astype(str).value_counts()
         share = counts.min() / counts.sum()
@@ -125,7 +132,7 @@ def _look_images(path: Path, rel: str) -> Look:
                 f"colour: {mode}"]
     look_ = Look("images", "cnn", "classification", total, comments=comments)
     look_.imbalanced = smallest / total < 0.5 / len(classes)
-    look_.lines = ["data:", "  source: images", f"  path: {rel}", f"  image_size: [{side}, {side}]",
+    look_.lines = ["data:", "  source: images", f"  path: {_yaml(rel)}", f"  image_size: [{side}, {side}]",
                    f"  color_mode: {mode}"]
     return look_
 
@@ -142,8 +149,16 @@ def _look_npz(path: Path, rel: str) -> Look:
     kind = "cnn" if x.ndim >= 3 else "mlp"
     comments = [f"{path.name}: x {x.shape}, y {y.shape}; task {task}"]
     look_ = Look("npz", kind, task, len(x), comments=comments)
-    look_.lines = ["data:", "  source: npz", f"  path: {rel}", f"  task: {task}"]
+    look_.lines = ["data:", "  source: npz", f"  path: {_yaml(rel)}", f"  task: {task}"]
     return look_
+
+
+def _yaml(value) -> str:
+    """A value as YAML writes it on one line, quoted where it must be (a path holding `: ` or `#`)."""
+    import yaml
+
+    text = yaml.safe_dump([value], default_flow_style=True, allow_unicode=True, width=10**6).strip()
+    return text[1:-1]  # without the list's brackets
 
 
 def starter_spec(path: str | Path, output: str | Path, target: str | None = None, kind: str | None = None,
@@ -155,7 +170,7 @@ def starter_spec(path: str | Path, output: str | Path, target: str | None = None
     if kind == "cnn" and found.source == "csv":
         raise NnlabError("--kind cnn needs images: a folder of class subfolders, or an .npz of image arrays")
     small = found.rows < 2000
-    name = name or (path.name if path.is_dir() else path.stem)
+    name = name or re.sub(r"[^A-Za-z0-9._-]+", "-", path.name if path.is_dir() else path.stem).strip("-._") or "run"
     objective = "val_loss" if found.task == "regression" else ("val_f1" if found.imbalanced else "val_accuracy")
     metrics = "[mae, r2]" if found.task == "regression" else ("[f1]" if found.imbalanced else "[]")
     header = ["# A starting spec written by `nnlab init`. Check it, then: nnlab validate "
@@ -163,7 +178,7 @@ def starter_spec(path: str | Path, output: str | Path, target: str | None = None
     header += [f"#   {c}" for c in found.comments]
     header += ["#", "# Every value written {choice: [...]}, {int: [low, high]} or {float: [low, high]} is searched;",
                "# the others are fixed. `nnlab schema` gives editors completion for every key.", ""]
-    body = [f"name: {name}", "seed: 42", ""] + found.lines + ["  validation_split: 0.2", ""]
+    body = [f"name: {_yaml(name)}", "seed: 42", ""] + found.lines + ["  validation_split: 0.2", ""]
     if kind == "mlp":
         units = "[16, 32, 64]" if small else "[64, 128, 256]"
         body += ["model:", "  kind: mlp",

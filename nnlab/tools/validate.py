@@ -12,9 +12,9 @@ import random
 from dataclasses import dataclass, field
 
 from nnlab.data.load import load_data
-from nnlab.spec.space import count_configurations, extreme_params, hyperparameters, random_params
 from nnlab.spec.objectives import check_task
 from nnlab.spec.schema import Spec
+from nnlab.spec.space import count_configurations, extreme_params, hyperparameters, random_params
 
 RANDOM_PROBES = 24
 
