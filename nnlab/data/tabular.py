@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nnlab.data.rules import standardization
 from nnlab.errors import DataError, did_you_mean
 
 MAX_CATEGORIES = 30  # one-hot the most frequent categories; the rest share an "other" column
@@ -278,13 +279,12 @@ def fit_preprocessing(frame: pd.DataFrame, types: dict[str, str]) -> list[dict]:
         if kind == "numeric":
             values = series.astype(float)
             median = float(values.median()) if values.notna().any() else 0.0
-            filled = values.fillna(median)
-            std = float(filled.std(ddof=0))
+            mean, std = standardization(values.fillna(median).to_numpy()[:, None])
             record.append({"name": col, "type": "numeric", "median": median,
-                           "mean": float(filled.mean()), "std": std if std > 0 else 1.0})
+                           "mean": float(mean[0]), "std": float(std[0])})
         elif kind == "date":
             parts = _date_parts(series)
-            stats = {p: (float(v.mean()), float(v.std(ddof=0)) or 1.0) for p, v in parts.items()}
+            stats = {p: tuple(float(a[0]) for a in standardization(v.to_numpy()[:, None])) for p, v in parts.items()}
             record.append({"name": col, "type": "date", "parts": stats})
         else:
             counts = series.dropna().map(_key).value_counts()

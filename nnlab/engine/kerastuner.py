@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nnlab.errors import RunError
-from nnlab.runs import files
+from nnlab.runs import files, folder
 from nnlab.runs.records import TrialRecord
 from nnlab.spec.objectives import metric_direction
 
@@ -200,10 +200,6 @@ def retry_queue(oracle) -> list:
 # ------------------------------------------------------------------------------------ the project files
 
 
-def checkpoint_path(project: Path, trial_id: str) -> Path:
-    return project / f"trial_{trial_id}" / "checkpoint.weights.h5"
-
-
 def _load(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -233,10 +229,9 @@ def repair(project: Path, records: dict[str, TrialRecord], warn: Callable[[str],
     if not isinstance(_load(state_file), dict):
         files.write_atomic(state_file, "{}")  # Keras Tuner resumes only when this file exists
     trial_ids = list(dict.fromkeys(oracle.get("start_order", [])))
-    trial_ids += sorted(p.name[len("trial_"):] for p in project.glob("trial_*")
-                        if p.name[len("trial_"):] not in trial_ids)
+    trial_ids += [t for t in folder.trial_ids(project) if t not in trial_ids]
     for trial_id in trial_ids:
-        path = project / f"trial_{trial_id}" / "trial.json"
+        path = folder.trial_dir(project, trial_id) / folder.TRIAL_STATE
         trial = _load(path)
         if isinstance(trial, dict) and "status" in trial:
             changed |= _reconcile(oracle, trial_id, trial["status"])

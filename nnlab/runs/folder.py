@@ -17,6 +17,19 @@ from nnlab.errors import RunError
 from nnlab.runs import files
 from nnlab.runs.records import Summary, TrialRecord, by_number, rank
 
+TRIAL_PREFIX = "trial_"
+TRIAL_STATE = "trial.json"  # Keras Tuner's state of one trial, in its folder
+
+
+def trial_dir(tuner_dir: Path, trial_id: str) -> Path:
+    """The folder of one trial in Keras Tuner's project (`tuner/trial_ID`): the one place it is named."""
+    return tuner_dir / f"{TRIAL_PREFIX}{trial_id}"
+
+
+def trial_ids(tuner_dir: Path) -> list[str]:
+    """The trials that have a folder in Keras Tuner's project."""
+    return sorted(p.name[len(TRIAL_PREFIX):] for p in tuner_dir.glob(f"{TRIAL_PREFIX}*") if p.is_dir())
+
 
 @dataclass
 class RunContents:
@@ -63,19 +76,19 @@ class RunFolder:
 
     def trial_dir(self, trial_id: str) -> Path:
         """Keras Tuner's folder of one trial (its state, checkpoint and nnlab's history of it)."""
-        return self.tuner_dir / f"trial_{trial_id}"
+        return trial_dir(self.tuner_dir, trial_id)
 
     def checkpoint_path(self, trial_id: str) -> Path:
         return self.trial_dir(trial_id) / "checkpoint.weights.h5"
 
     def trial_state_path(self, trial_id: str) -> Path:
-        return self.trial_dir(trial_id) / "trial.json"
+        return self.trial_dir(trial_id) / TRIAL_STATE
 
     def trial_extras_path(self, trial_id: str) -> Path:
         return self.trial_dir(trial_id) / files.TRIAL_EXTRAS
 
     def trial_ids_on_disk(self) -> list[str]:
-        return sorted(p.name[len("trial_"):] for p in self.tuner_dir.glob("trial_*") if p.is_dir())
+        return trial_ids(self.tuner_dir)
 
     def is_run(self) -> bool:
         return files.is_run_dir(self.path)
