@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nnlab.data.dataset import Dataset
 from nnlab.errors import RunError
-from nnlab.runs import files as results
+from nnlab.runs import files
 from nnlab.runs.records import Summary
 from nnlab.spec.loader import RESUMABLE_CHANGES, spec_hash, spec_to_dict
 from nnlab.spec.schema import Spec
@@ -30,7 +30,7 @@ def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> Sum
         raise RunError(f"{run_dir} exists and is a file; choose another --name or --runs-dir")
     if not run_dir.exists() or not any(run_dir.iterdir()):
         return None
-    if not (results.is_run_dir(run_dir) or (run_dir / results.TUNER_DIR).is_dir()):
+    if not (files.is_run_dir(run_dir) or (run_dir / files.TUNER_DIR).is_dir()):
         raise RunError(
             f"{run_dir} exists and is not an nnlab run folder; nnlab will not write into it or delete it. "
             "Choose another --name or --runs-dir"
@@ -38,16 +38,16 @@ def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> Sum
     if overwrite:
         return None
     _remove_temporary_files(run_dir)
-    summary_path = run_dir / results.SUMMARY
+    summary_path = run_dir / files.SUMMARY
     try:
-        previous = results.read_summary(summary_path) if summary_path.is_file() else Summary()
+        previous = files.read_summary(summary_path) if summary_path.is_file() else Summary()
     except (OSError, ValueError, TypeError):
         warn(f"{summary_path} is damaged; it will be rewritten")
         previous = Summary()
     old_hash = previous.spec_hash
     if old_hash == spec_hash(spec):
         return previous
-    changes = _spec_changes(run_dir / results.SPEC_COPY, spec)  # no summary: compare the spec copy
+    changes = _spec_changes(run_dir / files.SPEC_COPY, spec)  # no summary: compare the spec copy
     if old_hash or changes:
         raise RunError(
             f"{run_dir} holds a sweep of a different spec{changes}.\n"
@@ -88,8 +88,8 @@ def _spec_changes(old_path: Path, spec: Spec) -> str:
 def write_run_inputs(folder: Path, spec: Spec, data: Dataset) -> None:
     import yaml
 
-    results.write_atomic(folder / results.SPEC_COPY, yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
-    results.write_json(folder / results.PREPROCESSING, {
+    files.write_atomic(folder / files.SPEC_COPY, yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
+    files.write_json(folder / files.PREPROCESSING, {
         **data.preprocessing, "task": data.task, "class_names": data.class_names,
         "input_shape": list(data.input_shape), "rescale": data.rescale,
     })
