@@ -62,3 +62,30 @@ def test_ctrl_c_says_the_command_that_resumes_even_after_overwrite(tmp_path):
     assert again.returncode == 0, again.stdout + again.stderr
     assert "resuming: 1 trial(s) already done" in again.stdout
     assert "trial 0 started" not in again.stdout  # the completed trial was kept, not trained again
+
+
+def test_one_process_per_run_folder_and_no_stale_lock_after_kill_9(tmp_path):
+    """A second `nnlab run` on a folder another process is running exits 2 at once, naming it; after a
+    kill -9 of the holder, the resume starts at once (the operating system dropped the lock)."""
+    import os
+    import subprocess
+    import sys
+
+    harness = Harness(tmp_path, trials=3, epochs=2)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "nnlab", "run", str(harness.spec), "--runs-dir", str(harness.runs)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        for line in first.stdout:  # wait until it trains
+            if "trial 0 started" in line:
+                break
+        second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        assert second.returncode == 2, second.stdout + second.stderr
+        message = second.stdout + second.stderr
+        assert f"is being run by nnlab run (process {first.pid} on" in message and "Traceback" not in message
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    code, output = harness.run()  # at once: no stale lock to remove
+    assert code == 0, output
+    harness.check()

@@ -25,6 +25,7 @@ from nnlab.errors import NnlabError, RunError
 from nnlab.progress import Reporter
 from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
+from nnlab.runs.lock import RunLock
 from nnlab.runs.opening import check_run_dir
 from nnlab.runs.records import TrialRecord, trial_number
 from nnlab.spec.schema import Spec
@@ -290,8 +291,14 @@ def serve_chief(spec: Spec, runs_dir: str | Path, *, host: str = "127.0.0.1", po
     reporter = reporter or Reporter(quiet=quiet)
     for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
         os.environ.pop(name, None)  # this process serves the oracle; Keras Tuner must not act as a client here
-    sweep = ChiefSweep.open(spec, runs_dir, overwrite=overwrite, reporter=reporter)
-    chief = Chief(sweep, host, port, worker_timeout)
+    with RunLock(Path(runs_dir) / spec.name).acquire("nnlab chief"):  # (its workers share it)
+        sweep = ChiefSweep.open(spec, runs_dir, overwrite=overwrite, reporter=reporter)
+        return _serve_run(sweep, Chief(sweep, host, port, worker_timeout), reporter, workers)
+
+
+def _serve_run(sweep: ChiefSweep, chief: Chief, reporter: Reporter, workers):
+    """Serve until the search is over; the run's result."""
+    spec = sweep.spec
     chief.start()
     if workers is not None:
         where = workers.describe()

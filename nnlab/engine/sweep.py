@@ -28,6 +28,7 @@ from nnlab.engine.search import Search, StopSearch, load_and_place
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
 from nnlab.runs.folder import RunFolder
+from nnlab.runs.lock import RunLock
 from nnlab.runs.log import RunLog
 from nnlab.runs.opening import check_run_dir, prepare_run_dir, write_run_inputs
 from nnlab.runs.records import Summary, TrialRecord, trial_number
@@ -58,10 +59,11 @@ def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, d
     `tensorboard` writes per-trial TensorBoard logs with the HParams dashboard to RUN/tensorboard/;
     `frame`: a pandas DataFrame in place of a CSV source's file."""
     reporter = reporter or Reporter(quiet=quiet)
-    sweep = LocalSweep.open(spec, runs_dir, overwrite=overwrite, device=device, reporter=reporter,
-                            strategy=strategy, tensorboard=tensorboard, frame=frame)
-    with terminate_as_interrupt():
-        return sweep.search()
+    with RunLock(Path(runs_dir) / spec.name).acquire("nnlab run"):  # one process per run folder
+        sweep = LocalSweep.open(spec, runs_dir, overwrite=overwrite, device=device, reporter=reporter,
+                                strategy=strategy, tensorboard=tensorboard, frame=frame)
+        with terminate_as_interrupt():
+            return sweep.search()
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from nnlab.progress import Reporter
 from nnlab.runs import files
 from nnlab.runs.fmt import fmt_duration, fmt_value
 from nnlab.runs.folder import RunFolder
+from nnlab.runs.lock import RunLock
 
 RETRAIN_FILE = "retrain.json"
 
@@ -29,6 +30,11 @@ def retrain(run_dir: str | Path, top: int = 3, seeds: int = 3, device: str = "au
     configuration (its scores, mean and standard deviation), best mean first, as retrain.json holds."""
     reporter = reporter or Reporter()
     folder = RunFolder(run_dir).require()
+    with RunLock(folder.path).acquire("nnlab retrain"):  # not while a sweep rewrites the folder
+        return _retrain(folder, top, seeds, device, reporter)
+
+
+def _retrain(folder: RunFolder, top: int, seeds: int, device: str, reporter: Reporter) -> list[dict]:
     contents = folder.load()
     chosen = contents.ranked[:top]
     if not chosen:
