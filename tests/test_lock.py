@@ -19,3 +19,4 @@ def test_a_held_run_folder_is_refused_with_who_holds_it(tmp_path):
     with RunLock(tmp_path / "runs" / "r").acquire("nnlab retrain"):
         pass
     assert not (tmp_path / "runs" / "r").exists()  # the lock lives beside the folder, not in it
+    assert not (tmp_path / "runs" / ".r.lock").exists()  # and is gone once let go

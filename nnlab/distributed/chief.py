@@ -211,12 +211,15 @@ class ChiefSweep(RecordingSweep):
     per-epoch history, a failure's reason) from the worker's `nnlab_trial.json`."""
 
     @classmethod
-    def open(cls, spec: Spec, runs_dir: str | Path, *, overwrite: bool, reporter: Reporter) -> ChiefSweep:
+    def open(cls, spec: Spec, runs_dir: str | Path, *, overwrite: bool, reporter: Reporter,
+             lock: RunLock) -> ChiefSweep:
         folder = RunFolder(Path(runs_dir) / spec.name)
-        previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)
+        lock.check()
         # The chief trains nothing: its data only sizes the models it rebuilds for best.keras. Its notes
         # are the workers' to print.
         data, device_name = load_and_place(spec, "cpu", reporter, notes=False)
+        lock.acquire("nnlab chief")
+        previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)
         sweep = cls(spec, data, folder, reporter, device_name, previous)
         sweep.prepare_folder()
         return sweep
@@ -291,8 +294,8 @@ def serve_chief(spec: Spec, runs_dir: str | Path, *, host: str = "127.0.0.1", po
     reporter = reporter or Reporter(quiet=quiet)
     for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
         os.environ.pop(name, None)  # this process serves the oracle; Keras Tuner must not act as a client here
-    with RunLock(Path(runs_dir) / spec.name).acquire("nnlab chief"):  # (its workers share it)
-        sweep = ChiefSweep.open(spec, runs_dir, overwrite=overwrite, reporter=reporter)
+    with RunLock(Path(runs_dir) / spec.name) as lock:  # (its workers share it)
+        sweep = ChiefSweep.open(spec, runs_dir, overwrite=overwrite, reporter=reporter, lock=lock)
         return _serve_run(sweep, Chief(sweep, host, port, worker_timeout), reporter, workers)
 
 

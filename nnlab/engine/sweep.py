@@ -59,9 +59,9 @@ def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, d
     `tensorboard` writes per-trial TensorBoard logs with the HParams dashboard to RUN/tensorboard/;
     `frame`: a pandas DataFrame in place of a CSV source's file."""
     reporter = reporter or Reporter(quiet=quiet)
-    with RunLock(Path(runs_dir) / spec.name).acquire("nnlab run"):  # one process per run folder
+    with RunLock(Path(runs_dir) / spec.name) as lock:  # one process per run folder
         sweep = LocalSweep.open(spec, runs_dir, overwrite=overwrite, device=device, reporter=reporter,
-                                strategy=strategy, tensorboard=tensorboard, frame=frame)
+                                strategy=strategy, tensorboard=tensorboard, frame=frame, lock=lock)
         with terminate_as_interrupt():
             return sweep.search()
 
@@ -218,11 +218,16 @@ class LocalSweep(RecordingSweep):
 
     @classmethod
     def open(cls, spec: Spec, runs_dir: str | Path, *, overwrite: bool, device: str, reporter: Reporter,
-             strategy: str | None = None, tensorboard: bool = False, frame=None) -> LocalSweep:
-        """Check the run folder, load the data, pick the device, and create or reopen the folder."""
+             strategy: str | None = None, tensorboard: bool = False, frame=None,
+             lock: RunLock | None = None) -> LocalSweep:
+        """Load the data, pick the device, take the run folder's `lock` (nothing is created before the
+        data is known good), check the folder, and create or reopen it."""
         folder = RunFolder(Path(runs_dir) / spec.name)
-        previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)
+        lock = lock or RunLock(folder.path)
+        lock.check()  # another process holds it: say so before reading the data
         data, device_name = load_and_place(spec, device, reporter, strategy=strategy, frame=frame)
+        lock.acquire("nnlab run")
+        previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)
         sweep = cls(spec, data, folder, reporter, device_name, previous, strategy=strategy, tensorboard=tensorboard,
                     live_epochs=reporter.live)
         sweep.prepare_folder()
