@@ -30,7 +30,7 @@ def test_bom_semicolons_padding_and_question_marks(write):
 
 
 def test_string_labels_become_class_indices_with_names_kept(write):
-    write("d.csv", "x1,x2,y\n" + rows(60, lambda i: f"{i},{i % 5},{'Cammeo' if i % 3 else 'Osmancik'}"))
+    write("d.csv", "x1,x2,y\n" + rows(60, lambda i: f"{i * 1.5},{i % 5},{'Cammeo' if i % 3 else 'Osmancik'}"))
     data = load_data(spec_for(write, "d.csv"))
     assert data.task == "classification" and data.class_names == ["Cammeo", "Osmancik"]
     assert set(np.unique(data.y_train)) == {0, 1}
@@ -38,13 +38,13 @@ def test_string_labels_become_class_indices_with_names_kept(write):
 
 
 def test_integer_codes_are_classes_and_floats_are_regression(write):
-    write("c.csv", "x,y\n" + rows(50, lambda i: f"{i},{1 + i % 3}"))
+    write("c.csv", "x,y\n" + rows(50, lambda i: f"{i * 1.5},{1 + i % 3}"))
     data = load_data(spec_for(write, "c.csv"))
     assert data.task == "classification" and data.class_names == [1, 2, 3]
-    write("r.csv", "x,y\n" + rows(50, lambda i: f"{i},{i * 0.37:.3f}"))
+    write("r.csv", "x,y\n" + rows(50, lambda i: f"{i * 1.5},{i * 0.37:.3f}"))
     data = load_data(spec_for(write, "r.csv"))
     assert data.task == "regression" and data.class_names is None
-    write("r2.csv", "x,y\n" + rows(50, lambda i: f"{i},{1 + i % 3}"))
+    write("r2.csv", "x,y\n" + rows(50, lambda i: f"{i * 1.5},{1 + i % 3}"))
     assert load_data(spec_for(write, "r2.csv", "data.task=regression")).task == "regression"
 
 
@@ -61,14 +61,15 @@ def test_text_columns_one_hot_dates_expand_and_identifiers_are_dropped(write):
     data = load_data(spec_for(write, "d.csv"))
     names = data.preprocessing["features"]
     assert "colour=red" in names and "colour=blue" in names and "colour=missing" in names
-    assert "when.year" in names and "when.month" in names
+    assert "when.month" in names and "when.year" not in names  # every row in 2021: left out, with a note
+    assert any("'when'" in n and "year never changes: left out" in n for n in data.notes)
     assert not any(n.startswith("uid") for n in names)
     assert any("identifier" in n for n in data.notes)
     assert np.isfinite(data.x_train).all() and data.x_train.dtype == np.float32
 
 
 def test_statistics_come_from_training_rows_only(write):
-    write("d.csv", "x,y\n" + rows(50, lambda i: f"{i},{i * 0.3:.2f}"))
+    write("d.csv", "x,y\n" + rows(50, lambda i: f"{i * 1.5},{i * 0.3:.2f}"))
     data = load_data(spec_for(write, "d.csv"))
     column = data.preprocessing["columns"][0]
     train_rows = np.sort(data.x_train[:, 0] * column["std"] + column["mean"])
@@ -88,7 +89,7 @@ def test_categorical_numeric_column_and_unseen_categories(write):
 
 
 def test_rows_without_a_target_are_dropped_with_a_note(write):
-    write("d.csv", "x,y\n" + rows(30, lambda i: f"{i},{'' if i % 10 == 0 else i * 0.5}"))
+    write("d.csv", "x,y\n" + rows(30, lambda i: f"{i * 1.5},{'' if i % 10 == 0 else i * 0.5}"))
     data = load_data(spec_for(write, "d.csv"))
     assert len(data.x_train) + len(data.x_val) == 27
     assert any("without a 'y' value" in n for n in data.notes)
@@ -124,18 +125,18 @@ def test_mpg_example_reads_as_the_issue_describes():
 
 
 def test_currency_percent_thousands_and_decimal_commas_are_numbers(write):
-    body = rows(40, lambda i: f'"${1000 + i * 25:,}";{i % 30}%;"{i},5";{i}')
+    body = rows(40, lambda i: f'"${1000 + i * 25:,}";{i % 30}%;"{i},5";{i % 7}')
     write("d.csv", "price;discount;ratio;y\n" + body)
     data = load_data(spec_for(write, "d.csv", "data.target=price"))
     assert data.task == "regression"
     assert data.preprocessing["features"] == ["discount", "ratio", "y"]
     import pandas as pd
 
-    from nnlab.data.tabular import _to_numbers
+    from nnlab.data.numbers import parse_column
 
-    assert _to_numbers(pd.Series(["3,5", "10,25", "-1,5"])).tolist() == [3.5, 10.25, -1.5]
-    assert _to_numbers(pd.Series(["1,234", "$12,000.50", " 16% "])).tolist() == [1234, 12000.5, 16]
-    assert _to_numbers(pd.Series(["1.234,5", "2.000,25"])).tolist() == [1234.5, 2000.25]
+    assert parse_column(pd.Series(["3,5", "10,25", "-1,5"]))[0].tolist() == [3.5, 10.25, -1.5]
+    assert parse_column(pd.Series(["1,234", "$12,000.50", " 16% "]))[0].tolist() == [1234, 12000.5, 16]
+    assert parse_column(pd.Series(["1.234,5", "2.000,25"]))[0].tolist() == [1234.5, 2000.25]
 
 
 def test_latin1_crlf_file_with_case_variants(write, tmp_path):
@@ -172,13 +173,12 @@ def test_row_numbers_and_numeric_identifiers_are_recognised():
     assert unlikely_target(pd.Series([f"car {i % 200}" for i in range(300)]), "name")
 
 
-def test_a_row_number_column_is_kept_with_a_note_naming_it(write):
-    from nnlab.data.load import load_data
-    from nnlab.spec.loader import load_spec
-
+def test_a_row_number_column_is_left_out_with_a_note_unless_kept(write):
     write("d.csv", "id,x,y\n" + "\n".join(f"{1000 + i},{i % 9},{i % 2}" for i in range(300)) + "\n")
     spec = write("s.yaml", "data: {source: csv, path: d.csv, target: y}\nmodel: {kind: mlp}\n")
     data = load_data(load_spec(spec))
-    assert data.preprocessing["features"] == ["id", "x"]  # kept, as runs made before read it
-    assert any("'id' looks like a row number or an identifier (unique whole numbers 1000 to 1299): kept as a "
-               "feature; add it to data.drop" in n for n in data.notes)
+    assert data.preprocessing["features"] == ["x"]
+    assert any("'id' looks like row numbers or an identifier (unique whole numbers 1000 to 1299): left out; "
+               "data.keep keeps it" in n for n in data.notes)
+    kept = load_data(load_spec(spec, ["data.keep=[id]"]))
+    assert kept.preprocessing["features"] == ["id", "x"]

@@ -1,87 +1,59 @@
-"""Tabular data: reading real CSV files and turning their columns into model inputs.
+"""Tabular data: what each column of a CSV holds, and turning the columns into model inputs.
 
-Owns the messy part of CSVs: a UTF-8 BOM, `;` or tab separators, padded cells, `?` and empty cells,
-string columns, numbers stored as text, dates, identifiers, string or integer-coded class labels.
-The preprocessing is a plain JSON-able record (`fit_preprocessing`), fitted on the training rows
-only, and applied by `apply_preprocessing` to any frame with the same columns (validation rows now,
-new data later).
+The file is read as text (`csvfile.read_table`). `column_types` then decides, per column, with a note
+for every interpretation: numbers (in the column's own convention, see `numbers`), dates (see
+`dates`), categories, or a column left out (empty, constant, an identifier, free text, row numbers),
+which `data.keep` overrides. The preprocessing is a plain JSON-able record (`fit_preprocessing`),
+fitted on the training rows only and applied by `apply_preprocessing` to any table with the same
+columns (validation rows now, new data later); each column's number or date format travels in it, so
+new data is read the way the training data was.
 """
 
 from __future__ import annotations
 
-import csv
 import re
-import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from nnlab.data import csvfile, dates, numbers
 from nnlab.data.rules import standardization
 from nnlab.errors import DataError, did_you_mean
+from nnlab.spec.schema import CSV_READER
 
 MAX_CATEGORIES = 30  # one-hot the most frequent categories; the rest share an "other" column
+READER = CSV_READER  # recorded in preprocessing.json (runs of nnlab 0.2 or older have none)
+_PLAIN_NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
-def read_csv(path: Path, na_values: list[str] = (), delimiter: str | None = None) -> pd.DataFrame:
-    """Read a CSV as a user means it: BOM stripped, separator detected, cells and names trimmed."""
-    if not path.exists():
-        raise DataError(f"Data file not found: {path}")
-    if path.is_dir():
-        raise DataError(f"{path} is a folder; `source: csv` needs a CSV file")
-    if path.stat().st_size == 0:
-        raise DataError(f"The CSV file {path} is empty (0 bytes)")
-    encoding = _encoding(path)
-    sep = delimiter or _sniff_delimiter(path, encoding)
-    try:
-        frame = pd.read_csv(
-            path, sep=sep, na_values=list(na_values), encoding=encoding, skipinitialspace=True,
-            low_memory=False,
-        )
-    except pd.errors.EmptyDataError:
-        raise DataError(f"The CSV file {path} has no header and no rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"Cannot parse the CSV file {path}: {str(exc).strip()}") from None
-    if frame.empty:
-        raise DataError(f"The CSV file {path} has a header but no rows")
-    return tidy(frame, na_values)
+def read_csv(path: Path, na_values=(), delimiter: str | None = None, encoding: str | None = None,
+             notes: list[str] | None = None) -> pd.DataFrame:
+    """A CSV file as a table of text with missing cells as NaN (see `csvfile`)."""
+    return csvfile.read_table(path, na_values, delimiter, encoding, notes)
 
 
-def tidy(frame: pd.DataFrame, na_values=()) -> pd.DataFrame:
-    """A table as a user means it: names and text cells trimmed, empty cells and `na_values` missing,
-    the empty nameless columns of trailing separators dropped. (A DataFrame given from Python gets
-    the same treatment as a CSV file.)"""
-    frame = frame.copy()
-    frame.columns = [str(c).strip() for c in frame.columns]
-    unnamed = [c for c in frame.columns if c.startswith("Unnamed:") and frame[c].isna().all()]
-    frame = frame.drop(columns=unnamed)  # trailing separators leave empty, nameless columns
-    for col in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]):
-            stripped = frame[col].astype("string").str.strip()
-            stripped = stripped.mask(stripped.isin(["", *na_values]))
-            frame[col] = stripped.astype(object).where(stripped.notna(), np.nan)
-    return frame.reset_index(drop=True)
+@dataclass
+class ReadOptions:
+    """The spec's say over how columns are read (all optional)."""
+
+    categorical: list[str] = field(default_factory=list)
+    keep: list[str] = field(default_factory=list)  # never left out automatically
+    dates: list[str] = field(default_factory=list)  # read as dates
+    decimal: str | None = None
+    thousands: str | None = None  # "" for none
+    dayfirst: bool | None = None
 
 
-def _encoding(path: Path) -> str:
-    with path.open("rb") as fh:
-        sample = fh.read(1 << 16)
-    try:
-        sample.decode("utf-8")
-        return "utf-8-sig"
-    except UnicodeDecodeError as exc:
-        if exc.start > len(sample) - 4:  # a character cut at the sample's end
-            return "utf-8-sig"
-        return "latin-1"
+@dataclass
+class Column:
+    """What one feature column holds, and how it is written."""
 
-
-def _sniff_delimiter(path: Path, encoding: str) -> str:
-    with path.open("r", encoding=encoding, errors="replace") as fh:
-        sample = "".join(fh.readline() for _ in range(50))
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
+    name: str
+    kind: str  # numeric, date or categorical
+    number_format: numbers.NumberFormat | None = None
+    date_format: dates.DateFormat | None = None
 
 
 def find_column(frame: pd.DataFrame, name: str, what: str, path: Path) -> str:
@@ -97,30 +69,14 @@ def find_column(frame: pd.DataFrame, name: str, what: str, path: Path) -> str:
     )
 
 
-_NUMBER_DECOR = r"[\s$€£¥%]"  # currency signs, percent signs and spaces around numbers in real files
-
-
-def _to_numbers(series: pd.Series) -> pd.Series:
-    """Parse text like '$1,234.5', '16%', '3,5' (decimal comma) or '1.234,5' into floats (else NaN)."""
-    text = series.astype("string").str.replace(_NUMBER_DECOR, "", regex=True)
-    decimal_comma = text.str.fullmatch(r"-?\d+,\d{1,2}|-?\d{1,3}(\.\d{3})+,\d+|-?\d*,\d{4,}").fillna(False).any()
-    if decimal_comma:
-        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    else:
-        text = text.str.replace(",", "", regex=False)
-    return pd.to_numeric(text, errors="coerce").astype(float)
-
-
-def as_numbers(series: pd.Series) -> tuple[pd.Series, list[str]] | None:
-    """A text column that holds numbers (≥ 90% parse) as floats, and the stray values; else None."""
-    present = series.dropna()
-    if present.empty:
-        return None
-    parsed = _to_numbers(present)
-    if parsed.notna().mean() < 0.9:
-        return None
-    stray = sorted(set(present[parsed.isna()].astype(str)))[:5]
-    return _to_numbers(series), stray
+def as_numbers(series: pd.Series, options: ReadOptions | None = None):
+    """A text column that holds numbers (≥ 90% of its values) as floats and the stray values that
+    became missing; None when it does not hold numbers. (A numeric column is returned as it is.)"""
+    if is_numeric(series):
+        return series.astype(float), []
+    options = options or ReadOptions()
+    parsed = numbers.parse_column(series, options.decimal, options.thousands)
+    return None if parsed is None else (parsed[0], parsed[2])
 
 
 def merge_case_variants(frame: pd.DataFrame, col: str, notes: list[str]) -> None:
@@ -143,16 +99,7 @@ def is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
-def _is_date(series: pd.Series) -> bool:
-    present = series.dropna().astype(str)
-    if present.empty or not present.str.contains(r"\d").all():
-        return False
-    sample = present.sample(min(len(present), 200), random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return parsed.notna().mean() >= 0.9 and present.str.len().median() >= 6
-
+# ------------------------------------------------------------------------------------ identifiers
 
 _ID_NAME = re.compile(r"^(id|index|idx|row|no|unnamed: ?0)$|[_\s.-]id$|^id[_\s.-]", re.IGNORECASE)
 _ID_SUFFIX = re.compile(r"[a-z]I[dD]$")  # PassengerId, customerID
@@ -161,7 +108,12 @@ _ID_SUFFIX = re.compile(r"[a-z]I[dD]$")  # PassengerId, customerID
 def looks_like_row_number(series: pd.Series, name: str) -> bool:
     """Unique whole numbers in every row that count the rows (1, 2, 3, … in any order) or are named
     like an identifier (`id`, `customer_id`, `PassengerId`, pandas' `Unnamed: 0`)."""
-    if len(series) < 20 or series.isna().any() or pd.api.types.is_bool_dtype(series) or not is_numeric(series):
+    if not is_numeric(series):
+        converted = as_numbers(series)
+        if converted is None or converted[1]:
+            return False
+        series = converted[0]
+    if len(series) < 20 or series.isna().any() or pd.api.types.is_bool_dtype(series):
         return False
     values = series.to_numpy(np.float64)
     if not np.all(np.mod(values, 1) == 0) or len(np.unique(values)) != len(values):
@@ -170,79 +122,108 @@ def looks_like_row_number(series: pd.Series, name: str) -> bool:
     return named or values.max() - values.min() == len(values) - 1
 
 
-def identifier_like(series: pd.Series, name: str) -> bool:
-    """A column of (almost) one value per row: text identifiers or free text, or numeric row numbers."""
-    rows = len(series)
-    if is_numeric(series):
-        return looks_like_row_number(series, name)
-    return rows >= 20 and series.nunique() > 0.9 * rows
-
-
 def unlikely_target(series: pd.Series, name: str) -> bool:
     """A column nobody means to predict: row numbers or identifiers, or text with more distinct values
     than half its rows (names, free text: a class would have under two examples on average)."""
     rows = int(series.notna().sum())
-    if is_numeric(series):
-        return looks_like_row_number(series, name)
-    return rows >= 20 and series.nunique() > 0.5 * rows
+    if looks_like_row_number(series, name):
+        return True
+    return not is_numeric(series) and as_numbers(series) is None and rows >= 20 and series.nunique() > 0.5 * rows
 
 
-def column_types(frame: pd.DataFrame, categorical: list[str], notes: list[str]) -> dict[str, str]:
-    """Decide what each feature column is: numeric, categorical or date; drop what cannot help.
+# ------------------------------------------------------------------------------------ column types
 
-    Mutates `frame` where a text column turns out to hold numbers. Appends what it decided to
-    `notes`, for the user to read.
-    """
-    types: dict[str, str] = {}
-    rows = len(frame)
+
+def column_types(frame: pd.DataFrame, options: ReadOptions, notes: list[str]) -> list[Column]:
+    """Decide what each feature column is, with a note for every interpretation; leave out what cannot
+    help (unless `options.keep` names it). Numeric columns of `frame` become floats in place."""
+    columns = []
     for col in frame.columns:
-        series = frame[col]
-        if series.isna().all():
-            notes.append(f"column {col!r} is empty in every row: left out")
-            continue
-        if col in categorical or pd.api.types.is_bool_dtype(series):
-            types[col] = "categorical"
-            continue
-        if not pd.api.types.is_numeric_dtype(series):
-            numbers = as_numbers(series)
-            if numbers is not None:
-                frame[col], stray = numbers
-                if stray:
-                    notes.append(f"column {col!r}: text values {', '.join(map(repr, stray))} taken as missing")
-                types[col] = "numeric"
-            elif _is_date(series):
-                types[col] = "date"
-                notes.append(f"column {col!r} holds dates: used as year, month, day and weekday")
-            elif identifier_like(series, col):
-                notes.append(
-                    f"column {col!r} looks like an identifier or free text ({series.nunique()} different "
-                    f"values in {rows} rows): left out; add it to data.drop to silence this"
-                )
-            else:
-                merge_case_variants(frame, col, notes)
-                types[col] = "categorical"
-            continue
-        if series.nunique(dropna=True) <= 1:
-            notes.append(f"column {col!r} has the same value in every row: left out")
-            continue
-        if looks_like_row_number(series, col):
-            notes.append(f"column {col!r} looks like a row number or an identifier (unique whole numbers "
-                         f"{series.min():.0f} to {series.max():.0f}): kept as a feature; add it to data.drop to "
-                         "leave it out")
-        types[col] = "numeric"
-    if not types:
+        column = _column_type(frame, col, options, notes)
+        if column is not None:
+            columns.append(column)
+    if not columns:
         raise DataError("No usable feature columns are left (every column was dropped, empty or constant)")
-    return types
+    return columns
+
+
+def _column_type(frame: pd.DataFrame, col: str, options: ReadOptions, notes: list[str]) -> Column | None:
+    series, keep = frame[col], col in options.keep
+    if series.isna().all():
+        notes.append(f"column {col!r} is empty in every row: left out")
+        return None
+    if col in options.categorical or pd.api.types.is_bool_dtype(series):
+        return Column(col, "categorical")
+    if col in options.dates:
+        date_format, said = dates.detect(series, options.dayfirst)
+        notes.append(f"column {col!r} read as dates (data.dates): " + "; ".join(said or ["as written"]))
+        return Column(col, "date", date_format=date_format)
+    kind = _numeric(frame, col, options, notes)
+    if kind is None and dates.looks_like_dates(series):
+        date_format, said = dates.detect(series, options.dayfirst)
+        notes.append(f"column {col!r} holds dates: used as {', '.join(date_format.parts)}"
+                     + "".join(f"; {s}" for s in said))
+        return Column(col, "date", date_format=date_format)
+    if kind is None:
+        return _categorical(frame, col, keep, notes)
+    series = frame[col]
+    if series.nunique(dropna=True) <= 1 and not keep:
+        notes.append(f"column {col!r} has the same value in every row: left out (data.keep keeps it)")
+        return None
+    if looks_like_row_number(series, col) and not keep:
+        notes.append(f"column {col!r} looks like row numbers or an identifier (unique whole numbers "
+                     f"{series.min():.0f} to {series.max():.0f}): left out; data.keep keeps it")
+        return None
+    return kind
+
+
+def _numeric(frame: pd.DataFrame, col: str, options: ReadOptions, notes: list[str]) -> Column | None:
+    """The column as numbers, if it holds numbers; notes on how they were written."""
+    series = frame[col]
+    if is_numeric(series):
+        return Column(col, "numeric", numbers.NumberFormat())
+    parsed = numbers.parse_column(series, options.decimal, options.thousands)
+    if parsed is None:
+        return None
+    frame[col], number_format, stray, ambiguous = parsed
+    written = series.dropna().astype(str)
+    fancy = written[~written.str.match(_PLAIN_NUMBER)]
+    if len(fancy):
+        notes.append(f"column {col!r}: numbers written like {fancy.iloc[0]!r} ({number_format.describe()})")
+    if ambiguous:
+        example = written[written.str.contains(r"[.,]\d{3}\b")].iloc[0] if written.str.contains(r"[.,]\d{3}\b").any() \
+            else written.iloc[0]
+        notes.append(f"column {col!r}: {example!r} could be read two ways; read with {number_format.describe()} "
+                     "(set data.decimal and data.thousands to change)")
+    if stray:
+        notes.append(f"column {col!r}: text values {', '.join(map(repr, stray))} taken as missing")
+    return Column(col, "numeric", number_format)
+
+
+def _categorical(frame: pd.DataFrame, col: str, keep: bool, notes: list[str]) -> Column | None:
+    series, rows = frame[col], len(frame)
+    if rows >= 20 and series.nunique() > 0.9 * rows and not keep:
+        notes.append(f"column {col!r} looks like an identifier or free text ({series.nunique()} different values "
+                     f"in {rows} rows): left out; data.keep keeps it, data.drop silences this")
+        return None
+    merge_case_variants(frame, col, notes)
+    if series.nunique(dropna=True) <= 1 and not keep:
+        notes.append(f"column {col!r} has the same value in every row: left out (data.keep keeps it)")
+        return None
+    return Column(col, "categorical")
+
+
+# ------------------------------------------------------------------------------------ target
 
 
 def encode_target(target: pd.Series, task: str, classes: list | None = None) -> tuple[np.ndarray, list | None]:
     """Targets as class indices (classification) or floats (regression), and the class values."""
     if task == "regression":
-        numbers = pd.to_numeric(target, errors="coerce")
-        if numbers.isna().any():
-            bad = target[numbers.isna()].astype(str).unique()[:3]
+        numbers_ = pd.to_numeric(target, errors="coerce")
+        if numbers_.isna().any():
+            bad = target[numbers_.isna()].astype(str).unique()[:3]
             raise DataError(f"A regression target must be numeric; found {', '.join(map(repr, bad))}")
-        return numbers.to_numpy(np.float32), None
+        return numbers_.to_numpy(np.float32), None
     if classes is None:
         present = target.dropna().unique().tolist()
         try:
@@ -258,6 +239,13 @@ def encode_target(target: pd.Series, task: str, classes: list | None = None) -> 
 
 
 def _key(value) -> str:
+    """A category's name: whole numbers without a decimal part however they were written (1, 1.0)."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return str(int(number)) if number.is_integer() and abs(number) < 1e15 else value
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     return str(value)
@@ -271,25 +259,29 @@ def _plain(value):
     return value
 
 
-def fit_preprocessing(frame: pd.DataFrame, types: dict[str, str]) -> list[dict]:
-    """Per feature column, the statistics of the training rows needed to turn it into numbers."""
+# ------------------------------------------------------------------------------------ preprocessing
+
+
+def fit_preprocessing(frame: pd.DataFrame, columns: list[Column]) -> list[dict]:
+    """Per feature column, what the training rows say is needed to turn it into numbers."""
     record = []
-    for col, kind in types.items():
-        series = frame[col]
-        if kind == "numeric":
+    for column in columns:
+        series = frame[column.name]
+        if column.kind == "numeric":
             values = series.astype(float)
             median = float(values.median()) if values.notna().any() else 0.0
             mean, std = standardization(values.fillna(median).to_numpy()[:, None])
-            record.append({"name": col, "type": "numeric", "median": median,
-                           "mean": float(mean[0]), "std": float(std[0])})
-        elif kind == "date":
-            parts = _date_parts(series)
+            record.append({"name": column.name, "type": "numeric", "median": median, "mean": float(mean[0]),
+                           "std": float(std[0]), "format": column.number_format.as_dict()})
+        elif column.kind == "date":
+            parts = column.date_format.part_values(series)
             stats = {p: tuple(float(a[0]) for a in standardization(v.to_numpy()[:, None])) for p, v in parts.items()}
-            record.append({"name": col, "type": "date", "parts": stats})
+            record.append({"name": column.name, "type": "date", "parts": stats,
+                           "format": column.date_format.as_dict()})
         else:
             counts = series.dropna().map(_key).value_counts()
             kept = sorted((str(c) for c in counts.index[:MAX_CATEGORIES]), key=_natural)
-            record.append({"name": col, "type": "categorical", "categories": kept,
+            record.append({"name": column.name, "type": "categorical", "categories": kept,
                            "other": len(counts) > MAX_CATEGORIES, "missing": bool(series.isna().any())})
     return record
 
@@ -302,16 +294,9 @@ def _natural(text: str) -> tuple:
         return (1, 0.0, text)
 
 
-def _date_parts(series: pd.Series) -> dict[str, pd.Series]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dates = pd.to_datetime(series.astype("string"), errors="coerce", format="mixed")
-    parts = {"year": dates.dt.year, "month": dates.dt.month, "day": dates.dt.day, "weekday": dates.dt.day_of_week}
-    return {p: v.astype(float).fillna(v.astype(float).median() if v.notna().any() else 0.0) for p, v in parts.items()}
-
-
 def apply_preprocessing(record: list[dict], frame: pd.DataFrame) -> np.ndarray:
-    """Turn a frame's feature columns into a float32 matrix, exactly as fitted on the training rows."""
+    """Turn a table's feature columns into a float32 matrix, exactly as fitted on the training rows
+    (each column read in its training format; records of older runs, without one, as they were)."""
     missing = [c["name"] for c in record if c["name"] not in frame.columns]
     if missing:
         raise DataError(f"The data lacks the columns {', '.join(map(repr, missing))} that the model was trained on")
@@ -319,23 +304,38 @@ def apply_preprocessing(record: list[dict], frame: pd.DataFrame) -> np.ndarray:
     for col in record:
         series = frame[col["name"]]
         if col["type"] == "numeric":
-            values = pd.to_numeric(series, errors="coerce").astype(float).fillna(col["median"])
-            blocks.append(((values - col["mean"]) / col["std"]).to_numpy()[:, None])
+            values = _numbers_of(series, col.get("format"))
+            blocks.append(((values.fillna(col["median"]) - col["mean"]) / col["std"]).to_numpy()[:, None])
         elif col["type"] == "date":
-            for part, v in _date_parts(series).items():
+            date_format = dates.DateFormat(**col["format"]) if "format" in col else \
+                dates.DateFormat(parts=list(col["parts"]))  # a run of nnlab 0.2 or older
+            for part, v in date_format.part_values(series).items():
                 mean, std = col["parts"][part]
                 blocks.append(((v - mean) / std).to_numpy()[:, None])
         else:
-            keys = series.map(lambda v: None if pd.isna(v) else _key(v))
-            cats = col["categories"]
-            onehot = np.stack([(keys == c).to_numpy() for c in cats], axis=1)
-            extra = []
-            if col["other"]:
-                extra.append((keys.notna() & ~keys.isin(cats)).to_numpy())
-            if col["missing"]:
-                extra.append(keys.isna().to_numpy())
-            blocks.append(np.column_stack([onehot, *extra]) if extra else onehot)
+            blocks.append(_one_hot(series, col))
     return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+def _numbers_of(series: pd.Series, number_format: dict | None) -> pd.Series:
+    if is_numeric(series):
+        return series.astype(float)
+    if number_format is not None:
+        return numbers.NumberFormat(**number_format).parse(series)
+    parsed = numbers.parse_column(series, share=0.0)  # a run of nnlab 0.2 or older: as the values say
+    return parsed[0] if parsed is not None else pd.to_numeric(series, errors="coerce").astype(float)
+
+
+def _one_hot(series: pd.Series, col: dict) -> np.ndarray:
+    keys = series.map(lambda v: None if pd.isna(v) else _key(v))
+    cats = col["categories"]
+    onehot = np.stack([(keys == c).to_numpy() for c in cats], axis=1)
+    extra = []
+    if col["other"]:
+        extra.append((keys.notna() & ~keys.isin(cats)).to_numpy())
+    if col["missing"]:
+        extra.append(keys.isna().to_numpy())
+    return np.column_stack([onehot, *extra]) if extra else onehot
 
 
 def feature_names(record: list[dict]) -> list[str]:

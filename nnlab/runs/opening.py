@@ -19,7 +19,7 @@ from nnlab.data.dataset import Dataset
 from nnlab.errors import RunError
 from nnlab.runs import files
 from nnlab.runs.records import Summary
-from nnlab.spec.loader import RESUMABLE_CHANGES, spec_hash, spec_to_dict
+from nnlab.spec.loader import ADDED_KEYS, RESUMABLE_CHANGES, spec_hash, spec_to_dict
 from nnlab.spec.schema import Spec
 
 
@@ -47,6 +47,13 @@ def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> Sum
     old_hash = previous.spec_hash
     if old_hash == spec_hash(spec):
         return previous
+    if old_hash and old_hash == spec_hash(spec, csv_reader=None):
+        raise RunError(
+            f"{run_dir} was read by the CSV rules of nnlab 0.2 or older; this version reads some files "
+            "differently (encodings, numbers, dates, identifier columns), so its trials cannot be continued with "
+            "features read another way. Use --overwrite to start this run over, or --name NAME to run beside it; "
+            "the old run still compares, predicts and evaluates as before."
+        )
     changes = _spec_changes(run_dir / files.SPEC_COPY, spec)  # no summary: compare the spec copy
     if old_hash or changes:
         raise RunError(
@@ -78,11 +85,19 @@ def _spec_changes(old_path: Path, spec: Spec) -> str:
         if isinstance(a, dict) and isinstance(b, dict):
             for key in sorted(set(a) | set(b)):
                 walk(a.get(key), b.get(key), f"{path}.{key}" if path else key)
-        elif a != b and path != "name" and path.removeprefix("search.") not in RESUMABLE_CHANGES:
+        elif a != b and path != "name" and path.removeprefix("search.") not in RESUMABLE_CHANGES \
+                and not _default_added(path, a, b):
             changed.append(f"{path}: {a!r} → {b!r}")
 
     walk(old, new, "")
     return (" (changed: " + "; ".join(changed[:5]) + ")") if changed else ""
+
+
+def _default_added(path: str, old, new) -> bool:
+    """A key the old spec copy lacks (added to nnlab later) that holds its default now."""
+    section, _, key = path.partition(".")
+    defaults = ADDED_KEYS.get(section, {})
+    return old is None and key in defaults and new == defaults[key]
 
 
 def write_run_inputs(folder: Path, spec: Spec, data: Dataset) -> None:

@@ -98,12 +98,26 @@ def spec_to_dict(spec: schema.Spec) -> dict:
 RESUMABLE_CHANGES = ("max_trials", "max_minutes", "max_failures", "keep")
 
 
-def spec_hash(spec: schema.Spec) -> str:
-    """A short hash of what defines a search (not how long it runs), to tell two searches apart."""
+# Spec keys added after nnlab 0.1, left out of the hash while they hold their default: a spec that does
+# not use them hashes as it always did, so its runs resume.
+ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "dayfirst": None, "dates": [],
+                       "keep": []}}
+
+
+def spec_hash(spec: schema.Spec, csv_reader: int | None = schema.CSV_READER) -> str:
+    """A short hash of what defines a search (not how long it runs), to tell two searches apart. A CSV
+    source's hash includes the version of the CSV reading rules (`csv_reader`; None for the rules of
+    nnlab 0.2 and older), so a run is never continued with features read another way."""
     data = spec_to_dict(spec)
     for key in RESUMABLE_CHANGES:
         data["search"].pop(key, None)
     data.pop("name", None)
+    for section, defaults in ADDED_KEYS.items():
+        for key, default in defaults.items():
+            if data[section].get(key, default) == default:
+                data[section].pop(key, None)
+    if data["data"].get("source") == "csv" and csv_reader is not None:
+        data["data"]["reader"] = csv_reader
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, T
 
 from nnlab.spec.kinds import searchable
 
+CSV_READER = 2  # the version of nnlab's rules for reading CSV files; part of a CSV spec's hash
 ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
@@ -60,6 +61,18 @@ class CsvData(_DataBase):
         None, description="What to predict; inferred from the target column when absent."
     )
     delimiter: str | None = Field(None, description="Column separator; detected when absent.")
+    encoding: str | None = Field(None, description="The file's text encoding (utf-8, cp1252, latin-1, …); "
+                                                   "detected when absent: UTF-8, else Windows-1252, else Latin-1.")
+    decimal: Literal[".", ","] | None = Field(None, description="The decimal mark of text numbers; detected per "
+                                                                "column when absent.")
+    thousands: Literal[",", ".", " ", "'", "none"] | None = Field(
+        None, description="The thousands separator of text numbers ('none' for none); detected per column when absent."
+    )
+    dayfirst: bool | None = Field(None, description="Dates like 01/12/2017 have the day first; detected per column "
+                                                    "when absent (month first when the values cannot tell).")
+    dates: list[str] = Field([], description="Columns to read as dates.")
+    keep: list[str] = Field([], description="Columns never left out automatically (as identifiers, free text, row "
+                                            "numbers or constant).")
 
     @field_validator("na_values", mode="before")
     @classmethod

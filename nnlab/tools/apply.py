@@ -124,8 +124,9 @@ def _encode_labels(values, preprocessing: dict, where: str) -> np.ndarray:
     names = [str(c) for c in preprocessing["class_names"]]
     lookup = {name: i for i, name in enumerate(names)}
     lookup.update({name.lower(): i for i, name in enumerate(names)})
-    if not any(name.lstrip("-").isdigit() for name in names):
-        # classes named by words (scikit-learn's iris: setosa, …) over labels coded 0, 1, 2: codes are indices
+    arrays = "columns" not in preprocessing and "image_size" not in preprocessing
+    if arrays and not any(name.lstrip("-").isdigit() for name in names):
+        # a bundled set's classes named by words (iris: setosa, …) over labels coded 0, 1, 2: codes are indices
         lookup.update({str(i): i for i in range(len(names))})
     encoded, unknown = [], set()
     for value in values:
@@ -143,9 +144,9 @@ def _encode_labels(values, preprocessing: dict, where: str) -> np.ndarray:
 
 
 def _read_csv(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
-    from nnlab.data.tabular import apply_preprocessing, find_column, read_csv
+    from nnlab.data.tabular import apply_preprocessing, as_numbers, find_column, read_csv
 
-    frame = read_csv(path)
+    frame = read_csv(path, preprocessing.get("na_values", ()))
     target = preprocessing.get("target")
     y = None
     has_target = target is not None and any(c.lower() == str(target).lower() for c in frame.columns)
@@ -155,7 +156,9 @@ def _read_csv(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
         column = find_column(frame, target, "target", path)
         if frame[column].isna().any():
             raise DataError(f"{path.name}: {int(frame[column].isna().sum())} row(s) have no {target!r} value")
-        y = _encode_labels(frame[column].tolist(), preprocessing, path.name)
+        converted = as_numbers(frame[column])  # numbers written as text ("$1,234", "3,5")
+        values = converted[0] if converted is not None and not converted[1] else frame[column]
+        y = _encode_labels(values.tolist(), preprocessing, path.name)
     x = apply_preprocessing(preprocessing["columns"], frame)
     return Inputs(x, [str(i + 1) for i in range(len(frame))], "row", y)
 

@@ -46,9 +46,10 @@ def look(path: Path, target: str | None, spec_dir: Path) -> Look:
 def _look_csv(path: Path, rel: str, target: str | None) -> Look:
     from nnlab.data.rules import infer_task
     from nnlab.data.tabular import (
+        ReadOptions,
+        as_numbers,
         column_types,
         find_column,
-        is_numeric,
         looks_like_row_number,
         read_csv,
         unlikely_target,
@@ -63,18 +64,21 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
     if unlikely_target(frame[target], target):
         others = [str(c) for c in frame.columns if c != target and not unlikely_target(frame[c], str(c))]
         which = f"--target {target}" if chosen else f"The last column, {target!r}, would be the target, but it"
-        what = ("row numbers or identifiers" if is_numeric(frame[target]) else "names, identifiers or free text")
+        what = ("row numbers or identifiers" if as_numbers(frame[target]) else "names, identifiers or free text")
         raise DataError(f"{which} looks like {what} ({frame[target].nunique()} different values in {len(frame)} "
                         "rows), not something to predict. Give the column to predict with --target COLUMN, e.g. one "
                         f"of: {', '.join(others) or 'none'}")
     guessed = f"target: {target!r}" + ("" if chosen else " (the last column; give --target COLUMN to choose another)")
+    converted = as_numbers(frame[target])
+    if converted is not None and not converted[1]:  # a target of numbers written as text
+        frame[target] = converted[0]
     task, _ = infer_task(frame[target].to_numpy(), target)
     features = frame.drop(columns=[target])
     row_numbers = [str(c) for c in features.columns if looks_like_row_number(features[c], str(c))]
-    types = column_types(features.drop(columns=row_numbers), [], notes)
+    columns = column_types(features.drop(columns=row_numbers), ReadOptions(), notes)
     notes += [f"column {c!r} looks like a row number or an identifier (unique whole numbers): left out with "
               "data.drop below; remove it from there if it is a real feature" for c in row_numbers]
-    counted = {kind: sum(1 for t in types.values() if t == kind) for kind in ("numeric", "categorical", "date")}
+    counted = {kind: sum(1 for c in columns if c.kind == kind) for kind in ("numeric", "categorical", "date")}
     comments = [f"{path.name}: {len(frame)} rows, {frame.shape[1]} columns", guessed,
                 "features: " + ", ".join(f"{n} {k}" for k, n in counted.items() if n)] + notes
     look_ = Look("csv", "mlp", task, len(frame), comments=comments)

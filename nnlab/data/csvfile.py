@@ -1,0 +1,116 @@
+"""Reading a CSV file as text, the way its author meant it: `read_table`.
+
+- The whole file is decoded: UTF-8 (with or without a byte-order mark), else Windows-1252 (what Excel
+  writes on Windows), else Latin-1; `data.encoding` overrides. A file that is not UTF-8 gets a note.
+- The separator (`,` `;` tab `|`) is detected from the first lines; `data.delimiter` overrides.
+- Every cell is read as text, trimmed; quoted cells may hold separators and line breaks.
+- Cells that mean "missing" become missing: empty cells, `NA`, `N/A`, `NaN`, `NULL`, `None`, `#N/A`,
+  `?`, `-`, `--`, `—`, Excel's `#VALUE!` and `#DIV/0!`, and the spec's own `na_values`. A note says
+  which spellings were found where (an empty cell needs no note).
+- Empty rows and empty, nameless columns (what Excel leaves after the data) are dropped, with a note.
+
+What each column holds (numbers, dates, categories) is decided later, from this text (`tabular`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nnlab.errors import DataError
+
+MISSING = ("", "na", "n/a", "nan", "null", "none", "#n/a", "#na", "n.a.", "?", "??", "-", "--", "---", "—", "–",
+           "#value!", "#div/0!", "#ref!", "#null!", "#num!", "<na>", "nil")
+ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+ENCODING_NAMES = {"utf-8-sig": "UTF-8", "cp1252": "Windows-1252", "latin-1": "Latin-1"}
+
+
+def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding: str | None = None,
+               notes: list[str] | None = None) -> pd.DataFrame:
+    """The CSV file as a table of text (missing cells as NaN); what was decided goes to `notes`."""
+    notes = [] if notes is None else notes
+    if not path.exists():
+        raise DataError(f"Data file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; `source: csv` needs a CSV file")
+    raw = path.read_bytes()
+    if not raw:
+        raise DataError(f"The CSV file {path} is empty (0 bytes)")
+    text = decode(raw, path, encoding, notes)
+    sep = delimiter or _sniff_delimiter(text)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True,
+                            engine="c" if len(sep) == 1 else "python")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"The CSV file {path} has no header and no rows") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"Cannot parse the CSV file {path}: {str(exc).strip()}") from None
+    frame = tidy(frame, na_values, notes)
+    if frame.empty:
+        raise DataError(f"The CSV file {path} has a header but no rows")
+    return frame
+
+
+def decode(raw: bytes, path: Path, encoding: str | None, notes: list[str]) -> str:
+    """The file's text: in `encoding` when given, else the first of UTF-8, Windows-1252, Latin-1 that
+    decodes the whole file."""
+    if encoding:
+        try:
+            return raw.decode(encoding).removeprefix("\ufeff")
+        except LookupError:
+            raise DataError(f"data.encoding {encoding!r} is not an encoding Python knows (e.g. utf-8, cp1252, "
+                            "latin-1)") from None
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path.name} is not {encoding}: byte {exc.start} ({raw[exc.start:exc.start + 1]!r}) "
+                            "cannot be decoded; leave data.encoding out to let nnlab detect it") from None
+    for candidate in ENCODINGS:
+        try:
+            text = raw.decode(candidate)
+        except UnicodeDecodeError:
+            continue
+        if candidate != "utf-8-sig":
+            notes.append(f"{path.name} is not UTF-8: decoded as {ENCODING_NAMES[candidate]}; set data.encoding "
+                         "if that is wrong")
+        return text
+    raise AssertionError("latin-1 decodes every byte")
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def tidy(frame: pd.DataFrame, na_values=(), notes: list[str] | None = None) -> pd.DataFrame:
+    """A table as a user means it: names and text cells trimmed, the spellings of "missing" (and the
+    spec's `na_values`) missing, empty rows and the empty nameless columns of trailing separators
+    dropped. A DataFrame given from Python gets the same treatment as a file (its numbers stay)."""
+    notes = [] if notes is None else notes
+    frame = frame.copy()
+    frame.columns = [str(c).strip() for c in frame.columns]
+    spellings = {m.lower() for m in MISSING} | {str(v).strip().lower() for v in na_values}
+    for col in frame.columns:
+        series = frame[col]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        text = series.astype("string").str.strip()
+        missing = text.isna() | text.str.lower().isin(spellings)
+        said = text[missing & text.notna() & (text != "")].value_counts()
+        if len(said) and len(said) < len(text):
+            shown = ", ".join(f"{v!r} ({n})" for v, n in said.head(5).items())
+            notes.append(f"column {col!r}: {shown} read as missing")
+        frame[col] = text.astype(object).where(~missing.fillna(True), np.nan)
+    unnamed = [c for c in frame.columns if (c.startswith("Unnamed:") or c == "") and frame[c].isna().all()]
+    empty_rows = frame.isna().all(axis=1)
+    if unnamed:
+        notes.append(f"{len(unnamed)} empty column(s) without a name (left by trailing separators) were dropped")
+    if empty_rows.any() and not empty_rows.all():
+        notes.append(f"{int(empty_rows.sum())} empty row(s) were dropped")
+    frame = frame.drop(columns=unnamed)[~empty_rows | empty_rows.all()]
+    return frame.reset_index(drop=True)
