@@ -74,11 +74,14 @@ class Reporter:
         self.console.print(f"[red]error:[/red] {escape(text)}")
 
     def start(self, name: str, data_summary: str, search: str, done: int, total: int | None,
-              epochs: int | None = None, objective: str | None = None) -> None:
+              epochs: int | None = None, objective: str | None = None, notes: list[str] = ()) -> None:
+        """The run's header: its data (with what nnlab decided about it), its search, where it stands."""
         self.started = time.monotonic()
         self.epochs, self.objective = epochs, objective
         self.say(f"[bold]nnlab run {name}[/bold]")
-        self.say(f"  data:   {data_summary}")
+        self.say(f"  data:   {escape(data_summary)}")
+        for note in notes:
+            self.say(f"  [dim]note:[/dim]   {escape(note)}")
         self.say(f"  search: {search}")
         if total and done >= total:
             self.say(f"  the search is already complete: {done} trial(s) done, and it asks for {total}; nothing "

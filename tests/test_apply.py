@@ -156,7 +156,8 @@ def test_report_is_one_self_contained_html_file_that_renders(csv_run, tmp_path):
     result = runner.invoke(app, ["report", str(run_dir), "-o", str(tmp_path / "report.html")])
     assert result.exit_code == 0, result.output
     page = (tmp_path / "report.html").read_text()
-    for part in ("Best model on the validation data", "accuracy", "macro F1", "Confusion matrix", "Per class",
+    for part in ("How the data was read", "column &#x27;Price&#x27;: numbers written like",
+                 "Best model on the validation data", "accuracy", "macro F1", "Confusion matrix", "Per class",
                  "Trials", "Learning curves", "The best model's layers", "Spec", "target: Label"):
         assert part in page, part
     assert page.count("src='data:image/png;base64,") == 4  # the pictures travel inside the file

@@ -68,6 +68,14 @@ def _offset(text: str) -> str:
     return f"UTC{sign}{digits[:2]}:{digits[2:]}"
 
 
+def written_as_dates(values: pd.Series, share: float = 0.9) -> bool:
+    """Whether the values are written like dates (`01.12.2017`, `2017-12-01 13:00`): such a column is
+    dates before it is numbers (`01.12.2017` would otherwise pass for a number with dots between
+    thousands)."""
+    present = values.dropna().astype("string").str.strip()
+    return bool(len(present)) and present.str.match(_NUMERIC_DATE).mean() >= share
+
+
 def looks_like_dates(values: pd.Series, share: float = 0.9) -> bool:
     """Whether a text column holds dates: at least `share` of its values parse, and they are long
     enough to be more than a number (`2017`, `12` are not dates)."""
@@ -86,7 +94,7 @@ def detect(values: pd.Series, dayfirst: bool | None = None) -> tuple[DateFormat,
     present = values.dropna().astype("string").str.strip()
     notes: list[str] = []
     fields = present.str.extract(_NUMERIC_DATE)
-    year_first = fields[0].str.len().eq(4).mean() > 0.5 if len(fields) else False
+    year_first = bool((fields[0].str.len() == 4).fillna(False).astype(bool).mean() > 0.5)
     if dayfirst is None and not year_first and fields[0].notna().any():
         first, second = pd.to_numeric(fields[0], errors="coerce"), pd.to_numeric(fields[2], errors="coerce")
         if (first > 12).any() and not (second > 12).any():

@@ -158,7 +158,7 @@ def _column_type(frame: pd.DataFrame, col: str, options: ReadOptions, notes: lis
         date_format, said = dates.detect(series, options.dayfirst)
         notes.append(f"column {col!r} read as dates (data.dates): " + "; ".join(said or ["as written"]))
         return Column(col, "date", date_format=date_format)
-    kind = _numeric(frame, col, options, notes)
+    kind = None if dates.written_as_dates(series) else _numeric(frame, col, options, notes)
     if kind is None and dates.looks_like_dates(series):
         date_format, said = dates.detect(series, options.dayfirst)
         notes.append(f"column {col!r} holds dates: used as {', '.join(date_format.parts)}"

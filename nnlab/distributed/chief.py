@@ -309,7 +309,8 @@ def _serve_run(sweep: ChiefSweep, chief: Chief, reporter: Reporter, workers):
         where = (f"workers: nnlab worker SPEC --chief HOST:{chief.port} (chief listening on "
                  f"{chief.host}:{chief.port})")
     reporter.start(spec.name, sweep.data.summary(), sweep.start_text(sweep.log.total, where), sweep.log.finished(),
-                   sweep.log.total, spec.search.max_epochs or spec.train.epochs, sweep.objective)
+                   sweep.log.total, spec.search.max_epochs or spec.train.epochs, sweep.objective,
+                   notes=sweep.data.notes)
     sweep.log.write("running")
     try:
         status = _serve(chief, workers)

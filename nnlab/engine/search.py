@@ -42,13 +42,12 @@ files.on_write(kill_point)  # the fault-injection tests kill a sweep between a w
 
 def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool = True,
                    strategy: str | None = None, frame=None) -> tuple[Dataset, str]:
-    """The spec's data (its notes told unless `notes` is False; `frame`: a DataFrame in place of a CSV
-    source's file), checked against the objective, and the device the models will train on, named for
-    people ("CPU", "GPU ×2, mixed_float16")."""
+    """The spec's data (`frame`: a DataFrame in place of a CSV source's file), checked against the
+    objective, and the device the models will train on, named for people ("CPU", "GPU ×2,
+    mixed_float16"). The data's notes are the caller's to show (the run's header shows them); `notes`
+    False also keeps this function's own notes to itself."""
     data = load_data(spec, frame)
     check_task(spec, data.task)
-    for note in data.notes if notes else ():
-        reporter.note(note)
     device_name = configure_device(device)
     policy = set_precision(spec.train.mixed_precision, gpu=device_name != "CPU")
     if spec.train.mixed_precision:

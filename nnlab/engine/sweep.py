@@ -115,7 +115,8 @@ class RecordingSweep(Search):
                        data=data.description, task=data.task, classes=data.class_names, tuner=spec.search.tuner,
                        objective=self.objective, direction=self.direction, train_examples=len(data.x_train),
                        validation_examples=len(data.x_val), device=device_name,
-                       hyperparameter_names=list(hyperparameters(spec)), metric_names=metric_names)
+                       hyperparameter_names=list(hyperparameters(spec)), metric_names=metric_names,
+                       notes=list(data.notes))
         self.log = RunLog(folder, base, previous, reporter.warn)
         self.limits = Limits(spec, self.log)
         self.fresh = previous is None
@@ -250,7 +251,8 @@ class LocalSweep(RecordingSweep):
     def search(self) -> RunResult:
         tuner = self.make_tuner()
         self.reporter.start(self.spec.name, self.data.summary(), self.start_text(self.log.total), self.log.finished(),
-                            self.log.total, self.spec.search.max_epochs or self.spec.train.epochs, self.objective)
+                            self.log.total, self.spec.search.max_epochs or self.spec.train.epochs, self.objective,
+                            notes=self.data.notes)
         status, stop_reason = "completed", None
         freeze_heap()
         try:

@@ -67,6 +67,8 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
         f"<p class='sub'>nnlab run report · {_e(summary.data or '')} · {_e(summary.model or '')} · "
         f"{_e(summary.tuner or '')} search · written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
         _cards(summary),
+        *(["<h2>How the data was read</h2><ul class='note'>", *(f"<li>{_e(n)}</li>" for n in summary.notes), "</ul>"]
+          if summary.notes else []),
         "<h2>Best model on the validation data</h2>", _metrics_html(metrics, metrics_note),
         "<h2>Trials</h2>", _trials_table(summary, contents.ranked, records),
         "<h2>Pictures</h2>",
