@@ -137,3 +137,28 @@ def test_the_data_line_with_folds_counts_every_row(write):
     assert text.startswith("sklearn:wine: 178 examples in 3 folds (each trial trains 3 times, on about 119 and "
                            "validating on about 59)")
     assert "training and" not in text
+
+
+@pytest.mark.parametrize("fmt, suffix", [("PPM", ".ppm"), ("PPM", ".pgm"), ("TIFF", ".tif"), ("WEBP", ".webp"),
+                                         ("BMP", ".bmp"), ("JPEG", ".dat"), ("PNG", "")])
+def test_every_format_pillow_reads_by_name_or_by_content(write, tmp_path, fmt, suffix):
+    """The original German traffic-sign set ships .ppm files; an image with a wrong or no extension is read
+    by its content; a file that is no image is counted in a note."""
+    from PIL import Image
+
+    root = tmp_path / "signs"
+    for c, cls in enumerate(("stop", "yield")):
+        (root / cls).mkdir(parents=True)
+        for i in range(4):
+            pixels = np.zeros((12, 12, 3), np.uint8)
+            pixels[..., c] = 200  # red or green
+            image = Image.fromarray(pixels).convert("L" if suffix == ".pgm" else "RGB")
+            image.save(root / cls / f"{i}{suffix}", format=fmt)
+        (root / cls / "readme.txt").write_text("not an image")
+    data = load_data(image_spec(write, root))
+    assert len(data.x_train) + len(data.x_val) == 8 and data.class_names == ["stop", "yield"]
+    x = np.concatenate([data.x_train, data.x_val])
+    y = np.concatenate([data.y_train, data.y_val])
+    if suffix != ".pgm":  # the colour of each class survives the decoding
+        assert x[y == 0][..., 0].mean() > 150 and x[y == 1][..., 1].mean() > 150
+    assert any("2 file(s)" in n and "not images were ignored" in n for n in data.notes)

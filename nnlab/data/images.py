@@ -30,6 +30,23 @@ class ImageFolder:
     notes: list[str] = field(default_factory=list)
 
 
+# The first bytes of each image format nnlab reads, for files whose name does not say what they are.
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
+               b"P1", b"P2", b"P3", b"P4", b"P5", b"P6")
+
+
+def is_image_file(path: Path) -> bool:
+    """An image by its name (`IMAGE_FORMATS`), or by its content (a JPEG saved as `photo.dat`)."""
+    if path.suffix.lower() in IMAGE_FORMATS:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return False
+    return head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
 def list_image_files(folder: Path) -> tuple[list[Path], int]:
     """Image files below a folder (sorted), and how many other files were found there."""
     images, others = [], 0
@@ -38,7 +55,7 @@ def list_image_files(folder: Path) -> tuple[list[Path], int]:
         for name in sorted(files):
             if name.startswith("."):
                 continue
-            if Path(name).suffix.lower() in IMAGE_FORMATS:
+            if is_image_file(Path(root) / name):
                 images.append(Path(root) / name)
             else:
                 others += 1
@@ -103,7 +120,7 @@ def read_image_folder(
         example = next(f for f, good in zip(files, ok) if not good)
         notes.append(f"{bad} image file(s) could not be decoded and were skipped (e.g. {example})")
     if others:
-        notes.append(f"{others} non-image file(s) in {folder} were ignored")
+        notes.append(f"{others} file(s) in {folder} that are not images were ignored")
     keep = np.flatnonzero(ok)
     return ImageFolder(
         images[keep], np.asarray(labels, np.int64)[keep], list(names),

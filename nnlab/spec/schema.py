@@ -22,7 +22,8 @@ ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 KERAS_SETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "boston_housing")
-IMAGE_FORMATS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+# Image files nnlab reads (by these names, and any other file whose content is one of these formats)
+IMAGE_FORMATS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm", ".pbm", ".pnm", ".tif", ".tiff", ".webp")
 CLASSIFICATION_METRICS = ("accuracy", "f1")
 REGRESSION_METRICS = ("mae", "mse", "rmse", "r2")
 

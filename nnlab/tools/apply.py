@@ -188,11 +188,11 @@ def _read_npz(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
 
 
 def _read_images(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
-    from nnlab.data.images import class_folders, decode_files, list_image_files
+    from nnlab.data.images import class_folders, decode_files, is_image_file, list_image_files
 
     size = tuple(preprocessing["image_size"])
     if path.is_file():
-        if path.suffix.lower() not in IMAGE_FORMATS:
+        if not is_image_file(path):
             raise DataError(f"{path.name} is not an image ({', '.join(IMAGE_FORMATS)}): this run was trained on "
                             "images; give a folder of images, a folder with class subfolders, or one image")
         if labelled:
