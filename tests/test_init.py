@@ -19,7 +19,8 @@ def test_csv_classification_with_a_rare_class(write, tmp_path):
     assert result.exit_code == 0, result.output
     text = (tmp_path / "spec.yaml").read_text()
     assert text.startswith("# A starting spec written by `nnlab init`")
-    assert "target: 'churn' (the last column" in text and "objective: val_f1" in text
+    assert "target: 'churn' (the last column" in text and "objective: val_auc" in text  # two classes, one rare
+    assert "class_weight: {choice: [none, balanced]}" in text and "metrics: [auc, f1]" in text
     spec = load_spec(tmp_path / "spec.yaml")
     assert spec.name == "customers" and spec.data.target == "churn" and spec.model.kind == "mlp"
     assert spec.data.path == data.resolve()
@@ -88,3 +89,13 @@ def test_paths_and_names_that_yaml_would_misread_are_quoted(write, tmp_path):
     assert result.exit_code == 0, result.output
     spec = load_spec(out)
     assert spec.data.path == data.resolve() and spec.data.target == "price" and spec.name == "shop-list"
+
+
+def test_several_rare_classes_get_macro_f1(write, tmp_path):
+    rows = ["x,kind"] + [f"{i * 0.5},{'a' if i % 20 else ('b' if i % 40 else 'c')}" for i in range(400)]
+    data = write("k.csv", "\n".join(rows) + "\n")
+    result = runner.invoke(app, ["init", "--data", str(data), "-o", str(tmp_path / "k.yaml")])
+    assert result.exit_code == 0, result.output
+    spec = load_spec(tmp_path / "k.yaml")
+    assert spec.search.objective == "val_f1" and spec.train.metrics == ["f1"]
+    assert spec.train.class_weight.values() == ["none", "balanced"]

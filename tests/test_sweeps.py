@@ -257,3 +257,54 @@ def test_cli_run_then_compare_json(write, tmp_path):
     result = runner.invoke(app, ["compare", str(tmp_path / "runs"), "--format", "json"])
     data = json.loads(result.output)
     assert data[0]["run"] == "iris-a" and data[0]["completed"] == 1
+
+
+def test_imbalanced_classes_metrics_class_weights_and_the_positive_class(write, tmp_path):
+    import keras
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 4))
+    y = np.where(x[:, 0] + 0.3 * rng.normal(size=300) > 1.3, "yes", "no")  # about 10% yes
+    lines = ["a,b,c,d,answer"] + [f"{r[0]:.3f},{r[1]:.3f},{r[2]:.3f},{r[3]:.3f},{t}" for r, t in zip(x, y)]
+    write("bank.csv", "\n".join(lines) + "\n")
+    text = """
+        data: {source: csv, path: bank.csv, target: answer}
+        model: {kind: mlp, layers: 1, units: 8}
+        train: {epochs: 3, batch_size: 32, learning_rate: 0.01, metrics: [auc, pr_auc, precision, recall, f1],
+                class_weight: {choice: [none, balanced]}}
+        search: {tuner: grid, max_trials: 2, objective: val_auc}
+    """
+    result = sweep(write, tmp_path, text)
+    assert result.exit_code == 0 and result.summary.direction == "max"
+    assert result.summary.metric_names == ["loss", "accuracy", "val_loss", "val_accuracy", "val_f1", "val_auc",
+                                           "val_pr_auc", "val_precision", "val_recall"]
+    assert {r.hyperparameters["class_weight"] for r in result.records} == {"none", "balanced"}
+    assert all(0 <= r.metrics["val_auc"] <= 1 and r.score == r.metrics["val_auc"] for r in result.records)
+    assert any("positive class for auc, pr_auc, precision, recall: 'yes'" in n for n in result.summary.notes)
+    keras.saving.load_model(result.run_dir / results.BEST_MODEL)  # loads without nnlab's metrics
+    flipped = sweep(write, tmp_path, text, "data.positive_class=no", "search.max_trials=1", "name=flip",
+                    name="flip.yaml")
+    assert flipped.summary.classes == ["yes", "no"]  # the positive class is the second (index 1)
+
+
+def test_class_weights_are_the_inverse_of_each_class_share(write, tmp_path):
+    from nnlab.data.load import load_data
+    from nnlab.engine.trainer import Trainer
+
+    spec = load_spec(write("w.yaml", "data: {source: 'sklearn:iris'}\nmodel: {kind: mlp}\n"))
+    trainer = Trainer(spec, load_data(spec))
+    weights = trainer.class_weight({"class_weight": "balanced"}, np.array([0] * 6 + [1] * 3 + [2] * 1))
+    assert weights == pytest.approx({0: 10 / 18, 1: 10 / 9, 2: 10 / 3})
+    assert trainer.class_weight({"class_weight": "none"}, np.array([0, 1])) is None
+
+
+def test_auc_for_several_classes(write, tmp_path):
+    text = """
+        data: {source: "sklearn:wine"}
+        model: {kind: mlp, layers: 1, units: 8}
+        train: {epochs: 2, metrics: [auc, precision, recall]}
+        search: {max_trials: 1, objective: val_auc}
+    """
+    result = sweep(write, tmp_path, text)
+    record = result.records[0]
+    assert result.exit_code == 0 and 0 <= record.metrics["val_auc"] <= 1 and 0 <= record.metrics["val_recall"] <= 1

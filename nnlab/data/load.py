@@ -47,6 +47,33 @@ def load_data(spec: Spec, frame=None) -> Dataset:
         if rows < 2 * folds:
             raise DataError(f"data.folds: {folds} folds need at least {2 * folds} rows; the data has {rows}")
         dataset.folds = folds
+    _positive_class(dataset, spec)
     if len(dataset.x_train) < 2 or len(dataset.x_val) < 1:
         raise DataError(f"Too little data to train and validate: {dataset.summary()}")
     return dataset
+
+
+POSITIVE_METRICS = ("auc", "pr_auc", "precision", "recall")
+
+
+def _positive_class(dataset: Dataset, spec: Spec) -> None:
+    """Two classes: the positive one (what auc, pr_auc, precision and recall are about) is index 1,
+    `data.positive_class` or else the second in sorted order; a note says which when it matters."""
+    wanted = spec.data.positive_class
+    if dataset.task != "classification" or (dataset.num_classes != 2 and wanted is None):
+        return
+    names = [str(c) for c in dataset.class_names]
+    if isinstance(wanted, bool):  # YAML read a bare yes/no (true/false, on/off) as a boolean
+        spellings = ("yes", "true", "on", "y", "1") if wanted else ("no", "false", "off", "n", "0")
+        wanted = next((n for s in spellings for n in names if n.lower() == s), str(wanted))
+    if dataset.num_classes != 2:
+        raise DataError(f"data.positive_class applies to two classes; this target has {len(names)}")
+    if wanted is not None and wanted not in names:
+        raise DataError(f"data.positive_class {wanted!r} is not one of the classes: {', '.join(names)}")
+    if wanted == names[0]:  # make it index 1
+        dataset.y_train, dataset.y_val = 1 - dataset.y_train, 1 - dataset.y_val
+        dataset.class_names = dataset.class_names[::-1]
+    used = [m for m in POSITIVE_METRICS if m in spec.train.metrics or spec.objective_name() == f"val_{m}"]
+    if used and wanted is None:
+        dataset.notes.append(f"positive class for {', '.join(used)}: {names[1]!r} (the second of {names[0]!r}, "
+                             f"{names[1]!r}); set data.positive_class to change")

@@ -1,9 +1,15 @@
-"""nnlab's Keras metric: macro F1, computed in Keras's own validation pass (as `val_f1`).
+"""The classification metrics nnlab adds to Keras's, computed in Keras's own validation pass (as
+`val_f1`, `val_auc`, …): `classification_metric(name, num_classes, binary)`.
 
-It counts a confusion matrix batch by batch and reads macro F1 off it exactly as `nnlab.scores.
-macro_f1` does on predictions (the mean over the classes present in the truth or the predictions), so
-a trial's `val_f1` and `nnlab evaluate`'s macro F1 agree. The class is defined on first use, so that
-importing this module does not import Keras.
+- `f1`: macro F1, from a confusion matrix counted batch by batch, read off exactly as
+  `nnlab.scores.macro_f1` does on predictions (the mean over the classes present in the truth or the
+  predictions), so a trial's `val_f1` and `nnlab evaluate`'s macro F1 agree.
+- `precision`, `recall`: of the positive class for two classes (Keras's own), macro-averaged over the
+  classes otherwise (from the same confusion matrix).
+- `auc`, `pr_auc`: the area under the ROC or the precision-recall curve; of the positive class for two
+  classes (Keras's own), macro-averaged one-vs-rest otherwise.
+
+The classes are defined on first use, so that importing this module does not import Keras.
 """
 
 from __future__ import annotations
@@ -12,14 +18,16 @@ import functools
 
 
 @functools.cache
-def _macro_f1_class():
+def _classes():
     import keras
     from keras import ops
 
-    class MacroF1(keras.metrics.Metric):
-        def __init__(self, num_classes: int, binary: bool = False, name: str = "f1", **kwargs):
+    class ConfusionMetric(keras.metrics.Metric):
+        """Macro F1, precision or recall (`kind`) from a confusion matrix of several classes."""
+
+        def __init__(self, num_classes: int, binary: bool = False, kind: str = "f1", name: str = "f1", **kwargs):
             super().__init__(name=name, **kwargs)
-            self.num_classes, self.binary = num_classes, binary
+            self.num_classes, self.binary, self.kind = num_classes, binary, kind
             self.confusion = self.add_variable(shape=(num_classes, num_classes), initializer="zeros",
                                                name="confusion", dtype="float32")
 
@@ -37,19 +45,48 @@ def _macro_f1_class():
             tp = ops.diagonal(self.confusion)
             fp = ops.sum(self.confusion, axis=0) - tp
             fn = ops.sum(self.confusion, axis=1) - tp
-            present = ops.cast(tp + fp + fn > 0, "float32")
-            f1 = ops.divide_no_nan(2 * tp, 2 * tp + fp + fn)
-            return ops.divide_no_nan(ops.sum(f1 * present), ops.sum(present))
+            if self.kind == "precision":
+                score, present = ops.divide_no_nan(tp, tp + fp), ops.cast(tp + fp + fn > 0, "float32")
+            elif self.kind == "recall":
+                score, present = ops.divide_no_nan(tp, tp + fn), ops.cast(tp + fn > 0, "float32")
+            else:
+                score, present = ops.divide_no_nan(2 * tp, 2 * tp + fp + fn), ops.cast(tp + fp + fn > 0, "float32")
+            return ops.divide_no_nan(ops.sum(score * present), ops.sum(present))
 
         def reset_state(self):
             self.confusion.assign(ops.zeros((self.num_classes, self.num_classes), dtype="float32"))
 
         def get_config(self):
-            return {**super().get_config(), "num_classes": self.num_classes, "binary": self.binary}
+            return {**super().get_config(), "num_classes": self.num_classes, "binary": self.binary, "kind": self.kind}
 
-    return MacroF1
+    class SparseAUC(keras.metrics.AUC):
+        """Keras's AUC over several classes, one-vs-rest and macro-averaged, from class indices."""
+
+        def __init__(self, num_classes: int, **kwargs):
+            super().__init__(multi_label=True, num_labels=num_classes, **kwargs)
+            self.classes = num_classes
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            truth = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), self.classes)
+            return super().update_state(truth, y_pred)
+
+    return ConfusionMetric, SparseAUC
+
+
+def classification_metric(name: str, num_classes: int, binary: bool):
+    """A fresh metric for `name` (f1, precision, recall, auc, pr_auc), named so Keras logs `val_NAME`."""
+    import keras
+
+    confusion, sparse_auc = _classes()
+    curve = {"auc": "ROC", "pr_auc": "PR"}.get(name)
+    if name == "f1" or (name in ("precision", "recall") and not binary):
+        return confusion(max(num_classes, 2), binary, kind=name, name=name)
+    if binary:
+        stock = {"precision": keras.metrics.Precision, "recall": keras.metrics.Recall}
+        return stock[name](name=name) if name in stock else keras.metrics.AUC(curve=curve, name=name)
+    return sparse_auc(num_classes, curve=curve, name=name)
 
 
 def macro_f1_metric(num_classes: int, binary: bool):
     """A fresh macro-F1 metric, named `f1` (Keras logs `val_f1` for the validation data)."""
-    return _macro_f1_class()(max(num_classes, 2), binary)
+    return classification_metric("f1", num_classes, binary)

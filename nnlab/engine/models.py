@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nnlab.engine.backend import import_keras
+from nnlab.spec.schema import VALIDATION_ONLY_METRICS
 
 
 @dataclass(frozen=True)
@@ -198,10 +199,10 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
         loss_fn = "binary_crossentropy" if shape.binary else "sparse_categorical_crossentropy"
         accuracy = keras.metrics.BinaryAccuracy if shape.binary else keras.metrics.SparseCategoricalAccuracy
         compiled = [accuracy(name="accuracy")]
-        if "f1" in metrics:
-            from nnlab.engine.metrics import macro_f1_metric
+        from nnlab.engine.metrics import classification_metric
 
-            compiled.append(macro_f1_metric(shape.num_classes, shape.binary))
+        compiled += [classification_metric(m, shape.num_classes, shape.binary) for m in metrics
+                     if m in VALIDATION_ONLY_METRICS]
     else:
         loss_fn = {"mse": "mse", "mae": "mae", "huber": keras.losses.Huber(), None: "mse"}[loss]
         known = {"mae": keras.metrics.MeanAbsoluteError, "mse": keras.metrics.MeanSquaredError,
@@ -217,10 +218,11 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
 
 def for_saving(model, params: dict, shape: DataShape, loss: str | None, metrics: list[str]):
     """The model as `best.keras` holds it: in inference form (`inference_model`), compiled with stock
-    Keras metrics only (nnlab's macro F1 left out), so `keras.saving.load_model` needs no nnlab."""
+    Keras metrics only (nnlab's own left out), so `keras.saving.load_model` needs no nnlab."""
     saved = inference_model(model)
     optimizer = model.optimizer if getattr(model, "optimizer", None) is not None else None
-    compile_model(saved, params, shape, loss, [m for m in metrics if m != "f1"], optimizer=optimizer)
+    stock = [m for m in metrics if m not in VALIDATION_ONLY_METRICS]
+    compile_model(saved, params, shape, loss, stock, optimizer=optimizer)
     return saved
 
 

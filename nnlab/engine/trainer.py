@@ -52,7 +52,7 @@ class Trainer:
     def steps(self, batch_size: int) -> int:
         """Training steps of one epoch (with folds: of the smallest fold, so no fold runs out of data
         within one call into TensorFlow)."""
-        sources = self.folds or [self.training]
+        sources = [fold for fold, _ in self.folds] if self.folds else [self.training]
         return min(source.steps(batch_size) for source in sources)
 
     def model_for_saving(self, model, params: dict):
@@ -68,9 +68,18 @@ class Trainer:
                                    **kwargs)
         callbacks = self.callbacks(params) + list(callbacks)
         history = model.fit(self.training.batches(params["batch_size"]), validation_data=self.training.validation,
-                            callbacks=callbacks, shuffle=False, **kwargs)  # shuffled in the pipeline
+                            callbacks=callbacks, shuffle=False,  # (shuffled in the pipeline)
+                            class_weight=self.class_weight(params, self.data.y_train), **kwargs)
         self.histories.append(history.history)
         return history
+
+    def class_weight(self, params: dict, labels: np.ndarray) -> dict | None:
+        """train.class_weight balanced: each class weighs the inverse of its share of these training rows
+        (n / (classes × rows of the class)), so every class counts as much in the loss; None otherwise."""
+        if params.get("class_weight") != "balanced" or self.data.task != "classification":
+            return None
+        counts = np.bincount(np.asarray(labels, np.int64), minlength=self.data.num_classes)
+        return {c: float(len(labels) / (len(counts) * n)) if n else 1.0 for c, n in enumerate(counts)}
 
     def score(self, history) -> float | None:
         """A training's score: its best epoch's objective, as Keras Tuner scores a trial."""
@@ -93,13 +102,17 @@ class Trainer:
 
     # ---- cross-validation (data.folds)
 
-    def _make_folds(self) -> list[TrainingData]:
-        """One TrainingData per fold, over all the rows (the split's training and validation rows)."""
+    def _make_folds(self) -> list[tuple[TrainingData, np.ndarray]]:
+        """One TrainingData per fold, over all the rows (the split's training and validation rows), with
+        the fold's training labels."""
         x = np.concatenate([self.data.x_train, self.data.x_val])
         y = np.concatenate([self.data.y_train, self.data.y_val])
-        return [TrainingData(x[train], fit_targets(y[train], self.shape), x[val], fit_targets(y[val], self.shape),
-                             self.spec.seed)
-                for train, val in fold_indices(y, self.data.task, self.spec.data.folds, self.spec.seed)]
+        folds = []
+        for train, val in fold_indices(y, self.data.task, self.spec.data.folds, self.spec.seed):
+            fold = TrainingData(x[train], fit_targets(y[train], self.shape), x[val], fit_targets(y[val], self.shape),
+                                self.spec.seed)
+            folds.append((fold, y[train]))
+        return folds
 
     def _fit_folds(self, params: dict, model, build: Callable, callbacks, **kwargs):
         """A fresh model per fold; the trial's history is the mean of the folds' histories epoch by epoch
@@ -108,11 +121,12 @@ class Trainer:
         import keras
 
         histories, best = [], []
-        for k, fold in enumerate(self.folds):
+        for k, (fold, labels) in enumerate(self.folds):
             fold_model = model if k == 0 else build()
             fold_callbacks = self.callbacks(params) + (list(callbacks) if k == 0 else [])
             history = fold_model.fit(fold.batches(params["batch_size"]), validation_data=fold.validation,
-                                     callbacks=fold_callbacks, shuffle=False, **kwargs).history
+                                     callbacks=fold_callbacks, shuffle=False,
+                                     class_weight=self.class_weight(params, labels), **kwargs).history
             histories.append(history)
             value = best_value(history.get(self.objective, []), self.direction)
             if value is not None:

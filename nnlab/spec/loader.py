@@ -101,7 +101,8 @@ RESUMABLE_CHANGES = ("max_trials", "max_minutes", "max_failures", "keep")
 # Spec keys added after nnlab 0.1, left out of the hash while they hold their default: a spec that does
 # not use them hashes as it always did, so its runs resume.
 ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "dayfirst": None, "dates": [],
-                       "keep": []}}
+                       "keep": [], "positive_class": None},
+              "train": {"class_weight": "none"}}
 
 
 def spec_hash(spec: schema.Spec, csv_reader: int | None = schema.CSV_READER) -> str:

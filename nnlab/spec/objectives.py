@@ -9,13 +9,14 @@ from nnlab.spec import schema
 from nnlab.spec.kinds import is_space
 from nnlab.spec.source import spec_source
 
-KNOWN_METRICS = ("loss", "accuracy", "f1", *schema.REGRESSION_METRICS)
+KNOWN_METRICS = ("loss", *schema.CLASSIFICATION_METRICS, *schema.REGRESSION_METRICS)
+SCORES = ("accuracy", "f1", "auc", "pr_auc", "precision", "recall", "r2")  # higher is better
 
 
 def metric_direction(name: str) -> str:
     """min for losses and errors, max for scores."""
     base = name.removeprefix("val_")
-    return "max" if base in ("accuracy", "f1", "r2") else "min"
+    return "max" if base in SCORES else "min"
 
 
 def check_spec(spec: schema.Spec) -> None:
@@ -55,13 +56,11 @@ def check_spec(spec: schema.Spec) -> None:
 def logged_metrics(spec: schema.Spec, task: str) -> list[str]:
     """The metric names Keras will log for this spec and task, validation ones included."""
     if task == "classification":
-        base = ["loss", "accuracy"] + (["f1"] if "f1" in spec.train.metrics else [])
-    else:
-        base = ["loss"] + [m for m in schema.REGRESSION_METRICS if m in spec.train.metrics]
-    names = base + [f"val_{m}" for m in base]
-    if task == "classification" and "f1" in spec.train.metrics:
-        names.remove("f1")  # macro F1 is computed on the validation data only
-    return names
+        extra = [m for m in schema.VALIDATION_ONLY_METRICS if m in spec.train.metrics]
+        # (Keras computes these on the training batches too; nnlab reports them on the validation data)
+        return ["loss", "accuracy", "val_loss", "val_accuracy"] + [f"val_{m}" for m in extra]
+    base = ["loss"] + [m for m in schema.REGRESSION_METRICS if m in spec.train.metrics]
+    return base + [f"val_{m}" for m in base]
 
 
 def check_task(spec: schema.Spec, task: str) -> None:
@@ -75,6 +74,10 @@ def check_task(spec: schema.Spec, task: str) -> None:
     if loss and (loss == "crossentropy") != (task == "classification"):
         fits = "crossentropy" if task == "classification" else "mse, mae or huber"
         raise source.error(("train", "loss"), f"the loss {loss!r} does not fit a {task} task; use {fits}")
+    weights = spec.train.class_weight
+    if task == "regression" and (weights.values() if is_space(weights) else [weights]) != ["none"]:
+        raise source.error(("train", "class_weight"), "class weights apply to classification; this task is "
+                                                      "regression: leave train.class_weight out")
     names = logged_metrics(spec, task)
     for loc, name in ((("search", "objective"), spec.objective_name()),
                       (("train", "early_stopping", "monitor"),

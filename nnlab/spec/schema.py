@@ -24,7 +24,10 @@ SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 KERAS_SETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "boston_housing")
 # Image files nnlab reads (by these names, and any other file whose content is one of these formats)
 IMAGE_FORMATS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm", ".pbm", ".pnm", ".tif", ".tiff", ".webp")
-CLASSIFICATION_METRICS = ("accuracy", "f1")
+CLASSIFICATION_METRICS = ("accuracy", "f1", "auc", "pr_auc", "precision", "recall")
+# Classification metrics computed on the validation data only (as val_NAME): the others are logged too
+VALIDATION_ONLY_METRICS = ("f1", "auc", "pr_auc", "precision", "recall")
+CLASS_WEIGHTS = ("none", "balanced")
 REGRESSION_METRICS = ("mae", "mse", "rmse", "r2")
 
 
@@ -48,6 +51,16 @@ class _DataBase(Section):
         None, ge=2, le=20, description="Cross-validate every trial over K folds of all the rows (small data): "
                                        "its score is the mean of the folds' scores."
     )
+    positive_class: str | bool | None = Field(
+        None, description="Two classes: the one auc, pr_auc, precision and recall are about (default: the second "
+                          "in sorted order, e.g. 'yes' of 'no'/'yes')."
+    )
+
+    @field_validator("positive_class", mode="before")
+    @classmethod
+    def _class_as_text(cls, value: Any) -> Any:
+        # A bare yes/no is a boolean to YAML: kept as one, and matched to the class names when they are known.
+        return value if value is None or isinstance(value, bool) else str(value)
 
 
 class CsvData(_DataBase):
@@ -275,7 +288,12 @@ class TrainSpec(Section):
     )
     early_stopping: EarlyStopping | None = Field(None, description="Stop a trial that stopped improving.")
     metrics: list[str] = Field(
-        [], description="Extra metrics: classification f1 (macro); regression mae, mse, rmse, r2."
+        [], description="Extra metrics: classification f1 (macro), auc, pr_auc, precision, recall; regression "
+                        "mae, mse, rmse, r2."
+    )
+    class_weight: searchable(str, options=CLASS_WEIGHTS) = Field(
+        "none", description="Classification: 'balanced' weighs each class by the inverse of its share of the "
+                            "training rows."
     )
     jit_compile: bool = Field(
         False, description="Compile each train step with XLA. Off by default: on a CPU it made short trials slower."

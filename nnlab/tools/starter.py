@@ -30,6 +30,7 @@ class Look:
     lines: list[str] = field(default_factory=list)  # the data section
     comments: list[str] = field(default_factory=list)  # what was found, for the header
     imbalanced: bool = False
+    classes: int = 0
 
 
 def look(path: Path, target: str | None, spec_dir: Path) -> Look:
@@ -90,10 +91,11 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
         share = counts.min() / counts.sum()
         comments.append(f"classes: {len(counts)} ({', '.join(f'{k}: {v}' for k, v in counts.head(8).items())}"
                         f"{', …' if len(counts) > 8 else ''})")
-        look_.imbalanced = len(counts) > 1 and share < 0.5 / len(counts)
+        look_.imbalanced, look_.classes = len(counts) > 1 and share < 0.5 / len(counts), len(counts)
         if look_.imbalanced:
-            comments.append(f"the smallest class is {share:.0%} of the rows: macro F1 is the objective below, "
-                            "accuracy would reward ignoring it")
+            score = "AUC" if len(counts) == 2 else "macro F1"
+            comments.append(f"the smallest class is {share:.0%} of the rows: {score} is the objective below and the "
+                            "search tries balanced class weights (accuracy would reward ignoring the rare class)")
     else:
         values = frame[target].dropna().astype(float)
         comments.append(f"target range {values.min():.4g} to {values.max():.4g} (mean {values.mean():.4g})")
@@ -135,7 +137,7 @@ def _look_images(path: Path, rel: str) -> Look:
                 "(larger is slower and rarely needed to start)",
                 f"colour: {mode}"]
     look_ = Look("images", "cnn", "classification", total, comments=comments)
-    look_.imbalanced = smallest / total < 0.5 / len(classes)
+    look_.imbalanced, look_.classes = smallest / total < 0.5 / len(classes), len(classes)
     look_.lines = ["data:", "  source: images", f"  path: {_yaml(rel)}", f"  image_size: [{side}, {side}]",
                    f"  color_mode: {mode}"]
     return look_
@@ -175,8 +177,12 @@ def starter_spec(path: str | Path, output: str | Path, target: str | None = None
         raise NnlabError("--kind cnn needs images: a folder of class subfolders, or an .npz of image arrays")
     small = found.rows < 2000
     name = name or re.sub(r"[^A-Za-z0-9._-]+", "-", path.name if path.is_dir() else path.stem).strip("-._") or "run"
-    objective = "val_loss" if found.task == "regression" else ("val_f1" if found.imbalanced else "val_accuracy")
-    metrics = "[mae, r2]" if found.task == "regression" else ("[f1]" if found.imbalanced else "[]")
+    if found.task == "regression":
+        objective, metrics = "val_loss", "[mae, r2]"
+    elif found.imbalanced:
+        objective, metrics = ("val_auc", "[auc, f1]") if found.classes == 2 else ("val_f1", "[f1]")
+    else:
+        objective, metrics = "val_accuracy", "[]"
     header = ["# A starting spec written by `nnlab init`. Check it, then: nnlab validate "
               f"{output.name} && nnlab run {output.name}", "#", "# What nnlab found:"]
     header += [f"#   {c}" for c in found.comments]
@@ -207,6 +213,8 @@ def starter_spec(path: str | Path, output: str | Path, target: str | None = None
              "  learning_rate: {float: [0.0003, 0.01], log: true}",
              "  early_stopping: {patience: 5}   # stop a trial once the objective stops improving",
              f"  metrics: {metrics}",
+             *(["  class_weight: {choice: [none, balanced]}   # balanced: the rare classes weigh more in the loss"]
+               if found.imbalanced else []),
              "",
              "search:",
              "  tuner: bayesian",
