@@ -35,7 +35,8 @@ def did_you_mean(word: object, options: Iterable[object]) -> str:
     text = str(word)
     if text.lower() in lowered and lowered[text.lower()] != text:
         return f" (did you mean `{lowered[text.lower()]}`?)"
-    longer = sorted((n for n in lowered if len(text) >= 3 and n.startswith(text.lower()) and n != text.lower()), key=len)
+    longer = sorted((n for n in lowered if len(text) >= 3 and n.startswith(text.lower()) and n != text.lower()),
+                    key=len)
     if longer:  # an abbreviation: val_acc for val_accuracy
         return f" (did you mean `{lowered[longer[0]]}`?)"
     cutoff = 0.5 if len(text) <= 3 else 0.6  # short words differ by one letter at 0.5
