@@ -391,20 +391,20 @@ def predict(
     with _user_errors():
         from nnlab.errors import RunError
         from nnlab.runs.files import write_atomic
-        from nnlab.tools.apply import load_model, open_run, predictions_csv, read_inputs
-        from nnlab.tools.apply import predict as predict_rows
+        from nnlab.tools.apply import load_model, open_run, predict_targets, predictions_csv, read_inputs, targets_of
 
         finished = open_run(run_dir)
-        if proba and finished.task == "regression":
+        if proba and all(t["task"] == "regression" for t in targets_of(finished.preprocessing)):
             raise RunError(f"--proba adds class probabilities, but {finished.folder.name} is a regression run: "
                            "its predictions are values; leave out --proba")
         inputs = read_inputs(data, finished.preprocessing, labelled=False)
         model = load_model(finished, trial)
-        predictions, probabilities = predict_rows(model, inputs, finished.preprocessing)
-        write_atomic(output, predictions_csv(inputs, predictions, probabilities, finished.preprocessing, proba))
+        predicted = predict_targets(model, inputs, finished.preprocessing)
+        write_atomic(output, predictions_csv(inputs, predicted, proba))
     for note in inputs.notes:
         typer.echo(f"note: {note}", err=True)
-    typer.echo(f"wrote {len(predictions)} prediction{'s' if len(predictions) != 1 else ''} to {output}")
+    rows = len(inputs.ids)
+    typer.echo(f"wrote {rows} prediction{'s' if rows != 1 else ''} to {output}")
 
 
 @app.command()

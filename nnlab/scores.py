@@ -49,7 +49,9 @@ def score_predictions(y: np.ndarray, predictions: list, proba: np.ndarray | None
 
 
 def metrics_text(result: dict) -> str:
-    """The metrics as a person reads them."""
+    """The metrics as a person reads them (several targets: each under its name)."""
+    if "targets" in result:
+        return "\n".join(f"target {name}: " + metrics_text(one) for name, one in result["targets"].items())
     if result["task"] == "regression":
         return (f"{result['examples']} examples: RMSE {result['rmse']:.4g}, MAE {result['mae']:.4g}, "
                 f"R² {result['r2']:.4f}, within 10% of the true value: {result['within_10_percent']:.1%}\n")

@@ -308,3 +308,46 @@ def test_auc_for_several_classes(write, tmp_path):
     result = sweep(write, tmp_path, text)
     record = result.records[0]
     assert result.exit_code == 0 and 0 <= record.metrics["val_auc"] <= 1 and 0 <= record.metrics["val_recall"] <= 1
+
+
+def test_several_targets_the_bikes_pattern(write, tmp_path):
+    """casual and registered predicted by one model with two outputs; their sum is the day's total."""
+    rng = np.random.default_rng(5)
+    rows = ["temp,hour,season,casual,registered,mood"]
+    for i in range(240):
+        temp, hour = rng.uniform(0, 35), i % 24
+        casual = max(0.0, 2 * temp + (10 if 10 <= hour <= 17 else 0) + rng.normal(0, 3))
+        registered = max(0.0, 40 + 3 * (hour in (8, 17, 18)) * 20 + temp + rng.normal(0, 5))
+        rows.append(f"{temp:.1f},{hour},{['spring', 'summer', 'fall', 'winter'][i % 4]},{casual:.1f},{registered:.1f},"
+                    f"{'busy' if registered > 60 else 'calm'}")
+    write("bikes.csv", "\n".join(rows) + "\n")
+    text = """
+        data: {source: csv, path: bikes.csv, target: [casual, registered, mood], drop: []}
+        model: {kind: mlp, layers: 1, units: 16}
+        train: {epochs: 3, batch_size: 32, learning_rate: 0.01, metrics: [mae, f1]}
+        search: {max_trials: 1, objective: val_mae}
+    """
+    result = sweep(write, tmp_path, text)
+    assert result.exit_code == 0, result.records
+    names = result.summary.metric_names
+    for name in ("val_casual_mae", "val_registered_mae", "val_mae", "val_mood_accuracy", "val_mood_f1", "val_f1",
+                 "casual_loss", "val_loss"):
+        assert name in names, name
+    metrics = result.records[0].metrics
+    assert metrics["val_mae"] == pytest.approx((metrics["val_casual_mae"] + metrics["val_registered_mae"]) / 2)
+    assert result.records[0].score == metrics["val_mae"] and result.summary.classes["mood"] == ["busy", "calm"]
+    (tmp_path / "new.csv").write_text("temp,hour,season\n20,8,summer\n5,3,winter\n")
+    out = runner.invoke(app, ["predict", str(result.run_dir), str(tmp_path / "new.csv"), "-o", str(tmp_path / "p.csv"),
+                              "--proba"])
+    assert out.exit_code == 0, out.output
+    header = (tmp_path / "p.csv").read_text().splitlines()[0].split(",")
+    assert header == ["row", "casual", "registered", "mood", "proba_mood_busy", "proba_mood_calm"]
+    out = runner.invoke(app, ["evaluate", str(result.run_dir), str(tmp_path / "bikes.csv"), "--json"])
+    assert out.exit_code == 0, out.output
+    scores = json.loads(out.output)["targets"]
+    assert set(scores) == {"casual", "registered", "mood"} and scores["mood"]["task"] == "classification"
+    assert scores["casual"]["rmse"] > 0
+    import keras
+
+    model = keras.saving.load_model(result.run_dir / results.BEST_MODEL)
+    assert sorted(model.output_names) == ["casual", "mood", "registered"]

@@ -182,3 +182,24 @@ def test_a_row_number_column_is_left_out_with_a_note_unless_kept(write):
                "data.keep keeps it" in n for n in data.notes)
     kept = load_data(load_spec(spec, ["data.keep=[id]"]))
     assert kept.preprocessing["features"] == ["id", "x"]
+
+
+def test_several_targets_load_as_one_column_each(write):
+    from nnlab.errors import SpecError
+    from nnlab.spec.objectives import check_task
+
+    rows = [f"{i * 0.5},{i % 4},{i * 2.5 + 1},{['x', 'y'][i % 2]}" for i in range(60)]
+    write("b.csv", "temp,hour,count,kind\n" + "\n".join(rows) + "\n")
+    spec = write("s.yaml", "data: {source: csv, path: b.csv, target: [count, kind]}\nmodel: {kind: mlp}\n"
+                           "search: {objective: val_count_loss}\n")
+    data = load_data(load_spec(spec))
+    assert [(t.name, t.task, t.class_names) for t in data.targets] == [("count", "regression", None),
+                                                                      ("kind", "classification", ["x", "y"])]
+    assert data.y_train.shape[1] == 2 and data.task == "mixed" and data.preprocessing["features"] == ["temp", "hour"]
+    assert "2 targets: count (regression), kind (2 classes)" in data.summary()
+    loaded = load_spec(spec)
+    check_task(loaded, data.task, data.heads)  # the per-target objective is known
+    with pytest.raises(SpecError, match="class weights apply to one target"):
+        check_task(load_spec(spec, ["train.class_weight=balanced"]), data.task, data.heads)
+    with pytest.raises(SpecError, match="did you mean `val_count_loss`"):
+        load_spec(spec, ["search.objective=val_cont_loss"])

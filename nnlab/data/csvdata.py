@@ -6,49 +6,76 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from nnlab.data import tabular
-from nnlab.data.dataset import Dataset, check_classes, split
+from nnlab.data.dataset import Dataset, Target, check_classes, split
 from nnlab.data.rules import infer_task
 from nnlab.errors import DataError
+from nnlab.spec.objectives import head_name
 from nnlab.spec.schema import CsvData
 
 
 def load_csv(data: CsvData, seed: int, frame=None) -> Dataset:
     """The CSV a spec names (or `frame`, a pandas DataFrame given from Python in its place), as a
-    Dataset: target found and encoded, feature columns typed (with notes), split, and preprocessed with
-    statistics of the training rows."""
+    Dataset: targets found and encoded, feature columns typed (with notes), split, and preprocessed
+    with statistics of the training rows."""
     notes: list[str] = []
     frame, where, description = _table(data, frame, notes)
-    target = tabular.find_column(frame, data.target, "data.target", where)
+    names = data.target if isinstance(data.target, list) else [data.target]
+    targets = [tabular.find_column(frame, t, "data.target", where) for t in names]
     named = {key: [tabular.find_column(frame, c, f"data.{key}", where) for c in getattr(data, key)]
              for key in ("drop", "categorical", "keep", "dates")}
-    if target in named["drop"]:
-        raise DataError(f"data.drop lists the target column {target!r}")
-    frame, y, classes, task = _target(frame, target, data, where, notes)
-    features = frame.drop(columns=[target, *named["drop"]])
+    if set(targets) & set(named["drop"]):
+        raise DataError(f"data.drop lists the target column {sorted(set(targets) & set(named['drop']))[0]!r}")
+    frame, encoded = _targets(frame, targets, data, where, notes)
+    features = frame.drop(columns=[*targets, *named["drop"]])
     if features.shape[1] == 0:
-        raise DataError(f"{where.name} has no feature columns besides the target {target!r}")
+        raise DataError(f"{where.name} has no feature columns besides the target {', '.join(map(repr, targets))}")
     thousands = "" if data.thousands == "none" else data.thousands
     options = tabular.ReadOptions(named["categorical"], named["keep"], named["dates"], data.decimal, thousands,
                                   data.dayfirst)
     columns = tabular.column_types(features, options, notes)
+    y = encoded[0][0] if len(encoded) == 1 else np.column_stack([e[0] for e in encoded]).astype(np.float32)
+    tasks = {task for _, _, task in encoded}
+    task = tasks.pop() if len(tasks) == 1 else "mixed"
     if data.validation_path is not None:
-        val_frame = tabular.read_csv(data.validation_path, data.na_values, data.delimiter, data.encoding)
-        val_target = tabular.find_column(val_frame, target, "data.target", data.validation_path)
-        val_frame = val_frame[val_frame[val_target].notna()].reset_index(drop=True)
-        y_val, _ = tabular.encode_target(_as_target_values(val_frame[val_target], task), task, classes)
-        train_frame, y_train = features, y
+        train_frame, y_train, val_frame, y_val = features, y, *_validation(data, targets, encoded)
     else:
-        train_idx, val_idx = split(y, task, data.validation_split, seed, notes)
+        if len(encoded) > 1:
+            notes.append("the validation split is not stratified: there are several targets")
+        train_idx, val_idx = split(y, task if len(encoded) == 1 else "regression", data.validation_split, seed, notes)
         train_frame, val_frame = features.iloc[train_idx], features.iloc[val_idx]
         y_train, y_val = y[train_idx], y[val_idx]
     record = tabular.fit_preprocessing(train_frame, columns)
-    x_train = tabular.apply_preprocessing(record, train_frame)
-    x_val = tabular.apply_preprocessing(record, val_frame)
-    preprocessing = {"type": "tabular", "reader": tabular.READER, "target": target, "columns": record,
+    preprocessing = {"type": "tabular", "reader": tabular.READER, "target": data.target, "columns": record,
                      "features": tabular.feature_names(record), "na_values": list(data.na_values)}
-    return Dataset(x_train, y_train, x_val, y_val, task, "tabular", description,
-                   classes, preprocessing=preprocessing, notes=notes)
+    several = [Target(t, task_, classes, head_name(t)) for t, (_, classes, task_) in zip(targets, encoded)] \
+        if len(encoded) > 1 else []
+    if several:
+        preprocessing["targets"] = [{"name": t.name, "task": t.task, "class_names": t.class_names, "head": t.head}
+                                    for t in several]
+    return Dataset(tabular.apply_preprocessing(record, train_frame), y_train,
+                   tabular.apply_preprocessing(record, val_frame), y_val, task, "tabular", description,
+                   encoded[0][1] if not several else None, preprocessing=preprocessing, notes=notes, targets=several)
+
+
+def _validation(data: CsvData, targets: list[str], encoded: list) -> tuple:
+    """(features, targets) of data.validation_path, encoded as the training targets were."""
+    frame = tabular.read_csv(data.validation_path, data.na_values, data.delimiter, data.encoding)
+    columns = [tabular.find_column(frame, t, "data.target", data.validation_path) for t in targets]
+    frame = frame[frame[columns].notna().all(axis=1)].reset_index(drop=True)
+    ys = [tabular.encode_target(_as_target_values(frame[c], task), task, classes)[0]
+          for c, (_, classes, task) in zip(columns, encoded)]
+    y = ys[0] if len(ys) == 1 else np.column_stack(ys).astype(np.float32)
+    return frame.drop(columns=columns), y
+
+
+def _targets(frame, targets: list[str], data: CsvData, where: Path, notes: list[str]):
+    """(rows that have every target, [(encoded target, class names, task) per target])."""
+    for target in targets:
+        frame = _target_rows(frame, target, data, where, notes)
+    return frame, [_encode(frame, target, data, notes) for target in targets]
 
 
 def _table(data: CsvData, frame, notes: list[str]):
@@ -65,8 +92,8 @@ def _table(data: CsvData, frame, notes: list[str]):
     return table, data.path, f"csv {data.path.name}"
 
 
-def _target(frame, target: str, data: CsvData, where: Path, notes: list[str]):
-    """(rows that have a target, the encoded target, class names, task)."""
+def _target_rows(frame, target: str, data: CsvData, where: Path, notes: list[str]):
+    """The rows that have a value of `target` (its numbers written as text read as numbers)."""
     missing_target = frame[target].isna()
     if missing_target.all():
         raise DataError(f"The target column {target!r} is empty in every row of {where.name}")
@@ -78,6 +105,11 @@ def _target(frame, target: str, data: CsvData, where: Path, notes: list[str]):
         frame[target] = converted[0]  # numbers stored as text; stray values only if asked for regression
         frame = frame[frame[target].notna()].reset_index(drop=True)
     tabular.merge_case_variants(frame, target, notes)
+    return frame
+
+
+def _encode(frame, target: str, data: CsvData, notes: list[str]):
+    """(the target encoded, its class names, its task)."""
     if data.task:
         task = data.task
     else:
@@ -86,7 +118,7 @@ def _target(frame, target: str, data: CsvData, where: Path, notes: list[str]):
     y, classes = tabular.encode_target(frame[target], task)
     if task == "classification":
         check_classes(y, classes, f"The target column {target!r}")
-    return frame, y, classes, task
+    return y, classes, task
 
 
 def _as_target_values(series, task: str):

@@ -1,10 +1,8 @@
-"""Loading a spec's data into train and validation arrays, whatever the source.
+"""A spec's data as arrays (`Dataset`), and the split into training and validation rows.
 
-`load_data(spec)` reads the source named by `data.source` (csv, images, npz, sklearn:NAME,
-keras:NAME), splits off validation rows (seeded; stratified for classification where possible),
-fits preprocessing on the training rows only, and returns a `Dataset`: arrays plus what the model
-builder needs to know (task, classes, input shape, pixel scale, target statistics) and notes for the
-user. Only `keras:NAME` imports Keras (its downloaders live there).
+A `Dataset` holds the arrays and what the model builder needs to know: the task, the classes, the
+input shape, the pixel scale, and, with several targets, one `Target` per column (`y` then has a
+column per target, class indices as numbers). `data.load.load_data` makes one from any source.
 """
 
 from __future__ import annotations
@@ -17,12 +15,22 @@ from nnlab.errors import DataError
 
 
 @dataclass
+class Target:
+    """One of several targets: its column, its task, its classes (classification), its output's name."""
+
+    name: str
+    task: str
+    class_names: list | None = None
+    head: str = ""
+
+
+@dataclass
 class Dataset:
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
-    task: str  # "classification" or "regression"
+    task: str  # "classification" or "regression" (several targets of both: "mixed")
     kind: str  # "tabular" or "images"
     description: str  # one line for tables: where the data came from
     class_names: list | None = None
@@ -30,6 +38,7 @@ class Dataset:
     preprocessing: dict = field(default_factory=dict)  # JSON-able: how raw input became x
     notes: list[str] = field(default_factory=list)
     folds: int | None = None  # data.folds: every trial trains once per fold of all the rows
+    targets: list[Target] = field(default_factory=list)  # several targets (one only: empty)
 
     @property
     def input_shape(self) -> tuple:
@@ -39,8 +48,17 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.class_names) if self.class_names else 0
 
+    @property
+    def heads(self) -> list[tuple[str, str]]:
+        """(head name, task) of each target, when there are several."""
+        return [(t.head, t.task) for t in self.targets]
+
     def summary(self) -> str:
         task = f"{self.num_classes} classes" if self.task == "classification" else "regression"
+        if self.targets:
+            task = f"{len(self.targets)} targets: " + ", ".join(
+                f"{t.name} ({len(t.class_names)} classes)" if t.task == "classification" else f"{t.name} (regression)"
+                for t in self.targets)
         if self.folds:
             rows = len(self.x_train) + len(self.x_val)
             examples = (f"{rows} examples in {self.folds} folds (each trial trains {self.folds} times, on about "

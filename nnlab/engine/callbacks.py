@@ -84,6 +84,29 @@ def keras_callbacks():
     return StopOnNaN, BestWeightsInMemory, OneStepValidation
 
 
+def mean_over_targets(heads: list[str]):
+    """A Keras callback that adds, after each epoch, each metric's mean over the outputs of several
+    targets (`val_mae` from `val_casual_mae` and `val_registered_mae`), before the callbacks that read
+    them (early stopping, the tuner's objective)."""
+    import keras
+
+    class MeanOverTargets(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is None:
+                return
+            means: dict[str, list[float]] = {}
+            for name, value in list(logs.items()):
+                for head in heads:
+                    for prefix in ("val_", ""):
+                        start = f"{prefix}{head}_"
+                        if name.startswith(start) and name != f"{start}loss":
+                            means.setdefault(prefix + name[len(start):], []).append(float(value))
+            for name, values in means.items():
+                logs[name] = float(np.mean(values))
+
+    return MeanOverTargets()
+
+
 def explain_failure(exc: BaseException) -> str:
     """One line a person can act on."""
     if isinstance(exc, TrialFailed):
@@ -101,10 +124,14 @@ def first_useful_line(message: str | None) -> str | None:
     return (lines[0] if len(lines) < 3 else lines[-1])[:300] if lines else None
 
 
-def fit_targets(y: np.ndarray, shape: DataShape) -> np.ndarray:
+def fit_targets(y: np.ndarray, shape: DataShape):
+    """The targets as Keras fits them: a column of floats (regression, two classes) or class indices;
+    with several targets, a dict of those per output."""
+    if shape.heads:
+        return {head: fit_targets(y[:, i], head_shape) for i, (head, head_shape) in enumerate(shape.heads)}
     if shape.task == "regression" or shape.binary:
         return y.astype(np.float32).reshape(-1, 1)
-    return y
+    return np.asarray(y).astype(np.int64)
 
 
 def best_epoch_metrics(histories: list[dict], objective: str, direction: str) -> tuple:

@@ -23,15 +23,21 @@ class DataShape:
     """What a builder needs to know about the data."""
 
     input_shape: tuple
-    task: str  # "classification" or "regression"
+    task: str  # "classification" or "regression" (several targets of both: "mixed")
     num_classes: int = 0
     rescale: float = 1.0  # images: pixels are multiplied by this in the model
     target_mean: float = 0.0
+    heads: tuple = ()  # several targets: (output name, DataShape of that target) each
 
     @classmethod
     def of(cls, dataset) -> DataShape:
-        mean = float(dataset.y_train.mean()) if dataset.task == "regression" else 0.0
         rescale = dataset.rescale if dataset.kind == "images" else 1.0
+        if dataset.targets:
+            heads = tuple((t.head, cls(dataset.input_shape, t.task, len(t.class_names or []), rescale,
+                                       float(dataset.y_train[:, i].mean()) if t.task == "regression" else 0.0))
+                          for i, t in enumerate(dataset.targets))
+            return cls(dataset.input_shape, dataset.task, 0, rescale, heads=heads)
+        mean = float(dataset.y_train.mean()) if dataset.task == "regression" else 0.0
         return cls(dataset.input_shape, dataset.task, dataset.num_classes, rescale, mean)
 
     @property
@@ -146,19 +152,21 @@ def _augmentation(x, augment):
     return x
 
 
-def _output(x, shape: DataShape):
+def _output(x, shape: DataShape, name: str = "output"):
+    """The output layer the task asks for; with several targets, one named output (head) each."""
     from keras import initializers, layers, mixed_precision
 
+    if shape.heads:
+        return {head: _output(x, head_shape, head) for head, head_shape in shape.heads}
     # Under mixed precision the output (softmax, sigmoid, the regression value) stays in float32,
     # where the loss is computed, as Keras's mixed-precision guide advises.
     extra = {"dtype": "float32"} if mixed_precision.global_policy().compute_dtype != "float32" else {}
     if shape.task == "regression":
         # Start at the mean target instead of 0: far fewer epochs wasted walking the bias there.
-        return layers.Dense(1, name="output", bias_initializer=initializers.Constant(shape.target_mean),
-                            **extra)(x)
+        return layers.Dense(1, name=name, bias_initializer=initializers.Constant(shape.target_mean), **extra)(x)
     if shape.binary:
-        return layers.Dense(1, activation="sigmoid", name="output", **extra)(x)
-    return layers.Dense(shape.num_classes, activation="softmax", name="output", **extra)(x)
+        return layers.Dense(1, activation="sigmoid", name=name, **extra)(x)
+    return layers.Dense(shape.num_classes, activation="softmax", name=name, **extra)(x)
 
 
 # Keras's random augmentation layers augment whenever they are called without `training=False`, as a
@@ -195,25 +203,33 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
         optimizer_class = getattr(keras.optimizers, OPTIMIZERS[params["optimizer"]])
         extra = {"momentum": 0.9} if params["optimizer"] == "sgd" else {}
         optimizer = optimizer_class(learning_rate=params["learning_rate"], **extra)
-    if shape.task == "classification":
-        loss_fn = "binary_crossentropy" if shape.binary else "sparse_categorical_crossentropy"
-        accuracy = keras.metrics.BinaryAccuracy if shape.binary else keras.metrics.SparseCategoricalAccuracy
-        compiled = [accuracy(name="accuracy")]
-        from nnlab.engine.metrics import classification_metric
-
-        compiled += [classification_metric(m, shape.num_classes, shape.binary) for m in metrics
-                     if m in VALIDATION_ONLY_METRICS]
+    if shape.heads:  # one loss and its metrics per target's output
+        pairs = {head: _loss_and_metrics(head_shape, loss, metrics) for head, head_shape in shape.heads}
+        loss_fn, compiled = {h: p[0] for h, p in pairs.items()}, {h: p[1] for h, p in pairs.items()}
     else:
-        loss_fn = {"mse": "mse", "mae": "mae", "huber": keras.losses.Huber(), None: "mse"}[loss]
-        known = {"mae": keras.metrics.MeanAbsoluteError, "mse": keras.metrics.MeanSquaredError,
-                 "rmse": keras.metrics.RootMeanSquaredError, "r2": keras.metrics.R2Score}
-        compiled = [known[m](name=m) for m in metrics if m in known]
+        loss_fn, compiled = _loss_and_metrics(shape, loss, metrics)
     model.compile(optimizer=optimizer, loss=loss_fn, metrics=compiled, jit_compile=jit_compile,
                   steps_per_execution=steps_per_execution)
     # Without a distribution strategy Keras creates the optimizer's variables while tracing the
     # train step, and TensorFlow then traces the whole step a second time. Built here, it is traced
     # once: the first epoch of a small model takes ~40% less time.
     model.optimizer.build(model.trainable_variables)  # (a loss-scaling wrapper under mixed precision)
+
+
+def _loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[str]) -> tuple:
+    """The loss and the Keras metrics of one output."""
+    keras = import_keras()
+    if shape.task == "classification":
+        from nnlab.engine.metrics import classification_metric
+
+        loss_fn = "binary_crossentropy" if shape.binary else "sparse_categorical_crossentropy"
+        accuracy = keras.metrics.BinaryAccuracy if shape.binary else keras.metrics.SparseCategoricalAccuracy
+        return loss_fn, [accuracy(name="accuracy")] + [classification_metric(m, shape.num_classes, shape.binary)
+                                                       for m in metrics if m in VALIDATION_ONLY_METRICS]
+    loss_fn = {"mse": "mse", "mae": "mae", "huber": keras.losses.Huber(), None: "mse", "crossentropy": "mse"}[loss]
+    known = {"mae": keras.metrics.MeanAbsoluteError, "mse": keras.metrics.MeanSquaredError,
+             "rmse": keras.metrics.RootMeanSquaredError, "r2": keras.metrics.R2Score}
+    return loss_fn, [known[m](name=m) for m in metrics if m in known]
 
 
 def for_saving(model, params: dict, shape: DataShape, loss: str | None, metrics: list[str]):

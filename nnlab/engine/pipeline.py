@@ -44,10 +44,10 @@ class TrainingData:
 
 def fold_indices(y: np.ndarray, task: str, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """(training rows, validation rows) of each of `folds` folds: stratified by class where every
-    class has at least `folds` rows, shuffled with the spec's seed."""
+    class has at least `folds` rows (one target), shuffled with the spec's seed."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    if task == "classification" and np.bincount(np.asarray(y, np.int64)).min() >= folds:
+    if task == "classification" and np.ndim(y) == 1 and np.bincount(np.asarray(y, np.int64)).min() >= folds:
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     else:
         splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)

@@ -47,7 +47,7 @@ def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool =
     mixed_float16"). The data's notes are the caller's to show (the run's header shows them); `notes`
     False also keeps this function's own notes to itself."""
     data = load_data(spec, frame)
-    check_task(spec, data.task)
+    check_task(spec, data.task, data.heads)
     device_name = configure_device(device)
     policy = set_precision(spec.train.mixed_precision, gpu=device_name != "CPU")
     if spec.train.mixed_precision:

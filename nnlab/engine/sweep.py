@@ -108,11 +108,12 @@ class RecordingSweep(Search):
     def __init__(self, spec: Spec, data: Dataset, folder: RunFolder, reporter: Reporter, device_name: str,
                  previous: Summary | None, **options):
         super().__init__(spec, data, folder, reporter, device_name, **options)
-        metric_names = logged_metrics(spec, data.task)
+        metric_names = logged_metrics(spec, data.task, data.heads)
         if self.trainer.folds:  # the spread of a trial's score over the folds, beside its mean
             metric_names.append(f"{self.objective}_std")
         base = Summary(run=spec.name, nnlab_version=__version__, spec_hash=spec_hash(spec), model=spec.model.kind,
-                       data=data.description, task=data.task, classes=data.class_names, tuner=spec.search.tuner,
+                       data=data.description, task=data.task, tuner=spec.search.tuner,
+                       classes=data.class_names if not data.targets else {t.name: t.class_names for t in data.targets},
                        objective=self.objective, direction=self.direction, train_examples=len(data.x_train),
                        validation_examples=len(data.x_val), device=device_name,
                        hyperparameter_names=list(hyperparameters(spec)), metric_names=metric_names,

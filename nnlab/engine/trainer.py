@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from nnlab.data.dataset import Dataset
-from nnlab.engine.callbacks import fit_targets, keras_callbacks
+from nnlab.engine.callbacks import fit_targets, keras_callbacks, mean_over_targets
 from nnlab.engine.models import DataShape, build_model, compile_model, for_saving
 from nnlab.engine.pipeline import TrainingData, fold_indices
 from nnlab.runs.records import best_value
@@ -90,6 +90,8 @@ class Trainer:
 
         stop_on_nan, _, one_step_validation = keras_callbacks()
         callbacks = [one_step_validation(), stop_on_nan(params["learning_rate"])]
+        if self.shape.heads:  # first: the callbacks after it read the means it adds
+            callbacks.insert(0, mean_over_targets([head for head, _ in self.shape.heads]))
         if self.on_epoch_end is not None:
             callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=self.on_epoch_end))
         es = self.spec.train.early_stopping

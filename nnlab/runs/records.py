@@ -91,7 +91,7 @@ class Summary:
     model: str | None = None
     data: str | None = None
     task: str | None = None
-    classes: list | None = None
+    classes: list | dict | None = None  # several targets: {target: its classes or None}
     tuner: str | None = None
     objective: str | None = None
     direction: str = "min"

@@ -1,8 +1,14 @@
 """Metrics and objectives: what Keras logs for a spec, which way is better, and whether the
 objective, early-stopping monitor, loss and metrics fit the task. Checked before any training.
+
+With several targets (`data.target: [a, b]`), each target is one output of the model, its head,
+named after the column (`head_name`): Keras logs `a_loss`, `val_a_mae`, … per head, `val_loss` (the
+sum of the heads' losses), and nnlab adds each metric's mean over the heads (`val_mae`).
 """
 
 from __future__ import annotations
+
+import re
 
 from nnlab.errors import did_you_mean
 from nnlab.spec import schema
@@ -14,9 +20,21 @@ SCORES = ("accuracy", "f1", "auc", "pr_auc", "precision", "recall", "r2")  # hig
 
 
 def metric_direction(name: str) -> str:
-    """min for losses and errors, max for scores."""
+    """min for losses and errors, max for scores (`val_f1`, and per head `val_kind_f1`)."""
     base = name.removeprefix("val_")
-    return "max" if base in SCORES else "min"
+    return "max" if any(base == s or base.endswith(f"_{s}") for s in SCORES) else "min"
+
+
+def head_name(column: str) -> str:
+    """The name of a target's output in the model and in the logged metrics (`casual`, `price_eur`)."""
+    name = re.sub(r"\W+", "_", str(column).strip()).strip("_") or "target"
+    return f"t_{name}" if name[0].isdigit() else name
+
+
+def targets_of(spec: schema.Spec) -> list[str]:
+    """The target columns of a spec (several only for a CSV source that lists them)."""
+    target = getattr(spec.data, "target", None)
+    return list(target) if isinstance(target, list) else []
 
 
 def check_spec(spec: schema.Spec) -> None:
@@ -37,7 +55,9 @@ def check_spec(spec: schema.Spec) -> None:
                 if is_space(value) and not value.finite:
                     raise source.error((section, key), "the grid tuner needs a `step` in every float range "
                                        "(a grid has finitely many points); add one, or use another tuner")
-    known = [m for base in KNOWN_METRICS for m in (base, f"val_{base}")]
+    heads = [head_name(t) for t in targets_of(spec)]
+    per_head = [f"{h}_{m}" for h in heads for m in KNOWN_METRICS]
+    known = [m for base in (*KNOWN_METRICS, *per_head) for m in (base, f"val_{base}")]
     name = spec.objective_name()
     if name not in known:
         raise source.error(
@@ -53,8 +73,11 @@ def check_spec(spec: schema.Spec) -> None:
         )
 
 
-def logged_metrics(spec: schema.Spec, task: str) -> list[str]:
-    """The metric names Keras will log for this spec and task, validation ones included."""
+def logged_metrics(spec: schema.Spec, task: str, heads: list[tuple[str, str]] | None = None) -> list[str]:
+    """The metric names Keras will log for this spec and task, validation ones included. `heads`:
+    (head name, task) per target, for several targets."""
+    if heads:
+        return _logged_per_head(spec, heads)
     if task == "classification":
         extra = [m for m in schema.VALIDATION_ONLY_METRICS if m in spec.train.metrics]
         # (Keras computes these on the training batches too; nnlab reports them on the validation data)
@@ -63,22 +86,49 @@ def logged_metrics(spec: schema.Spec, task: str) -> list[str]:
     return base + [f"val_{m}" for m in base]
 
 
-def check_task(spec: schema.Spec, task: str) -> None:
-    """Checks that need the task (known once the data is read): metrics, loss and objective."""
+def head_metrics(spec: schema.Spec, task: str) -> list[str]:
+    """The metrics one head of this task gets (classification: accuracy and the validation-only ones)."""
+    if task == "classification":
+        return ["accuracy"] + [m for m in schema.VALIDATION_ONLY_METRICS if m in spec.train.metrics]
+    return [m for m in schema.REGRESSION_METRICS if m in spec.train.metrics]
+
+
+def _logged_per_head(spec: schema.Spec, heads: list[tuple[str, str]]) -> list[str]:
+    names = ["loss", "val_loss"]
+    means: list[str] = []
+    for head, task in heads:
+        names += [f"{head}_loss", f"val_{head}_loss"]
+        for metric in head_metrics(spec, task):
+            if metric not in schema.VALIDATION_ONLY_METRICS:
+                names.append(f"{head}_{metric}")
+            names.append(f"val_{head}_{metric}")
+            means += [] if metric in means else [metric]
+    for metric in means:  # each metric's mean over the heads that have it
+        names += ([] if metric in schema.VALIDATION_ONLY_METRICS else [metric]) + [f"val_{metric}"]
+    return names
+
+
+def check_task(spec: schema.Spec, task: str, heads: list[tuple[str, str]] | None = None) -> None:
+    """Checks that need the task (known once the data is read): metrics, loss and objective. With
+    several targets, `heads` gives each one's (head name, task), and `task` is "mixed" when they differ."""
     source = spec_source(spec)
-    wrong = schema.REGRESSION_METRICS if task == "classification" else schema.CLASSIFICATION_METRICS
+    tasks = {t for _, t in heads} if heads else {task}
     for i, metric in enumerate(spec.train.metrics):
-        if metric in wrong:
+        fits = {"classification" if metric in schema.CLASSIFICATION_METRICS else "regression"}
+        if not fits & tasks:
             raise source.error(("train", "metrics", i), f"the metric {metric!r} does not fit a {task} task")
     loss = spec.train.loss
-    if loss and (loss == "crossentropy") != (task == "classification"):
+    if loss and (loss == "crossentropy") != ("classification" in tasks) and not heads:
         fits = "crossentropy" if task == "classification" else "mse, mae or huber"
         raise source.error(("train", "loss"), f"the loss {loss!r} does not fit a {task} task; use {fits}")
+    if loss == "crossentropy" and heads and "regression" in tasks:
+        raise source.error(("train", "loss"), "train.loss is the loss of the regression targets: mse, mae or huber "
+                                              "(classification targets always use crossentropy)")
     weights = spec.train.class_weight
-    if task == "regression" and (weights.values() if is_space(weights) else [weights]) != ["none"]:
-        raise source.error(("train", "class_weight"), "class weights apply to classification; this task is "
-                                                      "regression: leave train.class_weight out")
-    names = logged_metrics(spec, task)
+    if (weights.values() if is_space(weights) else [weights]) != ["none"] and (heads or task != "classification"):
+        why = "one target" if heads else "classification"
+        raise source.error(("train", "class_weight"), f"class weights apply to {why}; leave train.class_weight out")
+    names = logged_metrics(spec, task, heads)
     for loc, name in ((("search", "objective"), spec.objective_name()),
                       (("train", "early_stopping", "monitor"),
                        spec.train.early_stopping.monitor if spec.train.early_stopping else None)):

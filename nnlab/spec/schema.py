@@ -67,7 +67,8 @@ class CsvData(_DataBase):
     source: Literal["csv"] = Field(description="A CSV file of rows, one column the target.")
     path: Path | None = Field(None, description="The CSV file, relative to the spec (required, except from "
                                                 "Python, where nnlab.run(spec, data=frame) takes a DataFrame).")
-    target: str = Field(description="The column to predict.")
+    target: str | list[str] = Field(description="The column to predict, or a list of columns: one output of the "
+                                                "model each (e.g. [casual, registered]).")
     drop: list[str] = Field([], description="Columns to leave out (ids, names, leaks).")
     categorical: list[str] = Field([], description="Numeric columns to treat as categories.")
     na_values: list[str] = Field([], description="Extra cell values that mean 'missing', e.g. '?'.")
@@ -87,6 +88,16 @@ class CsvData(_DataBase):
     dates: list[str] = Field([], description="Columns to read as dates.")
     keep: list[str] = Field([], description="Columns never left out automatically (as identifiers, free text, row "
                                             "numbers or constant).")
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _targets(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            names = [str(v) for v in value]
+            if not names or len(set(names)) != len(names):
+                raise ValueError(f"expected a column name, or a list of different column names; found {value!r}")
+            return names[0] if len(names) == 1 else names
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
     @field_validator("na_values", mode="before")
     @classmethod

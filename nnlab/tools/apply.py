@@ -30,7 +30,7 @@ class Inputs:
     x: np.ndarray
     ids: list[str]  # a file name, or a 1-based row number
     id_name: str  # "file" or "row"
-    y: np.ndarray | None = None  # labels, encoded as in training (class index or value)
+    y: np.ndarray | dict | None = None  # labels, encoded as in training (several targets: a dict of them)
     notes: list[str] = field(default_factory=list)
     decoded: np.ndarray | None = None  # images: False where a file could not be decoded
 
@@ -147,18 +147,20 @@ def _read_csv(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
     from nnlab.data.tabular import apply_preprocessing, as_numbers, find_column, read_csv
 
     frame = read_csv(path, preprocessing.get("na_values", ()))
-    target = preprocessing.get("target")
     y = None
-    has_target = target is not None and any(c.lower() == str(target).lower() for c in frame.columns)
     if labelled:
-        if not has_target:
-            raise DataError(f"{path.name} has no target column {target!r}: evaluate needs the true values")
-        column = find_column(frame, target, "target", path)
-        if frame[column].isna().any():
-            raise DataError(f"{path.name}: {int(frame[column].isna().sum())} row(s) have no {target!r} value")
-        converted = as_numbers(frame[column])  # numbers written as text ("$1,234", "3,5")
-        values = converted[0] if converted is not None and not converted[1] else frame[column]
-        y = _encode_labels(values.tolist(), preprocessing, path.name)
+        labels = {}
+        for target in targets_of(preprocessing):
+            name = target["name"] or preprocessing.get("target")
+            if not any(c.lower() == str(name).lower() for c in frame.columns):
+                raise DataError(f"{path.name} has no target column {name!r}: evaluate needs the true values")
+            column = find_column(frame, name, "target", path)
+            if frame[column].isna().any():
+                raise DataError(f"{path.name}: {int(frame[column].isna().sum())} row(s) have no {name!r} value")
+            converted = as_numbers(frame[column])  # numbers written as text ("$1,234", "3,5")
+            values = converted[0] if converted is not None and not converted[1] else frame[column]
+            labels[target["name"]] = _encode_labels(values.tolist(), {**preprocessing, **target}, path.name)
+        y = labels[None] if None in labels else labels
     x = apply_preprocessing(preprocessing["columns"], frame)
     return Inputs(x, [str(i + 1) for i in range(len(frame))], "row", y)
 
@@ -234,32 +236,57 @@ def _read_images(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
 # ------------------------------------------------------------------------------------ predictions
 
 
+def targets_of(preprocessing: dict) -> list[dict]:
+    """What the model predicts: one entry per target (name, task, class names, its output's name); a run
+    of one target has one entry named None."""
+    if "targets" in preprocessing:
+        return preprocessing["targets"]
+    return [{"name": None, "task": preprocessing["task"], "class_names": preprocessing.get("class_names"),
+             "head": None}]
+
+
+def predict_targets(model, inputs: Inputs, preprocessing: dict) -> list[tuple[dict, list, np.ndarray | None]]:
+    """Per target: (the target, predictions in the data's own terms: class names or values, class
+    probabilities or None)."""
+    raw = model.predict(inputs.x, batch_size=256, verbose=0)
+    out = []
+    for target in targets_of(preprocessing):
+        values = np.asarray(raw[target["head"]] if isinstance(raw, dict) else raw, np.float64)
+        if target["task"] == "regression":
+            out.append((target, values[:, 0].tolist(), None))
+            continue
+        proba = np.concatenate([1 - values, values], axis=1) if values.shape[1] == 1 else values
+        out.append((target, [target["class_names"][i] for i in proba.argmax(axis=1)], proba))
+    return out
+
+
 def predict(model, inputs: Inputs, preprocessing: dict) -> tuple[list, np.ndarray | None]:
-    """(predictions in the data's own terms: class names or values; class probabilities or None)."""
-    raw = np.asarray(model.predict(inputs.x, batch_size=256, verbose=0), np.float64)
-    if preprocessing["task"] == "regression":
-        return raw[:, 0].tolist(), None
-    names = preprocessing["class_names"]
-    proba = np.concatenate([1 - raw, raw], axis=1) if raw.shape[1] == 1 else raw
-    return [names[i] for i in proba.argmax(axis=1)], proba
+    """(predictions in the data's own terms: class names or values; class probabilities or None) of a
+    run with one target."""
+    _, predictions, proba = predict_targets(model, inputs, preprocessing)[0]
+    return predictions, proba
 
 
-def predictions_csv(inputs: Inputs, predictions: list, proba: np.ndarray | None, preprocessing: dict,
-                    with_proba: bool) -> str:
+def predictions_csv(inputs: Inputs, predicted: list[tuple[dict, list, np.ndarray | None]], with_proba: bool) -> str:
+    """One row per input, in order: its id, then `predictions` (one target) or one column per target
+    named after it, then with `with_proba` one probability column per class."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    header = [inputs.id_name, "predictions"]
-    names = preprocessing.get("class_names") or []
-    if with_proba and proba is not None:
-        header += [f"proba_{name}" for name in names]
+    header = [inputs.id_name]
+    header += [target["name"] or "predictions" for target, _, _ in predicted]
+    for target, _, proba in predicted:
+        if with_proba and proba is not None:
+            prefix = f"proba_{target['name']}_" if target["name"] else "proba_"
+            header += [f"{prefix}{name}" for name in target["class_names"]]
     writer.writerow(header)
-    for i, (row_id, value) in enumerate(zip(inputs.ids, predictions)):
+    for i, row_id in enumerate(inputs.ids):
         if inputs.decoded is not None and not inputs.decoded[i]:
             writer.writerow([row_id, "could not decode the image"] + [""] * (len(header) - 2))
             continue
-        row = [row_id, value if isinstance(value, str) else repr(float(value))]
-        if with_proba and proba is not None:
-            row += [f"{p:.6g}" for p in proba[i]]
+        row = [row_id] + [v[i] if isinstance(v[i], str) else repr(float(v[i])) for _, v, _ in predicted]
+        for _, _, proba in predicted:
+            if with_proba and proba is not None:
+                row += [f"{p:.6g}" for p in proba[i]]
         writer.writerow(row)
     return out.getvalue()
 
@@ -269,9 +296,15 @@ def predictions_csv(inputs: Inputs, predictions: list, proba: np.ndarray | None,
 
 def evaluate(model, inputs: Inputs, preprocessing: dict) -> dict:
     """Metrics on labelled data: classification accuracy, macro F1, per-class report and confusion
-    matrix; regression RMSE, MAE, R² and the share of predictions within 10% of the true value."""
-    predictions, proba = predict(model, inputs, preprocessing)
-    return score_predictions(inputs.y, predictions, proba, preprocessing)
+    matrix; regression RMSE, MAE, R² and the share of predictions within 10% of the true value. With
+    several targets, those of each target under "targets"."""
+    predicted = predict_targets(model, inputs, preprocessing)
+    if len(predicted) == 1:
+        _, predictions, proba = predicted[0]
+        return score_predictions(inputs.y, predictions, proba, preprocessing)
+    scores = {t["name"]: score_predictions(inputs.y[t["name"]], predictions, proba, t)
+              for t, predictions, proba in predicted}
+    return {"task": "several targets", "examples": len(inputs.ids), "targets": scores}
 
 
 # ------------------------------------------------------------------------------------ export

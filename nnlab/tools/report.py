@@ -117,8 +117,7 @@ def _trials_table(summary: Summary, done: list[TrialRecord], records: list[Trial
 
 def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     """(the best model's summary, its metrics on the validation split or None, a note)."""
-    from nnlab.scores import score_predictions
-    from nnlab.tools.apply import Inputs, load_model, open_run, predict
+    from nnlab.tools.apply import Inputs, evaluate, load_model, open_run
 
     finished = open_run(run_dir)
     try:
@@ -133,16 +132,19 @@ def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
         data = load_data(finished.folder.spec())
     except NnlabError as exc:
         return "\n".join(lines), None, f"the run's data cannot be read any more, so no metrics: {exc}"
-    y = data.y_val
-    inputs = Inputs(data.x_val, [str(i) for i in range(len(y))], "row", np.asarray(y))
-    predictions, proba = predict(model, inputs, finished.preprocessing)
+    y = np.asarray(data.y_val)
+    labels = {t.name: y[:, i] for i, t in enumerate(data.targets)} if data.targets else y
+    inputs = Inputs(data.x_val, [str(i) for i in range(len(y))], "row", labels)
     note = f"{len(y)} validation examples: the sweep's own split of {data.description}"
-    return "\n".join(lines), score_predictions(np.asarray(y), predictions, proba, finished.preprocessing), note
+    return "\n".join(lines), evaluate(model, inputs, finished.preprocessing), note
 
 
 def _metrics_html(result: dict | None, note: str) -> str:
     if result is None:
         return f"<p class='note'>{_e(note)}</p>"
+    if "targets" in result:
+        return "\n".join(f"<h3>Target {_e(name)}</h3>" + _metrics_html(one, note)
+                         for name, one in result["targets"].items())
     if result["task"] == "regression":
         items = [("RMSE", fmt_value(result["rmse"])), ("MAE", fmt_value(result["mae"])),
                  ("R²", f"{result['r2']:.4f}"), ("within 10% of the true value", f"{result['within_10_percent']:.1%}")]

@@ -34,7 +34,7 @@ def describe(spec: Spec, count_models: bool = True, frame=None) -> Description:
     """What `nnlab validate` prints: the data, the space, its size, the smallest and largest models
     (`frame`: a DataFrame in place of a CSV source's file)."""
     data = load_data(spec, frame)
-    check_task(spec, data.task)
+    check_task(spec, data.task, data.heads)
     space = {name: dist.describe() for name, dist in hyperparameters(spec).items()}
     result = Description(data.summary(), data.task, space, count_configurations(spec), notes=list(data.notes))
     if count_models:
