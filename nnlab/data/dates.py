@@ -37,7 +37,13 @@ class DateFormat:
     utc: bool = False
 
     def parse(self, values: pd.Series) -> pd.Series:
-        """The values as datetimes (NaT where a value is not a date of this column)."""
+        """The values as datetimes (NaT where a value is not a date of this column). Each distinct text
+        is parsed once (an hourly file repeats each date 24 times)."""
+        texts = pd.Series(values.dropna().astype(str).unique())
+        parsed = self._parse_texts(texts)
+        return values.map(dict(zip(texts, parsed))).astype("datetime64[ns]")
+
+    def _parse_texts(self, values: pd.Series) -> pd.Series:
         text = values.astype("string").str.strip()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -72,7 +78,7 @@ def written_as_dates(values: pd.Series, share: float = 0.9) -> bool:
     """Whether the values are written like dates (`01.12.2017`, `2017-12-01 13:00`): such a column is
     dates before it is numbers (`01.12.2017` would otherwise pass for a number with dots between
     thousands)."""
-    present = values.dropna().astype("string").str.strip()
+    present = pd.Series(values.dropna().astype(str).unique()).str.strip()
     return bool(len(present)) and present.str.match(_NUMERIC_DATE).mean() >= share
 
 
@@ -91,7 +97,7 @@ def looks_like_dates(values: pd.Series, share: float = 0.9) -> bool:
 
 def detect(values: pd.Series, dayfirst: bool | None = None) -> tuple[DateFormat, list[str]]:
     """The column's date format, and notes on what was decided (day first or not, dropped parts)."""
-    present = values.dropna().astype("string").str.strip()
+    present = pd.Series(values.dropna().astype(str).unique(), dtype="string").str.strip()
     notes: list[str] = []
     fields = present.str.extract(_NUMERIC_DATE)
     year_first = bool((fields[0].str.len() == 4).fillna(False).astype(bool).mean() > 0.5)

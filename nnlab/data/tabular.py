@@ -279,7 +279,7 @@ def fit_preprocessing(frame: pd.DataFrame, columns: list[Column]) -> list[dict]:
             record.append({"name": column.name, "type": "date", "parts": stats,
                            "format": column.date_format.as_dict()})
         else:
-            counts = series.dropna().map(_key).value_counts()
+            counts = series.dropna().map(_keys(series)).value_counts()
             kept = sorted((str(c) for c in counts.index[:MAX_CATEGORIES]), key=_natural)
             record.append({"name": column.name, "type": "categorical", "categories": kept,
                            "other": len(counts) > MAX_CATEGORIES, "missing": bool(series.isna().any())})
@@ -326,8 +326,13 @@ def _numbers_of(series: pd.Series, number_format: dict | None) -> pd.Series:
     return parsed[0] if parsed is not None else pd.to_numeric(series, errors="coerce").astype(float)
 
 
+def _keys(series: pd.Series) -> dict:
+    """Each distinct value's category name (worked out once per value)."""
+    return {value: _key(value) for value in series.dropna().unique()}
+
+
 def _one_hot(series: pd.Series, col: dict) -> np.ndarray:
-    keys = series.map(lambda v: None if pd.isna(v) else _key(v))
+    keys = series.map(_keys(series))
     cats = col["categories"]
     onehot = np.stack([(keys == c).to_numpy() for c in cats], axis=1)
     extra = []
