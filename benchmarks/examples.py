@@ -66,8 +66,9 @@ def sample_block(output: str) -> str:
     """The start of a run's output as a reader sees it: the header, the first trial's two lines."""
     lines = output.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("nnlab run "))
+    end = next(i for i, line in enumerate(lines) if line.startswith("  search:"))
     trials = [line for line in lines if re.match(r"\[\d+/\d+\] trial", line)][:2]
-    return "```\n" + "\n".join(lines[start:start + 3] + trials) + "\n...\n```"
+    return "```\n" + "\n".join(lines[start:end + 1] + trials) + "\n...\n```"
 
 
 def replace_block(text: str, name: str, body: str) -> str:

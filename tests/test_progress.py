@@ -62,3 +62,13 @@ def test_brackets_in_notes_reasons_and_values_print_as_written():
     for written in ("weight [kg]", "[worker2] a message with [/x] in it", "activation=[relu]", "on box[1]",
                     "bad [/shape] here", "(box[1])"):
         assert written in text, written
+
+
+def test_the_run_header_shows_what_was_decided_about_the_data():
+    out = io.StringIO()
+    reporter = Reporter(console=Console(file=out, width=200))
+    reporter.start("bikes", "csv bikes.csv: 80 training and 20 validation examples", "random, 2 trials", 0, 2,
+                   notes=["column 'Date': read day first ('13/12/2017' seen)", "bikes.csv is not UTF-8"])
+    lines = out.getvalue().splitlines()
+    assert lines[1].startswith("  data:") and "note:" in lines[2] and "read day first" in lines[2]
+    assert "search:" in lines[4]

@@ -145,3 +145,20 @@ def test_keep_bounds_checkpoints(copy, keep, checkpoints):
     result, _ = sweep(spec_path, runs, f"search.keep={keep}")
     assert len(list(run_dir.glob("tuner/trial_*/checkpoint.weights.h5"))) == checkpoints
     assert (run_dir / results.BEST_MODEL).is_file()
+
+
+def test_a_csv_run_of_the_older_reader_is_not_resumed_with_new_features(tmp_path, write):
+    from nnlab.errors import RunError
+    from nnlab.runs import files
+    from nnlab.runs.opening import check_run_dir
+    from nnlab.runs.records import Summary
+    from nnlab.spec.loader import load_spec, spec_hash
+
+    write("d.csv", "x,y\n" + "\n".join(f"{i * 0.5},{i % 2}" for i in range(30)) + "\n")
+    spec = load_spec(write("s.yaml", "data: {source: csv, path: d.csv, target: y}\nmodel: {kind: mlp}\n"))
+    run_dir = tmp_path / "runs" / "s"
+    files.write_summary(run_dir / files.SUMMARY, Summary(run="s", spec_hash=spec_hash(spec, csv_reader=None)))
+    with pytest.raises(RunError, match="read by the CSV rules of nnlab 0.2 or older.*--overwrite.*--name"):
+        check_run_dir(run_dir, spec, overwrite=False)
+    files.write_summary(run_dir / files.SUMMARY, Summary(run="s", spec_hash=spec_hash(spec)))
+    assert check_run_dir(run_dir, spec, overwrite=False).spec_hash == spec_hash(spec)  # today's resumes
