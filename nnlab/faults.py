@@ -9,6 +9,7 @@ by a scheduler. Without the variable, `kill_point` only reads the environment an
     trial_end     Keras Tuner recorded a trial, nnlab has not yet rewritten trials.csv
     write         an nnlab file is written to its temporary name, not yet renamed
     tuner_write   a Keras Tuner state file is written to its temporary name, not yet renamed
+    refit         the best configuration is retrained on every row (search.refit), not yet saved
 
 `NNLAB_KILL_WORKER_AT=POINT[:N]` does the same to the first local worker process of a parallel run
 (`nnlab run --workers N`), the first time it is started (its restart runs normally).
@@ -20,7 +21,7 @@ import os
 import signal
 from collections import Counter
 
-POINTS = ("startup", "epoch", "trial_end", "write", "tuner_write")
+POINTS = ("startup", "epoch", "trial_end", "write", "tuner_write", "refit")
 _passed: Counter = Counter()
 
 

@@ -28,6 +28,7 @@ class Reporter:
         self.finished_here = 0
         self.epochs: int | None = None
         self.objective: str | None = None
+        self.deadline: float | None = None  # (time.monotonic) when no new trial starts: search.max_minutes
         self._bars = None
         self._sweep_bar = self._trial_bar = None
 
@@ -74,10 +75,12 @@ class Reporter:
         self.console.print(f"[red]error:[/red] {escape(text)}")
 
     def start(self, name: str, data_summary: str, search: str, done: int, total: int | None,
-              epochs: int | None = None, objective: str | None = None, notes: list[str] = ()) -> None:
-        """The run's header: its data (with what nnlab decided about it), its search, where it stands."""
+              epochs: int | None = None, objective: str | None = None, notes: list[str] = (),
+              deadline: float | None = None) -> None:
+        """The run's header: its data (with what nnlab decided about it), its search, where it stands.
+        `deadline` (time.monotonic): when no new trial starts; each trial's line then shows the time left."""
         self.started = time.monotonic()
-        self.epochs, self.objective = epochs, objective
+        self.epochs, self.objective, self.deadline = epochs, objective, deadline
         self.say(f"[bold]nnlab run {name}[/bold]")
         self.say(f"  data:   {escape(data_summary)}")
         for note in notes:
@@ -120,6 +123,8 @@ class Reporter:
         if total and number < total:
             per_trial = elapsed / self.finished_here
             eta = f", ETA {fmt_duration(per_trial * (total - number))}"
+        if self.deadline is not None:
+            eta += f", {fmt_duration(max(self.deadline - time.monotonic(), 0))} left of search.max_minutes"
         self.console.print(
             f"\\[{number}/{total or '?'}] trial {record.trial_id}{worker} {result}  {best_text}  "
             f"({fmt_duration(record.seconds)}; {fmt_duration(elapsed)} elapsed{eta})"

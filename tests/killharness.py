@@ -104,6 +104,7 @@ class Harness:
         row = compare([self.runs]).rows[0]
         assert row["trials"] == row["completed"] == self.trials and abs(row["best_score"] - best) < 1e-12
         assert (self.run_dir / "best.keras").is_file()
+        assert summary["refit"]["trial"] == summary["best_trial"], summary  # search.refit, its default
         leftovers = [p for p in self.run_dir.rglob("*") if p.name.endswith(".tmp") or ".tmp." in p.name]
         assert not leftovers, leftovers
 

@@ -36,7 +36,7 @@ def csv_run(tmp_path_factory):
         "name: shop\ndata: {source: csv, path: shop.csv, target: Label}\n"
         "model: {kind: mlp, layers: 1, units: {choice: [8, 16]}}\n"
         "train: {epochs: 8, batch_size: 16, learning_rate: 0.02}\n"
-        "search: {tuner: grid, max_trials: 2, objective: val_accuracy, keep: all}\n")
+        "search: {tuner: grid, max_trials: 2, objective: val_accuracy, keep: all, refit: false}\n")
     result = run(load_spec(folder / "s.yaml"), folder / "runs", quiet=True)
     assert result.exit_code == 0
     return folder, result.run_dir

@@ -34,6 +34,8 @@ def test_regression_target_chosen_and_existing_file_kept(write, tmp_path):
     assert result.exit_code == 0, result.output
     spec = load_spec(out)
     assert spec.data.task == "regression" and spec.search.objective == "val_loss" and spec.data.target == "price"
+    assert spec.data.target_transform == "none"  # an even spread of prices: fitted as it is
+    assert spec.search.max_trials is None and spec.search.max_minutes == 10  # a time budget, not a trial count
     before = out.read_text()
     result = runner.invoke(app, ["init", "--data", str(data), "-o", str(out)])
     assert result.exit_code == 2 and "exists" in result.output and out.read_text() == before
@@ -99,3 +101,14 @@ def test_several_rare_classes_get_macro_f1(write, tmp_path):
     spec = load_spec(tmp_path / "k.yaml")
     assert spec.search.objective == "val_f1" and spec.train.metrics == ["f1"]
     assert spec.train.class_weight.values() == ["none", "balanced"]
+
+
+def test_a_positive_skewed_target_is_fitted_as_log_and_init_says_why(write, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    rows = [f"{a:.3f},{20 * np.exp(1.2 * a + 0.3 * rng.normal()):.2f}" for a in x]
+    data = write("energy.csv", "temp,energy\n" + "\n".join(rows) + "\n")
+    result = runner.invoke(app, ["init", "--data", str(data), "-o", str(tmp_path / "e.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "positive and skewed (skewness" in result.output
+    assert load_spec(tmp_path / "e.yaml").data.target_transform == "log"

@@ -20,6 +20,8 @@ KILLS = [
     "write:2",        # an nnlab file written to its temporary name, not renamed
     "tuner_write:6",  # Keras Tuner saved a finished trial, not yet its oracle: without nnlab's repair,
                       # the finished trial would be trained again
+    "refit",          # the search is over, the best configuration is being refitted: the resume refits
+                      # again and trains no trial
 ]
 
 

@@ -72,3 +72,16 @@ def test_the_run_header_shows_what_was_decided_about_the_data():
     lines = out.getvalue().splitlines()
     assert lines[1].startswith("  data:") and "note:" in lines[2] and "read day first" in lines[2]
     assert "search:" in lines[4]
+
+
+def test_a_time_budget_shows_the_time_left_after_each_trial():
+    import time
+
+    out = io.StringIO()
+    reporter = Reporter(console=Console(file=out, width=200))
+    reporter.start("demo", "data", "random, as many trials as fit in 10 minutes", 0, None,
+                   deadline=time.monotonic() + 600)
+    record = TrialRecord("0", "completed", score=0.7, seconds=1.0, hyperparameters={})
+    reporter.trial_ends(1, None, record, "val_accuracy", record)
+    assert "[1/?] trial 0" in out.getvalue() and "left of search.max_minutes" in out.getvalue()
+    assert "9:59 left" in out.getvalue() or "10:00 left" in out.getvalue()

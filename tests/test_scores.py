@@ -62,7 +62,7 @@ def test_val_f1_and_evaluate_agree_when_a_class_is_missing_from_validation(write
         data: {source: npz, path: d.npz, task: classification}
         model: {kind: mlp, layers: 1, units: 8}
         train: {epochs: 4, batch_size: 32, learning_rate: 0.01, metrics: [f1]}
-        search: {max_trials: 1, objective: val_f1}
+        search: {max_trials: 1, objective: val_f1, refit: false}  # best.keras: the trial as scored
     """)
     result = run(load_spec(spec), tmp_path / "runs", quiet=True)
     assert result.exit_code == 0

@@ -351,3 +351,73 @@ def test_several_targets_the_bikes_pattern(write, tmp_path):
 
     model = keras.saving.load_model(result.run_dir / results.BEST_MODEL)
     assert sorted(model.output_names) == ["casual", "mood", "registered"]
+
+
+def test_the_best_configuration_is_refitted_on_every_training_row(write, tmp_path):
+    import keras
+
+    from nnlab.tools.apply import load_model, open_run
+
+    text = """
+        data: {source: "sklearn:iris"}
+        model: {kind: mlp, layers: 1, units: {choice: [4, 8]}}
+        train: {epochs: 4, batch_size: 16, learning_rate: 0.05}
+        search: {tuner: grid, max_trials: 2, objective: val_accuracy, keep: all}
+    """
+    result = sweep(write, tmp_path, text)
+    best = min(result.records, key=lambda r: -r.score)
+    assert result.summary.refit == {"trial": best.trial_id, "epochs": best.best_epoch, "rows": 150}
+    finished = open_run(result.run_dir)
+    refitted = keras.saving.load_model(result.run_dir / results.BEST_MODEL)
+    searched = load_model(finished, best.trial_id)  # the trial as its search trained it, from its checkpoint
+    from sklearn.datasets import load_iris
+
+    x = np.asarray(load_iris().data, np.float32)
+    pre = finished.preprocessing
+    x = (x - np.asarray(pre["mean"])) / np.asarray(pre["std"])
+    assert not np.allclose(refitted.predict(x, verbose=0), searched.predict(x, verbose=0))
+    again = sweep(write, tmp_path, text)  # resumed: the search and its refit are done, nothing trains
+    assert again.summary.refit == result.summary.refit
+    from nnlab.tools.report import build_report
+
+    page = build_report(result.run_dir).read_text()
+    assert "The final model on the validation data" in page and "trained again on all 150 training rows" in page
+
+
+def test_a_time_budget_without_max_trials_runs_trials_until_it_is_used(write, tmp_path):
+    text = """
+        data: {source: "sklearn:iris"}
+        model: {kind: mlp, layers: 1, units: {int: [2, 64]}}
+        train: {epochs: 1, batch_size: 64, learning_rate: {float: [0.001, 0.1], log: true}}
+        search: {tuner: random, max_minutes: 0.25, objective: val_accuracy, refit: false}
+    """
+    result = sweep(write, tmp_path, text)
+    summary = result.summary
+    assert summary.status == "completed" and summary.completed > 10  # more than the 10 of max_trials' default
+    assert "the time budget (search.max_minutes: 0.25) is used" in summary.stop_reason
+
+
+@pytest.mark.parametrize("transform", ["log", "standardize"])
+def test_a_transformed_target_is_fitted_transformed_and_measured_in_its_own_units(write, tmp_path, transform):
+    import keras
+
+    from nnlab.data.load import load_data
+    from nnlab.tools.apply import load_model, open_run
+
+    text = f"""
+        data: {{source: "sklearn:diabetes", target_transform: {transform}}}
+        model: {{kind: mlp, layers: 1, units: 16}}
+        train: {{epochs: 6, learning_rate: 0.01, loss: {{choice: [mse, huber]}}, metrics: [mae, r2]}}
+        search: {{tuner: grid, objective: val_mae, keep: all}}
+    """
+    result = sweep(write, tmp_path, text)
+    assert result.summary.completed == 2 and any("data.target_transform" in n for n in result.summary.notes)
+    data = load_data(load_spec(result.run_dir / results.SPEC_COPY))
+    for record in result.records:  # each trial's logged MAE is its model's MAE in the target's own units
+        model = load_model(open_run(result.run_dir), record.trial_id)
+        predicted = model.predict(data.x_val, verbose=0).ravel()
+        # (the checkpoint holds the weights of the best epoch, whose metrics the record keeps)
+        assert abs(np.mean(np.abs(predicted - data.y_val)) - record.metrics["val_mae"]) < 1e-3 * data.y_val.mean()
+    final = keras.saving.load_model(result.run_dir / results.BEST_MODEL)  # stock layers only
+    predicted = final.predict(data.x_val, verbose=0).ravel()
+    assert 0.3 < predicted.mean() / data.y_val.mean() < 3  # in the target's units (about 150), not log(1 + y)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnlab.data.rules import TargetTransform
 from nnlab.errors import DataError
 
 
@@ -22,6 +23,7 @@ class Target:
     task: str
     class_names: list | None = None
     head: str = ""
+    transform: TargetTransform | None = None  # data.target_transform, of a regression target
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     folds: int | None = None  # data.folds: every trial trains once per fold of all the rows
     targets: list[Target] = field(default_factory=list)  # several targets (one only: empty)
+    target_transform: TargetTransform | None = None  # data.target_transform, of one regression target
 
     @property
     def input_shape(self) -> tuple:

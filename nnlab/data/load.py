@@ -6,8 +6,11 @@ user. Each source's reader lives in its own module; only `keras:NAME` imports Ke
 
 from __future__ import annotations
 
+import numpy as np
+
 from nnlab.data import arrays
 from nnlab.data.dataset import Dataset
+from nnlab.data.rules import TargetTransform
 from nnlab.errors import DataError
 from nnlab.spec.schema import CsvData, ImageData, NpzData, Spec
 
@@ -48,6 +51,7 @@ def load_data(spec: Spec, frame=None) -> Dataset:
             raise DataError(f"data.folds: {folds} folds need at least {2 * folds} rows; the data has {rows}")
         dataset.folds = folds
     _positive_class(dataset, spec)
+    _target_transform(dataset, spec.data.target_transform)
     if len(dataset.x_train) < 2 or len(dataset.x_val) < 1:
         raise DataError(f"Too little data to train and validate: {dataset.summary()}")
     return dataset
@@ -77,3 +81,33 @@ def _positive_class(dataset: Dataset, spec: Spec) -> None:
     if used and wanted is None:
         dataset.notes.append(f"positive class for {', '.join(used)}: {names[1]!r} (the second of {names[0]!r}, "
                              f"{names[1]!r}); set data.positive_class to change")
+
+
+
+def _target_transform(dataset: Dataset, kind: str) -> None:
+    """data.target_transform: each regression target's transform, fitted on the training rows, recorded
+    in preprocessing.json and said in a note."""
+    if kind == "none":
+        return
+    if not dataset.targets:
+        if dataset.task != "regression":
+            raise DataError(f"data.target_transform: {kind} applies to a regression target; this one is "
+                            "classification (leave data.target_transform out)")
+        name = str(dataset.preprocessing.get("target") or "y")
+        dataset.target_transform = _fit(kind, dataset.y_train, dataset.y_val, name)
+        dataset.preprocessing["target_transform"] = dataset.target_transform.record()
+        dataset.notes.append(dataset.target_transform.describe(name))
+        return
+    regression = [(i, t) for i, t in enumerate(dataset.targets) if t.task == "regression"]
+    if not regression:
+        raise DataError(f"data.target_transform: {kind} applies to regression targets; these are all classification")
+    for i, target in regression:
+        target.transform = _fit(kind, dataset.y_train[:, i], dataset.y_val[:, i], target.name)
+        dataset.preprocessing["targets"][i]["transform"] = target.transform.record()
+        dataset.notes.append(target.transform.describe(target.name))
+
+
+def _fit(kind: str, train, val, name: str) -> TargetTransform:
+    """Fitted on the training rows; every row must allow it (log: no value below 0)."""
+    TargetTransform.fit(kind, np.concatenate([np.asarray(train, np.float64), np.asarray(val, np.float64)]), name)
+    return TargetTransform.fit(kind, train, name)

@@ -51,6 +51,7 @@ class Chief:
         self.lock = threading.RLock()  # the servicer's thread and the watching loop both touch the oracle
         self.last_seen: dict[str, float] = {}
         self.stop_reason: str | None = None  # set: no more trials are handed out
+        self.stop_planned = False  # the end the spec asked for (a time budget), not a limit
         self.stopping = False
         self.tuner = None
         self.server = None
@@ -93,8 +94,8 @@ class Chief:
         try:
             self.sweep.before_trial()
         except StopSearch as stop:
-            self.stop_reason = str(stop)
-            self.sweep.reporter.warn(self.stop_reason)
+            self.stop_reason, self.stop_planned = str(stop), stop.planned
+            (self.sweep.reporter.say if stop.planned else self.sweep.reporter.warn)(self.stop_reason)
         return self.stop_reason
 
     def trial_started(self, trial, worker: str) -> None:
@@ -146,7 +147,7 @@ class Chief:
             self.oracle.save()
         if self.server is not None:
             self.server.stop(grace=1)
-        if status == "completed" and self.stop_reason:
+        if status == "completed" and self.stop_reason and not self.stop_planned:
             status = "stopped"
         return self.sweep.finish(self.tuner, status, self.stop_reason)
 
@@ -310,7 +311,7 @@ def _serve_run(sweep: ChiefSweep, chief: Chief, reporter: Reporter, workers):
                  f"{chief.host}:{chief.port})")
     reporter.start(spec.name, sweep.data.summary(), sweep.start_text(sweep.log.total, where), sweep.log.finished(),
                    sweep.log.total, spec.search.max_epochs or spec.train.epochs, sweep.objective,
-                   notes=sweep.data.notes)
+                   notes=sweep.data.notes, deadline=sweep.limits.deadline)
     sweep.log.write("running")
     try:
         status = _serve(chief, workers)

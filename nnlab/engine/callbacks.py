@@ -130,7 +130,9 @@ def fit_targets(y: np.ndarray, shape: DataShape):
     if shape.heads:
         return {head: fit_targets(y[:, i], head_shape) for i, (head, head_shape) in enumerate(shape.heads)}
     if shape.task == "regression" or shape.binary:
-        return y.astype(np.float32).reshape(-1, 1)
+        if shape.transform is not None:  # data.target_transform: the model fits log(1 + y) or standardized y
+            y = shape.transform.forward(y)
+        return np.asarray(y).astype(np.float32).reshape(-1, 1)
     return np.asarray(y).astype(np.int64)
 
 

@@ -4,7 +4,9 @@
 involved) and `compile_model` picks the optimizer, loss and metrics. The output layer follows the
 task: softmax for several classes, sigmoid for two, a linear unit for regression whose bias starts at
 the mean training target (the loss keeps plain Keras' scale, so every optimizer behaves as it would in
-a hand-written script). Every layer is a stock Keras layer:
+a hand-written script). A target fitted transformed (data.target_transform) is turned back into its
+own units by the metrics while training and by layers after the output in the saved model
+(`in_target_units`). Every layer is a stock Keras layer:
 `best.keras` loads with `keras.saving.load_model` and no nnlab installed.
 
 Keras is imported inside the functions, never at module level.
@@ -12,8 +14,12 @@ Keras is imported inside the functions, never at module level.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
+
+from nnlab.data.rules import LOG_CEILING, TargetTransform
 from nnlab.engine.backend import import_keras
 from nnlab.spec.schema import VALIDATION_ONLY_METRICS
 
@@ -26,23 +32,38 @@ class DataShape:
     task: str  # "classification" or "regression" (several targets of both: "mixed")
     num_classes: int = 0
     rescale: float = 1.0  # images: pixels are multiplied by this in the model
-    target_mean: float = 0.0
+    target_mean: float = 0.0  # regression: the mean training target, as the model fits it
     heads: tuple = ()  # several targets: (output name, DataShape of that target) each
+    transform: TargetTransform | None = None  # regression: data.target_transform
 
     @classmethod
     def of(cls, dataset) -> DataShape:
         rescale = dataset.rescale if dataset.kind == "images" else 1.0
+
+        def target(task, classes, values, transform):
+            mean = float(np.mean(transform.forward(values) if transform else values)) if task == "regression" else 0.0
+            return cls(dataset.input_shape, task, classes, rescale, mean, transform=transform)
+
         if dataset.targets:
-            heads = tuple((t.head, cls(dataset.input_shape, t.task, len(t.class_names or []), rescale,
-                                       float(dataset.y_train[:, i].mean()) if t.task == "regression" else 0.0))
+            heads = tuple((t.head, target(t.task, len(t.class_names or []), dataset.y_train[:, i].astype(float),
+                                          t.transform))
                           for i, t in enumerate(dataset.targets))
             return cls(dataset.input_shape, dataset.task, 0, rescale, heads=heads)
-        mean = float(dataset.y_train.mean()) if dataset.task == "regression" else 0.0
-        return cls(dataset.input_shape, dataset.task, dataset.num_classes, rescale, mean)
+        return target(dataset.task, dataset.num_classes, dataset.y_train, dataset.target_transform)
 
     @property
     def binary(self) -> bool:
         return self.task == "classification" and self.num_classes == 2
+
+    @property
+    def transformed(self) -> bool:
+        """Whether some regression target is fitted transformed (data.target_transform)."""
+        return self.transform is not None or any(head.transformed for _, head in self.heads)
+
+    def in_own_units(self) -> DataShape:
+        """The shape of the model once its outputs are turned back into the targets' own units."""
+        heads = tuple((name, head.in_own_units()) for name, head in self.heads)
+        return dataclasses.replace(self, transform=None, heads=heads)
 
 
 def build_model(kind: str, params: dict, shape: DataShape):
@@ -203,6 +224,7 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
         optimizer_class = getattr(keras.optimizers, OPTIMIZERS[params["optimizer"]])
         extra = {"momentum": 0.9} if params["optimizer"] == "sgd" else {}
         optimizer = optimizer_class(learning_rate=params["learning_rate"], **extra)
+    loss = params.get("loss", loss)  # (train.loss may be searched)
     if shape.heads:  # one loss and its metrics per target's output
         pairs = {head: _loss_and_metrics(head_shape, loss, metrics) for head, head_shape in shape.heads}
         loss_fn, compiled = {h: p[0] for h, p in pairs.items()}, {h: p[1] for h, p in pairs.items()}
@@ -229,16 +251,63 @@ def _loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[str]) ->
     loss_fn = {"mse": "mse", "mae": "mae", "huber": keras.losses.Huber(), None: "mse", "crossentropy": "mse"}[loss]
     known = {"mae": keras.metrics.MeanAbsoluteError, "mse": keras.metrics.MeanSquaredError,
              "rmse": keras.metrics.RootMeanSquaredError, "r2": keras.metrics.R2Score}
+    if shape.transform is not None:
+        known = {name: _in_target_units(metric, shape.transform) for name, metric in known.items()}
     return loss_fn, [known[m](name=m) for m in metrics if m in known]
+
+
+def _in_target_units(metric_class, transform: TargetTransform):
+    """A stock regression metric of the outputs and targets turned back into the target's own units
+    (the model fits them transformed: data.target_transform)."""
+    ops = import_keras().ops
+
+    def undo(values):
+        if transform.kind == "log":
+            return ops.expm1(ops.minimum(values, LOG_CEILING))
+        return values * transform.std + transform.mean
+
+    class InTargetUnits(metric_class):
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            return super().update_state(undo(y_true), undo(y_pred), sample_weight)
+
+    InTargetUnits.__name__ = metric_class.__name__
+    return InTargetUnits
+
+
+def in_target_units(model, shape: DataShape):
+    """The model with stock layers after each transformed regression output that turn it back into
+    the target's own units (data.target_transform: log → exp(z) - 1, its log capped at LOG_CEILING;
+    standardize → z · std + mean); the model itself when no target is transformed."""
+    if not shape.transformed:
+        return model
+    keras = import_keras()
+    from keras import layers
+
+    def undo(output, head: DataShape, name: str):
+        t = head.transform
+        if t is None:
+            return output
+        if t.kind == "log":
+            output = layers.ReLU(max_value=LOG_CEILING, negative_slope=1.0, dtype="float32",
+                                 name=f"{name}_log_cap")(output)  # min(z, ceiling)
+            output = layers.Activation("exponential", dtype="float32", name=f"{name}_exp")(output)
+            return layers.Rescaling(1.0, offset=-1.0, dtype="float32", name=f"{name}_in_units")(output)
+        return layers.Rescaling(t.std, offset=t.mean, dtype="float32", name=f"{name}_in_units")(output)
+
+    if shape.heads:
+        outputs = {name: undo(model.output[name], head, name) for name, head in shape.heads}
+    else:
+        outputs = undo(model.output, shape, "output")
+    return keras.Model(model.inputs, outputs, name=model.name)
 
 
 def for_saving(model, params: dict, shape: DataShape, loss: str | None, metrics: list[str]):
     """The model as `best.keras` holds it: in inference form (`inference_model`), compiled with stock
     Keras metrics only (nnlab's own left out), so `keras.saving.load_model` needs no nnlab."""
-    saved = inference_model(model)
+    saved = in_target_units(inference_model(model), shape)
     optimizer = model.optimizer if getattr(model, "optimizer", None) is not None else None
     stock = [m for m in metrics if m not in VALIDATION_ONLY_METRICS]
-    compile_model(saved, params, shape, loss, stock, optimizer=optimizer)
+    compile_model(saved, params, shape.in_own_units(), loss, stock, optimizer=optimizer)
     return saved
 
 

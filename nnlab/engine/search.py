@@ -110,7 +110,7 @@ class Search:
         if spec.search.tuner == "hyperband":
             kwargs.update(max_epochs=spec.search.max_epochs or spec.train.epochs, factor=spec.search.factor)
         else:
-            kwargs["max_trials"] = spec.search.max_trials
+            kwargs["max_trials"] = spec.search.trial_limit()  # None: until search.max_minutes
         if self.strategy == "mirrored":
             from nnlab.engine.backend import import_tensorflow
 
@@ -146,17 +146,21 @@ class Search:
     def total_trials(self, tuner) -> int | None:
         if self.spec.search.tuner == "hyperband":
             return kerastuner.hyperband_trials(tuner.oracle)
-        total = self.spec.search.max_trials
-        if self.spec.search.tuner == "grid":
-            total = min(total, count_configurations(self.spec))
-        return int(total)
+        total = self.spec.search.trial_limit()
+        if self.spec.search.tuner == "grid":  # (a grid is finite: its float ranges have steps)
+            size = count_configurations(self.spec)
+            total = size if total is None else min(total, size)
+        return None if total is None else int(total)
 
     def start_text(self, total: int | None, where: str | None = None) -> str:
         """The search in one line; `where` the trials train (default: this process's device)."""
         epochs = (f"up to {self.spec.search.max_epochs or self.spec.train.epochs} epochs"
                   if self.spec.search.tuner == "hyperband" else f"{self.spec.train.epochs} epochs")
         folds = f", {len(self.trainer.folds)}-fold cross-validation" if self.trainer.folds else ""
-        return (f"{self.spec.search.tuner}, {total or '?'} trials, objective {self.objective} "
+        minutes = self.spec.search.max_minutes
+        trials = (f"{total} trials" if total else f"as many trials as fit in {minutes:g} minutes" if minutes
+                  else "? trials")
+        return (f"{self.spec.search.tuner}, {trials}, objective {self.objective} "
                 f"({self.direction}), {epochs}{folds}, {where or f'on {self.device_name}'}")
 
     def record(self, trial, reason: str | None, seen_here: bool = True) -> TrialRecord:
@@ -204,7 +208,12 @@ class Search:
 
 
 class StopSearch(Exception):
-    """Raised between trials to end the search early (a time or failure limit)."""
+    """Raised between trials to end the search early (a time or failure limit). `planned`: the end the
+    spec asked for (the time budget of a search without max_trials), not a limit cutting it short."""
+
+    def __init__(self, reason: str, planned: bool = False):
+        super().__init__(reason)
+        self.planned = planned
 
 
 class TunerHooks(kerastuner.FastBuild):

@@ -94,6 +94,9 @@ class Limits:
     def check(self) -> None:
         """Raise `StopSearch` with the reason when the search must stop before its next trial."""
         if self.deadline and time.monotonic() > self.deadline:
+            if self.spec.search.trial_limit() is None:
+                raise StopSearch(f"the time budget (search.max_minutes: {self.spec.search.max_minutes:g}) is used: "
+                                 f"{self.log.finished()} trial(s) done", planned=True)
             raise StopSearch(f"search.max_minutes ({self.spec.search.max_minutes:g}) reached: no new trial started")
         limit, streak = self.spec.search.max_failures, self.log.failure_streak()
         if len(streak) >= limit:
@@ -157,9 +160,12 @@ class RecordingSweep(Search):
         self.log.records = synced
 
     def finish(self, tuner, status: str, stop_reason: str | None = None) -> RunResult:
-        """best.keras, the final trials.csv and summary.json, and the closing table."""
+        """best.keras (refitted on every training row when search.refit), the final trials.csv and
+        summary.json, and the closing table."""
         self.log.stop_reason = stop_reason
         self.save_best_model(tuner)
+        if status != "interrupted":
+            self.refit_best(tuner)
         self.prune_checkpoints(final=status != "interrupted")
         summary = self.log.write(status)
         if status == "interrupted":
@@ -196,6 +202,31 @@ class RecordingSweep(Search):
             tmp.replace(path)
             self.log.best_model_trial = record.trial_id
             return
+
+    def refit_best(self, tuner) -> None:
+        """search.refit: the best configuration trained again on every training row for the epochs its
+        search found best, as best.keras. Done once per best trial: a resumed run whose refit was cut
+        short refits again; one whose refit is done does nothing."""
+        from nnlab.spec.space import sample_params
+
+        best = self.log.best()
+        if not self.spec.search.refit or best is None or (self.log.refit or {}).get("trial") == best.trial_id:
+            return
+        params = sample_params(tuner.oracle.get_trial(best.trial_id).hyperparameters, self.spec)
+        epochs = best.best_epoch or self.spec.train.epochs
+        rows = len(self.data.x_train) + len(self.data.x_val)
+        self.reporter.say(f"refit: trial {best.trial_id}'s configuration on all {rows} training rows for {epochs} "
+                          "epoch(s) (search.refit)")
+        import keras
+
+        keras.utils.set_random_seed(self.spec.seed + best.number)
+        model, rows = self.trainer.refit(params, epochs)
+        kill_point("refit")
+        saved = self.trainer.model_for_saving(model, params)
+        tmp = self.folder.best_model_path.with_name(".best.tmp.keras")
+        saved.save(tmp)
+        tmp.replace(self.folder.best_model_path)
+        self.log.refit = {"trial": best.trial_id, "epochs": epochs, "rows": rows}
 
     def prune_checkpoints(self, final: bool) -> None:
         """search.keep: `all` keeps every trial's checkpoint; `best` the best trial's (Hyperband keeps
@@ -253,7 +284,7 @@ class LocalSweep(RecordingSweep):
         tuner = self.make_tuner()
         self.reporter.start(self.spec.name, self.data.summary(), self.start_text(self.log.total), self.log.finished(),
                             self.log.total, self.spec.search.max_epochs or self.spec.train.epochs, self.objective,
-                            notes=self.data.notes)
+                            notes=self.data.notes, deadline=self.limits.deadline)
         status, stop_reason = "completed", None
         freeze_heap()
         try:
@@ -261,8 +292,8 @@ class LocalSweep(RecordingSweep):
             tuner.search(self.trainer.training, epochs=self.spec.train.epochs, verbose=0,
                          callbacks=self.search_callbacks())
         except StopSearch as stop:
-            status, stop_reason = "stopped", str(stop)
-            self.reporter.warn(str(stop))
+            status, stop_reason = "completed" if stop.planned else "stopped", str(stop)
+            (self.reporter.say if stop.planned else self.reporter.warn)(str(stop))
         except KeyboardInterrupt:
             status = "interrupted"
             self.reporter.warn("interrupted: completed trials are saved, and resuming the run continues the search")

@@ -59,6 +59,22 @@ class Trainer:
         """A trained model as best.keras holds it (see `models.for_saving`)."""
         return for_saving(model, params, self.shape, self.spec.train.loss, self.spec.train.metrics)
 
+    def refit(self, params: dict, epochs: int):
+        """A new model of these params trained on every training row (the validation rows too) for
+        `epochs` epochs, without validation: the final model once the search has chosen."""
+        x = np.concatenate([self.data.x_train, self.data.x_val])
+        y = np.concatenate([self.data.y_train, self.data.y_val])
+        val = fit_targets(self.data.y_val, self.shape)  # (not used: no validation)
+        everything = TrainingData(x, fit_targets(y, self.shape), self.data.x_val, val, self.spec.seed)
+        model = self.compiled_model(params)
+        stop_on_nan, _, _ = keras_callbacks()
+        callbacks = [stop_on_nan(params["learning_rate"])]
+        if self.shape.heads:
+            callbacks.insert(0, mean_over_targets([head for head, _ in self.shape.heads]))
+        model.fit(everything.batches(params["batch_size"]), epochs=epochs, callbacks=callbacks, shuffle=False,
+                  class_weight=self.class_weight(params, y), verbose=0)
+        return model, len(x)
+
     def fit(self, params: dict, model, build: Callable | None = None, callbacks=(), **kwargs):
         """Train as the sweep does: on the validation split, or with data.folds once per fold (`build()`
         makes each fold after the first a fresh model). Returns Keras's History; with folds, its history

@@ -30,6 +30,7 @@ class RunLog:
         self.previous = previous or Summary()
         self.records: dict[str, TrialRecord] = {}
         self.best_model_trial = self.previous.best_model_trial  # whose weights best.keras holds
+        self.refit = self.previous.refit  # best.keras refitted on every training row (or None)
         self.stop_reason: str | None = None
         self.total: int | None = None  # trials this search will run, once the tuner is built
         self.started, self.started_at = time.monotonic(), self.previous.started_at or now()
@@ -78,7 +79,7 @@ class RunLog:
             completed=completed, failed=sum(r.status == "failed" for r in records),
             best_trial=best.trial_id if best else None, best_score=best.score if best else None,
             best_hyperparameters=best.hyperparameters if best else None, best_metrics=best.metrics if best else None,
-            best_model_trial=self.best_model_trial,
+            best_model_trial=self.best_model_trial, refit=self.refit,
             seconds=round(self.previous.seconds + time.monotonic() - self.started, 2), stop_reason=self.stop_reason,
             started_at=self.started_at, updated_at=now())
 

@@ -111,6 +111,7 @@ class Summary:
     hyperparameter_names: list[str] | None = None
     metric_names: list[str] | None = None
     stop_reason: str | None = None
+    refit: dict | None = None  # best.keras refitted on every training row: {"trial", "epochs", "rows"}
     notes: list[str] | None = None  # what nnlab decided about the data (encodings, formats, columns left out)
     started_at: str | None = None
     updated_at: str | None = None

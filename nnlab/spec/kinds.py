@@ -369,11 +369,14 @@ def parse_space(raw: dict, field: FieldType) -> Space:
     return SPACE_KINDS[key].parse(raw, field)
 
 
-def searchable(kind: type, *, options: tuple | None = None, **bounds: float) -> Any:
-    """A pydantic field type: a fixed value of `kind`, or a search space over such values."""
+def searchable(kind: type, *, options: tuple | None = None, optional: bool = False, **bounds: float) -> Any:
+    """A pydantic field type: a fixed value of `kind`, or a search space over such values; `optional`:
+    null too (the field's default, decided by nnlab)."""
     field_type = FieldType(kind, bounds, options)
 
     def parse(value: Any) -> Any:
+        if value is None and optional:
+            return None
         if is_space(value):
             return value
         if isinstance(value, dict):
@@ -385,7 +388,8 @@ def searchable(kind: type, *, options: tuple | None = None, **bounds: float) -> 
         return field_type.check(value)
 
     literal = field_type.literal_schema()
-    json_schema = {"anyOf": [literal] + [space.json_schema(literal) for space in SPACE_KINDS.values()]}
+    json_schema = {"anyOf": [literal] + [space.json_schema(literal) for space in SPACE_KINDS.values()]
+                   + ([{"type": "null"}] if optional else [])}
     return Annotated[Any, BeforeValidator(parse), WithJsonSchema(json_schema), SEARCHABLE]
 
 

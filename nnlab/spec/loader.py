@@ -95,13 +95,14 @@ def spec_to_dict(spec: schema.Spec) -> dict:
 
 
 # search.* keys that may change between invocations of one run: how long it runs, not what it searches
-RESUMABLE_CHANGES = ("max_trials", "max_minutes", "max_failures", "keep")
+RESUMABLE_CHANGES = ("max_trials", "max_minutes", "max_failures", "keep", "refit")
 
 
 # Spec keys added after nnlab 0.1, left out of the hash while they hold their default: a spec that does
 # not use them hashes as it always did, so its runs resume.
 ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "dayfirst": None, "dates": [],
-                       "keep": [], "positive_class": None},
+                       "keep": [], "positive_class": None,
+                       "target_transform": "none"},
               "train": {"class_weight": "none"}}
 
 

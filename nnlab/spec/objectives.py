@@ -117,13 +117,18 @@ def check_task(spec: schema.Spec, task: str, heads: list[tuple[str, str]] | None
         fits = {"classification" if metric in schema.CLASSIFICATION_METRICS else "regression"}
         if not fits & tasks:
             raise source.error(("train", "metrics", i), f"the metric {metric!r} does not fit a {task} task")
-    loss = spec.train.loss
-    if loss and (loss == "crossentropy") != ("classification" in tasks) and not heads:
-        fits = "crossentropy" if task == "classification" else "mse, mae or huber"
-        raise source.error(("train", "loss"), f"the loss {loss!r} does not fit a {task} task; use {fits}")
-    if loss == "crossentropy" and heads and "regression" in tasks:
-        raise source.error(("train", "loss"), "train.loss is the loss of the regression targets: mse, mae or huber "
-                                              "(classification targets always use crossentropy)")
+    searched = is_space(spec.train.loss)
+    for loss in spec.train.loss.values() if searched else [spec.train.loss]:
+        if loss and (loss == "crossentropy") != ("classification" in tasks) and not heads:
+            fits = "crossentropy" if task == "classification" else "mse, mae or huber"
+            raise source.error(("train", "loss"), f"the loss {loss!r} does not fit a {task} task; use {fits}")
+        if loss == "crossentropy" and heads and "regression" in tasks:
+            raise source.error(("train", "loss"), "train.loss is the loss of the regression targets: mse, mae or "
+                                                  "huber (classification targets always use crossentropy)")
+    if searched and re.fullmatch(r"(val_)?(\w+_)?loss", spec.objective_name()):
+        raise source.error(("search", "objective"), f"train.loss is searched, so {spec.objective_name()} is in a "
+                           "different unit in each trial and cannot rank them; use val_mae, val_rmse or val_r2 "
+                           "(add it to train.metrics)")
     weights = spec.train.class_weight
     if (weights.values() if is_space(weights) else [weights]) != ["none"] and (heads or task != "classification"):
         why = "one target" if heads else "classification"

@@ -28,6 +28,7 @@ CLASSIFICATION_METRICS = ("accuracy", "f1", "auc", "pr_auc", "precision", "recal
 # Classification metrics computed on the validation data only (as val_NAME): the others are logged too
 VALIDATION_ONLY_METRICS = ("f1", "auc", "pr_auc", "precision", "recall")
 CLASS_WEIGHTS = ("none", "balanced")
+LOSSES = ("mse", "mae", "huber", "crossentropy")
 REGRESSION_METRICS = ("mae", "mse", "rmse", "r2")
 
 
@@ -50,6 +51,10 @@ class _DataBase(Section):
     folds: int | None = Field(
         None, ge=2, le=20, description="Cross-validate every trial over K folds of all the rows (small data): "
                                        "its score is the mean of the folds' scores."
+    )
+    target_transform: Literal["none", "log", "standardize"] = Field(
+        "none", description="Regression: fit the target as log(1 + y) (a positive, skewed target) or standardized; "
+                            "predictions and metrics stay in its own units."
     )
     positive_class: str | bool | None = Field(
         None, description="Two classes: the one auc, pr_auc, precision and recall are about (default: the second "
@@ -294,8 +299,9 @@ class TrainSpec(Section):
     learning_rate: searchable(float, gt=0, le=10) = Field(0.001, description="Learning rate.")
     batch_size: searchable(int, ge=1) = Field(32, description="Batch size.")
     epochs: int = Field(10, ge=1, description="Epochs per trial (hyperband: see search.max_epochs).")
-    loss: Literal["mse", "mae", "huber", "crossentropy"] | None = Field(
-        None, description="Loss; default crossentropy for classification, mse for regression."
+    loss: searchable(str, options=LOSSES, optional=True) = Field(
+        None, description="Loss; default crossentropy for classification, mse for regression. Regression: "
+                          "{choice: [mse, huber]} lets the search decide (the objective cannot then be val_loss)."
     )
     early_stopping: EarlyStopping | None = Field(None, description="Stop a trial that stopped improving.")
     metrics: list[str] = Field(
@@ -325,7 +331,10 @@ class Objective(Section):
 class SearchSpec(Section):
     tuner: Literal["random", "grid", "bayesian", "hyperband"] = Field("random", description="Search strategy.")
     objective: str | Objective = Field("val_loss", description="Metric to optimize; direction inferred.")
-    max_trials: int = Field(10, ge=1, description="Trials to run (not used by hyperband).")
+    max_trials: int | None = Field(
+        None, ge=1, description="Trials to run (not used by hyperband). Left out: 10, or with max_minutes, as many as "
+                                "fit in that budget."
+    )
     executions_per_trial: int = Field(1, ge=1, description="Trainings per trial, averaged.")
     max_epochs: int | None = Field(None, ge=1, description="Hyperband: most epochs of one model.")
     factor: int = Field(3, ge=2, description="Hyperband: reduction factor between rounds.")
@@ -333,6 +342,16 @@ class SearchSpec(Section):
     max_failures: int = Field(5, ge=1, description="Stop after this many failed trials in a row.")
     keep: Literal["best", "all", "none"] = Field(
         "best", description="Trial checkpoints to keep: the best trial's, all, or none (best.keras only)."
+    )
+    def trial_limit(self) -> int | None:
+        """The most trials to run: max_trials; left out, 10, or no limit but the time with max_minutes."""
+        if self.max_trials is not None:
+            return self.max_trials
+        return None if self.max_minutes else 10
+
+    refit: bool = Field(
+        True, description="After the search, train the best configuration again on every training row (the "
+                          "validation rows too) for the epochs its search found best; best.keras is that model."
     )
 
 

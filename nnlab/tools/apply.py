@@ -59,15 +59,16 @@ def open_run(run_dir: str | Path) -> FinishedRun:
 
 
 def load_model(run: FinishedRun, trial_id: str | None = None):
-    """The run's best model (best.keras), or the model of trial `trial_id` rebuilt from its
-    hyperparameters and checkpoint (kept for every trial with `search.keep: all`). Either predicts in
+    """The run's model (best.keras: with search.refit, the best configuration refitted on every training
+    row), or the model of trial `trial_id` as its search trained it, rebuilt from its hyperparameters and
+    checkpoint (kept for every trial with `search.keep: all`, and for the best). Either predicts in
     inference mode however it is called (see `models.inference_model`)."""
     from nnlab.engine.backend import import_keras
     from nnlab.engine.models import inference_model
 
     keras = import_keras()
     folder = run.folder
-    if trial_id is None or trial_id == run.summary.best_model_trial:
+    if trial_id is None or (trial_id == run.summary.best_model_trial and not run.summary.refit):
         if not folder.best_model_path.is_file():
             raise RunError(f"{folder.path} has no {folder.best_model_path.name}: no trial of this run completed")
         # (runs made before nnlab 0.2 kept their augmentation layers in best.keras)
@@ -79,19 +80,21 @@ def load_model(run: FinishedRun, trial_id: str | None = None):
     if not folder.checkpoint_path(trial_id).is_file():
         raise RunError(f"trial {trial_id}'s weights were not kept (search.keep keeps only the best trial's "
                        "unless it is `all`); export the best model without --trial, or re-run with keep: all")
+    from nnlab.data.rules import TargetTransform
     from nnlab.engine.kerastuner import load_trial
-    from nnlab.engine.models import DataShape, build_model
+    from nnlab.engine.models import DataShape, build_model, in_target_units
     from nnlab.spec.space import sample_params
 
     spec = folder.spec()
     hp = load_trial(folder.trial_state_path(trial_id)).hyperparameters
     pre = run.preprocessing
     shape = DataShape(tuple(pre["input_shape"]), pre["task"], len(pre.get("class_names") or []),
-                      rescale=pre.get("rescale", 1 / 255 if pre["type"] == "images" else 1.0))
+                      rescale=pre.get("rescale", 1 / 255 if pre["type"] == "images" else 1.0),
+                      transform=TargetTransform.from_record(pre.get("target_transform")))
     keras.backend.clear_session()
     model = build_model(spec.model.kind, sample_params(hp, spec), shape)
     model.load_weights(folder.checkpoint_path(trial_id))
-    return inference_model(model)
+    return in_target_units(inference_model(model), shape)
 
 
 # ------------------------------------------------------------------------------------ new data

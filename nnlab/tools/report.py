@@ -69,7 +69,8 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
         _cards(summary),
         *(["<h2>How the data was read</h2><ul class='note'>", *(f"<li>{_e(n)}</li>" for n in summary.notes), "</ul>"]
           if summary.notes else []),
-        "<h2>Best model on the validation data</h2>", _metrics_html(metrics, metrics_note),
+        f"<h2>{'The final' if summary.refit else 'Best'} model on the validation data</h2>",
+        _metrics_html(metrics, metrics_note),
         "<h2>Trials</h2>", _trials_table(summary, contents.ranked, records),
         "<h2>Pictures</h2>",
         *(f"<h3>{_e(title.capitalize())}</h3><img alt='{_e(title)}' src='data:image/png;base64,{data}'>"
@@ -136,6 +137,11 @@ def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     labels = {t.name: y[:, i] for i, t in enumerate(data.targets)} if data.targets else y
     inputs = Inputs(data.x_val, [str(i) for i in range(len(y))], "row", labels)
     note = f"{len(y)} validation examples: the sweep's own split of {data.description}"
+    refit = finished.summary.refit
+    if refit:
+        note += (f". The model was refitted (search.refit): trial {refit['trial']}'s configuration trained again on "
+                 f"all {refit['rows']} training rows, these validation rows among them, for {refit['epochs']} "
+                 "epoch(s), so these figures flatter it; score it on rows it never saw with `nnlab evaluate`")
     return "\n".join(lines), evaluate(model, inputs, finished.preprocessing), note
 
 

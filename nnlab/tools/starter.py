@@ -45,7 +45,7 @@ def look(path: Path, target: str | None, spec_dir: Path) -> Look:
 
 
 def _look_csv(path: Path, rel: str, target: str | None) -> Look:
-    from nnlab.data.rules import infer_task
+    from nnlab.data.rules import SKEWED, infer_task, skewness
     from nnlab.data.tabular import (
         ReadOptions,
         as_numbers,
@@ -96,10 +96,16 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
             score = "AUC" if len(counts) == 2 else "macro F1"
             comments.append(f"the smallest class is {share:.0%} of the rows: {score} is the objective below and the "
                             "search tries balanced class weights (accuracy would reward ignoring the rare class)")
-    else:
+    lines.append(f"  task: {task}")
+    if task == "regression":
         values = frame[target].dropna().astype(float)
         comments.append(f"target range {values.min():.4g} to {values.max():.4g} (mean {values.mean():.4g})")
-    lines.append(f"  task: {task}")
+        skew = skewness(values)
+        if values.min() >= 0 and skew > SKEWED:
+            comments.append(f"the target is positive and skewed (skewness {skew:.1f}: a few large values): it is "
+                            "fitted as log(1 + y), so they do not dominate the loss; predictions and metrics stay "
+                            "in its own units")
+            lines.append("  target_transform: log   # the target is positive and skewed; `none` to fit it as it is")
     look_.lines = lines
     return look_
 
@@ -218,8 +224,7 @@ def starter_spec(path: str | Path, output: str | Path, target: str | None = None
              "",
              "search:",
              "  tuner: bayesian",
-             "  max_trials: 20",
              f"  objective: {objective}",
-             "  max_minutes: 60   # no new trial starts after an hour; remove for no limit",
+             "  max_minutes: 10   # the time budget: trials run until it is used (max_trials: N for a fixed count)",
              ""]
     return "\n".join(header + body), found
