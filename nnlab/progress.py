@@ -115,6 +115,9 @@ class Reporter:
             spread = record.metrics.get(f"{objective}_std")
             spread = f" ± {fmt_value(spread)} over folds" if spread is not None else ""
             result = f"[green]{objective} {fmt_value(record.score)}{spread}[/green]"
+        elif record.status == "pruned":
+            result = (f"[yellow]pruned[/yellow] after {record.epochs or '?'} epoch(s), below the median: "
+                      f"{objective} {fmt_value(record.score)}")
         else:
             result = f"[red]failed[/red]: {escape(record.reason or 'unknown reason')}"
         worker = f" ({escape(record.worker)})" if record.worker else ""

@@ -25,17 +25,19 @@ name: killme
 seed: 2
 data: {{source: "sklearn:iris"}}
 model: {{kind: mlp, layers: {{int: [1, 2]}}, units: {{choice: [4, 8, 16]}}}}
-train: {{epochs: {epochs}, batch_size: 16, learning_rate: {{float: [0.005, 0.05], log: true}}}}
-search: {{tuner: random, max_trials: {trials}, objective: val_loss}}
+train: {{epochs: {epochs}, batch_size: 16, learning_rate: {{float: [{lowest_rate}, 0.05], log: true}}}}
+search: {{tuner: random, max_trials: {trials}, objective: val_loss, pruning: {pruning}}}
 """
 STARTED = re.compile(r"\] trial (\S+) started")
 
 
 class Harness:
-    def __init__(self, folder: Path, trials: int = 4, epochs: int = 2):
+    def __init__(self, folder: Path, trials: int = 4, epochs: int = 2, pruning: bool = False):
+        """`pruning`: search.pruning median, with learning rates so low that some trials are pruned."""
         self.folder, self.trials = Path(folder), trials
         self.spec = self.folder / "killme.yaml"
-        self.spec.write_text(SPEC.format(epochs=epochs, trials=trials))
+        self.spec.write_text(SPEC.format(epochs=epochs, trials=trials, pruning="median" if pruning else "none",
+                                         lowest_rate=0.0001 if pruning else 0.005))
         self.runs = self.folder / "runs"
         self.run_dir = self.runs / "killme"
         self.done: set[str] = set()  # completed in Keras Tuner's state after the last process
@@ -94,15 +96,18 @@ class Harness:
             rows = list(csv.DictReader(fh))
         ids = [r["trial_id"] for r in rows]
         assert len(ids) == len(set(ids)) == self.trials, ids
-        assert all(r["status"] == "completed" for r in rows), rows
-        assert self.completed_in_tuner() == set(ids)
+        assert all(r["status"] in ("completed", "pruned") for r in rows), rows
+        assert self.completed_in_tuner() == set(ids)  # (Keras Tuner holds a pruned trial as completed)
         summary = json.loads((self.run_dir / "summary.json").read_text())
-        best = min(float(r["score"]) for r in rows)
+        best = min(float(r["score"]) for r in rows if r["status"] == "completed")
+        pruned = sum(r["status"] == "pruned" for r in rows)
         assert summary["status"] == "completed"
-        assert summary["trials"] == summary["completed"] == self.trials
+        assert summary["trials"] == summary["completed"] + summary.get("pruned", 0) == self.trials
+        assert summary.get("pruned", 0) == pruned
         assert abs(summary["best_score"] - best) < 1e-12
         row = compare([self.runs]).rows[0]
-        assert row["trials"] == row["completed"] == self.trials and abs(row["best_score"] - best) < 1e-12
+        assert row["trials"] == self.trials and row["completed"] == self.trials - pruned
+        assert abs(row["best_score"] - best) < 1e-12
         assert (self.run_dir / "best.keras").is_file()
         assert summary["refit"]["trial"] == summary["best_trial"], summary  # search.refit, its default
         leftovers = [p for p in self.run_dir.rglob("*") if p.name.endswith(".tmp") or ".tmp." in p.name]

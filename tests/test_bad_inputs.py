@@ -149,6 +149,8 @@ CASES = [
     ("objective-direction-up", IRIS + "search: {objective: {name: val_loss, direction: up}}\n", {}, [], "'up'"),
     ("max-trials-zero", IRIS + "search: {max_trials: 0}\n", {}, [], "search.max_trials"),
     ("max-epochs-not-hyperband", IRIS + "search: {max_epochs: 5}\n", {}, [], "hyperband"),
+    ("pruning-with-hyperband", IRIS + "search: {tuner: hyperband, pruning: median}\n", {}, [],
+     "does not combine with tuner: hyperband"),
     ("grid-no-step", IRIS + "train: {learning_rate: {float: [0.001, 0.1]}}\nsearch: {tuner: grid}\n", {}, [],
      "needs a `step`"),
     ("keep-unknown", IRIS + "search: {keep: some}\n", {}, [], "search.keep"),

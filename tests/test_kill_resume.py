@@ -34,6 +34,18 @@ def test_killed_at_every_kind_of_moment_and_resumed(tmp_path):
     harness.finish()
 
 
+def test_killed_while_pruning_and_resumed(tmp_path):
+    """search.pruning across kills: the resumed process reads the completed trials' curves from the run
+    folder, a trial pruned before a kill stays pruned, and none is trained again."""
+    harness = Harness(tmp_path, trials=9, epochs=4, pruning=True)
+    for kill in ("epoch:22", "trial_end:2"):  # in the trials after the 5 startup ones (counted per process)
+        code, output = harness.run(kill_at=kill)
+        assert code == -signal.SIGKILL, f"{kill}: exit {code}\n{output}"
+    harness.finish()
+    rows = (harness.run_dir / "trials.csv").read_text()
+    assert ",pruned," in rows, rows
+
+
 def test_ctrl_c_says_the_command_that_resumes_even_after_overwrite(tmp_path):
     """Ctrl-C of `nnlab run --overwrite --yes` names the command that resumes (not the one that would
     delete the completed trials), and that command keeps them."""

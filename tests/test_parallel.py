@@ -145,6 +145,23 @@ def test_two_workers_on_localhost_then_resume(write, tmp_path):
 
 
 @pytest.mark.slow
+def test_parallel_workers_prune_against_the_curves_in_the_run_folder(write, tmp_path):
+    """search.pruning with workers: each worker reads the completed trials' curves (written by either
+    worker) from the run folder; the chief records the pruned trials from the workers' files."""
+    rates = "learning_rate: {float: [0.00001, 0.01], log: true}"
+    spec = write("par.yaml", SPEC.replace("max_trials: 4", "max_trials: 10, pruning: median").replace(
+        "epochs: 2, batch_size: 128}", f"epochs: 4, batch_size: 128, {rates}}}"))
+    code, output = nnlab("run", spec, "--runs-dir", tmp_path / "runs", "--workers", "2", timeout=400)
+    assert code == 0, output
+    rows = trials(tmp_path / "runs" / "par")
+    pruned = [r for r in rows if r.status == "pruned"]
+    assert len(rows) == 10 and pruned, output
+    assert all(r.score is not None and "median" in r.reason and r.worker for r in pruned)
+    summary = results.read_json(tmp_path / "runs" / "par" / results.SUMMARY)
+    assert summary["pruned"] == len(pruned) and summary["completed"] == 10 - len(pruned)
+
+
+@pytest.mark.slow
 def test_a_worker_killed_mid_trial_is_restarted_and_every_trial_is_accounted_for(write, tmp_path):
     spec = write("par.yaml", SPEC)
     code, output = nnlab("run", spec, "--runs-dir", tmp_path / "runs", "--workers", "2",

@@ -17,7 +17,8 @@ from nnlab.runs.records import TrialRecord
 from nnlab.tools.plots import importance
 
 runner = CliRunner()
-PICTURES = ["learning_curves.png", "objective_vs_hyperparameters.png", "parallel_coordinates.png", "importance.png"]
+PICTURES = ["learning_curves.png", "objective_vs_hyperparameters.png", "parallel_coordinates.png", "importance.png",
+            "optimization_history.png", "intermediate_values.png"]
 
 
 def fabricate(run_dir, trials: int, failed: int = 0, seed: int = 0):
@@ -29,14 +30,18 @@ def fabricate(run_dir, trials: int, failed: int = 0, seed: int = 0):
         lr = 10 ** rng.uniform(-4, -1)
         score = 0.95 - 0.12 * (math.log10(lr) + 2.5) ** 2 + rng.gauss(0, 0.01)
         ok = i >= failed
+        pruned = ok and i % 4 == 3  # (search.pruning stopped it after 2 epochs)
+        status = "pruned" if pruned else "completed" if ok else "failed"
         records.append(TrialRecord(
-            str(i), "completed" if ok else "failed", score=score if ok else None, best_epoch=3, epochs=3, seconds=2.0,
-            reason=None if ok else "loss became nan",
+            str(i), status, score=score if ok else None, best_epoch=3, epochs=2 if pruned else 3, seconds=2.0,
+            reason="pruned at epoch 2" if pruned else None if ok else "loss became nan",
             hyperparameters={"learning_rate": lr, "units": rng.choice([16, 32, 64]),
                              "activation": rng.choice(["relu", "tanh"]), "batch_size": rng.choice([32, 64])},
             metrics={"val_accuracy": score} if ok else {}))
         history = {"loss": [1.0, 0.7, 0.5], "val_loss": [1.1, 0.8, 0.6], "accuracy": [0.5, 0.7, 0.8],
                    "val_accuracy": [0.45, 0.65, score if ok else 0.1]}
+        if pruned:
+            history = {name: values[:2] for name, values in history.items()}
         results.write_json(run_dir / results.TUNER_DIR / f"trial_{i}" / results.TRIAL_EXTRAS, {"history": [history]})
     results.write_trials(run_dir / results.TRIALS, records, hp_names, ["val_accuracy"])
     results.write_json(run_dir / results.SUMMARY, {

@@ -244,7 +244,7 @@ class ChiefSweep(RecordingSweep):
         record.seconds, record.epochs = extras.get("seconds"), extras.get("epochs")
         record.best_epoch = extras.get("best_epoch", record.best_epoch)
         record.worker = extras.get("worker")
-        if record.status == "completed" and extras.get("metrics"):
+        if record.status in ("completed", "pruned") and extras.get("metrics"):
             record.metrics = extras["metrics"]
         self.log.put(record)
         self.prune_checkpoints(final=False)

@@ -277,7 +277,8 @@ def _rebuild_trial(trial_id: str, record: TrialRecord | None, oracle: dict) -> d
     values = {entry["config"]["name"]: _default(entry) for entry in hyperparameters.get("space", [])}
     values.update(record.hyperparameters if record else {})  # the known values, else the defaults
     hyperparameters["values"] = values
-    status = {"completed": "COMPLETED", "failed": "FAILED"}.get(record.status if record else None, "RUNNING")
+    known = {"completed": "COMPLETED", "pruned": "COMPLETED", "failed": "FAILED"}  # (a pruned trial has its score)
+    status = known.get(record.status if record else None, "RUNNING")
     if status == "COMPLETED" and record.score is None:
         status = "RUNNING"
     metrics, score, step = {}, None, 0

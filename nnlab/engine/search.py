@@ -25,13 +25,14 @@ from nnlab.engine.backend import (
     set_precision,
 )
 from nnlab.engine.callbacks import best_epoch_metrics, explain_failure, first_useful_line
+from nnlab.engine.pruning import MedianRule
 from nnlab.engine.trainer import Trainer
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
 from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import TrialRecord, is_number, trial_number
-from nnlab.spec.objectives import check_task
+from nnlab.spec.objectives import check_task, objective_of
 from nnlab.spec.schema import Spec
 from nnlab.spec.space import active_values, count_configurations, sample_params
 
@@ -76,7 +77,8 @@ class Search:
                  strategy: str | None = None, tensorboard: bool = False, live_epochs: bool = False):
         self.spec, self.data, self.folder, self.reporter = spec, data, folder, reporter
         self.device_name, self.strategy, self.tensorboard = device_name, strategy, tensorboard
-        self.trainer = Trainer(spec, data, on_epoch_end=reporter.epoch_ends if live_epochs else None)
+        pruning = MedianRule(folder, *objective_of(spec)) if spec.search.pruning == "median" else None
+        self.trainer = Trainer(spec, data, on_epoch_end=reporter.epoch_ends if live_epochs else None, pruning=pruning)
         self.objective, self.direction = self.trainer.objective, self.trainer.direction
         self.trial_started: float | None = None
         self._checkpointers: dict[int, object] = {}
@@ -171,9 +173,12 @@ class Search:
             status, reason = "failed", f"{self.objective} was not a finite number"
         if status == "failed" and not reason:
             reason = first_useful_line(trial.message)
+        pruned = self.trainer.pruned if seen_here else self.pruned_on_disk(trial.trial_id)
+        if status == "completed" and pruned:  # (Keras Tuner's oracle holds it as completed, with its score)
+            status, reason = "pruned", pruned
         histories = self.trainer.histories if seen_here else []
         best_epoch, epochs, metrics = best_epoch_metrics(histories, self.objective, self.direction)
-        if not metrics and status == "completed":  # trained by an earlier, killed process or a worker
+        if not metrics and status in ("completed", "pruned"):  # trained by an earlier, killed process or a worker
             metrics, best_epoch = kerastuner.tracked_metrics(trial), (trial.best_step or 0) + 1
         if seen_here and self.trainer.fold_std is not None and status == "completed":
             metrics = {**metrics, f"{self.objective}_std": self.trainer.fold_std}
@@ -183,9 +188,18 @@ class Search:
 
     def write_trial_extras(self, trial_id: str, extras: dict) -> None:
         """tuner/trial_ID/nnlab_trial.json: the trial's per-epoch history (Keras Tuner keeps only the
-        best epoch; `nnlab plot` draws learning curves from it) and what only this process saw."""
+        best epoch; `nnlab plot` draws learning curves from it, search.pruning compares curves with it)
+        and what only this process saw. Written before Keras Tuner records the trial's end."""
         history = [{name: [float(v) for v in values] for name, values in h.items()} for h in self.trainer.histories]
-        files.write_json(self.folder.trial_extras_path(trial_id), {**extras, "history": history})
+        files.write_json(self.folder.trial_extras_path(trial_id),
+                         {**extras, "pruned": self.trainer.pruned, "history": history})
+
+    def pruned_on_disk(self, trial_id: str) -> str | None:
+        """Why a trial that another process trained was pruned (its nnlab_trial.json), or None."""
+        try:
+            return files.read_json(self.folder.trial_extras_path(trial_id)).get("pruned")
+        except (OSError, ValueError):
+            return None
 
     # ---- events (called by the tuner's hooks; a role overrides those it needs)
 
@@ -197,6 +211,8 @@ class Search:
 
         keras.utils.set_random_seed(self.spec.seed + trial_number(trial.trial_id))
         self.trainer.begin_trial()
+        if self.trainer.pruning is not None:
+            self.trainer.pruning.refresh()
         self._checkpointers = {}
         self.trial_started = time.monotonic()
 

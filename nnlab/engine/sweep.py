@@ -271,10 +271,12 @@ class LocalSweep(RecordingSweep):
         self.reporter.trial_begins(trial_number(trial.trial_id), self.log.total, trial.trial_id,
                                    active_values(trial.hyperparameters.values, self.spec))
 
+    def trial_finishing(self, trial, reason: str | None) -> None:
+        self.write_trial_extras(trial.trial_id, {"worker": None, "reason": reason})
+
     def trial_ends(self, trial, reason: str | None) -> None:
         kill_point("trial_end")
         record = self.record(trial, reason)
-        self.write_trial_extras(trial.trial_id, {"worker": None, "reason": reason})
         self.log.put(record)
         self.prune_checkpoints(final=False)
         self.log.write("running")

@@ -17,28 +17,29 @@ from nnlab.data.dataset import Dataset
 from nnlab.engine.callbacks import fit_targets, keras_callbacks, mean_over_targets
 from nnlab.engine.models import DataShape, build_model, compile_model, for_saving
 from nnlab.engine.pipeline import TrainingData, fold_indices
+from nnlab.engine.pruning import MedianRule, pruning_callback
 from nnlab.runs.records import best_value
-from nnlab.spec.objectives import metric_direction
+from nnlab.spec.objectives import metric_direction, objective_of
 from nnlab.spec.schema import Spec
 
 
 class Trainer:
-    def __init__(self, spec: Spec, data: Dataset, on_epoch_end: Callable | None = None):
+    def __init__(self, spec: Spec, data: Dataset, on_epoch_end: Callable | None = None,
+                 pruning: MedianRule | None = None):
         """`on_epoch_end(epoch, logs)`: told after every epoch of every training, e.g. to move a
-        progress bar."""
-        self.spec, self.data, self.on_epoch_end = spec, data, on_epoch_end
+        progress bar. `pruning`: search.pruning's rule, asked after every epoch of a trial."""
+        self.spec, self.data, self.on_epoch_end, self.pruning = spec, data, on_epoch_end, pruning
         self.shape = DataShape.of(data)
         self.training = TrainingData(data.x_train, fit_targets(data.y_train, self.shape), data.x_val,
                                      fit_targets(data.y_val, self.shape), spec.seed)
-        self.objective = spec.objective_name()
-        objective = spec.search.objective
-        self.direction = objective.direction if not isinstance(objective, str) else metric_direction(objective)
+        self.objective, self.direction = objective_of(spec)
         self.folds = self._make_folds() if getattr(spec.data, "folds", None) else None
         self.histories: list[dict] = []  # the current trial's, one per training (folds: their mean)
         self.fold_std: float | None = None  # the current trial's spread of the folds' best scores
+        self.pruned: str | None = None  # why the current trial was pruned (search.pruning)
 
     def begin_trial(self) -> None:
-        self.histories, self.fold_std = [], None
+        self.histories, self.fold_std, self.pruned = [], None, None
 
     def compiled_model(self, params: dict):
         """A new model for these params, compiled as every trial's is."""
@@ -116,7 +117,12 @@ class Trainer:
             mode = self.direction if monitor == self.objective else metric_direction(monitor)
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=es.patience, min_delta=es.min_delta, mode=mode))
+        if self.pruning is not None:
+            callbacks.append(pruning_callback(self.pruning, self.objective, self.direction, self._prune))
         return callbacks
+
+    def _prune(self, reason: str) -> None:
+        self.pruned = reason
 
     # ---- cross-validation (data.folds)
 
@@ -149,6 +155,8 @@ class Trainer:
             value = best_value(history.get(self.objective, []), self.direction)
             if value is not None:
                 best.append(value)
+            if self.pruned:  # (search.pruning: the folds left are not trained)
+                break
         epochs = min(len(h.get("loss", [])) for h in histories)  # folds stopped early may be shorter
         mean = {name: [float(np.mean([h[name][e] for h in histories])) for e in range(epochs)]
                 for name in histories[0] if all(len(h.get(name, [])) >= epochs for h in histories)}

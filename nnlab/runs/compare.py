@@ -24,7 +24,7 @@ from nnlab.runs.records import is_number, run_status
 FORMATS = ("table", "csv", "markdown", "json")
 PLAIN_TABLE_ROWS = 200  # longer tables are drawn as plain aligned text (rich is slow on thousands of cells)
 RUN_FIELDS = ["run", "status", "model", "data", "tuner", "objective", "direction", "best_score", "trials",
-              "completed", "failed", "best_trial", "best_hyperparameters", "seconds", "size_mb"]
+              "completed", "pruned", "failed", "best_trial", "best_hyperparameters", "seconds", "size_mb"]
 TRIAL_FIELDS = ["run", "trial_id", "status", "score", "objective", "direction", "hyperparameters", "metrics",
                 "epochs", "seconds", "worker", "reason"]
 
@@ -65,7 +65,8 @@ def run_row(run_dir: Path) -> dict:
         "run": summary.run, "status": status, "model": summary.model, "data": summary.data, "tuner": summary.tuner,
         "objective": summary.objective, "direction": summary.direction,
         "best_score": best.score if best else None, "trials": len(records), "completed": contents.completed,
-        "failed": sum(r.status == "failed" for r in records), "best_trial": best.trial_id if best else None,
+        "failed": sum(r.status == "failed" for r in records),
+        "pruned": sum(r.status == "pruned" for r in records), "best_trial": best.trial_id if best else None,
         "best_hyperparameters": best.hyperparameters if best else {},
         "seconds": summary.seconds, "size_mb": round(files.folder_size(run_dir) / 1e6, 2),
     }
@@ -205,7 +206,8 @@ def _rich_table(comparison: Comparison, rows: list[dict], width: int | None) -> 
 
 def _table_cell(r: dict, key: str | None) -> str:
     if key is None:
-        return f"{r['completed']} done, {r['failed']} failed"
+        pruned = f", {r['pruned']} pruned" if r.get("pruned") else ""
+        return f"{r['completed']} done{pruned}, {r['failed']} failed"
     if key == "seconds":
         return fmt_duration(r.get("seconds"))
     if key == "size_mb":

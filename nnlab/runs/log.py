@@ -77,6 +77,7 @@ class RunLog:
         return replace(
             self.base, status=run_status(status, completed), max_trials=self.total, trials=len(records),
             completed=completed, failed=sum(r.status == "failed" for r in records),
+            pruned=sum(r.status == "pruned" for r in records),
             best_trial=best.trial_id if best else None, best_score=best.score if best else None,
             best_hyperparameters=best.hyperparameters if best else None, best_metrics=best.metrics if best else None,
             best_model_trial=self.best_model_trial, refit=self.refit,

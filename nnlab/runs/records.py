@@ -9,7 +9,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STATUSES = ("running", "completed", "failed")
+STATUSES = ("running", "completed", "pruned", "failed")
 
 
 def is_number(value: Any) -> bool:
@@ -27,7 +27,7 @@ class TrialRecord:
     every logged metric at that epoch; `reason` says why a failed trial failed."""
 
     trial_id: str
-    status: str = "running"  # running, completed or failed
+    status: str = "running"  # running, completed, pruned (search.pruning stopped it early) or failed
     score: float | None = None
     best_epoch: int | None = None
     epochs: int | None = None
@@ -47,7 +47,7 @@ class TrialRecord:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("completed", "failed")
+        return self.status in ("completed", "pruned", "failed")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -99,6 +99,7 @@ class Summary:
     trials: int = 0
     completed: int = 0
     failed: int = 0
+    pruned: int = 0
     best_trial: str | None = None
     best_score: float | None = None
     best_hyperparameters: dict | None = None

@@ -19,6 +19,14 @@ KNOWN_METRICS = ("loss", *schema.CLASSIFICATION_METRICS, *schema.REGRESSION_METR
 SCORES = ("accuracy", "f1", "auc", "pr_auc", "precision", "recall", "r2")  # higher is better
 
 
+def objective_of(spec: schema.Spec) -> tuple[str, str]:
+    """The search's objective: (metric name, direction), the direction inferred unless given."""
+    objective = spec.search.objective
+    if isinstance(objective, str):
+        return objective, metric_direction(objective)
+    return objective.name, objective.direction
+
+
 def metric_direction(name: str) -> str:
     """min for losses and errors, max for scores (`val_f1`, and per head `val_kind_f1`)."""
     base = name.removeprefix("val_")

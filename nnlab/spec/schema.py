@@ -13,7 +13,17 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from nnlab.spec.kinds import searchable
 
@@ -340,19 +350,31 @@ class SearchSpec(Section):
     factor: int = Field(3, ge=2, description="Hyperband: reduction factor between rounds.")
     max_minutes: float | None = Field(None, gt=0, description="No new trial starts after this many minutes.")
     max_failures: int = Field(5, ge=1, description="Stop after this many failed trials in a row.")
+    pruning: Literal["none", "median"] = Field(
+        "none", description="median: stop a trial whose best score so far is worse than the median of the completed "
+                            "trials at the same epoch (after 5 trials and 2 epochs); it is recorded as pruned."
+    )
     keep: Literal["best", "all", "none"] = Field(
         "best", description="Trial checkpoints to keep: the best trial's, all, or none (best.keras only)."
     )
+    refit: bool = Field(
+        True, description="After the search, train the best configuration again on every training row (the "
+                          "validation rows too) for the epochs its search found best; best.keras is that model."
+    )
+
+    @model_validator(mode="after")
+    def _pruning_needs_whole_trials(self):
+        if self.pruning != "none" and self.tuner == "hyperband":
+            raise ValueError("search.pruning: median does not combine with tuner: hyperband, which stops "
+                             "trials its own way and continues later rounds from earlier trials' weights; "
+                             "leave pruning out, or use tuner: random or bayesian")
+        return self
+
     def trial_limit(self) -> int | None:
         """The most trials to run: max_trials; left out, 10, or no limit but the time with max_minutes."""
         if self.max_trials is not None:
             return self.max_trials
         return None if self.max_minutes else 10
-
-    refit: bool = Field(
-        True, description="After the search, train the best configuration again on every training row (the "
-                          "validation rows too) for the epochs its search found best; best.keras is that model."
-    )
 
 
 # ------------------------------------------------------------------------------------ spec

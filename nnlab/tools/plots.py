@@ -4,7 +4,11 @@
 - objective_vs_hyperparameters.png: the objective against each hyperparameter, one panel each;
 - parallel_coordinates.png: every trial as a line across the hyperparameters, coloured by score;
 - importance.png: how much each hyperparameter explains the score (permutation importance of a
-  random forest fitted on the trials; the picture says so, and says when there are too few trials).
+  random forest fitted on the trials; the picture says so, and says when there are too few trials);
+- optimization_history.png: each trial's score and the best so far, against the trial number and
+  against the trials' training time added up (as optuna-dashboard shows it);
+- intermediate_values.png: every finished trial's objective epoch by epoch, pruned trials (search.pruning)
+  drawn apart, so where the median rule stopped them shows.
 
 Reads only the run folder's plain files (trials.csv, summary.json, tuner/trial_*/nnlab_trial.json);
 never imports TensorFlow. Each picture stays readable from 2 trials to hundreds.
@@ -19,7 +23,7 @@ import numpy as np
 
 from nnlab.errors import RunError
 from nnlab.runs.folder import RunFolder
-from nnlab.runs.records import TrialRecord
+from nnlab.runs.records import TrialRecord, by_number, is_number
 
 TOP_CURVES = 6  # trials drawn in learning_curves.png
 MIN_TRIALS_FOR_IMPORTANCE = 8
@@ -54,7 +58,65 @@ def plot_run(run_dir: str | Path, output: str | Path | None = None) -> list[Path
         _parallel_coordinates(done, hp_names, objective, summary.direction == "max", log_names,
                               out / "parallel_coordinates.png"),
         _importance(done, hp_names, objective, log_names, out / "importance.png"),
+        _optimization_history(contents.records, objective, summary.direction, out / "optimization_history.png"),
+        _intermediate_values(folder, contents.records, objective, out / "intermediate_values.png"),
     ]
+
+
+def _optimization_history(records: list[TrialRecord], objective: str, direction: str, path: Path) -> Path:
+    plt = _pyplot()
+    ordered = [r for r in by_number(records) if r.finished]
+    clock = np.cumsum([r.seconds or 0.0 for r in ordered]) / 60
+    scored = [(i, r) for i, r in enumerate(ordered) if r.status in ("completed", "pruned") and is_number(r.score)]
+    best, best_curve = None, []
+    for r in ordered:
+        if r.completed and (best is None or (r.score < best if direction == "min" else r.score > best)):
+            best = r.score
+        best_curve.append(np.nan if best is None else best)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), squeeze=False)
+    for ax, x, label in ((axes[0][0], np.array([r.number for r in ordered]), "trial number"),
+                         (axes[0][1], clock, "minutes of training (the trials' times added up)")):
+        for status, colour in (("completed", "tab:blue"), ("pruned", "tab:orange")):
+            points = [(x[i], r.score) for i, r in scored if r.status == status]
+            if points:
+                ax.scatter(*zip(*points), s=18, color=colour, label=f"{status} trial", zorder=3)
+        ax.step(x, best_curve, where="post", color="tab:red", label="best so far")
+        ax.set_xlabel(label)
+        ax.set_ylabel(objective)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"Optimization history: {objective} ({direction})")
+    return _save(fig, path)
+
+
+def _intermediate_values(folder: RunFolder, records: list[TrialRecord], objective: str, path: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    drawn = {"completed": 0, "pruned": 0}
+    for record in by_number(records):
+        if record.status not in drawn:
+            continue
+        histories = folder.history(record.trial_id)
+        values = histories[0].get(objective) if histories else None
+        if not values:
+            continue
+        pruned = record.status == "pruned"
+        ax.plot(np.arange(1, len(values) + 1), [np.nan if v is None else v for v in values],
+                color="tab:orange" if pruned else "tab:blue", alpha=0.8 if pruned else 0.45, lw=1,
+                marker="x" if pruned else None, markevery=[len(values) - 1] if pruned else None,
+                label=None if drawn[record.status] else f"{record.status} trials")
+        drawn[record.status] += 1
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(objective)
+    ax.grid(alpha=0.3)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if any(drawn.values()):
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no per-epoch history was recorded for these trials", ha="center", va="center",
+                transform=ax.transAxes)
+    fig.suptitle(f"Intermediate values: {objective} per epoch of every trial (x: where a trial was pruned)")
+    return _save(fig, path)
 
 
 def _save(fig, path: Path) -> Path:

@@ -36,6 +36,7 @@ th, td { border: 1px solid #d5dbe1; padding: 0.25rem 0.55rem; text-align: right;
 th { background: #f2f5f8; } td.l, th.l { text-align: left; }
 tr.best td { background: #eaf6ec; font-weight: 600; }
 td.failed { color: #a4262c; text-align: left; }
+td.pruned { color: #8a6d00; text-align: left; }
 pre { background: #f6f8fa; border: 1px solid #d5dbe1; border-radius: 6px; padding: 0.8rem; overflow-x: auto;
       font-size: 0.82rem; }
 img { max-width: 100%; border: 1px solid #e3e8ed; border-radius: 6px; margin: 0.5rem 0; }
@@ -91,7 +92,7 @@ def _e(text) -> str:
 def _cards(summary: Summary) -> str:
     cards = [("best " + str(summary.objective or "score"), fmt_value(summary.best_score)),
              ("best trial", summary.best_trial or "-"),
-             ("trials", f"{summary.completed} completed, {summary.failed} failed"),
+             ("trials", f"{summary.completed} completed, {summary.pruned} pruned, {summary.failed} failed"),
              ("time", fmt_duration(summary.seconds)), ("status", summary.status),
              ("device", summary.device or "-")]
     shown = "".join(f"<div class='card'>{_e(k)}<b>{_e(v)}</b></div>" for k, v in cards)
@@ -111,7 +112,7 @@ def _trials_table(summary: Summary, done: list[TrialRecord], records: list[Trial
         cells = [f"<td class='l'>{_e(r.trial_id)}</td>", f"<td>{_e(score)}</td>"]
         cells += [f"<td>{_e(fmt_value(r.hyperparameters.get(h, '')))}</td>" for h in hp_names]
         cells += [f"<td>{_e(r.epochs or '')}</td>", f"<td>{_e(fmt_duration(r.seconds))}</td>",
-                  f"<td class='{'failed' if r.status == 'failed' else 'l'}'>{_e(status)}</td>"]
+                  f"<td class='{r.status if r.status in ('failed', 'pruned') else 'l'}'>{_e(status)}</td>"]
         rows.append(f"<tr class='{'best' if i == 0 and done else ''}'>" + "".join(cells) + "</tr>")
     return "\n".join(rows) + "</table>"
 

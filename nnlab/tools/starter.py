@@ -226,5 +226,6 @@ def starter_spec(path: str | Path, output: str | Path, target: str | None = None
              "  tuner: bayesian",
              f"  objective: {objective}",
              "  max_minutes: 10   # the time budget: trials run until it is used (max_trials: N for a fixed count)",
+             "  pruning: median   # stop a trial that is below the median of the earlier ones at the same epoch",
              ""]
     return "\n".join(header + body), found
