@@ -374,8 +374,16 @@ def export(
         finished = open_run(run_dir)
         model = load_model(finished, trial)
         path = export_model(model, output, fmt.value, finished.preprocessing)
-    which = f"trial {trial}" if trial else f"the best trial ({finished.summary.best_model_trial})"
-    typer.echo(f"wrote the model of {which} to {path} ({fmt.value})")
+    summary = finished.summary
+    if trial:
+        which = f"the model of trial {trial}"
+    elif summary.ensemble:
+        which = f"the ensemble of trials {', '.join(summary.ensemble['trials'])} (search.ensemble)"
+    elif summary.refit:
+        which = f"the best configuration (trial {summary.refit['trial']}) refitted on every training row"
+    else:
+        which = f"the model of the best trial ({summary.best_model_trial})"
+    typer.echo(f"wrote {which} to {path} ({fmt.value})")
 
 
 @app.command()

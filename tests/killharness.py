@@ -26,18 +26,19 @@ seed: 2
 data: {{source: "sklearn:iris"}}
 model: {{kind: mlp, layers: {{int: [1, 2]}}, units: {{choice: [4, 8, 16]}}}}
 train: {{epochs: {epochs}, batch_size: 16, learning_rate: {{float: [{lowest_rate}, 0.05], log: true}}}}
-search: {{tuner: random, max_trials: {trials}, objective: val_loss, pruning: {pruning}}}
+search: {{tuner: random, max_trials: {trials}, objective: val_loss, pruning: {pruning}, ensemble: {ensemble}}}
 """
 STARTED = re.compile(r"\] trial (\S+) started")
 
 
 class Harness:
-    def __init__(self, folder: Path, trials: int = 4, epochs: int = 2, pruning: bool = False):
-        """`pruning`: search.pruning median, with learning rates so low that some trials are pruned."""
-        self.folder, self.trials = Path(folder), trials
+    def __init__(self, folder: Path, trials: int = 4, epochs: int = 2, pruning: bool = False, ensemble: int = 1):
+        """`pruning`: search.pruning median, with learning rates so low that some trials are pruned.
+        `ensemble`: search.ensemble."""
+        self.folder, self.trials, self.ensemble = Path(folder), trials, ensemble
         self.spec = self.folder / "killme.yaml"
         self.spec.write_text(SPEC.format(epochs=epochs, trials=trials, pruning="median" if pruning else "none",
-                                         lowest_rate=0.0001 if pruning else 0.005))
+                                         lowest_rate=0.0001 if pruning else 0.005, ensemble=ensemble))
         self.runs = self.folder / "runs"
         self.run_dir = self.runs / "killme"
         self.done: set[str] = set()  # completed in Keras Tuner's state after the last process
@@ -110,6 +111,9 @@ class Harness:
         assert abs(row["best_score"] - best) < 1e-12
         assert (self.run_dir / "best.keras").is_file()
         assert summary["refit"]["trial"] == summary["best_trial"], summary  # search.refit, its default
+        if self.ensemble > 1:
+            ranked = sorted((r for r in rows if r["status"] == "completed"), key=lambda r: float(r["score"]))
+            assert summary["ensemble"]["trials"] == [r["trial_id"] for r in ranked[:self.ensemble]], summary
         leftovers = [p for p in self.run_dir.rglob("*") if p.name.endswith(".tmp") or ".tmp." in p.name]
         assert not leftovers, leftovers
 

@@ -34,6 +34,17 @@ def test_killed_at_every_kind_of_moment_and_resumed(tmp_path):
     harness.finish()
 
 
+def test_killed_while_building_the_ensemble_and_resumed(tmp_path):
+    """search.ensemble: a kill once the members are refitted, before best.keras is written, refits them
+    again on resume and trains no trial."""
+    harness = Harness(tmp_path, trials=3, epochs=2, ensemble=2)
+    code, output = harness.run(kill_at="refit")
+    assert code == -signal.SIGKILL, output
+    code, output = harness.run()
+    assert code == 0 and "trial 0 started" not in output and output.count("refit: trial") == 2, output
+    harness.check()
+
+
 def test_killed_while_pruning_and_resumed(tmp_path):
     """search.pruning across kills: the resumed process reads the completed trials' curves from the run
     folder, a trial pruned before a kill stays pruned, and none is trained again."""

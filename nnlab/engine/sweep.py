@@ -204,29 +204,67 @@ class RecordingSweep(Search):
             return
 
     def refit_best(self, tuner) -> None:
-        """search.refit: the best configuration trained again on every training row for the epochs its
-        search found best, as best.keras. Done once per best trial: a resumed run whose refit was cut
-        short refits again; one whose refit is done does nothing."""
-        from nnlab.spec.space import sample_params
-
-        best = self.log.best()
-        if not self.spec.search.refit or best is None or (self.log.refit or {}).get("trial") == best.trial_id:
+        """The final best.keras. search.refit: the best configuration trained again on every training row
+        for the epochs its search found best. search.ensemble K: the top K configurations (each refitted,
+        or as its search trained it) averaged into one model. Done once per choice of trials: a resumed
+        run whose refit was cut short does it again; one whose refit is done does nothing."""
+        search = self.spec.search
+        members = self.log.ranked()[:search.ensemble]
+        if not members:
             return
-        params = sample_params(tuner.oracle.get_trial(best.trial_id).hyperparameters, self.spec)
-        epochs = best.best_epoch or self.spec.train.epochs
-        rows = len(self.data.x_train) + len(self.data.x_val)
-        self.reporter.say(f"refit: trial {best.trial_id}'s configuration on all {rows} training rows for {epochs} "
-                          "epoch(s) (search.refit)")
-        import keras
-
-        keras.utils.set_random_seed(self.spec.seed + best.number)
-        model, rows = self.trainer.refit(params, epochs)
+        chosen = [r.trial_id for r in members]
+        want_refit, want_members = chosen[0] if search.refit else None, chosen if len(chosen) > 1 else None
+        done_refit, done_members = (self.log.refit or {}).get("trial"), (self.log.ensemble or {}).get("trials")
+        if done_refit == want_refit and done_members == want_members:
+            return
+        if want_refit is None and want_members is None:  # (refit and ensemble turned off on a resume)
+            self.log.refit = self.log.ensemble = self.log.best_model_trial = None
+            self.save_best_model(tuner)
+            return
+        models = {}
+        for record in members:
+            try:
+                models[record.trial_id] = self._final_member(tuner, record)
+            except OSError as exc:  # (without refit: a checkpoint deleted or never kept)
+                self.reporter.warn(f"trial {record.trial_id} is left out of search.ensemble: its checkpoint cannot "
+                                   f"be loaded ({type(exc).__name__})")
+        if not models:
+            return
+        chosen = list(models)
         kill_point("refit")
-        saved = self.trainer.model_for_saving(model, params)
+        params = self._params(tuner, chosen[0])
+        saved = self.trainer.model_for_saving(models[chosen[0]][0], params,
+                                              {i: m for i, (m, _) in models.items()} if len(chosen) > 1 else None)
         tmp = self.folder.best_model_path.with_name(".best.tmp.keras")
         saved.save(tmp)
         tmp.replace(self.folder.best_model_path)
-        self.log.refit = {"trial": best.trial_id, "epochs": epochs, "rows": rows}
+        rows = len(self.data.x_train) + len(self.data.x_val)
+        self.log.refit = {"trial": chosen[0], "epochs": models[chosen[0]][1], "rows": rows} if search.refit else None
+        self.log.ensemble = {"trials": chosen, "refit": search.refit} if len(chosen) > 1 else None
+
+    def _params(self, tuner, trial_id: str) -> dict:
+        from nnlab.spec.space import sample_params
+
+        return sample_params(tuner.oracle.get_trial(trial_id).hyperparameters, self.spec)
+
+    def _final_member(self, tuner, record) -> tuple:
+        """(a model of this trial's configuration for best.keras, its epochs): refitted on every training
+        row (search.refit), else as its search trained it (its kept checkpoint)."""
+        params = self._params(tuner, record.trial_id)
+        epochs = record.best_epoch or self.spec.train.epochs
+        if not self.spec.search.refit:
+            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the checkpoint's optimizer state is not needed
+                return tuner.load_model(tuner.oracle.get_trial(record.trial_id)), epochs
+        rows = len(self.data.x_train) + len(self.data.x_val)
+        role = "" if self.spec.search.ensemble == 1 else f" (one of the {self.spec.search.ensemble} of search.ensemble)"
+        self.reporter.say(f"refit: trial {record.trial_id}'s configuration on all {rows} training rows for {epochs} "
+                          f"epoch(s){role} (search.refit)")
+        import keras
+
+        keras.utils.set_random_seed(self.spec.seed + record.number)
+        model, _ = self.trainer.refit(params, epochs)
+        return model, epochs
 
     def prune_checkpoints(self, final: bool) -> None:
         """search.keep: `all` keeps every trial's checkpoint; `best` the best trial's (Hyperband keeps
@@ -238,8 +276,8 @@ class RecordingSweep(Search):
         ranked = self.log.ranked()
         if keep == "none" and final and self.log.best_model_trial is not None:
             wanted = set()
-        else:
-            wanted = {ranked[0].trial_id} if ranked else set()
+        else:  # (search.ensemble without refit: the top K's, averaged at the end)
+            wanted = {r.trial_id for r in ranked[:1 if self.spec.search.refit else self.spec.search.ensemble]}
             wanted |= {r.trial_id for r in self.log.records.values() if r.status == "running"}
         for trial_id in self.log.records:
             if trial_id not in wanted:

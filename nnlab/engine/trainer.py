@@ -56,9 +56,10 @@ class Trainer:
         sources = [fold for fold, _ in self.folds] if self.folds else [self.training]
         return min(source.steps(batch_size) for source in sources)
 
-    def model_for_saving(self, model, params: dict):
-        """A trained model as best.keras holds it (see `models.for_saving`)."""
-        return for_saving(model, params, self.shape, self.spec.train.loss, self.spec.train.metrics)
+    def model_for_saving(self, model, params: dict, members: dict | None = None):
+        """A trained model (or search.ensemble's `members`, {trial_id: model}, averaged) as best.keras
+        holds it (see `models.for_saving`)."""
+        return for_saving(model, params, self.shape, self.spec.train.loss, self.spec.train.metrics, members or {})
 
     def refit(self, params: dict, epochs: int):
         """A new model of these params trained on every training row (the validation rows too) for

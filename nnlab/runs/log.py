@@ -31,6 +31,7 @@ class RunLog:
         self.records: dict[str, TrialRecord] = {}
         self.best_model_trial = self.previous.best_model_trial  # whose weights best.keras holds
         self.refit = self.previous.refit  # best.keras refitted on every training row (or None)
+        self.ensemble = self.previous.ensemble  # best.keras averages these trials' models (or None)
         self.stop_reason: str | None = None
         self.total: int | None = None  # trials this search will run, once the tuner is built
         self.started, self.started_at = time.monotonic(), self.previous.started_at or now()
@@ -80,7 +81,7 @@ class RunLog:
             pruned=sum(r.status == "pruned" for r in records),
             best_trial=best.trial_id if best else None, best_score=best.score if best else None,
             best_hyperparameters=best.hyperparameters if best else None, best_metrics=best.metrics if best else None,
-            best_model_trial=self.best_model_trial, refit=self.refit,
+            best_model_trial=self.best_model_trial, refit=self.refit, ensemble=self.ensemble,
             seconds=round(self.previous.seconds + time.monotonic() - self.started, 2), stop_reason=self.stop_reason,
             started_at=self.started_at, updated_at=now())
 

@@ -113,6 +113,7 @@ class Summary:
     metric_names: list[str] | None = None
     stop_reason: str | None = None
     refit: dict | None = None  # best.keras refitted on every training row: {"trial", "epochs", "rows"}
+    ensemble: dict | None = None  # best.keras averages several trials' models: {"trials", "refit"}
     notes: list[str] | None = None  # what nnlab decided about the data (encodings, formats, columns left out)
     started_at: str | None = None
     updated_at: str | None = None

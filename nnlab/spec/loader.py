@@ -95,7 +95,7 @@ def spec_to_dict(spec: schema.Spec) -> dict:
 
 
 # search.* keys that may change between invocations of one run: how long it runs, not what it searches
-RESUMABLE_CHANGES = ("max_trials", "max_minutes", "max_failures", "keep", "refit", "pruning")
+RESUMABLE_CHANGES = ("max_trials", "max_minutes", "max_failures", "keep", "refit", "pruning", "ensemble")
 
 
 # Spec keys added after nnlab 0.1, left out of the hash while they hold their default: a spec that does

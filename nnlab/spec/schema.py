@@ -361,6 +361,10 @@ class SearchSpec(Section):
         True, description="After the search, train the best configuration again on every training row (the "
                           "validation rows too) for the epochs its search found best; best.keras is that model."
     )
+    ensemble: int = Field(
+        1, ge=1, le=10, description="best.keras averages the predictions (probabilities for classes) of the top "
+                                    "K configurations, each refitted when refit is true; 1: the best one alone."
+    )
 
     @model_validator(mode="after")
     def _pruning_needs_whole_trials(self):

@@ -60,15 +60,17 @@ def open_run(run_dir: str | Path) -> FinishedRun:
 
 def load_model(run: FinishedRun, trial_id: str | None = None):
     """The run's model (best.keras: with search.refit, the best configuration refitted on every training
-    row), or the model of trial `trial_id` as its search trained it, rebuilt from its hyperparameters and
-    checkpoint (kept for every trial with `search.keep: all`, and for the best). Either predicts in
+    row; with search.ensemble, the top configurations averaged), or the model of trial `trial_id` as its
+    search trained it, rebuilt from its hyperparameters and checkpoint (kept for every trial with
+    `search.keep: all`, and for the best). Either predicts in
     inference mode however it is called (see `models.inference_model`)."""
     from nnlab.engine.backend import import_keras
     from nnlab.engine.models import inference_model
 
     keras = import_keras()
     folder = run.folder
-    if trial_id is None or (trial_id == run.summary.best_model_trial and not run.summary.refit):
+    summary = run.summary
+    if trial_id is None or (trial_id == summary.best_model_trial and not summary.refit and not summary.ensemble):
         if not folder.best_model_path.is_file():
             raise RunError(f"{folder.path} has no {folder.best_model_path.name}: no trial of this run completed")
         # (runs made before nnlab 0.2 kept their augmentation layers in best.keras)

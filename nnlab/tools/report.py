@@ -70,7 +70,7 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
         _cards(summary),
         *(["<h2>How the data was read</h2><ul class='note'>", *(f"<li>{_e(n)}</li>" for n in summary.notes), "</ul>"]
           if summary.notes else []),
-        f"<h2>{'The final' if summary.refit else 'Best'} model on the validation data</h2>",
+        f"<h2>{'The final' if summary.refit or summary.ensemble else 'Best'} model on the validation data</h2>",
         _metrics_html(metrics, metrics_note),
         "<h2>Trials</h2>", _trials_table(summary, contents.ranked, records),
         "<h2>Pictures</h2>",
@@ -143,6 +143,10 @@ def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
         note += (f". The model was refitted (search.refit): trial {refit['trial']}'s configuration trained again on "
                  f"all {refit['rows']} training rows, these validation rows among them, for {refit['epochs']} "
                  "epoch(s), so these figures flatter it; score it on rows it never saw with `nnlab evaluate`")
+    ensemble = finished.summary.ensemble
+    if ensemble:
+        note += (f". It is an ensemble (search.ensemble): the mean of the predictions of trials "
+                 f"{', '.join(ensemble['trials'])}" + (", each refitted the same way" if ensemble.get("refit") else ""))
     return "\n".join(lines), evaluate(model, inputs, finished.preprocessing), note
 
 
