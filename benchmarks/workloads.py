@@ -6,7 +6,8 @@ W2  CNN on 6,000 synthetic 32×32×3 images (4 classes, 10% of labels redrawn at
 W3  MLP regression, 20,000 × 20, 12 trials × 10 epochs
 
 `prepare(name, folder)` writes the workload's data as an .npz (train and validation arrays, split once
-with the workload's seed) and an nnlab spec that points at it; the baseline reads the same .npz.
+with the workload's seed) and an nnlab spec that points at it; the baseline reads the same .npz. The
+spec has `refit: false`: the hand-written baseline has no final refit, so like is timed with like.
 """
 
 from __future__ import annotations
@@ -75,6 +76,6 @@ def prepare(name: str, folder: Path, size: float = 1.0) -> tuple[Path, Path]:
         f"model: {model}\n"
         f"train: {{epochs: {w['epochs']}, batch_size: {{choice: {w['batch']}}}, "
         f"learning_rate: {{float: [0.0005, 0.01], log: true}}}}\n"
-        f"search: {{tuner: random, max_trials: {w['trials']}, objective: {w['objective']}}}\n"
+        f"search: {{tuner: random, max_trials: {w['trials']}, objective: {w['objective']}, refit: false}}\n"
     )
     return data, spec

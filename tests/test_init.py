@@ -25,6 +25,7 @@ def test_csv_classification_with_a_rare_class(write, tmp_path):
     assert spec.name == "customers" and spec.data.target == "churn" and spec.model.kind == "mlp"
     assert spec.data.path == data.resolve()
     assert "id" in result.output  # the id column is named as dropped
+    assert spec.data.folds is None  # 300 rows: one validation split
 
 
 def test_regression_target_chosen_and_existing_file_kept(write, tmp_path):
@@ -36,6 +37,8 @@ def test_regression_target_chosen_and_existing_file_kept(write, tmp_path):
     assert spec.data.task == "regression" and spec.search.objective == "val_loss" and spec.data.target == "price"
     assert spec.data.target_transform == "none"  # an even spread of prices: fitted as it is
     assert spec.search.max_trials is None and spec.search.max_minutes == 10  # a time budget, not a trial count
+    assert spec.data.folds == 5 and "fewer than 300 rows" in out.read_text()  # 80 rows: selection by 5-fold CV
+    assert spec.search.pruning == "median"
     before = out.read_text()
     result = runner.invoke(app, ["init", "--data", str(data), "-o", str(out)])
     assert result.exit_code == 2 and "exists" in result.output and out.read_text() == before
