@@ -1,0 +1,269 @@
+"""Model quality on data never seen: nnlab's default path beside a tuned gradient-boosting baseline.
+
+    pip install -e '.[bench]'          # vega_datasets, statsmodels (data that ships inside packages)
+    python benchmarks/quality.py [--minutes 5] [--only cars,wine] [--quick]
+
+For each data set (all offline: scikit-learn's bundled sets, CSVs shipped in `vega_datasets` and
+`statsmodels.datasets`, and generated data with a skewed positive target and with a rare class):
+- the rows are split 80/20 with a seed; each part is written as a CSV;
+- nnlab: `nnlab init --data train.csv --target T`, then `nnlab run` with the spec as written and
+  `--set search.max_minutes=M` (the budget; 5 by default), then `nnlab evaluate RUN test.csv --json`;
+- the baseline: scikit-learn's HistGradientBoosting with a 12-candidate random search over its usual
+  knobs and 3-fold CV (RandomizedSearchCV), fitted on the same training rows (text columns as
+  categories, dates as year, month, day of year and weekday), scored on the same test rows.
+The score is accuracy for classes and R² for regression. One row per data set: both scores, their
+ratio, nnlab's time. `--quick` runs four small sets with a one-minute budget (a few minutes in all).
+The targets (issue 13): nnlab within 3% of the baseline (ratio ≥ 0.97) on every set, ahead on a third.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 0
+
+
+@dataclass
+class DataSet:
+    name: str
+    kind: str  # what it is, for the table
+    target: str
+    load: Callable[[], pd.DataFrame]
+
+
+def _sklearn(name: str, target: str = "target") -> Callable[[], pd.DataFrame]:
+    def load():
+        from sklearn import datasets
+
+        bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+        frame = bunch.frame.copy()
+        if "target_names" in bunch and name != "diabetes":
+            frame[target] = np.asarray(bunch.target_names)[bunch.target]
+        return frame
+    return load
+
+
+def _vega(name: str, drop: tuple = ()) -> Callable[[], pd.DataFrame]:
+    def load():
+        from vega_datasets import local_data
+
+        return getattr(local_data, name.replace("-", "_"))().drop(columns=list(drop))
+    return load
+
+
+def _cars() -> pd.DataFrame:
+    frame = _vega("cars")()
+    frame = frame.dropna(subset=["Miles_per_Gallon"])
+    frame["Year"] = pd.to_datetime(frame["Year"]).dt.year  # (the model year, as the original data has it)
+    return frame.drop(columns=["Name"])
+
+
+def _seattle() -> pd.DataFrame:
+    frame = _vega("seattle-weather")()
+    frame["date"] = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")
+    return frame
+
+
+def _statsmodels(name: str, target: str, make: Callable | None = None) -> Callable[[], pd.DataFrame]:
+    def load():
+        import importlib
+
+        frame = importlib.import_module(f"statsmodels.datasets.{name}").load_pandas().data.copy()
+        return make(frame) if make else frame
+    return load
+
+
+def _fair(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["had_affair"] = np.where(frame.pop("affairs") > 0, "yes", "no")
+    return frame
+
+
+def _anes(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["vote"] = np.where(frame["vote"] > 0, "Dole", "Clinton")
+    return frame.drop(columns=["logpopul"])  # (a copy of popul)
+
+
+def _skewed() -> pd.DataFrame:
+    """A positive, strongly skewed target (like hourly energy use): log-normal around a smooth function."""
+    rng = np.random.default_rng(1)
+    n = 3000
+    x = rng.normal(size=(n, 6))
+    signal = 0.9 * x[:, 0] + 0.6 * np.sin(2 * x[:, 1]) + 0.5 * x[:, 2] * x[:, 3] + 0.3 * np.abs(x[:, 4])
+    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(6)])
+    frame["hour"] = rng.integers(0, 24, n)
+    signal += 0.8 * np.cos(frame["hour"] / 24 * 2 * np.pi)
+    frame["energy"] = np.round(30 * np.exp(signal + 0.35 * rng.normal(size=n)), 1)
+    return frame
+
+
+def _rare() -> pd.DataFrame:
+    """Two classes, one 6% of the rows (fraud-like): a non-linear boundary plus noise features."""
+    rng = np.random.default_rng(2)
+    n = 4000
+    x = rng.normal(size=(n, 8))
+    score = 1.6 * x[:, 0] + x[:, 1] ** 2 - 1.2 * x[:, 2] * x[:, 3] + 0.8 * rng.normal(size=n)
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(8)])
+    frame["channel"] = rng.choice(["web", "shop", "phone"], n, p=[0.6, 0.3, 0.1])
+    score += np.where(frame["channel"] == "phone", 1.0, 0.0)
+    frame["fraud"] = np.where(score > np.quantile(score, 0.94), "yes", "no")
+    return frame
+
+
+DATASETS = [
+    DataSet("wine", "3 classes, 178 rows", "target", _sklearn("wine")),
+    DataSet("breast-cancer", "2 classes, 569 rows", "target", _sklearn("breast_cancer")),
+    DataSet("diabetes", "regression, 442 rows", "target", _sklearn("diabetes")),
+    DataSet("cars", "regression (mpg), 398 rows", "Miles_per_Gallon", _cars),
+    DataSet("digits", "10 classes, 1,797 rows", "target", _sklearn("digits")),
+    DataSet("seattle-weather", "5 classes, 1,461 rows", "weather", _seattle),
+    DataSet("anes96", "2 classes, 944 rows", "vote", _statsmodels("anes96", "vote", _anes)),
+    DataSet("fair", "2 classes, 6,366 rows", "had_affair", _statsmodels("fair", "had_affair", _fair)),
+    DataSet("skewed-energy", "skewed regression, 3,000 rows", "energy", _skewed),
+    DataSet("rare-class", "2 classes (6% yes), 4,000 rows", "fraud", _rare),
+]
+QUICK = ["wine", "diabetes", "cars", "breast-cancer"]
+
+
+# ------------------------------------------------------------------------------------ nnlab
+
+
+def nnlab(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "nnlab", *args], cwd=cwd, capture_output=True, text=True, env=env)
+
+
+def run_nnlab(folder: Path, target: str, minutes: float, extra: list[str]) -> tuple[float, float, str]:
+    """(test score, seconds of `nnlab run`, what the run did) through init, run and evaluate."""
+    out = nnlab(["init", "--data", "train.csv", "--target", target, "-o", "spec.yaml", "--force"], folder)
+    if out.returncode:
+        raise RuntimeError(f"nnlab init failed:\n{out.stdout}{out.stderr}")
+    start = time.monotonic()
+    out = nnlab(["run", "spec.yaml", "--runs-dir", "runs", "--name", "q", "--overwrite", "--yes",
+                 "--set", f"search.max_minutes={minutes}", *extra], folder)
+    seconds = time.monotonic() - start
+    if out.returncode:
+        raise RuntimeError(f"nnlab run failed:\n{out.stdout[-3000:]}{out.stderr[-3000:]}")
+    summary = json.loads((folder / "runs" / "q" / "summary.json").read_text())
+    out = nnlab(["evaluate", "runs/q", "test.csv", "--json"], folder)
+    if out.returncode:
+        raise RuntimeError(f"nnlab evaluate failed:\n{out.stdout}{out.stderr}")
+    result = json.loads(out.stdout)
+    score = result["r2"] if result["task"] == "regression" else result["accuracy"]
+    how = f"{summary['completed']} trials" + (f", {summary.get('pruned')} pruned" if summary.get("pruned") else "")
+    return score, seconds, how
+
+
+# ------------------------------------------------------------------------------------ the baseline
+
+
+def baseline_features(train: pd.DataFrame, test: pd.DataFrame, target: str):
+    """Features as a careful hand-written script gives them to HistGradientBoosting: numbers as they
+    are, dates as year, month, day of year and weekday, other text columns as categories."""
+    def prepare(frame):
+        out = pd.DataFrame(index=frame.index)
+        for column in frame.columns:
+            if column == target:
+                continue
+            values = frame[column]
+            if pd.api.types.is_numeric_dtype(values):
+                out[column] = values.astype(float)
+                continue
+            dates = pd.to_datetime(values, errors="coerce", format="%Y-%m-%d")
+            if dates.notna().mean() > 0.9:
+                out[f"{column}_year"], out[f"{column}_month"] = dates.dt.year, dates.dt.month
+                out[f"{column}_doy"], out[f"{column}_dow"] = dates.dt.dayofyear, dates.dt.weekday
+            else:
+                out[column] = values.astype(str)
+        return out
+
+    x_train, x_test = prepare(train), prepare(test)
+    for column in x_train.columns:
+        if not pd.api.types.is_numeric_dtype(x_train[column]):
+            categories = sorted(set(x_train[column]))
+            x_train[column] = pd.Categorical(x_train[column], categories=categories)
+            x_test[column] = pd.Categorical(x_test[column], categories=categories)
+    return x_train, x_test
+
+
+def run_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str) -> tuple[float, float]:
+    """(test score, seconds): HistGradientBoosting, 12 random candidates, 3-fold CV."""
+    from scipy.stats import loguniform, randint
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.model_selection import RandomizedSearchCV
+
+    x_train, x_test = baseline_features(train, test, target)
+    model_class = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
+    space = {"learning_rate": loguniform(0.01, 0.3), "max_leaf_nodes": randint(8, 64),
+             "min_samples_leaf": randint(5, 50), "l2_regularization": loguniform(1e-4, 10.0),
+             "max_iter": randint(100, 500)}
+    start = time.monotonic()
+    search = RandomizedSearchCV(model_class(categorical_features="from_dtype", random_state=SEED), space,
+                                n_iter=12, cv=3, random_state=SEED, n_jobs=1)
+    search.fit(x_train, train[target])
+    return float(search.score(x_test, test[target])), time.monotonic() - start  # accuracy or R²
+
+
+# ------------------------------------------------------------------------------------ the table
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=5.0, help="nnlab's budget per data set")
+    parser.add_argument("--only", default="", help="comma-separated data set names")
+    parser.add_argument("--quick", action="store_true", help="four small sets, a one-minute budget")
+    parser.add_argument("--set", action="append", default=[], help="extra --set for nnlab run (repeatable)")
+    args = parser.parse_args()
+    names = args.only.split(",") if args.only else QUICK if args.quick else [d.name for d in DATASETS]
+    minutes = 1.0 if args.quick and args.minutes == 5.0 else args.minutes
+    extra = [part for item in args.set for part in ("--set", item)]
+    print(f"nnlab init + run (search.max_minutes={minutes:g}) + evaluate, beside HistGradientBoosting with a "
+          f"12-candidate random search and 3-fold CV; 80/20 split (seed {SEED}); accuracy or R² on the 20%\n")
+    header = f"{'data set':<17} {'kind':<32} {'nnlab':>7} {'baseline':>8} {'ratio':>6} {'nnlab time':>10}  search"
+    print(header)
+    print("-" * len(header))
+    ratios = []
+    for data in [d for d in DATASETS if d.name in names]:
+        frame = data.load()
+        from sklearn.model_selection import train_test_split
+
+        regression = pd.api.types.is_float_dtype(frame[data.target])
+        task = "regression" if regression else "classification"
+        train, test = train_test_split(frame, test_size=0.2, random_state=SEED,
+                                       stratify=None if regression else frame[data.target])
+        with tempfile.TemporaryDirectory(prefix=f"quality-{data.name}-") as tmp:
+            folder = Path(tmp)
+            train.to_csv(folder / "train.csv", index=False)
+            test.to_csv(folder / "test.csv", index=False)
+            try:
+                score, seconds, how = run_nnlab(folder, data.target, minutes, extra)
+            except RuntimeError as exc:
+                print(f"{data.name:<17} nnlab failed: {exc}")
+                continue
+        base, _ = run_baseline(train, test, data.target, task)
+        ratio = score / base if base > 0 else float("nan")
+        ratios.append(ratio)
+        print(f"{data.name:<17} {data.kind:<32} {score:7.3f} {base:8.3f} {ratio:6.3f} {seconds:9.0f}s  {how}",
+              flush=True)
+    if ratios:
+        within = sum(r >= 0.97 for r in ratios)
+        ahead = sum(r > 1.0 for r in ratios)
+        print(f"\nwithin 3% of the baseline: {within} of {len(ratios)} (target: all); ahead: {ahead} of {len(ratios)} "
+              f"(target: at least {int(np.ceil(len(ratios) / 3))}); median ratio {np.median(ratios):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
