@@ -3,8 +3,10 @@
     import nnlab
     spec = nnlab.load_spec("configs/mpg-mlp.yaml", overrides=["search.max_trials=2"])
     result = nnlab.run(spec)                        # or a path, or a dict; data=DataFrame for a CSV source
+    result.trials, result.best, result.predict(new_rows), result.plot()
+    again = nnlab.open("runs/mpg")                  # the same, for a finished run
     print(nnlab.validate(spec).space)
-    table = nnlab.compare("runs")
+    table = nnlab.compare("runs")                   # a DataFrame
 
 `import nnlab` imports none of this until it is used (see `nnlab/__init__.py`), so it never imports
 TensorFlow; `run` and `validate` do, when they build models.
@@ -37,18 +39,32 @@ def load_spec(spec, overrides: Overrides = None):
 def run(spec, *, runs_dir: str | Path = "runs", overrides: Overrides = None, data=None, name: str | None = None,
         quiet: bool = False, device: str = "auto", overwrite: bool = False, strategy: str | None = None,
         tensorboard: bool = False):
-    """Run (or resume) a sweep in this process, as `nnlab run` does; returns its `RunResult` (the run
-    folder, the summary, one `TrialRecord` per trial). `spec`: a path, a dict or a loaded spec;
-    `data`: a pandas DataFrame in place of a CSV source's file (`data.path` may then be left out);
-    `name`: the run's name (`--name`)."""
+    """Run (or resume) a sweep in this process, as `nnlab run` does; returns the `Run` (see
+    `nnlab.tools.notebook`: trials, best, model, predict, evaluate, plot). `spec`: a path, a dict or
+    a loaded spec; `data`: a pandas DataFrame in place of a CSV source's file (`data.path` may then be
+    left out; the spec copy records its shape and a hash of its content); `name`: the run's name
+    (`--name`). The process is left as it was found (see `backend.process_kept`)."""
+    from nnlab.engine.backend import process_kept
     from nnlab.engine.sweep import run as run_sweep
-    from nnlab.spec.loader import with_name
+    from nnlab.spec.loader import with_frame, with_name
+    from nnlab.tools.notebook import Run
 
     spec = load_spec(spec, overrides)
     if name:
         spec = with_name(spec, name)
-    return run_sweep(spec, runs_dir, overwrite=overwrite, device=device, quiet=quiet, strategy=strategy,
-                     tensorboard=tensorboard, frame=data)
+    if data is not None:
+        spec = with_frame(spec, data)
+    with process_kept():
+        result = run_sweep(spec, runs_dir, overwrite=overwrite, device=device, quiet=quiet, strategy=strategy,
+                           tensorboard=tensorboard, frame=data)
+    return Run(result.run_dir)
+
+
+def open(run_dir):  # noqa: A001 (nnlab.open, as the issue and a notebook read it)
+    """A finished (or stopped) run folder, as `run` returns it: trials, best, model, predict, plot."""
+    from nnlab.tools.notebook import Run
+
+    return Run(run_dir)
 
 
 def validate(spec, *, overrides: Overrides = None, data=None):
@@ -61,8 +77,17 @@ def validate(spec, *, overrides: Overrides = None, data=None):
 
 def compare(paths="runs", *, sort: str | None = None, top: int | None = None, reverse: bool = False):
     """Runs side by side (a folder of runs, or several run folders), or the trials of one run, best
-    first, as `nnlab compare` shows them; returns the rows."""
+    first, as `nnlab compare` shows them; returns a pandas DataFrame, a row per run (or trial), with
+    the hyperparameters as columns."""
+    import pandas as pd
+
     from nnlab.runs.compare import compare as compare_runs
 
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    return compare_runs(paths, sort=sort, top=top, reverse=reverse)
+    rows = []
+    for row in compare_runs(paths, sort=sort, top=top, reverse=reverse).rows:
+        row = dict(row)
+        params = row.pop("best_hyperparameters", None) or row.pop("hyperparameters", None) or {}
+        metrics = row.pop("metrics", None) or {}
+        rows.append({**row, **params, **{k: v for k, v in metrics.items() if k not in row and k not in params}})
+    return pd.DataFrame(rows)

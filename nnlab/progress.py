@@ -23,7 +23,9 @@ class Reporter:
         self.console = console or Console(highlight=False, soft_wrap=True)
         if not self.console.is_terminal:
             self.console.width = max(self.console.width, 160)  # logs: do not wrap at 80 columns
-        self.live = (self.console.is_terminal and not quiet) if live is None else live
+        in_notebook = self.console.is_jupyter and _ipython_display() is not None
+        self.live = ((self.console.is_terminal or in_notebook) and not quiet) if live is None else live
+        self.in_notebook = in_notebook
         self.started = time.monotonic()
         self.finished_here = 0
         self.epochs: int | None = None
@@ -37,6 +39,12 @@ class Reporter:
     def _open_bars(self, done: int, total: int | None) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        if self.in_notebook:  # one display, redrawn in place (rich's own needs ipywidgets)
+            self._bars = NotebookBars()
+            self._sweep_bar = self._bars.add_task("sweep", total=total, completed=done, info="")
+            self._trial_bar = self._bars.add_task("trial", total=self.epochs, visible=False, info="")
+            self._bars.start()
+            return
         self._bars = Progress(TextColumn("{task.description:<14}"), BarColumn(bar_width=30), MofNCompleteColumn(),
                               TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=self.console,
                               transient=True)
@@ -150,3 +158,70 @@ class Reporter:
                 fmt_value(rec.epochs or ""), fmt_duration(rec.seconds),
             )
         self.console.print(table)
+
+
+def _ipython_display():
+    """IPython's `display`, when this runs inside a Jupyter kernel; else None."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return None
+    return display if get_ipython() is not None else None
+
+
+class NotebookBars:
+    """The live bars in a notebook: one output, updated in place (at most 5 times a second), with a
+    text bar per visible task. The same calls as rich's `Progress` that `Reporter` makes."""
+
+    WIDTH = 30
+
+    def __init__(self):
+        self.tasks: list[dict] = []
+        self.handle = None
+        self.drawn = 0.0
+
+    def add_task(self, description: str, total: int | None = None, completed: int = 0, visible: bool = True,
+                 info: str = "") -> int:
+        self.tasks.append({"description": description, "total": total, "completed": completed, "visible": visible,
+                           "info": info, "started": time.monotonic()})
+        return len(self.tasks) - 1
+
+    def update(self, task: int, advance: int = 0, **fields) -> None:
+        if "completed" in fields and fields["completed"] == 0:
+            self.tasks[task]["started"] = time.monotonic()
+        self.tasks[task].update(fields)
+        self.tasks[task]["completed"] += advance
+        self._draw(force=advance > 0 or "visible" in fields)
+
+    def start(self) -> None:
+        from IPython.display import HTML, display
+
+        self.handle = display(HTML(self.render()), display_id=True)
+        self.drawn = time.monotonic()
+
+    def stop(self) -> None:
+        self._draw(force=True)
+
+    def _draw(self, force: bool) -> None:
+        if self.handle is None or (not force and time.monotonic() - self.drawn < 0.2):
+            return
+        from IPython.display import HTML
+
+        self.handle.update(HTML(self.render()))
+        self.drawn = time.monotonic()
+
+    def render(self) -> str:
+        from html import escape as html_escape
+
+        lines = []
+        for task in self.tasks:
+            if not task["visible"]:
+                continue
+            total, done = task["total"], task["completed"]
+            filled = int(self.WIDTH * min(done / total, 1)) if total else 0
+            bar = "█" * filled + "░" * (self.WIDTH - filled)
+            count = f"{done}/{total}" if total else f"{done}"
+            lines.append(f"{task['description']:<14} {bar} {count:>7} "
+                         f"{fmt_duration(time.monotonic() - task['started'])}  {task['info']}")
+        return f"<pre style='margin:0'>{html_escape(chr(10).join(lines))}</pre>"

@@ -54,12 +54,106 @@ def test_a_csv_spec_without_a_file_or_a_frame_says_what_to_give():
         load_data(nnlab.load_spec(SPEC))
 
 
+def test_a_dataframe_is_recorded_by_its_shape_and_a_hash_of_its_contents():
+    from nnlab.spec.loader import spec_hash, spec_to_dict, with_frame
+
+    spec = nnlab.load_spec(SPEC)
+    one, same, other = with_frame(spec, frame()), with_frame(spec, frame()), with_frame(spec, frame(81))
+    record = spec_to_dict(one)["data"]["frame"]
+    assert record["rows"] == 80 and record["columns"] == 3 and len(record["sha256"]) == 16
+    assert spec_hash(one) == spec_hash(same) != spec_hash(other)  # a run resumes only on the same rows
+    changed = frame()
+    changed.loc[3, "x"] = 99.0
+    assert spec_hash(with_frame(spec, changed)) != spec_hash(one)
+    assert spec.data.frame is None  # (a copy: the given spec is left alone)
+    with pytest.raises(SpecError, match="pandas DataFrame"):
+        with_frame(spec, {"x": [1, 2]})
+
+
+def test_a_run_leaves_the_process_as_it_found_it_without_tensorflow():
+    import gc
+    import os
+    import random
+    import signal
+
+    from nnlab.engine.backend import process_kept
+
+    def mine(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        environ, state = dict(os.environ), (random.getstate(), np.random.get_state())
+        with process_kept():
+            os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+            os.environ["NNLAB_TEST_ONLY"] = "1"
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            gc.collect()
+            gc.freeze()
+            random.seed(7)
+            np.random.seed(7)
+        assert dict(os.environ) == environ
+        assert gc.get_freeze_count() == 0 and signal.getsignal(signal.SIGTERM) is mine
+        after = (random.random(), np.random.random())
+        random.setstate(state[0])
+        np.random.set_state(state[1])
+        assert (random.random(), np.random.random()) == after  # the generators continue where they were
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @pytest.mark.slow
-def test_run_and_validate_on_a_dataframe(tmp_path):
+def test_run_and_validate_on_a_dataframe_then_use_the_run_from_python(tmp_path):
+    import gc
+    import os
+    import signal
+
+    import keras
+    import pandas as pd
+    import tensorflow as tf
+    import yaml
+
     info = nnlab.validate(SPEC, data=frame())
     assert info.data.startswith("DataFrame (80 rows × 3 columns)") and "units" in info.space
+    keras.mixed_precision.set_global_policy("float32")
+    options = tf.config.optimizer.get_experimental_options()
+    handler, environ = signal.getsignal(signal.SIGTERM), dict(os.environ)
     result = nnlab.run(SPEC, data=frame(), runs_dir=tmp_path / "runs", name="frame", quiet=True)
+    # the process as it was found (issue 14): environment, gc, dtype policy, optimizer options, signals
+    assert dict(os.environ) == environ and gc.get_freeze_count() == 0
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert tf.config.optimizer.get_experimental_options() == options
+    assert signal.getsignal(signal.SIGTERM) == handler
+
     assert result.exit_code == 0 and result.summary.data == "DataFrame (80 rows × 3 columns)"
     assert result.summary.classes == ["down", "up"] and result.records[0].status == "completed"
-    rows = nnlab.compare(tmp_path / "runs").rows
-    assert rows[0]["run"] == "frame" and rows[0]["completed"] == 1
+    copy = yaml.safe_load((result.path / "spec.yaml").read_text())
+    assert copy["data"]["frame"]["rows"] == 80 and copy["data"]["frame"]["columns"] == 3
+    trials = result.trials
+    assert list(trials.index) == ["0"] and {"status", "score", "units", "seconds"} <= set(trials.columns)
+    assert result.best.trial_id == "0" and result.best.hyperparameters["units"] in (4, 8)
+    new = frame(10).set_index(pd.Index(range(100, 110)))
+    predicted = result.predict(new.drop(columns="y"), proba=True)
+    assert list(predicted.index) == list(range(100, 110))
+    assert set(predicted["predictions"]) <= {"down", "up"} and {"proba_down", "proba_up"} <= set(predicted.columns)
+    scores = result.evaluate(new)
+    assert 0.0 <= scores["accuracy"] <= 1.0 and scores["examples"] == 10
+    html = result._repr_html_()
+    assert "frame" in html and "Top 1 trials" in html and "units" in html
+    again = nnlab.open(result.path)
+    assert again.best.score == result.best.score and repr(again).startswith("<nnlab run 'frame': completed")
+    assert [p.name for p in again.plot(show=False)][:1] == ["learning_curves.png"]
+    table = nnlab.compare(tmp_path / "runs")
+    assert isinstance(table, pd.DataFrame) and table.loc[0, "run"] == "frame" and table.loc[0, "completed"] == 1
+    assert "units" in table.columns  # the best trial's hyperparameters as columns
+    trials_table = nnlab.compare(result.path)
+    assert list(trials_table["trial_id"]) == ["0"] and "val_loss" in trials_table.columns
+
+    with pytest.raises(nnlab_errors().RunError, match="data.frame"):  # other rows: not the same run
+        nnlab.run(SPEC, data=frame(90), runs_dir=tmp_path / "runs", name="frame", quiet=True)
+
+
+def nnlab_errors():
+    import nnlab.errors
+
+    return nnlab.errors

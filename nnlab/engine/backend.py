@@ -112,3 +112,67 @@ def freeze_heap() -> None:
 
     gc.collect()
     gc.freeze()
+
+
+@contextlib.contextmanager
+def process_kept():
+    """Leave the Python process as it was found (nnlab from a notebook or a script): the environment
+    (CUDA_VISIBLE_DEVICES, TF_CPP_MIN_LOG_LEVEL), the garbage collector (frozen by a sweep, see
+    `freeze_heap`), Keras's dtype policy, TensorFlow's graph-optimizer options and global seed, the
+    random and NumPy global generators, the signal handlers, warning filters and log levels.
+
+    What cannot be undone: TensorFlow stays imported and its devices stay as first configured (a
+    process can set them once); objects the user froze before are unfrozen with nnlab's."""
+    import gc
+    import logging
+    import random
+    import signal
+    import sys
+    import warnings
+
+    import numpy as np
+
+    environ = dict(os.environ)
+    frozen = gc.get_freeze_count()
+    gc_enabled, thresholds = gc.isenabled(), gc.get_threshold()
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    loggers = {name: logging.getLogger(name).level for name in ("tensorflow", "absl")}
+    filters = list(warnings.filters)
+    random_state, numpy_state = random.getstate(), np.random.get_state()
+    policy = sys.modules["keras"].mixed_precision.global_policy().name if "keras" in sys.modules else "float32"
+    tf_before = sys.modules.get("tensorflow")
+    options = tf_before.config.optimizer.get_experimental_options() if tf_before else {}
+    seed = _global_seed() if tf_before else None
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+        if gc.get_freeze_count() > frozen:
+            gc.unfreeze()
+        (gc.enable if gc_enabled else gc.disable)()
+        gc.set_threshold(*thresholds)
+        for signum, handler in handlers.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+        for name, level in loggers.items():
+            logging.getLogger(name).setLevel(level)
+        warnings.filters[:] = filters
+        random.setstate(random_state)
+        np.random.set_state(numpy_state)
+        if "keras" in sys.modules:
+            sys.modules["keras"].mixed_precision.set_global_policy(policy)
+        tf = sys.modules.get("tensorflow")
+        if tf is not None:
+            tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": False, **options})
+            tf.random.set_seed(seed)
+
+
+def _global_seed():
+    """TensorFlow's global seed now (None when none was set)."""
+    try:
+        from tensorflow.python.eager import context
+
+        return context.global_seed()
+    except (ImportError, AttributeError):
+        return None

@@ -102,7 +102,7 @@ RESUMABLE_CHANGES = ("max_trials", "max_minutes", "max_failures", "keep", "refit
 # not use them hashes as it always did, so its runs resume.
 ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "dayfirst": None, "dates": [],
                        "keep": [], "positive_class": None,
-                       "target_transform": "none"},
+                       "target_transform": "none", "frame": None},
               "train": {"class_weight": "none"}}
 
 
@@ -328,5 +328,25 @@ def with_name(spec: schema.Spec, name: str) -> schema.Spec:
         new.name = name
     except ValidationError as exc:
         raise SpecError(f"--name {name!r}: {exc.errors()[0]['ctx']['error']}") from None
+    new._source = spec_source(spec)
+    return new
+
+
+def with_frame(spec: schema.Spec, frame) -> schema.Spec:
+    """A copy of a CSV spec that records the DataFrame it reads (nnlab.run(spec, data=frame)): its shape
+    and a hash of its contents, so the run folder says what it was trained on and resumes only on it."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise SpecError(f"data=: expected a pandas DataFrame (a CSV source's rows), not {type(frame).__name__}")
+    if not isinstance(spec.data, schema.CsvData):
+        return spec  # (load_data refuses a DataFrame for another source, with its reason)
+    try:
+        hashes = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+    except TypeError:  # cells pandas cannot hash (lists, dicts): hash their text
+        hashes = pd.util.hash_pandas_object(frame.astype(str), index=True).to_numpy()
+    digest = hashlib.sha256(hashes.tobytes() + "\x00".join(map(str, frame.columns)).encode()).hexdigest()[:16]
+    new = spec.model_copy(deep=True)
+    new.data.frame = schema.FrameRecord(rows=len(frame), columns=frame.shape[1], sha256=digest)
     new._source = spec_source(spec)
     return new

@@ -78,6 +78,15 @@ class _DataBase(Section):
         return value if value is None or isinstance(value, bool) else str(value)
 
 
+class FrameRecord(Section):
+    """What nnlab.run(spec, data=DataFrame) was given, recorded in the run's spec copy."""
+
+    rows: int = Field(description="The DataFrame's rows.")
+    columns: int = Field(description="The DataFrame's columns.")
+    sha256: str = Field(description="A hash of its contents (pandas' row hashes, index included): a run resumes "
+                                    "only on the same data.")
+
+
 class CsvData(_DataBase):
     source: Literal["csv"] = Field(description="A CSV file of rows, one column the target.")
     path: Path | None = Field(None, description="The CSV file, relative to the spec (required, except from "
@@ -103,6 +112,8 @@ class CsvData(_DataBase):
     dates: list[str] = Field([], description="Columns to read as dates.")
     keep: list[str] = Field([], description="Columns never left out automatically (as identifiers, free text, row "
                                             "numbers or constant).")
+    frame: FrameRecord | None = Field(None, description="Written by nnlab, not by hand: the DataFrame that "
+                                                        "nnlab.run(spec, data=frame) read instead of a file.")
 
     @field_validator("target", mode="before")
     @classmethod

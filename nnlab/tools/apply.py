@@ -102,9 +102,21 @@ def load_model(run: FinishedRun, trial_id: str | None = None):
 # ------------------------------------------------------------------------------------ new data
 
 
-def read_inputs(path: str | Path, preprocessing: dict, labelled: bool) -> Inputs:
+def read_inputs(path, preprocessing: dict, labelled: bool) -> Inputs:
     """New data prepared as the run prepared its training data. `labelled`: the data must carry
-    labels (a CSV's target column, class subfolders, an .npz's y), as for `evaluate`."""
+    labels (a CSV's target column, class subfolders, an .npz's y), as for `evaluate`. From Python,
+    `path` may also be a pandas DataFrame (rows as a CSV run reads them) or arrays (x, or {"x", "y"})."""
+    if _is_frame(path):
+        if "columns" not in preprocessing:
+            raise DataError("This run was not trained on a table of columns; give it arrays (x) or a file, "
+                            "not a DataFrame")
+        return _frame_inputs(path, preprocessing, labelled, "the DataFrame")
+    if isinstance(path, (np.ndarray, dict)):
+        if "columns" in preprocessing or "image_size" in preprocessing:
+            raise DataError("This run reads " + ("images from files; give a folder or an image file" if
+                            "image_size" in preprocessing else "a table of columns; give a DataFrame or a CSV file")
+                            + ", not arrays")
+        return _array_inputs(path if isinstance(path, dict) else {"x": path}, preprocessing, labelled, "the arrays")
     path = Path(path)
     if not path.exists():
         raise DataError(f"Data not found: {path}")
@@ -148,10 +160,25 @@ def _encode_labels(values, preprocessing: dict, where: str) -> np.ndarray:
     return np.asarray(encoded, np.int64)
 
 
-def _read_csv(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
-    from nnlab.data.tabular import apply_preprocessing, as_numbers, find_column, read_csv
+def _is_frame(value) -> bool:
+    return type(value).__name__ == "DataFrame" and hasattr(value, "columns")
 
-    frame = read_csv(path, preprocessing.get("na_values", ()))
+
+def _read_csv(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
+    from nnlab.data.tabular import read_csv
+
+    return _frame_inputs(read_csv(path, preprocessing.get("na_values", ())), preprocessing, labelled, path)
+
+
+def _frame_inputs(frame, preprocessing: dict, labelled: bool, path) -> Inputs:
+    """Rows of a table (a CSV file's, tidied as it is read, or a DataFrame from Python, tidied here as
+    training tidied it) as the model takes them."""
+    from nnlab.data.csvfile import tidy
+    from nnlab.data.tabular import apply_preprocessing, as_numbers, find_column
+
+    if not isinstance(path, Path):  # a DataFrame (its index is not a feature)
+        frame = tidy(frame.reset_index(drop=True), preprocessing.get("na_values", ()))
+    path = Path(path)
     y = None
     if labelled:
         labels = {}
@@ -176,6 +203,12 @@ def _read_npz(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
             found = dict(arrays)
     except (OSError, ValueError) as exc:
         raise DataError(f"Cannot read {path} as a NumPy .npz file: {exc}") from None
+    return _array_inputs(found, preprocessing, labelled, path)
+
+
+def _array_inputs(found: dict, preprocessing: dict, labelled: bool, path) -> Inputs:
+    """Arrays (an .npz file's, or given from Python): x, and y for labels."""
+    path = Path(path)
     if "x" not in found:
         raise DataError(f"{path.name} needs an array named x; it has {', '.join(found) or 'none'}")
     x = np.asarray(found["x"], np.float32)

@@ -18,7 +18,6 @@ import numpy as np
 from nnlab.errors import DataError, NnlabError
 from nnlab.spec.schema import IMAGE_FORMATS
 
-
 FOLDS_BELOW = 300  # rows: below, init writes data.folds: 5 (a 20% split would hold fewer than 60 rows)
 
 
@@ -199,8 +198,8 @@ def starter_spec(path: str | Path, output: str | Path, target: str | None = None
                "# the others are fixed. `nnlab schema` gives editors completion for every key.", ""]
     body = [f"name: {_yaml(name)}", "seed: 42", ""] + found.lines + ["  validation_split: 0.2"]
     if found.source != "images" and found.rows < FOLDS_BELOW:
-        body += [f"  folds: 5   # fewer than {FOLDS_BELOW} rows: each configuration is scored by 5-fold cross-validation, "
-                 "not on one small split"]
+        body += [f"  folds: 5   # fewer than {FOLDS_BELOW} rows: each configuration is scored by 5-fold "
+                 "cross-validation, not on one small split"]
     body += [""]
     if kind == "mlp":
         units = "[16, 32, 64]" if small else "[64, 128, 256]"

@@ -1,0 +1,169 @@
+"""A run seen from Python: what `nnlab.run(...)` and `nnlab.open(RUN)` return.
+
+`Run` reads the run folder (as `compare`, `predict` and `plot` do) and offers it the way a notebook
+uses it: the trials as a pandas DataFrame, the best trial, the final model, predictions and metrics
+on new rows, the plots shown inline, and a summary table as the notebook's rich display. Nothing
+here imports TensorFlow until a model is needed.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from nnlab.runs.fmt import fmt_duration, fmt_value
+from nnlab.runs.folder import RunFolder
+from nnlab.runs.records import Summary, TrialRecord, rank, run_status
+
+
+class Run:
+    """A run folder, opened. `path`, `summary` (summary.json) and `records` (one `TrialRecord` per
+    trial) are read when it is opened; `reload()` reads them again."""
+
+    def __init__(self, path: str | Path):
+        self.folder = RunFolder(path).require()
+        self._model = None
+        self.reload()
+
+    def reload(self) -> Run:
+        contents = self.folder.load()
+        self.summary: Summary = contents.summary
+        self.records: list[TrialRecord] = contents.records
+        return self
+
+    @property
+    def path(self) -> Path:
+        return self.folder.path
+
+    run_dir = path  # (the name `nnlab.run`'s result had before nnlab 0.3)
+
+    @property
+    def exit_code(self) -> int:
+        """What `nnlab run` exits with for this run: 0 with a completed trial, 130 interrupted, else 1."""
+        if self.summary.status == "interrupted":
+            return 130
+        return 0 if self.summary.completed else 1
+
+    # ---- the trials
+
+    @property
+    def trials(self):
+        """One row per trial, in search order: trial_id, status, score (the objective at the best
+        epoch), each hyperparameter as a column, epochs, seconds and the reason of a failure."""
+        import pandas as pd
+
+        hp_names = self.summary.hyperparameter_names or sorted({k for r in self.records for k in r.hyperparameters})
+        rows = [{"trial_id": r.trial_id, "status": r.status, "score": r.score,
+                 **{name: r.hyperparameters.get(name) for name in hp_names},
+                 "best_epoch": r.best_epoch, "epochs": r.epochs, "seconds": r.seconds, "reason": r.reason}
+                for r in self.records]
+        columns = ["trial_id", "status", "score", *hp_names, "best_epoch", "epochs", "seconds", "reason"]
+        return pd.DataFrame(rows, columns=columns).set_index("trial_id")
+
+    @property
+    def ranked(self) -> list[TrialRecord]:
+        """The completed trials, best first."""
+        return rank(self.records, self.summary.direction)
+
+    @property
+    def best(self) -> TrialRecord | None:
+        """The best completed trial (its `hyperparameters` and `score`), or None."""
+        ranked = self.ranked
+        return ranked[0] if ranked else None
+
+    # ---- the model
+
+    def model(self, trial: str | None = None):
+        """The final Keras model (best.keras: refitted, or the ensemble, as the run made it), or the
+        model of trial `trial` as its search trained it. It predicts in inference mode."""
+        from nnlab.tools.apply import load_model, open_run
+
+        if trial is not None:
+            return load_model(open_run(self.path), str(trial))
+        if self._model is None:
+            self._model = load_model(open_run(self.path))
+        return self._model
+
+    def predict(self, data, proba: bool = False, trial: str | None = None):
+        """Predictions for new data, one row per input in order: a DataFrame with `predictions` (one
+        column per target when there are several), in the data's own terms (class names, or values in
+        the target's units); with `proba`, a probability column per class. `data`: a DataFrame (a
+        table run), arrays (an arrays run) or a file or folder path, as `nnlab predict` takes."""
+        import pandas as pd
+
+        from nnlab.tools.apply import open_run, predict_targets, read_inputs
+
+        finished = open_run(self.path)
+        inputs = read_inputs(data, finished.preprocessing, labelled=False)
+        columns = {}
+        for target, values, probabilities in predict_targets(self.model(trial), inputs, finished.preprocessing):
+            columns[target["name"] or "predictions"] = values
+            if proba and probabilities is not None:
+                prefix = f"proba_{target['name']}_" if target["name"] else "proba_"
+                for i, name in enumerate(target["class_names"]):
+                    columns[f"{prefix}{name}"] = probabilities[:, i]
+        index = data.index if hasattr(data, "index") and len(data.index) == len(inputs.ids) else None
+        return pd.DataFrame(columns, index=index)
+
+    def evaluate(self, data, trial: str | None = None) -> dict:
+        """Metrics on labelled data (a DataFrame with the target column, arrays with y, or a path), as
+        `nnlab evaluate` reports them."""
+        from nnlab.tools.apply import evaluate, open_run, read_inputs
+
+        finished = open_run(self.path)
+        inputs = read_inputs(data, finished.preprocessing, labelled=True)
+        return evaluate(self.model(trial), inputs, finished.preprocessing)
+
+    # ---- pictures and display
+
+    def plot(self, show: bool = True) -> list[Path]:
+        """Draw the run's plots (RUN/plots/, as `nnlab plot`); in Jupyter, show them inline too."""
+        from nnlab.tools.plots import plot_run
+
+        paths = plot_run(self.path)
+        if show and _in_ipython():
+            from IPython.display import Image, display
+
+            for path in paths:
+                display(Image(filename=str(path)))
+        return paths
+
+    def __repr__(self) -> str:
+        best = self.best
+        score = f", best {self.summary.objective} {fmt_value(best.score)} (trial {best.trial_id})" if best else ""
+        name = self.summary.run or self.folder.name
+        return f"<nnlab run {name!r}: {self._status()}, {len(self.records)} trial(s){score}>"
+
+    def _status(self) -> str:
+        return run_status(self.summary.status, sum(r.completed for r in self.records))
+
+    def _repr_html_(self) -> str:
+        summary, best = self.summary, self.best
+        counts = {s: sum(r.status == s for r in self.records) for s in ("completed", "pruned", "failed")}
+        facts = [("run", summary.run or self.folder.name), ("folder", str(self.path)), ("status", self._status()),
+                 ("data", summary.data), ("model", summary.model), ("tuner", summary.tuner),
+                 ("trials", ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"),
+                 ("best", f"{summary.objective} {fmt_value(best.score)} (trial {best.trial_id})" if best else "-"),
+                 ("time", fmt_duration(summary.seconds) if summary.seconds else "-")]
+        if summary.refit:
+            facts.append(("final model", f"trial {summary.refit.get('trial')} refitted on every training row"))
+        if summary.ensemble:
+            facts.append(("final model", f"ensemble of trials {', '.join(summary.ensemble.get('trials', []))}"))
+        head = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
+                       f"{html.escape(str(v))}</td></tr>" for k, v in facts)
+        top = self.ranked[:5]
+        hp_names = summary.hyperparameter_names or []
+        cells = "".join(f"<th>{html.escape(c)}</th>" for c in ("trial", summary.objective or "score", *hp_names))
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(fmt_value(v))}</td>" for v in
+                                        (r.trial_id, r.score, *(r.hyperparameters.get(n, "") for n in hp_names)))
+                       + "</tr>" for r in top)
+        table = f"<table><caption>Top {len(top)} trials</caption><tr>{cells}</tr>{rows}</table>" if top else ""
+        return f"<div><table>{head}</table>{table}</div>"
+
+
+def _in_ipython() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
