@@ -353,6 +353,9 @@ def retrain(
 class ExportFormat(str, Enum):
     keras = "keras"
     savedmodel = "savedmodel"
+    onnx = "onnx"
+    litert = "litert"
+    coreml = "coreml"
 
 
 RUN_ARG = typer.Argument(..., metavar="RUN", help="A run folder, e.g. runs/NAME.")
@@ -361,12 +364,15 @@ RUN_ARG = typer.Argument(..., metavar="RUN", help="A run folder, e.g. runs/NAME.
 @app.command()
 def export(
     run_dir: Path = RUN_ARG,
-    output: Path = typer.Option(..., "--output", "-o", help="model.keras, or a new folder for a SavedModel."),
+    output: Path = typer.Option(..., "--output", "-o", help="model.keras, model.onnx, model.tflite, a new "
+                                                            "model.mlpackage, or a new folder for a SavedModel."),
     trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
     fmt: ExportFormat = typer.Option(ExportFormat.keras, "--format", help="keras: one .keras file; savedmodel: "
-                                                                          "a TensorFlow SavedModel for serving."),
+                                     "a TensorFlow SavedModel for serving; onnx: for onnxruntime (pip install "
+                                     "'nnlab[export]'); litert: a .tflite file for phones; coreml: an "
+                                     ".mlpackage for Apple devices."),
 ) -> None:
-    """Save a run's model (the best, or --trial ID) as .keras or a TensorFlow SavedModel."""
+    """Save a run's model (the best, or --trial ID) as .keras, SavedModel, ONNX, LiteRT or Core ML."""
     with _user_errors():
         from nnlab.tools.apply import export as export_model
         from nnlab.tools.apply import load_model, open_run

@@ -348,11 +348,25 @@ def evaluate(model, inputs: Inputs, preprocessing: dict) -> dict:
 # ------------------------------------------------------------------------------------ export
 
 
+EXPORT_SUFFIXES = {"keras": ".keras", "onnx": ".onnx", "litert": ".tflite", "coreml": ".mlpackage"}
+# (savedmodel: a folder; coreml's .mlpackage is a folder too)
+
+
 def export(model, output: str | Path, fmt: str = "keras", preprocessing: dict | None = None) -> Path:
-    """The model as a .keras file (loads with plain Keras) or a TensorFlow SavedModel folder (for
-    TF Serving, TFLite and other converters). Every format predicts in inference mode: augmentation
-    and dropout are off."""
+    """The model as a .keras file (loads with plain Keras), a TensorFlow SavedModel folder (TF Serving,
+    converters), an ONNX file (onnxruntime) or a LiteRT/TFLite flatbuffer (phones). Every format predicts
+    in inference mode: augmentation and dropout are off."""
     output = Path(output)
+    if fmt in ("onnx", "litert", "coreml"):
+        if output.suffix != EXPORT_SUFFIXES[fmt]:
+            raise DataError(f"--output {output}: a {fmt} model must end in {EXPORT_SUFFIXES[fmt]}")
+        if fmt == "coreml" and output.exists():
+            raise DataError(f"--output {output} exists; a Core ML package is written as a new folder")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(f".{output.stem}.tmp{output.suffix}")
+        (_write_coreml if fmt == "coreml" else _export_with_keras)(model, tmp, fmt)
+        tmp.replace(output)
+        return output
     if fmt == "keras":
         if output.suffix != ".keras":
             raise DataError(f"--output {output}: a Keras model file must end in .keras")
@@ -365,8 +379,80 @@ def export(model, output: str | Path, fmt: str = "keras", preprocessing: dict | 
             raise DataError(f"--output {output} exists; a SavedModel is written into a new folder")
         _write_saved_model(model, output, serving_dtype(preprocessing or {}))
     else:
-        raise DataError(f"--format {fmt!r}: expected keras or savedmodel")
+        raise DataError(f"--format {fmt!r}: expected keras, savedmodel, onnx, litert or coreml")
     return output
+
+
+def _require(fmt: str, modules: tuple[str, ...]) -> None:
+    """A clear error naming the `export` extra when a converter's package is missing."""
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise DataError(f"--format {fmt} needs {' and '.join(missing)}, which are not installed: "
+                        "pip install 'nnlab[export]' (or pip install -e '.[export]' in a clone of nnlab)")
+
+
+def _export_with_keras(model, output: Path, fmt: str) -> None:
+    """ONNX or LiteRT through Keras's own `model.export` (ONNX: via tf2onnx; LiteRT: TensorFlow's
+    converter), after one call on an example batch (Keras exports only a model that has been called)."""
+    from nnlab.engine.backend import import_keras
+
+    _require(fmt, ("tf2onnx", "onnx") if fmt == "onnx" else ())
+    keras = import_keras()
+    model(keras.tree.map_structure(_example_batch, model.input))
+    try:
+        model.export(str(output), format=fmt, verbose=False)
+    except Exception as exc:  # the converters' failures name ops and versions; keep their words
+        output.unlink(missing_ok=True)
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        if "format" in reason and fmt in reason:
+            reason += f" (Keras {keras.__version__} may be too old for this format: pip install -U keras)"
+        raise DataError(f"--format {fmt}: the converter could not export this model: {reason}. The .keras and "
+                        "savedmodel formats hold every model nnlab builds") from None
+
+
+def _write_coreml(model, output: Path, fmt: str = "coreml") -> None:
+    """A Core ML ML Program (.mlpackage) converted by coremltools from the model's inference function
+    (`training=False`); its input is named `inputs`, any batch size from 1 to 4096. coremltools converts
+    on Linux and macOS; only macOS can run the package."""
+    import contextlib
+    import io
+    import shutil
+
+    from nnlab.engine.backend import import_tensorflow
+
+    _require(fmt, ("coremltools",))
+    if len(model.inputs) != 1:
+        raise DataError("--format coreml takes a model with one input; export this one as onnx or savedmodel and "
+                        "convert that, or export without --raw-inputs")
+    tf = import_tensorflow()
+    import coremltools as ct
+
+    shape = tuple(model.inputs[0].shape[1:])
+    def serve(inputs):
+        return model(inputs, training=False)
+
+    concrete = tf.function(serve, autograph=False).get_concrete_function(
+        tf.TensorSpec((None, *shape), model.inputs[0].dtype, name="inputs"))
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # (its progress bars)
+            package = ct.convert([concrete], source="tensorflow", convert_to="mlprogram",
+                                 inputs=[ct.TensorType(name="inputs", shape=(ct.RangeDim(1, 4096, 1), *shape))])
+            package.save(str(output))
+    except Exception as exc:  # coremltools names the op or version it cannot take
+        shutil.rmtree(output, ignore_errors=True)
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"--format coreml: coremltools {ct.__version__} could not convert this model: {reason}. "
+                        "Export it as onnx or savedmodel instead") from None
+
+
+def _example_batch(tensor):
+    """One row of zeros (or empty strings) shaped as the model input `tensor` takes it."""
+    shape = (1, *(d or 1 for d in tensor.shape[1:]))
+    if str(tensor.dtype) == "string":
+        return np.full(shape, "", dtype=object)
+    return np.zeros(shape, str(tensor.dtype))
 
 
 def serving_dtype(preprocessing: dict) -> str:
