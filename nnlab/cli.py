@@ -371,6 +371,8 @@ def export(
                                      "a TensorFlow SavedModel for serving; onnx: for onnxruntime (pip install "
                                      "'nnlab[export]'); litert: a .tflite file for phones; coreml: an "
                                      ".mlpackage for Apple devices."),
+    raw_inputs: bool = typer.Option(False, "--raw-inputs", help="A table run: the model takes the CSV's own "
+                                    "columns by name, with the preprocessing inside it (stock Keras layers)."),
 ) -> None:
     """Save a run's model (the best, or --trial ID) as .keras, SavedModel, ONNX, LiteRT or Core ML."""
     with _user_errors():
@@ -379,6 +381,10 @@ def export(
 
         finished = open_run(run_dir)
         model = load_model(finished, trial)
+        if raw_inputs:
+            from nnlab.tools.apply import with_raw_inputs
+
+            model = with_raw_inputs(model, finished.preprocessing, fmt.value)
         path = export_model(model, output, fmt.value, finished.preprocessing)
     summary = finished.summary
     if trial:
@@ -389,7 +395,13 @@ def export(
         which = f"the best configuration (trial {summary.refit['trial']}) refitted on every training row"
     else:
         which = f"the model of the best trial ({summary.best_model_trial})"
-    typer.echo(f"wrote {which} to {path} ({fmt.value})")
+    typer.echo(f"wrote {which} to {path} ({fmt.value}{', raw inputs' if raw_inputs else ''})")
+    if raw_inputs:
+        from nnlab.engine.rawinputs import input_kinds
+
+        kinds = input_kinds(finished.preprocessing["columns"])
+        typer.echo("its inputs, one value per row (a dict of arrays, keyed by name): "
+                   + ", ".join(f"{name} ({kind})" for name, kind in kinds.items()))
 
 
 @app.command()

@@ -383,6 +383,26 @@ def export(model, output: str | Path, fmt: str = "keras", preprocessing: dict | 
     return output
 
 
+def with_raw_inputs(model, preprocessing: dict, fmt: str):
+    """The model behind its own preprocessing, taking the CSV's columns by name (`--raw-inputs`; see
+    `engine.rawinputs`)."""
+    from nnlab.engine.rawinputs import raw_input_model
+
+    if "columns" not in preprocessing:
+        raise DataError("--raw-inputs is for a run on a table (a CSV or a DataFrame): this run's model already "
+                        "takes its data as it is (images or arrays)")
+    if fmt in ("savedmodel", "coreml"):
+        raise DataError(f"--raw-inputs with --format {fmt}: not offered (a raw-inputs model has one named input per "
+                        "column, some of them text); use keras, or onnx/litert where the converter takes it")
+    categorical = [c["name"] for c in preprocessing["columns"] if c["type"] == "categorical"]
+    if fmt in ("onnx", "litert") and categorical:
+        raise DataError(f"--raw-inputs with --format {fmt}: the categorical column(s) {', '.join(categorical)} are "
+                        f"one-hot encoded by Keras lookup tables, which {fmt} cannot hold (ONNX has no op for them; "
+                        "LiteRT needs TensorFlow's select ops). Export --raw-inputs as keras, or export "
+                        f"--format {fmt} without --raw-inputs and encode the columns as preprocessing.json says")
+    return raw_input_model(model, preprocessing["columns"], preprocessing.get("na_values", ()))
+
+
 def _require(fmt: str, modules: tuple[str, ...]) -> None:
     """A clear error naming the `export` extra when a converter's package is missing."""
     import importlib.util
