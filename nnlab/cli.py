@@ -297,6 +297,8 @@ def validate(
     configs = ("unbounded (a float range without step)" if info.configurations == float("inf")
                else f"{info.configurations:,}")
     typer.echo(f"configurations: {configs}")
+    for base, count, size in info.bases:
+        typer.echo(f"base {base}: {count:,} parameters (without its top), input {size}")
     for label, (count, params) in (("smallest", info.smallest), ("largest", info.largest)):
         shown = ", ".join(f"{k}={fmt_value(v)}" for k, v in params.items() if k in info.space or k == "units")
         typer.echo(f"{label} model: {count:,} parameters ({shown})")

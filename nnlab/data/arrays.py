@@ -15,7 +15,7 @@ import numpy as np
 from nnlab.data.dataset import Dataset, check_classes, split
 from nnlab.data.rules import infer_task, standardization
 from nnlab.errors import DataError
-from nnlab.spec.schema import NpzData
+from nnlab.spec.schema import IMAGE_KINDS, NpzData
 
 
 def from_arrays(x, y, x_val, y_val, task: str | None, fraction: float, seed: int, description: str,
@@ -99,7 +99,7 @@ def load_sklearn(name: str, model_kind: str, fraction: float, seed: int) -> Data
     if name == "diabetes":
         return from_arrays(bunch.data, bunch.target, None, None, "regression", fraction, seed, "sklearn:diabetes")
     names = [str(n) for n in bunch.target_names]
-    if name == "digits" and model_kind == "cnn":
+    if name == "digits" and model_kind in IMAGE_KINDS:
         return from_arrays(bunch.images.astype(np.float32), bunch.target, None, None, "classification",
                            fraction, seed, "sklearn:digits", names, rescale=1 / 16)
     return from_arrays(bunch.data, bunch.target, None, None, "classification", fraction, seed,

@@ -12,7 +12,7 @@ from nnlab.data import arrays
 from nnlab.data.dataset import Dataset
 from nnlab.data.rules import TargetTransform
 from nnlab.errors import DataError
-from nnlab.spec.schema import CsvData, ImageData, NpzData, Spec
+from nnlab.spec.schema import IMAGE_KINDS, CsvData, ImageData, NpzData, Spec
 
 
 def load_data(spec: Spec, frame=None) -> Dataset:
@@ -36,10 +36,10 @@ def load_data(spec: Spec, frame=None) -> Dataset:
         dataset = arrays.load_sklearn(data.source.split(":", 1)[1], spec.model.kind, data.validation_split, spec.seed)
     else:
         dataset = arrays.load_keras(data.source.split(":", 1)[1], data.validation_split, spec.seed)
-    if spec.model.kind == "cnn" and dataset.kind != "images":
+    if spec.model.kind in IMAGE_KINDS and dataset.kind != "images":
         raise DataError(
-            f"model.kind cnn needs image data, but {spec.data.source} gives rows of {dataset.input_shape[0]} "
-            "features; use model.kind: mlp for tabular data"
+            f"model.kind {spec.model.kind} needs image data, but {spec.data.source} gives rows of "
+            f"{dataset.input_shape[0]} features; use model.kind: mlp for tabular data"
         )
     folds = getattr(spec.data, "folds", None)
     if folds:

@@ -68,6 +68,10 @@ class DataShape:
 
 def build_model(kind: str, params: dict, shape: DataShape):
     """An uncompiled Keras model of the given kind."""
+    if kind == "pretrained":
+        from nnlab.engine.pretrained import build_pretrained
+
+        return build_pretrained(params, shape, _output)
     return {"mlp": build_mlp, "cnn": build_cnn, "sequential": build_sequential}[kind](params, shape)
 
 

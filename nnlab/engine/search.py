@@ -67,6 +67,12 @@ def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool =
         for which in ("min", "max"):
             build_model("sequential", extreme_params(spec, which), DataShape.of(data))
         clear_session()
+    if spec.model.kind == "pretrained":  # its weights, fetched or read now: a clear error before any training
+        from nnlab.engine.pretrained import bases_of, check_weights, resize_note
+
+        check_weights(bases_of(spec.model), spec.model.weights, data.input_shape)
+        data.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
+        clear_session()
     return data, device_name
 
 

@@ -44,11 +44,14 @@ class Trainer:
     def compiled_model(self, params: dict):
         """A new model for these params, compiled as every trial's is."""
         model = build_model(self.spec.model.kind, params, self.shape)
+        self._compile(model, params)
+        return model
+
+    def _compile(self, model, params: dict) -> None:
         # A whole epoch per call into TensorFlow: Keras pays a function call (and a trace lookup) per
         # execution. Epoch-end callbacks run as before.
         compile_model(model, params, self.shape, self.spec.train.loss, self.spec.train.metrics,
                       jit_compile=self.spec.train.jit_compile, steps_per_execution=self.steps(params["batch_size"]))
-        return model
 
     def steps(self, batch_size: int) -> int:
         """Training steps of one epoch (with folds: of the smallest fold, so no fold runs out of data
@@ -73,7 +76,7 @@ class Trainer:
         callbacks = [stop_on_nan(params["learning_rate"])]
         if self.shape.heads:
             callbacks.insert(0, mean_over_targets([head for head, _ in self.shape.heads]))
-        model.fit(everything.batches(params["batch_size"]), epochs=epochs, callbacks=callbacks, shuffle=False,
+        self._fit(model, params, everything.batches(params["batch_size"]), epochs=epochs, callbacks=callbacks,
                   class_weight=self.class_weight(params, y), verbose=0)
         return model, len(x)
 
@@ -85,11 +88,35 @@ class Trainer:
             return self._fit_folds(params, model, build or (lambda: self.compiled_model(params)), callbacks,
                                    **kwargs)
         callbacks = self.callbacks(params) + list(callbacks)
-        history = model.fit(self.training.batches(params["batch_size"]), validation_data=self.training.validation,
-                            callbacks=callbacks, shuffle=False,  # (shuffled in the pipeline)
+        history = self._fit(model, params, self.training.batches(params["batch_size"]),
+                            validation_data=self.training.validation, callbacks=callbacks,
                             class_weight=self.class_weight(params, self.data.y_train), **kwargs)
         self.histories.append(history.history)
         return history
+
+    def _fit(self, model, params: dict, batches, epochs: int = 1, initial_epoch: int = 0, **kwargs):
+        """`model.fit` (shuffled in the pipeline). A pretrained base with `trainable_layers` N > 0 trains in
+        two phases: its head alone for `head_epochs`, then with the base's top N layers unfrozen at
+        `learning_rate × fine_tune_factor`; the History holds both phases' epochs."""
+        tuned = params.get("trainable_layers") if self.spec.model.kind == "pretrained" else 0
+        head_epochs = params.get("head_epochs", 0)
+        if not tuned or epochs <= head_epochs:
+            return model.fit(batches, epochs=epochs, initial_epoch=initial_epoch, shuffle=False, **kwargs)
+        first = None
+        if initial_epoch < head_epochs:
+            first = model.fit(batches, epochs=head_epochs, initial_epoch=initial_epoch, shuffle=False, **kwargs)
+            if model.stop_training or self.pruned:  # early stopping or pruning ended the trial in phase 1
+                return first
+            initial_epoch = head_epochs
+        from nnlab.engine.pretrained import fine_tune
+
+        fine_tune(model, tuned)
+        self._compile(model, {**params, "learning_rate": params["learning_rate"] * params["fine_tune_factor"]})
+        second = model.fit(batches, epochs=epochs, initial_epoch=initial_epoch, shuffle=False, **kwargs)
+        if first is not None:
+            second.history = {k: first.history.get(k, []) + v for k, v in second.history.items()}
+            second.epoch = first.epoch + second.epoch
+        return second
 
     def class_weight(self, params: dict, labels: np.ndarray) -> dict | None:
         """train.class_weight balanced: each class weighs the inverse of its share of these training rows
@@ -149,9 +176,9 @@ class Trainer:
         for k, (fold, labels) in enumerate(self.folds):
             fold_model = model if k == 0 else build()
             fold_callbacks = self.callbacks(params) + (list(callbacks) if k == 0 else [])
-            history = fold_model.fit(fold.batches(params["batch_size"]), validation_data=fold.validation,
-                                     callbacks=fold_callbacks, shuffle=False,
-                                     class_weight=self.class_weight(params, labels), **kwargs).history
+            history = self._fit(fold_model, params, fold.batches(params["batch_size"]),
+                                validation_data=fold.validation, callbacks=fold_callbacks,
+                                class_weight=self.class_weight(params, labels), **kwargs).history
             histories.append(history)
             value = best_value(history.get(self.objective, []), self.direction)
             if value is not None:

@@ -26,7 +26,7 @@ from nnlab.spec.source import SpecSource, spec_source
 _TAGGED = {
     "csv": schema.CsvData, "images": schema.ImageData, "npz": schema.NpzData,
     "bundled": schema.BundledData, "mlp": schema.MlpModel, "cnn": schema.CnnModel,
-    "sequential": schema.SequentialModel,
+    "sequential": schema.SequentialModel, "pretrained": schema.PretrainedModel,
 }
 
 
@@ -203,14 +203,18 @@ def _parse_override(item: str) -> tuple[str, Any]:
 
 
 def _resolve_paths(raw: dict, base: Path) -> None:
-    data = raw.get("data")
-    if not isinstance(data, dict):
-        return
-    for key in ("path", "validation_path"):
-        value = data.get(key)
+    """Paths in a spec are relative to the spec file: data.path, data.validation_path, and a pretrained
+    model's weights file."""
+    data, model = raw.get("data"), raw.get("model")
+    places = [(data, "path"), (data, "validation_path")]
+    if isinstance(model, dict) and model.get("kind") == "pretrained" \
+            and str(model.get("weights", "imagenet")).strip().lower() not in ("imagenet", "none"):
+        places.append((model, "weights"))
+    for section, key in places:
+        value = section.get(key) if isinstance(section, dict) else None
         if isinstance(value, str) and value:
             p = Path(value).expanduser()
-            data[key] = str(p if p.is_absolute() else (base / p).resolve())
+            section[key] = str(p if p.is_absolute() else (base / p).resolve())
 
 
 # ------------------------------------------------------------------------------------ errors

@@ -223,6 +223,48 @@ class CnnModel(Section):
     augment: Augment = Field(default_factory=Augment, description="Training-time augmentation.")
 
 
+# keras.applications bases a `pretrained` model may name: their module (for preprocess_input) and the
+# smallest image side each accepts. (A test checks every name against Keras.)
+PRETRAINED_BASES = {
+    "MobileNet": ("mobilenet", 32), "MobileNetV2": ("mobilenet_v2", 32),
+    "MobileNetV3Small": ("mobilenet_v3", 32), "MobileNetV3Large": ("mobilenet_v3", 32),
+    **{f"EfficientNetB{i}": ("efficientnet", 32) for i in range(8)},
+    **{f"EfficientNetV2B{i}": ("efficientnet_v2", 32) for i in range(4)},
+    "EfficientNetV2S": ("efficientnet_v2", 32),
+    "ResNet50": ("resnet50", 32), "ResNet101": ("resnet", 32), "ResNet152": ("resnet", 32),
+    "ResNet50V2": ("resnet_v2", 32), "ResNet101V2": ("resnet_v2", 32), "ResNet152V2": ("resnet_v2", 32),
+    "VGG16": ("vgg16", 32), "VGG19": ("vgg19", 32),
+    "DenseNet121": ("densenet", 32), "DenseNet169": ("densenet", 32), "DenseNet201": ("densenet", 32),
+    "ConvNeXtTiny": ("convnext", 32), "ConvNeXtSmall": ("convnext", 32),
+    "Xception": ("xception", 71), "InceptionV3": ("inception_v3", 75), "InceptionResNetV2": ("inception_resnet_v2", 75),
+}
+
+
+class PretrainedModel(Section):
+    kind: Literal["pretrained"] = Field(description="A base network from keras.applications, pretrained (transfer "
+                                                    "learning), with a new head for the task.")
+    base: searchable(str, options=tuple(PRETRAINED_BASES)) = Field(
+        description="The base's name in keras.applications (MobileNetV3Small, EfficientNetB0, ResNet50, …).")
+    weights: str = Field("imagenet", description="imagenet (downloaded once by Keras into ~/.keras/models), none "
+                                                 "(random start), or the path of a weights file for the base "
+                                                 "without its top, relative to the spec.")
+    trainable_layers: searchable(int, ge=0) = Field(
+        0, description="0: the base stays frozen. N: after head_epochs, the base's top N layers are fine-tuned.")
+    head_epochs: int = Field(3, ge=1, description="Epochs of the first phase (frozen base, new head) when "
+                                                  "trainable_layers > 0.")
+    fine_tune_factor: float = Field(0.1, gt=0, le=1, description="The learning rate of the fine-tuning phase, as "
+                                                                 "a factor of train.learning_rate.")
+    dense_units: searchable(int, ge=0) = Field(128, description="Units of the dense layer of the head (0: none).")
+    dropout: searchable(float, ge=0, lt=1) = Field(0.2, description="Dropout before the output.")
+    augment: Augment = Field(default_factory=Augment, description="Training-time augmentation.")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: str) -> str:
+        value = str(value).strip()
+        return value.lower() if value.lower() in ("imagenet", "none") else value
+
+
 # Layer classes of keras.layers a `sequential` model may name (tests check each exists in Keras).
 KERAS_LAYERS = (
     "Dense", "Dropout", "BatchNormalization", "LayerNormalization", "Activation", "ReLU", "LeakyReLU", "ELU",
@@ -303,8 +345,9 @@ class SequentialModel(Section):
         return _parse_layers(value)
 
 
-ModelSpec = Annotated[MlpModel | CnnModel | SequentialModel, Field(discriminator="kind")]
-MODEL_KINDS = ("mlp", "cnn", "sequential")
+ModelSpec = Annotated[MlpModel | CnnModel | SequentialModel | PretrainedModel, Field(discriminator="kind")]
+MODEL_KINDS = ("mlp", "cnn", "sequential", "pretrained")
+IMAGE_KINDS = ("cnn", "pretrained")  # model kinds that take images only
 
 # ------------------------------------------------------------------------------------ train
 

@@ -28,6 +28,7 @@ class Description:
     smallest: tuple[int, dict] = (0, {})
     largest: tuple[int, dict] = (0, {})
     notes: list[str] = field(default_factory=list)
+    bases: list[tuple[str, int, str]] = field(default_factory=list)  # pretrained: (base, parameters, input size)
 
 
 def describe(spec: Spec, count_models: bool = True, frame=None) -> Description:
@@ -37,11 +38,18 @@ def describe(spec: Spec, count_models: bool = True, frame=None) -> Description:
     check_task(spec, data.task, data.heads)
     space = {name: dist.describe() for name, dist in hyperparameters(spec).items()}
     result = Description(data.summary(), data.task, space, count_configurations(spec), notes=list(data.notes))
+    if spec.model.kind == "pretrained":
+        from nnlab.engine.pretrained import base_facts, bases_of, check_weights, resize_note
+
+        check_weights(bases_of(spec.model), spec.model.weights, data.input_shape)
+        result.bases = base_facts(bases_of(spec.model), data.input_shape)
+        result.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
     if count_models:
         from nnlab.engine.models import DataShape, count_params
 
         shape = DataShape.of(data)
-        counted = [(count_params(spec.model.kind, p, shape), p) for p in _probe_params(spec)]
+        probes = _probe_params(spec)[:2] if spec.model.kind == "pretrained" else _probe_params(spec)  # (big bases)
+        counted = [(count_params(spec.model.kind, p, shape), p) for p in probes]
         result.smallest = min(counted, key=lambda c: c[0])
         result.largest = max(counted, key=lambda c: c[0])
     return result

@@ -1,0 +1,157 @@
+"""model.kind: pretrained — a keras.applications base with a new head, tested offline: weights from a
+file the test writes (the loading path for real), `none`, and `imagenet` when the download fails."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import nnlab
+from nnlab.cli import app
+from nnlab.errors import SpecError
+
+runner = CliRunner()
+
+SPEC = """
+name: {name}
+seed: 3
+data: {{source: "sklearn:digits", validation_split: 0.5}}
+model: {{kind: pretrained, base: MobileNetV3Small, weights: {weights}, trainable_layers: {layers}, head_epochs: 1,
+        dense_units: 8, augment: {{flip: horizontal}}}}
+train: {{epochs: 2, batch_size: 128, learning_rate: 0.01}}
+search: {{max_trials: 1}}
+"""
+
+
+def test_the_spec_names_known_bases_and_resolves_a_weights_path(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC.format(name="p", weights="w/base.weights.h5", layers=0))
+    loaded = nnlab.load_spec(spec)
+    assert loaded.model.weights == str(tmp_path / "w" / "base.weights.h5")
+    assert nnlab.load_spec({"data": {"source": "sklearn:digits"},
+                            "model": {"kind": "pretrained", "base": "ResNet50", "weights": "ImageNet"}}).model.weights \
+        == "imagenet"
+    with pytest.raises(SpecError, match="MobileNetV3Small"):  # a misspelt base: the names it takes
+        nnlab.load_spec({"data": {"source": "sklearn:digits"}, "model": {"kind": "pretrained", "base": "MobileNet3"}})
+
+
+@pytest.mark.slow
+def test_every_base_named_is_in_keras_applications():
+    import keras
+
+    from nnlab.spec.schema import PRETRAINED_BASES
+
+    for name, (module, smallest) in PRETRAINED_BASES.items():
+        assert callable(getattr(keras.applications, name)), name
+        assert callable(getattr(keras.applications, module).preprocess_input), module
+        assert smallest >= 32
+
+
+@pytest.mark.slow
+def test_a_pretrained_sweep_loads_a_weights_file_freezes_the_base_then_fine_tunes_its_top(tmp_path):
+    from nnlab.engine.pretrained import make_base
+
+    base = make_base({"base": "MobileNetV3Small", "weights": "none"}, (8, 8, 1))
+    base.save_weights(tmp_path / "base.weights.h5")
+    saved = [np.array(w) for w in base.get_weights()]
+    (tmp_path / "p.yaml").write_text(SPEC.format(name="p", weights="base.weights.h5", layers=5))
+
+    result = runner.invoke(app, ["validate", str(tmp_path / "p.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "base MobileNetV3Small: 939,120 parameters" in result.output and "input 32×32×3" in result.output
+    assert "resized to 32×32 inside the model" in result.output
+
+    result = runner.invoke(app, ["run", str(tmp_path / "p.yaml"), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert "resized to 32×32" in result.output
+    run_dir = tmp_path / "runs" / "p"
+    rows = (run_dir / "trials.csv").read_text().splitlines()
+    assert len(rows) == 2 and ",completed," in rows[1]
+    assert json.loads((run_dir / "summary.json").read_text())["refit"]["epochs"] in (1, 2)
+    assert ",2," in rows[1]  # the trial trained both phases' epochs
+
+    from nnlab.data.load import load_data
+    from nnlab.engine.trainer import Trainer
+    from nnlab.spec.space import finish_params, fixed_params
+
+    spec = nnlab.load_spec(tmp_path / "p.yaml")
+    trainer = Trainer(spec, load_data(spec))
+    model, _ = trainer.refit(finish_params(spec, fixed_params(spec)), epochs=2)  # head, then fine-tuning
+    tuned = model.get_layer("base")
+    import keras
+
+    top = [layer for layer in tuned.layers[-5:] if layer.weights]
+    assert top and all(layer.trainable != isinstance(layer, keras.layers.BatchNormalization) for layer in top)
+    assert not any(layer.trainable for layer in tuned.layers[:-5] if layer.weights)  # phase 2: the top 5 only
+    now = tuned.get_weights()
+    frozen = [i for i, w in enumerate(tuned.weights) if not any(w is v for v in tuned.trainable_weights)]
+    assert all(np.array_equal(now[i], saved[i]) for i in frozen)  # the file's weights, kept where frozen
+    moved = [i for i, w in enumerate(tuned.weights) if any(w is v for v in tuned.trainable_weights)]
+    assert moved and any(not np.array_equal(now[i], saved[i]) for i in moved)  # fine-tuned where unfrozen
+
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    np.savez(tmp_path / "digits.npz", x=digits.images[:40], y=digits.target[:40])
+    scored = runner.invoke(app, ["evaluate", str(run_dir), str(tmp_path / "digits.npz")])
+    assert scored.exit_code == 0 and "40 examples" in scored.output, scored.output
+
+
+@pytest.mark.slow
+def test_imagenet_weights_offline_exit_2_before_any_training_with_what_to_do(tmp_path, monkeypatch):
+    import keras  # noqa: F401  (keras.src.utils.file_utils is where keras.applications download)
+    from keras.src.utils import file_utils
+
+    url = ("https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v3/"
+           "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5")
+
+    def offline(fname=None, origin=None, *args, **kwargs):
+        raise Exception(f"URL fetch failure on {origin or url}: None -- [Errno -3] Temporary failure in name "
+                        "resolution")
+
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    (tmp_path / "p.yaml").write_text(SPEC.format(name="p", weights="imagenet", layers=0))
+    result = runner.invoke(app, ["run", str(tmp_path / "p.yaml"), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "could not be downloaded" in result.output
+    assert ".h5" in result.output and ".keras/models" in result.output and "`none`" in result.output
+    assert not (tmp_path / "runs" / "p" / "trials.csv").exists() or \
+        len((tmp_path / "runs" / "p" / "trials.csv").read_text().splitlines()) <= 1
+    result = runner.invoke(app, ["validate", str(tmp_path / "p.yaml")])
+    assert result.exit_code == 2 and "could not be downloaded" in result.output
+    (tmp_path / "q.yaml").write_text(SPEC.format(name="q", weights="missing.weights.h5", layers=0))
+    result = runner.invoke(app, ["validate", str(tmp_path / "q.yaml")])
+    assert result.exit_code == 2 and "no weights file at" in result.output
+
+
+@pytest.mark.slow
+def test_the_traffic_sign_specs_validate_on_a_folder_of_classes(tmp_path):
+    import shutil
+
+    from PIL import Image
+
+    from nnlab.spec.loader import load_spec
+
+    docs = nnlab_root() / "docs" / "traffic-signs"
+    rng = np.random.default_rng(0)
+    for label in ("0", "1", "14"):
+        folder = tmp_path / "data" / "gtsrb" / "Train" / label
+        folder.mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(folder / f"{i:05d}.png")
+    for name, extra in (("cnn.yaml", []), ("pretrained.yaml", ["--set", "model.weights=none"])):
+        shutil.copy(docs / name, tmp_path / name)
+        assert load_spec(tmp_path / name).data.path == tmp_path / "data" / "gtsrb" / "Train"
+        result = runner.invoke(app, ["validate", str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+        assert "3 classes" in result.output
+    assert "base EfficientNetB0" in result.output
+
+
+def nnlab_root():
+    from pathlib import Path
+
+    return Path(__file__).parent.parent
