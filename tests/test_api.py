@@ -118,7 +118,20 @@ def test_run_and_validate_on_a_dataframe_then_use_the_run_from_python(tmp_path):
     keras.mixed_precision.set_global_policy("float32")
     options = tf.config.optimizer.get_experimental_options()
     handler, environ = signal.getsignal(signal.SIGTERM), dict(os.environ)
+
+    def users_own_keras():  # the user's code in the same kernel, before and after a run
+        keras.utils.set_random_seed(5)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+        model.fit(x, x[:, :1], epochs=2, verbose=0)
+        return [w.copy() for w in model.get_weights()], model.dtype_policy.name
+
+    before = users_own_keras()
     result = nnlab.run(SPEC, data=frame(), runs_dir=tmp_path / "runs", name="frame", quiet=True)
+    after = users_own_keras()
+    assert before[1] == after[1] == "float32"
+    assert all(np.array_equal(a, b) for a, b in zip(before[0], after[0]))
     # the process as it was found (issue 14): environment, gc, dtype policy, optimizer options, signals
     assert dict(os.environ) == environ and gc.get_freeze_count() == 0
     assert keras.mixed_precision.global_policy().name == "float32"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nnlab.runs.fmt import fmt_duration, fmt_value
 from nnlab.runs.folder import RunFolder
-from nnlab.runs.records import Summary, TrialRecord, rank, run_status
+from nnlab.runs.records import Summary, TrialRecord, run_status
 
 
 class Run:
@@ -26,10 +26,16 @@ class Run:
         self.reload()
 
     def reload(self) -> Run:
-        contents = self.folder.load()
-        self.summary: Summary = contents.summary
-        self.records: list[TrialRecord] = contents.records
+        self.contents = self.folder.load()
         return self
+
+    @property
+    def summary(self) -> Summary:
+        return self.contents.summary
+
+    @property
+    def records(self) -> list[TrialRecord]:
+        return self.contents.records
 
     @property
     def path(self) -> Path:
@@ -63,13 +69,12 @@ class Run:
     @property
     def ranked(self) -> list[TrialRecord]:
         """The completed trials, best first."""
-        return rank(self.records, self.summary.direction)
+        return self.contents.ranked
 
     @property
     def best(self) -> TrialRecord | None:
         """The best completed trial (its `hyperparameters` and `score`), or None."""
-        ranked = self.ranked
-        return ranked[0] if ranked else None
+        return self.contents.best
 
     # ---- the model
 
