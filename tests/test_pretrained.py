@@ -18,12 +18,21 @@ runner = CliRunner()
 SPEC = """
 name: {name}
 seed: 3
-data: {{source: "sklearn:digits", validation_split: 0.5}}
+data: {{source: npz, path: digits.npz, validation_split: 0.5}}
 model: {{kind: pretrained, base: MobileNetV3Small, weights: {weights}, trainable_layers: {layers}, head_epochs: 1,
         dense_units: 8, augment: {{flip: horizontal}}}}
 train: {{epochs: 2, batch_size: 128, learning_rate: 0.01}}
 search: {{max_trials: 1}}
 """
+
+
+def write_digits(folder, rows: int = 160):
+    """scikit-learn's 8×8 digits as 0–255 grey images in an .npz (a small, fast image set)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    np.savez(folder / "digits.npz", x=(digits.images[:rows] * 16).clip(0, 255).astype(np.uint8),
+             y=digits.target[:rows])
 
 
 def test_the_spec_names_known_bases_and_resolves_a_weights_path(tmp_path):
@@ -56,22 +65,20 @@ def test_a_pretrained_sweep_loads_a_weights_file_freezes_the_base_then_fine_tune
 
     base = make_base({"base": "MobileNetV3Small", "weights": "none"}, (8, 8, 1))
     base.save_weights(tmp_path / "base.weights.h5")
+    write_digits(tmp_path)
     saved = [np.array(w) for w in base.get_weights()]
-    (tmp_path / "p.yaml").write_text(SPEC.format(name="p", weights="base.weights.h5", layers=5))
-
-    result = runner.invoke(app, ["validate", str(tmp_path / "p.yaml")])
-    assert result.exit_code == 0, result.output
-    assert "base MobileNetV3Small: 939,120 parameters" in result.output and "input 32×32×3" in result.output
-    assert "resized to 32×32 inside the model" in result.output
+    (tmp_path / "p.yaml").write_text(SPEC.format(name="p", weights="base.weights.h5", layers=0))
 
     result = runner.invoke(app, ["run", str(tmp_path / "p.yaml"), "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
-    assert "resized to 32×32" in result.output
+    assert "images are 8×8; MobileNetV3Small takes at least 32×32: they are resized to 32×32" in result.output
     run_dir = tmp_path / "runs" / "p"
     rows = (run_dir / "trials.csv").read_text().splitlines()
     assert len(rows) == 2 and ",completed," in rows[1]
     assert json.loads((run_dir / "summary.json").read_text())["refit"]["epochs"] in (1, 2)
-    assert ",2," in rows[1]  # the trial trained both phases' epochs
+    frozen_run = nnlab.open(run_dir).model().get_layer("base")
+    assert not frozen_run.trainable_weights and all(  # trainable_layers 0: the file's weights, untouched
+        np.array_equal(a, b) for a, b in zip(frozen_run.get_weights(), saved))
 
     from nnlab.data.load import load_data
     from nnlab.engine.trainer import Trainer
@@ -79,7 +86,8 @@ def test_a_pretrained_sweep_loads_a_weights_file_freezes_the_base_then_fine_tune
 
     spec = nnlab.load_spec(tmp_path / "p.yaml")
     trainer = Trainer(spec, load_data(spec))
-    model, _ = trainer.refit(finish_params(spec, fixed_params(spec)), epochs=2)  # head, then fine-tuning
+    params = {**finish_params(spec, fixed_params(spec)), "trainable_layers": 5}
+    model, _ = trainer.refit(params, epochs=2)  # the head for 1 epoch, then the top 5 layers fine-tuned
     tuned = model.get_layer("base")
     import keras
 
@@ -92,12 +100,8 @@ def test_a_pretrained_sweep_loads_a_weights_file_freezes_the_base_then_fine_tune
     moved = [i for i, w in enumerate(tuned.weights) if any(w is v for v in tuned.trainable_weights)]
     assert moved and any(not np.array_equal(now[i], saved[i]) for i in moved)  # fine-tuned where unfrozen
 
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    np.savez(tmp_path / "digits.npz", x=digits.images[:40], y=digits.target[:40])
     scored = runner.invoke(app, ["evaluate", str(run_dir), str(tmp_path / "digits.npz")])
-    assert scored.exit_code == 0 and "40 examples" in scored.output, scored.output
+    assert scored.exit_code == 0 and "160 examples" in scored.output, scored.output
 
 
 @pytest.mark.slow
@@ -113,6 +117,7 @@ def test_imagenet_weights_offline_exit_2_before_any_training_with_what_to_do(tmp
                         "resolution")
 
     monkeypatch.setattr(file_utils, "get_file", offline)
+    write_digits(tmp_path)
     (tmp_path / "p.yaml").write_text(SPEC.format(name="p", weights="imagenet", layers=0))
     result = runner.invoke(app, ["run", str(tmp_path / "p.yaml"), "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 2, result.output
@@ -148,7 +153,8 @@ def test_the_traffic_sign_specs_validate_on_a_folder_of_classes(tmp_path):
         result = runner.invoke(app, ["validate", str(tmp_path / name), *extra])
         assert result.exit_code == 0, result.output
         assert "3 classes" in result.output
-    assert "base EfficientNetB0" in result.output
+    assert "base MobileNetV3Small: 939,120 parameters (without its top), input 48×48×3" in result.output
+    assert "base EfficientNetB0: 4,049,571 parameters" in result.output
 
 
 def nnlab_root():
