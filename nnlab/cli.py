@@ -162,8 +162,10 @@ def run(
     quiet: bool = QUIET,
     workers: int = typer.Option(0, "--workers", min=0, help="Train N trials at once, in N worker processes."),
     gpus: Optional[str] = typer.Option(None, "--gpus", metavar="0,1",
-                                       help="One worker per GPU listed (round robin); see --per-gpu."),
-    per_gpu: int = typer.Option(1, "--per-gpu", min=1, help="Workers per GPU with --gpus (they share it)."),
+                                       help="Workers on these GPUs: numbers as this process sees them (within an "
+                                            "inherited CUDA_VISIBLE_DEVICES), or GPU-/MIG- names; see --per-gpu."),
+    per_gpu: int = typer.Option(1, "--per-gpu", min=1, help="Workers per GPU with --gpus and without --workers "
+                                                            "(they share it)."),
     strategy: Optional[Strategy] = typer.Option(None, "--strategy",
                                                 help="mirrored: train each trial on all visible GPUs."),
     tensorboard: bool = typer.Option(False, "--tensorboard", help="Per-trial TensorBoard logs with the HParams "
@@ -176,7 +178,8 @@ def run(
             _confirm_overwrite(spec, runs_dir, yes)
         strategy_name = strategy.value if strategy else None
         if workers or gpus:
-            from nnlab.distributed.workers import parse_gpus, run_parallel
+            from nnlab.distributed.gpus import parse_gpus
+            from nnlab.distributed.workers import run_parallel
 
             result = run_parallel(spec, runs_dir, workers=workers, gpus=parse_gpus(gpus), per_gpu=per_gpu,
                                   device=device.value, overwrite=overwrite, quiet=quiet, spec_file=spec_file,

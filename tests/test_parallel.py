@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from nnlab.cli import app
 from nnlab.distributed.chief import Chief, parse_address
-from nnlab.distributed.workers import check_worker_id, parse_gpus
+from nnlab.distributed.gpus import parse_gpus
+from nnlab.distributed.workers import check_worker_id
 from nnlab.errors import NnlabError
 from nnlab.runs import files as results
 

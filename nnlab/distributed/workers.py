@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nnlab.distributed.chief import parse_address, serve_chief
+from nnlab.distributed.gpus import inherited_mask, place_workers, visible_gpu_count, worker_env
 from nnlab.engine.backend import clear_session, freeze_heap
 from nnlab.engine.callbacks import first_useful_line
 from nnlab.engine.search import Search, load_and_place
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from nnlab.distributed.chief import Chief
 
 MAX_RESTARTS = 3  # per local worker id, before its trial goes to the other workers
+EXIT_RESTART = 75  # a worker whose GPU a CUDA error made unusable: restart it clean (not counted as a crash)
 
 
 def check_worker_id(worker_id: str) -> str:
@@ -53,15 +55,6 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{task if task is not None else os.getpid()}".replace("chief", "chf")
 
 
-def parse_gpus(text: str | None) -> list[str]:
-    if not text:
-        return []
-    gpus = [g.strip() for g in text.split(",") if g.strip()]
-    if not gpus or not all(g.isdigit() for g in gpus):
-        raise NnlabError(f"--gpus {text!r}: expected GPU numbers separated by commas, e.g. --gpus 0,1")
-    return gpus
-
-
 def check_gpus(gpus: list[str]) -> None:
     """A clear error where the asked-for GPUs are not there (before any process starts)."""
     if not gpus:
@@ -73,11 +66,10 @@ def check_gpus(gpus: list[str]) -> None:
         raise NnlabError(f"--gpus {','.join(gpus)}: TensorFlow sees no GPU on this machine. Install the GPU "
                          "build (`pip install -e '.[gpu]'`) on a machine with NVIDIA GPUs, or use --workers N "
                          "to run workers on the CPU")
-    missing = [g for g in gpus if int(g) >= found]
+    missing = [g for g in gpus if g.isdigit() and int(g) >= found]
     if missing:
         raise NnlabError(f"--gpus: GPU {', '.join(missing)} does not exist; TensorFlow sees {found} GPU(s), "
                          f"numbered 0 to {found - 1}")
-
 
 
 # ------------------------------------------------------------------------------------ local workers
@@ -139,7 +131,9 @@ class LocalWorkers:
                 worker.done = True
                 continue
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-            if code == 2:  # a user's mistake the worker already explained; restarting will not help
+            if code == EXIT_RESTART:  # (it said why; its trial is recorded as failed)
+                self._launch(worker)
+            elif code == 2:  # a user's mistake the worker already explained; restarting will not help
                 worker.done = True
                 chief.drop_worker(worker.worker_id, f"{how} (see its message above)")
             elif worker.restarts < MAX_RESTARTS:
@@ -181,8 +175,10 @@ def run_parallel(spec: Spec, runs_dir: str | Path, *, workers: int, gpus: list[s
     """`nnlab run --workers N [--gpus 0,1 --per-gpu K]`: a chief here and N local worker processes."""
     gpus = gpus or []
     check_gpus(gpus)
-    if gpus and not workers:
-        workers = len(gpus) * per_gpu
+    mask = inherited_mask()
+    placement = place_workers(workers, gpus, per_gpu, 0 if gpus or device == "cpu" else visible_gpu_count(),
+                              mask, device)
+    workers = len(placement.devices)
     if workers < 1:
         raise NnlabError("--workers must be 1 or more")
     command = [sys.executable, "-m", "nnlab", "worker", str(spec_file), "--runs-dir", str(runs_dir),
@@ -194,18 +190,14 @@ def run_parallel(spec: Spec, runs_dir: str | Path, *, workers: int, gpus: list[s
     if tensorboard:
         command += ["--tensorboard"]
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_") and k != "NNLAB_KILL_AT"}
-    ids, envs = [], []
-    for i in range(workers):
-        env = dict(base_env)
-        if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
-        ids.append(f"worker{i + 1}")
-        envs.append(env)
-    device_arg = "gpu" if gpus else device
-    command += ["--device", device_arg]
-    where = f" on GPU(s) {','.join(gpus)} ({per_gpu} per GPU)" if gpus else ""
+    ids = [f"worker{i + 1}" for i in range(workers)]
+    envs = [worker_env(base_env, d, placement.per_device(d), workers) for d in placement.devices]
+    on_gpus = any(d is not None for d in placement.devices)
+    command += ["--device", "gpu" if on_gpus else device]
     reporter = reporter or Reporter(quiet=quiet)
-    local = LocalWorkers(command, ids, envs, reporter, where)
+    if placement.warning:
+        reporter.warn(placement.warning)
+    local = LocalWorkers(command, ids, envs, reporter, placement.where)
     return serve_chief(spec, runs_dir, overwrite=overwrite, quiet=quiet, reporter=reporter, workers=local)
 
 
@@ -225,6 +217,13 @@ class WorkerSweep(Search):
         self.write_trial_extras(trial.trial_id, {"seconds": record.seconds, "epochs": record.epochs,
                                                  "best_epoch": record.best_epoch, "metrics": record.metrics,
                                                  "reason": reason, "worker": self.worker_id})
+
+    def gpu_poisoned(self, reason: str) -> None:
+        """Exit with EXIT_RESTART once the trial is recorded: `nnlab run --workers` starts a clean process
+        (a worker under a job script exits 75, EX_TEMPFAIL, for the script to start it again)."""
+        self.reporter.warn(f"worker {self.worker_id}: {reason}; exiting to restart clean")
+        sys.stdout.flush()
+        raise SystemExit(EXIT_RESTART)
 
     def work(self) -> int:
         """Train the trials the chief hands out until it says the search is over. Returns the exit code

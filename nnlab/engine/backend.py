@@ -28,6 +28,7 @@ def configure_device(device: str) -> str:
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     tf = import_tensorflow()
+    _threads(tf)
     gpus = tf.config.list_physical_devices("GPU")
     if device == "cpu" and gpus:  # TensorFlow was imported before the GPUs could be hidden
         with contextlib.suppress(RuntimeError):
@@ -44,6 +45,17 @@ def configure_device(device: str) -> str:
     if not gpus:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     return f"GPU ×{len(gpus)}" if gpus else "CPU"
+
+
+def _threads(tf) -> None:
+    """A local worker's share of the host's cores (`distributed.gpus.worker_env` sets the variables):
+    TensorFlow's thread pools sized to it, before its runtime starts."""
+    for name, setter in (("TF_NUM_INTRAOP_THREADS", tf.config.threading.set_intra_op_parallelism_threads),
+                         ("TF_NUM_INTEROP_THREADS", tf.config.threading.set_inter_op_parallelism_threads)):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            with contextlib.suppress(RuntimeError):  # (the runtime already started: too late, harmless)
+                setter(int(value))
 
 
 def set_precision(mixed: bool, gpu: bool) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 
 from nnlab.engine.models import DataShape
 from nnlab.faults import kill_point
-from nnlab.runs.records import best_index
+from nnlab.runs.records import SHARED_MEMORY_FAILURE, best_index
 
 
 class TrialFailed(Exception):
@@ -107,12 +107,42 @@ def mean_over_targets(heads: list[str]):
     return MeanOverTargets()
 
 
-def explain_failure(exc: BaseException) -> str:
-    """One line a person can act on."""
+# What TensorFlow, CUDA, cuDNN and cuBLAS write when a trial fails for want of memory, and when a CUDA
+# error leaves the process's GPU context unusable (every later kernel fails until the process ends).
+MEMORY_SIGNS = ("ResourceExhausted", "OOM when allocating", "out of memory", "CUDA_ERROR_OUT_OF_MEMORY",
+                "Dst tensor is not initialized", "CUDNN_STATUS_ALLOC_FAILED", "CUBLAS_STATUS_ALLOC_FAILED",
+                "failed to create cublas handle", "Failed to get convolution algorithm", "MemoryError")
+POISON_SIGNS = ("CUDA_ERROR_ILLEGAL_ADDRESS", "illegal memory access", "CUDA_ERROR_LAUNCH_FAILED",
+                "unspecified launch failure", "CUDA_ERROR_ECC_UNCORRECTABLE", "uncorrectable ECC error",
+                "device-side assert", "GPU sync failed", "CUDA_ERROR_ILLEGAL_INSTRUCTION")
+POISONED = "a CUDA error left this process's GPU unusable"
+
+
+def failure_kind(text: str) -> str:
+    """"gpu_poisoned", "memory" or "model" (anything else: the configuration's own failure)."""
+    if any(sign in text for sign in POISON_SIGNS):
+        return "gpu_poisoned"
+    if any(sign in text for sign in MEMORY_SIGNS):
+        return "memory"
+    return "model"
+
+
+def explain_failure(exc: BaseException, shared_by: int | None = None) -> str:
+    """One line a person can act on. `shared_by`: how many workers share this process's GPU (from
+    `--per-gpu`; the variable NNLAB_GPU_SHARED_BY when not given)."""
     if isinstance(exc, TrialFailed):
         return str(exc)
     text = f"{type(exc).__name__}: {str(exc).strip()}"
-    if isinstance(exc, MemoryError) or "ResourceExhausted" in text or "OOM" in text or "out of memory" in text:
+    kind = "memory" if isinstance(exc, MemoryError) else failure_kind(text)
+    if shared_by is None:
+        shared = os.environ.get("NNLAB_GPU_SHARED_BY", "")
+        shared_by = int(shared) if shared.isdigit() else 1
+    if kind == "gpu_poisoned":
+        return f"{POISONED} ({first_useful_line(text)}); the process restarts clean to go on"
+    if kind == "memory" and shared_by > 1:
+        return (f"{SHARED_MEMORY_FAILURE} {shared_by} workers: the others may hold the memory this trial "
+                "needed (not counted toward search.max_failures); try fewer --per-gpu or a smaller batch_size")
+    if kind == "memory":
         return "out of memory: try a smaller batch_size, a smaller model or smaller images"
     return first_useful_line(text) or type(exc).__name__
 

@@ -24,7 +24,7 @@ from nnlab.engine.backend import (
     release_custom_gradients,
     set_precision,
 )
-from nnlab.engine.callbacks import best_epoch_metrics, explain_failure, first_useful_line
+from nnlab.engine.callbacks import POISONED, best_epoch_metrics, explain_failure, first_useful_line
 from nnlab.engine.pruning import MedianRule
 from nnlab.engine.trainer import Trainer
 from nnlab.faults import kill_point
@@ -228,6 +228,11 @@ class Search:
     def trial_ends(self, trial, reason: str | None) -> None:
         """After Keras Tuner recorded the trial's end."""
 
+    def gpu_poisoned(self, reason: str) -> None:
+        """A trial's CUDA error left this process's GPU unusable: every later trial here would fail. A
+        single process stops the search (resuming starts a clean process); a worker overrides this."""
+        raise StopSearch(f"{reason}. Run the same command again to resume in a new process")
+
 
 class StopSearch(Exception):
     """Raised between trials to end the search early (a time or failure limit). `planned`: the end the
@@ -272,3 +277,5 @@ class TunerHooks(kerastuner.FastBuild):
         super().on_trial_end(trial)
         release_custom_gradients(self._gradients)  # the trial's model is done: free its graphs
         self.events.trial_ends(trial, self._reason)
+        if self._reason and self._reason.startswith(POISONED):  # (recorded first: nothing is lost)
+            self.events.gpu_poisoned(self._reason)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
-from nnlab.runs.records import Summary, TrialRecord, by_number, rank, run_status
+from nnlab.runs.records import SHARED_MEMORY_FAILURE, Summary, TrialRecord, by_number, rank, run_status
 
 
 def now() -> str:
@@ -66,9 +66,12 @@ class RunLog:
         return sum(r.finished for r in self.records.values())
 
     def failure_streak(self) -> list[TrialRecord]:
-        """The failed trials since the last completed one, in search order."""
+        """The failed trials since the last completed one, in search order; a trial that ran out of memory
+        on a GPU other workers share is not the configuration's failure, and is left out."""
         streak: list[TrialRecord] = []
         for record in self.ordered():
+            if record.status == "failed" and (record.reason or "").startswith(SHARED_MEMORY_FAILURE):
+                continue
             streak = streak + [record] if record.status == "failed" else []
         return streak
 

@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 STATUSES = ("running", "completed", "pruned", "failed")
+# How a failed trial's reason begins when it ran out of memory on a GPU that other workers share: not the
+# configuration's failure, so it does not count toward search.max_failures (see RunLog.failure_streak).
+SHARED_MEMORY_FAILURE = "out of GPU memory on a GPU shared by"
 
 
 def is_number(value: Any) -> bool:

@@ -1,0 +1,154 @@
+"""GPU numbering and the local workers' environment, on faked device lists (no GPU, no TensorFlow)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnlab.distributed import gpus as g
+from nnlab.errors import NnlabError
+
+
+def test_gpus_are_numbers_or_the_names_nvidia_smi_lists():
+    assert g.parse_gpus("0, 1,3") == ["0", "1", "3"]
+    uuid = "GPU-8a3b2c1d-0e4f-5a6b-7c8d-9e0f1a2b3c4d"
+    assert g.parse_gpus(f"{uuid},MIG-5c7e1f2a-3b4c-5d6e-7f80-91a2b3c4d5e6") == [
+        uuid, "MIG-5c7e1f2a-3b4c-5d6e-7f80-91a2b3c4d5e6"]
+    for bad in ("0,a", "gpu0", "0,0"):
+        with pytest.raises(NnlabError, match="--gpus"):
+            g.parse_gpus(bad)
+
+
+def test_an_inherited_mask_is_indexed_not_overwritten():
+    mask = g.inherited_mask({"CUDA_VISIBLE_DEVICES": "4,5,6,7"})
+    assert g.physical_devices(["0", "2"], mask) == ["4", "6"]  # as SLURM gave them
+    assert g.physical_devices(["0", "1"], None) == ["0", "1"]  # no mask: the numbers themselves
+    assert g.physical_devices(["GPU-abc"], mask) == ["GPU-abc"]  # a UUID passes through
+    with pytest.raises(NnlabError, match=r"may use 4 GPU\(s\) \(CUDA_VISIBLE_DEVICES=4,5,6,7\)"):
+        g.physical_devices(["4"], mask)
+    assert g.inherited_mask({}) is None and g.inherited_mask({"CUDA_VISIBLE_DEVICES": "-1"}) == []
+    with pytest.raises(NnlabError, match="hides every GPU"):
+        g.physical_devices(["0"], [])
+
+
+def test_workers_are_placed_per_gpu_round_robin_or_spread_over_all_gpus():
+    per_gpu = g.place_workers(0, ["0", "1"], 2, 0, ["2", "3"])
+    assert per_gpu.devices == ["2", "3", "2", "3"] and per_gpu.where == " on GPU(s) 0,1 (2 per GPU)"
+    assert per_gpu.warning is None and per_gpu.per_device("2") == 2
+    ignored = g.place_workers(3, ["0", "1"], 4, 0, None)
+    assert ignored.devices == ["0", "1", "0"] and "--per-gpu 4 is ignored with --workers 3" in ignored.warning
+    assert ignored.where == " on GPU(s) 0,1 (1–2 per GPU)"
+    spread = g.place_workers(4, [], 1, 2, None)  # --workers 4 on a 2-GPU machine: not all on GPU 0
+    assert spread.devices == ["0", "1", "0", "1"] and "GPU(s) 0,1" in spread.where
+    assert g.place_workers(2, [], 1, 2, None, device="cpu").devices == [None, None]
+    assert g.place_workers(2, [], 1, 0, None).devices == [None, None]
+
+
+def test_each_worker_environment_names_its_gpu_the_bus_order_and_its_share_of_the_cores():
+    env = g.worker_env({"PATH": "/bin", "CUDA_VISIBLE_DEVICES": "4,5"}, "5", sharing=2, workers=4, cores=16)
+    assert env["CUDA_VISIBLE_DEVICES"] == "5" and env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    assert env["NNLAB_GPU_SHARED_BY"] == "2" and env["TF_NUM_INTRAOP_THREADS"] == "4"
+    assert env["OMP_NUM_THREADS"] == "4" and env["TF_NUM_INTEROP_THREADS"] == "2" and env["PATH"] == "/bin"
+    cpu = g.worker_env({}, None, 0, workers=3, cores=2)
+    assert "CUDA_VISIBLE_DEVICES" not in cpu and cpu["TF_NUM_INTRAOP_THREADS"] == "1"
+
+
+def test_run_parallel_starts_workers_with_those_environments(tmp_path, monkeypatch):
+    """The launcher patched: what each worker process would be started with."""
+    from nnlab.distributed import workers
+
+    started = {}
+
+    def serve(spec, runs_dir, *, workers, **kwargs):
+        started.update(ids=[w.worker_id for w in workers.workers], envs=[w.env for w in workers.workers],
+                       where=workers.where, command=workers.command)
+        return None
+
+    monkeypatch.setattr(workers, "serve_chief", serve)
+    monkeypatch.setattr(workers, "check_gpus", lambda gpus: None)  # (a faked machine with GPUs)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    from nnlab.spec.loader import spec_from_dict
+
+    spec = spec_from_dict({"data": {"source": "sklearn:iris"}, "model": {"kind": "mlp"}})
+    workers.run_parallel(spec, tmp_path, workers=0, gpus=["1", "3"], per_gpu=2, spec_file=tmp_path / "s.yaml",
+                         overrides=[], quiet=True)
+    assert started["ids"] == ["worker1", "worker2", "worker3", "worker4"]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in started["envs"]] == ["5", "7", "5", "7"]
+    assert all(e["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID" and e["NNLAB_GPU_SHARED_BY"] == "2" for e in started["envs"])
+    assert started["command"][-2:] == ["--device", "gpu"] and started["where"] == " on GPU(s) 1,3 (2 per GPU)"
+
+
+CANNED = [  # (what TensorFlow or CUDA wrote, the kind nnlab reads in it)
+    ("ResourceExhaustedError: OOM when allocating tensor with shape[512,1024] on /job:localhost/device:GPU:0",
+     "memory"),
+    ("InternalError: CUDA_ERROR_OUT_OF_MEMORY: out of memory", "memory"),
+    ("InternalError: Dst tensor is not initialized.", "memory"),
+    ("UnknownError: Failed to get convolution algorithm. This is probably because cuDNN failed to initialize",
+     "memory"),
+    ("InternalError: failed to create cublas handle: CUBLAS_STATUS_ALLOC_FAILED", "memory"),
+    ("UnknownError: CUDNN_STATUS_ALLOC_FAILED in tensorflow/stream_executor/cuda/cuda_dnn.cc(1529)", "memory"),
+    ("InternalError: CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered", "gpu_poisoned"),
+    ("InternalError: GPU sync failed", "gpu_poisoned"),
+    ("InternalError: CUDA_ERROR_LAUNCH_FAILED: unspecified launch failure", "gpu_poisoned"),
+    ("InternalError: uncorrectable ECC error encountered", "gpu_poisoned"),
+    ("ValueError: Input 0 of layer dense is incompatible with the layer", "model"),
+    ("InvalidArgumentError: Graph execution error: [Op:__inference_one_step_on_data_1234]", "model"),
+]
+
+
+@pytest.mark.parametrize("text, kind", CANNED)
+def test_gpu_failure_messages_are_read_for_what_they_mean(text, kind):
+    from nnlab.engine.callbacks import failure_kind
+
+    assert failure_kind(text) == kind
+
+
+def test_failure_reasons_say_whether_memory_was_shared_and_when_the_gpu_is_lost():
+    from nnlab.engine.callbacks import explain_failure
+    from nnlab.runs.records import SHARED_MEMORY_FAILURE
+
+    oom = RuntimeError("CUDA_ERROR_OUT_OF_MEMORY: out of memory")
+    assert explain_failure(oom, shared_by=1).startswith("out of memory: try a smaller batch_size")
+    shared = explain_failure(oom, shared_by=3)
+    assert shared.startswith(SHARED_MEMORY_FAILURE) and "3 workers" in shared and "max_failures" in shared
+    lost = explain_failure(RuntimeError("CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access"), shared_by=1)
+    assert lost.startswith("a CUDA error left this process's GPU unusable") and "restarts clean" in lost
+
+
+def test_out_of_memory_on_a_shared_gpu_does_not_count_toward_max_failures():
+    from nnlab.runs.log import RunLog
+    from nnlab.runs.records import SHARED_MEMORY_FAILURE, TrialRecord
+
+    log = RunLog.__new__(RunLog)
+    shared = f"{SHARED_MEMORY_FAILURE} 2 workers: …"
+    records = [TrialRecord("0", "completed", 0.5), TrialRecord("1", "failed", reason=shared),
+               TrialRecord("2", "failed", reason="ValueError: bad"), TrialRecord("3", "failed", reason=shared),
+               TrialRecord("4", "failed", reason="out of memory: try a smaller batch_size")]
+    log.ordered = lambda: records
+    assert [r.trial_id for r in log.failure_streak()] == ["2", "4"]
+
+
+def test_a_lost_gpu_stops_a_single_process_sweep_with_how_to_resume():
+    from nnlab.engine.search import Search, StopSearch
+
+    with pytest.raises(StopSearch, match="Run the same command again to resume"):
+        Search.gpu_poisoned(object(), "a CUDA error left this process's GPU unusable (x)")
+
+
+def test_a_worker_that_lost_its_gpu_exits_75_and_is_started_again_clean():
+    from types import SimpleNamespace
+
+    from nnlab.distributed.workers import EXIT_RESTART, LocalWorkers, WorkerSweep
+    from nnlab.progress import Reporter
+
+    sweep = SimpleNamespace(worker_id="worker1", reporter=Reporter(quiet=True))
+    with pytest.raises(SystemExit) as exited:
+        WorkerSweep.gpu_poisoned(sweep, "a CUDA error left this process's GPU unusable (x)")
+    assert exited.value.code == EXIT_RESTART == 75
+
+    local = LocalWorkers(["nnlab", "worker"], ["worker1"], [{}], Reporter(quiet=True))
+    launched = []
+    local._launch = launched.append
+    local.workers[0].process = SimpleNamespace(poll=lambda: EXIT_RESTART)
+    chief = SimpleNamespace(stopping=False, drop_worker=lambda *a: pytest.fail("dropped"))
+    local.watch(chief)
+    assert launched == [local.workers[0]] and local.workers[0].restarts == 0 and not local.workers[0].done
