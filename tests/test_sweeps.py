@@ -119,6 +119,24 @@ def test_xla_and_mixed_precision_switches(write, tmp_path):
         keras.mixed_precision.set_global_policy("float32")  # whatever happened, not for the other tests
 
 
+def test_the_run_says_xla_only_when_keras_kept_it_on(write, tmp_path):
+    text = """
+        data: {source: "sklearn:digits"}
+        model: {kind: cnn, conv_blocks: 1, filters: 4, dense_layers: 0, augment: {rotation: 0.1}}
+        train: {epochs: 1, jit_compile: true}
+        search: {max_trials: 1}
+    """
+    from typer.testing import CliRunner
+
+    from nnlab.cli import app
+
+    result = CliRunner().invoke(app, ["run", str(write("x.yaml", text)), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert "Keras turned XLA off for this model" in result.output
+    summary = json.loads((tmp_path / "runs" / "x" / results.SUMMARY).read_text())
+    assert summary["device"] == "CPU"  # random rotation: Keras compiles it without XLA, and the run says so
+
+
 def test_sequential_layers_sweep_and_resume(write, tmp_path):
     text = """
         data: {source: "sklearn:digits"}

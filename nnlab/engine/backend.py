@@ -40,8 +40,13 @@ def configure_device(device: str) -> str:
             "`pip install -e '.[gpu]'` on a machine with an NVIDIA GPU and driver, or use --device cpu"
         )
     for gpu in gpus:
-        with contextlib.suppress(RuntimeError, ValueError):
+        try:
             tf.config.experimental.set_memory_growth(gpu, True)
+        except (RuntimeError, ValueError) as exc:  # said, not swallowed: the GPU then maps all its memory
+            import warnings
+
+            warnings.warn(f"could not turn on memory growth for {gpu.name} ({exc}); TensorFlow will take "
+                          "nearly all of its memory", RuntimeWarning, stacklevel=2)
     if not gpus:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     return f"GPU ×{len(gpus)}" if gpus else "CPU"

@@ -15,6 +15,7 @@ Keras is imported inside the functions, never at module level.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -234,8 +235,10 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
         loss_fn, compiled = {h: p[0] for h, p in pairs.items()}, {h: p[1] for h, p in pairs.items()}
     else:
         loss_fn, compiled = _loss_and_metrics(shape, loss, metrics)
-    model.compile(optimizer=optimizer, loss=loss_fn, metrics=compiled, jit_compile=jit_compile,
-                  steps_per_execution=steps_per_execution)
+    with warnings.catch_warnings():  # (nnlab says it once, in the run's header: see search._xla_kept)
+        warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`")
+        model.compile(optimizer=optimizer, loss=loss_fn, metrics=compiled, jit_compile=jit_compile,
+                      steps_per_execution=steps_per_execution)
     # Without a distribution strategy Keras creates the optimizer's variables while tracing the
     # train step, and TensorFlow then traces the whole step a second time. Built here, it is traced
     # once: the first epoch of a small model takes ~40% less time.

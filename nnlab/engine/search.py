@@ -57,7 +57,10 @@ def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool =
             reporter.note("train.mixed_precision on a CPU computes in bfloat16: faster only on CPUs with "
                           "bfloat16 units (AMX, AVX512-BF16), and less precise on every CPU")
     if spec.train.jit_compile:
-        device_name += ", XLA"
+        device_name += ", XLA" if _xla_kept(spec, data) else ""
+        if "XLA" not in device_name and notes:
+            reporter.note("train.jit_compile: Keras turned XLA off for this model (a layer it cannot compile, such "
+                          "as random rotation or zoom); trials train without it")
     if strategy == "mirrored":
         device_name += ", MirroredStrategy"
     if spec.model.kind == "sequential":  # the spec's own layers: build the smallest and largest now
@@ -74,6 +77,20 @@ def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool =
         data.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
         clear_session()
     return data, device_name
+
+
+def _xla_kept(spec: Spec, data: Dataset) -> bool:
+    """Whether Keras keeps `jit_compile` on for this spec's models (it turns XLA off for models with
+    layers XLA cannot compile): asked of the largest model of the space, compiled as a trial's is."""
+    from nnlab.engine.models import DataShape, build_model, compile_model
+    from nnlab.spec.space import extreme_params
+
+    params = extreme_params(spec, "max")
+    model = build_model(spec.model.kind, params, DataShape.of(data))
+    compile_model(model, params, DataShape.of(data), spec.train.loss, spec.train.metrics, jit_compile=True)
+    kept = bool(model.jit_compile)
+    clear_session()
+    return kept
 
 
 class Search:
