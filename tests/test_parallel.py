@@ -206,7 +206,7 @@ def test_mirrored_strategy_in_one_process(write, tmp_path):
     spec = load_spec(write("par.yaml", SPEC), ["search.max_trials=1", "train.epochs=1"])
     result = run(spec, tmp_path / "runs", quiet=True, strategy="mirrored")
     assert result.exit_code == 0 and result.summary.completed == 1
-    assert result.summary.device.endswith("MirroredStrategy")
+    assert result.summary.device.endswith("MirroredStrategy (1 replica)")
 
 
 def test_a_workers_warnings_and_errors_are_relayed_with_one_prefix():

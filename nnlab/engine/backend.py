@@ -29,6 +29,7 @@ def configure_device(device: str) -> str:
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     tf = import_tensorflow()
     _threads(tf)
+    _cpu_devices(tf)
     gpus = tf.config.list_physical_devices("GPU")
     if device == "cpu" and gpus:  # TensorFlow was imported before the GPUs could be hidden
         with contextlib.suppress(RuntimeError):
@@ -61,6 +62,26 @@ def _threads(tf) -> None:
         if value.isdigit() and int(value) > 0:
             with contextlib.suppress(RuntimeError):  # (the runtime already started: too late, harmless)
                 setter(int(value))
+
+
+def _cpu_devices(tf) -> None:
+    """NNLAB_CPU_DEVICES=K splits the CPU into K logical devices (before TensorFlow's runtime starts), so
+    `--strategy mirrored` can train on K replicas of a CPU-only machine: how the tests check mirrored
+    training without a GPU."""
+    value = os.environ.get("NNLAB_CPU_DEVICES", "")
+    if value.isdigit() and int(value) > 1:
+        cpus = tf.config.list_physical_devices("CPU")
+        with contextlib.suppress(RuntimeError):  # (the runtime already started: too late)
+            tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * int(value))
+
+
+def mirrored_strategy():
+    """`--strategy mirrored`: TensorFlow's MirroredStrategy over every visible GPU, or, with none, over
+    every logical CPU device (one, unless NNLAB_CPU_DEVICES splits the CPU)."""
+    tf = import_tensorflow()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = None if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices=devices)
 
 
 def set_precision(mixed: bool, gpu: bool) -> str:

@@ -139,7 +139,7 @@ def build_cnn(params: dict, shape: DataShape):
         filters = max(1, round(params["filters"] * params.get("filter_growth", 2.0) ** block))
         x = layers.Conv2D(filters, params["kernel_size"], padding="same", use_bias=not params["batch_norm"])(x)
         if params["batch_norm"]:
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(synchronized=params.get("sync_batch_norm", False))(x)
         x = layers.Activation(params["activation"])(x)
         x = pool(2, padding="same")(x)  # "same": small images (8×8 digits) survive many blocks
     x = layers.GlobalAveragePooling2D()(x) if params["global_pooling"] else layers.Flatten()(x)
@@ -155,7 +155,7 @@ def _dense_block(x, width: int, params: dict, reg):
 
     x = layers.Dense(width, kernel_regularizer=reg, use_bias=not params["batch_norm"])(x)
     if params["batch_norm"]:
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(synchronized=params.get("sync_batch_norm", False))(x)
     x = layers.Activation(params["activation"])(x)
     if params["dropout"]:
         x = layers.Dropout(params["dropout"])(x)

@@ -62,7 +62,8 @@ def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool =
             reporter.note("train.jit_compile: Keras turned XLA off for this model (a layer it cannot compile, such "
                           "as random rotation or zoom); trials train without it")
     if strategy == "mirrored":
-        device_name += ", MirroredStrategy"
+        replicas = _mirrored_replicas(spec, data)
+        device_name += f", MirroredStrategy ({replicas} replica{'s' if replicas > 1 else ''})"
     if spec.model.kind == "sequential":  # the spec's own layers: build the smallest and largest now
         from nnlab.engine.models import DataShape, build_model
         from nnlab.spec.space import extreme_params
@@ -77,6 +78,35 @@ def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool =
         data.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
         clear_session()
     return data, device_name
+
+
+def _mirrored_replicas(spec: Spec, data: Dataset) -> int:
+    """The replica count of --strategy mirrored, checked against the spec: every batch size a trial may
+    draw must split evenly over the replicas (a clear error before any training), and the data's notes
+    say what evenly split batches cost (the validation rows left over, the short last training batch)."""
+    from nnlab.engine.backend import mirrored_strategy
+    from nnlab.errors import NnlabError
+    from nnlab.spec.kinds import is_space
+
+    replicas = mirrored_strategy().num_replicas_in_sync
+    batch = spec.train.batch_size
+    if is_space(batch):
+        values = list(getattr(batch, "choices", None) or range(batch.low, batch.high + 1, batch.step))
+    else:
+        values = [batch]
+    uneven = [v for v in values if v % replicas]
+    if uneven:
+        example = sorted({max(replicas, v - v % replicas) for v in uneven} | {v + replicas - v % replicas
+                                                                                for v in uneven})[:4]
+        raise NnlabError(f"--strategy mirrored trains on {replicas} replicas, and each batch is split evenly over "
+                         f"them: train.batch_size {', '.join(map(str, uneven[:5]))} "
+                         f"{'is' if len(uneven) == 1 else 'are'} not a multiple of {replicas}; use multiples such "
+                         f"as {', '.join(map(str, example))}")
+    if replicas > 1:
+        data.notes.append(f"--strategy mirrored on {replicas} replicas: so that every batch splits evenly, each "
+                          f"epoch's last, short training batch is left out, and each validation set is cut to a "
+                          f"multiple of {replicas} rows (at most {replicas - 1} left out)")
+    return replicas
 
 
 def _xla_kept(spec: Spec, data: Dataset) -> bool:
@@ -101,7 +131,13 @@ class Search:
         self.spec, self.data, self.folder, self.reporter = spec, data, folder, reporter
         self.device_name, self.strategy, self.tensorboard = device_name, strategy, tensorboard
         pruning = MedianRule(folder, *objective_of(spec)) if spec.search.pruning == "median" else None
-        self.trainer = Trainer(spec, data, on_epoch_end=reporter.epoch_ends if live_epochs else None, pruning=pruning)
+        self.distribution = None
+        if strategy == "mirrored":
+            from nnlab.engine.backend import mirrored_strategy
+
+            self.distribution = mirrored_strategy()
+        self.trainer = Trainer(spec, data, on_epoch_end=reporter.epoch_ends if live_epochs else None, pruning=pruning,
+                               strategy=self.distribution)
         self.objective, self.direction = self.trainer.objective, self.trainer.direction
         self.trial_started: float | None = None
         self._checkpointers: dict[int, object] = {}
@@ -136,10 +172,8 @@ class Search:
             kwargs.update(max_epochs=spec.search.max_epochs or spec.train.epochs, factor=spec.search.factor)
         else:
             kwargs["max_trials"] = spec.search.trial_limit()  # None: until search.max_minutes
-        if self.strategy == "mirrored":
-            from nnlab.engine.backend import import_tensorflow
-
-            kwargs["distribution_strategy"] = import_tensorflow().distribute.MirroredStrategy()
+        if self.distribution is not None:
+            kwargs["distribution_strategy"] = self.distribution
         if repair_records is not None:
             kerastuner.repair(self.folder.tuner_dir, repair_records, self.reporter.warn)
         with contextlib.redirect_stdout(io.StringIO()):  # "Reloading Tuner from …"

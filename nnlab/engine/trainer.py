@@ -8,6 +8,7 @@ it, so a configuration trains the same everywhere. It knows nothing of tuners or
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 from collections.abc import Callable
 
@@ -25,13 +26,17 @@ from nnlab.spec.schema import Spec
 
 class Trainer:
     def __init__(self, spec: Spec, data: Dataset, on_epoch_end: Callable | None = None,
-                 pruning: MedianRule | None = None):
+                 pruning: MedianRule | None = None, strategy=None):
         """`on_epoch_end(epoch, logs)`: told after every epoch of every training, e.g. to move a
-        progress bar. `pruning`: search.pruning's rule, asked after every epoch of a trial."""
+        progress bar. `pruning`: search.pruning's rule, asked after every epoch of a trial. `strategy`:
+        a tf.distribute strategy (--strategy mirrored): every model (each fold's, the refit) is built and
+        compiled in its scope, and every batch splits evenly over its replicas."""
         self.spec, self.data, self.on_epoch_end, self.pruning = spec, data, on_epoch_end, pruning
+        self.strategy = strategy
+        self.replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         self.shape = DataShape.of(data)
         self.training = TrainingData(data.x_train, fit_targets(data.y_train, self.shape), data.x_val,
-                                     fit_targets(data.y_val, self.shape), spec.seed)
+                                     fit_targets(data.y_val, self.shape), spec.seed, self.replicas)
         self.objective, self.direction = objective_of(spec)
         self.folds = self._make_folds() if getattr(spec.data, "folds", None) else None
         self.histories: list[dict] = []  # the current trial's, one per training (folds: their mean)
@@ -43,15 +48,24 @@ class Trainer:
 
     def compiled_model(self, params: dict):
         """A new model for these params, compiled as every trial's is."""
-        model = build_model(self.spec.model.kind, params, self.shape)
+        with self._scope():
+            model = build_model(self.spec.model.kind, {**params, "sync_batch_norm": self.spec.train.sync_batch_norm},
+                                self.shape)
         self._compile(model, params)
         return model
 
+    def _scope(self):
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
     def _compile(self, model, params: dict) -> None:
         # A whole epoch per call into TensorFlow: Keras pays a function call (and a trace lookup) per
-        # execution. Epoch-end callbacks run as before.
-        compile_model(model, params, self.shape, self.spec.train.loss, self.spec.train.metrics,
-                      jit_compile=self.spec.train.jit_compile, steps_per_execution=self.steps(params["batch_size"]))
+        # execution. Epoch-end callbacks run as before. Not under a distribution strategy: there Keras
+        # 3.15's multi-step loop fails ("You must feed a value for placeholder tensor 'while/…'"; checked
+        # on 2 logical CPU devices), so each step is one call.
+        steps = 1 if self.strategy is not None else self.steps(params["batch_size"])
+        with self._scope():
+            compile_model(model, params, self.shape, self.spec.train.loss, self.spec.train.metrics,
+                          jit_compile=self.spec.train.jit_compile, steps_per_execution=steps)
 
     def steps(self, batch_size: int) -> int:
         """Training steps of one epoch (with folds: of the smallest fold, so no fold runs out of data
@@ -70,7 +84,7 @@ class Trainer:
         x = np.concatenate([self.data.x_train, self.data.x_val])
         y = np.concatenate([self.data.y_train, self.data.y_val])
         val = fit_targets(self.data.y_val, self.shape)  # (not used: no validation)
-        everything = TrainingData(x, fit_targets(y, self.shape), self.data.x_val, val, self.spec.seed)
+        everything = TrainingData(x, fit_targets(y, self.shape), self.data.x_val, val, self.spec.seed, self.replicas)
         model = self.compiled_model(params)
         stop_on_nan, _, _ = keras_callbacks()
         callbacks = [stop_on_nan(params["learning_rate"])]
@@ -162,7 +176,7 @@ class Trainer:
         folds = []
         for train, val in fold_indices(y, self.data.task, self.spec.data.folds, self.spec.seed):
             fold = TrainingData(x[train], fit_targets(y[train], self.shape), x[val], fit_targets(y[val], self.shape),
-                                self.spec.seed)
+                                self.spec.seed, self.replicas)
             folds.append((fold, y[train]))
         return folds
 

@@ -103,7 +103,7 @@ RESUMABLE_CHANGES = ("max_trials", "max_minutes", "max_failures", "keep", "refit
 ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "dayfirst": None, "dates": [],
                        "keep": [], "positive_class": None,
                        "target_transform": "none", "frame": None},
-              "train": {"class_weight": "none"}}
+              "train": {"class_weight": "none", "sync_batch_norm": False}}
 
 
 def spec_hash(spec: schema.Spec, csv_reader: int | None = schema.CSV_READER) -> str:

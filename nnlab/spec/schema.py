@@ -382,6 +382,10 @@ class TrainSpec(Section):
     mixed_precision: bool = Field(
         False, description="Compute in float16 on a GPU (bfloat16 on a CPU), keep weights in float32."
     )
+    sync_batch_norm: bool = Field(
+        False, description="With --strategy mirrored: BatchNormalization layers compute their statistics over "
+                           "every replica's rows together (synchronized), not per replica."
+    )
 
 
 # ------------------------------------------------------------------------------------ search
