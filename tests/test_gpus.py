@@ -152,3 +152,30 @@ def test_a_worker_that_lost_its_gpu_exits_75_and_is_started_again_clean():
     chief = SimpleNamespace(stopping=False, drop_worker=lambda *a: pytest.fail("dropped"))
     local.watch(chief)
     assert launched == [local.workers[0]] and local.workers[0].restarts == 0 and not local.workers[0].done
+
+
+@pytest.mark.slow
+def test_the_chief_builds_best_keras_in_the_workers_policy_and_records_their_device(tmp_path):
+    """A worker on a (faked) GPU reports mixed_float16: the chief, on its CPU, builds in that policy."""
+    import keras
+
+    from nnlab.distributed.chief import ChiefSweep
+    from nnlab.progress import Reporter
+    from nnlab.runs.lock import RunLock
+    from nnlab.spec.loader import spec_from_dict
+    from nnlab.spec.space import finish_params, fixed_params
+
+    spec = spec_from_dict({"name": "c", "data": {"source": "sklearn:iris"},
+                           "model": {"kind": "mlp", "layers": 1, "units": 4},
+                           "train": {"mixed_precision": True}})
+    try:
+        with RunLock(tmp_path / "c") as lock:
+            chief = ChiefSweep.open(spec, tmp_path, overwrite=False, reporter=Reporter(quiet=True), lock=lock)
+            assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"  # the chief's own CPU
+            chief.adopt_workers_device({"device": "GPU ×1, mixed_float16", "policy": "mixed_float16"})
+            model = chief.trainer.compiled_model(finish_params(spec, fixed_params(spec)))
+            hidden = [layer for layer in model.layers if layer.weights and layer.name != "output"]
+            assert hidden and all(layer.dtype_policy.name == "mixed_float16" for layer in hidden)
+            assert chief.log.summary("running").device == "GPU ×1, mixed_float16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -16,9 +16,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from nnlab.engine import kerastuner
+from nnlab.engine.backend import set_global_policy
 from nnlab.engine.search import StopSearch, load_and_place
 from nnlab.engine.sweep import RecordingSweep, terminate_as_interrupt
 from nnlab.errors import NnlabError, RunError
@@ -234,12 +236,24 @@ class ChiefSweep(RecordingSweep):
                                      hyperparameters=active_values(trial.hyperparameters.values, self.spec)))
             self.log.write("running")
 
+    def adopt_workers_device(self, extras: dict) -> None:
+        """The workers' device and dtype policy, as a worker reported them with a trial: the summary
+        records where the trials trained (not the chief's CPU), and the models the chief builds for
+        best.keras (the refit, the ensemble, the best trial's rebuild) use the policy the workers
+        trained in (mixed_float16 on GPUs, not the chief's own mixed_bfloat16 on its CPU)."""
+        device, policy = extras.get("device"), extras.get("policy")
+        if device and self.log.base.device != device:
+            self.log.base = replace(self.log.base, device=device)
+        if policy:
+            set_global_policy(policy)
+
     def remote_trial_ends(self, trial) -> TrialRecord:
         """Once Keras Tuner's oracle has ended a worker's trial: its record, the files, the progress."""
         try:
             extras = files.read_json(self.folder.trial_extras_path(trial.trial_id))
         except (OSError, ValueError):
             extras = {}
+        self.adopt_workers_device(extras)
         record = self.record(trial, extras.get("reason"), seen_here=False)
         record.seconds, record.epochs = extras.get("seconds"), extras.get("epochs")
         record.best_epoch = extras.get("best_epoch", record.best_epoch)

@@ -214,9 +214,13 @@ class WorkerSweep(Search):
     def trial_finishing(self, trial, reason: str | None) -> None:
         record = self.record(trial, reason)  # (status and score: the chief's to say)
         reason = reason or (first_useful_line(trial.message) if trial.status in ("FAILED", "INVALID") else None)
+        from nnlab.engine.backend import import_keras
+
+        policy = import_keras().mixed_precision.global_policy().name  # (the chief builds best.keras in it)
         self.write_trial_extras(trial.trial_id, {"seconds": record.seconds, "epochs": record.epochs,
                                                  "best_epoch": record.best_epoch, "metrics": record.metrics,
-                                                 "reason": reason, "worker": self.worker_id})
+                                                 "reason": reason, "worker": self.worker_id,
+                                                 "device": self.device_name, "policy": policy})
 
     def gpu_poisoned(self, reason: str) -> None:
         """Exit with EXIT_RESTART once the trial is recorded: `nnlab run --workers` starts a clean process

@@ -93,6 +93,13 @@ def set_precision(mixed: bool, gpu: bool) -> str:
     return policy
 
 
+def set_global_policy(policy: str) -> None:
+    """Keras's global dtype policy by name (float32, mixed_float16, mixed_bfloat16)."""
+    keras = import_keras()
+    if keras.mixed_precision.global_policy().name != policy:
+        keras.mixed_precision.set_global_policy(policy)
+
+
 def clear_session() -> None:
     """Keras's `clear_session()`, keeping the dtype policy (Keras resets it to float32 with the rest
     of its global state), and without its garbage collection (see `release_custom_gradients`)."""
