@@ -179,3 +179,42 @@ def test_the_chief_builds_best_keras_in_the_workers_policy_and_records_their_dev
             assert chief.log.summary("running").device == "GPU ×1, mixed_float16"
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.slow
+def test_every_command_that_uses_tensorflow_sets_its_devices_up_before_any_model(tmp_path, monkeypatch):
+    """configure_device (memory growth on every GPU, CPU threads, Grappler) comes before any model is
+    built or loaded, for run, validate, predict, evaluate and export alike."""
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from nnlab.cli import app
+    from nnlab.engine import backend, models
+
+    calls = []
+    configure, build = backend.configure_device, models.build_model
+    monkeypatch.setattr(backend, "configure_device", lambda device: calls.append("devices") or configure(device))
+    monkeypatch.setattr(models, "build_model", lambda *a, **k: calls.append("model") or build(*a, **k))
+    from nnlab.engine import trainer
+
+    monkeypatch.setattr(trainer, "build_model", models.build_model)
+    import keras
+
+    load = keras.saving.load_model
+    monkeypatch.setattr(keras.saving, "load_model", lambda *a, **k: calls.append("model") or load(*a, **k))
+    runner = CliRunner()
+    (tmp_path / "s.yaml").write_text("name: s\ndata: {source: npz, path: d.npz}\nmodel: {kind: mlp, layers: 1, "
+                                     "units: 4}\ntrain: {epochs: 1}\nsearch: {max_trials: 1}\n")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(40, 3)), y=rng.integers(0, 2, 40))
+    commands = [["validate", str(tmp_path / "s.yaml")],
+                ["run", str(tmp_path / "s.yaml"), "--runs-dir", str(tmp_path / "runs"), "-q"],
+                ["predict", str(tmp_path / "runs" / "s"), str(tmp_path / "d.npz"), "-o", str(tmp_path / "p.csv")],
+                ["evaluate", str(tmp_path / "runs" / "s"), str(tmp_path / "d.npz")],
+                ["export", str(tmp_path / "runs" / "s"), "-o", str(tmp_path / "m.keras")]]
+    for command in commands:
+        calls.clear()
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+        assert calls and calls[0] == "devices", (command[0], calls)
+        assert command[0] == "validate" or "model" in calls  # (each builds or loads a model)

@@ -25,6 +25,10 @@ def configure_device(device: str) -> str:
     4-trial CNN sweep (W2), 60.0 → 58.4 s. GPUs keep TensorFlow's default."""
     from nnlab.errors import NnlabError
 
+    if device in _CONFIGURED:  # (a process sets its devices up once; every later command reuses that)
+        if _CONFIGURED[device] == "CPU":  # (this one may have been restored since: see process_kept)
+            import_tensorflow().config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+        return _CONFIGURED[device]
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     tf = import_tensorflow()
@@ -50,7 +54,11 @@ def configure_device(device: str) -> str:
                           "nearly all of its memory", RuntimeWarning, stacklevel=2)
     if not gpus:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-    return f"GPU ×{len(gpus)}" if gpus else "CPU"
+    _CONFIGURED[device] = f"GPU ×{len(gpus)}" if gpus else "CPU"
+    return _CONFIGURED[device]
+
+
+_CONFIGURED: dict[str, str] = {}  # device asked for → what configure_device found
 
 
 def _threads(tf) -> None:

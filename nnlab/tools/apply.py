@@ -64,9 +64,10 @@ def load_model(run: FinishedRun, trial_id: str | None = None):
     search trained it, rebuilt from its hyperparameters and checkpoint (kept for every trial with
     `search.keep: all`, and for the best). Either predicts in
     inference mode however it is called (see `models.inference_model`)."""
-    from nnlab.engine.backend import import_keras
+    from nnlab.engine.backend import configure_device, import_keras
     from nnlab.engine.models import inference_model
 
+    configure_device("auto")  # (as every command that uses TensorFlow: memory growth on GPUs, before any model)
     keras = import_keras()
     folder = run.folder
     summary = run.summary

@@ -36,6 +36,10 @@ def describe(spec: Spec, count_models: bool = True, frame=None) -> Description:
     (`frame`: a DataFrame in place of a CSV source's file)."""
     data = load_data(spec, frame)
     check_task(spec, data.task, data.heads)
+    if count_models or spec.model.kind == "pretrained":  # (models are built: TensorFlow's device set-up first)
+        from nnlab.engine.backend import configure_device
+
+        configure_device("auto")
     space = {name: dist.describe() for name, dist in hyperparameters(spec).items()}
     result = Description(data.summary(), data.task, space, count_configurations(spec), notes=list(data.notes))
     if spec.model.kind == "pretrained":
