@@ -12,7 +12,8 @@ by a scheduler. Without the variable, `kill_point` only reads the environment an
     refit         the best configuration is retrained on every row (search.refit), not yet saved
 
 `NNLAB_KILL_WORKER_AT=POINT[:N]` does the same to the first local worker process of a parallel run
-(`nnlab run --workers N`), the first time it is started (its restart runs normally).
+(`nnlab run --workers N`), the first time it is started (its restart runs normally);
+`NNLAB_KILL_WORKER_AT=POINT[:N]:always` every time it is started (a trial that crashes its worker).
 """
 
 from __future__ import annotations

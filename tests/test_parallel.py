@@ -177,6 +177,21 @@ def test_a_worker_killed_mid_trial_is_restarted_and_every_trial_is_accounted_for
 
 
 @pytest.mark.slow
+def test_a_trial_that_keeps_crashing_its_worker_is_failed_and_the_sweep_finishes(write, tmp_path):
+    spec = write("par.yaml", SPEC)
+    code, output = nnlab("run", spec, "--runs-dir", tmp_path / "runs", "--workers", "2",
+                         env={"NNLAB_KILL_WORKER_AT": "epoch:1:always"})
+    assert code == 0, output
+    rows = trials(tmp_path / "runs" / "par")
+    assert sorted(r.trial_id for r in rows) == ["0", "1", "2", "3"]
+    failed = [r for r in rows if r.status == "failed"]
+    assert failed and all(r.reason.startswith("the trial crashed its worker 2 times") for r in failed), rows
+    assert any(r.status == "completed" for r in rows)  # (the other worker finished the rest)
+    oracle = results.read_json(tmp_path / "runs" / "par" / results.TUNER_DIR / "oracle.json")
+    assert oracle["ongoing_trials"] == {}
+
+
+@pytest.mark.slow
 def test_chief_and_worker_commands(write, tmp_path):
     spec = write("par.yaml", SPEC.replace("max_trials: 4", "max_trials: 2"))
     port = free_port()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def parse_address(text: str, option: str) -> tuple[str, int]:
 
 
 
+CRASHES_PER_TRIAL = 2  # a trial that takes its worker down this many times is failed, not handed out again
+
+
 class Chief:
     """Serves a sweep's oracle to workers and keeps the run's records (see the module docstring)."""
 
@@ -52,6 +56,7 @@ class Chief:
         self.worker_timeout = worker_timeout
         self.lock = threading.RLock()  # the servicer's thread and the watching loop both touch the oracle
         self.last_seen: dict[str, float] = {}
+        self.crashes: Counter = Counter()  # trial id → how many times it took its worker down
         self.stop_reason: str | None = None  # set: no more trials are handed out
         self.stop_planned = False  # the end the spec asked for (a time budget), not a limit
         self.stopping = False
@@ -115,6 +120,23 @@ class Chief:
         for worker, trial in list(self.oracle.ongoing_trials.items()):
             if trial.trial_id == trial_id:
                 self.seen(worker)
+
+    def worker_crashed(self, worker: str, how: str) -> None:
+        """A worker died while it held a trial. The second time the same trial takes its worker down, the
+        trial is ended as failed, with that reason, instead of being handed out again (a trial that
+        crashes every process it runs in would otherwise take down every worker in turn)."""
+        with self.lock:
+            trial = self.oracle.ongoing_trials.get(worker)
+            if trial is None:
+                return
+            self.crashes[trial.trial_id] += 1
+            if self.crashes[trial.trial_id] < CRASHES_PER_TRIAL:
+                return
+            reason = f"the trial crashed its worker {CRASHES_PER_TRIAL} times (last: {worker} {how})"
+            self.sweep.write_trial_extras(trial.trial_id, {"reason": reason, "worker": worker})
+            trial.status, trial.message = "FAILED", reason
+            self.oracle.end_trial(trial)
+            self.trial_ended(trial.trial_id)
 
     def drop_worker(self, worker: str, why: str) -> None:
         """A worker is gone for good: its trial goes back to the queue for the others."""

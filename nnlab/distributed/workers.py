@@ -102,9 +102,10 @@ class LocalWorkers:
 
     def _launch(self, worker: _Worker) -> None:
         env = {**worker.env, "NNLAB_PARENT_PID": str(os.getpid())}
-        kill_at = os.environ.get("NNLAB_KILL_WORKER_AT")  # fault injection for the tests (see faults.py)
-        if kill_at and worker is self.workers[0] and worker.restarts == 0:
-            env["NNLAB_KILL_AT"] = kill_at
+        kill_at = os.environ.get("NNLAB_KILL_WORKER_AT", "")  # fault injection for the tests (see faults.py)
+        always = kill_at.endswith(":always")
+        if kill_at and worker is self.workers[0] and (worker.restarts == 0 or always):
+            env["NNLAB_KILL_AT"] = kill_at.removesuffix(":always")
         worker.process = subprocess.Popen(
             self.command + ["--id", worker.worker_id], env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -131,6 +132,8 @@ class LocalWorkers:
                 worker.done = True
                 continue
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            if code not in (EXIT_RESTART, 2):
+                chief.worker_crashed(worker.worker_id, how)  # (a trial that keeps crashing it is failed)
             if code == EXIT_RESTART:  # (it said why; its trial is recorded as failed)
                 self._launch(worker)
             elif code == 2:  # a user's mistake the worker already explained; restarting will not help
