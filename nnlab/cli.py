@@ -9,6 +9,7 @@ TensorFlow.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -166,12 +167,16 @@ def run(
                                             "inherited CUDA_VISIBLE_DEVICES), or GPU-/MIG- names; see --per-gpu."),
     per_gpu: int = typer.Option(1, "--per-gpu", min=1, help="Workers per GPU with --gpus and without --workers "
                                                             "(they share it)."),
+    gpu_memory: Optional[int] = typer.Option(None, "--gpu-memory", metavar="MB", min=1,
+                                             help="Cap each process's memory on each GPU at MB (instead of "
+                                                  "growing as trials need it); for workers sharing a GPU."),
     strategy: Optional[Strategy] = typer.Option(None, "--strategy",
                                                 help="mirrored: train each trial on all visible GPUs."),
     tensorboard: bool = typer.Option(False, "--tensorboard", help="Per-trial TensorBoard logs with the HParams "
                                                                   "dashboard, in RUN/tensorboard/."),
 ) -> None:
     """Run a sweep (or resume it: completed trials are kept)."""
+    _gpu_memory(gpu_memory)
     with _user_errors():
         spec = _load(spec_file, set_, name)
         if overwrite:
@@ -190,6 +195,12 @@ def run(
             result = run_sweep(spec, runs_dir, overwrite=overwrite, device=device.value, quiet=quiet,
                                strategy=strategy_name, tensorboard=tensorboard)
     _exit(ctx, result)
+
+
+def _gpu_memory(megabytes: Optional[int]) -> None:
+    """--gpu-memory MB: for this process's device set-up and the local workers it starts (inherited)."""
+    if megabytes:
+        os.environ["NNLAB_GPU_MEMORY_MB"] = str(megabytes)
 
 
 @app.command()
@@ -237,10 +248,14 @@ def worker(
                                                 help="mirrored: train each trial on all visible GPUs."),
     wait: float = typer.Option(600.0, "--wait", metavar="SECONDS", min=0,
                                help="How long to wait for the chief to answer at start."),
+    gpu_memory: Optional[int] = typer.Option(None, "--gpu-memory", metavar="MB", min=1,
+                                             help="Cap each process's memory on each GPU at MB (instead of "
+                                                  "growing as trials need it); for workers sharing a GPU."),
     tensorboard: bool = typer.Option(False, "--tensorboard", help="TensorBoard logs of this worker's trials."),
     quiet: bool = QUIET,
 ) -> None:
     """Train the trials a chief hands out, until the search is over."""
+    _gpu_memory(gpu_memory)
     with _user_errors():
         from nnlab.distributed.workers import default_worker_id, run_worker
 

@@ -218,3 +218,43 @@ def test_every_command_that_uses_tensorflow_sets_its_devices_up_before_any_model
         assert result.exit_code == 0, result.output
         assert calls and calls[0] == "devices", (command[0], calls)
         assert command[0] == "validate" or "model" in calls  # (each builds or loads a model)
+
+
+class FakeGpu:
+    def __init__(self, index: int):
+        self.name, self.device_type = f"/physical_device:GPU:{index}", "GPU"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cap", [None, "2048"])
+def test_every_gpu_gets_memory_growth_or_the_hard_cap(monkeypatch, cap):
+    """configure_device on a faked list of 3 GPUs: memory growth on each, or --gpu-memory's cap on each;
+    a GPU that refuses is a warning, not silence."""
+    import tensorflow as tf
+
+    from nnlab.engine import backend
+
+    gpus = [FakeGpu(i) for i in range(3)]
+    growth, caps = [], []
+
+    def set_growth(gpu, on):
+        if gpu is gpus[2]:
+            raise RuntimeError("Physical devices cannot be modified after being initialized")
+        growth.append((gpu.name, on))
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "set_memory_growth", set_growth)
+    monkeypatch.setattr(tf.config, "set_logical_device_configuration",
+                        lambda gpu, config: caps.append((gpu.name, config[0].memory_limit)))
+    monkeypatch.setattr(backend, "_CONFIGURED", {})
+    if cap:
+        monkeypatch.setenv("NNLAB_GPU_MEMORY_MB", cap)
+    else:
+        monkeypatch.delenv("NNLAB_GPU_MEMORY_MB", raising=False)
+    if cap:
+        assert backend.configure_device("gpu") == "GPU ×3"
+        assert caps == [(g.name, 2048) for g in gpus] and growth == []
+    else:
+        with pytest.warns(RuntimeWarning, match="could not set memory growth for /physical_device:GPU:2"):
+            assert backend.configure_device("gpu") == "GPU ×3"
+        assert growth == [(gpus[0].name, True), (gpus[1].name, True)] and caps == []

@@ -17,7 +17,8 @@ def import_tensorflow():
 
 
 def configure_device(device: str) -> str:
-    """Pick the device (auto, cpu or gpu) before TensorFlow starts; return its name for people.
+    """Pick the device (auto, cpu or gpu) before TensorFlow starts; return its name for people. On GPUs:
+    memory growth, or with NNLAB_GPU_MEMORY_MB (`--gpu-memory MB`) a hard cap of that many MB each.
 
     On a CPU, Grappler (TensorFlow's graph optimizer, run on every newly traced function) is turned
     off: for a sweep's many small models it costs more at each trial's start than it saves. Measured
@@ -44,14 +45,20 @@ def configure_device(device: str) -> str:
             "--device gpu: TensorFlow sees no GPU on this machine. Install the GPU build with "
             "`pip install -e '.[gpu]'` on a machine with an NVIDIA GPU and driver, or use --device cpu"
         )
+    limit = os.environ.get("NNLAB_GPU_MEMORY_MB", "")
     for gpu in gpus:
         try:
-            tf.config.experimental.set_memory_growth(gpu, True)
+            if limit.isdigit():  # --gpu-memory MB: a hard cap per process (a logical device of that size)
+                tf.config.set_logical_device_configuration(
+                    gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=int(limit))])
+            else:  # memory growth: take what the trials need, as they need it (and keep the peak)
+                tf.config.experimental.set_memory_growth(gpu, True)
         except (RuntimeError, ValueError) as exc:  # said, not swallowed: the GPU then maps all its memory
             import warnings
 
-            warnings.warn(f"could not turn on memory growth for {gpu.name} ({exc}); TensorFlow will take "
-                          "nearly all of its memory", RuntimeWarning, stacklevel=2)
+            what = f"the {limit} MB cap (--gpu-memory)" if limit.isdigit() else "memory growth"
+            warnings.warn(f"could not set {what} for {gpu.name} ({exc}); TensorFlow will take nearly all of its "
+                          "memory", RuntimeWarning, stacklevel=2)
     if not gpus:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     _CONFIGURED[device] = f"GPU ×{len(gpus)}" if gpus else "CPU"
