@@ -323,6 +323,22 @@ def validate(
 
 
 @app.command()
+def doctor() -> None:
+    """Show what this machine offers: TensorFlow and its build, the NVIDIA GPUs, what TensorFlow sees."""
+    from nnlab.tools.doctor import report
+
+    facts, reasons, sees_gpu = report()
+    for name, value in facts:
+        typer.echo(f"{name + ':':<22}{value}")
+    if not sees_gpu:
+        typer.echo("TensorFlow sees no GPU: nnlab trains on the CPU." + (" TensorFlow says:" if reasons else ""))
+        for line in reasons[:8]:
+            typer.echo(f"  {line}")
+        typer.echo("For GPUs: Linux x86-64 or WSL2, an NVIDIA driver that supports CUDA 12, and "
+                   "`pip install -e '.[gpu]'` (README, GPU machines).")
+
+
+@app.command()
 def plot(
     run_dir: Path = typer.Argument(..., metavar="RUN", help="A run folder, e.g. runs/NAME."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder for the PNGs (default RUN/plots)."),

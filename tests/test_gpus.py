@@ -258,3 +258,18 @@ def test_every_gpu_gets_memory_growth_or_the_hard_cap(monkeypatch, cap):
         with pytest.warns(RuntimeWarning, match="could not set memory growth for /physical_device:GPU:2"):
             assert backend.configure_device("gpu") == "GPU ×3"
         assert growth == [(gpus[0].name, True), (gpus[1].name, True)] and caps == []
+
+
+@pytest.mark.slow
+def test_no_gpu_for_device_gpu_is_one_clear_message_with_tensorflows_own_reason(tmp_path):
+    """On a machine without a GPU (as CI is): exit 2, TensorFlow's reason from its own log, what to do."""
+    import subprocess
+    import sys
+
+    (tmp_path / "s.yaml").write_text("data: {source: 'sklearn:iris'}\nmodel: {kind: mlp}\nsearch: {max_trials: 1}\n")
+    out = subprocess.run([sys.executable, "-m", "nnlab", "run", str(tmp_path / "s.yaml"), "--device", "gpu",
+                          "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=300)
+    text = out.stdout + out.stderr
+    assert out.returncode == 2 and "Traceback" not in text, text[-3000:]
+    assert "TensorFlow sees no GPU on this machine" in text and "TensorFlow says:" in text
+    assert "nnlab doctor" in text and "--device cpu" in text

@@ -6,7 +6,9 @@ TensorFlow is imported here, on first need, never at nnlab's import time (quietl
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import re
 
 from nnlab.quiet import import_quietly
 
@@ -41,9 +43,12 @@ def configure_device(device: str) -> str:
             tf.config.set_visible_devices([], "GPU")
         gpus = []
     if device == "gpu" and not gpus:
+        probe = probe_gpus()  # (TensorFlow's own reason: its start-up log, hidden in this process)
+        why = "; ".join(probe.reasons[:3]) or "TensorFlow gave no reason"
         raise NnlabError(
-            "--device gpu: TensorFlow sees no GPU on this machine. Install the GPU build with "
-            "`pip install -e '.[gpu]'` on a machine with an NVIDIA GPU and driver, or use --device cpu"
+            f"--device gpu: TensorFlow sees no GPU on this machine ({probe.build}). TensorFlow says: {why}. "
+            "Install the GPU build with `pip install -e '.[gpu]'` (Linux x86-64 or WSL2, an NVIDIA driver for "
+            "CUDA 12), check with `nnlab doctor`, or use --device cpu"
         )
     limit = os.environ.get("NNLAB_GPU_MEMORY_MB", "")
     for gpu in gpus:
@@ -66,6 +71,50 @@ def configure_device(device: str) -> str:
 
 
 _CONFIGURED: dict[str, str] = {}  # device asked for → what configure_device found
+
+
+@dataclasses.dataclass
+class GpuProbe:
+    """What TensorFlow sees of the GPUs, asked in a fresh process with its own log on (nnlab's processes
+    hide TensorFlow's start-up log, and a process's GPU state cannot be asked twice)."""
+
+    gpus: int
+    build: str  # e.g. "CUDA 12.5.1, cuDNN 9" or "CPU-only build"
+    reasons: list[str]  # TensorFlow's own lines about CUDA, drivers and GPU libraries
+
+
+GPU_LOG = re.compile(r"cuda|cudnn|cublas|driver|dlopen|gpu|nvidia|libcu", re.IGNORECASE)
+
+
+def probe_gpus(timeout: float = 180) -> GpuProbe:
+    """Ask a fresh Python process what TensorFlow sees, with TF_CPP_MIN_LOG_LEVEL=0."""
+    import subprocess
+    import sys
+
+    code = ("import tensorflow as tf\n"
+            "b = tf.sysconfig.get_build_info()\n"
+            "print('NNLAB_GPUS', len(tf.config.list_physical_devices('GPU')))\n"
+            "print('NNLAB_BUILD', b.get('is_cuda_build'), b.get('cuda_version'), b.get('cudnn_version'))\n")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return GpuProbe(0, "unknown", [f"could not start Python to ask TensorFlow: {exc}"])
+    gpus, build = 0, "unknown"
+    for line in out.stdout.splitlines():
+        if line.startswith("NNLAB_GPUS "):
+            gpus = int(line.split()[1])
+        elif line.startswith("NNLAB_BUILD "):
+            _, cuda_build, cuda, cudnn = line.split()
+            build = f"CUDA {cuda}, cuDNN {cudnn}" if cuda_build == "True" else "CPU-only build (no CUDA)"
+    reasons = []
+    for line in out.stderr.splitlines():
+        text = re.sub(r"^[IWEF]\d{4} [\d:.]+\s+\d+ \S+\] ", "", line.strip())
+        if GPU_LOG.search(text) and text not in reasons:
+            reasons.append(text[:300])
+    if out.returncode and not reasons:
+        reasons.append(out.stderr.strip().splitlines()[-1][:300] if out.stderr.strip() else "TensorFlow failed")
+    return GpuProbe(gpus, build, reasons)
 
 
 def _threads(tf) -> None:
