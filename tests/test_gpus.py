@@ -193,7 +193,14 @@ def test_every_command_that_uses_tensorflow_sets_its_devices_up_before_any_model
 
     calls = []
     configure, build = backend.configure_device, models.build_model
-    monkeypatch.setattr(backend, "configure_device", lambda device: calls.append("devices") or configure(device))
+    from nnlab.engine import search
+
+    def configure_and_say(device):
+        calls.append("devices")
+        return configure(device)
+
+    monkeypatch.setattr(backend, "configure_device", configure_and_say)
+    monkeypatch.setattr(search, "configure_device", configure_and_say)  # (imported there by name)
     monkeypatch.setattr(models, "build_model", lambda *a, **k: calls.append("model") or build(*a, **k))
     from nnlab.engine import trainer
 
