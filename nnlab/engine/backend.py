@@ -139,21 +139,24 @@ def _cpu_devices(tf) -> None:
             tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * int(value))
 
 
-def mirrored_strategy():
-    """`--strategy mirrored`: TensorFlow's MirroredStrategy over every visible GPU, or, with none, over
-    every logical CPU device (one, unless NNLAB_CPU_DEVICES splits the CPU)."""
+def mirrored_devices() -> list[str]:
+    """The devices of `--strategy mirrored`, one replica each: every visible GPU, or, with none, every
+    logical CPU device (one, unless NNLAB_CPU_DEVICES splits the CPU)."""
     tf = import_tensorflow()
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = None if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
-    return tf.distribute.MirroredStrategy(devices=devices)
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return [d.name for d in devices]
+
+
+def mirrored_strategy():
+    """`--strategy mirrored`: TensorFlow's MirroredStrategy over `mirrored_devices()`."""
+    return import_tensorflow().distribute.MirroredStrategy(devices=mirrored_devices())
 
 
 def set_precision(mixed: bool, gpu: bool) -> str:
     """Keras's global dtype policy for the models of this process: float32, or mixed precision
     (float16 compute on a GPU, bfloat16 on a CPU; weights stay float32). Returns the policy name."""
-    keras = import_keras()
     policy = ("mixed_float16" if gpu else "mixed_bfloat16") if mixed else "float32"
-    keras.mixed_precision.set_global_policy(policy)
+    set_global_policy(policy)
     return policy
 
 

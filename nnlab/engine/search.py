@@ -84,11 +84,11 @@ def _mirrored_replicas(spec: Spec, data: Dataset) -> int:
     """The replica count of --strategy mirrored, checked against the spec: every batch size a trial may
     draw must split evenly over the replicas (a clear error before any training), and the data's notes
     say what evenly split batches cost (the validation rows left over, the short last training batch)."""
-    from nnlab.engine.backend import mirrored_strategy
+    from nnlab.engine.backend import mirrored_devices
     from nnlab.errors import NnlabError
     from nnlab.spec.kinds import is_space
 
-    replicas = mirrored_strategy().num_replicas_in_sync
+    replicas = len(mirrored_devices())
     batch = spec.train.batch_size
     if is_space(batch):
         values = list(getattr(batch, "choices", None) or range(batch.low, batch.high + 1, batch.step))

@@ -46,9 +46,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        if self.summary.status == "interrupted":
-            return 130
-        return 0 if self.summary.completed else 1
+        return self.summary.exit_code
 
 
 def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, device: str = "auto",

@@ -121,6 +121,13 @@ class Summary:
     started_at: str | None = None
     updated_at: str | None = None
 
+    @property
+    def exit_code(self) -> int:
+        """What `nnlab run` exits with for this run: 130 interrupted, 0 with a completed trial, else 1."""
+        if self.status == "interrupted":
+            return 130
+        return 0 if self.completed else 1
+
     @classmethod
     def from_dict(cls, data: dict) -> Summary:
         known = {f.name for f in fields(cls)}

@@ -111,7 +111,10 @@ def read_inputs(path, preprocessing: dict, labelled: bool) -> Inputs:
         if "columns" not in preprocessing:
             raise DataError("This run was not trained on a table of columns; give it arrays (x) or a file, "
                             "not a DataFrame")
-        return _frame_inputs(path, preprocessing, labelled, "the DataFrame")
+        from nnlab.data.csvfile import tidy
+
+        frame = tidy(path.reset_index(drop=True), preprocessing.get("na_values", ()))  # (as training tidied it)
+        return _frame_inputs(frame, preprocessing, labelled, "the DataFrame")
     if isinstance(path, (np.ndarray, dict)):
         if "columns" in preprocessing or "image_size" in preprocessing:
             raise DataError("This run reads " + ("images from files; give a folder or an image file" if
@@ -172,13 +175,9 @@ def _read_csv(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
 
 
 def _frame_inputs(frame, preprocessing: dict, labelled: bool, path) -> Inputs:
-    """Rows of a table (a CSV file's, tidied as it is read, or a DataFrame from Python, tidied here as
-    training tidied it) as the model takes them."""
-    from nnlab.data.csvfile import tidy
+    """Rows of a tidied table (a CSV file's, or a DataFrame from Python) as the model takes them."""
     from nnlab.data.tabular import apply_preprocessing, as_numbers, find_column
 
-    if not isinstance(path, Path):  # a DataFrame (its index is not a feature)
-        frame = tidy(frame.reset_index(drop=True), preprocessing.get("na_values", ()))
     path = Path(path)
     y = None
     if labelled:

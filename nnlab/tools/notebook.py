@@ -45,10 +45,8 @@ class Run:
 
     @property
     def exit_code(self) -> int:
-        """What `nnlab run` exits with for this run: 0 with a completed trial, 130 interrupted, else 1."""
-        if self.summary.status == "interrupted":
-            return 130
-        return 0 if self.summary.completed else 1
+        """What `nnlab run` exits with for this run (see `Summary.exit_code`)."""
+        return self.summary.exit_code
 
     # ---- the trials
 
