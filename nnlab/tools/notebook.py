@@ -27,6 +27,7 @@ class Run:
 
     def reload(self) -> Run:
         self.contents = self.folder.load()
+        self._model = None  # (a resumed run may have written another best.keras)
         return self
 
     @property
