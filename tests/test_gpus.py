@@ -125,6 +125,9 @@ def test_out_of_memory_on_a_shared_gpu_does_not_count_toward_max_failures():
                TrialRecord("4", "failed", reason="out of memory: try a smaller batch_size")]
     log.ordered = lambda: records
     assert [r.trial_id for r in log.failure_streak()] == ["2", "4"]
+    from nnlab.runs.records import is_memory_failure  # every memory failure is counted apart in summary.json
+
+    assert [r.trial_id for r in records if is_memory_failure(r)] == ["1", "3", "4"]
 
 
 def test_a_lost_gpu_stops_a_single_process_sweep_with_how_to_resume():
@@ -280,3 +283,34 @@ def test_no_gpu_for_device_gpu_is_one_clear_message_with_tensorflows_own_reason(
     assert out.returncode == 2 and "Traceback" not in text, text[-3000:]
     assert "TensorFlow sees no GPU on this machine" in text and "TensorFlow says:" in text
     assert "nnlab doctor" in text and "--device cpu" in text
+
+
+@pytest.mark.slow
+def test_a_gpu_whose_memory_is_taken_at_start_up_is_one_clear_message(monkeypatch):
+    """A worker that finds its GPU full: TensorFlow's runtime fails to start on it. One message (exit 2:
+    the local workers drop it instead of restarting it into the same wall), with TensorFlow's words,
+    its log (asked again with the log on) and what to do."""
+    import tensorflow as tf
+
+    from nnlab.engine import backend
+    from nnlab.errors import NnlabError
+
+    def full(kind=None):
+        raise RuntimeError("failed call to cuDevicePrimaryCtxRetain: CUDA_ERROR_OUT_OF_MEMORY: out of memory; "
+                           "total memory reported: 85899345920")
+
+    probes = []
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [FakeGpu(0)] if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "set_memory_growth", lambda gpu, on: None)
+    monkeypatch.setattr(tf.config, "list_logical_devices", full)
+    monkeypatch.setattr(backend, "probe_gpus", lambda start=False: probes.append(start) or backend.GpuProbe(
+        1, "CUDA 12.5.1, cuDNN 9", ["failed to create CUDA context: CUDA_ERROR_OUT_OF_MEMORY"]))
+    monkeypatch.setattr(backend, "_CONFIGURED", {})
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    with pytest.raises(NnlabError) as error:
+        backend.configure_device("auto")
+    text = str(error.value)
+    assert "TensorFlow could not start on the GPU(s) CUDA_VISIBLE_DEVICES=1 names" in text
+    assert "CUDA_ERROR_OUT_OF_MEMORY: out of memory" in text and "failed to create CUDA context" in text
+    assert "another process holds it" in text and "--gpu-memory" in text and probes == [True]
+    assert backend._CONFIGURED == {}  # (not taken for set up: the next try starts again)

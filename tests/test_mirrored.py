@@ -85,3 +85,19 @@ search: {max_trials: 1}
     assert out.returncode == 2 and "Traceback" not in out.stdout + out.stderr
     assert "train.batch_size 32 is not a multiple of 3" in out.stdout + out.stderr
     assert not (tmp_path / "runs" / "m" / "trials.csv").exists()
+
+
+def test_two_replicas_read_memory_mapped_images_from_the_kept_copy(tmp_path, image_folder):
+    """An image folder's decoded copy (runs/.decoded/) is read batch by batch from the file, on 2 replicas."""
+    folder = image_folder(9, ("a", "b", "c"))
+    out = nnlab(tmp_path, 2, f"""
+name: m
+data: {{source: images, path: {folder}, image_size: [12, 12]}}
+model: {{kind: cnn, conv_blocks: 1, filters: 4, dense_units: 8}}
+train: {{epochs: 2, batch_size: 8}}
+search: {{max_trials: 1}}
+""")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs" / "m" / "summary.json").read_text())
+    assert summary["completed"] == 1 and summary["device"] == "CPU, MirroredStrategy (2 replicas)"
+    assert len(list((tmp_path / "runs" / ".decoded").glob("*/x_train.npy"))) == 1

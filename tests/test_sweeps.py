@@ -79,6 +79,8 @@ def test_image_folder_cnn_bayesian(write, tmp_path, image_folder):
     # best.keras predicts in inference mode however it is called: its augmentation is left out
     model = keras.saving.load_model(result.run_dir / results.BEST_MODEL)
     assert not [layer for layer in model.layers if type(layer).__name__.startswith("Random")]
+    # the decoded images were kept beside the runs (the trials read them memory-mapped)
+    assert len(list((tmp_path / "runs" / ".decoded").glob("*/x_train.npy"))) == 1
 
 
 def test_npz_mlp_grid(write, tmp_path):

@@ -166,18 +166,37 @@ def _decode(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | 
     return pixels if pixels.ndim == 3 else pixels[:, :, None]
 
 
-def load_images(data: ImageData, seed: int) -> Dataset:
-    """The image folder a spec names, decoded once, as a Dataset (split by class where possible)."""
+@dataclass
+class Decoded:
+    """An image set decoded and split: pixels (uint8, in memory or memory-mapped), labels, the classes
+    and the reading's notes. What the run folder's copy of decoded images holds (`runs.imagecache`)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    class_names: list[str]
+    notes: list[str]
+
+
+def decode_split(data: ImageData, seed: int) -> Decoded:
+    """The image folder a spec names, decoded and split into training and validation images (by class
+    where possible; `data.validation_path`'s images when given)."""
     folder = read_image_folder(data.path, data.image_size, data.color_mode)
     notes = list(folder.notes)
     if data.validation_path is not None:
         val = read_image_folder(data.validation_path, data.image_size, data.color_mode, folder.class_names)
         notes += val.notes
-        x_train, y_train, x_val, y_val = folder.images, folder.labels, val.images, val.labels
-    else:
-        train_idx, val_idx = split(folder.labels, "classification", data.validation_split, seed, notes)
-        x_train, y_train = folder.images[train_idx], folder.labels[train_idx]
-        x_val, y_val = folder.images[val_idx], folder.labels[val_idx]
+        return Decoded(folder.images, folder.labels, val.images, val.labels, folder.class_names, notes)
+    train_idx, val_idx = split(folder.labels, "classification", data.validation_split, seed, notes)
+    return Decoded(folder.images[train_idx], folder.labels[train_idx], folder.images[val_idx],
+                   folder.labels[val_idx], folder.class_names, notes)
+
+
+def load_images(data: ImageData, seed: int, decoded: Decoded | None = None) -> Dataset:
+    """The image folder a spec names as a Dataset: `decoded` (read back from a run folder), or decoded now."""
+    decoded = decoded or decode_split(data, seed)
     preprocessing = {"type": "images", "image_size": list(data.image_size), "color_mode": data.color_mode}
-    return Dataset(x_train, y_train, x_val, y_val, "classification", "images", f"images {data.path.name}/",
-                   folder.class_names, rescale=1 / 255, preprocessing=preprocessing, notes=notes)
+    return Dataset(decoded.x_train, decoded.y_train, decoded.x_val, decoded.y_val, "classification", "images",
+                   f"images {data.path.name}/", list(decoded.class_names), rescale=1 / 255,
+                   preprocessing=preprocessing, notes=list(decoded.notes))

@@ -15,9 +15,10 @@ from nnlab.errors import DataError
 from nnlab.spec.schema import IMAGE_KINDS, CsvData, ImageData, NpzData, Spec
 
 
-def load_data(spec: Spec, frame=None) -> Dataset:
+def load_data(spec: Spec, frame=None, decoded=None) -> Dataset:
     """Read, split and preprocess the spec's data. Raises `DataError` with a clear message. `frame`: a
-    pandas DataFrame that stands in for a CSV source's file (from Python: nnlab.run(spec, data=frame))."""
+    pandas DataFrame that stands in for a CSV source's file (from Python: nnlab.run(spec, data=frame)).
+    `decoded`: an image source's images, already decoded and split (`data.images.Decoded`)."""
     if frame is not None and not isinstance(spec.data, CsvData):
         raise DataError(f"data= takes a DataFrame for a CSV source (source: csv); this spec's source is "
                         f"{spec.data.source}")
@@ -29,7 +30,7 @@ def load_data(spec: Spec, frame=None) -> Dataset:
     elif isinstance(data, ImageData):
         from nnlab.data.images import load_images
 
-        dataset = load_images(data, spec.seed)
+        dataset = load_images(data, spec.seed, decoded)
     elif isinstance(data, NpzData):
         dataset = arrays.load_npz(data, spec.seed)
     elif data.source.startswith("sklearn:"):

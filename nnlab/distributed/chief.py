@@ -240,9 +240,10 @@ class ChiefSweep(RecordingSweep):
              lock: RunLock) -> ChiefSweep:
         folder = RunFolder(Path(runs_dir) / spec.name)
         lock.check()
-        # The chief trains nothing: its data only sizes the models it rebuilds for best.keras. Its notes
-        # are the workers' to print.
-        data, device_name = load_and_place(spec, "cpu", reporter, notes=False)
+        # The chief trains nothing (but the refit): its data sizes the models it rebuilds for best.keras.
+        # It decodes an image folder once, for the workers too, and keeps only the memory-mapped copy, of
+        # which it reads no page unless it refits. Its notes are the workers' to print.
+        data, device_name = load_and_place(spec, "cpu", reporter, notes=False, runs_dir=Path(runs_dir))
         lock.acquire("nnlab chief")
         previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)
         sweep = cls(spec, data, folder, reporter, device_name, previous)

@@ -299,7 +299,7 @@ def run_worker(spec: Spec, runs_dir: str | Path, *, chief: str, worker_id: str, 
     folder = RunFolder(Path(runs_dir) / spec.name)
     check_worker_run_dir(folder.path, spec)
     os.environ.update(KERASTUNER_TUNER_ID=worker_id, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=str(port))
-    data, device_name = load_and_place(spec, device, reporter, strategy=strategy)
+    data, device_name = load_and_place(spec, device, reporter, strategy=strategy, runs_dir=Path(runs_dir))
     sweep = WorkerSweep(spec, data, folder, reporter, device_name, worker_id, strategy=strategy,
                         tensorboard=tensorboard)
     with terminate_as_interrupt():

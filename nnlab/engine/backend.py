@@ -64,13 +64,38 @@ def configure_device(device: str) -> str:
             what = f"the {limit} MB cap (--gpu-memory)" if limit.isdigit() else "memory growth"
             warnings.warn(f"could not set {what} for {gpu.name} ({exc}); TensorFlow will take nearly all of its "
                           "memory", RuntimeWarning, stacklevel=2)
-    if not gpus:
+    if gpus:
+        _start_gpus(tf)
+    else:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     _CONFIGURED[device] = f"GPU ×{len(gpus)}" if gpus else "CPU"
     return _CONFIGURED[device]
 
 
 _CONFIGURED: dict[str, str] = {}  # device asked for → what configure_device found
+
+
+def _start_gpus(tf) -> None:
+    """Start TensorFlow's runtime on the GPUs now: a GPU that cannot be opened (its memory taken by
+    another process, a driver fault) is one clear message here, with TensorFlow's own reason, instead
+    of a traceback at the first trial (and a worker restarted into the same wall)."""
+    from nnlab.engine.callbacks import failure_kind, first_useful_line
+    from nnlab.errors import NnlabError
+
+    try:
+        tf.config.list_logical_devices("GPU")
+    except Exception as exc:  # noqa: BLE001 (TensorFlow's InternalError, RuntimeError, …: all are this one failure)
+        said = first_useful_line(str(exc)) or type(exc).__name__
+        probe = probe_gpus(start=True)  # (its log: the CUDA lines this process hides)
+        log = "; ".join(probe.reasons[:3]) or "nothing more"
+        mask = os.environ.get("CUDA_VISIBLE_DEVICES")
+        which = f"the GPU(s) CUDA_VISIBLE_DEVICES={mask} names" if mask else "the GPU(s)"
+        if failure_kind(f"{said} {log}") == "memory":
+            hint = ("Their memory is taken: another process holds it (`nvidia-smi` lists them). With --per-gpu K, "
+                    "run fewer workers per GPU or cap each with --gpu-memory MB; or wait for the other job")
+        else:
+            hint = "Check the GPUs with `nnlab doctor`, or use --device cpu"
+        raise NnlabError(f"TensorFlow could not start on {which}: {said}. TensorFlow's log: {log}. {hint}") from None
 
 
 @dataclasses.dataclass
@@ -86,15 +111,18 @@ class GpuProbe:
 GPU_LOG = re.compile(r"cuda|cudnn|cublas|driver|dlopen|gpu|nvidia|libcu", re.IGNORECASE)
 
 
-def probe_gpus(timeout: float = 180) -> GpuProbe:
-    """Ask a fresh Python process what TensorFlow sees, with TF_CPP_MIN_LOG_LEVEL=0."""
+def probe_gpus(timeout: float = 180, start: bool = False) -> GpuProbe:
+    """Ask a fresh Python process what TensorFlow sees, with TF_CPP_MIN_LOG_LEVEL=0; `start`: also start
+    its runtime on the GPUs (what fails when their memory is taken)."""
     import subprocess
     import sys
 
     code = ("import tensorflow as tf\n"
             "b = tf.sysconfig.get_build_info()\n"
             "print('NNLAB_GPUS', len(tf.config.list_physical_devices('GPU')))\n"
-            "print('NNLAB_BUILD', b.get('is_cuda_build'), b.get('cuda_version'), b.get('cudnn_version'))\n")
+            "print('NNLAB_BUILD', b.get('is_cuda_build'), b.get('cuda_version'), b.get('cudnn_version'))\n"
+            + ("[tf.config.experimental.set_memory_growth(g, True) for g in tf.config.list_physical_devices('GPU')]\n"
+               "tf.config.list_logical_devices('GPU')\n" if start else ""))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)

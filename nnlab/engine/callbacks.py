@@ -13,7 +13,7 @@ import numpy as np
 
 from nnlab.engine.models import DataShape
 from nnlab.faults import kill_point
-from nnlab.runs.records import SHARED_MEMORY_FAILURE, best_index
+from nnlab.runs.records import MEMORY_FAILURE, SHARED_MEMORY_FAILURE, best_index
 
 
 class TrialFailed(Exception):
@@ -143,7 +143,7 @@ def explain_failure(exc: BaseException, shared_by: int | None = None) -> str:
         return (f"{SHARED_MEMORY_FAILURE} {shared_by} workers: the others may hold the memory this trial "
                 "needed (not counted toward search.max_failures); try fewer --per-gpu or a smaller batch_size")
     if kind == "memory":
-        return "out of memory: try a smaller batch_size, a smaller model or smaller images"
+        return f"{MEMORY_FAILURE} try a smaller batch_size, a smaller model or smaller images"
     return first_useful_line(text) or type(exc).__name__
 
 

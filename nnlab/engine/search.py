@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import time
+from pathlib import Path
 
 from nnlab.data.dataset import Dataset
 from nnlab.data.load import load_data
@@ -29,11 +30,11 @@ from nnlab.engine.pruning import MedianRule
 from nnlab.engine.trainer import Trainer
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
-from nnlab.runs import files
+from nnlab.runs import files, imagecache
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import TrialRecord, is_number, trial_number
 from nnlab.spec.objectives import check_task, objective_of
-from nnlab.spec.schema import Spec
+from nnlab.spec.schema import ImageData, Spec
 from nnlab.spec.space import active_values, count_configurations, sample_params
 
 TENSORBOARD_DIR = "tensorboard"
@@ -42,12 +43,17 @@ files.on_write(kill_point)  # the fault-injection tests kill a sweep between a w
 
 
 def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool = True,
-                   strategy: str | None = None, frame=None) -> tuple[Dataset, str]:
+                   strategy: str | None = None, frame=None, runs_dir: Path | None = None) -> tuple[Dataset, str]:
     """The spec's data (`frame`: a DataFrame in place of a CSV source's file), checked against the
     objective, and the device the models will train on, named for people ("CPU", "GPU ×2,
     mixed_float16"). The data's notes are the caller's to show (the run's header shows them); `notes`
-    False also keeps this function's own notes to itself."""
-    data = load_data(spec, frame)
+    False also keeps this function's own notes to itself. An image folder's decoded images are read
+    from, or kept in, `runs_dir`'s copy (see `runs.imagecache`)."""
+    decoded, said = None, []
+    if isinstance(spec.data, ImageData):
+        decoded = imagecache.obtain(spec.data, spec.seed, runs_dir, said.append)
+    data = load_data(spec, frame, decoded)
+    data.notes += said
     check_task(spec, data.task, data.heads)
     device_name = configure_device(device)
     policy = set_precision(spec.train.mixed_precision, gpu=device_name != "CPU")
@@ -215,7 +221,7 @@ class Search:
         """The search in one line; `where` the trials train (default: this process's device)."""
         epochs = (f"up to {self.spec.search.max_epochs or self.spec.train.epochs} epochs"
                   if self.spec.search.tuner == "hyperband" else f"{self.spec.train.epochs} epochs")
-        folds = f", {len(self.trainer.folds)}-fold cross-validation" if self.trainer.folds else ""
+        folds = f", {self.trainer.fold_count}-fold cross-validation" if self.trainer.fold_count else ""
         minutes = self.spec.search.max_minutes
         trials = (f"{total} trials" if total else f"as many trials as fit in {minutes:g} minutes" if minutes
                   else "? trials")

@@ -110,7 +110,7 @@ class RecordingSweep(Search):
                  previous: Summary | None, **options):
         super().__init__(spec, data, folder, reporter, device_name, **options)
         metric_names = logged_metrics(spec, data.task, data.heads)
-        if self.trainer.folds:  # the spread of a trial's score over the folds, beside its mean
+        if self.trainer.fold_count:  # the spread of a trial's score over the folds, beside its mean
             metric_names.append(f"{self.objective}_std")
         base = Summary(run=spec.name, nnlab_version=__version__, spec_hash=spec_hash(spec), model=spec.model.kind,
                        data=data.description, task=data.task, tuner=spec.search.tuner,
@@ -173,6 +173,10 @@ class RecordingSweep(Search):
                                            self.folder.best_model_path) if p.is_file())
         self.reporter.say(f"Results in {self.folder.path}/ ({shown}). Compare runs with: nnlab compare "
                           f"{self.folder.path.parent}")
+        if summary.failed_out_of_memory:
+            self.reporter.warn(f"{summary.failed_out_of_memory} of the {summary.failed} failed trial(s) ran out of "
+                               "memory (counted apart in summary.json: failed_out_of_memory); the reasons are in "
+                               "trials.csv")
         if not summary.completed:
             self.reporter.warn("no trial completed; see the reasons in trials.csv")
         return RunResult(self.folder.path, summary, self.log.ordered())
@@ -294,7 +298,8 @@ class LocalSweep(RecordingSweep):
         folder = RunFolder(Path(runs_dir) / spec.name)
         lock = lock or RunLock(folder.path)
         lock.check()  # another process holds it: say so before reading the data
-        data, device_name = load_and_place(spec, device, reporter, strategy=strategy, frame=frame)
+        data, device_name = load_and_place(spec, device, reporter, strategy=strategy, frame=frame,
+                                           runs_dir=Path(runs_dir))
         lock.acquire("nnlab run")
         previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)
         sweep = cls(spec, data, folder, reporter, device_name, previous, strategy=strategy, tensorboard=tensorboard,

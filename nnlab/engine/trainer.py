@@ -9,6 +9,7 @@ it, so a configuration trains the same everywhere. It knows nothing of tuners or
 from __future__ import annotations
 
 import contextlib
+import functools
 import statistics
 from collections.abc import Callable
 
@@ -17,7 +18,7 @@ import numpy as np
 from nnlab.data.dataset import Dataset
 from nnlab.engine.callbacks import fit_targets, keras_callbacks, mean_over_targets
 from nnlab.engine.models import DataShape, build_model, compile_model, for_saving
-from nnlab.engine.pipeline import TrainingData, fold_indices
+from nnlab.engine.pipeline import Rows, TrainingData, fold_indices
 from nnlab.engine.pruning import MedianRule, pruning_callback
 from nnlab.runs.records import best_value
 from nnlab.spec.objectives import metric_direction, objective_of
@@ -35,13 +36,32 @@ class Trainer:
         self.strategy = strategy
         self.replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         self.shape = DataShape.of(data)
-        self.training = TrainingData(data.x_train, fit_targets(data.y_train, self.shape), data.x_val,
-                                     fit_targets(data.y_val, self.shape), spec.seed, self.replicas)
         self.objective, self.direction = objective_of(spec)
-        self.folds = self._make_folds() if getattr(spec.data, "folds", None) else None
+        self.fold_count: int | None = getattr(spec.data, "folds", None) or None
         self.histories: list[dict] = []  # the current trial's, one per training (folds: their mean)
         self.fold_std: float | None = None  # the current trial's spread of the folds' best scores
         self.pruned: str | None = None  # why the current trial was pruned (search.pruning)
+
+    @functools.cached_property
+    def training(self) -> TrainingData:
+        """The training and validation split as TensorFlow reads it, made on first use: a process that
+        only rebuilds models (the chief of a parallel sweep) never reads the training data."""
+        return TrainingData(self.data.x_train, fit_targets(self.data.y_train, self.shape), self.data.x_val,
+                            fit_targets(self.data.y_val, self.shape), self.spec.seed, self.replicas)
+
+    @functools.cached_property
+    def folds(self) -> list[tuple[TrainingData, np.ndarray]] | None:
+        """data.folds: one TrainingData per fold, over all the rows (the split's training and validation
+        rows, read in place, not copied), with the fold's training labels; None without folds."""
+        if not self.fold_count:
+            return None
+        x, y = (self.data.x_train, self.data.x_val), np.concatenate([self.data.y_train, self.data.y_val])
+        folds = []
+        for train, val in fold_indices(y, self.data.task, self.fold_count, self.spec.seed):
+            fold = TrainingData(Rows(*x, index=train), fit_targets(y[train], self.shape),
+                                Rows(*x, index=val), fit_targets(y[val], self.shape), self.spec.seed, self.replicas)
+            folds.append((fold, y[train]))
+        return folds
 
     def begin_trial(self) -> None:
         self.histories, self.fold_std, self.pruned = [], None, None
@@ -70,8 +90,9 @@ class Trainer:
     def steps(self, batch_size: int) -> int:
         """Training steps of one epoch (with folds: of the smallest fold, so no fold runs out of data
         within one call into TensorFlow)."""
-        sources = [fold for fold, _ in self.folds] if self.folds else [self.training]
-        return min(source.steps(batch_size) for source in sources)
+        if not self.fold_count:
+            return self.training.steps(batch_size)
+        return min(fold.steps(batch_size) for fold, _ in self.folds)
 
     def model_for_saving(self, model, params: dict, members: dict | None = None):
         """A trained model (or search.ensemble's `members`, {trial_id: model}, averaged) as best.keras
@@ -81,7 +102,7 @@ class Trainer:
     def refit(self, params: dict, epochs: int):
         """A new model of these params trained on every training row (the validation rows too) for
         `epochs` epochs, without validation: the final model once the search has chosen."""
-        x = np.concatenate([self.data.x_train, self.data.x_val])
+        x = Rows(self.data.x_train, self.data.x_val)
         y = np.concatenate([self.data.y_train, self.data.y_val])
         val = fit_targets(self.data.y_val, self.shape)  # (not used: no validation)
         everything = TrainingData(x, fit_targets(y, self.shape), self.data.x_val, val, self.spec.seed, self.replicas)
@@ -98,7 +119,7 @@ class Trainer:
         """Train as the sweep does: on the validation split, or with data.folds once per fold (`build()`
         makes each fold after the first a fresh model). Returns Keras's History; with folds, its history
         is the folds' mean. `callbacks` are added to the first (or only) training."""
-        if self.folds:
+        if self.fold_count:
             return self._fit_folds(params, model, build or (lambda: self.compiled_model(params)), callbacks,
                                    **kwargs)
         callbacks = self.callbacks(params) + list(callbacks)
@@ -167,18 +188,6 @@ class Trainer:
         self.pruned = reason
 
     # ---- cross-validation (data.folds)
-
-    def _make_folds(self) -> list[tuple[TrainingData, np.ndarray]]:
-        """One TrainingData per fold, over all the rows (the split's training and validation rows), with
-        the fold's training labels."""
-        x = np.concatenate([self.data.x_train, self.data.x_val])
-        y = np.concatenate([self.data.y_train, self.data.y_val])
-        folds = []
-        for train, val in fold_indices(y, self.data.task, self.spec.data.folds, self.spec.seed):
-            fold = TrainingData(x[train], fit_targets(y[train], self.shape), x[val], fit_targets(y[val], self.shape),
-                                self.spec.seed, self.replicas)
-            folds.append((fold, y[train]))
-        return folds
 
     def _fit_folds(self, params: dict, model, build: Callable, callbacks, **kwargs):
         """A fresh model per fold; the trial's history is the mean of the folds' histories epoch by epoch

@@ -14,6 +14,7 @@ Every file is written atomically (a temporary file, then a rename), so a kill ne
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -59,14 +60,16 @@ def on_write(hook: Callable[[str], None]) -> None:
         _write_hooks.append(hook)
 
 
-def write_atomic(path: Path, text: str, point: str = "write") -> None:
-    """Write a text file so that readers see the old or the new content, never a mix."""
+@contextlib.contextmanager
+def atomic_file(path: Path, point: str = "write", binary: bool = False):
+    """An open file that becomes `path` when the block ends, so that readers see the old or the new
+    content, never a mix (nothing, if the block fails)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # as an ordinary file would be (mkstemp makes it private)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")) as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         for hook in _write_hooks:
@@ -75,6 +78,12 @@ def write_atomic(path: Path, text: str, point: str = "write") -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, text: str, point: str = "write") -> None:
+    """Write a text file so that readers see the old or the new content, never a mix."""
+    with atomic_file(path, point) as fh:
+        fh.write(text)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -14,7 +14,15 @@ from pathlib import Path
 
 from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
-from nnlab.runs.records import SHARED_MEMORY_FAILURE, Summary, TrialRecord, by_number, rank, run_status
+from nnlab.runs.records import (
+    SHARED_MEMORY_FAILURE,
+    Summary,
+    TrialRecord,
+    by_number,
+    is_memory_failure,
+    rank,
+    run_status,
+)
 
 
 def now() -> str:
@@ -81,6 +89,7 @@ class RunLog:
         return replace(
             self.base, status=run_status(status, completed), max_trials=self.total, trials=len(records),
             completed=completed, failed=sum(r.status == "failed" for r in records),
+            failed_out_of_memory=sum(is_memory_failure(r) for r in records),
             pruned=sum(r.status == "pruned" for r in records),
             best_trial=best.trial_id if best else None, best_score=best.score if best else None,
             best_hyperparameters=best.hyperparameters if best else None, best_metrics=best.metrics if best else None,

@@ -13,6 +13,12 @@ STATUSES = ("running", "completed", "pruned", "failed")
 # How a failed trial's reason begins when it ran out of memory on a GPU that other workers share: not the
 # configuration's failure, so it does not count toward search.max_failures (see RunLog.failure_streak).
 SHARED_MEMORY_FAILURE = "out of GPU memory on a GPU shared by"
+MEMORY_FAILURE = "out of memory:"  # how a failed trial's reason begins when it ran out of memory (no sharing)
+
+
+def is_memory_failure(record: TrialRecord) -> bool:
+    """A failed trial that ran out of memory: counted apart from the configurations that fail."""
+    return record.status == "failed" and (record.reason or "").startswith((MEMORY_FAILURE, SHARED_MEMORY_FAILURE))
 
 
 def is_number(value: Any) -> bool:
@@ -102,6 +108,7 @@ class Summary:
     trials: int = 0
     completed: int = 0
     failed: int = 0
+    failed_out_of_memory: int = 0  # of the failed trials, those that ran out of memory
     pruned: int = 0
     best_trial: str | None = None
     best_score: float | None = None

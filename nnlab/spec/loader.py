@@ -98,6 +98,10 @@ def spec_to_dict(spec: schema.Spec) -> dict:
 RESUMABLE_CHANGES = ("max_trials", "max_minutes", "max_failures", "keep", "refit", "pruning", "ensemble")
 
 
+# data.* keys that say how the data is held, not what it is: never part of a search's identity
+HOW_NOT_WHAT = ("keep_decoded",)
+
+
 # Spec keys added after nnlab 0.1, left out of the hash while they hold their default: a spec that does
 # not use them hashes as it always did, so its runs resume.
 ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "dayfirst": None, "dates": [],
@@ -113,6 +117,8 @@ def spec_hash(spec: schema.Spec, csv_reader: int | None = schema.CSV_READER) -> 
     data = spec_to_dict(spec)
     for key in RESUMABLE_CHANGES:
         data["search"].pop(key, None)
+    for key in HOW_NOT_WHAT:
+        data["data"].pop(key, None)
     data.pop("name", None)
     for section, defaults in ADDED_KEYS.items():
         for key, default in defaults.items():

@@ -140,6 +140,10 @@ class ImageData(_DataBase):
         (64, 64), description="[height, width] every image is resized to."
     )
     color_mode: Literal["rgb", "grayscale"] = Field("rgb", description="rgb (3 channels) or grayscale (1).")
+    keep_decoded: bool = Field(
+        True, description="Keep the decoded images under the runs folder (.decoded/), memory-mapped by every "
+        "process that trains on them and read back instead of decoding again; false decodes in each process."
+    )
 
 
 class NpzData(_DataBase):

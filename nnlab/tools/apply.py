@@ -286,7 +286,9 @@ def targets_of(preprocessing: dict) -> list[dict]:
 def predict_targets(model, inputs: Inputs, preprocessing: dict) -> list[tuple[dict, list, np.ndarray | None]]:
     """Per target: (the target, predictions in the data's own terms: class names or values, class
     probabilities or None)."""
-    raw = model.predict(inputs.x, batch_size=256, verbose=0)
+    from nnlab.engine.pipeline import validation_batch  # (batches as validation's: images capped by pixels)
+
+    raw = model.predict(inputs.x, batch_size=validation_batch(inputs.x), verbose=0)
     out = []
     for target in targets_of(preprocessing):
         values = np.asarray(raw[target["head"]] if isinstance(raw, dict) else raw, np.float64)

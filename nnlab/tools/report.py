@@ -92,7 +92,8 @@ def _e(text) -> str:
 def _cards(summary: Summary) -> str:
     cards = [("best " + str(summary.objective or "score"), fmt_value(summary.best_score)),
              ("best trial", summary.best_trial or "-"),
-             ("trials", f"{summary.completed} completed, {summary.pruned} pruned, {summary.failed} failed"),
+             ("trials", f"{summary.completed} completed, {summary.pruned} pruned, {summary.failed} failed"
+                        + (f" ({summary.failed_out_of_memory} out of memory)" if summary.failed_out_of_memory else "")),
              ("time", fmt_duration(summary.seconds)), ("status", summary.status),
              ("device", summary.device or "-")]
     shown = "".join(f"<div class='card'>{_e(k)}<b>{_e(v)}</b></div>" for k, v in cards)

@@ -47,11 +47,11 @@ def _retrain(folder: RunFolder, top: int, seeds: int, device: str, reporter: Rep
     from nnlab.engine.trainer import Trainer
     from nnlab.spec.space import active_values, sample_params
 
-    data, device_name = load_and_place(spec, device, reporter, notes=False)
+    data, device_name = load_and_place(spec, device, reporter, notes=False, runs_dir=folder.path.parent)
     trainer = Trainer(spec, data)
     keras = import_keras()
     seed_values = [spec.seed + 1000 * (j + 1) for j in range(seeds)]
-    folds = f", {len(trainer.folds)}-fold cross-validation as in the sweep" if trainer.folds else ""
+    folds = f", {trainer.fold_count}-fold cross-validation as in the sweep" if trainer.fold_count else ""
     reporter.say(f"[bold]nnlab retrain {folder.name}[/bold]: the best {len(chosen)} trial(s) × {seeds} seeds "
                  f"({', '.join(map(str, seed_values))}), {spec.train.epochs} epochs each{folds}, on {device_name}")
     out = []
@@ -82,7 +82,7 @@ def _retrain(folder: RunFolder, top: int, seeds: int, device: str, reporter: Rep
     out.sort(key=lambda e: (e["mean"] is None, -(e["mean"] or 0) if direction == "max" else (e["mean"] or 0)))
     files.write_json(folder.path / RETRAIN_FILE, {"objective": trainer.objective, "direction": direction,
                                                   "epochs": spec.train.epochs,
-                                                  "folds": len(trainer.folds) if trainer.folds else None,
+                                                  "folds": trainer.fold_count,
                                                   "configurations": out})
     _table(reporter, out, trainer.objective, time.monotonic() - started)
     return out

@@ -1,0 +1,78 @@
+"""Decoded images kept beside the runs (`runs/.decoded/`): decoded once, memory-mapped afterwards,
+decoded again when the files change, never written when the disk is short or the spec says not to."""
+
+from __future__ import annotations
+
+import os
+from collections import namedtuple
+
+import numpy as np
+
+from nnlab.data.images import decode_split
+from nnlab.runs import imagecache
+from nnlab.spec.loader import load_spec, spec_hash
+
+
+def _spec(write, folder, *sets):
+    path = write("spec.yaml", f"data: {{source: images, path: {folder}, image_size: [8, 8]}}\nmodel: {{kind: cnn}}\n")
+    return load_spec(path, list(sets))
+
+
+def test_images_are_decoded_once_then_memory_mapped(write, tmp_path, image_folder):
+    spec = _spec(write, image_folder(5, ("a", "b")))
+    notes = []
+    first = imagecache.obtain(spec.data, spec.seed, tmp_path / "runs", notes.append)
+    assert isinstance(first.x_train, np.memmap) and notes == []  # kept, then read back: no copy held
+    (copy,) = (tmp_path / "runs" / ".decoded").iterdir()
+    assert sorted(p.name for p in copy.iterdir()) == ["images.json", "x_train.npy", "x_val.npy"]
+    again = imagecache.obtain(spec.data, spec.seed, tmp_path / "runs", notes.append)
+    assert isinstance(again.x_val, np.memmap) and "read from" in notes[0]
+    fresh = decode_split(spec.data, spec.seed)
+    for got, want in ((again.x_train, fresh.x_train), (again.x_val, fresh.x_val), (again.y_train, fresh.y_train),
+                      (again.y_val, fresh.y_val)):
+        assert np.array_equal(got, want)
+    assert again.class_names == fresh.class_names == ["a", "b"]
+
+
+def test_a_changed_file_is_decoded_again_and_the_stale_copy_removed(write, tmp_path, image_folder):
+    folder = image_folder(5, ("a", "b"))
+    spec = _spec(write, folder)
+    runs = tmp_path / "runs"
+    imagecache.obtain(spec.data, spec.seed, runs, print)
+    (folder / "a" / "0.png").write_bytes((folder / "b" / "0.png").read_bytes())  # an image replaced
+    os.utime(folder / "a" / "0.png", ns=(1, 1))
+    notes = []
+    imagecache.obtain(spec.data, spec.seed, runs, notes.append)
+    assert notes == [f"the images in {folder} changed since they were last decoded: decoded again"]
+    assert len(list((runs / ".decoded").iterdir())) == 1
+    other = _spec(write, folder, "data.image_size=[6, 6]")  # another reading of the same folder: kept beside
+    imagecache.obtain(other.data, other.seed, runs, notes.append)
+    assert len(list((runs / ".decoded").iterdir())) == 2
+
+
+def test_a_damaged_copy_is_decoded_again(write, tmp_path, image_folder):
+    spec = _spec(write, image_folder(5, ("a", "b")))
+    runs = tmp_path / "runs"
+    imagecache.obtain(spec.data, spec.seed, runs, print)
+    (copy,) = (runs / ".decoded").iterdir()
+    (copy / "x_val.npy").write_bytes(b"not an array")
+    notes = []
+    decoded = imagecache.obtain(spec.data, spec.seed, runs, notes.append)
+    assert "could not be read" in notes[0] and len(decoded.x_val) == 2
+    assert isinstance(imagecache.obtain(spec.data, spec.seed, runs, notes.append).x_val, np.memmap)  # rewritten
+
+
+def test_no_copy_when_the_spec_says_so_or_the_disk_is_short(write, tmp_path, image_folder, monkeypatch):
+    folder = image_folder(5, ("a", "b"))
+    off = _spec(write, folder, "data.keep_decoded=false")
+    assert spec_hash(off) == spec_hash(_spec(write, folder))  # how the images are held is not what is searched
+    decoded = imagecache.obtain(off.data, off.seed, tmp_path / "runs", print)
+    assert not isinstance(decoded.x_train, np.memmap) and not (tmp_path / "runs").exists()
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(imagecache.shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
+    notes = []
+    spec = _spec(write, folder)
+    decoded = imagecache.obtain(spec.data, spec.seed, tmp_path / "runs", notes.append)
+    assert not isinstance(decoded.x_train, np.memmap)
+    assert "are not kept" in notes[0] and "GiB free" in notes[0]
+    assert not (tmp_path / "runs").exists()
