@@ -76,3 +76,12 @@ def test_no_copy_when_the_spec_says_so_or_the_disk_is_short(write, tmp_path, ima
     assert not isinstance(decoded.x_train, np.memmap)
     assert "are not kept" in notes[0] and "GiB free" in notes[0]
     assert not (tmp_path / "runs").exists()
+
+
+def test_decoding_uses_the_processes_share_of_the_cores(monkeypatch):
+    from nnlab.data.images import decode_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # (what a local worker's environment says)
+    assert decode_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert decode_threads() == min(16, os.cpu_count() or 2)
