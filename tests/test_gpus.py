@@ -314,3 +314,61 @@ def test_a_gpu_whose_memory_is_taken_at_start_up_is_one_clear_message(monkeypatc
     assert "CUDA_ERROR_OUT_OF_MEMORY: out of memory" in text and "failed to create CUDA context" in text
     assert "another process holds it" in text and "--gpu-memory" in text and probes == [True]
     assert backend._CONFIGURED == {}  # (not taken for set up: the next try starts again)
+
+
+FRESH_RUNTIME_CHECK = """
+import sys
+from nnlab.engine import backend, search
+
+configure = backend.configure_device
+
+
+def checked(device):
+    from tensorflow.python.eager import context  # (importing TensorFlow does not start its runtime)
+
+    print("NNLAB_RUNTIME", "started" if context.context()._initialized else "fresh", flush=True)
+    return configure(device)
+
+
+backend.configure_device = search.configure_device = checked
+sys.argv = ["nnlab"] + sys.argv[1:]
+from nnlab.cli import main
+
+main()
+"""
+
+
+@pytest.mark.slow
+def test_tensorflows_runtime_is_not_started_before_the_device_set_up_in_any_command(tmp_path):
+    """Each command that uses TensorFlow, in a fresh process: when nnlab sets the devices up (memory
+    growth, caps, threads: all refused once the runtime has started), TensorFlow's runtime has not
+    started yet."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    (tmp_path / "s.yaml").write_text("name: s\ndata: {source: npz, path: d.npz}\nmodel: {kind: mlp, layers: 1, "
+                                     "units: 4}\ntrain: {epochs: 1}\nsearch: {max_trials: 1}\n")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(40, 3)), y=rng.integers(0, 2, 40))
+    (tmp_path / "check.py").write_text(FRESH_RUNTIME_CHECK)
+    run = tmp_path / "runs" / "s"
+
+    def start(*command):
+        return subprocess.Popen([sys.executable, str(tmp_path / "check.py"), *command], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+
+    first = start("run", "s.yaml", "--runs-dir", "runs", "-q")
+    commands = [("validate", "s.yaml"), ("predict", str(run), "d.npz", "-o", "p.csv"), ("evaluate", str(run), "d.npz"),
+                ("export", str(run), "-o", "m.keras"), ("report", str(run), "-o", "r.html"),
+                ("retrain", str(run), "--seeds", "1")]
+    outputs = {"run": first.communicate(timeout=600)[0]}
+    assert first.returncode == 0, outputs["run"]
+    started = {command[0]: start(*command) for command in commands}  # (the rest side by side)
+    for name, proc in started.items():
+        outputs[name] = proc.communicate(timeout=600)[0]
+        assert proc.returncode == 0, f"{name}:\n{outputs[name][-3000:]}"
+    for name, output in outputs.items():
+        said = [line for line in output.splitlines() if line.startswith("NNLAB_RUNTIME")]
+        assert said and set(said) == {"NNLAB_RUNTIME fresh"}, f"{name}: {said}\n{output[-2000:]}"

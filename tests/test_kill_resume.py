@@ -69,7 +69,10 @@ def test_ctrl_c_says_the_command_that_resumes_even_after_overwrite(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "nnlab", "run", str(harness.spec), "--runs-dir", str(harness.runs),
                "--name", "ow", "--overwrite", "--yes"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    # Ctrl-C as a terminal delivers it. A shell without job control starts background commands with SIGINT
+    # ignored, and children inherit that (then Python installs no KeyboardInterrupt handler): undo it.
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     for line in proc.stdout:  # interrupt once the first trial has completed
         lines.append(line)
