@@ -23,7 +23,7 @@ class Reporter:
         self.console = console or Console(highlight=False, soft_wrap=True)
         if not self.console.is_terminal:
             self.console.width = max(self.console.width, 160)  # logs: do not wrap at 80 columns
-        in_notebook = self.console.is_jupyter and _ipython_display() is not None
+        in_notebook = self.console.is_jupyter and ipython_display() is not None
         self.live = ((self.console.is_terminal or in_notebook) and not quiet) if live is None else live
         self.in_notebook = in_notebook
         self.started = time.monotonic()
@@ -160,7 +160,7 @@ class Reporter:
         self.console.print(table)
 
 
-def _ipython_display():
+def ipython_display():
     """IPython's `display`, when this runs inside a Jupyter kernel; else None."""
     try:
         from IPython import get_ipython

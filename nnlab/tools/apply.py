@@ -307,6 +307,13 @@ def predict(model, inputs: Inputs, preprocessing: dict) -> tuple[list, np.ndarra
     return predictions, proba
 
 
+def proba_columns(target: dict) -> list[str]:
+    """The names of a classification target's probability columns: proba_<class> (one target) or
+    proba_<target>_<class> (several)."""
+    prefix = f"proba_{target['name']}_" if target["name"] else "proba_"
+    return [f"{prefix}{name}" for name in target["class_names"]]
+
+
 def predictions_csv(inputs: Inputs, predicted: list[tuple[dict, list, np.ndarray | None]], with_proba: bool) -> str:
     """One row per input, in order: its id, then `predictions` (one target) or one column per target
     named after it, then with `with_proba` one probability column per class."""
@@ -316,8 +323,7 @@ def predictions_csv(inputs: Inputs, predicted: list[tuple[dict, list, np.ndarray
     header += [target["name"] or "predictions" for target, _, _ in predicted]
     for target, _, proba in predicted:
         if with_proba and proba is not None:
-            prefix = f"proba_{target['name']}_" if target["name"] else "proba_"
-            header += [f"{prefix}{name}" for name in target["class_names"]]
+            header += proba_columns(target)
     writer.writerow(header)
     for i, row_id in enumerate(inputs.ids):
         if inputs.decoded is not None and not inputs.decoded[i]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from nnlab.progress import ipython_display
 from nnlab.runs.fmt import fmt_duration, fmt_value
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import Summary, TrialRecord, run_status
@@ -95,7 +96,7 @@ class Run:
         table run), arrays (an arrays run) or a file or folder path, as `nnlab predict` takes."""
         import pandas as pd
 
-        from nnlab.tools.apply import open_run, predict_targets, read_inputs
+        from nnlab.tools.apply import open_run, predict_targets, proba_columns, read_inputs
 
         finished = open_run(self.path)
         inputs = read_inputs(data, finished.preprocessing, labelled=False)
@@ -103,9 +104,7 @@ class Run:
         for target, values, probabilities in predict_targets(self.model(trial), inputs, finished.preprocessing):
             columns[target["name"] or "predictions"] = values
             if proba and probabilities is not None:
-                prefix = f"proba_{target['name']}_" if target["name"] else "proba_"
-                for i, name in enumerate(target["class_names"]):
-                    columns[f"{prefix}{name}"] = probabilities[:, i]
+                columns.update(zip(proba_columns(target), probabilities.T))
         index = data.index if hasattr(data, "index") and len(data.index) == len(inputs.ids) else None
         return pd.DataFrame(columns, index=index)
 
@@ -125,8 +124,9 @@ class Run:
         from nnlab.tools.plots import plot_run
 
         paths = plot_run(self.path)
-        if show and _in_ipython():
-            from IPython.display import Image, display
+        display = ipython_display() if show else None
+        if display is not None:
+            from IPython.display import Image
 
             for path in paths:
                 display(Image(filename=str(path)))
@@ -163,11 +163,3 @@ class Run:
                        + "</tr>" for r in top)
         table = f"<table><caption>Top {len(top)} trials</caption><tr>{cells}</tr>{rows}</table>" if top else ""
         return f"<div><table>{head}</table>{table}</div>"
-
-
-def _in_ipython() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    return get_ipython() is not None
