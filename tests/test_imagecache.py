@@ -85,3 +85,14 @@ def test_decoding_uses_the_processes_share_of_the_cores(monkeypatch):
     assert decode_threads() == 3
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert decode_threads() == min(16, os.cpu_count() or 2)
+
+
+def test_a_runs_folder_that_cannot_be_written_keeps_the_images_in_memory(write, tmp_path, image_folder):
+    spec = _spec(write, image_folder(5, ("a", "b")))
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / ".decoded").write_text("a file where the folder would go")  # (as a read-only folder fails)
+    notes = []
+    decoded = imagecache.obtain(spec.data, spec.seed, runs, notes.append)
+    assert not isinstance(decoded.x_train, np.memmap) and len(decoded.x_train) == 8
+    assert "could not be kept" in notes[0]

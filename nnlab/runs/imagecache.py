@@ -126,11 +126,14 @@ def keep(folder: Path, decoded: Decoded, wanted: dict) -> str | None:
     if free < size + SPARE_BYTES:
         return (f"the decoded images ({size / 1024**3:.1f} GiB) are not kept in {folder}: only "
                 f"{free / 1024**3:.1f} GiB free; each process decodes and holds its own copy")
-    for name, array in (("x_train.npy", decoded.x_train), ("x_val.npy", decoded.x_val)):
-        with files.atomic_file(folder / name, binary=True) as handle:
-            np.save(handle, np.ascontiguousarray(array))
-    files.write_json(folder / INDEX, {
-        "identity": wanted, "class_names": decoded.class_names, "notes": decoded.notes,
-        "y_train": decoded.y_train.tolist(), "y_val": decoded.y_val.tolist(),
-        "shape": list(decoded.x_train.shape[1:]), "dtype": str(decoded.x_train.dtype)})
+    try:
+        for name, array in (("x_train.npy", decoded.x_train), ("x_val.npy", decoded.x_val)):
+            with files.atomic_file(folder / name, binary=True) as handle:
+                np.save(handle, np.ascontiguousarray(array))
+        files.write_json(folder / INDEX, {
+            "identity": wanted, "class_names": decoded.class_names, "notes": decoded.notes,
+            "y_train": decoded.y_train.tolist(), "y_val": decoded.y_val.tolist(),
+            "shape": list(decoded.x_train.shape[1:]), "dtype": str(decoded.x_train.dtype)})
+    except OSError as error:  # (a read-only runs folder, a full disk: the images are in memory all the same)
+        return f"the decoded images could not be kept in {folder} ({error}); each process decodes its own copy"
     return None
