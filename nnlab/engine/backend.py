@@ -21,17 +21,25 @@ def import_tensorflow():
 def configure_device(device: str) -> str:
     """Pick the device (auto, cpu or gpu) before TensorFlow starts; return its name for people. On GPUs:
     memory growth, or with NNLAB_GPU_MEMORY_MB (`--gpu-memory MB`) a hard cap of that many MB each.
+    The devices are set up once per process (TensorFlow allows no more); every later call reuses them.
 
     On a CPU, Grappler (TensorFlow's graph optimizer, run on every newly traced function) is turned
-    off: for a sweep's many small models it costs more at each trial's start than it saves. Measured
-    on 2 cores: a 2×128 MLP on digits, first epoch 2.15 → 1.61 s and steady epoch 70 → 55 ms; a
-    4-trial CNN sweep (W2), 60.0 → 58.4 s. GPUs keep TensorFlow's default."""
+    off, on every call (`process_kept` restores the user's setting after each command): for a sweep's
+    many small models it costs more at each trial's start than it saves. Measured on 2 cores: a 2×128
+    MLP on digits, first epoch 2.15 → 1.61 s and steady epoch 70 → 55 ms; a 4-trial CNN sweep (W2),
+    60.0 → 58.4 s. GPUs keep TensorFlow's default."""
+    if device not in _CONFIGURED:
+        _CONFIGURED[device] = _set_up_devices(device)
+    if _CONFIGURED[device] == "CPU":
+        import_tensorflow().config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    return _CONFIGURED[device]
+
+
+def _set_up_devices(device: str) -> str:
+    """The once-per-process part of `configure_device`: thread pools, logical CPU devices, the GPUs'
+    memory (growth or a cap), the runtime started on them. Returns the device's name for people."""
     from nnlab.errors import NnlabError
 
-    if device in _CONFIGURED:  # (a process sets its devices up once; every later command reuses that)
-        if _CONFIGURED[device] == "CPU":  # (this one may have been restored since: see process_kept)
-            import_tensorflow().config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-        return _CONFIGURED[device]
     if device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
     tf = import_tensorflow()
@@ -63,13 +71,10 @@ def configure_device(device: str) -> str:
 
             what = f"the {limit} MB cap (--gpu-memory)" if limit.isdigit() else "memory growth"
             warnings.warn(f"could not set {what} for {gpu.name} ({exc}); TensorFlow will take nearly all of its "
-                          "memory", RuntimeWarning, stacklevel=2)
+                          "memory", RuntimeWarning, stacklevel=3)
     if gpus:
         _start_gpus(tf)
-    else:
-        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-    _CONFIGURED[device] = f"GPU ×{len(gpus)}" if gpus else "CPU"
-    return _CONFIGURED[device]
+    return f"GPU ×{len(gpus)}" if gpus else "CPU"
 
 
 _CONFIGURED: dict[str, str] = {}  # device asked for → what configure_device found

@@ -96,10 +96,7 @@ def _mirrored_replicas(spec: Spec, data: Dataset) -> int:
 
     replicas = len(mirrored_devices())
     batch = spec.train.batch_size
-    if is_space(batch):
-        values = list(getattr(batch, "choices", None) or range(batch.low, batch.high + 1, batch.step))
-    else:
-        values = [batch]
+    values = batch.values() if is_space(batch) else [batch]
     uneven = [v for v in values if v % replicas]
     if uneven:
         example = sorted({max(replicas, v - v % replicas) for v in uneven} | {v + replicas - v % replicas
@@ -121,9 +118,9 @@ def _xla_kept(spec: Spec, data: Dataset) -> bool:
     from nnlab.engine.models import DataShape, build_model, compile_model
     from nnlab.spec.space import extreme_params
 
-    params = extreme_params(spec, "max")
-    model = build_model(spec.model.kind, params, DataShape.of(data))
-    compile_model(model, params, DataShape.of(data), spec.train.loss, spec.train.metrics, jit_compile=True)
+    params, shape = extreme_params(spec, "max"), DataShape.of(data)
+    model = build_model(spec.model.kind, params, shape)
+    compile_model(model, params, shape, spec.train.loss, spec.train.metrics, jit_compile=True)
     kept = bool(model.jit_compile)
     clear_session()
     return kept
