@@ -74,8 +74,15 @@ def test_no_copy_when_the_spec_says_so_or_the_disk_is_short(write, tmp_path, ima
     spec = _spec(write, folder)
     decoded = imagecache.obtain(spec.data, spec.seed, tmp_path / "runs", notes.append)
     assert not isinstance(decoded.x_train, np.memmap)
-    assert "are not kept" in notes[0] and "GiB free" in notes[0]
+    assert "are not kept" in notes[0] and "0 MiB free" in notes[0]
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_space_left_free_grows_with_the_copy_up_to_one_gib():
+    mib = 1024**2
+    assert imagecache.spare_bytes(10_000) == 64 * mib  # a small set is kept on a nearly full disk
+    assert imagecache.spare_bytes(300 * mib) == 300 * mib
+    assert imagecache.spare_bytes(8 * 1024 * mib) == 1024 * mib  # a large one leaves room for the run
 
 
 def test_decoding_uses_the_processes_share_of_the_cores(monkeypatch):

@@ -28,7 +28,12 @@ from nnlab.spec.schema import ImageData
 
 CACHE_DIR = ".decoded"  # in the runs folder
 INDEX = "images.json"  # written last: the arrays beside it are whole
-SPARE_BYTES = 1024**3  # keep this much of the disk free after writing
+
+
+def spare_bytes(size: int) -> int:
+    """The disk space left free after writing a copy of `size` bytes: as much again, at least 64 MiB and at
+    most 1 GiB (a small image set is kept on a nearly full disk; a large one leaves room for the run)."""
+    return min(1024**3, max(64 * 1024**2, size))
 
 
 def identity(data: ImageData, seed: int) -> dict:
@@ -123,9 +128,9 @@ def keep(folder: Path, decoded: Decoded, wanted: dict) -> str | None:
     size = decoded.x_train.nbytes + decoded.x_val.nbytes
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     free = shutil.disk_usage(existing).free
-    if free < size + SPARE_BYTES:
-        return (f"the decoded images ({size / 1024**3:.1f} GiB) are not kept in {folder}: only "
-                f"{free / 1024**3:.1f} GiB free; each process decodes and holds its own copy")
+    if free < size + spare_bytes(size):
+        return (f"the decoded images ({size / 1024**2:,.0f} MiB) are not kept in {folder}: only "
+                f"{free / 1024**2:,.0f} MiB free; each process decodes and holds its own copy")
     try:
         for name, array in (("x_train.npy", decoded.x_train), ("x_val.npy", decoded.x_val)):
             with files.atomic_file(folder / name, binary=True) as handle:
