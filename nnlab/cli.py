@@ -503,8 +503,10 @@ class Kind(str, Enum):
 
 @app.command()
 def init(
-    data: Path = typer.Option(..., "--data", metavar="PATH", help="A CSV, a folder of class subfolders of "
-                                                                  "images, or an .npz."),
+    data: Optional[Path] = typer.Argument(None, metavar="DATA", show_default=False,
+                                          help="A CSV, a folder of class subfolders of images, or an .npz."),
+    data_option: Optional[Path] = typer.Option(None, "--data", metavar="PATH",
+                                               help="The same as DATA (either form)."),
     target: Optional[str] = typer.Option(None, "--target", metavar="COLUMN",
                                          help="The CSV column to predict (default: the last)."),
     kind: Optional[Kind] = typer.Option(None, "--kind", help="Model kind (default: cnn for images, mlp else)."),
@@ -517,6 +519,11 @@ def init(
         from nnlab.runs.files import write_atomic
         from nnlab.tools.starter import starter_spec
 
+        if data is not None and data_option is not None and data != data_option:
+            raise NnlabError(f"two data paths given ({data} and --data {data_option}): give one")
+        data = data or data_option
+        if data is None:
+            raise NnlabError("which data? `nnlab init DATA`, e.g. `nnlab init train.csv --target price`")
         if output.exists() and not force:
             raise NnlabError(f"{output} exists; choose another --output, or --force to replace it")
         text, found = starter_spec(data, output, target, kind.value if kind else None)

@@ -46,6 +46,18 @@ def test_regression_target_chosen_and_existing_file_kept(write, tmp_path):
     assert result.exit_code == 2 and "size" in result.output and not (tmp_path / "x.yaml").exists()
 
 
+def test_the_data_is_given_as_an_argument_or_with_data(write, tmp_path):
+    data = write("houses.csv", "rooms,price\n" + "\n".join(f"{i % 5},{100 + i * 3.5}" for i in range(80)))
+    result = runner.invoke(app, ["init", str(data), "-o", str(tmp_path / "a.yaml")])
+    assert result.exit_code == 0, result.output
+    assert load_spec(tmp_path / "a.yaml").data.target == "price"
+    other = str(tmp_path / "other.csv")
+    result = runner.invoke(app, ["init", str(data), "--data", other, "-o", str(tmp_path / "b.yaml")])
+    assert result.exit_code == 2 and "two data paths" in result.output and not (tmp_path / "b.yaml").exists()
+    result = runner.invoke(app, ["init", "-o", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 2 and "nnlab init DATA" in result.output and not (tmp_path / "c.yaml").exists()
+
+
 def test_image_folder_and_npz(image_folder, tmp_path):
     folder = image_folder(n_per_class=5, classes=("cat", "dog", "owl"), size=(40, 30))
     result = runner.invoke(app, ["init", "--data", str(folder), "-o", str(tmp_path / "img.yaml")])
