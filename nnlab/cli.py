@@ -444,7 +444,8 @@ def export(
 def predict(
     run_dir: Path = RUN_ARG,
     data: Path = typer.Argument(..., metavar="DATA", help="A CSV (the target column may be missing), an image "
-                                                           "folder or one image, or an .npz with x."),
+                                                           "folder or one image, a CSV listing image files, or an "
+                                                           ".npz with x."),
     output: Path = typer.Option(Path("predictions.csv"), "--output", "-o", help="Where the predictions go."),
     proba: bool = typer.Option(False, "--proba", help="Add one probability column per class."),
     trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
@@ -473,8 +474,12 @@ def predict(
 def evaluate(
     run_dir: Path = RUN_ARG,
     data: Path = typer.Argument(..., metavar="DATA", help="Labelled data: a CSV with the target column, an image "
-                                                           "folder with class subfolders, or an .npz with x and y."),
+                                                           "folder with class subfolders, a CSV listing image files "
+                                                           "and their classes, or an .npz with x and y."),
     trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
+    label: Optional[str] = typer.Option(None, "--label", metavar="COLUMN",
+                                        help="In a CSV listing image files: the column of classes (default: the "
+                                             "one whose every value is a class)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """A run's model on a labelled test set: accuracy, macro F1, per-class report, confusion matrix;
@@ -485,9 +490,11 @@ def evaluate(
         from nnlab.tools.apply import load_model, open_run, read_inputs
 
         finished = open_run(run_dir)
-        inputs = read_inputs(data, finished.preprocessing, labelled=True)
+        inputs = read_inputs(data, finished.preprocessing, labelled=True, label=label)
         model = load_model(finished, trial)
         result = evaluate_model(model, inputs, finished.preprocessing)
+    for note in inputs.notes:
+        typer.echo(f"note: {note}", err=True)
     if as_json:
         import json
 

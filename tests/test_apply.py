@@ -122,14 +122,35 @@ def test_predict_and_evaluate_image_folders(write, tmp_path, image_folder):
     assert [r["file"] for r in predicted] == ["broken.jpg", "z0.png", "z1.png", "z2.png"]
     assert predicted[0]["predictions"] == "could not decode the image"
     assert {r["predictions"] for r in predicted[1:]} <= {"cat", "dog"}
+    import nnlab
+
+    frame = nnlab.open(run_dir).predict(flat, proba=True)  # from Python: no guess for the broken image either
+    assert frame["predictions"].isna().tolist() == [True, False, False, False]
+    assert frame.iloc[0][["proba_cat", "proba_dog"]].isna().all()
+    assert frame["predictions"].tolist()[1:] == [r["predictions"] for r in predicted[1:]]
     out = runner.invoke(app, ["evaluate", str(run_dir), str(folder)])
     assert out.exit_code == 0 and "16 examples" in out.output
     assert (run_dir / results.BEST_MODEL).is_file()
     out = runner.invoke(app, ["predict", str(run_dir), str(flat / "z0.png"), "-o", str(tmp_path / "one.csv")])
     assert out.exit_code == 0 and "wrote 1 prediction to" in out.output
-    (tmp_path / "new.csv").write_text("a,b\n1,2\n")  # a CSV given to an image run
+    (tmp_path / "new.csv").write_text("a,b\n1,2\n")  # a CSV given to an image run, not a list of images
     out = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "new.csv"), "-o", str(tmp_path / "c.csv")])
-    assert out.exit_code == 2 and "new.csv is not an image" in out.output and not (tmp_path / "c.csv").exists()
+    assert out.exit_code == 2 and "does not list image files" in out.output and not (tmp_path / "c.csv").exists()
+    # a list of images with their classes, as GTSRB's Test.csv (paths relative to the CSV, in its own order)
+    listed = ["dog/" + p.name for p in sorted((folder / "dog").iterdir())[:2]] + ["cat/" + sorted(
+        (folder / "cat").iterdir())[0].name]
+    (folder / "Test.csv").write_text("Width,ClassId,Path\n" + "".join(
+        f"12,{p.split('/')[0]},{p}\n" for p in listed))
+    out = runner.invoke(app, ["predict", str(run_dir), str(folder / "Test.csv"), "-o", str(tmp_path / "t.csv")])
+    assert out.exit_code == 0, out.output
+    assert [r["Path"] for r in rows(tmp_path / "t.csv")] == listed  # the list's order, its own paths
+    out = runner.invoke(app, ["evaluate", str(run_dir), str(folder / "Test.csv")])
+    assert out.exit_code == 0, out.output
+    assert "3 examples" in out.output and "labels from Test.csv's column 'ClassId'" in out.output
+    out = runner.invoke(app, ["evaluate", str(run_dir), str(folder / "Test.csv"), "--label", "Width"])
+    assert out.exit_code == 2 and "labels the run never saw: 12" in out.output
+    out = runner.invoke(app, ["evaluate", str(run_dir), str(folder), "--label", "ClassId"])
+    assert out.exit_code == 2 and "--label names the column" in out.output
     out = runner.invoke(app, ["predict", str(run_dir), str(flat / "broken.jpg"), "-o", str(tmp_path / "c.csv")])
     assert out.exit_code == 2 and "could be decoded" in out.output
 

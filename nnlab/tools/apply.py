@@ -32,7 +32,7 @@ class Inputs:
     id_name: str  # "file" or "row"
     y: np.ndarray | dict | None = None  # labels, encoded as in training (several targets: a dict of them)
     notes: list[str] = field(default_factory=list)
-    decoded: np.ndarray | None = None  # images: False where a file could not be decoded
+    unread: dict[int, str] = field(default_factory=dict)  # images: the rows without one, and why
 
 
 @dataclass
@@ -103,10 +103,17 @@ def load_model(run: FinishedRun, trial_id: str | None = None):
 # ------------------------------------------------------------------------------------ new data
 
 
-def read_inputs(path, preprocessing: dict, labelled: bool) -> Inputs:
+def read_inputs(path, preprocessing: dict, labelled: bool, label: str | None = None) -> Inputs:
     """New data prepared as the run prepared its training data. `labelled`: the data must carry
     labels (a CSV's target column, class subfolders, an .npz's y), as for `evaluate`. From Python,
-    `path` may also be a pandas DataFrame (rows as a CSV run reads them) or arrays (x, or {"x", "y"})."""
+    `path` may also be a pandas DataFrame (rows as a CSV run reads them) or arrays (x, or {"x", "y"}).
+    An image run also takes a CSV that lists image files; `label` names its column of classes."""
+    from nnlab.data.imagelist import is_image_list
+
+    image_run = preprocessing.get("type") == "images" and "image_size" in preprocessing
+    if label is not None and not (image_run and isinstance(path, (str, Path)) and is_image_list(Path(path))):
+        raise DataError("--label names the column of classes in a CSV that lists image files, for a run trained "
+                        "on an image folder; leave it out here")
     if _is_frame(path):
         if "columns" not in preprocessing:
             raise DataError("This run was not trained on a table of columns; give it arrays (x) or a file, "
@@ -124,8 +131,8 @@ def read_inputs(path, preprocessing: dict, labelled: bool) -> Inputs:
     path = Path(path)
     if not path.exists():
         raise DataError(f"Data not found: {path}")
-    if preprocessing.get("type") == "images" and "image_size" in preprocessing:  # from an image folder
-        return _read_images(path, preprocessing, labelled)
+    if image_run:  # from an image folder
+        return _read_images(path, preprocessing, labelled, label)
     if path.suffix.lower() == ".npz":
         return _read_npz(path, preprocessing, labelled)
     if "columns" in preprocessing:
@@ -227,48 +234,60 @@ def _array_inputs(found: dict, preprocessing: dict, labelled: bool, path) -> Inp
     return Inputs(x, [str(i + 1) for i in range(len(x))], "row", y)
 
 
-def _read_images(path: Path, preprocessing: dict, labelled: bool) -> Inputs:
-    from nnlab.data.images import class_folders, decode_files, is_image_file, list_image_files
+def _read_images(path: Path, preprocessing: dict, labelled: bool, label: str | None = None) -> Inputs:
+    from nnlab.data.imagelist import is_image_list, read_image_list
+    from nnlab.data.images import class_folders, is_image_file, list_image_files
 
-    size = tuple(preprocessing["image_size"])
+    if is_image_list(path):
+        listed = read_image_list(path, preprocessing["class_names"] if labelled else None, label)
+        y = _encode_labels(listed.labels, preprocessing, path.name) if labelled else None
+        return _decode_inputs(listed.files, listed.ids, listed.id_name, y, preprocessing, path, listed.notes)
     if path.is_file():
         if not is_image_file(path):
             raise DataError(f"{path.name} is not an image ({', '.join(IMAGE_FORMATS)}): this run was trained on "
-                            "images; give a folder of images, a folder with class subfolders, or one image")
+                            "images; give a folder of images, a folder with class subfolders, one image, or a "
+                            "CSV that lists image files")
         if labelled:
             raise DataError(f"{path.name} is one image without a label: evaluate needs a folder with one subfolder "
-                            "of images per class")
-        files = [path]
-        labels = None
-    else:
-        flat, _ = list_image_files(path) if not labelled else ([], 0)
-        direct = [p for p in flat if p.parent == path]
-        if labelled or not direct:
-            files, labels = [], []
-            names = [str(c) for c in preprocessing["class_names"]]
-            for sub in class_folders(path):
-                if sub.name not in names:
-                    raise DataError(f"{path}: the class folder {sub.name!r} is not one of the run's classes "
-                                    f"({', '.join(names)})")
-                found, _ = list_image_files(sub)
-                files += found
-                labels += [names.index(sub.name)] * len(found)
-        else:  # a flat folder of images, in name order
-            files, labels = direct, None
+                            "of images per class, or a CSV that lists image files with their classes")
+        return _decode_inputs([path], [path.name], "file", None, preprocessing, path, [])
+    flat, _ = list_image_files(path) if not labelled else ([], 0)
+    direct = [p for p in flat if p.parent == path]
+    if direct and not labelled:  # a flat folder of images, in name order
+        return _decode_inputs(direct, [str(f.relative_to(path)) for f in direct], "file", None, preprocessing,
+                              path, [])
+    files, labels = [], []
+    names = [str(c) for c in preprocessing["class_names"]]
+    for sub in class_folders(path):
+        if sub.name not in names:
+            raise DataError(f"{path}: the class folder {sub.name!r} is not one of the run's classes "
+                            f"({', '.join(names)})")
+        found, _ = list_image_files(sub)
+        files += found
+        labels += [names.index(sub.name)] * len(found)
+    y = np.asarray(labels, np.int64) if labelled else None
+    return _decode_inputs(files, [str(f.relative_to(path)) for f in files], "file", y, preprocessing, path, [])
+
+
+def _decode_inputs(files: list[Path], ids: list[str], id_name: str, y, preprocessing: dict, path: Path,
+                   notes: list[str]) -> Inputs:
+    """The images decoded to the run's size; a file that cannot be read fails `evaluate` (its label would
+    be scored against a black image) and gets a row saying so from `predict`."""
+    from nnlab.data.images import decode_files
+
     if not files:
         raise DataError(f"No images ({', '.join(IMAGE_FORMATS)}) in {path}")
-    images, ok = decode_files(files, size, preprocessing.get("color_mode", "rgb"))
+    images, ok = decode_files(files, tuple(preprocessing["image_size"]), preprocessing.get("color_mode", "rgb"))
     if not ok.any():
         raise DataError(f"No image in {path} could be decoded ({len(files)} file(s), e.g. {files[0].name})")
-    notes = []
-    if not ok.all():
-        bad = [str(f) for f, good in zip(files, ok) if not good]
-        if labelled:
-            raise DataError(f"{len(bad)} image(s) could not be decoded, e.g. {bad[0]}")
-        notes.append(f"{len(bad)} image(s) could not be decoded (e.g. {bad[0]}); their rows say so")
-    ids = [str(f.relative_to(path)) if path.is_dir() else f.name for f in files]
-    y = np.asarray(labels, np.int64) if labels is not None and labelled else None
-    return Inputs(images, ids, "file", y, notes, decoded=ok)
+    unread = {i: "image file not found" if not files[i].is_file() else "could not decode the image"
+              for i in np.flatnonzero(~ok).tolist()}
+    if unread:
+        example = files[next(iter(unread))]
+        if y is not None:
+            raise DataError(f"{len(unread)} image(s) could not be read, e.g. {example}")
+        notes.append(f"{len(unread)} image(s) could not be read (e.g. {example}); their rows say so")
+    return Inputs(images, ids, id_name, y, notes, unread)
 
 
 # ------------------------------------------------------------------------------------ predictions
@@ -326,8 +345,8 @@ def predictions_csv(inputs: Inputs, predicted: list[tuple[dict, list, np.ndarray
             header += proba_columns(target)
     writer.writerow(header)
     for i, row_id in enumerate(inputs.ids):
-        if inputs.decoded is not None and not inputs.decoded[i]:
-            writer.writerow([row_id, "could not decode the image"] + [""] * (len(header) - 2))
+        if i in inputs.unread:
+            writer.writerow([row_id, inputs.unread[i]] + [""] * (len(header) - 2))
             continue
         row = [row_id] + [v[i] if isinstance(v[i], str) else repr(float(v[i])) for _, v, _ in predicted]
         for _, _, proba in predicted:

@@ -94,6 +94,7 @@ class Run:
         column per target when there are several), in the data's own terms (class names, or values in
         the target's units); with `proba`, a probability column per class. `data`: a DataFrame (a
         table run), arrays (an arrays run) or a file or folder path, as `nnlab predict` takes."""
+        import numpy as np
         import pandas as pd
 
         from nnlab.tools.apply import open_run, predict_targets, proba_columns, read_inputs
@@ -102,19 +103,22 @@ class Run:
         inputs = read_inputs(data, finished.preprocessing, labelled=False)
         columns = {}
         for target, values, probabilities in predict_targets(self.model(trial), inputs, finished.preprocessing):
+            for i in inputs.unread:  # (an image that could not be read: no prediction, not a black image's)
+                values[i] = None
             columns[target["name"] or "predictions"] = values
             if proba and probabilities is not None:
+                probabilities[list(inputs.unread)] = np.nan
                 columns.update(zip(proba_columns(target), probabilities.T))
         index = data.index if hasattr(data, "index") and len(data.index) == len(inputs.ids) else None
         return pd.DataFrame(columns, index=index)
 
-    def evaluate(self, data, trial: str | None = None) -> dict:
+    def evaluate(self, data, trial: str | None = None, label: str | None = None) -> dict:
         """Metrics on labelled data (a DataFrame with the target column, arrays with y, or a path), as
-        `nnlab evaluate` reports them."""
+        `nnlab evaluate` reports them; `label`: as its --label."""
         from nnlab.tools.apply import evaluate, open_run, read_inputs
 
         finished = open_run(self.path)
-        inputs = read_inputs(data, finished.preprocessing, labelled=True)
+        inputs = read_inputs(data, finished.preprocessing, labelled=True, label=label)
         return evaluate(self.model(trial), inputs, finished.preprocessing)
 
     # ---- pictures and display
