@@ -127,3 +127,18 @@ def test_a_positive_skewed_target_is_fitted_as_log_and_init_says_why(write, tmp_
     assert result.exit_code == 0, result.output
     assert "positive and skewed (skewness" in result.output
     assert load_spec(tmp_path / "e.yaml").data.target_transform == "log"
+
+
+def test_the_run_is_named_after_the_data_or_the_folder_above_a_generic_name(tmp_path):
+    from nnlab.tools.starter import run_name
+
+    for relative in ("titanic/train.csv", "gtsrb/Train", "bikes/data/train.csv", "my data/houses.csv"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        if relative.endswith(".csv"):
+            (tmp_path / relative).write_text("a\n1\n")
+        else:
+            (tmp_path / relative).mkdir()
+    assert run_name(tmp_path / "titanic/train.csv") == "titanic"
+    assert run_name(tmp_path / "gtsrb/Train") == "gtsrb"
+    assert run_name(tmp_path / "bikes/data/train.csv") == "bikes"
+    assert run_name(tmp_path / "my data/houses.csv") == "houses"

@@ -175,6 +175,22 @@ def _yaml(value) -> str:
     return text[1:-1]  # without the list's brackets
 
 
+# Names that say what a file is for, not what it holds: the run is named after the folder above
+_GENERIC_NAMES = {"train", "training", "train_data", "train_images", "trainset", "data", "dataset", "images"}
+
+
+def run_name(path: Path) -> str:
+    """The run's name from the data's: `titanic/train.csv` → titanic, `gtsrb/Train/` → gtsrb."""
+    named = path.resolve()
+    for _ in range(2):
+        stem = named.name if named.is_dir() else named.stem
+        if stem.lower() not in _GENERIC_NAMES or not named.parent.name:
+            break
+        named = named.parent
+    stem = named.name if named.is_dir() else named.stem
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._") or "run"
+
+
 def starter_spec(path: str | Path, output: str | Path, target: str | None = None, kind: str | None = None,
                  name: str | None = None) -> tuple[str, Look]:
     """The text of a commented starting spec for the data at `path`, to be written at `output`."""
@@ -184,7 +200,7 @@ def starter_spec(path: str | Path, output: str | Path, target: str | None = None
     if kind == "cnn" and found.source == "csv":
         raise NnlabError("--kind cnn needs images: a folder of class subfolders, or an .npz of image arrays")
     small = found.rows < 2000
-    name = name or re.sub(r"[^A-Za-z0-9._-]+", "-", path.name if path.is_dir() else path.stem).strip("-._") or "run"
+    name = name or run_name(path)
     if found.task == "regression":
         objective, metrics = "val_loss", "[mae, r2]"
     elif found.imbalanced:
