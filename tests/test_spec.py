@@ -85,6 +85,17 @@ def test_set_overrides_values_and_errors_name_the_override(write):
     assert "--set search.max_trials=zero" in message and "search.max_trials" in message
 
 
+def test_numbers_in_exponent_form_are_numbers_in_the_file_and_in_set(write):
+    """PyYAML (YAML 1.1) reads `1e-3` as text; a spec reads it as the number a person means (YAML 1.2)."""
+    text = MPG.replace("{float: [0.001, 0.05], log: true}", "{float: [1e-4, 5E-2], log: true}")
+    assert load_spec(write("s.yaml", text)).train.learning_rate == FloatRange(0.0001, 0.05, log=True)
+    spec = load_spec(write("s.yaml", MPG), ["train.learning_rate=3e-4", "name=2e5x"])
+    assert spec.train.learning_rate == 0.0003 and spec.name == "2e5x"
+    import yaml
+
+    assert yaml.safe_load("1e-3") == "1e-3"  # (PyYAML's own loader is left as it is)
+
+
 def test_set_without_equals_is_explained(write):
     assert "expected KEY=VALUE" in error_of(write, MPG, "search.max_trials")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -132,10 +133,20 @@ def spec_hash(spec: schema.Spec, csv_reader: int | None = schema.CSV_READER) -> 
 # ------------------------------------------------------------------------------------ YAML
 
 
+class SpecYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, with YAML 1.2's numbers: `1e-3` is a number, as a person means it (YAML 1.1,
+    PyYAML's, wants `1.0e-3` and reads `1e-3` as text)."""
+
+
+SpecYamlLoader.add_implicit_resolver(  # (copies the safe loader's resolvers before adding: SafeLoader is unchanged)
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
 def _parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.load(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=SpecYamlLoader)
+        raw = yaml.load(text, Loader=SpecYamlLoader)
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
         raise SpecError(
@@ -203,7 +214,7 @@ def _parse_override(item: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. --set search.max_trials=2")
     try:
-        return key.strip(), yaml.safe_load(value_text) if value_text.strip() else None
+        return key.strip(), yaml.load(value_text, Loader=SpecYamlLoader) if value_text.strip() else None
     except yaml.YAMLError as exc:
         raise SpecError(f"--set {item!r}: the value is not valid YAML ({exc})") from None
 
