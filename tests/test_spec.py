@@ -96,6 +96,16 @@ def test_numbers_in_exponent_form_are_numbers_in_the_file_and_in_set(write):
     assert yaml.safe_load("1e-3") == "1e-3"  # (PyYAML's own loader is left as it is)
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("data: stocks.csv\nmodel: {kind: mlp}\n", "write `data: {source: csv, path: stocks.csv, target: COLUMN}`"),
+    ("data: signs/Train\nmodel: {kind: cnn}\n", "write `data: {source: images, path: signs/Train}`"),
+    ("data: sklearn:digits\nmodel: {kind: mlp}\n", 'write `data: {source: "sklearn:digits"}`'),
+    ("data: {source: 'sklearn:iris'}\nmodel: mlp\n", "write `model: {kind: mlp}` (then its keys"),
+])
+def test_a_bare_value_for_data_or_model_gets_the_section_it_means(write, text, expected):
+    assert expected in error_of(write, text)
+
+
 def test_set_without_equals_is_explained(write):
     assert "expected KEY=VALUE" in error_of(write, MPG, "search.max_trials")
 

@@ -326,7 +326,7 @@ def _describe(err: dict, loc: tuple, parent: type | None) -> str:
         tag_key, options = ("source", schema.DATA_SOURCES) if key == "data" else ("kind", schema.MODEL_KINDS)
         value = found.get(tag_key) if isinstance(found, dict) else None
         if not isinstance(found, dict):
-            return f"expected a section of keys; found {found!r}"
+            return f"expected a section of keys; found {found!r}{_section_hint(key, found)}"
         if value is None:
             return f"`{key}.{tag_key}` is missing; expected one of: {', '.join(options)}"
         return f"`{key}.{tag_key}`: expected one of {', '.join(options)}; found {value!r}{did_you_mean(value, options)}"
@@ -336,10 +336,25 @@ def _describe(err: dict, loc: tuple, parent: type | None) -> str:
         return f"expected {expected}; found {found!r}{did_you_mean(found, options)}"
     if kind == "value_error":
         return str(err["ctx"]["error"])
-    if kind == "model_type" or kind == "dict_type":
-        return f"expected a section of keys (key: value); found {found!r}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected a section of keys (key: value); found {found!r}{_section_hint(key, found)}"
     message = err["msg"]
     return f"{message[0].lower()}{message[1:]}; found {found!r}"
+
+
+def _section_hint(key, found) -> str:
+    """What the user probably meant by a bare value where `data` or `model` wants its keys."""
+    if key == "model" and isinstance(found, str) and found in schema.MODEL_KINDS:
+        return f"; write `model: {{kind: {found}}}` (then its keys, e.g. layers, units)"
+    if key == "data" and isinstance(found, str) and found.startswith(("sklearn:", "keras:")):
+        return f'; write `data: {{source: "{found}"}}`'
+    if key == "data" and isinstance(found, str):
+        suffix = Path(found).suffix.lower()
+        source = {".csv": "csv", ".npz": "npz", "": "images"}.get(suffix)
+        if source is not None:
+            target = ", target: COLUMN" if source == "csv" else ""
+            return f"; write `data: {{source: {source}, path: {found}{target}}}`"
+    return ""
 
 
 def with_name(spec: schema.Spec, name: str) -> schema.Spec:
