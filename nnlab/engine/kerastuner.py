@@ -91,6 +91,10 @@ def import_keras_tuner():
 
     config.DEBUG = False
     warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+    # The Bayesian oracle's Gaussian process often meets its length-scale bounds on a few trials: scikit-learn's
+    # warning says so to the student, who can do nothing about it (the oracle still proposes a trial)
+    warnings.filterwarnings("ignore", message=".*close to the specified (lower|upper) bound",
+                            module="sklearn.gaussian_process")
     make_writes_atomic()
     return keras_tuner
 

@@ -348,7 +348,7 @@ def predictions_csv(inputs: Inputs, predicted: list[tuple[dict, list, np.ndarray
         if i in inputs.unread:
             writer.writerow([row_id, inputs.unread[i]] + [""] * (len(header) - 2))
             continue
-        row = [row_id] + [v[i] if isinstance(v[i], str) else repr(float(v[i])) for _, v, _ in predicted]
+        row = [row_id] + [repr(float(v[i])) if t["task"] == "regression" else str(v[i]) for t, v, _ in predicted]
         for _, _, proba in predicted:
             if with_proba and proba is not None:
                 row += [f"{p:.6g}" for p in proba[i]]

@@ -89,7 +89,10 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
     if row_numbers:
         lines.append(f"  drop: {_yaml(row_numbers)}   # row numbers or identifiers, not features")
     if task == "classification":
-        counts = frame[target].astype(str).value_counts()
+        labels = frame[target].dropna()
+        if labels.dtype.kind == "f" and bool((labels % 1 == 0).all()):  # codes read as numbers: 1, not 1.0
+            labels = labels.astype("int64")
+        counts = labels.astype(str).value_counts()
         share = counts.min() / counts.sum()
         comments.append(f"classes: {len(counts)} ({', '.join(f'{k}: {v}' for k, v in counts.head(8).items())}"
                         f"{', …' if len(counts) > 8 else ''})")

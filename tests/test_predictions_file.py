@@ -1,0 +1,17 @@
+"""The predictions CSV: one row per input, classes as the data writes them, values as numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnlab.tools.apply import Inputs, predictions_csv
+
+
+def test_class_codes_are_written_as_the_data_has_them_and_values_as_numbers():
+    inputs = Inputs(np.zeros((3, 1)), ["1", "2", "3"], "row", unread={2: "could not decode the image"})
+    survived = {"name": None, "task": "classification", "class_names": [0, 1]}
+    fare = {"name": "fare", "task": "regression"}
+    text = predictions_csv(inputs, [(survived, [0, 1, 0], np.array([[0.8, 0.2], [0.3, 0.7], [1, 0]])),
+                                    (fare, [7.25, 71.0, 0.0], None)], with_proba=True)
+    assert text.splitlines() == ["row,predictions,fare,proba_0,proba_1", "1,0,7.25,0.8,0.2", "2,1,71.0,0.3,0.7",
+                                 "3,could not decode the image,,,"]  # (Titanic's 0/1, not 0.0/1.0)
