@@ -4,6 +4,7 @@ decoded again when the files change, never written when the disk is short or the
 from __future__ import annotations
 
 import os
+import time
 from collections import namedtuple
 
 import numpy as np
@@ -22,8 +23,11 @@ def test_images_are_decoded_once_then_memory_mapped(write, tmp_path, image_folde
     spec = _spec(write, image_folder(5, ("a", "b")))
     notes = []
     first = imagecache.obtain(spec.data, spec.seed, tmp_path / "runs", notes.append)
-    assert isinstance(first.x_train, np.memmap) and notes == []  # kept, then read back: no copy held
+    assert isinstance(first.x_train, np.memmap)  # kept, then read back: no copy held
     (copy,) = (tmp_path / "runs" / ".decoded").iterdir()
+    assert notes == [f"decoded images kept in {copy} (0 MiB): later loads of these images read them instead of "
+                     "decoding (data.keep_decoded: false to keep none)"]
+    notes.clear()
     assert sorted(p.name for p in copy.iterdir()) == ["images.json", "x_train.npy", "x_val.npy"]
     again = imagecache.obtain(spec.data, spec.seed, tmp_path / "runs", notes.append)
     assert isinstance(again.x_val, np.memmap) and "read from" in notes[0]
@@ -43,11 +47,30 @@ def test_a_changed_file_is_decoded_again_and_the_stale_copy_removed(write, tmp_p
     os.utime(folder / "a" / "0.png", ns=(1, 1))
     notes = []
     imagecache.obtain(spec.data, spec.seed, runs, notes.append)
-    assert notes == [f"the images in {folder} changed since they were last decoded: decoded again"]
-    assert len(list((runs / ".decoded").iterdir())) == 1
+    assert notes[0] == f"the images in {folder} changed since they were last decoded: decoded again"
+    assert len(notes) == 2 and len(list((runs / ".decoded").iterdir())) == 1
     other = _spec(write, folder, "data.image_size=[6, 6]")  # another reading of the same folder: kept beside
     imagecache.obtain(other.data, other.seed, runs, notes.append)
     assert len(list((runs / ".decoded").iterdir())) == 2
+
+
+def test_copies_unused_for_a_month_are_deleted_when_another_is_written(write, tmp_path, image_folder):
+    folder = image_folder(5, ("a", "b"))
+    runs = tmp_path / "runs"
+    old, recent = (_spec(write, folder, f"data.image_size=[{n}, {n}]") for n in (6, 7))
+    imagecache.obtain(old.data, old.seed, runs, print)
+    imagecache.obtain(recent.data, recent.seed, runs, print)
+    (half_written := runs / ".decoded" / "0123456789abcdef").mkdir()  # a process died before its index
+    month_ago = time.time() - 31 * 86400
+    for copy in (runs / ".decoded").iterdir():
+        os.utime(copy / imagecache.INDEX if (copy / imagecache.INDEX).exists() else copy, (month_ago, month_ago))
+    imagecache.obtain(recent.data, recent.seed, runs, print)  # read: used now
+    notes = []
+    spec = _spec(write, folder)
+    imagecache.obtain(spec.data, spec.seed, runs, notes.append)  # a new copy: the unused ones go
+    assert "2 decoded image copies unused for 30 days deleted" in notes[-1]
+    assert len(list((runs / ".decoded").iterdir())) == 2 and not half_written.exists()
+    assert isinstance(imagecache.obtain(recent.data, recent.seed, runs, print).x_train, np.memmap)
 
 
 def test_a_damaged_copy_is_decoded_again(write, tmp_path, image_folder):

@@ -10,7 +10,8 @@ reads the rows each batch needs (`nnlab.engine.pipeline.Rows`).
 A copy is used only while it matches: the folders' listing (every file's path, size and modification
 time), the image size, the colour mode, the validation split and the seed (`identity`). Deleting
 `.decoded/` is always safe: the images are decoded again. `data.keep_decoded: false` writes none (each
-process then decodes and holds its own copy).
+process then decodes and holds its own copy). A copy no load has read for UNUSED_DAYS is deleted when
+another copy is written, so copies of old image sizes and folders do not fill the disk.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,8 @@ from nnlab.runs import files
 from nnlab.spec.schema import ImageData
 
 CACHE_DIR = ".decoded"  # in the runs folder
-INDEX = "images.json"  # written last: the arrays beside it are whole
+INDEX = "images.json"  # written last: the arrays beside it are whole; its time is the copy's last use
+UNUSED_DAYS = 30
 
 
 def spare_bytes(size: int) -> int:
@@ -84,7 +87,30 @@ def obtain(data: ImageData, seed: int, runs_dir: Path | None, note) -> Decoded:
     if why:
         note(why)
         return decoded
+    size = (decoded.x_train.nbytes + decoded.x_val.nbytes) / 1024**2
+    note(f"decoded images kept in {folder} ({size:,.0f} MiB): later loads of these images read them instead of "
+         "decoding (data.keep_decoded: false to keep none)")
+    removed, freed = _remove_unused(Path(runs_dir) / CACHE_DIR, folder)
+    if removed:
+        note(f"{removed} decoded image cop{'y' if removed == 1 else 'ies'} unused for {UNUSED_DAYS} days deleted from "
+             f"{Path(runs_dir) / CACHE_DIR} ({freed / 1024**2:,.0f} MiB)")
     return read(folder, wanted)[0] or decoded
+
+
+def _remove_unused(cache: Path, kept: Path) -> tuple[int, int]:
+    """Delete the copies (other than `kept`) that no load has read for UNUSED_DAYS: (how many, bytes)."""
+    removed = freed = 0
+    for folder in cache.glob("*/"):
+        try:  # (a copy without its index, left by a process that died writing it: the folder's own time)
+            used = (folder / INDEX).stat().st_mtime if (folder / INDEX).exists() else folder.stat().st_mtime
+        except OSError:
+            continue
+        unused = time.time() - used > UNUSED_DAYS * 86400
+        if unused and folder != kept:
+            freed += sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed, freed
 
 
 def _remove_stale(cache: Path, wanted: dict) -> int:
@@ -119,6 +145,10 @@ def read(folder: Path, wanted: dict) -> tuple[Decoded | None, str | None]:
         return None, f"the decoded images in {folder} could not be read ({error}): decoded again"
     if len(decoded.x_train) != len(decoded.y_train) or len(decoded.x_val) != len(decoded.y_val):
         return None, f"the decoded images in {folder} do not match their labels: decoded again"
+    try:
+        os.utime(folder / INDEX)  # (used now: not deleted as unused)
+    except OSError:
+        pass  # (a read-only runs folder)
     return decoded, None
 
 
