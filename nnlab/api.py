@@ -67,12 +67,13 @@ def open(run_dir):  # noqa: A001 (nnlab.open, as the issue and a notebook read i
     return Run(run_dir)
 
 
-def validate(spec, *, overrides: Overrides = None, data=None):
+def validate(spec, *, overrides: Overrides = None, data=None, runs_dir: str | Path = "runs"):
     """Check a spec and its data as `nnlab validate` does (no training); returns the description: the
-    data, each hyperparameter's range, the number of configurations, the smallest and largest models."""
+    data, each hyperparameter's range, the number of configurations, the smallest and largest models.
+    `runs_dir`: as `run`'s (an image folder's decoded copy is read from or kept there)."""
     from nnlab.tools.validate import describe
 
-    return describe(load_spec(spec, overrides), frame=data)
+    return describe(load_spec(spec, overrides), frame=data, runs_dir=Path(runs_dir))
 
 
 def compare(paths="runs", *, sort: str | None = None, top: int | None = None, reverse: bool = False):

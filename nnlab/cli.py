@@ -296,6 +296,9 @@ def compare(
 def validate(
     spec_file: Path = typer.Argument(..., metavar="SPEC", help="The spec file (YAML)."),
     set_: List[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a spec value."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir",
+                                  help="The runs folder `nnlab run` will use: an image folder's decoded copy is "
+                                       "read from or kept in its .decoded/."),
 ) -> None:
     """Check a spec and its data, and show the search space. No training."""
     from nnlab.runs.fmt import fmt_value
@@ -304,7 +307,7 @@ def validate(
 
     with _user_errors():
         spec = load_spec(spec_file, set_)
-        info = describe(spec)
+        info = describe(spec, runs_dir=runs_dir)
     for note in info.notes:
         typer.echo(f"note: {note}")
     typer.echo(f"spec {spec_file} is valid: run name {spec.name!r}")

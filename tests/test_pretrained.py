@@ -150,9 +150,11 @@ def test_the_traffic_sign_specs_validate_on_a_folder_of_classes(tmp_path):
     for name, extra in (("cnn.yaml", []), ("pretrained.yaml", ["--set", "model.weights=none"])):
         shutil.copy(docs / name, tmp_path / name)
         assert load_spec(tmp_path / name).data.path == tmp_path / "data" / "gtsrb" / "Train"
-        result = runner.invoke(app, ["validate", str(tmp_path / name), *extra])
+        result = runner.invoke(app, ["validate", str(tmp_path / name), "--runs-dir", str(tmp_path / "runs"), *extra])
         assert result.exit_code == 0, result.output
         assert "3 classes" in result.output
+    # the same folder, size and seed: the second validate read the images the first one kept (and so will run)
+    assert len(list((tmp_path / "runs" / ".decoded").iterdir())) == 1 and "read from" in result.output
     assert "base MobileNetV3Small: 939,120 parameters (without its top), input 48×48×3" in result.output
     assert "base EfficientNetB0: 4,049,571 parameters" in result.output
 
