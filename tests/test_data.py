@@ -57,6 +57,20 @@ def test_unusable_image_folders(write, tmp_path, make, expected):
         load_data(image_spec(write, root))
 
 
+def test_a_folder_of_the_data_sets_parts_is_refused_naming_the_folder_of_classes(image_folder, tmp_path):
+    """GTSRB as downloaded: gtsrb/Train/<class>/, gtsrb/Test/, gtsrb/Meta/; read as classes, they would
+    be three classes called Meta, Test and Train."""
+    image_folder(3, ("0", "1", "14"), name="gtsrb/Train")
+    image_folder(2, ("Test", "Meta"), name="gtsrb")
+    expected = (r"\(Meta, Test, Train\) are the data set's parts, not classes: Train/ has its own class folders "
+                r"\(0, 1, 14\)\. Give the folder of classes, .*gtsrb/Train")
+    with pytest.raises(DataError, match=expected):
+        read_image_folder(tmp_path / "gtsrb", (8, 8), "rgb")
+    assert read_image_folder(tmp_path / "gtsrb" / "Train", (8, 8), "rgb").class_names == ["0", "1", "14"]
+    image_folder(2, ("test", "Stop"), name="signs")  # a class that is only called "test": still a class
+    assert read_image_folder(tmp_path / "signs", (8, 8), "rgb").class_names == ["Stop", "test"]
+
+
 def test_missing_image_folder(write, tmp_path):
     with pytest.raises(DataError, match="not found"):
         load_data(image_spec(write, tmp_path / "nowhere"))

@@ -75,7 +75,26 @@ def class_folders(folder: Path) -> list[Path]:
             f"The image folder {folder} has {found}: put the images of each class in a subfolder named "
             f"after the class ({folder}/cat/…, {folder}/dog/…)"
         )
+    _check_not_a_level_too_high(folder, subfolders)
     return subfolders
+
+
+# The parts a data set comes in (GTSRB: Train/, Test/, Meta/), which are never its classes
+_PART_NAMES = {"train", "training", "test", "testing", "val", "valid", "validation", "holdout", "meta"}
+
+
+def _check_not_a_level_too_high(folder: Path, subfolders: list[Path]) -> None:
+    """A folder of the data set's parts (gtsrb/ with Train/0/…, Test/, Meta/) is refused, naming the
+    folder of classes inside it: read as classes, its parts would be a silent misreading."""
+    for sub in subfolders:
+        if sub.name.lower() not in _PART_NAMES:
+            continue
+        inner = sorted(p.name for p in sub.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if len(inner) >= 2:
+            shown = ", ".join(inner[:5]) + (", …" if len(inner) > 5 else "")
+            raise DataError(f"{folder}'s subfolders ({', '.join(p.name for p in subfolders)}) are the data set's "
+                            f"parts, not classes: {sub.name}/ has its own class folders ({shown}). Give the folder "
+                            f"of classes, {sub}")
 
 
 def read_image_folder(
