@@ -71,6 +71,15 @@ def test_a_folder_of_the_data_sets_parts_is_refused_naming_the_folder_of_classes
     assert read_image_folder(tmp_path / "signs", (8, 8), "rgb").class_names == ["Stop", "test"]
 
 
+def test_a_macs_zip_metadata_is_not_a_class(image_folder, tmp_path):
+    folder = image_folder(2, ("cat", "dog"))
+    for where in (folder / "__MACOSX" / "cat", folder / "cat" / "__MACOSX"):  # as unzipping a Mac's zip leaves it
+        where.mkdir(parents=True)
+        (where / "._0.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    read = read_image_folder(folder, (8, 8), "rgb")
+    assert read.class_names == ["cat", "dog"] and len(read.files) == 4 and read.notes == []
+
+
 def test_missing_image_folder(write, tmp_path):
     with pytest.raises(DataError, match="not found"):
         load_data(image_spec(write, tmp_path / "nowhere"))

@@ -51,7 +51,7 @@ def list_image_files(folder: Path) -> tuple[list[Path], int]:
     """Image files below a folder (sorted), and how many other files were found there."""
     images, others = [], 0
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not _hidden(d))
         for name in sorted(files):
             if name.startswith("."):
                 continue
@@ -62,12 +62,18 @@ def list_image_files(folder: Path) -> tuple[list[Path], int]:
     return images, others
 
 
+def _hidden(name: str) -> bool:
+    """Folders that are never data: hidden ones (.ipynb_checkpoints) and the __MACOSX folder of a zip
+    made on a Mac (its `._` files are metadata)."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
 def class_folders(folder: Path) -> list[Path]:
     if not folder.exists():
         raise DataError(f"Image folder not found: {folder}")
     if not folder.is_dir():
         raise DataError(f"{folder} is a file; `source: images` needs a folder with one subfolder per class")
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not _hidden(p.name))
     if not subfolders:
         loose, _ = list_image_files(folder)
         found = f"{len(loose)} image(s) directly inside it" if loose else "no subfolders"
@@ -89,7 +95,7 @@ def _check_not_a_level_too_high(folder: Path, subfolders: list[Path]) -> None:
     for sub in subfolders:
         if sub.name.lower() not in _PART_NAMES:
             continue
-        inner = sorted(p.name for p in sub.iterdir() if p.is_dir() and not p.name.startswith("."))
+        inner = sorted(p.name for p in sub.iterdir() if p.is_dir() and not _hidden(p.name))
         if len(inner) >= 2:
             shown = ", ".join(inner[:5]) + (", …" if len(inner) > 5 else "")
             raise DataError(f"{folder}'s subfolders ({', '.join(p.name for p in subfolders)}) are the data set's "
