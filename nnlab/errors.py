@@ -7,6 +7,7 @@ subclass of `NnlabError`. The CLI prints its message and exits with code 2, neve
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
@@ -42,3 +43,15 @@ def did_you_mean(word: object, options: Iterable[object]) -> str:
     cutoff = 0.5 if len(text) <= 3 else 0.6  # short words differ by one letter at 0.5
     close = difflib.get_close_matches(text.lower(), list(lowered), n=1, cutoff=cutoff)
     return f" (did you mean `{lowered[close[0]]}`?)" if close else ""
+
+
+def web_address(path: object) -> str | None:
+    """The web address `path` is (`https://…`, also as a Path has merged its `//`), or None."""
+    text = str(path).strip()
+    match = re.match(r"^(https?|ftp|s3|gs)(:/+)", text, re.I)
+    return None if match is None else f"{match.group(1)}://{text[match.end():]}"
+
+
+def web_address_message(address: str) -> str:
+    return (f"{address} is a web address; nnlab reads files on this machine. Download it first (in a notebook: "
+            f"!wget '{address}'; in a shell: curl -LO '{address}'), then give the file's path")

@@ -54,6 +54,8 @@ def test_the_data_is_given_as_an_argument_or_with_data(write, tmp_path):
     other = str(tmp_path / "other.csv")
     result = runner.invoke(app, ["init", str(data), "--data", other, "-o", str(tmp_path / "b.yaml")])
     assert result.exit_code == 2 and "two data paths" in result.output and not (tmp_path / "b.yaml").exists()
+    result = runner.invoke(app, ["init", "https://x.org/houses.csv", "-o", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 2 and "https://x.org/houses.csv is a web address" in result.output
     result = runner.invoke(app, ["init", "-o", str(tmp_path / "c.yaml")])
     assert result.exit_code == 2 and "nnlab init DATA" in result.output and not (tmp_path / "c.yaml").exists()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nnlab.errors import SpecError
@@ -104,6 +106,17 @@ def test_numbers_in_exponent_form_are_numbers_in_the_file_and_in_set(write):
 ])
 def test_a_bare_value_for_data_or_model_gets_the_section_it_means(write, text, expected):
     assert expected in error_of(write, text)
+
+
+def test_a_web_address_as_a_data_path_says_to_download_it_first(write, tmp_path):
+    from nnlab.errors import web_address
+
+    url = "https://raw.githubusercontent.com/course/data/main/bikes.csv"
+    message = error_of(write, MPG.replace("path: data/mpg.csv", f"path: {url}"))
+    assert "line 5, at data.path" in message and f"{url} is a web address" in message and f"!wget '{url}'" in message
+    assert "at data.path" in error_of(write, MPG, "data.path=http://x.org/a.csv")
+    assert web_address(tmp_path / "https://x.org/a.csv") is None  # (a relative folder named so is resolved first)
+    assert web_address(Path("https://x.org/a.csv")) == "https://x.org/a.csv" and web_address("data/a.csv") is None
 
 
 def test_set_without_equals_is_explained(write):

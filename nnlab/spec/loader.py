@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nnlab.errors import SpecError, did_you_mean
+from nnlab.errors import SpecError, did_you_mean, web_address, web_address_message
 from nnlab.spec import schema
 from nnlab.spec.kinds import is_space
 from nnlab.spec.objectives import check_spec
@@ -67,7 +67,7 @@ def _validated(raw: dict, path: Path, lines: dict, overrides, default_name: str,
     override_locs = _apply_overrides(raw, overrides, path)
     raw.setdefault("name", default_name)
     source = SpecSource(path, lines, override_locs)
-    _resolve_paths(raw, base)
+    _resolve_paths(raw, base, source)
     try:
         spec = schema.Spec.model_validate(raw)
     except ValidationError as exc:
@@ -219,7 +219,7 @@ def _parse_override(item: str) -> tuple[str, Any]:
         raise SpecError(f"--set {item!r}: the value is not valid YAML ({exc})") from None
 
 
-def _resolve_paths(raw: dict, base: Path) -> None:
+def _resolve_paths(raw: dict, base: Path, source: SpecSource) -> None:
     """Paths in a spec are relative to the spec file: data.path, data.validation_path, and a pretrained
     model's weights file."""
     data, model = raw.get("data"), raw.get("model")
@@ -229,6 +229,8 @@ def _resolve_paths(raw: dict, base: Path) -> None:
         places.append((model, "weights"))
     for section, key in places:
         value = section.get(key) if isinstance(section, dict) else None
+        if isinstance(value, str) and web_address(value):
+            raise source.error(("data" if section is data else "model", key), web_address_message(web_address(value)))
         if isinstance(value, str) and value:
             p = Path(value).expanduser()
             section[key] = str(p if p.is_absolute() else (base / p).resolve())

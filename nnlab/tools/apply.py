@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.errors import DataError, RunError
+from nnlab.errors import DataError, RunError, web_address, web_address_message
 from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import Summary
@@ -128,6 +128,8 @@ def read_inputs(path, preprocessing: dict, labelled: bool, label: str | None = N
                             "image_size" in preprocessing else "a table of columns; give a DataFrame or a CSV file")
                             + ", not arrays")
         return _array_inputs(path if isinstance(path, dict) else {"x": path}, preprocessing, labelled, "the arrays")
+    if web_address(path):
+        raise DataError(web_address_message(web_address(path)))
     path = Path(path)
     if not path.exists():
         raise DataError(f"Data not found: {path}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.errors import DataError, NnlabError
+from nnlab.errors import DataError, NnlabError, web_address, web_address_message
 from nnlab.spec.schema import IMAGE_FORMATS
 
 FOLDS_BELOW = 300  # rows: below, init writes data.folds: 5 (a 20% split would hold fewer than 60 rows)
@@ -36,6 +36,8 @@ class Look:
 
 
 def look(path: Path, target: str | None, spec_dir: Path) -> Look:
+    if web_address(path):
+        raise DataError(web_address_message(web_address(path)))
     if not path.exists():
         raise DataError(f"Data not found: {path}")
     rel = os.path.relpath(path.resolve(), spec_dir.resolve())
