@@ -72,6 +72,55 @@ def test_a_wrong_data_encoding_is_a_clear_error(tmp_path):
         read(tmp_path, "a,b\n1,M\xfcnchen\n".encode("cp1252"), encoding="utf-8")
 
 
+@pytest.mark.parametrize("name, pack", [
+    ("bikes.csv.gz", lambda b: __import__("gzip").compress(b)),
+    ("bikes.csv.bz2", lambda b: __import__("bz2").compress(b)),
+    ("bikes.csv.xz", lambda b: __import__("lzma").compress(b)),
+    ("bikes.zip", None),
+])
+def test_a_compressed_file_is_read_through_with_a_note(tmp_path, name, pack):
+    import io
+    import zipfile
+
+    text = lines("temp;count", [f"{i},5;{i * 10}" for i in range(30)]).encode("cp1252")
+    if pack is None:  # a zip made on a Mac: one CSV, and its metadata
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("bikes/day.csv", text)
+            archive.writestr("__MACOSX/bikes/._day.csv", b"\x00\x05\x16\x07")
+        content = buffer.getvalue()
+    else:
+        content = pack(text)
+    frame, _, notes = read(tmp_path, content, name=name)
+    assert frame["temp"].iloc[3] == 3.5 and frame["count"].iloc[3] == 30  # (then decoded and split as a CSV)
+    assert said(notes, name, "compressed: read decompressed") or said(notes, "read bikes/day.csv from it")
+
+
+def test_workbooks_binary_tables_and_zips_of_several_files_are_refused_with_what_to_do(tmp_path):
+    import io
+    import zipfile
+
+    for name, files in (("book.xlsx", {"[Content_Types].xml": "", "xl/workbook.xml": ""}),
+                        ("two.zip", {"a.csv": "x,y\n1,2\n", "b.csv": "x,y\n1,2\n"})):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for member, body in files.items():
+                archive.writestr(member, body)
+        (tmp_path / name).write_bytes(buffer.getvalue())
+    with pytest.raises(DataError, match=r"book.xlsx is an Excel workbook \(.xlsx\), not a CSV file: save it as CSV"):
+        tabular.read_csv(tmp_path / "book.xlsx")
+    with pytest.raises(DataError, match=r"two.zip is a zip file holding 2 CSV files \(a.csv, b.csv\): unzip it"):
+        tabular.read_csv(tmp_path / "two.zip")
+    for name, magic, what in (("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel workbook \\(.xls\\)"),
+                              ("t.parquet", b"PAR1", "a Parquet file")):
+        (tmp_path / name).write_bytes(magic + bytes(40))
+        with pytest.raises(DataError, match=f"{name} is {what}, not a CSV file.*nnlab.run\\(spec, data=frame\\)"):
+            tabular.read_csv(tmp_path / name)
+    (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b" + bytes(10))
+    with pytest.raises(DataError, match="bad.gz is gzip-compressed but cannot be decompressed"):
+        tabular.read_csv(tmp_path / "bad.gz")
+
+
 # ------------------------------------------------------------------------------------ separators and quoting
 
 

@@ -8,14 +8,20 @@
   `?`, `-`, `--`, `—`, Excel's `#VALUE!` and `#DIV/0!`, and the spec's own `na_values`. A note says
   which spellings were found where (an empty cell needs no note).
 - Empty rows and empty, nameless columns (what Excel leaves after the data) are dropped, with a note.
+- A compressed file (gzip, bz2, xz, or a zip holding one CSV) is read through, with a note; an Excel
+  workbook or a Parquet file is refused with how to read it (they are not text).
 
 What each column holds (numbers, dates, categories) is decided later, from this text (`tabular`).
 """
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
 import io
+import lzma
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +46,7 @@ def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding:
     raw = path.read_bytes()
     if not raw:
         raise DataError(f"The CSV file {path} is empty (0 bytes)")
-    text = decode(raw, path, encoding, notes)
+    text = decode(unpack(raw, path, notes), path, encoding, notes)
     sep = delimiter or _sniff_delimiter(text)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True,
@@ -53,6 +59,49 @@ def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding:
     if frame.empty:
         raise DataError(f"The CSV file {path} has a header but no rows")
     return frame
+
+
+_COMPRESSED = ((b"\x1f\x8b", "gzip", gzip.decompress), (b"BZh", "bz2", bz2.decompress),
+               (b"\xfd7zXZ\x00", "xz", lzma.decompress))
+_NOT_TEXT = ((b"\xd0\xcf\x11\xe0", "an Excel workbook (.xls)"), (b"PAR1", "a Parquet file"))
+_HOW_TO_READ = ("save it as CSV (Excel: File → Save As → CSV UTF-8), or from Python read it with pandas and give the "
+                "DataFrame: nnlab.run(spec, data=frame)")
+
+
+def unpack(raw: bytes, path: Path, notes: list[str]) -> bytes:
+    """The file's bytes as text bytes: a compressed file decompressed (a note says so); a workbook or a
+    binary table refused with how to read it."""
+    for magic, name, decompress in _COMPRESSED:
+        if raw.startswith(magic):
+            try:
+                data = decompress(raw)
+            except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
+                raise DataError(f"{path.name} is {name}-compressed but cannot be decompressed ({exc})") from None
+            notes.append(f"{path.name} is {name}-compressed: read decompressed")
+            return data
+    for magic, what in _NOT_TEXT:
+        if raw.startswith(magic):
+            raise DataError(f"{path.name} is {what}, not a CSV file: {_HOW_TO_READ}")
+    if raw.startswith(b"PK\x03\x04"):
+        return _unzip(raw, path, notes)
+    return raw
+
+
+def _unzip(raw: bytes, path: Path, notes: list[str]) -> bytes:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except zipfile.BadZipFile as exc:
+        raise DataError(f"{path.name} is a damaged zip file ({exc})") from None
+    names = [n for n in archive.namelist() if not n.endswith("/") and "__MACOSX" not in n]
+    if any(n.startswith("xl/") for n in names):
+        raise DataError(f"{path.name} is an Excel workbook (.xlsx), not a CSV file: {_HOW_TO_READ}")
+    tables = [n for n in names if n.lower().endswith((".csv", ".tsv", ".txt"))]
+    if len(tables) != 1:
+        listed = ", ".join(tables[:5]) or ", ".join(names[:5]) or "nothing"
+        raise DataError(f"{path.name} is a zip file holding {len(tables)} CSV files ({listed}): unzip it and give "
+                        "the one to read")
+    notes.append(f"{path.name} is a zip file: read {tables[0]} from it")
+    return archive.read(tables[0])
 
 
 def decode(raw: bytes, path: Path, encoding: str | None, notes: list[str]) -> str:

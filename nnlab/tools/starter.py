@@ -60,10 +60,10 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
         unlikely_target,
     )
 
-    frame = read_csv(path)
+    notes: list[str] = []  # (what reading the file decided: its encoding, compression, the spellings of missing)
+    frame = read_csv(path, notes=notes)
     if frame.shape[1] < 2:
         raise DataError(f"{path.name} has {frame.shape[1]} column(s); a CSV for nnlab needs features and a target")
-    notes: list[str] = []
     chosen = target is not None
     target = find_column(frame, target, "--target", path) if chosen else str(frame.columns[-1])
     if unlikely_target(frame[target], target):
@@ -184,15 +184,23 @@ def _yaml(value) -> str:
 _GENERIC_NAMES = {"train", "training", "train_data", "train_images", "trainset", "data", "dataset", "images"}
 
 
+def _stem(path: Path) -> str:
+    """A file's name without its suffixes of format and compression (bikes.csv.gz → bikes)."""
+    name = path.name
+    while Path(name).suffix.lower() in (".gz", ".bz2", ".xz", ".zip", ".csv", ".tsv", ".txt", ".npz"):
+        name = Path(name).stem
+    return name or path.stem
+
+
 def run_name(path: Path) -> str:
     """The run's name from the data's: `titanic/train.csv` → titanic, `gtsrb/Train/` → gtsrb."""
     named = path.resolve()
     for _ in range(2):
-        stem = named.name if named.is_dir() else named.stem
+        stem = named.name if named.is_dir() else _stem(named)
         if stem.lower() not in _GENERIC_NAMES or not named.parent.name:
             break
         named = named.parent
-    stem = named.name if named.is_dir() else named.stem
+    stem = named.name if named.is_dir() else _stem(named)
     return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._") or "run"
 
 
