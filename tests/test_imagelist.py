@@ -31,6 +31,12 @@ def test_the_paths_are_read_in_the_lists_order_relative_to_its_folder(gtsrb):
                             f"{gtsrb.parent})"]
 
 
+def test_paths_written_on_windows_are_found(gtsrb):
+    gtsrb.write_text("Path,ClassId\nTest\\00002.png,16\n")
+    listed = read_image_list(gtsrb, CLASSES)
+    assert listed.files == [gtsrb.parent / "Test" / "00002.png"] and listed.ids == ["Test\\00002.png"]
+
+
 def test_the_label_column_is_the_one_named_like_labels_among_those_that_could_be(gtsrb):
     listed = read_image_list(gtsrb, CLASSES)  # Roi.X1 and Roi.Y1 (5, 6, …) are class numbers too
     assert listed.labels == ["38", "16", "33", "1"]

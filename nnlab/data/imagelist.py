@@ -42,7 +42,7 @@ def read_image_list(path: Path, class_names: list[str] | None, label: str | None
     frame = read_table(path, notes=notes)
     column = _path_column(frame, path)
     ids = [str(v) for v in frame[column]]
-    files = [Path(v) if Path(v).is_absolute() else path.parent / v for v in ids]
+    files = [_file(path.parent, v) for v in ids]
     found = sum(f.is_file() for f in files)
     if not found:
         raise DataError(f"{path.name}: none of the {len(files)} files in its column {column!r} exists (e.g. "
@@ -59,6 +59,12 @@ def read_image_list(path: Path, class_names: list[str] | None, label: str | None
         if label is None:
             notes.append(f"labels from {path.name}'s column {labels!r} (--label COLUMN to choose another)")
     return out
+
+
+def _file(folder: Path, written: str) -> Path:
+    """A listed path as a file here: relative to the list's folder, Windows' backslashes read as folders."""
+    local = Path(written.replace("\\", "/")) if "\\" in written and not Path(written).exists() else Path(written)
+    return local if local.is_absolute() else folder / local
 
 
 def _path_column(frame, path: Path) -> str:
