@@ -55,6 +55,7 @@ def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding:
         raise DataError(f"The CSV file {path} has no header and no rows") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"Cannot parse the CSV file {path}: {str(exc).strip()}") from None
+    _note_repeated_names(text, sep, frame, notes)
     frame = tidy(frame, na_values, notes)
     if frame.empty:
         raise DataError(f"The CSV file {path} has a header but no rows")
@@ -128,12 +129,40 @@ def decode(raw: bytes, path: Path, encoding: str | None, notes: list[str]) -> st
     raise AssertionError("latin-1 decodes every byte")
 
 
+def _note_repeated_names(text: str, sep: str, frame: pd.DataFrame, notes: list[str]) -> None:
+    """Say so where two columns have one name (pandas reads the second as `name.1`)."""
+    if len(sep) != 1:
+        return
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=sep), [])
+    written = [h.strip() for h in header]
+    for i, name in enumerate(written):
+        if name and written.index(name) < i and i < len(frame.columns):
+            notes.append(f"two columns are named {name!r}: the one in position {i + 1} is read as "
+                         f"{str(frame.columns[i]).strip()!r}")
+
+
 def _sniff_delimiter(text: str) -> str:
     sample = "\n".join(text.splitlines()[:50])
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
+
+
+def _without_repeated_headers(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """The rows that repeat the column names (files joined end to end, each with its header) left out."""
+    if frame.shape[1] < 2 or frame.empty:
+        return frame
+    names = [str(c).lower() for c in frame.columns]
+    repeats = pd.Series(True, index=frame.index)
+    for col, name in zip(frame.columns, names):
+        repeats &= frame[col].astype("string").str.lower().eq(name).fillna(False)
+    if not repeats.any():
+        return frame
+    rows = (frame.index[repeats][:3] + 1).tolist()  # (counted from the first row after the header)
+    notes.append(f"{int(repeats.sum())} row(s) repeating the column names (data row {', '.join(map(str, rows))}"
+                 f"{', …' if repeats.sum() > 3 else ''}: files joined with their headers) were left out")
+    return frame[~repeats]
 
 
 def tidy(frame: pd.DataFrame, na_values=(), notes: list[str] | None = None) -> pd.DataFrame:
@@ -156,6 +185,7 @@ def tidy(frame: pd.DataFrame, na_values=(), notes: list[str] | None = None) -> p
             notes.append(f"column {col!r}: {shown} read as missing")
         frame[col] = text.astype(object).where(~missing.fillna(True), np.nan)
     unnamed = [c for c in frame.columns if (c.startswith("Unnamed:") or c == "") and frame[c].isna().all()]
+    frame = _without_repeated_headers(frame, notes)
     empty_rows = frame.isna().all(axis=1)
     if unnamed:
         notes.append(f"{len(unnamed)} empty column(s) without a name (left by trailing separators) were dropped")

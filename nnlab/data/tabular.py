@@ -187,7 +187,7 @@ def _numeric(frame: pd.DataFrame, col: str, options: ReadOptions, notes: list[st
         return None
     frame[col], number_format, stray, ambiguous = parsed
     written = series.dropna().astype(str)
-    fancy = written[~written.str.match(_PLAIN_NUMBER)]
+    fancy = written[~written.str.match(_PLAIN_NUMBER) & frame[col].loc[written.index].notna()]  # (stray text aside)
     if len(fancy):
         notes.append(f"column {col!r}: numbers written like {fancy.iloc[0]!r} ({number_format.describe()})")
     if ambiguous:
