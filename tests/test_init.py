@@ -144,3 +144,12 @@ def test_the_run_is_named_after_the_data_or_the_folder_above_a_generic_name(tmp_
     assert run_name(tmp_path / "gtsrb/Train") == "gtsrb"
     assert run_name(tmp_path / "bikes/data/train.csv") == "bikes"
     assert run_name(tmp_path / "my data/houses.csv") == "houses"
+
+
+def test_rows_without_a_target_are_counted_out_as_a_run_reads_them(write, tmp_path):
+    rows = "\n".join(f"{i % 5},{'' if i % 25 == 0 else 100 + i * 3.5}" for i in range(200))
+    data = write("houses.csv", "rooms,price\n" + rows + "\n")
+    result = runner.invoke(app, ["init", str(data), "-o", str(tmp_path / "h.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "houses.csv: 192 rows" in result.output and "8 row(s) without a 'price' value were left out" in result.output
+    assert load_spec(tmp_path / "h.yaml").data.folds == 5  # (192 rows with a target: below 300)

@@ -74,7 +74,7 @@ def _validation(data: CsvData, targets: list[str], encoded: list) -> tuple:
 def _targets(frame, targets: list[str], data: CsvData, where: Path, notes: list[str]):
     """(rows that have every target, [(encoded target, class names, task) per target])."""
     for target in targets:
-        frame = _target_rows(frame, target, data, where, notes)
+        frame = target_rows(frame, target, data.task, where, notes)
     return frame, [_encode(frame, target, data, notes) for target in targets]
 
 
@@ -92,8 +92,9 @@ def _table(data: CsvData, frame, notes: list[str]):
     return table, data.path, f"csv {data.path.name}"
 
 
-def _target_rows(frame, target: str, data: CsvData, where: Path, notes: list[str]):
-    """The rows that have a value of `target` (its numbers written as text read as numbers)."""
+def target_rows(frame, target: str, task: str | None, where: Path, notes: list[str]):
+    """The rows that have a value of `target` (its numbers written as text read as numbers; `task`: the
+    spec's data.task, if it says)."""
     missing_target = frame[target].isna()
     if missing_target.all():
         raise DataError(f"The target column {target!r} is empty in every row of {where.name}")
@@ -101,7 +102,7 @@ def _target_rows(frame, target: str, data: CsvData, where: Path, notes: list[str
         notes.append(f"{int(missing_target.sum())} row(s) without a {target!r} value were left out")
         frame = frame[~missing_target].reset_index(drop=True)
     converted = tabular.as_numbers(frame[target])
-    if converted is not None and (data.task == "regression" or not converted[1]):
+    if converted is not None and (task == "regression" or not converted[1]):
         frame[target] = converted[0]  # numbers stored as text; stray values only if asked for regression
         frame = frame[frame[target].notna()].reset_index(drop=True)
     tabular.merge_case_variants(frame, target, notes)

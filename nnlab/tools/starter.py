@@ -49,6 +49,7 @@ def look(path: Path, target: str | None, spec_dir: Path) -> Look:
 
 
 def _look_csv(path: Path, rel: str, target: str | None) -> Look:
+    from nnlab.data.csvdata import target_rows
     from nnlab.data.rules import SKEWED, infer_task, skewness
     from nnlab.data.tabular import (
         ReadOptions,
@@ -74,9 +75,7 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
                         "rows), not something to predict. Give the column to predict with --target COLUMN, e.g. one "
                         f"of: {', '.join(others) or 'none'}")
     guessed = f"target: {target!r}" + ("" if chosen else " (the last column; give --target COLUMN to choose another)")
-    converted = as_numbers(frame[target])
-    if converted is not None and not converted[1]:  # a target of numbers written as text
-        frame[target] = converted[0]
+    frame = target_rows(frame, target, None, path, notes)  # (as a run reads them: rows without one left out)
     task, _ = infer_task(frame[target].to_numpy(), target)
     features = frame.drop(columns=[target])
     row_numbers = [str(c) for c in features.columns if looks_like_row_number(features[c], str(c))]
