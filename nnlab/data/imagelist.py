@@ -84,15 +84,17 @@ def _path_column(frame, path: Path) -> str:
 def _label_column(frame, paths: str, class_names: list[str], label: str | None, path: Path) -> str:
     """The column of labels: the one named `label`, or the one whose every value is a class name (a
     label-like name breaking a tie)."""
+    from nnlab.data.tabular import label_key
+
     if label is not None:
         matches = [c for c in frame.columns if c.lower() == label.lower()]
         if not matches:
             raise DataError(f"--label {label}: {path.name} has no such column; its columns are "
                             f"{', '.join(map(str, frame.columns))}")
         return matches[0]
-    names = {str(c).lower() for c in class_names}
+    names = {label_key(c) for c in class_names}
     candidates = [c for c in frame.columns if c != paths and frame[c].notna().all()
-                  and all(_as_class(v) in names for v in frame[c])]
+                  and all(label_key(v) in names for v in frame[c])]
     if len(candidates) > 1:
         named = [c for c in candidates if _LABEL_NAMES.match(re.sub(r"[\s.-]", "", c.lower()))]
         candidates = named if len(named) == 1 else candidates
@@ -103,8 +105,3 @@ def _label_column(frame, paths: str, class_names: list[str], label: str | None, 
                         f"{', '.join(map(str, class_names))}; name the column with --label COLUMN")
     raise DataError(f"{path.name}: the columns {', '.join(map(repr, candidates))} could each be the labels "
                     "(every value is one of the run's classes); say which with --label COLUMN")
-
-
-def _as_class(value) -> str:
-    text = str(value).strip().lower()
-    return text[:-2] if text.endswith(".0") else text

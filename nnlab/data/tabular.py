@@ -238,6 +238,12 @@ def encode_target(target: pd.Series, task: str, classes: list | None = None) -> 
     return codes, [_plain(c) for c in classes]
 
 
+def label_key(value) -> str:
+    """How a label written in new data is matched to a class name: trimmed, in any case, whole numbers
+    however they were written (1, 1.0)."""
+    return _key(str(value).strip()).lower()
+
+
 def _key(value) -> str:
     """A category's name: whole numbers without a decimal part however they were written (1, 1.0)."""
     if isinstance(value, str):

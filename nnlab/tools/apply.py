@@ -151,9 +151,11 @@ def _encode_labels(values, preprocessing: dict, where: str) -> np.ndarray:
             return np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
             raise DataError(f"{where}: the target values must be numbers for a regression run") from None
+    from nnlab.data.tabular import label_key
+
     names = [str(c) for c in preprocessing["class_names"]]
-    lookup = {name: i for i, name in enumerate(names)}
-    lookup.update({name.lower(): i for i, name in enumerate(names)})
+    exact = {name: i for i, name in enumerate(names)}  # (first: image folders may differ only in case)
+    lookup = {label_key(name): i for i, name in reversed(list(enumerate(names)))}
     arrays = "columns" not in preprocessing and "image_size" not in preprocessing
     if arrays and not any(name.lstrip("-").isdigit() for name in names):
         # a bundled set's classes named by words (iris: setosa, …) over labels coded 0, 1, 2: codes are indices
@@ -161,9 +163,7 @@ def _encode_labels(values, preprocessing: dict, where: str) -> np.ndarray:
     encoded, unknown = [], set()
     for value in values:
         text = str(value).strip()
-        if text.endswith(".0") and text[:-2] in lookup:  # 1.0 read for the class 1
-            text = text[:-2]
-        index = lookup.get(text, lookup.get(text.lower()))
+        index = exact.get(text, lookup.get(label_key(text)))
         if index is None:
             unknown.add(text)
         encoded.append(-1 if index is None else index)
