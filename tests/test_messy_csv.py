@@ -126,6 +126,8 @@ def test_a_header_repeated_inside_the_file_is_left_out_and_a_repeated_name_is_sa
     frame, columns, notes = read(tmp_path, lines("x,Y", part + ["x,y"] + part))  # two files joined end to end
     assert len(frame) == 60 and set(frame["Y"]) == {0, 1} and columns["x"].kind == "numeric"
     assert said(notes, "1 row(s) repeating the column names (data row 31") and not said(notes, "written like")
+    frame, _, notes = read(tmp_path, lines("x,Y,", [f"{i},{i % 2}," for i in range(30)] + ["x,Y,"]))  # Excel's
+    assert len(frame) == 30 and list(frame.columns) == ["x", "Y"] and said(notes, "repeating the column names")
     frame, _, notes = read(tmp_path, lines("age,age,y", [f"{20 + i},{i % 7},{i % 2}" for i in range(30)]))
     assert list(frame.columns) == ["age", "age.1", "y"] and said(notes, "two columns are named 'age'", "'age.1'")
 

@@ -185,11 +185,10 @@ def tidy(frame: pd.DataFrame, na_values=(), notes: list[str] | None = None) -> p
             notes.append(f"column {col!r}: {shown} read as missing")
         frame[col] = text.astype(object).where(~missing.fillna(True), np.nan)
     unnamed = [c for c in frame.columns if (c.startswith("Unnamed:") or c == "") and frame[c].isna().all()]
-    frame = _without_repeated_headers(frame, notes)
-    empty_rows = frame.isna().all(axis=1)
     if unnamed:
         notes.append(f"{len(unnamed)} empty column(s) without a name (left by trailing separators) were dropped")
+    frame = _without_repeated_headers(frame.drop(columns=unnamed), notes)  # (their empty cells repeat no name)
+    empty_rows = frame.isna().all(axis=1)
     if empty_rows.any() and not empty_rows.all():
         notes.append(f"{int(empty_rows.sum())} empty row(s) were dropped")
-    frame = frame.drop(columns=unnamed)[~empty_rows | empty_rows.all()]
-    return frame.reset_index(drop=True)
+    return frame[~empty_rows | empty_rows.all()].reset_index(drop=True)
