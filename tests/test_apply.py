@@ -99,7 +99,7 @@ def test_export_keras_and_savedmodel(csv_run, tmp_path):
     assert result.exit_code == 2 and "must end in .keras" in result.output
 
 
-def test_predict_and_evaluate_image_folders(write, tmp_path, image_folder):
+def test_predict_and_evaluate_image_folders(write, tmp_path, image_folder, monkeypatch):
     folder = image_folder(n_per_class=8, classes=("cat", "dog"))
     spec = write("img.yaml", f"""
         name: img
@@ -110,6 +110,19 @@ def test_predict_and_evaluate_image_folders(write, tmp_path, image_folder):
     """)
     result = run(load_spec(spec), tmp_path / "runs", quiet=True)
     run_dir = result.run_dir
+    from nnlab.data import images
+    from nnlab.runs import imagecache
+
+    def decode_again(*args):
+        raise AssertionError("the report decoded the image folder again")
+
+    with monkeypatch.context() as patched:
+        for module in (images, imagecache):  # the report reads the run's kept copy: no decoding
+            patched.setattr(module, "decode_split", decode_again)
+        out = runner.invoke(app, ["report", str(run_dir), "-o", str(tmp_path / "img.html")])
+    assert out.exit_code == 0, out.output
+    page = (tmp_path / "img.html").read_text()
+    assert "model on the validation data" in page and "macro F1" in page and "cannot be read" not in page
     # a flat folder of new images, one of them broken
     flat = tmp_path / "new"
     flat.mkdir()

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from nnlab.data.dataset import Dataset
-from nnlab.data.load import load_data
 from nnlab.engine import kerastuner
 from nnlab.engine.backend import (
     clear_session,
@@ -34,7 +33,7 @@ from nnlab.runs import files, imagecache
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import TrialRecord, is_number, trial_number
 from nnlab.spec.objectives import check_task, objective_of
-from nnlab.spec.schema import ImageData, Spec
+from nnlab.spec.schema import Spec
 from nnlab.spec.space import active_values, count_configurations, sample_params
 
 TENSORBOARD_DIR = "tensorboard"
@@ -49,11 +48,7 @@ def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool =
     mixed_float16"). The data's notes are the caller's to show (the run's header shows them); `notes`
     False also keeps this function's own notes to itself. An image folder's decoded images are read
     from, or kept in, `runs_dir`'s copy (see `runs.imagecache`)."""
-    decoded, said = None, []
-    if isinstance(spec.data, ImageData):
-        decoded = imagecache.obtain(spec.data, spec.seed, runs_dir, said.append)
-    data = load_data(spec, frame, decoded)
-    data.notes += said
+    data = imagecache.load(spec, runs_dir, frame)
     check_task(spec, data.task, data.heads)
     device_name = configure_device(device)
     policy = set_precision(spec.train.mixed_precision, gpu=device_name != "CPU")

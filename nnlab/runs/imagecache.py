@@ -1,11 +1,11 @@
 """Decoded images kept beside the runs: decoded once, read by every process that needs them.
 
 An image-folder spec's decoded training and validation images are saved as `.npy` files under the
-runs folder, in `.decoded/<identity>/` (`keep`). Every later load of the same images (a resume, the
-chief and each worker of a parallel sweep, `nnlab retrain`, another spec on the same folder with the
-same size, split and seed) memory-maps them (`read`) instead of decoding the folder again: the
-operating system keeps one copy of the pages, shared by all the processes, and the training pipeline
-reads the rows each batch needs (`nnlab.engine.pipeline.Rows`).
+runs folder, in `.decoded/<identity>/` (`keep`). Every later load of the same images through `load` (a
+resume, the chief and each worker of a parallel sweep, `nnlab retrain`, `validate` and `report`, another
+spec on the same folder with the same size, split and seed) memory-maps them (`read`) instead of
+decoding the folder again: the operating system keeps one copy of the pages, shared by all the
+processes, and the training pipeline reads the rows each batch needs (`nnlab.engine.pipeline.Rows`).
 
 A copy is used only while it matches: the folders' listing (every file's path, size and modification
 time), the image size, the colour mode, the validation split and the seed (`identity`). Deleting
@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlab.data.dataset import Dataset
 from nnlab.data.images import Decoded, decode_split
+from nnlab.data.load import load_data
 from nnlab.runs import files
-from nnlab.spec.schema import ImageData
+from nnlab.spec.schema import ImageData, Spec
 
 CACHE_DIR = ".decoded"  # in the runs folder
 INDEX = "images.json"  # written last: the arrays beside it are whole; its time is the copy's last use
@@ -62,6 +64,17 @@ def identity(data: ImageData, seed: int) -> dict:
 
 def folder_of(runs_dir: Path, wanted: dict) -> Path:
     return Path(runs_dir) / CACHE_DIR / hashlib.sha256(repr(sorted(wanted.items())).encode()).hexdigest()[:16]
+
+
+def load(spec: Spec, runs_dir: Path | None, frame=None) -> Dataset:
+    """The spec's data (`nnlab.data.load.load_data`), an image folder's decoded images read from, or kept
+    in, `runs_dir`'s copy; what was done is among the data's notes. Used by every command that reads a
+    spec's data: run, the chief and its workers, retrain, validate, report."""
+    said: list[str] = []
+    decoded = obtain(spec.data, spec.seed, runs_dir, said.append) if isinstance(spec.data, ImageData) else None
+    data = load_data(spec, frame, decoded)
+    data.notes += said
+    return data
 
 
 def obtain(data: ImageData, seed: int, runs_dir: Path | None, note) -> Decoded:

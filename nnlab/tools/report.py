@@ -130,9 +130,9 @@ def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
     try:
-        from nnlab.data.load import load_data
+        from nnlab.runs import imagecache
 
-        data = load_data(finished.folder.spec())
+        data = imagecache.load(finished.folder.spec(), finished.folder.path.parent)  # (images: the kept copy)
     except NnlabError as exc:
         return "\n".join(lines), None, f"the run's data cannot be read any more, so no metrics: {exc}"
     y = np.asarray(data.y_val)

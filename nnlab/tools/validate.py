@@ -11,10 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from nnlab.data.load import load_data
 from nnlab.runs import imagecache
 from nnlab.spec.objectives import check_task
-from nnlab.spec.schema import ImageData, Spec
+from nnlab.spec.schema import Spec
 from nnlab.spec.space import count_configurations, extreme_params, hyperparameters, random_params
 
 RANDOM_PROBES = 24
@@ -36,11 +35,7 @@ def describe(spec: Spec, count_models: bool = True, frame=None, runs_dir=None) -
     """What `nnlab validate` prints: the data, the space, its size, the smallest and largest models
     (`frame`: a DataFrame in place of a CSV source's file). An image folder's decoded images are read
     from, or kept in, `runs_dir`'s copy, as `nnlab run` does (see `runs.imagecache`)."""
-    said: list[str] = []
-    decoded = imagecache.obtain(spec.data, spec.seed, runs_dir, said.append) if isinstance(spec.data, ImageData) \
-        else None
-    data = load_data(spec, frame, decoded)
-    data.notes += said
+    data = imagecache.load(spec, runs_dir, frame)
     check_task(spec, data.task, data.heads)
     if count_models or spec.model.kind == "pretrained":  # (models are built: TensorFlow's device set-up first)
         from nnlab.engine.backend import configure_device
