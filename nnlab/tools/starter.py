@@ -49,12 +49,15 @@ def look(path: Path, target: str | None, spec_dir: Path) -> Look:
 
 
 def _look_csv(path: Path, rel: str, target: str | None) -> Look:
+    import pandas as pd
+
     from nnlab.data.csvdata import target_rows
     from nnlab.data.rules import SKEWED, infer_task, skewness
     from nnlab.data.tabular import (
         ReadOptions,
         as_numbers,
         column_types,
+        encode_target,
         find_column,
         looks_like_row_number,
         read_csv,
@@ -90,10 +93,9 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
     if row_numbers:
         lines.append(f"  drop: {_yaml(row_numbers)}   # row numbers or identifiers, not features")
     if task == "classification":
-        labels = frame[target].dropna()
-        if labels.dtype.kind == "f" and bool((labels % 1 == 0).all()):  # codes read as numbers: 1, not 1.0
-            labels = labels.astype("int64")
-        counts = labels.astype(str).value_counts()
+        codes, classes = encode_target(frame[target], task)  # (the class names a run will use: 1, not 1.0)
+        counts = pd.Series(np.bincount(codes, minlength=len(classes)), index=[str(c) for c in classes])
+        counts = counts.sort_values(ascending=False, kind="stable")
         share = counts.min() / counts.sum()
         comments.append(f"classes: {len(counts)} ({', '.join(f'{k}: {v}' for k, v in counts.head(8).items())}"
                         f"{', …' if len(counts) > 8 else ''})")
@@ -184,9 +186,10 @@ _GENERIC_NAMES = {"train", "training", "train_data", "train_images", "trainset",
 
 
 def _stem(path: Path) -> str:
-    """A file's name without its suffixes of format and compression (bikes.csv.gz → bikes)."""
+    """A folder's name, or a file's without its suffixes of format and compression (bikes.csv.gz → bikes)."""
     name = path.name
-    while Path(name).suffix.lower() in (".gz", ".bz2", ".xz", ".zip", ".csv", ".tsv", ".txt", ".npz"):
+    while not path.is_dir() and Path(name).suffix.lower() in (".gz", ".bz2", ".xz", ".zip", ".csv", ".tsv", ".txt",
+                                                               ".npz"):
         name = Path(name).stem
     return name or path.stem
 
@@ -194,13 +197,11 @@ def _stem(path: Path) -> str:
 def run_name(path: Path) -> str:
     """The run's name from the data's: `titanic/train.csv` → titanic, `gtsrb/Train/` → gtsrb."""
     named = path.resolve()
-    for _ in range(2):
-        stem = named.name if named.is_dir() else _stem(named)
-        if stem.lower() not in _GENERIC_NAMES or not named.parent.name:
+    for _ in range(2):  # (bikes/data/train.csv → bikes)
+        if _stem(named).lower() not in _GENERIC_NAMES or not named.parent.name:
             break
         named = named.parent
-    stem = named.name if named.is_dir() else _stem(named)
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._") or "run"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", _stem(named)).strip("-._") or "run"
 
 
 def starter_spec(path: str | Path, output: str | Path, target: str | None = None, kind: str | None = None,
