@@ -56,7 +56,9 @@ class Format(str, Enum):
 
 
 def _fail(exc: Exception) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    from nnlab.errors import cut_lines
+
+    typer.echo(f"error: {cut_lines(str(exc))}", err=True)
     raise typer.Exit(getattr(exc, "exit_code", 2))
 
 
@@ -283,11 +285,12 @@ def compare(
         comparison = compare_runs(paths or None, sort=sort, top=top, reverse=reverse)
     text = render(comparison, fmt.value)
     if output:
+        from nnlab.errors import plural
         from nnlab.runs.files import write_atomic
 
         with _user_errors():
             write_atomic(output, text)
-        typer.echo(f"wrote {len(comparison.rows)} rows to {output}")
+        typer.echo(f"wrote {plural(len(comparison.rows), 'row')} to {output}")
     else:
         sys.stdout.write(text)
 

@@ -32,6 +32,8 @@ class RunError(NnlabError):
 def did_you_mean(word: object, options: Iterable[object]) -> str:
     """A ' (did you mean `x`?)' suffix when `word` is close to one of `options`, else ''."""
     names = [str(o) for o in options]
+    if len(str(word)) > 100:  # (no option is that long, and difflib would take minutes over 50 MB)
+        return ""
     lowered = {n.lower(): n for n in names}
     text = str(word)
     if text.lower() in lowered and lowered[text.lower()] != text:
@@ -55,3 +57,31 @@ def web_address(path: object) -> str | None:
 def web_address_message(address: str) -> str:
     return (f"{address} is a web address; nnlab reads files on this machine. Download it first (in a notebook: "
             f"!wget '{address}'; in a shell: curl -LO '{address}'), then give the file's path")
+
+
+SHOWN_CHARS = 80  # the most characters of a value that a message repeats
+
+
+def shown(value: object) -> str:
+    """A value as a message shows it: its repr, cut to its first 80 characters and its length when
+    longer (a 50 MB name is not repeated whole)."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    size = len(value) if isinstance(value, (str, bytes, list, tuple, dict)) else len(text)
+    unit = "characters" if isinstance(value, (str, bytes)) else "items" if hasattr(value, "__len__") else "characters"
+    return f"{text[:SHOWN_CHARS]}… ({size:,} {unit})"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 trial', '2 trials' (`many`: the plural when it is not word + 's')."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+LINE_CHARS = 1000  # the longest line of a message printed whole
+
+
+def cut_lines(message: str) -> str:
+    """A message with each overlong line cut (what a value in it was not cut by `shown`)."""
+    return "\n".join(line if len(line) <= LINE_CHARS else f"{line[:LINE_CHARS]}… ({len(line):,} characters)"
+                     for line in message.splitlines() or [""])

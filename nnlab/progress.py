@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from nnlab.errors import plural
 from nnlab.runs.fmt import fmt_duration, fmt_value
 
 
@@ -148,7 +149,7 @@ class Reporter:
         self.close()
         if self.quiet or not records:
             return
-        table = Table(title=f"Top {min(top, len(records))} trials by {objective}")
+        table = Table(title=f"Top {plural(min(top, len(records)), 'trial')} by {objective}")
         for col in ("trial", objective, *hp_names, "epochs", "time"):
             table.add_column(col, justify="right" if col != "trial" else "left")
         for rec in records[:top]:

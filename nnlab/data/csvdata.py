@@ -11,7 +11,7 @@ import numpy as np
 from nnlab.data import tabular
 from nnlab.data.dataset import Dataset, Target, check_classes, split
 from nnlab.data.rules import infer_task
-from nnlab.errors import DataError
+from nnlab.errors import DataError, plural
 from nnlab.spec.objectives import head_name
 from nnlab.spec.schema import CsvData
 
@@ -84,7 +84,8 @@ def _table(data: CsvData, frame, notes: list[str]):
         table = tabular.csvfile.tidy(frame, data.na_values, notes)
         if table.empty:
             raise DataError("The DataFrame given as data has no rows")
-        return table, Path("the DataFrame"), f"DataFrame ({len(frame)} rows × {frame.shape[1]} columns)"
+        shape = f"{plural(len(frame), 'row')} × {plural(frame.shape[1], 'column')}"
+        return table, Path("the DataFrame"), f"DataFrame ({shape})"
     if data.path is None:
         raise DataError("data.path: a CSV source needs the file to read (from Python, nnlab.run(spec, data=frame) "
                         "takes a pandas DataFrame instead)")

@@ -52,6 +52,17 @@ class Dataset:
         return len(self.class_names) if self.class_names else 0
 
     @property
+    def output_units(self) -> int:
+        """The model's output units in all: one for a regression or a two-class target, one per class
+        otherwise (several targets: their sum)."""
+        def units(task: str, classes: int) -> int:
+            return classes if task == "classification" and classes > 2 else 1
+
+        if self.targets:
+            return sum(units(t.task, len(t.class_names or [])) for t in self.targets)
+        return units(self.task, self.num_classes)
+
+    @property
     def heads(self) -> list[tuple[str, str]]:
         """(head name, task) of each target, when there are several."""
         return [(t.head, t.task) for t in self.targets]

@@ -305,7 +305,8 @@ def apply_preprocessing(record: list[dict], frame: pd.DataFrame) -> np.ndarray:
     (each column read in its training format; records of older runs, without one, as they were)."""
     missing = [c["name"] for c in record if c["name"] not in frame.columns]
     if missing:
-        raise DataError(f"The data lacks the columns {', '.join(map(repr, missing))} that the model was trained on")
+        raise DataError(f"The data lacks the column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+                        "that the model was trained on")
     blocks = []
     for col in record:
         series = frame[col["name"]]

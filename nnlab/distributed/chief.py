@@ -156,7 +156,8 @@ class Chief:
         now = time.monotonic()
         for worker in list(self.oracle.ongoing_trials):
             if now - self.last_seen.get(worker, now) > self.worker_timeout:
-                self.drop_worker(worker, f"sent nothing for {self.worker_timeout / 60:g} minutes")
+                minutes = self.worker_timeout / 60
+                self.drop_worker(worker, f"sent nothing for {minutes:g} minute{'' if minutes == 1 else 's'}")
 
     def search_over(self) -> bool:
         """Every trial handed out has ended and every worker was told to stop (Keras Tuner's rule)."""

@@ -340,7 +340,3 @@ def average_of(members: list, names: list[str]):
     else:
         mean = layers.Average(dtype="float32", name="ensemble_mean")(outputs)
     return keras.Model(given, mean, name="ensemble")
-
-
-def count_params(kind: str, params: dict, shape: DataShape) -> int:
-    return int(build_model(kind, params, shape).count_params())

@@ -27,6 +27,7 @@ from nnlab.engine.backend import (
 from nnlab.engine.callbacks import POISONED, best_epoch_metrics, explain_failure, first_useful_line
 from nnlab.engine.pruning import MedianRule
 from nnlab.engine.trainer import Trainer
+from nnlab.errors import plural
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
 from nnlab.runs import files, imagecache
@@ -34,6 +35,7 @@ from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import TrialRecord, is_number, trial_number
 from nnlab.spec.objectives import check_task, objective_of
 from nnlab.spec.schema import Spec
+from nnlab.spec.sizes import check_space
 from nnlab.spec.space import active_values, count_configurations, sample_params
 
 TENSORBOARD_DIR = "tensorboard"
@@ -50,6 +52,7 @@ def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool =
     from, or kept in, `runs_dir`'s copy (see `runs.imagecache`)."""
     data = imagecache.load(spec, runs_dir, frame)
     check_task(spec, data.task, data.heads)
+    check_space(spec, data.input_shape, data.output_units, len(data.x_train))  # (before any model is built)
     device_name = configure_device(device)
     policy = set_precision(spec.train.mixed_precision, gpu=device_name != "CPU")
     if spec.train.mixed_precision:
@@ -66,11 +69,10 @@ def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool =
         replicas = _mirrored_replicas(spec, data)
         device_name += f", MirroredStrategy ({replicas} replica{'s' if replicas > 1 else ''})"
     if spec.model.kind == "sequential":  # the spec's own layers: build the smallest and largest now
-        from nnlab.engine.models import DataShape, build_model
         from nnlab.spec.space import extreme_params
 
         for which in ("min", "max"):
-            build_model("sequential", extreme_params(spec, which), DataShape.of(data))
+            build_within_memory(spec, extreme_params(spec, which), data)
         clear_session()
     if spec.model.kind == "pretrained":  # its weights, fetched or read now: a clear error before any training
         from nnlab.engine.pretrained import bases_of, check_weights, resize_note
@@ -79,6 +81,23 @@ def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool =
         data.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
         clear_session()
     return data, device_name
+
+
+def build_within_memory(spec: Spec, params: dict, data: Dataset):
+    """The model of `params`, or (when it does not fit in memory: a model `spec.sizes` has no estimate
+    for) a clear error instead of TensorFlow's."""
+    from nnlab.engine.callbacks import failure_kind
+    from nnlab.engine.models import DataShape, build_model
+    from nnlab.errors import NnlabError
+
+    try:
+        return build_model(spec.model.kind, params, DataShape.of(data))
+    except Exception as exc:
+        text = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, MemoryError) and failure_kind(text) != "memory":
+            raise
+        raise NnlabError(f"model: a model this spec allows does not fit in this machine's memory "
+                         f"({first_useful_line(text)[:200]}); make it smaller") from None
 
 
 def _mirrored_replicas(spec: Spec, data: Dataset) -> int:
@@ -211,12 +230,12 @@ class Search:
 
     def start_text(self, total: int | None, where: str | None = None) -> str:
         """The search in one line; `where` the trials train (default: this process's device)."""
-        epochs = (f"up to {self.spec.search.max_epochs or self.spec.train.epochs} epochs"
-                  if self.spec.search.tuner == "hyperband" else f"{self.spec.train.epochs} epochs")
+        epochs = (f"up to {plural(self.spec.search.max_epochs or self.spec.train.epochs, 'epoch')}"
+                  if self.spec.search.tuner == "hyperband" else plural(self.spec.train.epochs, "epoch"))
         folds = f", {self.trainer.fold_count}-fold cross-validation" if self.trainer.fold_count else ""
         minutes = self.spec.search.max_minutes
-        trials = (f"{total} trials" if total else f"as many trials as fit in {minutes:g} minutes" if minutes
-                  else "? trials")
+        trials = (plural(total, "trial") if total else f"as many trials as fit in {minutes:g} minute"
+                  f"{'' if minutes == 1 else 's'}" if minutes else "? trials")
         return (f"{self.spec.search.tuner}, {trials}, objective {self.objective} "
                 f"({self.direction}), {epochs}{folds}, {where or f'on {self.device_name}'}")
 

@@ -25,6 +25,7 @@ from nnlab import __version__
 from nnlab.data.dataset import Dataset
 from nnlab.engine.backend import clear_session, freeze_heap
 from nnlab.engine.search import Search, StopSearch, load_and_place
+from nnlab.errors import plural
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
 from nnlab.runs.folder import RunFolder
@@ -99,7 +100,8 @@ class Limits:
         limit, streak = self.spec.search.max_failures, self.log.failure_streak()
         if len(streak) >= limit:
             reasons = sorted({r.reason or "unknown" for r in streak})
-            raise StopSearch(f"{len(streak)} trials failed in a row (search.max_failures is {limit}); stopping. "
+            raise StopSearch(f"{plural(len(streak), 'trial')} failed in a row (search.max_failures is {limit}); "
+                             "stopping. "
                              "Reasons:\n  - " + "\n  - ".join(reasons))
 
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 def fmt_value(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, list) and len(value) > 8:  # (a hundred layers' widths)
+        if all(v == value[0] for v in value):
+            return f"[{fmt_value(value[0])}] × {len(value)}"
+        return f"[{', '.join(map(fmt_value, value[:3]))}, … {len(value)} in all]"
     return str(value)
 
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, WithJsonSchema
 
-from nnlab.errors import did_you_mean
+from nnlab.errors import did_you_mean, shown
 
 
 class _Searchable:
@@ -62,21 +62,22 @@ class FieldType:
         kind, options = self.kind, self.options
         if kind is bool:
             if not isinstance(value, bool):
-                raise ValueError(f"expected true or false; found {value!r}")
+                raise ValueError(f"expected true or false; found {shown(value)}")
             return value
         if kind is str:
             if not isinstance(value, str):
-                raise ValueError(f"expected one of {', '.join(options)}; found {value!r}")
+                raise ValueError(f"expected one of {', '.join(options)}; found {shown(value)}")
             if value not in options:
-                raise ValueError(f"expected one of {', '.join(options)}; found {value!r}{did_you_mean(value, options)}")
+                raise ValueError(f"expected one of {', '.join(options)}; found {shown(value)}"
+                                 f"{did_you_mean(value, options)}")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"expected {_KIND_WORDS[kind]}; found {value!r}")
+            raise ValueError(f"expected {_KIND_WORDS[kind]}; found {shown(value)}")
         if kind is int and not float(value).is_integer():
-            raise ValueError(f"expected a whole number; found {value!r}")
+            raise ValueError(f"expected a whole number; found {shown(value)}")
         value = int(value) if kind is int else float(value)
         if not math.isfinite(value):
-            raise ValueError(f"expected a finite number; found {value!r}")
+            raise ValueError(f"expected a finite number; found {shown(value)}")
         for op, limit in self.bounds.items():
             ok = {"ge": value >= limit, "gt": value > limit, "le": value <= limit, "lt": value < limit}[op]
             if not ok:
@@ -154,7 +155,7 @@ class Space:
 def _range_bounds(raw: dict, key: str, field: FieldType) -> tuple:
     bounds = raw[key]
     if not isinstance(bounds, list) or len(bounds) != 2:
-        raise ValueError(f"`{key}` needs [min, max]; found {bounds!r}")
+        raise ValueError(f"`{key}` needs [min, max]; found {shown(bounds)}")
     low, high = (field.check(v) for v in bounds)
     if low > high:
         raise ValueError(f"the range [{_fmt(low)}, {_fmt(high)}] is reversed; write [{_fmt(high)}, {_fmt(low)}]")
@@ -174,7 +175,7 @@ class Choice(Space):
         if "step" in raw or "log" in raw:
             raise ValueError("`step` and `log` apply to int and float ranges, not to `choice`")
         if not isinstance(values, list) or not values:
-            raise ValueError(f"`choice` needs a non-empty list of values; found {values!r}")
+            raise ValueError(f"`choice` needs a non-empty list of values; found {shown(values)}")
         checked = tuple(field.check(v) for v in values)
         if len(set(checked)) != len(checked):
             raise ValueError(f"`choice` lists a value twice: {list(values)}")
@@ -234,7 +235,7 @@ class IntRange(Space):
             raise ValueError("`log` applies to float ranges only")
         step = raw.get("step", 1)
         if isinstance(step, bool) or not isinstance(step, int) or step < 1:
-            raise ValueError(f"`step` of an int range must be a whole number ≥ 1; found {step!r}")
+            raise ValueError(f"`step` of an int range must be a whole number ≥ 1; found {shown(step)}")
         return cls(low, high, step)
 
     @classmethod
@@ -282,10 +283,10 @@ class FloatRange(Space):
         low, high = _range_bounds(raw, "float", field)
         step, log = raw.get("step"), raw.get("log", False)
         if not isinstance(log, bool):
-            raise ValueError(f"`log` must be true or false; found {log!r}")
+            raise ValueError(f"`log` must be true or false; found {shown(log)}")
         if step is not None:
             if isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0:
-                raise ValueError(f"`step` must be a number > 0; found {step!r}")
+                raise ValueError(f"`step` must be a number > 0; found {shown(step)}")
             if log:
                 raise ValueError("use either `step` or `log: true`, not both")
             if step > high - low:
@@ -383,7 +384,7 @@ def searchable(kind: type, *, options: tuple | None = None, optional: bool = Fal
             return parse_space(value, field_type)
         if isinstance(value, list):
             raise ValueError(
-                f"a list is not a value here; to search over these values write {{choice: {value!r}}}"
+                f"a list is not a value here; to search over these values write {{choice: {shown(value)}}}"
             )
         return field_type.check(value)
 

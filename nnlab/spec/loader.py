@@ -18,9 +18,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nnlab.errors import SpecError, did_you_mean, web_address, web_address_message
+from nnlab.errors import SpecError, did_you_mean, shown, web_address, web_address_message
 from nnlab.spec import schema
 from nnlab.spec.kinds import is_space
+from nnlab.spec.limits import SPEC_BYTES, SPEC_DEPTH, SPEC_VALUES, how_to_raise, limit
 from nnlab.spec.objectives import check_spec
 from nnlab.spec.source import SpecSource, spec_source
 
@@ -37,12 +38,7 @@ def load_spec(path: str | Path, overrides=()) -> schema.Spec:
     path = Path(path)
     if path.is_dir():
         raise SpecError(f"{path} is a folder; give the path of a spec file (.yaml)")
-    if not path.is_file():
-        raise SpecError(f"Spec file not found: {path}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"Cannot read spec file {path}: {exc}") from None
+    text = _read_spec_file(path)
     raw, lines = _parse_yaml(text, path)
     if raw is None:
         raise SpecError(f"Spec file {path} is empty; it needs at least `data` and `model`")
@@ -143,30 +139,110 @@ SpecYamlLoader.add_implicit_resolver(  # (copies the safe loader's resolvers bef
     list("-+0123456789."))
 
 
-def _parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
+def _read_spec_file(path: Path) -> str:
+    """The spec file's text; refused when it is not a regular file or larger than the limit (read no
+    further than the limit: a device or a pipe never ends)."""
+    if not path.exists():
+        raise SpecError(f"Spec file not found: {path}")
+    if not path.is_file():
+        raise SpecError(f"{path} is not a regular file; give the path of a spec file (.yaml)")
+    most = int(limit(SPEC_BYTES))
     try:
-        node = yaml.compose(text, Loader=SpecYamlLoader)
-        raw = yaml.load(text, Loader=SpecYamlLoader)
-    except yaml.constructor.ConstructorError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise SpecError(
-            f"Spec error in {path}, line {line}:\n  YAML tags that construct Python objects are not allowed "
-            f"in a spec ({exc.problem}); write plain values"
-        ) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = exc.problem or str(exc)
-        hint = ""
-        if "\t" in problem or "'\\t'" in problem:  # PyYAML writes the tab as the two characters \t
-            hint = "\n  YAML does not allow tabs for indentation: indent with spaces"
-        raise SpecError(f"Spec error in {path}{where}:\n  the file is not valid YAML: {problem}{hint}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"Spec error in {path}:\n  the file is not valid YAML: {exc}") from None
+        with path.open("rb") as handle:
+            data = handle.read(most + 1)
+    except OSError as exc:
+        raise SpecError(f"Cannot read spec file {path}: {exc.strerror or exc}") from None
+    if len(data) > most:
+        raise SpecError(f"Spec file {path} is larger than {most:,} bytes ({path.stat().st_size:,}); a spec is a few "
+                        f"kilobytes: is it the right file? ({how_to_raise(SPEC_BYTES)})")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"Cannot read spec file {path}: it is not UTF-8 text ({exc.reason} at byte {exc.start})") \
+            from None
+
+
+def _parse_yaml(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
+    node, raw = _yaml_document(text, f"Spec error in {path}", "the file")
     lines: dict[tuple, int] = {}
     if node is not None:
         _walk(node, (), lines, path)
     return raw, lines
+
+
+def _yaml_document(text: str, where: str, what: str) -> tuple[yaml.Node | None, Any]:
+    """The YAML text's node tree and its Python value, read with the safe loader, within the limits on
+    its size once aliases are expanded and its depth. `where` starts each error ("Spec error in
+    spec.yaml", "--set 'x=…'"); `what` names the text in it ("the file", "the value")."""
+    loader = SpecYamlLoader(text)
+    sep = ":\n  " if what == "the file" else ": "  # (a --set value's error is one line)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node, where, sep)
+        return node, loader.construct_document(node) if node is not None else None
+    except yaml.constructor.ConstructorError as exc:
+        line = f", line {exc.problem_mark.line + 1}" if exc.problem_mark and what == "the file" else ""
+        tag = next(iter(re.findall(r"'(tag:[^']*)'", str(exc.problem))), "")
+        tag = f" ({tag.replace('tag:yaml.org,2002:', '!!')})" if tag else ""
+        raise SpecError(f"{where}{line}: YAML tags that construct Python objects are not allowed in a spec{tag}; "
+                        "write plain values") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        at = f", line {mark.line + 1}, column {mark.column + 1}" if mark and what == "the file" else ""
+        problem = exc.problem or str(exc).splitlines()[0]
+        hint = ""
+        if "\t" in problem or "'\\t'" in problem:  # PyYAML writes the tab as the two characters \t
+            hint = "; YAML does not allow tabs for indentation: indent with spaces"
+        raise SpecError(f"{where}{at}{sep}{what} is not valid YAML: {problem}{hint}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{where}{sep}{what} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise SpecError(f"{where}{sep}{what} nests sections or lists more than {SPEC_DEPTH} deep") from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, where: str, sep: str) -> None:
+    """Refuse a document that holds more values than the limit once its aliases are expanded (a
+    "billion laughs" of a kilobyte), that refers to itself, or that nests deeper than the limit. Each
+    node is visited once: an alias shares its anchor's node, whose size is remembered."""
+    most, sizes, depth_of = int(limit(SPEC_VALUES)), {}, {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > most:
+                raise SpecError(f"{where}{sep}the spec holds more than {most:,} values once its YAML aliases (*name) "
+                                f"are expanded; a spec holds a few hundred ({how_to_raise(SPEC_VALUES)})")
+            continue
+        if key in open_nodes:
+            raise SpecError(f"{where}{_line(node, sep)}{sep}a YAML alias refers to a section that "
+                            "holds it (the spec would never end); write the values out")
+        if depth > SPEC_DEPTH:
+            raise SpecError(f"{where}{_line(node, sep)}{sep}sections and lists nest more than "
+                            f"{SPEC_DEPTH} deep; a spec needs a handful of levels")
+        if key in sizes and depth_of[key] >= depth:
+            continue
+        depth_of[key] = depth
+        open_nodes.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in children)
+
+
+def _line(node: yaml.Node, sep: str) -> str:
+    return f", line {node.start_mark.line + 1}" if sep != ": " else ""
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
 
 def _walk(node: yaml.Node, loc: tuple, lines: dict, path: Path) -> None:
@@ -202,7 +278,7 @@ def _apply_overrides(raw: dict, overrides, path: Path) -> dict[tuple, str]:
             if child is None:
                 child = target[part] = {}
             if not isinstance(child, dict):
-                raise SpecError(f"--set {item!r}: `{part}` is not a section that has keys")
+                raise SpecError(f"--set {shown(item)}: `{part}` is not a section that has keys")
             target = child
         target[parts[-1]] = value
         applied[tuple(parts)] = item
@@ -212,11 +288,10 @@ def _apply_overrides(raw: dict, overrides, path: Path) -> dict[tuple, str]:
 def _parse_override(item: str) -> tuple[str, Any]:
     key, sep, value_text = item.partition("=")
     if not sep or not key.strip():
-        raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. --set search.max_trials=2")
-    try:
-        return key.strip(), yaml.load(value_text, Loader=SpecYamlLoader) if value_text.strip() else None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"--set {item!r}: the value is not valid YAML ({exc})") from None
+        raise SpecError(f"--set {shown(item)}: expected KEY=VALUE, e.g. --set search.max_trials=2")
+    if not value_text.strip():
+        return key.strip(), None
+    return key.strip(), _yaml_document(value_text, f"--set {shown(item)}", "the value")[1]
 
 
 def _resolve_paths(raw: dict, base: Path, source: SpecSource) -> None:
@@ -328,20 +403,21 @@ def _describe(err: dict, loc: tuple, parent: type | None) -> str:
         tag_key, options = ("source", schema.DATA_SOURCES) if key == "data" else ("kind", schema.MODEL_KINDS)
         value = found.get(tag_key) if isinstance(found, dict) else None
         if not isinstance(found, dict):
-            return f"expected a section of keys; found {found!r}{_section_hint(key, found)}"
+            return f"expected a section of keys; found {shown(found)}{_section_hint(key, found)}"
         if value is None:
             return f"`{key}.{tag_key}` is missing; expected one of: {', '.join(options)}"
-        return f"`{key}.{tag_key}`: expected one of {', '.join(options)}; found {value!r}{did_you_mean(value, options)}"
+        return (f"`{key}.{tag_key}`: expected one of {', '.join(options)}; found {shown(value)}"
+                f"{did_you_mean(value, options)}")
     if kind == "literal_error":
         expected = err["ctx"].get("expected", "")
         options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",")]
-        return f"expected {expected}; found {found!r}{did_you_mean(found, options)}"
+        return f"expected {expected}; found {shown(found)}{did_you_mean(found, options)}"
     if kind == "value_error":
         return str(err["ctx"]["error"])
     if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return f"expected a section of keys (key: value); found {found!r}{_section_hint(key, found)}"
+        return f"expected a section of keys (key: value); found {shown(found)}{_section_hint(key, found)}"
     message = err["msg"]
-    return f"{message[0].lower()}{message[1:]}; found {found!r}"
+    return f"{message[0].lower()}{message[1:]}; found {shown(found)}"
 
 
 def _section_hint(key, found) -> str:
@@ -365,7 +441,7 @@ def with_name(spec: schema.Spec, name: str) -> schema.Spec:
     try:
         new.name = name
     except ValidationError as exc:
-        raise SpecError(f"--name {name!r}: {exc.errors()[0]['ctx']['error']}") from None
+        raise SpecError(f"--name {shown(name)}: {exc.errors()[0]['ctx']['error']}") from None
     new._source = spec_source(spec)
     return new
 

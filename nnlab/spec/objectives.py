@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from nnlab.errors import did_you_mean
+from nnlab.errors import did_you_mean, shown
 from nnlab.spec import schema
 from nnlab.spec.kinds import is_space
 from nnlab.spec.source import spec_source
@@ -55,7 +55,7 @@ def check_spec(spec: schema.Spec) -> None:
             options = (*schema.CLASSIFICATION_METRICS, *schema.REGRESSION_METRICS)
             raise source.error(
                 ("train", "metrics", i),
-                f"unknown metric {metric!r}{did_you_mean(metric, options)}; expected one of {', '.join(options)}",
+                f"unknown metric {shown(metric)}{did_you_mean(metric, options)}; expected one of {', '.join(options)}",
             )
     if spec.search.tuner == "grid":
         for section in ("model", "train"):
@@ -70,14 +70,14 @@ def check_spec(spec: schema.Spec) -> None:
     if name not in known:
         raise source.error(
             ("search", "objective"),
-            f"{name!r} is not a metric nnlab computes{did_you_mean(name, known)}; "
+            f"{shown(name)} is not a metric nnlab computes{did_you_mean(name, known)}; "
             "use val_loss, val_accuracy, or val_ plus one of train.metrics",
         )
     monitor = spec.train.early_stopping.monitor if spec.train.early_stopping else None
     if monitor and monitor not in known:
         raise source.error(
             ("train", "early_stopping", "monitor"),
-            f"{monitor!r} is not a metric nnlab computes{did_you_mean(monitor, known)}",
+            f"{shown(monitor)} is not a metric nnlab computes{did_you_mean(monitor, known)}",
         )
 
 
@@ -124,12 +124,12 @@ def check_task(spec: schema.Spec, task: str, heads: list[tuple[str, str]] | None
     for i, metric in enumerate(spec.train.metrics):
         fits = {"classification" if metric in schema.CLASSIFICATION_METRICS else "regression"}
         if not fits & tasks:
-            raise source.error(("train", "metrics", i), f"the metric {metric!r} does not fit a {task} task")
+            raise source.error(("train", "metrics", i), f"the metric {shown(metric)} does not fit a {task} task")
     searched = is_space(spec.train.loss)
     for loss in spec.train.loss.values() if searched else [spec.train.loss]:
         if loss and (loss == "crossentropy") != ("classification" in tasks) and not heads:
             fits = "crossentropy" if task == "classification" else "mse, mae or huber"
-            raise source.error(("train", "loss"), f"the loss {loss!r} does not fit a {task} task; use {fits}")
+            raise source.error(("train", "loss"), f"the loss {shown(loss)} does not fit a {task} task; use {fits}")
         if loss == "crossentropy" and heads and "regression" in tasks:
             raise source.error(("train", "loss"), "train.loss is the loss of the regression targets: mse, mae or "
                                                   "huber (classification targets always use crossentropy)")
@@ -148,6 +148,6 @@ def check_task(spec: schema.Spec, task: str, heads: list[tuple[str, str]] | None
         if name and name not in names:
             raise source.error(
                 loc,
-                f"{name!r} is not computed for this {task} task{did_you_mean(name, names)}; "
+                f"{shown(name)} is not computed for this {task} task{did_you_mean(name, names)}; "
                 f"available: {', '.join(names)}",
             )

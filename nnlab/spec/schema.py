@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from nnlab.errors import did_you_mean, shown
 from nnlab.spec.kinds import searchable
 
 CSV_READER = 2  # the version of nnlab's rules for reading CSV files; part of a CSV spec's hash
@@ -40,6 +41,13 @@ VALIDATION_ONLY_METRICS = ("f1", "auc", "pr_auc", "precision", "recall")
 CLASS_WEIGHTS = ("none", "balanced")
 LOSSES = ("mse", "mae", "huber", "crossentropy")
 REGRESSION_METRICS = ("mae", "mse", "rmse", "r2")
+
+
+# Hard limits on depth: a plain stack of layers this deep does not train, and Keras's own graph code
+# fails near a thousand (RecursionError). Memory is limited separately (spec.sizes).
+MAX_LAYERS = 100
+MAX_CONV_BLOCKS = 20  # each halves the image: 20 reach one pixel from 1024 long before
+MAX_SEQUENTIAL_LAYERS = 300
 
 
 class Section(BaseModel):
@@ -121,7 +129,7 @@ class CsvData(_DataBase):
         if isinstance(value, list):
             names = [str(v) for v in value]
             if not names or len(set(names)) != len(names):
-                raise ValueError(f"expected a column name, or a list of different column names; found {value!r}")
+                raise ValueError(f"expected a column name, or a list of different column names; found {shown(value)}")
             return names[0] if len(names) == 1 else names
         return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
@@ -160,13 +168,11 @@ class BundledData(_DataBase):
     @field_validator("source")
     @classmethod
     def _known_set(cls, value: str) -> str:
-        from nnlab.errors import did_you_mean
-
         prefix, _, name = value.partition(":")
         known = SKLEARN_SETS if prefix == "sklearn" else KERAS_SETS
         if name not in known:
             raise ValueError(
-                f"expected one of {', '.join(f'{prefix}:{n}' for n in known)}; found {value!r}"
+                f"expected one of {', '.join(f'{prefix}:{n}' for n in known)}; found {shown(value)}"
                 + did_you_mean(name, known)
             )
         return value
@@ -193,7 +199,7 @@ DATA_SOURCES = ("csv", "images", "npz", "sklearn:NAME", "keras:NAME")
 
 class MlpModel(Section):
     kind: Literal["mlp"] = Field(description="A multi-layer perceptron (dense layers).")
-    layers: searchable(int, ge=1) = Field(2, description="Number of hidden layers.")
+    layers: searchable(int, ge=1, le=MAX_LAYERS) = Field(2, description="Number of hidden layers (at most 100).")
     units: searchable(int, ge=1) = Field(64, description="Units per hidden layer.")
     per_layer: bool = Field(False, description="Search `units` separately per layer (units_0, units_1, …).")
     activation: searchable(str, options=ACTIVATIONS) = Field("relu", description="Hidden activation.")
@@ -213,7 +219,8 @@ class Augment(Section):
 
 class CnnModel(Section):
     kind: Literal["cnn"] = Field(description="A convolutional network for images.")
-    conv_blocks: searchable(int, ge=1) = Field(2, description="Convolution blocks (conv + pooling).")
+    conv_blocks: searchable(int, ge=1, le=MAX_CONV_BLOCKS) = Field(
+        2, description="Convolution blocks (conv + pooling; at most 20).")
     filters: searchable(int, ge=1) = Field(32, description="Filters of the first block.")
     filter_growth: float = Field(2.0, ge=1, description="Factor on the filters from one block to the next.")
     kernel_size: searchable(int, ge=1, le=15) = Field(3, description="Convolution kernel size.")
@@ -221,7 +228,8 @@ class CnnModel(Section):
     pooling: searchable(str, options=("max", "avg")) = Field("max", description="Pooling after each block.")
     batch_norm: searchable(bool) = Field(False, description="Batch normalization after each convolution.")
     global_pooling: searchable(bool) = Field(False, description="Global average pooling instead of flatten.")
-    dense_layers: searchable(int, ge=0) = Field(1, description="Dense layers before the output.")
+    dense_layers: searchable(int, ge=0, le=MAX_LAYERS) = Field(
+        1, description="Dense layers before the output (at most 100).")
     dense_units: searchable(int, ge=1) = Field(64, description="Units of each dense layer.")
     dropout: searchable(float, ge=0, lt=1) = Field(0.0, description="Dropout before each dense layer.")
     augment: Augment = Field(default_factory=Augment, description="Training-time augmentation.")
@@ -291,28 +299,29 @@ REFUSED_LAYERS = {  # Keras layers a user may reach for, and why nnlab refuses t
 
 def _parse_layers(value: Any) -> list[dict]:
     """[{Name: {argument: value or search space}}, …] with each search space parsed."""
-    from nnlab.errors import did_you_mean
     from nnlab.spec.kinds import parse_any_space
 
     if not isinstance(value, list) or not value:
         raise ValueError("expected a list of layers, e.g. [{Dense: {units: 64, activation: relu}}, {Dropout: "
                          "{rate: 0.2}}]")
+    if len(value) > MAX_SEQUENTIAL_LAYERS:
+        raise ValueError(f"{len(value)} layers: a sequential model takes at most {MAX_SEQUENTIAL_LAYERS}")
     layers = []
     for i, entry in enumerate(value):
         if isinstance(entry, str):
             entry = {entry: {}}
         if not isinstance(entry, dict) or len(entry) != 1:
-            raise ValueError(f"layers[{i}]: expected one layer as {{Name: {{argument: value}}}}; found {entry!r}")
+            raise ValueError(f"layers[{i}]: expected one layer as {{Name: {{argument: value}}}}; found {shown(entry)}")
         ((name, args),) = entry.items()
         if name in REFUSED_LAYERS:
             raise ValueError(f"layers[{i}]: {name} is not a Keras layer nnlab accepts: {REFUSED_LAYERS[name]}")
         if name not in KERAS_LAYERS:
-            raise ValueError(f"layers[{i}]: {name!r} is not a Keras layer nnlab accepts"
+            raise ValueError(f"layers[{i}]: {shown(name)} is not a Keras layer nnlab accepts"
                              f"{did_you_mean(name, KERAS_LAYERS)}"
                              f"; accepted: {', '.join(KERAS_LAYERS)}")
         args = {} if args is None else args
         if not isinstance(args, dict):
-            raise ValueError(f"layers[{i}] {name}: expected its arguments as a mapping; found {args!r}")
+            raise ValueError(f"layers[{i}] {name}: expected its arguments as a mapping; found {shown(args)}")
         parsed = {}
         for arg, arg_value in args.items():
             if arg in ("name", "input_shape", "dtype"):
@@ -460,7 +469,7 @@ class Spec(Section):
     def _safe_name(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
             raise ValueError(
-                f"a run name may hold letters, digits, '.', '_' and '-' (it names a folder); found {value!r}"
+                f"a run name may hold letters, digits, '.', '_' and '-' (it names a folder); found {shown(value)}"
             )
         return value
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from nnlab.errors import plural
 from nnlab.progress import ipython_display
 from nnlab.runs.fmt import fmt_duration, fmt_value
 from nnlab.runs.folder import RunFolder
@@ -165,5 +166,6 @@ class Run:
         rows = "".join("<tr>" + "".join(f"<td>{html.escape(fmt_value(v))}</td>" for v in
                                         (r.trial_id, r.score, *(r.hyperparameters.get(n, "") for n in hp_names)))
                        + "</tr>" for r in top)
-        table = f"<table><caption>Top {len(top)} trials</caption><tr>{cells}</tr>{rows}</table>" if top else ""
+        caption = f"<caption>Top {plural(len(top), 'trial')}</caption>"
+        table = f"<table>{caption}<tr>{cells}</tr>{rows}</table>" if top else ""
         return f"<div><table>{head}</table>{table}</div>"

@@ -14,7 +14,7 @@ import statistics
 import time
 from pathlib import Path
 
-from nnlab.errors import RunError
+from nnlab.errors import RunError, plural
 from nnlab.progress import Reporter
 from nnlab.runs import files
 from nnlab.runs.fmt import fmt_duration, fmt_value
@@ -52,8 +52,9 @@ def _retrain(folder: RunFolder, top: int, seeds: int, device: str, reporter: Rep
     keras = import_keras()
     seed_values = [spec.seed + 1000 * (j + 1) for j in range(seeds)]
     folds = f", {trainer.fold_count}-fold cross-validation as in the sweep" if trainer.fold_count else ""
-    reporter.say(f"[bold]nnlab retrain {folder.name}[/bold]: the best {len(chosen)} trial(s) × {seeds} seeds "
-                 f"({', '.join(map(str, seed_values))}), {spec.train.epochs} epochs each{folds}, on {device_name}")
+    reporter.say(f"[bold]nnlab retrain {folder.name}[/bold]: the best {len(chosen)} trial(s) × "
+                 f"{plural(seeds, 'seed')} ({', '.join(map(str, seed_values))}), "
+                 f"{plural(spec.train.epochs, 'epoch')} each{folds}, on {device_name}")
     out = []
     started = time.monotonic()
     for record in chosen:

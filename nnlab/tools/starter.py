@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.errors import DataError, NnlabError, web_address, web_address_message
+from nnlab.errors import DataError, NnlabError, plural, web_address, web_address_message
 from nnlab.spec.schema import IMAGE_FORMATS
 
 FOLDS_BELOW = 300  # rows: below, init writes data.folds: 5 (a 20% split would hold fewer than 60 rows)
@@ -86,7 +86,7 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
     notes += [f"column {c!r} looks like a row number or an identifier (unique whole numbers): left out with "
               "data.drop below; remove it from there if it is a real feature" for c in row_numbers]
     counted = {kind: sum(1 for c in columns if c.kind == kind) for kind in ("numeric", "categorical", "date")}
-    comments = [f"{path.name}: {len(frame)} rows, {frame.shape[1]} columns", guessed,
+    comments = [f"{path.name}: {plural(len(frame), 'row')}, {plural(frame.shape[1], 'column')}", guessed,
                 "features: " + ", ".join(f"{n} {k}" for k, n in counted.items() if n)] + notes
     look_ = Look("csv", "mlp", task, len(frame), comments=comments)
     lines = ["data:", "  source: csv", f"  path: {_yaml(rel)}", f"  target: {_yaml(target)}"]

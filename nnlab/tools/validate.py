@@ -2,8 +2,9 @@
 
 `describe(spec)` loads the data, checks the objective against the task, and reports each
 hyperparameter with its range, the number of configurations (where finite), and the parameter counts
-of the smallest and largest models the space allows (found by building models at the corners of the
-space and at a few random points).
+of the smallest and largest models the space allows (at the corners of the space and at a few random
+points: worked out by `spec.sizes`, or by building the models where it has no rule). A space whose
+largest model would not fit in memory is refused first.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from nnlab.runs import imagecache
 from nnlab.spec.objectives import check_task
 from nnlab.spec.schema import Spec
+from nnlab.spec.sizes import check_space, model_size
 from nnlab.spec.space import count_configurations, extreme_params, hyperparameters, random_params
 
 RANDOM_PROBES = 24
@@ -37,27 +39,41 @@ def describe(spec: Spec, count_models: bool = True, frame=None, runs_dir=None) -
     from, or kept in, `runs_dir`'s copy, as `nnlab run` does (see `runs.imagecache`)."""
     data = imagecache.load(spec, runs_dir, frame)
     check_task(spec, data.task, data.heads)
-    if count_models or spec.model.kind == "pretrained":  # (models are built: TensorFlow's device set-up first)
-        from nnlab.engine.backend import configure_device
-
-        configure_device("auto")
+    check_space(spec, data.input_shape, data.output_units, len(data.x_train))  # (before any model is built)
     space = {name: dist.describe() for name, dist in hyperparameters(spec).items()}
     result = Description(data.summary(), data.task, space, count_configurations(spec), notes=list(data.notes))
     if spec.model.kind == "pretrained":
+        from nnlab.engine.backend import configure_device
         from nnlab.engine.pretrained import base_facts, bases_of, check_weights, resize_note
 
+        configure_device("auto")  # (TensorFlow's device set-up before any model)
         check_weights(bases_of(spec.model), spec.model.weights, data.input_shape)
         result.bases = base_facts(bases_of(spec.model), data.input_shape)
         result.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
     if count_models:
-        from nnlab.engine.models import DataShape, count_params
-
-        shape = DataShape.of(data)
         probes = _probe_params(spec)[:2] if spec.model.kind == "pretrained" else _probe_params(spec)  # (big bases)
-        counted = [(count_params(spec.model.kind, p, shape), p) for p in probes]
+        counted = _count_params(spec, probes, data)
         result.smallest = min(counted, key=lambda c: c[0])
         result.largest = max(counted, key=lambda c: c[0])
     return result
+
+
+def _count_params(spec: Spec, probes: list[dict], data) -> list[tuple[int, dict]]:
+    """The parameters of each probe's model: worked out (`spec.sizes`, as Keras counts them) where every
+    layer has a rule, else by building the models (a pretrained base's weights are counted so)."""
+    if spec.model.kind != "pretrained":
+        sizes = [model_size(spec.model.kind, p, data.input_shape, data.output_units) for p in probes]
+        if all(sizes):
+            return [(size.parameters, p) for size, p in zip(sizes, probes)]
+    from nnlab.engine.backend import clear_session, configure_device
+    from nnlab.engine.search import build_within_memory
+
+    configure_device("auto")
+    counted = []
+    for params in probes:
+        counted.append((int(build_within_memory(spec, params, data).count_params()), params))
+        clear_session()
+    return counted
 
 
 def _probe_params(spec: Spec) -> list[dict]:

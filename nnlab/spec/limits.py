@@ -1,0 +1,40 @@
+"""The limits on what nnlab accepts, in one place: each value, and how to raise the ones that are a
+judgement (an environment variable of the same name). They are checked before anything is allocated,
+so that an absurd spec is refused in a second with what to change, not after minutes of work or a crash.
+
+Hard limits (no way past them, because no useful spec comes near them) are the spec's nesting depth
+and the schema's bounds on layer counts (`schema.py`). The model-size limit lives with its estimate
+(`spec.sizes`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from nnlab.errors import SpecError
+
+# A spec is a few kilobytes; PyYAML reads about a megabyte a second.
+SPEC_BYTES = ("NNLAB_MAX_SPEC_BYTES", 1024 * 1024)
+# Values a spec holds once YAML's aliases (*name) are expanded: a real spec has at most a few hundred; a
+# "billion laughs" spec of 1 KB has 10⁹.
+SPEC_VALUES = ("NNLAB_MAX_SPEC_VALUES", 20_000)
+SPEC_DEPTH = 40  # sections within sections, lists within lists (PyYAML itself fails near 1,000)
+
+
+def limit(which: tuple[str, float]) -> float:
+    """A limit's value: its environment variable when set (a positive number), else its default."""
+    name, default = which
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise SpecError(f"the environment variable {name}={text[:40]!r} is not a positive number")
+    return value
+
+
+def how_to_raise(which: tuple[str, float]) -> str:
+    return f"set the environment variable {which[0]} to raise this limit"

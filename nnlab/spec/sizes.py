@@ -1,0 +1,215 @@
+"""How large a spec's models are, worked out without TensorFlow: parameters and the memory training
+needs, from the params and the data's shape. `check_space` refuses a space whose largest model would not
+fit this machine's memory, before any model is built (a Dense layer of 10⁹ units would otherwise crash
+TensorFlow in its first allocation, minutes in).
+
+The counts follow the builders of `engine.models` layer by layer (mlp, cnn; a `sequential` model's
+layers that have a rule here) and equal Keras's `count_params` (a test builds models to check).
+A `sequential` layer or argument without a rule gives no estimate (`None`): such a model is only
+built, as before. A pretrained base is counted as its head and its input only: the bases are fixed
+sizes that fit any machine nnlab runs on, and their activations are not estimated.
+
+Memory is an estimate: 16 bytes a parameter (weights, gradients and two optimizer slots, in float32)
+and 8 bytes for each value of each layer's output per row of a batch (kept for the backward pass, and
+its gradient).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from dataclasses import dataclass
+
+from nnlab.errors import SpecError, shown
+from nnlab.spec.layersizes import RULES
+from nnlab.spec.source import spec_source
+from nnlab.spec.space import extreme_params, hyperparameters, random_params
+
+BYTES_PER_PARAMETER = 16
+BYTES_PER_ACTIVATION = 8
+MODEL_MEMORY = ("NNLAB_MAX_MODEL_GB", None)  # default: 3/4 of this machine's memory
+PROBES = 24  # random points of the space checked besides its two corners
+
+
+@dataclass(frozen=True)
+class Size:
+    parameters: int
+    activations: int  # values of the layers' outputs for one row
+
+    def bytes(self, batch: int) -> float:
+        return float(self.parameters) * BYTES_PER_PARAMETER + float(self.activations) * BYTES_PER_ACTIVATION * batch
+
+
+def model_size(kind: str, params: dict, input_shape: tuple, outputs: int) -> Size | None:
+    """The size of the model the builder makes from `params` for inputs of `input_shape` and `outputs`
+    output units in all (several targets: their sum); None where there is no rule."""
+    counter = _Counter(tuple(input_shape))
+    try:
+        if kind == "mlp":
+            counter.mlp(params)
+        elif kind == "cnn":
+            counter.cnn(params)
+        elif kind == "sequential":
+            if not counter.sequential(params["layers"]):
+                return None
+        elif kind == "pretrained":
+            counter.pretrained(params)
+        else:
+            return None
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None  # (an argument the rules do not know: Keras will say what is wrong with it)
+    counter.dense(outputs, bias=True, keep=False)
+    return Size(counter.parameters, counter.activations)
+
+
+class _Counter:
+    """Walks a model's layers, keeping the current output shape (without the batch) and the totals."""
+
+    def __init__(self, shape: tuple):
+        self.shape, self.parameters, self.activations = shape, 0, math.prod(shape)
+
+    def out(self, shape: tuple, params: int = 0, tensors: int = 1) -> None:
+        if any(d < 1 for d in shape):
+            raise ValueError(f"a layer's output would have the shape {shape}")
+        self.shape = tuple(int(d) for d in shape)
+        self.parameters += int(params)
+        self.activations += tensors * math.prod(self.shape)
+
+    def flatten(self) -> None:
+        if len(self.shape) > 1:
+            self.out((math.prod(self.shape),))
+
+    def dense(self, units: int, bias: bool = True, keep: bool = True) -> None:
+        *rest, last = self.shape
+        self.out((*rest, units), last * units + (units if bias else 0), tensors=1 if keep else 0)
+
+    def batch_norm(self) -> None:
+        self.out(self.shape, 4 * self.shape[-1])
+
+    # ---- nnlab's builders
+
+    def mlp(self, params: dict) -> None:
+        self.flatten()
+        for width in params["units"]:
+            self._dense_block(width, params)
+
+    def _dense_block(self, width: int, params: dict) -> None:
+        self.dense(width, bias=not params["batch_norm"])
+        if params["batch_norm"]:
+            self.batch_norm()
+        self.out(self.shape, tensors=1 + bool(params["dropout"]))  # activation (and dropout)
+
+    def cnn(self, params: dict) -> None:
+        kernel = params["kernel_size"]
+        self.out(self.shape)  # rescaling
+        for block in range(params["conv_blocks"]):
+            filters = max(1, round(params["filters"] * params.get("filter_growth", 2.0) ** block))
+            bn = params["batch_norm"]
+            height, width, channels = self.shape
+            self.out((height, width, filters), kernel * kernel * channels * filters + (0 if bn else filters))
+            if bn:
+                self.batch_norm()
+            self.out(self.shape)  # activation
+            self.out((-(-height // 2), -(-width // 2), filters))  # pooling, padding "same"
+        if params["global_pooling"]:
+            self.out((self.shape[-1],))
+        else:
+            self.flatten()
+        for _ in range(params["dense_layers"]):
+            self._dense_block(params["dense_units"], {**params, "batch_norm": False})
+
+    def pretrained(self, params: dict) -> None:
+        self.out((2560,))  # the widest pooled features of a base (EfficientNetB7)
+        self.parameters = self.activations = 0
+        if params["dense_units"]:
+            self.dense(params["dense_units"])
+
+    def sequential(self, layers: list) -> bool:
+        for name, args in layers:
+            rule = RULES.get(name)
+            if rule is None or not rule(self, dict(args)):
+                return False
+        self.flatten()
+        return True
+
+
+# ------------------------------------------------------------------------------------ the check
+
+
+def memory_limit() -> tuple[float, str]:
+    """The most bytes the largest model may need, and how the figure was chosen (for the message)."""
+    text = os.environ.get(MODEL_MEMORY[0], "").strip()
+    if text:
+        try:
+            gigabytes = float(text)
+        except ValueError:
+            gigabytes = -1
+        if not gigabytes > 0:
+            raise SpecError(f"the environment variable {MODEL_MEMORY[0]}={text[:40]!r} is not a positive number")
+        return gigabytes * 1024**3, f"{MODEL_MEMORY[0]}={text}"
+    total = machine_memory()
+    return 0.75 * total, f"3/4 of this machine's {total / 1024**3:.1f} GiB"
+
+
+def machine_memory() -> float:
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # (not on every system)
+        return 16 * 1024**3
+
+
+def largest(spec, input_shape: tuple, outputs: int, rows: int) -> tuple[float, Size, dict] | None:
+    """The most memory a model of the space needs to train (bytes), its size and params: over both
+    corners of the space and a few seeded random points; None when a model has no estimate."""
+    probes = [extreme_params(spec, "max"), extreme_params(spec, "min")]
+    if hyperparameters(spec):
+        rng = random.Random(spec.seed)
+        probes += [random_params(spec, rng) for _ in range(PROBES)]
+    found = None
+    for params in probes:
+        size = model_size(spec.model.kind, params, input_shape, outputs)
+        if size is None:
+            return None
+        need = size.bytes(max(1, min(int(params["batch_size"]), rows)))
+        if found is None or need > found[0]:
+            found = (need, size, params)
+    return found
+
+
+def check_space(spec, input_shape: tuple, outputs: int, rows: int) -> None:
+    """Refuse (SpecError) a space whose largest model needs more memory to train than the limit."""
+    found = largest(spec, input_shape, outputs, rows)
+    if found is None:
+        return
+    need, size, params = found
+    most, why = memory_limit()
+    if need <= most:
+        return
+    batch = max(1, min(int(params["batch_size"]), rows))
+    weights = size.parameters * float(BYTES_PER_PARAMETER)
+    raise spec_source(spec).error(("model",), (
+        f"the largest model this spec allows ({_values(spec.model.kind, params)}, batch_size={params['batch_size']}) "
+        f"has {size.parameters:,} parameters and needs about {_gib(need)} of memory to train ({_gib(weights)} "
+        f"for its weights, gradients and optimizer state, {_gib(need - weights)} for a batch of {batch} rows); "
+        f"the limit is {_gib(most)} ({why}). Make the model smaller, or set {MODEL_MEMORY[0]} (in GiB) to raise "
+        "the limit"))
+
+
+def _values(kind: str, params: dict) -> str:
+    """The params that make a model large, for the message."""
+    if kind == "sequential":
+        sized = [f"{name}({', '.join(f'{k}={v}' for k, v in args.items() if k in _LAYER_SIZE_ARGS)})"
+                 for name, args in params["layers"] if any(k in _LAYER_SIZE_ARGS for k in args)]
+        return ", ".join(sized[:4] + (["…"] if len(sized) > 4 else [])) or f"{len(params['layers'])} layers"
+    return ", ".join(f"{k}={shown(params[k])}" for k in _SIZE_KEYS.get(kind, ()) if k in params)
+
+
+_LAYER_SIZE_ARGS = ("units", "filters", "kernel_size", "target_shape", "size", "height", "width")
+_SIZE_KEYS = {"mlp": ("units",), "cnn": ("conv_blocks", "filters", "kernel_size", "dense_layers", "dense_units"),
+              "pretrained": ("dense_units",)}
+
+
+def _gib(size: float) -> str:
+    gib = size / 1024**3
+    return f"{gib:,.1f} GiB" if gib < 1e6 else f"{gib:.2g} GiB"
