@@ -5,7 +5,7 @@ The public API mirrors the CLI: `nnlab.load_spec`, `nnlab.run`, `nnlab.open`, `n
 building or training a model does.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 API = ("load_spec", "run", "open", "validate", "compare")
 __all__ = [*API, "__version__"]
 

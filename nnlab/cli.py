@@ -65,13 +65,15 @@ def _fail(exc: Exception) -> None:
 @contextlib.contextmanager
 def _user_errors():
     """A user's mistake (`NnlabError`) inside: one `error:` line and its exit code, never a traceback."""
-    from nnlab.errors import NnlabError
+    from nnlab.errors import NnlabError, disk_full, disk_full_message
 
     try:
         yield
     except NnlabError as exc:
         _fail(exc)
     except OSError as exc:  # a path the user gave that cannot be read or written
+        if disk_full(exc):
+            _fail(NnlabError(disk_full_message(Path(exc.filename).parent if exc.filename else "its files")))
         where = f": {exc.filename}" if exc.filename else ""
         _fail(NnlabError(f"{exc.strerror or exc}{where}"))
 
@@ -211,7 +213,7 @@ def chief(
     spec_file: Path = SPEC_ARG,
     bind: str = typer.Option("127.0.0.1:8000", "--bind", metavar="HOST:PORT",
                              help="Where workers reach the chief. No authentication: keep it inside a private "
-                                  "network (0.0.0.0 listens on every interface)."),
+                                  "network (0.0.0.0, every interface, needs --any-host)."),
     runs_dir: Path = RUNS_DIR,
     name: Optional[str] = NAME,
     set_: List[str] = SET,
@@ -220,13 +222,18 @@ def chief(
     worker_timeout: float = typer.Option(60.0, "--worker-timeout", metavar="MINUTES", min=0,
                                          help="Hand a trial to another worker when its worker has sent "
                                               "nothing for this long (0: wait forever)."),
+    any_host: bool = typer.Option(False, "--any-host", help="Allow --bind 0.0.0.0 (every network interface), "
+                                  "knowing the chief has no authentication."),
     quiet: bool = QUIET,
 ) -> None:
     """Serve a sweep's trials to workers (nnlab worker), for sweeps across machines."""
     with _user_errors():
-        from nnlab.distributed.chief import parse_address, serve_chief
+        from nnlab.distributed.chief import bind_warning, parse_address, serve_chief
 
         host, port = parse_address(bind, "--bind")
+        warning = bind_warning(host, any_host)
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
         spec = _load(spec_file, set_, name)
         if overwrite:
             _confirm_overwrite(spec, runs_dir, yes)
@@ -283,6 +290,8 @@ def compare(
     from nnlab.runs.compare import render
     with _user_errors():
         comparison = compare_runs(paths or None, sort=sort, top=top, reverse=reverse)
+    for note in comparison.notes:
+        typer.echo(f"warning: {note}", err=True)
     text = render(comparison, fmt.value)
     if output:
         from nnlab.errors import plural
@@ -418,16 +427,19 @@ def export(
 ) -> None:
     """Save a run's model (the best, or --trial ID) as .keras, SavedModel, ONNX, LiteRT or Core ML."""
     with _user_errors():
-        from nnlab.tools.apply import export as export_model
         from nnlab.tools.apply import load_model, open_run
+        from nnlab.tools.export import export as export_model
+        from nnlab.tools.export import with_raw_inputs
 
         finished = open_run(run_dir)
         model = load_model(finished, trial)
         if raw_inputs:
-            from nnlab.tools.apply import with_raw_inputs
-
             model = with_raw_inputs(model, finished.preprocessing, fmt.value)
-        path = export_model(model, output, fmt.value, finished.preprocessing)
+        try:
+            path = export_model(model, output, fmt.value, finished.preprocessing)
+        except KeyboardInterrupt:
+            typer.echo(f"interrupted: nothing was written to {output}", err=True)
+            raise typer.Exit(130) from None
     summary = finished.summary
     if trial:
         which = f"the model of trial {trial}"

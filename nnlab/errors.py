@@ -85,3 +85,27 @@ def cut_lines(message: str) -> str:
     """A message with each overlong line cut (what a value in it was not cut by `shown`)."""
     return "\n".join(line if len(line) <= LINE_CHARS else f"{line[:LINE_CHARS]}… ({len(line):,} characters)"
                      for line in message.splitlines() or [""])
+
+
+class DiskFull(NnlabError):
+    """The disk nnlab writes to is full: nothing written before is lost, and the same command resumes."""
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether `exc` (or what caused it) is a write that failed for want of disk space: an OSError with
+    errno ENOSPC, or a library's error that says so in words (h5py's)."""
+    import errno
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def disk_full_message(where: object) -> str:
+    return (f"the disk holding {where} is full (No space left on device): free some space on it (df -h "
+            f"{where} shows how much is left), then run the same command again; nothing saved before is lost")

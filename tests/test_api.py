@@ -152,7 +152,7 @@ def test_run_and_validate_on_a_dataframe_then_use_the_run_from_python(tmp_path):
     scores = result.evaluate(new)
     assert 0.0 <= scores["accuracy"] <= 1.0 and scores["examples"] == 10
     html = result._repr_html_()
-    assert "frame" in html and "Top 1 trials" in html and "units" in html
+    assert "frame" in html and "Top 1 trial<" in html and "units" in html
     again = nnlab.open(result.path)
     assert again.best.score == result.best.score and repr(again).startswith("<nnlab run 'frame': completed")
     assert [p.name for p in again.plot(show=False)][:1] == ["learning_curves.png"]

@@ -133,7 +133,7 @@ def test_predict_and_evaluate_image_folders(write, tmp_path, image_folder, monke
     assert out.exit_code == 0, out.output
     predicted = rows(tmp_path / "p.csv")
     assert [r["file"] for r in predicted] == ["broken.jpg", "z0.png", "z1.png", "z2.png"]
-    assert predicted[0]["predictions"] == "could not decode the image"
+    assert predicted[0]["predictions"] == "could not decode the image: not an image Pillow can read"
     assert {r["predictions"] for r in predicted[1:]} <= {"cat", "dog"}
     import nnlab
 
@@ -263,7 +263,7 @@ def test_every_export_format_predicts_in_inference_mode(tmp_path):
     import tensorflow as tf
 
     from nnlab.engine.models import inference_model
-    from nnlab.tools.apply import export
+    from nnlab.tools.export import export
 
     trained = _augmented_cnn()
     model = inference_model(trained)

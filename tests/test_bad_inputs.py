@@ -188,7 +188,7 @@ CASES = [
     ("images-all-corrupt", "data: {source: images, path: pics}\nmodel: {kind: cnn}\n",
      {"pics": lambda p: png_folder(p, corrupt=True)}, [], "could be decoded"),
     ("images-path-is-file", "data: {source: images, path: pics}\nmodel: {kind: cnn}\n", {"pics": "x"}, [],
-     "is a file"),
+     "is not a folder"),
     ("images-val-unknown-class", "data: {source: images, path: pics, validation_path: val}\nmodel: {kind: cnn}\n",
      {"pics": lambda p: png_folder(p), "val": lambda p: png_folder(p, classes=("a", "zzz"))}, [],
      "classes the training folder lacks"),

@@ -80,7 +80,7 @@ def test_a_wrong_suffix_and_a_missing_exporter_are_clear(tmp_path, monkeypatch):
     import importlib.util
 
     from nnlab.errors import DataError
-    from nnlab.tools.apply import export
+    from nnlab.tools.export import export
 
     with pytest.raises(DataError, match=r"must end in \.onnx"):
         export(object(), tmp_path / "m.tflite", "onnx")

@@ -26,7 +26,7 @@ def test_live_bars_follow_trials_and_epochs_and_close():
     reporter.table([record], "val_accuracy", ["units"])  # closes the bars first
     assert reporter._bars is None
     text = out.getvalue()
-    assert "trial 0 started" in text and "Top 1 trials by val_accuracy" in text
+    assert "trial 0 started" in text and "Top 1 trial by val_accuracy" in text
 
 
 def test_no_bars_in_logs_or_when_quiet():

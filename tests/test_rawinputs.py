@@ -98,7 +98,7 @@ def test_a_raw_inputs_model_predicts_as_nnlab_does_without_nnlab(tmp_path):
 
 def test_raw_inputs_are_refused_for_runs_on_arrays_and_for_formats_that_cannot_hold_them():
     from nnlab.errors import DataError
-    from nnlab.tools.apply import with_raw_inputs
+    from nnlab.tools.export import with_raw_inputs
 
     with pytest.raises(DataError, match="run on a table"):
         with_raw_inputs(object(), {"type": "arrays", "input_shape": [4]}, "keras")

@@ -158,7 +158,7 @@ def test_a_csv_run_of_the_older_reader_is_not_resumed_with_new_features(tmp_path
     spec = load_spec(write("s.yaml", "data: {source: csv, path: d.csv, target: y}\nmodel: {kind: mlp}\n"))
     run_dir = tmp_path / "runs" / "s"
     files.write_summary(run_dir / files.SUMMARY, Summary(run="s", spec_hash=spec_hash(spec, csv_reader=None)))
-    with pytest.raises(RunError, match="read by the CSV rules of nnlab 0.2 or older.*--overwrite.*--name"):
+    with pytest.raises(RunError, match="read by the first version of nnlab's CSV rules.*--overwrite.*--name"):
         check_run_dir(run_dir, spec, overwrite=False)
     files.write_summary(run_dir / files.SUMMARY, Summary(run="s", spec_hash=spec_hash(spec)))
     assert check_run_dir(run_dir, spec, overwrite=False).spec_hash == spec_hash(spec)  # today's resumes

@@ -273,7 +273,7 @@ def test_cli_run_then_compare_json(write, tmp_path):
     result = runner.invoke(app, ["run", str(spec), "--runs-dir", str(tmp_path / "runs"), "--name", "iris-a",
                                  "--set", "search.max_trials=1"])
     assert result.exit_code == 0, result.output
-    assert "Top 1 trials by val_loss" in result.output and "[1/1] trial 0" in result.output
+    assert "Top 1 trial by val_loss" in result.output and "[1/1] trial 0" in result.output
     result = runner.invoke(app, ["compare", str(tmp_path / "runs"), "--format", "json"])
     data = json.loads(result.output)
     assert data[0]["run"] == "iris-a" and data[0]["completed"] == 1

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlab.data.csvfile import check_file
 from nnlab.data.dataset import Dataset, check_classes, split
 from nnlab.data.rules import infer_task, standardization
 from nnlab.errors import DataError
@@ -76,8 +77,7 @@ def from_arrays(x, y, x_val, y_val, task: str | None, fraction: float, seed: int
 
 def load_npz(data: NpzData, seed: int) -> Dataset:
     path: Path = data.path
-    if not path.is_file():
-        raise DataError(f"Data file not found: {path}")
+    check_file(path, "`source: npz` needs a NumPy .npz file")
     try:
         with np.load(path, allow_pickle=False) as arrays:
             found = dict(arrays)

@@ -16,6 +16,13 @@ from nnlab.spec.objectives import head_name
 from nnlab.spec.schema import CsvData
 
 
+def check_rows(rows: int, name: str) -> None:
+    """Too few rows to split is said first (every column of one row is constant: that would be said)."""
+    if rows < 3:
+        raise DataError(f"{name} has {plural(rows, 'row')} with a target; training and validating need at least 3 "
+                        "(2 to train on, 1 to validate), and a useful model many more")
+
+
 def load_csv(data: CsvData, seed: int, frame=None) -> Dataset:
     """The CSV a spec names (or `frame`, a pandas DataFrame given from Python in its place), as a
     Dataset: targets found and encoded, feature columns typed (with notes), split, and preprocessed
@@ -29,6 +36,8 @@ def load_csv(data: CsvData, seed: int, frame=None) -> Dataset:
     if set(targets) & set(named["drop"]):
         raise DataError(f"data.drop lists the target column {sorted(set(targets) & set(named['drop']))[0]!r}")
     frame, encoded = _targets(frame, targets, data, where, notes)
+    if data.validation_path is None:
+        check_rows(len(frame), where.name)
     features = frame.drop(columns=[*targets, *named["drop"]])
     if features.shape[1] == 0:
         raise DataError(f"{where.name} has no feature columns besides the target {', '.join(map(repr, targets))}")

@@ -21,6 +21,7 @@ import csv
 import gzip
 import io
 import lzma
+import re
 import zipfile
 from pathlib import Path
 
@@ -35,19 +36,28 @@ ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 ENCODING_NAMES = {"utf-8-sig": "UTF-8", "cp1252": "Windows-1252", "latin-1": "Latin-1"}
 
 
+def check_file(path: Path, needs: str) -> None:
+    """A clear error unless `path` is a regular file (a device such as /dev/zero, or a pipe, would be
+    read for ever)."""
+    if not path.exists():
+        raise DataError(f"Data file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; {needs}")
+    if not path.is_file():
+        raise DataError(f"{path} is not a regular file (a device, a pipe or a socket); {needs}")
+
+
 def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding: str | None = None,
                notes: list[str] | None = None) -> pd.DataFrame:
     """The CSV file as a table of text (missing cells as NaN); what was decided goes to `notes`."""
     notes = [] if notes is None else notes
-    if not path.exists():
-        raise DataError(f"Data file not found: {path}")
-    if path.is_dir():
-        raise DataError(f"{path} is a folder; `source: csv` needs a CSV file")
+    check_file(path, "`source: csv` needs a CSV file")
     raw = path.read_bytes()
     if not raw:
         raise DataError(f"The CSV file {path} is empty (0 bytes)")
     text = decode(unpack(raw, path, notes), path, encoding, notes)
     sep = delimiter or _sniff_delimiter(text)
+    _check_width(text, sep, path)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True,
                             engine="c" if len(sep) == 1 else "python")
@@ -60,6 +70,25 @@ def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding:
     if frame.empty:
         raise DataError(f"The CSV file {path} has a header but no rows")
     return frame
+
+
+# Each column is typed on its own (numbers, dates, categories, with notes): about 10 ms a column on 2
+# cores at a few hundred rows, so 100,000 columns would take a quarter of an hour before any check.
+MAX_COLUMNS = ("NNLAB_MAX_COLUMNS", 10_000)
+
+
+def _check_width(text: str, sep: str, path: Path) -> None:
+    """Refuse, before reading the rows, a header with more columns than the limit."""
+    from nnlab.spec.limits import how_to_raise, limit
+
+    header = text[:text.find("\n")] if "\n" in text else text
+    count = header.count(sep) + 1 if len(sep) == 1 else len(re.split(sep, header))
+    most = int(limit(MAX_COLUMNS))
+    if count > most:
+        raise DataError(f"{path.name} has {count:,} columns, more than the {most:,} nnlab reads from a CSV file (each "
+                        "is typed on its own, and this many would take minutes); for many numeric columns (pixels, "
+                        "measurements) save the arrays as an .npz with x and y and use `source: npz`, or "
+                        f"{how_to_raise(MAX_COLUMNS)}")
 
 
 _COMPRESSED = ((b"\x1f\x8b", "gzip", gzip.decompress), (b"BZh", "bz2", bz2.decompress),

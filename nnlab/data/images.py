@@ -8,6 +8,7 @@ while the rest of the folder is usable.
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,10 @@ _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM
 
 
 def is_image_file(path: Path) -> bool:
-    """An image by its name (`IMAGE_FORMATS`), or by its content (a JPEG saved as `photo.dat`)."""
+    """An image by its name (`IMAGE_FORMATS`), or by its content (a JPEG saved as `photo.dat`). Never a
+    device or a pipe (reading one would not end), nor a link to one."""
+    if not path.is_file():
+        return False
     if path.suffix.lower() in IMAGE_FORMATS:
         return True
     try:
@@ -72,7 +76,7 @@ def class_folders(folder: Path) -> list[Path]:
     if not folder.exists():
         raise DataError(f"Image folder not found: {folder}")
     if not folder.is_dir():
-        raise DataError(f"{folder} is a file; `source: images` needs a folder with one subfolder per class")
+        raise DataError(f"{folder} is not a folder; `source: images` needs a folder with one subfolder per class")
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not _hidden(p.name))
     if not subfolders:
         loose, _ = list_image_files(folder)
@@ -136,14 +140,15 @@ def read_image_folder(
             f"{len(files)} images of {height}×{width}×{channels} need {size / 1024**3:.1f} GiB in memory; "
             "use a smaller data.image_size"
         )
-    images, ok = decode_files(files, image_size, color_mode)
+    images, ok, reasons = decode_files(files, image_size, color_mode)
     notes = []
     bad = int((~ok).sum())
     if bad == len(files):
-        raise DataError(f"None of the {len(files)} image files in {folder} could be decoded")
+        first = next(iter(reasons))
+        raise DataError(f"None of the {len(files)} image files in {folder} could be decoded (e.g. {files[first]}: "
+                        f"{reasons[first]})")
     if bad:
-        example = next(f for f, good in zip(files, ok) if not good)
-        notes.append(f"{bad} image file(s) could not be decoded and were skipped (e.g. {example})")
+        notes.append(f"{bad} image file(s) could not be decoded and were skipped ({skipped_examples(files, reasons)})")
     if others:
         notes.append(f"{others} file(s) in {folder} that are not images were ignored")
     keep = np.flatnonzero(ok)
@@ -153,17 +158,26 @@ def read_image_folder(
     )
 
 
-def decode_files(files: list[Path], image_size: tuple[int, int], color_mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """(images, ok): every file decoded to `image_size` (height, width) as uint8, in order; `ok[i]` is
-    False where file i could not be decoded (its image is left black)."""
+def decode_files(files: list[Path], image_size: tuple[int, int], color_mode: str) -> tuple[np.ndarray, np.ndarray,
+                                                                                           dict[int, str]]:
+    """(images, ok, reasons): every file decoded to `image_size` (height, width) as uint8, in order;
+    `ok[i]` is False where file i could not be decoded (its image is left black), `reasons[i]` why."""
+    from PIL import Image
+
+    # Pillow warns of an image over MAX_IMAGE_PIXELS (and refuses one over twice that); nnlab refuses
+    # both, with the reason, so the warning would only repeat it.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     height, width = image_size
     channels = 3 if color_mode == "rgb" else 1
     images = np.zeros((len(files), height, width, channels), np.uint8)
     ok = np.zeros(len(files), bool)
+    reasons: dict[int, str] = {}
 
     def decode(i: int) -> None:
         pixels = _decode(files[i], (width, height), color_mode)
-        if pixels is not None:
+        if isinstance(pixels, str):
+            reasons[i] = pixels
+        else:
             images[i] = pixels
             ok[i] = True
 
@@ -171,7 +185,13 @@ def decode_files(files: list[Path], image_size: tuple[int, int], color_mode: str
     # a local worker's share of the cores where nnlab set it (OMP_NUM_THREADS, see distributed.gpus.worker_env)
     with ThreadPoolExecutor(max_workers=decode_threads()) as pool:
         list(pool.map(decode, range(len(files))))
-    return images, ok
+    return images, ok, dict(sorted(reasons.items()))
+
+
+def skipped_examples(files: list[Path], reasons: dict[int, str], most: int = 2) -> str:
+    """'e.g. a.png: truncated; b.png: …' for a note about files that could not be decoded."""
+    shown = [f"{files[i].name}: {why}" for i, why in list(reasons.items())[:most]]
+    return "e.g. " + "; ".join(shown) + ("; …" if len(reasons) > most else "")
 
 
 def decode_threads() -> int:
@@ -180,12 +200,17 @@ def decode_threads() -> int:
     return max(1, min(16, int(share) if share.isdigit() and int(share) > 0 else os.cpu_count() or 2))
 
 
-def _decode(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | None:
+def _decode(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | str:
+    """The image's pixels at `size` (width, height), or why it cannot be decoded."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     mode = "RGB" if color_mode == "rgb" else "L"
     try:
         with Image.open(path) as img:
+            pixels = img.size[0] * img.size[1]
+            if Image.MAX_IMAGE_PIXELS and pixels > Image.MAX_IMAGE_PIXELS:
+                return (f"{img.size[0]}×{img.size[1]} pixels, over the {Image.MAX_IMAGE_PIXELS:,} an image may "
+                        "have (a decompression bomb, or a scan far larger than a model takes)")
             img.draft(mode, size)  # JPEG: decode at a reduced scale no smaller than `size` (much faster)
             if "exif" in img.info or img.format not in ("JPEG", "PNG"):  # (a copy otherwise: skip it)
                 img = ImageOps.exif_transpose(img)  # phone photos: apply the recorded rotation
@@ -193,8 +218,15 @@ def _decode(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | 
             if img.size != size:
                 img = img.resize(size, Image.BILINEAR)
             pixels = np.asarray(img, np.uint8)
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
-        return None
+    except UnidentifiedImageError:
+        return "not an image Pillow can read"
+    except Image.DecompressionBombError:
+        return f"over twice the {Image.MAX_IMAGE_PIXELS:,} pixels an image may have (a decompression bomb)"
+    except FileNotFoundError:
+        return "image file not found"
+    except (OSError, ValueError) as exc:
+        text = str(exc).strip().splitlines()
+        return (text[0][:120] if text else type(exc).__name__).rstrip(".")
     return pixels if pixels.ndim == 3 else pixels[:, :, None]
 
 

@@ -24,7 +24,7 @@ from nnlab.errors import DataError, did_you_mean
 from nnlab.spec.schema import CSV_READER
 
 MAX_CATEGORIES = 30  # one-hot the most frequent categories; the rest share an "other" column
-READER = CSV_READER  # recorded in preprocessing.json (runs of nnlab 0.2 or older have none)
+READER = CSV_READER  # recorded in preprocessing.json (runs read by the first version of the rules have none)
 _PLAIN_NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
@@ -315,7 +315,7 @@ def apply_preprocessing(record: list[dict], frame: pd.DataFrame) -> np.ndarray:
             blocks.append(((values.fillna(col["median"]) - col["mean"]) / col["std"]).to_numpy()[:, None])
         elif col["type"] == "date":
             date_format = dates.DateFormat(**col["format"]) if "format" in col else \
-                dates.DateFormat(parts=list(col["parts"]))  # a run of nnlab 0.2 or older
+                dates.DateFormat(parts=list(col["parts"]))  # a run read by the first rules (no reader)
             for part, v in date_format.part_values(series).items():
                 mean, std = col["parts"][part]
                 blocks.append(((v - mean) / std).to_numpy()[:, None])
@@ -329,7 +329,7 @@ def _numbers_of(series: pd.Series, number_format: dict | None) -> pd.Series:
         return series.astype(float)
     if number_format is not None:
         return numbers.NumberFormat(**number_format).parse(series)
-    parsed = numbers.parse_column(series, share=0.0)  # a run of nnlab 0.2 or older: as the values say
+    parsed = numbers.parse_column(series, share=0.0)  # a run read by the first rules: as the values say
     return parsed[0] if parsed is not None else pd.to_numeric(series, errors="coerce").astype(float)
 
 

@@ -45,6 +45,32 @@ def parse_address(text: str, option: str) -> tuple[str, int]:
 
 
 
+def bind_warning(host: str, any_host: bool) -> str | None:
+    """The chief serves its trials without authentication: a wildcard address (every interface, the
+    public ones too) is refused unless `any_host` says it is meant; any address other than this machine's
+    own gets a warning (None: nothing to say)."""
+    import ipaddress
+
+    if host in ("localhost",) or host.startswith("127.") or host == "::1":
+        return None
+    if host in ("0.0.0.0", "::", "*", ""):
+        if not any_host:
+            raise NnlabError(f"--bind {host}: listening on every network interface, public ones too, and the chief "
+                             "has no authentication: anyone who can reach this machine could take trials and post "
+                             "results. Bind to the address of the private network the workers share (e.g. "
+                             "--bind 10.0.0.11:8000), or add --any-host if only machines you trust can reach this one")
+        return (f"--bind {host} --any-host: the chief listens on every network interface without authentication; "
+                "keep its port closed to everything but the workers (a firewall)")
+    try:
+        public = ipaddress.ip_address(host).is_global
+    except ValueError:
+        public = None  # a host name
+    if public:
+        return (f"--bind {host}: a public address, and the chief has no authentication: anyone on the internet who "
+                "reaches this port could take trials and post results; tunnel it (ssh -L) or use a private address")
+    return f"--bind {host}: the chief has no authentication; keep its port inside the private network of the workers"
+
+
 CRASHES_PER_TRIAL = 2  # a trial that takes its worker down this many times is failed, not handed out again
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from nnlab.engine.models import DataShape
 from nnlab.faults import kill_point
+from nnlab.runs import files
 from nnlab.runs.records import MEMORY_FAILURE, SHARED_MEMORY_FAILURE, best_index
 
 
@@ -66,8 +67,8 @@ def keras_callbacks():
             self.model.set_weights(self.best_weights)
             path = Path(self.filepath)
             temporary = path.with_name(f".{path.name.removesuffix('.weights.h5')}.tmp.weights.h5")
-            self.model.save_weights(temporary)  # whole or not at all, like every file nnlab writes
-            os.replace(temporary, path)
+            files.write_through(path, self.model.save_weights, temporary,  # whole or not at all, like every file
+                                files.model_bytes(self.model))
             self.model.set_weights(last)
             self.best_weights = None
 

@@ -123,6 +123,13 @@ def tuner_base(name: str):
     return getattr(import_keras_tuner(), TUNERS[name])
 
 
+def fatal(message: str) -> Exception:
+    """An error that Keras Tuner lets through its trial loop (it records any other as a failed trial)."""
+    from keras_tuner.errors import FatalError
+
+    return FatalError(message)
+
+
 def load_trial(path: Path):
     """A trial's saved state (`tuner/trial_ID/trial.json`) as Keras Tuner's Trial."""
     from keras_tuner.src.engine.trial import Trial

@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 
 from nnlab.engine.backend import import_keras
+from nnlab.engine.modelfiles import load_weights
 from nnlab.errors import NnlabError
 from nnlab.spec.schema import PRETRAINED_BASES
 
@@ -57,8 +58,10 @@ def make_base(params: dict, input_shape: tuple, weights: str | None = None):
     with warnings.catch_warnings():  # ("weights for input shape (224, 224) will be loaded": they fit any size)
         warnings.simplefilter("ignore", UserWarning)
         base = getattr(keras.applications, params["base"])(
-            include_top=False, weights=None if weights == "none" else weights,
+            include_top=False, weights="imagenet" if weights == "imagenet" else None,
             input_shape=base_input(params, input_shape), pooling="avg")
+    if weights not in ("imagenet", "none"):  # a file: through nnlab's one loader (as Keras would load it)
+        load_weights(base, weights, "model.weights")
     base.trainable = False
     return base
 
@@ -123,7 +126,7 @@ def _weights_message(base: str, weights: str, exc: Exception) -> str:
     if weights != "imagenet":
         return (f"model.weights: {weights} could not be loaded into {base} without its top ({text[:300]}); save "
                 f"the file from keras.applications.{base}(include_top=False, ...) with save_weights, or use "
-                "`imagenet` or `none`")
+                "`imagenet` or `none`")  # (the loader's words name the file and what is wrong with it)
     url = re.search(r"https?://\S+?\.h5", text)
     where = _keras_home() / "models"
     fetched = (f"download {url.group(0)} and put it in {where}/ (the file name as it is), " if url else

@@ -27,7 +27,7 @@ from nnlab.engine.backend import (
 from nnlab.engine.callbacks import POISONED, best_epoch_metrics, explain_failure, first_useful_line
 from nnlab.engine.pruning import MedianRule
 from nnlab.engine.trainer import Trainer
-from nnlab.errors import plural
+from nnlab.errors import disk_full, plural
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
 from nnlab.runs import files, imagecache
@@ -337,6 +337,8 @@ class TunerHooks(kerastuner.FastBuild):
         try:
             return super().run_trial(trial, *args, **kwargs)
         except Exception as exc:
+            if disk_full(exc):  # not the configuration's failure: stop, and the trial runs again on resume
+                raise kerastuner.fatal(str(exc)) from exc
             self._reason = explain_failure(exc)
             raise FailedTrialError(self._reason) from exc
 

@@ -24,10 +24,13 @@ from pathlib import Path
 from nnlab import __version__
 from nnlab.data.dataset import Dataset
 from nnlab.engine.backend import clear_session, freeze_heap
+from nnlab.engine.modelfiles import weights_problem
 from nnlab.engine.search import Search, StopSearch, load_and_place
-from nnlab.errors import plural
+from nnlab.errors import DiskFull, disk_full, disk_full_message, plural
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
+from nnlab.quiet import hide_disk_errors
+from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.lock import RunLock
 from nnlab.runs.log import RunLog
@@ -197,13 +200,11 @@ class RecordingSweep(Search):
                     warnings.simplefilter("ignore")  # the checkpoint's optimizer state is not needed
                     model = tuner.load_model(trial)
             except Exception as exc:  # a deleted or damaged checkpoint: say so, try the next best
-                self.reporter.warn(f"the checkpoint of trial {record.trial_id} cannot be loaded "
-                                   f"({type(exc).__name__}); best.keras will hold the next best trial")
+                problem = weights_problem(self.folder.checkpoint_path(record.trial_id), "the checkpoint", exc)
+                self.reporter.warn(f"trial {record.trial_id}: {problem}; best.keras will hold the next best trial")
                 continue
             saved = self.trainer.model_for_saving(model, sample_params(trial.hyperparameters, self.spec))
-            tmp = path.with_name(".best.tmp.keras")
-            saved.save(tmp)
-            tmp.replace(path)
+            files.write_through(path, saved.save, path.with_name(".best.tmp.keras"), files.model_bytes(saved, True))
             self.log.best_model_trial = record.trial_id
             return
 
@@ -229,9 +230,9 @@ class RecordingSweep(Search):
         for record in members:
             try:
                 models[record.trial_id] = self._final_member(tuner, record)
-            except OSError as exc:  # (without refit: a checkpoint deleted or never kept)
-                self.reporter.warn(f"trial {record.trial_id} is left out of search.ensemble: its checkpoint cannot "
-                                   f"be loaded ({type(exc).__name__})")
+            except (OSError, ValueError) as exc:  # (without refit: a checkpoint deleted, damaged or never kept)
+                problem = weights_problem(self.folder.checkpoint_path(record.trial_id), "the checkpoint", exc)
+                self.reporter.warn(f"trial {record.trial_id} is left out of search.ensemble: {problem}")
         if not models:
             return
         chosen = list(models)
@@ -239,9 +240,8 @@ class RecordingSweep(Search):
         params = self._params(tuner, chosen[0])
         saved = self.trainer.model_for_saving(models[chosen[0]][0], params,
                                               {i: m for i, (m, _) in models.items()} if len(chosen) > 1 else None)
-        tmp = self.folder.best_model_path.with_name(".best.tmp.keras")
-        saved.save(tmp)
-        tmp.replace(self.folder.best_model_path)
+        path = self.folder.best_model_path
+        files.write_through(path, saved.save, path.with_name(".best.tmp.keras"), files.model_bytes(saved, True))
         rows = len(self.data.x_train) + len(self.data.x_val)
         self.log.refit = {"trial": chosen[0], "epochs": models[chosen[0]][1], "rows": rows} if search.refit else None
         self.log.ensemble = {"trials": chosen, "refit": search.refit} if len(chosen) > 1 else None
@@ -334,6 +334,7 @@ class LocalSweep(RecordingSweep):
         freeze_heap()
         try:
             self.log.write("running")
+            hide_disk_errors()
             tuner.search(self.trainer.training, epochs=self.spec.train.epochs, verbose=0,
                          callbacks=self.search_callbacks())
         except StopSearch as stop:
@@ -342,7 +343,20 @@ class LocalSweep(RecordingSweep):
         except KeyboardInterrupt:
             status = "interrupted"
             self.reporter.warn("interrupted: completed trials are saved, and resuming the run continues the search")
+        except Exception as exc:
+            if not disk_full(exc):
+                raise
+            status = "disk full"
         finally:
             clear_session()
             self.reporter.close()
+        if status == "disk full":
+            self.finish_on_full_disk(tuner)
         return self.finish(tuner, status, stop_reason)
+
+    def finish_on_full_disk(self, tuner) -> None:
+        """The disk filled during a trial: record what fits (the records are small; a write that does not
+        fit leaves the last whole version), then say so. The unfinished trial runs again on resume."""
+        with contextlib.suppress(OSError):
+            self.log.write("interrupted")
+        raise DiskFull(disk_full_message(self.folder.path.parent))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnlab.errors import NnlabError, did_you_mean
@@ -33,6 +33,7 @@ TRIAL_FIELDS = ["run", "trial_id", "status", "score", "objective", "direction", 
 class Comparison:
     level: str  # "runs" or "trials"
     rows: list[dict]
+    notes: list[str] = field(default_factory=list)  # e.g. that a single run shown is damaged
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -72,9 +73,13 @@ def run_row(run_dir: Path) -> dict:
     }
 
 
-def trial_rows(run_dir: Path) -> list[dict]:
+def trial_rows(run_dir: Path, notes: list[str] | None = None) -> list[dict]:
+    """One row per trial; what is damaged in the folder goes to `notes`."""
     contents = RunFolder(run_dir).read()
     summary = contents.summary
+    if contents.problems and notes is not None:
+        notes.append(f"{run_dir} is damaged: {'; '.join(contents.problems)}; `nnlab run` on its spec repairs what "
+                     "it can")
     return [{"run": summary.run, "trial_id": r.trial_id, "status": r.status, "score": r.score,
              "objective": summary.objective, "direction": summary.direction, "hyperparameters": r.hyperparameters,
              "metrics": r.metrics, "epochs": r.epochs, "seconds": r.seconds, "worker": r.worker, "reason": r.reason}
@@ -87,7 +92,8 @@ def compare(paths: list[str | Path] | None = None, *, sort: str | None = None, t
     paths = [Path(p) for p in (paths or ["runs"])]
     run_dirs = find_runs(paths)
     if len(paths) == 1 and files.is_run_dir(paths[0]):  # one run: its trials
-        comparison = Comparison("trials", trial_rows(run_dirs[0]))
+        notes: list[str] = []
+        comparison = Comparison("trials", trial_rows(run_dirs[0], notes), notes)
         default = "score"
     else:
         comparison = Comparison("runs", [run_row(d) for d in run_dirs])

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +60,48 @@ def on_write(hook: Callable[[str], None]) -> None:
     tests' kill point here (see nnlab.faults)."""
     if hook not in _write_hooks:
         _write_hooks.append(hook)
+
+
+def write_through(path: Path, write: Callable[[Path], None], temporary: Path | None = None,
+                  size: int | None = None) -> None:
+    """`write(temporary)` (a library's own save: Keras, h5py, matplotlib), then the temporary file
+    renamed to `path`; removed instead when the write fails (a full disk, a kill by SIGTERM). `size`:
+    about how many bytes it writes, checked against the disk's free space first, because HDF5 (Keras's
+    weights) does not recover from a write that fills the disk: it fails again in every destructor."""
+    temporary = temporary or path.with_name(f".{path.stem}.tmp{path.suffix}")
+    if size is not None:
+        ensure_space(path.parent, size)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+SPACE_MARGIN = 256 * 1024  # bytes left free beyond a write's estimate (file system blocks, metadata)
+
+
+def ensure_space(folder: Path, size: int) -> None:
+    """An OSError (ENOSPC) unless the disk holding `folder` has `size` bytes free and the margin."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return  # (not every file system tells: the write itself will say)
+    if free < size + SPACE_MARGIN:
+        raise OSError(errno.ENOSPC, f"No space left on device: {size:,} bytes to write, {free:,} free",
+                      str(folder))
+
+
+def model_bytes(model, optimizer: bool = False) -> int:
+    """About how many bytes a Keras model's file takes: its weights (and its optimizer's state, which a
+    .keras file keeps), with room for the file's own structure."""
+    def values(v) -> int:
+        return math.prod(int(d) for d in v.shape)
+
+    weights = sum(values(v) * {"float16": 2, "bfloat16": 2, "float64": 8}.get(str(v.dtype), 4) for v in model.weights)
+    slots = 2 * 4 * sum(values(v) for v in model.trainable_weights) if optimizer else 0
+    return weights + slots + 4096 * len(model.weights) + 65536
 
 
 @contextlib.contextmanager

@@ -106,6 +106,8 @@ class RunFolder:
         except (OSError, ValueError, TypeError) as exc:
             problems.append(f"summary.json is damaged ({exc.__class__.__name__})")
         summary.run = summary.run or self.name
+        if problems or summary.objective is None:  # the objective and its direction from the spec's copy
+            summary.objective, summary.direction = self._objective(summary)
         records: list[TrialRecord] = []
         if self.trials_path.is_file():
             hp_names, metric_names = summary.hyperparameter_names, summary.metric_names
@@ -118,6 +120,22 @@ class RunFolder:
         else:
             problems.append("trials.csv is missing")
         return RunContents(summary, records, problems)
+
+    def _objective(self, summary: Summary) -> tuple[str | None, str]:
+        """(objective, direction) as the run's spec.yaml sets them; the summary's where it cannot be read."""
+        import yaml
+
+        from nnlab.spec.objectives import metric_direction
+
+        try:
+            objective = (yaml.safe_load(self.spec_path.read_text(encoding="utf-8")) or {})["search"]["objective"]
+        except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+            return summary.objective, summary.direction
+        if isinstance(objective, dict) and objective.get("direction") in ("min", "max"):
+            return str(objective.get("name")), objective["direction"]
+        if isinstance(objective, str):
+            return objective, metric_direction(objective)
+        return summary.objective, summary.direction
 
     def load(self) -> RunContents:
         """`read()` for a command that needs the whole run: a clear error if it is not one or damaged."""

@@ -20,7 +20,7 @@ from nnlab.errors import RunError
 from nnlab.runs import files
 from nnlab.runs.records import Summary
 from nnlab.spec.loader import ADDED_KEYS, RESUMABLE_CHANGES, spec_hash, spec_to_dict
-from nnlab.spec.schema import Spec
+from nnlab.spec.schema import CSV_READER, Spec
 
 
 def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> Summary | None:
@@ -49,7 +49,8 @@ def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> Sum
         return previous
     if old_hash and old_hash == spec_hash(spec, csv_reader=None):
         raise RunError(
-            f"{run_dir} was read by the CSV rules of nnlab 0.2 or older; this version reads some files "
+            f"{run_dir} was read by the first version of nnlab's CSV rules (its preprocessing.json records no "
+            f"reader; this nnlab reads with version {CSV_READER}), and version {CSV_READER} reads some files "
             "differently (encodings, numbers, dates, identifier columns), so its trials cannot be continued with "
             "features read another way. Use --overwrite to start this run over, or --name NAME to run beside it; "
             "the old run still compares, predicts and evaluates as before."

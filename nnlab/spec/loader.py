@@ -109,8 +109,8 @@ ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "da
 
 def spec_hash(spec: schema.Spec, csv_reader: int | None = schema.CSV_READER) -> str:
     """A short hash of what defines a search (not how long it runs), to tell two searches apart. A CSV
-    source's hash includes the version of the CSV reading rules (`csv_reader`; None for the rules of
-    nnlab 0.2 and older), so a run is never continued with features read another way."""
+    source's hash includes the version of the CSV reading rules (`csv_reader`; None for their first
+    version, which runs of nnlab 0.2.0 before it had), so a run is never continued with features read another way."""
     data = spec_to_dict(spec)
     for key in RESUMABLE_CHANGES:
         data["search"].pop(key, None)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlab.data.csvfile import check_file
 from nnlab.errors import DataError, RunError, web_address, web_address_message
 from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
@@ -65,6 +66,7 @@ def load_model(run: FinishedRun, trial_id: str | None = None):
     `search.keep: all`, and for the best). Either predicts in
     inference mode however it is called (see `models.inference_model`)."""
     from nnlab.engine.backend import configure_device, import_keras
+    from nnlab.engine.modelfiles import load_keras_file, load_weights
     from nnlab.engine.models import inference_model
 
     configure_device("auto")  # (as every command that uses TensorFlow: memory growth on GPUs, before any model)
@@ -75,7 +77,7 @@ def load_model(run: FinishedRun, trial_id: str | None = None):
         if not folder.best_model_path.is_file():
             raise RunError(f"{folder.path} has no {folder.best_model_path.name}: no trial of this run completed")
         # (runs made before nnlab 0.2 kept their augmentation layers in best.keras)
-        return inference_model(keras.saving.load_model(folder.best_model_path, compile=False))
+        return inference_model(load_keras_file(folder.best_model_path, "the run's model"))
     trial_id = str(trial_id)
     if not folder.trial_state_path(trial_id).is_file():
         known = ", ".join(folder.trial_ids_on_disk())
@@ -96,7 +98,7 @@ def load_model(run: FinishedRun, trial_id: str | None = None):
                       transform=TargetTransform.from_record(pre.get("target_transform")))
     keras.backend.clear_session()
     model = build_model(spec.model.kind, sample_params(hp, spec), shape)
-    model.load_weights(folder.checkpoint_path(trial_id))
+    load_weights(model, folder.checkpoint_path(trial_id), f"trial {trial_id}'s checkpoint")
     return in_target_units(inference_model(model), shape)
 
 
@@ -133,6 +135,8 @@ def read_inputs(path, preprocessing: dict, labelled: bool, label: str | None = N
     path = Path(path)
     if not path.exists():
         raise DataError(f"Data not found: {path}")
+    if not path.is_dir():
+        check_file(path, "give a data file or a folder")
     if image_run:  # from an image folder
         return _read_images(path, preprocessing, labelled, label)
     if path.suffix.lower() == ".npz":
@@ -275,20 +279,21 @@ def _decode_inputs(files: list[Path], ids: list[str], id_name: str, y, preproces
                    notes: list[str]) -> Inputs:
     """The images decoded to the run's size; a file that cannot be read fails `evaluate` (its label would
     be scored against a black image) and gets a row saying so from `predict`."""
-    from nnlab.data.images import decode_files
+    from nnlab.data.images import decode_files, skipped_examples
 
     if not files:
         raise DataError(f"No images ({', '.join(IMAGE_FORMATS)}) in {path}")
-    images, ok = decode_files(files, tuple(preprocessing["image_size"]), preprocessing.get("color_mode", "rgb"))
+    size, mode = tuple(preprocessing["image_size"]), preprocessing.get("color_mode", "rgb")
+    images, ok, unread = decode_files(files, size, mode)
     if not ok.any():
-        raise DataError(f"No image in {path} could be decoded ({len(files)} file(s), e.g. {files[0].name})")
-    unread = {i: "image file not found" if not files[i].is_file() else "could not decode the image"
-              for i in np.flatnonzero(~ok).tolist()}
+        raise DataError(f"No image in {path} could be decoded ({len(files)} file(s), "
+                        f"{skipped_examples(files, unread)})")
+    unread = {i: why if why == "image file not found" else f"could not decode the image: {why}"
+              for i, why in unread.items()}
     if unread:
-        example = files[next(iter(unread))]
         if y is not None:
-            raise DataError(f"{len(unread)} image(s) could not be read, e.g. {example}")
-        notes.append(f"{len(unread)} image(s) could not be read (e.g. {example}); their rows say so")
+            raise DataError(f"{len(unread)} image(s) could not be read ({skipped_examples(files, unread)})")
+        notes.append(f"{len(unread)} image(s) could not be read ({skipped_examples(files, unread)}); their rows say so")
     return Inputs(images, ids, id_name, y, notes, unread)
 
 
@@ -372,157 +377,3 @@ def evaluate(model, inputs: Inputs, preprocessing: dict) -> dict:
     scores = {t["name"]: score_predictions(inputs.y[t["name"]], predictions, proba, t)
               for t, predictions, proba in predicted}
     return {"task": "several targets", "examples": len(inputs.ids), "targets": scores}
-
-
-# ------------------------------------------------------------------------------------ export
-
-
-EXPORT_SUFFIXES = {"keras": ".keras", "onnx": ".onnx", "litert": ".tflite", "coreml": ".mlpackage"}
-# (savedmodel: a folder; coreml's .mlpackage is a folder too)
-
-
-def export(model, output: str | Path, fmt: str = "keras", preprocessing: dict | None = None) -> Path:
-    """The model as a .keras file (loads with plain Keras), a TensorFlow SavedModel folder (TF Serving,
-    converters), an ONNX file (onnxruntime) or a LiteRT/TFLite flatbuffer (phones). Every format predicts
-    in inference mode: augmentation and dropout are off."""
-    output = Path(output)
-    if fmt in ("onnx", "litert", "coreml"):
-        if output.suffix != EXPORT_SUFFIXES[fmt]:
-            raise DataError(f"--output {output}: a {fmt} model must end in {EXPORT_SUFFIXES[fmt]}")
-        if fmt == "coreml" and output.exists():
-            raise DataError(f"--output {output} exists; a Core ML package is written as a new folder")
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_name(f".{output.stem}.tmp{output.suffix}")
-        (_write_coreml if fmt == "coreml" else _export_with_keras)(model, tmp, fmt)
-        tmp.replace(output)
-        return output
-    if fmt == "keras":
-        if output.suffix != ".keras":
-            raise DataError(f"--output {output}: a Keras model file must end in .keras")
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_name(f".{output.name}.tmp.keras")
-        model.save(tmp)
-        tmp.replace(output)
-    elif fmt == "savedmodel":
-        if output.exists() and any(output.iterdir() if output.is_dir() else [output]):
-            raise DataError(f"--output {output} exists; a SavedModel is written into a new folder")
-        _write_saved_model(model, output, serving_dtype(preprocessing or {}))
-    else:
-        raise DataError(f"--format {fmt!r}: expected keras, savedmodel, onnx, litert or coreml")
-    return output
-
-
-def with_raw_inputs(model, preprocessing: dict, fmt: str):
-    """The model behind its own preprocessing, taking the CSV's columns by name (`--raw-inputs`; see
-    `engine.rawinputs`)."""
-    from nnlab.engine.rawinputs import raw_input_model
-
-    if "columns" not in preprocessing:
-        raise DataError("--raw-inputs is for a run on a table (a CSV or a DataFrame): this run's model already "
-                        "takes its data as it is (images or arrays)")
-    if fmt in ("savedmodel", "coreml"):
-        raise DataError(f"--raw-inputs with --format {fmt}: not offered (a raw-inputs model has one named input per "
-                        "column, some of them text); use keras, or onnx/litert where the converter takes it")
-    categorical = [c["name"] for c in preprocessing["columns"] if c["type"] == "categorical"]
-    if fmt in ("onnx", "litert") and categorical:
-        raise DataError(f"--raw-inputs with --format {fmt}: the categorical column(s) {', '.join(categorical)} are "
-                        f"one-hot encoded by Keras lookup tables, which {fmt} cannot hold (ONNX has no op for them; "
-                        "LiteRT needs TensorFlow's select ops). Export --raw-inputs as keras, or export "
-                        f"--format {fmt} without --raw-inputs and encode the columns as preprocessing.json says")
-    return raw_input_model(model, preprocessing["columns"], preprocessing.get("na_values", ()))
-
-
-def _require(fmt: str, modules: tuple[str, ...]) -> None:
-    """A clear error naming the `export` extra when a converter's package is missing."""
-    import importlib.util
-
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise DataError(f"--format {fmt} needs {' and '.join(missing)}, which are not installed: "
-                        "pip install 'nnlab[export]' (or pip install -e '.[export]' in a clone of nnlab)")
-
-
-def _export_with_keras(model, output: Path, fmt: str) -> None:
-    """ONNX or LiteRT through Keras's own `model.export` (ONNX: via tf2onnx; LiteRT: TensorFlow's
-    converter), after one call on an example batch (Keras exports only a model that has been called)."""
-    from nnlab.engine.backend import import_keras
-
-    _require(fmt, ("tf2onnx", "onnx") if fmt == "onnx" else ())
-    keras = import_keras()
-    model(keras.tree.map_structure(_example_batch, model.input))
-    try:
-        model.export(str(output), format=fmt, verbose=False)
-    except Exception as exc:  # the converters' failures name ops and versions; keep their words
-        output.unlink(missing_ok=True)
-        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        if "format" in reason and fmt in reason:
-            reason += f" (Keras {keras.__version__} may be too old for this format: pip install -U keras)"
-        raise DataError(f"--format {fmt}: the converter could not export this model: {reason}. The .keras and "
-                        "savedmodel formats hold every model nnlab builds") from None
-
-
-def _write_coreml(model, output: Path, fmt: str = "coreml") -> None:
-    """A Core ML ML Program (.mlpackage) converted by coremltools from the model's inference function
-    (`training=False`); its input is named `inputs`, any batch size from 1 to 4096. coremltools converts
-    on Linux and macOS; only macOS can run the package."""
-    import contextlib
-    import io
-    import shutil
-
-    from nnlab.engine.backend import import_tensorflow
-
-    _require(fmt, ("coremltools",))
-    if len(model.inputs) != 1:
-        raise DataError("--format coreml takes a model with one input; export this one as onnx or savedmodel and "
-                        "convert that, or export without --raw-inputs")
-    tf = import_tensorflow()
-    import coremltools as ct
-
-    shape = tuple(model.inputs[0].shape[1:])
-    def serve(inputs):
-        return model(inputs, training=False)
-
-    concrete = tf.function(serve, autograph=False).get_concrete_function(
-        tf.TensorSpec((None, *shape), model.inputs[0].dtype, name="inputs"))
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):  # (its progress bars)
-            package = ct.convert([concrete], source="tensorflow", convert_to="mlprogram",
-                                 inputs=[ct.TensorType(name="inputs", shape=(ct.RangeDim(1, 4096, 1), *shape))])
-            package.save(str(output))
-    except Exception as exc:  # coremltools names the op or version it cannot take
-        shutil.rmtree(output, ignore_errors=True)
-        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"--format coreml: coremltools {ct.__version__} could not convert this model: {reason}. "
-                        "Export it as onnx or savedmodel instead") from None
-
-
-def _example_batch(tensor):
-    """One row of zeros (or empty strings) shaped as the model input `tensor` takes it."""
-    shape = (1, *(d or 1 for d in tensor.shape[1:]))
-    if str(tensor.dtype) == "string":
-        return np.full(shape, "", dtype=object)
-    return np.zeros(shape, str(tensor.dtype))
-
-
-def serving_dtype(preprocessing: dict) -> str:
-    """What a served model takes: uint8 pixels (0-255) for a run on an image folder, as its images were
-    decoded; float32 otherwise (a CSV's prepared columns, or arrays like the run's x)."""
-    return "uint8" if preprocessing.get("type") == "images" and "image_size" in preprocessing else "float32"
-
-
-def _write_saved_model(model, output: Path, dtype: str) -> None:
-    """A SavedModel whose `serve` endpoint (also its `serving_default` signature) calls the model with
-    `training=False`. Keras's own `model.export` calls it without, and its random augmentation layers
-    default to training mode there: the same image would get a different prediction on every call."""
-    from nnlab.engine.backend import import_keras, import_tensorflow
-
-    tf, keras = import_tensorflow(), import_keras()
-    spec = tf.TensorSpec((None, *model.input_shape[1:]), getattr(tf, dtype), name="inputs")
-
-    def serve(inputs):
-        return model(tf.cast(inputs, model.inputs[0].dtype), training=False)
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serve", tf.function(serve, input_signature=[spec], autograph=False))
-    archive.write_out(str(output), verbose=False)

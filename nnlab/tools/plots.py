@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.errors import RunError
+from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import TrialRecord, by_number, is_number
 
@@ -120,10 +121,11 @@ def _intermediate_values(folder: RunFolder, records: list[TrialRecord], objectiv
 
 
 def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
-    tmp.replace(path)
+    try:
+        files.write_through(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight"),
+                            path.with_name(f".{path.name}.tmp.png"))
+    finally:
+        _pyplot().close(fig)
     return path
 
 

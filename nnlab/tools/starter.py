@@ -51,7 +51,7 @@ def look(path: Path, target: str | None, spec_dir: Path) -> Look:
 def _look_csv(path: Path, rel: str, target: str | None) -> Look:
     import pandas as pd
 
-    from nnlab.data.csvdata import target_rows
+    from nnlab.data.csvdata import check_rows, target_rows
     from nnlab.data.rules import SKEWED, infer_task, skewness
     from nnlab.data.tabular import (
         ReadOptions,
@@ -79,6 +79,7 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
                         f"of: {', '.join(others) or 'none'}")
     guessed = f"target: {target!r}" + ("" if chosen else " (the last column; give --target COLUMN to choose another)")
     frame = target_rows(frame, target, None, path, notes)  # (as a run reads them: rows without one left out)
+    check_rows(len(frame), path.name)
     task, _ = infer_task(frame[target].to_numpy(), target)
     features = frame.drop(columns=[target])
     row_numbers = [str(c) for c in features.columns if looks_like_row_number(features[c], str(c))]

@@ -1,0 +1,147 @@
+"""An exported model file opened with its own runtime and compared with Keras on sample rows, before
+`nnlab export` calls it written (`check_export`). A file that does not load, or predicts otherwise, is
+a `DataError` with the runtime's reason and what to change.
+
+The runtimes: Keras (`.keras`, in its safe mode), TensorFlow (SavedModel's `serve`), onnxruntime, the
+LiteRT interpreter (ai-edge-litert, else TensorFlow's own), Core ML (macOS only: elsewhere the package
+is read back and its input checked, not run).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from nnlab.errors import DataError
+
+ROWS = 8  # sample rows
+RTOL, ATOL = 1e-3, 1e-4  # ATOL is scaled by the largest output (a house price, not a probability)
+RUNTIMES = {"keras": "Keras", "savedmodel": "TensorFlow", "onnx": "onnxruntime", "litert": "the LiteRT interpreter",
+            "coreml": "Core ML"}
+
+
+def check_export(model, path: Path, fmt: str, preprocessing: dict) -> None:
+    """Raise `DataError` unless the file at `path` loads with its runtime and predicts what `model` does."""
+    from nnlab.engine.backend import import_keras
+
+    keras = import_keras()
+    rng = np.random.default_rng(0)
+    pixels = preprocessing.get("type") == "images" and "image_size" in preprocessing
+    inputs = keras.tree.map_structure(lambda t: _sample(t, rng, pixels), model.input)
+    expected = [np.asarray(a) for a in keras.tree.flatten(model(inputs, training=False))]
+    try:
+        got = RUNNERS[fmt](path, inputs, preprocessing)
+    except DataError:
+        raise
+    except Exception as exc:  # each runtime raises its own kinds
+        raise DataError(f"--format {fmt}: {RUNTIMES[fmt]} cannot run the exported file ({_reason(exc)}), so it was "
+                        f"not written. {advice(fmt)}") from None
+    if got is None:  # (Core ML off macOS: read back, not run)
+        return
+    for i, want in enumerate(expected):
+        scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
+        close = [g for g in got if np.shape(g) == want.shape and np.allclose(g, want, rtol=RTOL, atol=ATOL * scale)]
+        if not close:
+            diffs = [float(np.max(np.abs(g - want))) for g in got if np.shape(g) == want.shape]
+            largest = f"it differs by up to {min(diffs):.3g}" if diffs else "no output of the same shape"
+            raise DataError(f"--format {fmt}: the exported file does not predict what the model does on sample rows "
+                            f"({largest}; output {i + 1} of {len(expected)}), so it was not written. {advice(fmt)}")
+
+
+def advice(fmt: str) -> str:
+    if fmt in ("keras", "savedmodel"):
+        return "Please report this: every model nnlab builds should export to this format"
+    return ("A model with an operation the format lacks (a rare activation or layer) does; the keras and savedmodel "
+            f"formats hold every model nnlab builds{'' if fmt == 'litert' else ', and litert most'}")
+
+
+def _reason(exc: Exception) -> str:
+    missing = re.search(r"No Op registered for (\w+)", str(exc))
+    if missing:
+        return f"the file uses the operation {missing.group(1)}, which onnxruntime does not have"
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[0][:300] if lines else type(exc).__name__).rstrip(".")
+
+
+def _sample(tensor, rng, pixels: bool):
+    from nnlab.tools.export import example_batch
+
+    batch = example_batch(tensor, ROWS, rng)
+    if pixels and batch.dtype != object:  # (an image model's inputs are pixels, 0–255)
+        batch = rng.integers(0, 256, batch.shape).astype(batch.dtype)
+    return batch
+
+
+def _flat_inputs(inputs) -> dict:
+    return inputs if isinstance(inputs, dict) else {"": inputs}
+
+
+def _run_keras(path: Path, inputs, preprocessing: dict) -> list:
+    from nnlab.engine.backend import import_keras
+    from nnlab.engine.modelfiles import load_keras_file
+
+    loaded = load_keras_file(path, "the exported file")
+    return [np.asarray(a) for a in import_keras().tree.flatten(loaded(inputs, training=False))]
+
+
+def _run_saved_model(path: Path, inputs, preprocessing: dict) -> list:
+    from nnlab.engine.backend import import_keras, import_tensorflow
+    from nnlab.tools.export import serving_dtype
+
+    tf = import_tensorflow()
+    loaded = tf.saved_model.load(str(path))
+    outputs = loaded.serve(tf.constant(np.asarray(inputs).astype(serving_dtype(preprocessing))))
+    return [np.asarray(a) for a in import_keras().tree.flatten(outputs)]
+
+
+def _run_onnx(path: Path, inputs, preprocessing: dict) -> list:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    given = _flat_inputs(inputs)
+    feed = {}
+    for i, wanted in enumerate(session.get_inputs()):
+        value = given.get(wanted.name, list(given.values())[i] if i < len(given) else None)
+        feed[wanted.name] = np.asarray(value)
+    return list(session.run(None, feed))
+
+
+def _run_litert(path: Path, inputs, preprocessing: dict) -> list:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # (TensorFlow's own, deprecated in favour of ai-edge-litert)
+        from nnlab.engine.backend import import_tensorflow
+
+        Interpreter = import_tensorflow().lite.Interpreter  # noqa: N806
+    interpreter = Interpreter(model_path=str(path))
+    given = _flat_inputs(inputs)
+    details = interpreter.get_input_details()
+    chosen = []
+    for i, d in enumerate(details):
+        name = d["name"].removeprefix("serving_default_").split(":")[0]
+        chosen.append(np.asarray(given.get(name, list(given.values())[i])))
+        interpreter.resize_tensor_input(d["index"], list(chosen[-1].shape))
+    interpreter.allocate_tensors()
+    for d, value in zip(details, chosen):
+        interpreter.set_tensor(d["index"], value.astype(d["dtype"]))
+    interpreter.invoke()
+    return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+
+
+def _run_coreml(path: Path, inputs, preprocessing: dict) -> list | None:
+    import coremltools as ct
+
+    package = ct.models.MLModel(str(path), skip_model_load=sys.platform != "darwin")
+    names = [i.name for i in package.get_spec().description.input]
+    if names != ["inputs"]:
+        raise DataError(f"--format coreml: the package's inputs are {names}, not ['inputs'], so it was not written")
+    if sys.platform != "darwin":
+        return None
+    return list(package.predict({"inputs": np.asarray(inputs)}).values())
+
+
+RUNNERS = {"keras": _run_keras, "savedmodel": _run_saved_model, "onnx": _run_onnx, "litert": _run_litert,
+           "coreml": _run_coreml}
