@@ -17,7 +17,8 @@ from nnlab.spec.schema import CsvData
 
 
 def check_rows(rows: int, name: str) -> None:
-    """Too few rows to split is said first (every column of one row is constant: that would be said)."""
+    """Too few rows to split is said before the target's classes are counted (of one row, every column is
+    constant and the target has one class: that would be said instead)."""
     if rows < 3:
         raise DataError(f"{name} has {plural(rows, 'row')} with a target; training and validating need at least 3 "
                         "(2 to train on, 1 to validate), and a useful model many more")
@@ -36,8 +37,6 @@ def load_csv(data: CsvData, seed: int, frame=None) -> Dataset:
     if set(targets) & set(named["drop"]):
         raise DataError(f"data.drop lists the target column {sorted(set(targets) & set(named['drop']))[0]!r}")
     frame, encoded = _targets(frame, targets, data, where, notes)
-    if data.validation_path is None:
-        check_rows(len(frame), where.name)
     features = frame.drop(columns=[*targets, *named["drop"]])
     if features.shape[1] == 0:
         raise DataError(f"{where.name} has no feature columns besides the target {', '.join(map(repr, targets))}")
@@ -84,6 +83,8 @@ def _targets(frame, targets: list[str], data: CsvData, where: Path, notes: list[
     """(rows that have every target, [(encoded target, class names, task) per target])."""
     for target in targets:
         frame = target_rows(frame, target, data.task, where, notes)
+    if data.validation_path is None:
+        check_rows(len(frame), where.name)
     return frame, [_encode(frame, target, data, notes) for target in targets]
 
 

@@ -74,7 +74,7 @@ def load_model(run: FinishedRun, trial_id: str | None = None):
     folder = run.folder
     summary = run.summary
     if trial_id is None or (trial_id == summary.best_model_trial and not summary.refit and not summary.ensemble):
-        if not folder.best_model_path.is_file():
+        if not folder.best_model_path.exists() and not folder.best_model_path.is_symlink():
             raise RunError(f"{folder.path} has no {folder.best_model_path.name}: no trial of this run completed")
         # (runs made before nnlab 0.2 kept their augmentation layers in best.keras)
         return inference_model(load_keras_file(folder.best_model_path, "the run's model"))
