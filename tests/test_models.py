@@ -82,7 +82,7 @@ def test_clear_session_between_trials_keeps_mixed_precision():
 def test_every_sequential_layer_name_is_a_keras_layer():
     import keras
 
-    from nnlab.spec.schema import KERAS_LAYERS
+    from nnlab.spec.layers import KERAS_LAYERS
 
     missing = [name for name in KERAS_LAYERS if not isinstance(getattr(keras.layers, name, None), type)]
     assert not missing

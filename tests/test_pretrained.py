@@ -51,7 +51,7 @@ def test_the_spec_names_known_bases_and_resolves_a_weights_path(tmp_path):
 def test_every_base_named_is_in_keras_applications():
     import keras
 
-    from nnlab.spec.schema import PRETRAINED_BASES
+    from nnlab.spec.layers import PRETRAINED_BASES
 
     for name, (module, smallest) in PRETRAINED_BASES.items():
         assert callable(getattr(keras.applications, name)), name

@@ -107,7 +107,8 @@ def test_booleans_come_back_as_booleans(write):
 def test_each_space_kind_parses_what_it_writes_and_draws_inside_itself():
     import random
 
-    from nnlab.spec.kinds import SPACE_KINDS, FieldType, parse_space
+    from nnlab.spec.fieldtypes import FieldType
+    from nnlab.spec.kinds import SPACE_KINDS, parse_space
 
     field = FieldType(float, {"ge": 0})
     examples = {"choice": {"choice": [0.5, 1.5]}, "int": {"int": [1, 9], "step": 2},

@@ -24,7 +24,7 @@ from pathlib import Path
 from nnlab.engine.backend import import_keras
 from nnlab.engine.modelfiles import load_weights
 from nnlab.errors import NnlabError
-from nnlab.spec.schema import PRETRAINED_BASES
+from nnlab.spec.layers import PRETRAINED_BASES
 
 BASE_NAME = "base"  # the base's layer name inside the model
 

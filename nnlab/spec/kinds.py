@@ -8,7 +8,7 @@ A searchable field in a spec is either a literal (fixed) or one of three space k
 
 Each kind is a class registered by its key (`Choice`, `IntRange`, `FloatRange` in `SPACE_KINDS`) that
 owns its parsing, its JSON Schema, its sampling by Keras Tuner and at random, and its serialisation;
-a new kind is one more class. `FieldType` checks one literal value; `searchable` is the pydantic field
+a new kind is one more class. `FieldType` (`spec.fieldtypes`) checks one literal value; `searchable` is the pydantic field
 type the schema uses. A spec's whole space is `space`'s. Nothing here imports TensorFlow.
 """
 
@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, WithJsonSchema
 
 from nnlab.errors import did_you_mean, shown
+from nnlab.spec.fieldtypes import FieldType, fmt
 
 
 class _Searchable:
@@ -34,60 +35,6 @@ SEARCHABLE = _Searchable()
 def searchable_fields(section) -> list[str]:
     """Names of the searchable fields of a spec section, in declaration order."""
     return [name for name, field in type(section).model_fields.items() if SEARCHABLE in field.metadata]
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-# --------------------------------------------------------------------------------------------
-# The values a field takes
-# --------------------------------------------------------------------------------------------
-
-_KIND_WORDS = {int: "a whole number", float: "a number", str: "a name", bool: "true or false"}
-
-
-@dataclass(frozen=True)
-class FieldType:
-    """What one value of a searchable field may be: a type, bounds (ge, gt, le, lt), names."""
-
-    kind: type
-    bounds: dict = field(default_factory=dict)
-    options: tuple | None = None
-
-    def check(self, value: Any) -> Any:
-        """Validate one fixed value; return it in its canonical type."""
-        kind, options = self.kind, self.options
-        if kind is bool:
-            if not isinstance(value, bool):
-                raise ValueError(f"expected true or false; found {shown(value)}")
-            return value
-        if kind is str:
-            if not isinstance(value, str):
-                raise ValueError(f"expected one of {', '.join(options)}; found {shown(value)}")
-            if value not in options:
-                raise ValueError(f"expected one of {', '.join(options)}; found {shown(value)}"
-                                 f"{did_you_mean(value, options)}")
-            return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"expected {_KIND_WORDS[kind]}; found {shown(value)}")
-        if kind is int and not float(value).is_integer():
-            raise ValueError(f"expected a whole number; found {shown(value)}")
-        value = int(value) if kind is int else float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"expected a finite number; found {shown(value)}")
-        for op, limit in self.bounds.items():
-            ok = {"ge": value >= limit, "gt": value > limit, "le": value <= limit, "lt": value < limit}[op]
-            if not ok:
-                sign = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}[op]
-                raise ValueError(f"expected a value {sign} {_fmt(limit)}; found {_fmt(value)}")
-        return value
-
-    def literal_schema(self) -> dict:
-        return {int: {"type": "integer"}, float: {"type": "number"}, bool: {"type": "boolean"},
-                str: {"type": "string", "enum": list(self.options or ())}}[self.kind]
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,9 +105,9 @@ def _range_bounds(raw: dict, key: str, field: FieldType) -> tuple:
         raise ValueError(f"`{key}` needs [min, max]; found {shown(bounds)}")
     low, high = (field.check(v) for v in bounds)
     if low > high:
-        raise ValueError(f"the range [{_fmt(low)}, {_fmt(high)}] is reversed; write [{_fmt(high)}, {_fmt(low)}]")
+        raise ValueError(f"the range [{fmt(low)}, {fmt(high)}] is reversed; write [{fmt(high)}, {fmt(low)}]")
     if low == high:
-        raise ValueError(f"the range [{_fmt(low)}, {_fmt(high)}] holds a single value; write {_fmt(low)} instead")
+        raise ValueError(f"the range [{fmt(low)}, {fmt(high)}] holds a single value; write {fmt(low)} instead")
     return low, high
 
 
@@ -187,7 +134,7 @@ class Choice(Space):
                 "required": ["choice"], "additionalProperties": False}
 
     def describe(self) -> str:
-        return "one of " + ", ".join(_fmt(v) for v in self.choices)
+        return "one of " + ", ".join(fmt(v) for v in self.choices)
 
     def size(self) -> int:
         return len(self.choices)
@@ -290,9 +237,9 @@ class FloatRange(Space):
             if log:
                 raise ValueError("use either `step` or `log: true`, not both")
             if step > high - low:
-                raise ValueError(f"`step` {_fmt(step)} is larger than the range [{_fmt(low)}, {_fmt(high)}]")
+                raise ValueError(f"`step` {fmt(step)} is larger than the range [{fmt(low)}, {fmt(high)}]")
         if log and low <= 0:
-            raise ValueError(f"a log-scale range needs a lower bound > 0; found {_fmt(low)}")
+            raise ValueError(f"a log-scale range needs a lower bound > 0; found {fmt(low)}")
         return cls(low, high, float(step) if step is not None else None, log)
 
     @classmethod
@@ -302,8 +249,8 @@ class FloatRange(Space):
                 "required": ["float"], "additionalProperties": False}
 
     def describe(self) -> str:
-        how = " log scale" if self.log else (f" step {_fmt(self.step)}" if self.step else "")
-        return f"float {_fmt(self.low)}..{_fmt(self.high)}{how}"
+        how = " log scale" if self.log else (f" step {fmt(self.step)}" if self.step else "")
+        return f"float {fmt(self.low)}..{fmt(self.high)}{how}"
 
     def size(self) -> float:
         if self.step:

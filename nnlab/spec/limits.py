@@ -3,7 +3,7 @@ judgement (an environment variable of the same name). They are checked before an
 so that an absurd spec is refused in a second with what to change, not after minutes of work or a crash.
 
 Hard limits (no way past them, because no useful spec comes near them) are the spec's nesting depth
-and the schema's bounds on layer counts (`schema.py`). The model-size limit lives with its estimate
+and the layer counts, which the schema takes as bounds. The model-size limit lives with its estimate
 (`spec.sizes`).
 """
 
@@ -19,6 +19,12 @@ SPEC_BYTES = ("NNLAB_MAX_SPEC_BYTES", 1024 * 1024)
 # "billion laughs" spec of 1 KB has 10⁹.
 SPEC_VALUES = ("NNLAB_MAX_SPEC_VALUES", 20_000)
 SPEC_DEPTH = 40  # sections within sections, lists within lists (PyYAML itself fails near 1,000)
+
+# Hard limits on depth (the schema's bounds): a plain stack of layers this deep does not train, and
+# Keras's own graph code fails near a thousand layers (RecursionError).
+MAX_LAYERS = 100  # an mlp's hidden layers, a cnn's dense layers
+MAX_CONV_BLOCKS = 20  # each halves the image: 20 reach one pixel from 1024 long before
+MAX_SEQUENTIAL_LAYERS = 300
 
 
 def limit(which: tuple[str, float]) -> float:

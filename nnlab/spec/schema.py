@@ -1,10 +1,7 @@
-"""The spec schema: what a spec file may say, with each field's type, default and meaning.
-
-A spec has six top-level keys: `name`, `seed`, `data`, `model`, `train`, `search`. Unknown keys are
-errors. `data` is one of five kinds, chosen by `data.source`; `model` one of two, chosen by
-`model.kind`. Searchable fields (see `nnlab.spec.space`) take a fixed value or a search space.
-
-Reading a spec file (YAML, line numbers, `--set` overrides, error messages) lives in `nnlab.spec.loader`.
+"""The spec schema: what a spec file may say, with each field's type, default and meaning. Six top-level
+keys (`name`, `seed`, `data`, `model`, `train`, `search`); unknown keys are errors. `data` is one of four
+kinds by `data.source`, `model` one of four by `model.kind`; searchable fields (`spec.space`) take a fixed
+value or a search space. Reading a spec file (YAML, lines, `--set`, messages) is `spec.loader`'s.
 """
 
 from __future__ import annotations
@@ -27,6 +24,8 @@ from pydantic import (
 
 from nnlab.errors import did_you_mean, shown
 from nnlab.spec.kinds import searchable
+from nnlab.spec.layers import LAYER_SCHEMA, PRETRAINED_BASES, parse_layers
+from nnlab.spec.limits import MAX_CONV_BLOCKS, MAX_LAYERS
 
 CSV_READER = 2  # the version of nnlab's rules for reading CSV files; part of a CSV spec's hash
 ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")
@@ -41,13 +40,6 @@ VALIDATION_ONLY_METRICS = ("f1", "auc", "pr_auc", "precision", "recall")
 CLASS_WEIGHTS = ("none", "balanced")
 LOSSES = ("mse", "mae", "huber", "crossentropy")
 REGRESSION_METRICS = ("mae", "mse", "rmse", "r2")
-
-
-# Hard limits on depth: a plain stack of layers this deep does not train, and Keras's own graph code
-# fails near a thousand (RecursionError). Memory is limited separately (spec.sizes).
-MAX_LAYERS = 100
-MAX_CONV_BLOCKS = 20  # each halves the image: 20 reach one pixel from 1024 long before
-MAX_SEQUENTIAL_LAYERS = 300
 
 
 class Section(BaseModel):
@@ -235,23 +227,6 @@ class CnnModel(Section):
     augment: Augment = Field(default_factory=Augment, description="Training-time augmentation.")
 
 
-# keras.applications bases a `pretrained` model may name: their module (for preprocess_input) and the
-# smallest image side each accepts. (A test checks every name against Keras.)
-PRETRAINED_BASES = {
-    "MobileNet": ("mobilenet", 32), "MobileNetV2": ("mobilenet_v2", 32),
-    "MobileNetV3Small": ("mobilenet_v3", 32), "MobileNetV3Large": ("mobilenet_v3", 32),
-    **{f"EfficientNetB{i}": ("efficientnet", 32) for i in range(8)},
-    **{f"EfficientNetV2B{i}": ("efficientnet_v2", 32) for i in range(4)},
-    "EfficientNetV2S": ("efficientnet_v2", 32),
-    "ResNet50": ("resnet50", 32), "ResNet101": ("resnet", 32), "ResNet152": ("resnet", 32),
-    "ResNet50V2": ("resnet_v2", 32), "ResNet101V2": ("resnet_v2", 32), "ResNet152V2": ("resnet_v2", 32),
-    "VGG16": ("vgg16", 32), "VGG19": ("vgg19", 32),
-    "DenseNet121": ("densenet", 32), "DenseNet169": ("densenet", 32), "DenseNet201": ("densenet", 32),
-    "ConvNeXtTiny": ("convnext", 32), "ConvNeXtSmall": ("convnext", 32),
-    "Xception": ("xception", 71), "InceptionV3": ("inception_v3", 75), "InceptionResNetV2": ("inception_resnet_v2", 75),
-}
-
-
 class PretrainedModel(Section):
     kind: Literal["pretrained"] = Field(description="A base network from keras.applications, pretrained (transfer "
                                                     "learning), with a new head for the task.")
@@ -277,75 +252,10 @@ class PretrainedModel(Section):
         return value.lower() if value.lower() in ("imagenet", "none") else value
 
 
-# Layer classes of keras.layers a `sequential` model may name (tests check each exists in Keras).
-KERAS_LAYERS = (
-    "Dense", "Dropout", "BatchNormalization", "LayerNormalization", "Activation", "ReLU", "LeakyReLU", "ELU",
-    "PReLU", "Softmax", "Flatten", "Reshape", "GaussianNoise", "GaussianDropout", "AlphaDropout",
-    "ActivityRegularization", "Conv1D", "Conv2D", "Conv3D", "SeparableConv1D", "SeparableConv2D",
-    "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D",
-    "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "SpatialDropout1D", "SpatialDropout2D", "ZeroPadding2D",
-    "Cropping2D", "UpSampling2D", "Rescaling", "RandomFlip", "RandomRotation", "RandomZoom", "RandomContrast",
-    "RandomTranslation", "RandomBrightness", "Resizing", "CenterCrop", "UnitNormalization",
-)
-
-REFUSED_LAYERS = {  # Keras layers a user may reach for, and why nnlab refuses them
-    "RandomCrop": "Keras 3 crops in training only and passes the whole image through at validation, so the "
-                  "layers after it get another shape; use CenterCrop or Resizing, with RandomTranslation or "
-                  "RandomZoom to augment",
-    "Lambda": "a spec runs no code",
-}
-
-
-def _parse_layers(value: Any) -> list[dict]:
-    """[{Name: {argument: value or search space}}, …] with each search space parsed."""
-    from nnlab.spec.kinds import parse_any_space
-
-    if not isinstance(value, list) or not value:
-        raise ValueError("expected a list of layers, e.g. [{Dense: {units: 64, activation: relu}}, {Dropout: "
-                         "{rate: 0.2}}]")
-    if len(value) > MAX_SEQUENTIAL_LAYERS:
-        raise ValueError(f"{len(value)} layers: a sequential model takes at most {MAX_SEQUENTIAL_LAYERS}")
-    layers = []
-    for i, entry in enumerate(value):
-        if isinstance(entry, str):
-            entry = {entry: {}}
-        if not isinstance(entry, dict) or len(entry) != 1:
-            raise ValueError(f"layers[{i}]: expected one layer as {{Name: {{argument: value}}}}; found {shown(entry)}")
-        ((name, args),) = entry.items()
-        if name in REFUSED_LAYERS:
-            raise ValueError(f"layers[{i}]: {name} is not a Keras layer nnlab accepts: {REFUSED_LAYERS[name]}")
-        if name not in KERAS_LAYERS:
-            raise ValueError(f"layers[{i}]: {shown(name)} is not a Keras layer nnlab accepts"
-                             f"{did_you_mean(name, KERAS_LAYERS)}"
-                             f"; accepted: {', '.join(KERAS_LAYERS)}")
-        args = {} if args is None else args
-        if not isinstance(args, dict):
-            raise ValueError(f"layers[{i}] {name}: expected its arguments as a mapping; found {shown(args)}")
-        parsed = {}
-        for arg, arg_value in args.items():
-            if arg in ("name", "input_shape", "dtype"):
-                raise ValueError(f"layers[{i}] {name}: nnlab sets `{arg}` itself; leave it out")
-            try:
-                parsed[str(arg)] = parse_any_space(arg_value) if isinstance(arg_value, dict) else arg_value
-            except ValueError as exc:
-                raise ValueError(f"layers[{i}] {name}.{arg}: {exc}") from None
-        layers.append({name: parsed})
-    return layers
-
-
-# A layer as the JSON Schema shows it to editors: a bare name, or {Name: {argument: value}}.
-_LAYER_SCHEMA = {"anyOf": [
-    {"type": "string", "enum": list(KERAS_LAYERS)},
-    {"type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": {"enum": list(KERAS_LAYERS)},
-     "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "null"}]}},
-]}
-
-
 class SequentialModel(Section):
     kind: Literal["sequential"] = Field(description="Keras layers you list, in order (exact control).")
     layers: Annotated[list[dict[str, Any]],
-                      WithJsonSchema({"type": "array", "minItems": 1, "items": _LAYER_SCHEMA})] = Field(
+                      WithJsonSchema({"type": "array", "minItems": 1, "items": LAYER_SCHEMA})] = Field(
         description="Layers in order, each a bare name (Flatten) or {Name: {argument: value}}, with a name from "
                     "keras.layers; any argument "
                     "may be a search space. nnlab adds the input (and pixel scaling for images), a Flatten where "
@@ -355,7 +265,7 @@ class SequentialModel(Section):
     @field_validator("layers", mode="before")
     @classmethod
     def _layers(cls, value: Any) -> list[dict]:
-        return _parse_layers(value)
+        return parse_layers(value)
 
 
 ModelSpec = Annotated[MlpModel | CnnModel | SequentialModel | PretrainedModel, Field(discriminator="kind")]
