@@ -230,7 +230,7 @@ class RecordingSweep(Search):
         for record in members:
             try:
                 models[record.trial_id] = self._final_member(tuner, record)
-            except (OSError, ValueError) as exc:  # (without refit: a checkpoint deleted, damaged or never kept)
+            except OSError as exc:  # (without refit: a checkpoint deleted, damaged or never kept)
                 problem = weights_problem(self.folder.checkpoint_path(record.trial_id), "the checkpoint", exc)
                 self.reporter.warn(f"trial {record.trial_id} is left out of search.ensemble: {problem}")
         if not models:

@@ -8,8 +8,8 @@ A searchable field in a spec is either a literal (fixed) or one of three space k
 
 Each kind is a class registered by its key (`Choice`, `IntRange`, `FloatRange` in `SPACE_KINDS`) that
 owns its parsing, its JSON Schema, its sampling by Keras Tuner and at random, and its serialisation;
-a new kind is one more class. `FieldType` (`spec.fieldtypes`) checks one literal value; `searchable` is the pydantic field
-type the schema uses. A spec's whole space is `space`'s. Nothing here imports TensorFlow.
+a new kind is one more class. `FieldType` (`spec.fieldtypes`) checks one literal value; `searchable` is
+the pydantic field type the schema uses. A spec's whole space is `space`'s. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations

@@ -27,8 +27,9 @@ MAX_CONV_BLOCKS = 20  # each halves the image: 20 reach one pixel from 1024 long
 MAX_SEQUENTIAL_LAYERS = 300
 
 
-def limit(which: tuple[str, float]) -> float:
-    """A limit's value: its environment variable when set (a positive number), else its default."""
+def limit(which: tuple[str, float | None]) -> float | None:
+    """A limit's value: its environment variable when set (a positive number), else its default (None:
+    a default the caller works out)."""
     name, default = which
     text = os.environ.get(name, "").strip()
     if not text:

@@ -21,8 +21,9 @@ import os
 import random
 from dataclasses import dataclass
 
-from nnlab.errors import SpecError, shown
+from nnlab.errors import shown
 from nnlab.spec.layersizes import RULES
+from nnlab.spec.limits import limit
 from nnlab.spec.source import spec_source
 from nnlab.spec.space import extreme_params, hyperparameters, random_params
 
@@ -139,15 +140,9 @@ class _Counter:
 
 def memory_limit() -> tuple[float, str]:
     """The most bytes the largest model may need, and how the figure was chosen (for the message)."""
-    text = os.environ.get(MODEL_MEMORY[0], "").strip()
-    if text:
-        try:
-            gigabytes = float(text)
-        except ValueError:
-            gigabytes = -1
-        if not gigabytes > 0:
-            raise SpecError(f"the environment variable {MODEL_MEMORY[0]}={text[:40]!r} is not a positive number")
-        return gigabytes * 1024**3, f"{MODEL_MEMORY[0]}={text}"
+    gigabytes = limit(MODEL_MEMORY)
+    if gigabytes is not None:
+        return gigabytes * 1024**3, f"{MODEL_MEMORY[0]}={gigabytes:g}"
     total = machine_memory()
     return 0.75 * total, f"3/4 of this machine's {total / 1024**3:.1f} GiB"
 

@@ -1,5 +1,5 @@
 """A finished run used on new data: its model (the best, or a chosen trial's), its own preprocessing
-(`preprocessing.json`), predictions, metrics on labelled data, and export for serving.
+(`preprocessing.json`), predictions and metrics on labelled data (export for serving: `tools.export`).
 
 New data goes through exactly what the training data went through: a CSV's columns are turned into
 numbers with the training rows' statistics, images are decoded to the run's image size, arrays are
