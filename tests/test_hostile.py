@@ -230,3 +230,14 @@ def test_data_with_no_rows_to_spare_is_said_by_init_too(tmp_path):
     result = runner.invoke(app, ["init", str(tmp_path / "d.csv"), "-o", str(tmp_path / "s.yaml")])
     assert result.exit_code == 2 and "has 1 row with a target" in result.output
     np.testing.assert_equal(sorted(p.name for p in tmp_path.iterdir()), ["d.csv"])
+
+
+def test_a_damaged_runs_direction_comes_from_trials_csv_without_a_spec_copy(tmp_path, make_run):
+    from nnlab.runs.compare import compare
+
+    run = make_run(tmp_path / "runs", "hurt", [0.9444, 0.9833, 0.95], direction="max", objective="val_accuracy")
+    make_run(tmp_path / "runs", "fine", [0.5])
+    (run / "summary.json").unlink()
+    (run / "spec.yaml").unlink(missing_ok=True)
+    row = {r["run"]: r for r in compare([tmp_path / "runs"]).rows}["hurt"]
+    assert row["objective"] == "val_accuracy" and row["best_score"] == pytest.approx(0.9833)

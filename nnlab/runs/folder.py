@@ -106,8 +106,6 @@ class RunFolder:
         except (OSError, ValueError, TypeError) as exc:
             problems.append(f"summary.json is damaged ({exc.__class__.__name__})")
         summary.run = summary.run or self.name
-        if problems or summary.objective is None:  # the objective and its direction from the spec's copy
-            summary.objective, summary.direction = self._objective(summary)
         records: list[TrialRecord] = []
         if self.trials_path.is_file():
             hp_names, metric_names = summary.hyperparameter_names, summary.metric_names
@@ -119,10 +117,13 @@ class RunFolder:
                 problems.append(f"trials.csv is damaged ({exc.__class__.__name__})")
         else:
             problems.append("trials.csv is missing")
+        if problems or summary.objective is None:  # the objective and its direction from the spec's copy
+            summary.objective, summary.direction = self._objective(summary, records)
         return RunContents(summary, records, problems)
 
-    def _objective(self, summary: Summary) -> tuple[str | None, str]:
-        """(objective, direction) as the run's spec.yaml sets them; the summary's where it cannot be read."""
+    def _objective(self, summary: Summary, records: list[TrialRecord]) -> tuple[str | None, str]:
+        """(objective, direction) as the run's spec.yaml sets them; where it cannot be read, the metric
+        of trials.csv whose values are the trials' scores; else the summary's."""
         import yaml
 
         from nnlab.spec.objectives import metric_direction
@@ -130,6 +131,11 @@ class RunFolder:
         try:
             objective = (yaml.safe_load(self.spec_path.read_text(encoding="utf-8")) or {})["search"]["objective"]
         except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
+            scored = [r for r in records if r.status == "completed" and r.score is not None]
+            names = [n for n in (scored[0].metrics if scored else {})
+                     if all(r.metrics.get(n) == r.score for r in scored)]
+            if summary.objective is None and len(names) == 1:
+                return names[0], metric_direction(names[0])
             return summary.objective, summary.direction
         if isinstance(objective, dict) and objective.get("direction") in ("min", "max"):
             return str(objective.get("name")), objective["direction"]
