@@ -7,6 +7,7 @@ subclass of `NnlabError`. The CLI prints its message and exits with code 2, neve
 from __future__ import annotations
 
 import difflib
+import errno
 import re
 from collections.abc import Iterable
 
@@ -59,6 +60,15 @@ def web_address_message(address: str) -> str:
             f"!wget '{address}'; in a shell: curl -LO '{address}'), then give the file's path")
 
 
+def first_line(exc: BaseException | str, most: int = 300) -> str:
+    """The first non-empty line of an exception's text (a library's reason), cut to `most` characters;
+    the exception's type name when it says nothing."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if lines:
+        return lines[0][:most]
+    return type(exc).__name__ if isinstance(exc, BaseException) else ""
+
+
 SHOWN_CHARS = 80  # the most characters of a value that a message repeats
 
 
@@ -68,9 +78,9 @@ def shown(value: object) -> str:
     text = repr(value)
     if len(text) <= SHOWN_CHARS:
         return text
-    size = len(value) if isinstance(value, (str, bytes, list, tuple, dict)) else len(text)
-    unit = "characters" if isinstance(value, (str, bytes)) else "items" if hasattr(value, "__len__") else "characters"
-    return f"{text[:SHOWN_CHARS]}… ({size:,} {unit})"
+    if isinstance(value, (list, tuple, dict)):
+        return f"{text[:SHOWN_CHARS]}… ({len(value):,} items)"
+    return f"{text[:SHOWN_CHARS]}… ({len(value) if isinstance(value, (str, bytes)) else len(text):,} characters)"
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
@@ -94,8 +104,6 @@ class DiskFull(NnlabError):
 def disk_full(exc: BaseException | None) -> bool:
     """Whether `exc` (or what caused it) is a write that failed for want of disk space: an OSError with
     errno ENOSPC, or a library's error that says so in words (h5py's)."""
-    import errno
-
     seen = 0
     while exc is not None and seen < 10:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):

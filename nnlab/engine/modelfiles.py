@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 from nnlab.engine.backend import import_keras
-from nnlab.errors import RunError
+from nnlab.errors import RunError, first_line
 
 
 def load_keras_file(path: str | Path, what: str = "the model file"):
@@ -46,10 +46,10 @@ def weights_problem(path: Path, what: str, exc: Exception) -> str:
     if isinstance(exc, FileNotFoundError) or not path.is_file():
         return f"{what} {path} does not exist"
     if "shape" in text and ("match" in text or "incompatible" in text.lower()):
-        return f"{what} {_where(path)} does not fit this model: its weights have other shapes ({_first_line(text)})"
+        return f"{what} {_where(path)} does not fit this model: its weights have other shapes ({first_line(exc)})"
     if isinstance(exc, OSError) or "truncated" in text or "signature" in text:
-        return f"{what} {_where(path)} is damaged: {_first_line(text) or type(exc).__name__}. {_remedy(path)}"
-    return f"{what} {_where(path)} could not be loaded: {_first_line(text) or type(exc).__name__}"
+        return f"{what} {_where(path)} is damaged: {first_line(exc)}. {_remedy(path)}"
+    return f"{what} {_where(path)} could not be loaded: {first_line(exc)}"
 
 
 def _where(path: Path) -> str:
@@ -71,11 +71,11 @@ def _why(path: Path, what: str, exc: Exception) -> str:
                 "(Keras's safe mode refuses it). nnlab's own models never hold one: this file was made or "
                 "changed elsewhere")
     if "Could not locate" in text or "Unknown layer" in text or "Unknown object" in text:
-        return (f"{what} {_where(path)} holds a layer or function that is not part of Keras ({_first_line(text)}); "
+        return (f"{what} {_where(path)} holds a layer or function that is not part of Keras ({first_line(exc)}); "
                 "nnlab loads models made only of Keras's own layers")
     if isinstance(exc, (zipfile.BadZipFile, EOFError, OSError, KeyError)) or "truncated" in text:
-        return f"{what} {_where(path)} is damaged: {_first_line(text) or type(exc).__name__}. {_remedy(path)}"
-    return f"{what} {_where(path)} could not be loaded by Keras: {_first_line(text) or type(exc).__name__}"
+        return f"{what} {_where(path)} is damaged: {first_line(exc)}. {_remedy(path)}"
+    return f"{what} {_where(path)} could not be loaded by Keras: {first_line(exc)}"
 
 
 def _remedy(path: Path) -> str:
@@ -92,8 +92,3 @@ def _remedy(path: Path) -> str:
 def _size(path: Path) -> str:
     size = path.stat().st_size
     return "empty" if size == 0 else f"{size:,} bytes"
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[0][:300] if lines else ""

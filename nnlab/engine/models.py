@@ -23,6 +23,7 @@ import numpy as np
 from nnlab.data.rules import LOG_CEILING, TargetTransform
 from nnlab.engine.backend import import_keras
 from nnlab.spec.schema import VALIDATION_ONLY_METRICS
+from nnlab.spec.sizes import block_filters
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def build_sequential(params: dict, shape: DataShape):
     keras = import_keras()
     from keras import layers
 
-    from nnlab.errors import SpecError
+    from nnlab.errors import SpecError, first_line
 
     inputs = keras.Input(shape.input_shape)
     x = inputs
@@ -111,19 +112,15 @@ def build_sequential(params: dict, shape: DataShape):
         try:
             layer = getattr(layers, name)(**args)
         except (TypeError, ValueError) as exc:
-            raise SpecError(f"{where}: {_first_line(exc)}") from None
+            raise SpecError(f"{where}: {first_line(exc)}") from None
         try:
             x = layer(x)
         except (TypeError, ValueError) as exc:
-            raise SpecError(f"{where} does not fit its input of shape {tuple(x.shape)}: {_first_line(exc)}") from None
+            raise SpecError(f"{where} does not fit its input of shape {tuple(x.shape)}: {first_line(exc)}") from None
     if len(x.shape) > 2:
         x = layers.Flatten()(x)
     return keras.Model(inputs, _output(x, shape), name="sequential")
 
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def build_cnn(params: dict, shape: DataShape):
@@ -136,7 +133,7 @@ def build_cnn(params: dict, shape: DataShape):
     x = _augmentation(x, params.get("augment"))
     pool = layers.MaxPooling2D if params["pooling"] == "max" else layers.AveragePooling2D
     for block in range(params["conv_blocks"]):
-        filters = max(1, round(params["filters"] * params.get("filter_growth", 2.0) ** block))
+        filters = block_filters(params, block)
         x = layers.Conv2D(filters, params["kernel_size"], padding="same", use_bias=not params["batch_norm"])(x)
         if params["batch_norm"]:
             x = layers.BatchNormalization(synchronized=params.get("sync_batch_norm", False))(x)

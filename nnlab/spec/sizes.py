@@ -64,6 +64,12 @@ def model_size(kind: str, params: dict, input_shape: tuple, outputs: int) -> Siz
     return Size(counter.parameters, counter.activations)
 
 
+def block_filters(params: dict, block: int) -> int:
+    """The filters of a cnn's convolution block `block` (0 first): the first block's, grown by
+    `filter_growth` per block. The builder (`engine.models.build_cnn`) and the estimate both use it."""
+    return max(1, round(params["filters"] * params.get("filter_growth", 2.0) ** block))
+
+
 class _Counter:
     """Walks a model's layers, keeping the current output shape (without the batch) and the totals."""
 
@@ -105,7 +111,7 @@ class _Counter:
         kernel = params["kernel_size"]
         self.out(self.shape)  # rescaling
         for block in range(params["conv_blocks"]):
-            filters = max(1, round(params["filters"] * params.get("filter_growth", 2.0) ** block))
+            filters = block_filters(params, block)
             bn = params["batch_norm"]
             height, width, channels = self.shape
             self.out((height, width, filters), kernel * kernel * channels * filters + (0 if bn else filters))

@@ -105,11 +105,9 @@ def yaml_document(text: str, where: str, what: str) -> tuple[yaml.Node | None, A
     except yaml.YAMLError as exc:
         raise SpecError(f"{where}{sep}{what} is not valid YAML: {str(exc).splitlines()[0]}") from None
     except TooDeep as exc:
-        line = f", line {exc.mark.line + 1}" if what == "the file" else ""
-        raise SpecError(f"{where}{line}{sep}sections and lists nest more than {SPEC_DEPTH} deep; a spec needs a "
-                        "handful of levels") from None
-    except RecursionError:
-        raise SpecError(f"{where}{sep}{what} nests sections or lists more than {SPEC_DEPTH} deep") from None
+        raise _too_deep(where, f", line {exc.mark.line + 1}" if what == "the file" else "", sep) from None
+    except RecursionError:  # (a safety net: composing refuses depth first)
+        raise _too_deep(where, "", sep) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -136,15 +134,19 @@ def _check_expansion(root: yaml.Node, where: str, sep: str) -> None:
         if key in open_nodes:
             raise SpecError(f"{where}{_line(node, sep)}{sep}a YAML alias refers to a section that "
                             "holds it (the spec would never end); write the values out")
-        if depth > SPEC_DEPTH:
-            raise SpecError(f"{where}{_line(node, sep)}{sep}sections and lists nest more than "
-                            f"{SPEC_DEPTH} deep; a spec needs a handful of levels")
+        if depth > SPEC_DEPTH:  # (through aliases: composing the file refused deeper nesting already)
+            raise _too_deep(where, _line(node, sep), sep)
         if key in sizes and depth_of[key] >= depth:
             continue
         depth_of[key] = depth
         open_nodes.add(key)
         stack.append((node, depth, True))
         stack.extend((child, depth + 1, False) for child in children)
+
+
+def _too_deep(where: str, line: str, sep: str) -> SpecError:
+    return SpecError(f"{where}{line}{sep}sections and lists nest more than {SPEC_DEPTH} deep; a spec needs a "
+                     "handful of levels")
 
 
 def _line(node: yaml.Node, sep: str) -> str:

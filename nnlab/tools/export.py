@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.errors import DataError
+from nnlab.errors import DataError, first_line
 from nnlab.quiet import native_output_hidden
 from nnlab.tools.exportcheck import check_export
 
@@ -123,7 +123,7 @@ def _export_with_keras(fmt: str):
         try:
             model.export(str(output), format=fmt, verbose=False)
         except Exception as exc:  # the converters' failures name ops and versions; keep their words
-            reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             if "format" in reason and fmt in reason:
                 reason += f" (Keras {keras.__version__} may be too old for this format: pip install -U keras)"
             raise DataError(f"--format {fmt}: the converter could not export this model: {reason}. The .keras and "
@@ -163,9 +163,8 @@ def _write_coreml(model, output: Path, preprocessing: dict) -> None:
                                  inputs=[ct.TensorType(name="inputs", shape=(ct.RangeDim(1, 4096, 1), *shape))])
             package.save(str(output))
     except Exception as exc:  # coremltools names the op or version it cannot take
-        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"--format coreml: coremltools {ct.__version__} could not convert this model: {reason}. "
-                        "Export it as onnx or savedmodel instead") from None
+        raise DataError(f"--format coreml: coremltools {ct.__version__} could not convert this model: "
+                        f"{first_line(exc)}. Export it as onnx or savedmodel instead") from None
 
 
 def serving_dtype(preprocessing: dict) -> str:

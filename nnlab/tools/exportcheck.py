@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.errors import DataError
+from nnlab.errors import DataError, first_line
 
 ROWS = 8  # sample rows
 RTOL, ATOL = 1e-3, 1e-4  # ATOL is scaled by the largest output (a house price, not a probability)
@@ -29,7 +29,9 @@ def check_export(model, path: Path, fmt: str, preprocessing: dict) -> None:
 
     keras = import_keras()
     rng = np.random.default_rng(0)
-    pixels = preprocessing.get("type") == "images" and "image_size" in preprocessing
+    from nnlab.tools.export import serving_dtype
+
+    pixels = serving_dtype(preprocessing) == "uint8"  # (an image folder's run takes pixels, 0–255)
     inputs = keras.tree.map_structure(lambda t: _sample(t, rng, pixels), model.input)
     expected = [np.asarray(a) for a in keras.tree.flatten(model(inputs, training=False))]
     try:
@@ -62,8 +64,7 @@ def _reason(exc: Exception) -> str:
     missing = re.search(r"No Op registered for (\w+)", str(exc))
     if missing:
         return f"the file uses the operation {missing.group(1)}, which onnxruntime does not have"
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    return (lines[0][:300] if lines else type(exc).__name__).rstrip(".")
+    return first_line(exc).rstrip(".")
 
 
 def _sample(tensor, rng, pixels: bool):
