@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from nnlab.errors import DataError
+from nnlab.spec.limits import MAX_COLUMNS, how_to_raise, limit
 
 MISSING = ("", "na", "n/a", "nan", "null", "none", "#n/a", "#na", "n.a.", "?", "??", "-", "--", "---", "—", "–",
            "#value!", "#div/0!", "#ref!", "#null!", "#num!", "<na>", "nil")
@@ -72,15 +73,8 @@ def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding:
     return frame
 
 
-# Each column is typed on its own (numbers, dates, categories, with notes): about 10 ms a column on 2
-# cores at a few hundred rows, so 100,000 columns would take a quarter of an hour before any check.
-MAX_COLUMNS = ("NNLAB_MAX_COLUMNS", 10_000)
-
-
 def _check_width(text: str, sep: str, path: Path) -> None:
     """Refuse, before reading the rows, a header with more columns than the limit."""
-    from nnlab.spec.limits import how_to_raise, limit
-
     header = text[:text.find("\n")] if "\n" in text else text
     count = header.count(sep) + 1 if len(sep) == 1 else len(re.split(sep, header))
     most = int(limit(MAX_COLUMNS))

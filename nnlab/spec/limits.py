@@ -3,8 +3,8 @@ judgement (an environment variable of the same name). They are checked before an
 so that an absurd spec is refused in a second with what to change, not after minutes of work or a crash.
 
 Hard limits (no way past them, because no useful spec comes near them) are the spec's nesting depth
-and the layer counts, which the schema takes as bounds. The model-size limit lives with its estimate
-(`spec.sizes`).
+and the layer counts, which the schema takes as bounds. The model-memory limit is checked with its
+estimate (`spec.sizes`), the CSV width as the file is read (`data.csvfile`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,12 @@ SPEC_BYTES = ("NNLAB_MAX_SPEC_BYTES", 1024 * 1024)
 # "billion laughs" spec of 1 KB has 10⁹.
 SPEC_VALUES = ("NNLAB_MAX_SPEC_VALUES", 20_000)
 SPEC_DEPTH = 40  # sections within sections, lists within lists (PyYAML itself fails near 1,000)
+# The memory to train the space's largest model, in GiB (default: 3/4 of this machine's memory; see
+# spec.sizes for the estimate).
+MODEL_MEMORY = ("NNLAB_MAX_MODEL_GB", None)
+# Columns of a CSV file: each is typed on its own (numbers, dates, categories, with notes), about 10 ms
+# a column on 2 cores at a few hundred rows, so 100,000 would take a quarter of an hour before any check.
+MAX_COLUMNS = ("NNLAB_MAX_COLUMNS", 10_000)
 
 # Hard limits on depth (the schema's bounds): a plain stack of layers this deep does not train, and
 # Keras's own graph code fails near a thousand layers (RecursionError).

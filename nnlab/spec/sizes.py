@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import math
 import os
-import random
 from dataclasses import dataclass
 
 from nnlab.errors import shown
 from nnlab.spec.layersizes import RULES
-from nnlab.spec.limits import limit
+from nnlab.spec.limits import MODEL_MEMORY, limit
 from nnlab.spec.source import spec_source
-from nnlab.spec.space import extreme_params, hyperparameters, random_params
+from nnlab.spec.space import probe_params
 
 BYTES_PER_PARAMETER = 16
 BYTES_PER_ACTIVATION = 8
-MODEL_MEMORY = ("NNLAB_MAX_MODEL_GB", None)  # default: 3/4 of this machine's memory
-PROBES = 24  # random points of the space checked besides its two corners
 
 
 @dataclass(frozen=True)
@@ -163,12 +160,8 @@ def machine_memory() -> float:
 def largest(spec, input_shape: tuple, outputs: int, rows: int) -> tuple[float, Size, dict] | None:
     """The most memory a model of the space needs to train (bytes), its size and params: over both
     corners of the space and a few seeded random points; None when a model has no estimate."""
-    probes = [extreme_params(spec, "max"), extreme_params(spec, "min")]
-    if hyperparameters(spec):
-        rng = random.Random(spec.seed)
-        probes += [random_params(spec, rng) for _ in range(PROBES)]
     found = None
-    for params in probes:
+    for params in probe_params(spec):
         size = model_size(spec.model.kind, params, input_shape, outputs)
         if size is None:
             return None

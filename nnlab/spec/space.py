@@ -160,6 +160,19 @@ def sample_params(hp, spec) -> dict[str, Any]:
     return finish_params(spec, params)
 
 
+PROBES = 24  # random points of a space probed besides its two corners
+
+
+def probe_params(spec) -> list[dict[str, Any]]:
+    """Params at both corners of the space and at PROBES seeded random points (one set when nothing is
+    searched): where `nnlab validate` counts models and the memory check looks for the largest."""
+    probes = [extreme_params(spec, "min"), extreme_params(spec, "max")]
+    if not hyperparameters(spec):
+        return probes[:1]
+    rng = random.Random(spec.seed)
+    return probes + [random_params(spec, rng) for _ in range(PROBES)]
+
+
 def random_params(spec, rng: random.Random) -> dict[str, Any]:
     """Params with every searchable value drawn at random (validate probes the space with these)."""
     params = fixed_params(spec)

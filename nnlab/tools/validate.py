@@ -9,16 +9,13 @@ largest model would not fit in memory is refused first.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 
 from nnlab.runs import imagecache
 from nnlab.spec.objectives import check_task
 from nnlab.spec.schema import Spec
 from nnlab.spec.sizes import check_space, model_size
-from nnlab.spec.space import count_configurations, extreme_params, hyperparameters, random_params
-
-RANDOM_PROBES = 24
+from nnlab.spec.space import count_configurations, hyperparameters, probe_params
 
 
 @dataclass
@@ -51,7 +48,7 @@ def describe(spec: Spec, count_models: bool = True, frame=None, runs_dir=None) -
         result.bases = base_facts(bases_of(spec.model), data.input_shape)
         result.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
     if count_models:
-        probes = _probe_params(spec)[:2] if spec.model.kind == "pretrained" else _probe_params(spec)  # (big bases)
+        probes = probe_params(spec)[:2] if spec.model.kind == "pretrained" else probe_params(spec)  # (big bases)
         counted = _count_params(spec, probes, data)
         result.smallest = min(counted, key=lambda c: c[0])
         result.largest = max(counted, key=lambda c: c[0])
@@ -74,12 +71,3 @@ def _count_params(spec: Spec, probes: list[dict], data) -> list[tuple[int, dict]
         counted.append((int(build_within_memory(spec, params, data).count_params()), params))
         clear_session()
     return counted
-
-
-def _probe_params(spec: Spec) -> list[dict]:
-    """Params at both corners of the space and at a few seeded random points."""
-    probes = [extreme_params(spec, "min"), extreme_params(spec, "max")]
-    if not hyperparameters(spec):
-        return probes[:1]
-    rng = random.Random(spec.seed)
-    return probes + [random_params(spec, rng) for _ in range(RANDOM_PROBES)]
