@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.data.dataset import Dataset, split
-from nnlab.errors import DataError
+from nnlab.errors import DataError, first_line
 from nnlab.spec.schema import IMAGE_FORMATS, ImageData
 
 MAX_ARRAY_BYTES = 8 * 1024**3  # refuse to decode a folder into more memory than this
@@ -225,8 +225,7 @@ def _decode(path: Path, size: tuple[int, int], color_mode: str) -> np.ndarray | 
     except FileNotFoundError:
         return "image file not found"
     except (OSError, ValueError) as exc:
-        text = str(exc).strip().splitlines()
-        return (text[0][:120] if text else type(exc).__name__).rstrip(".")
+        return first_line(exc, 120).rstrip(".")
     return pixels if pixels.ndim == 3 else pixels[:, :, None]
 
 

@@ -126,7 +126,7 @@ def _weights_message(base: str, weights: str, exc: Exception) -> str:
     if weights != "imagenet":
         return (f"model.weights: {weights} could not be loaded into {base} without its top ({text[:300]}); save "
                 f"the file from keras.applications.{base}(include_top=False, ...) with save_weights, or use "
-                "`imagenet` or `none`")  # (the loader's words name the file and what is wrong with it)
+                "`imagenet` or `none`")
     url = re.search(r"https?://\S+?\.h5", text)
     where = _keras_home() / "models"
     fetched = (f"download {url.group(0)} and put it in {where}/ (the file name as it is), " if url else
