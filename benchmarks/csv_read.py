@@ -45,7 +45,7 @@ def write_file(path: Path, rows: int) -> None:
 NNLAB = ("import sys, time; from nnlab.spec.loader import load_spec; from nnlab.data.load import load_data\n"
          "import sklearn.model_selection  # (its import, paid once per process, is not reading)\n"
          "start = time.perf_counter(); data = load_data(load_spec(sys.argv[1]))\n"
-         "print(time.perf_counter() - start, len(data.preprocessing['features']))")
+         "print(time.perf_counter() - start, len(data.source.features))")
 PANDAS = ("import sys, time; import pandas as pd\n"
           "start = time.perf_counter(); frame = pd.read_csv(sys.argv[1], sep=';', encoding='cp1252')\n"
           "print(time.perf_counter() - start, frame.shape[1])")

@@ -434,9 +434,9 @@ def export(
         finished = open_run(run_dir)
         model = load_model(finished, trial)
         if raw_inputs:
-            model = with_raw_inputs(model, finished.preprocessing, fmt.value)
+            model = with_raw_inputs(model, finished.preparation, fmt.value)
         try:
-            path = export_model(model, output, fmt.value, finished.preprocessing)
+            path = export_model(model, output, fmt.value, finished.preparation)
         except KeyboardInterrupt:
             typer.echo(f"interrupted: nothing was written to {output}", err=True)
             raise typer.Exit(130) from None
@@ -453,7 +453,7 @@ def export(
     if raw_inputs:
         from nnlab.engine.rawinputs import input_kinds
 
-        kinds = input_kinds(finished.preprocessing["columns"])
+        kinds = input_kinds(finished.preparation.table.columns)
         typer.echo("its inputs, one value per row (a dict of arrays, keyed by name): "
                    + ", ".join(f"{name} ({kind})" for name, kind in kinds.items()))
 
@@ -472,15 +472,16 @@ def predict(
     with _user_errors():
         from nnlab.errors import RunError
         from nnlab.runs.files import write_atomic
-        from nnlab.tools.apply import load_model, open_run, predict_targets, predictions_csv, read_inputs, targets_of
+        from nnlab.tools.apply import load_model, open_run, predict_targets, predictions_csv
+        from nnlab.tools.inputs import read_inputs
 
         finished = open_run(run_dir)
-        if proba and all(t["task"] == "regression" for t in targets_of(finished.preprocessing)):
+        if proba and all(t.task == "regression" for t in finished.preparation.outputs()):
             raise RunError(f"--proba adds class probabilities, but {finished.folder.name} is a regression run: "
                            "its predictions are values; leave out --proba")
-        inputs = read_inputs(data, finished.preprocessing, labelled=False)
+        inputs = read_inputs(data, finished.preparation, labelled=False)
         model = load_model(finished, trial)
-        predicted = predict_targets(model, inputs, finished.preprocessing)
+        predicted = predict_targets(model, inputs, finished.preparation)
         write_atomic(output, predictions_csv(inputs, predicted, proba))
     for note in inputs.notes:
         typer.echo(f"note: {note}", err=True)
@@ -505,12 +506,13 @@ def evaluate(
     with _user_errors():
         from nnlab.scores import metrics_text
         from nnlab.tools.apply import evaluate as evaluate_model
-        from nnlab.tools.apply import load_model, open_run, read_inputs
+        from nnlab.tools.apply import load_model, open_run
+        from nnlab.tools.inputs import read_inputs
 
         finished = open_run(run_dir)
-        inputs = read_inputs(data, finished.preprocessing, labelled=True, label=label)
+        inputs = read_inputs(data, finished.preparation, labelled=True, label=label)
         model = load_model(finished, trial)
-        result = evaluate_model(model, inputs, finished.preprocessing)
+        result = evaluate_model(model, inputs, finished.preparation)
     for note in inputs.notes:
         typer.echo(f"note: {note}", err=True)
     if as_json:

@@ -22,12 +22,13 @@ def macro_f1(y_true, y_pred) -> float:
     return float(np.mean(scores)) if scores else 0.0
 
 
-def score_predictions(y: np.ndarray, predictions: list, proba: np.ndarray | None, preprocessing: dict) -> dict:
+def score_predictions(y: np.ndarray, predictions: list, proba: np.ndarray | None, task: str,
+                      class_names: list | None) -> dict:
     """Classification: accuracy, macro F1, a per-class report (precision, recall, F1, support) and the
     confusion matrix; regression: RMSE, MAE, R² and the share of predictions within 10% of the truth."""
     from sklearn import metrics as skm
 
-    if preprocessing["task"] == "regression":
+    if task == "regression":
         pred = np.asarray(predictions, np.float64)
         truth = np.asarray(y, np.float64)
         nonzero = truth != 0
@@ -37,7 +38,7 @@ def score_predictions(y: np.ndarray, predictions: list, proba: np.ndarray | None
                 "mae": float(skm.mean_absolute_error(truth, pred)),
                 "r2": float(skm.r2_score(truth, pred)) if len(truth) > 1 else float("nan"),
                 "within_10_percent": float(within.mean()) if within.size else float("nan")}
-    names = [str(c) for c in preprocessing["class_names"]]
+    names = [str(c) for c in class_names]
     pred = proba.argmax(axis=1)
     labels = list(range(len(names)))
     report = skm.classification_report(y, pred, labels=labels, target_names=names, output_dict=True,

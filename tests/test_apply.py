@@ -12,7 +12,8 @@ from nnlab.cli import app
 from nnlab.engine.sweep import run
 from nnlab.runs import files as results
 from nnlab.spec.loader import load_spec
-from nnlab.tools.apply import load_model, open_run, read_inputs
+from nnlab.tools.apply import load_model, open_run
+from nnlab.tools.inputs import read_inputs
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -76,7 +77,7 @@ def test_a_trial_rebuilt_from_its_checkpoint_is_the_trained_model(csv_run):
     best = load_model(finished)
     finished.summary.best_model_trial = None  # so that the trial is rebuilt from its checkpoint
     rebuilt = load_model(finished, best_trial)
-    x = read_inputs(folder / "shop.csv", finished.preprocessing, labelled=True).x
+    x = read_inputs(folder / "shop.csv", finished.preparation, labelled=True).x
     np.testing.assert_allclose(rebuilt.predict(x, verbose=0), best.predict(x, verbose=0), atol=1e-6)
     other = "0" if best_trial != "0" else "1"
     result = runner.invoke(app, ["export", str(run_dir), "--trial", other, "-o", str(folder / "other.keras")])
@@ -262,6 +263,7 @@ def test_every_export_format_predicts_in_inference_mode(tmp_path):
     import keras
     import tensorflow as tf
 
+    from nnlab.data.preparation import Preparation
     from nnlab.engine.models import inference_model
     from nnlab.tools.export import export
 
@@ -274,7 +276,9 @@ def test_every_export_format_predicts_in_inference_mode(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     for _ in range(3):
         np.testing.assert_allclose(np.asarray(loaded(pixels.astype(np.float32))), expected, atol=1e-5)
-    export(model, tmp_path / "served", "savedmodel", {"type": "images", "image_size": [16, 16]})
+    images = Preparation.from_json({"type": "images", "image_size": [16, 16], "task": "classification",
+                                    "class_names": ["a", "b", "c"], "input_shape": [16, 16, 3]})
+    export(model, tmp_path / "served", "savedmodel", images)
     served = tf.saved_model.load(str(tmp_path / "served"))
     signature = served.signatures["serving_default"]
     assert signature.structured_input_signature[1]["inputs"].dtype == tf.uint8  # pixels as the README says

@@ -184,7 +184,8 @@ def test_predict_proba_on_a_regression_run_is_refused(tmp_path, make_run):
     from nnlab.runs import files as results
 
     run_dir = make_run(tmp_path, "r", [0.3])
-    results.write_json(run_dir / results.PREPROCESSING, {"type": "tabular", "task": "regression", "columns": []})
+    results.write_json(run_dir / results.PREPROCESSING, {"type": "tabular", "task": "regression", "columns": [],
+                                                         "input_shape": [1]})
     (tmp_path / "new.csv").write_text("x\n1\n")
     result = runner.invoke(app, ["predict", str(run_dir), str(tmp_path / "new.csv"), "--proba",
                                  "-o", str(tmp_path / "p.csv")])

@@ -97,7 +97,7 @@ def test_a_row_number_column_is_dropped_in_the_starting_spec(write, tmp_path):
     result = runner.invoke(app, ["init", "--data", str(data), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "drop: [id]" in out.read_text() and "looks like a row number" in result.output
-    assert load_data(load_spec(out)).preprocessing["features"] == ["size"]
+    assert load_data(load_spec(out)).source.features == ["size"]
 
 
 def test_paths_and_names_that_yaml_would_misread_are_quoted(write, tmp_path):

@@ -300,14 +300,16 @@ def test_new_data_reads_dates_the_way_training_did(tmp_path):
     record = tabular.fit_preprocessing(frame, [columns["Date"]])
     new = pd.DataFrame({"Date": ["05/12/2017"]})  # alone it could be 12 May: read as training did
     value = tabular.apply_preprocessing(record, new)[0, 0]
-    mean, std = record[0]["parts"]["day"]
+    mean, std = record[0].parts["day"]
     assert value == pytest.approx((5 - mean) / std)
 
 
 def test_old_style_date_records_still_apply():
     record = [{"name": "d", "type": "date", "parts": {"year": [2020.0, 1.0], "month": [6.0, 1.0], "day": [15.0, 1.0],
                                                        "weekday": [3.0, 1.0]}}]
-    x = tabular.apply_preprocessing(record, pd.DataFrame({"d": ["2021-07-16"]}))
+    from nnlab.data.preparation import column_from_json
+
+    x = tabular.apply_preprocessing([column_from_json(c) for c in record], pd.DataFrame({"d": ["2021-07-16"]}))
     assert x.tolist() == [[1.0, 1.0, 1.0, 1.0]]
 
 
@@ -365,9 +367,9 @@ def test_bank_marketing_style_semicolons_quotes_and_unknown_category(write):
     jobs, answers = ["admin.", "blue-collar", "unknown"], ["yes", "no"]
     rows = [f'{30 + i % 40};"{jobs[i % 3]}";"{answers[i % 9 != 0]}"' for i in range(90)]
     data = load(write, lines('"age";"job";"y"', rows))
-    record = {c["name"]: c for c in data.preprocessing["columns"]}
-    assert record["job"]["categories"] == ["admin.", "blue-collar", "unknown"]  # "unknown" is a category here
-    assert 30 <= record["age"]["median"] <= 69 and record["age"]["format"]["decimal"] == "."
+    record = {c.name: c for c in data.source.columns}
+    assert record["job"].categories == ["admin.", "blue-collar", "unknown"]  # "unknown" is a category here
+    assert 30 <= record["age"].median <= 69 and record["age"].format.decimal == "."
     assert data.class_names == ["no", "yes"]
 
 
@@ -379,7 +381,7 @@ def test_a_numeric_target_written_with_currency_is_regression(write):
 def test_a_huge_file_reads(write):
     rows = [f"{i % 97 * 0.5},{['a', 'b', 'c'][i % 3]},2017-{1 + i % 12:02d}-01,{i % 2}" for i in range(20000)]
     data = load(write, lines("x,c,d,y", rows))
-    assert len(data.x_train) + len(data.x_val) == 20000 and "d.month" in data.preprocessing["features"]
+    assert len(data.x_train) + len(data.x_val) == 20000 and "d.month" in data.source.features
 
 
 def test_a_tiny_file_is_a_clear_error(write):
@@ -389,10 +391,10 @@ def test_a_tiny_file_is_a_clear_error(write):
 
 def test_the_preprocessing_records_the_reader_and_formats(write):
     data = load(write, lines("price,when,y", [f'"€{i},50",{1 + i % 28:02d}/12/2017,{i % 2}' for i in range(60)]))
-    record = {c["name"]: c for c in data.preprocessing["columns"]}
-    assert data.preprocessing["reader"] == 2
-    assert record["price"]["format"] == {"decimal": ",", "thousands": None}
-    assert record["when"]["format"]["dayfirst"] is True and "month" not in record["when"]["format"]["parts"]
+    record = {c.name: c for c in data.source.columns}
+    assert data.source.reader == 2
+    assert record["price"].format.as_dict() == {"decimal": ",", "thousands": None}
+    assert record["when"].format.dayfirst is True and "month" not in record["when"].format.parts
 
 
 def test_dates_module_parses_offsets():

@@ -157,7 +157,7 @@ def test_an_export_that_predicts_otherwise_is_not_written(runs, tmp_path, monkey
 def test_sigterm_during_an_export_leaves_no_file(runs, tmp_path, monkeypatch):
     from nnlab.tools import export
 
-    def write_then_terminate(model, path, preprocessing):
+    def write_then_terminate(model, path, preparation):
         model.save(path)
         os.kill(os.getpid(), signal.SIGTERM)
 

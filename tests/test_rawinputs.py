@@ -77,9 +77,10 @@ def test_a_raw_inputs_model_predicts_as_nnlab_does_without_nnlab(tmp_path):
     assert result.exit_code == 0, result.output
     assert "raw inputs" in result.output and "colour (text)" in result.output and "origin (number)" in result.output
 
+    from nnlab.data.preparation import column_from_json
     from nnlab.engine.rawinputs import input_kinds
 
-    kinds = input_kinds(columns)
+    kinds = input_kinds([column_from_json(c) for c in columns])
     assert {"size", "colour", "origin", "weight", "day_year", "day_month"} <= set(kinds)
     np.savez(tmp_path / "raw.npz", **raw_arrays(new, kinds))
     out = subprocess.run([sys.executable, "-c", LOAD_AND_CALL, str(tmp_path / "raw.keras"), str(tmp_path / "raw.npz")],
@@ -97,13 +98,16 @@ def test_a_raw_inputs_model_predicts_as_nnlab_does_without_nnlab(tmp_path):
 
 
 def test_raw_inputs_are_refused_for_runs_on_arrays_and_for_formats_that_cannot_hold_them():
+    from nnlab.data.preparation import Preparation
     from nnlab.errors import DataError
     from nnlab.tools.export import with_raw_inputs
 
+    arrays = Preparation.from_json({"type": "tabular", "task": "regression", "input_shape": [4]})
     with pytest.raises(DataError, match="run on a table"):
-        with_raw_inputs(object(), {"type": "arrays", "input_shape": [4]}, "keras")
+        with_raw_inputs(object(), arrays, "keras")
+    table = Preparation.from_json({"type": "tabular", "task": "regression", "columns": [], "input_shape": [0]})
     with pytest.raises(DataError, match="--format savedmodel: not offered"):
-        with_raw_inputs(object(), {"type": "tabular", "columns": []}, "savedmodel")
+        with_raw_inputs(object(), table, "savedmodel")
 
 
 def sweep(folder):

@@ -371,6 +371,18 @@ def test_several_targets_the_bikes_pattern(write, tmp_path):
 
     model = keras.saving.load_model(result.run_dir / results.BEST_MODEL)
     assert sorted(model.output_names) == ["casual", "mood", "registered"]
+    from nnlab.data.load import load_data  # predict --trial N: the trial rebuilt with its heads, as it was scored
+    from nnlab.tools.apply import load_model, open_run
+
+    finished = open_run(result.run_dir)
+    assert finished.summary.refit  # (small data: best.keras is refitted, so --trial 0 is rebuilt from its checkpoint)
+    rebuilt = load_model(finished, result.records[0].trial_id)
+    assert sorted(rebuilt.output_names) == ["casual", "mood", "registered"]
+    data = load_data(load_spec(tmp_path / "s.yaml"))
+    got = rebuilt.predict(data.x_val, verbose=0)
+    for i, name in enumerate(("casual", "registered")):
+        mae = float(np.mean(np.abs(got[name][:, 0] - data.y_val[:, i])))
+        assert mae == pytest.approx(metrics[f"val_{name}_mae"], rel=1e-4)
 
 
 def test_the_best_configuration_is_refitted_on_every_training_row(write, tmp_path):
@@ -393,8 +405,8 @@ def test_the_best_configuration_is_refitted_on_every_training_row(write, tmp_pat
     from sklearn.datasets import load_iris
 
     x = np.asarray(load_iris().data, np.float32)
-    pre = finished.preprocessing
-    x = (x - np.asarray(pre["mean"])) / np.asarray(pre["std"])
+    pre = finished.preparation.source
+    x = (x - np.asarray(pre.mean)) / np.asarray(pre.std)
     assert not np.allclose(refitted.predict(x, verbose=0), searched.predict(x, verbose=0))
     again = sweep(write, tmp_path, text)  # resumed: the search and its refit are done, nothing trains
     assert again.summary.refit == result.summary.refit

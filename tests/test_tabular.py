@@ -59,7 +59,7 @@ def test_text_columns_one_hot_dates_expand_and_identifiers_are_dropped(write):
     body = rows(40, lambda i: f"id{i},{['red', 'blue', ''][i % 3]},2021-0{1 + i % 9}-1{i % 9},{i},{i * 0.1}")
     write("d.csv", "uid,colour,when,n,y\n" + body)
     data = load_data(spec_for(write, "d.csv"))
-    names = data.preprocessing["features"]
+    names = data.source.features
     assert "colour=red" in names and "colour=blue" in names and "colour=missing" in names
     assert "when.month" in names and "when.year" not in names  # every row in 2021: left out, with a note
     assert any("'when'" in n and "year never changes: left out" in n for n in data.notes)
@@ -71,9 +71,9 @@ def test_text_columns_one_hot_dates_expand_and_identifiers_are_dropped(write):
 def test_statistics_come_from_training_rows_only(write):
     write("d.csv", "x,y\n" + rows(50, lambda i: f"{i * 1.5},{i * 0.3:.2f}"))
     data = load_data(spec_for(write, "d.csv"))
-    column = data.preprocessing["columns"][0]
-    train_rows = np.sort(data.x_train[:, 0] * column["std"] + column["mean"])
-    assert column["mean"] == pytest.approx(train_rows.mean())
+    column = data.source.columns[0]
+    train_rows = np.sort(data.x_train[:, 0] * column.std + column.mean)
+    assert column.mean == pytest.approx(train_rows.mean())
     assert abs(data.x_train[:, 0].mean()) < 1e-5  # standardized on its own statistics
     assert len(data.x_val) == 10
 
@@ -81,10 +81,10 @@ def test_statistics_come_from_training_rows_only(write):
 def test_categorical_numeric_column_and_unseen_categories(write):
     write("d.csv", "origin,y\n" + rows(40, lambda i: f"{1 + i % 3},{i * 0.2}"))
     data = load_data(spec_for(write, "d.csv", "data.categorical=[origin]"))
-    assert data.preprocessing["features"] == ["origin=1", "origin=2", "origin=3"]
+    assert data.source.features == ["origin=1", "origin=2", "origin=3"]
     import pandas as pd
 
-    unseen = apply_preprocessing(data.preprocessing["columns"], pd.DataFrame({"origin": [2, 9]}))
+    unseen = apply_preprocessing(data.source.columns, pd.DataFrame({"origin": [2, 9]}))
     assert unseen.tolist() == [[0, 1, 0], [0, 0, 0]]
 
 
@@ -121,7 +121,7 @@ def test_mpg_example_reads_as_the_issue_describes():
     data = load_data(spec)
     assert data.task == "regression" and data.input_shape == (9,)
     assert len(data.x_train) + len(data.x_val) == 398
-    assert "origin=1" in data.preprocessing["features"]
+    assert "origin=1" in data.source.features
 
 
 def test_currency_percent_thousands_and_decimal_commas_are_numbers(write):
@@ -129,7 +129,7 @@ def test_currency_percent_thousands_and_decimal_commas_are_numbers(write):
     write("d.csv", "price;discount;ratio;y\n" + body)
     data = load_data(spec_for(write, "d.csv", "data.target=price"))
     assert data.task == "regression"
-    assert data.preprocessing["features"] == ["discount", "ratio", "y"]
+    assert data.source.features == ["discount", "ratio", "y"]
     import pandas as pd
 
     from nnlab.data.numbers import parse_column
@@ -144,7 +144,7 @@ def test_latin1_crlf_file_with_case_variants(write, tmp_path):
                                  for i in range(30)]
     (tmp_path / "d.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("latin-1"))
     data = load_data(spec_for(write, "d.csv"))
-    features = data.preprocessing["features"]
+    features = data.source.features
     assert "Ville=Genève" in features and len([f for f in features if f.lower().startswith("meublé=y")]) == 1
     assert any("differ only in case" in n for n in data.notes)
 
@@ -177,11 +177,11 @@ def test_a_row_number_column_is_left_out_with_a_note_unless_kept(write):
     write("d.csv", "id,x,y\n" + "\n".join(f"{1000 + i},{i % 9},{i % 2}" for i in range(300)) + "\n")
     spec = write("s.yaml", "data: {source: csv, path: d.csv, target: y}\nmodel: {kind: mlp}\n")
     data = load_data(load_spec(spec))
-    assert data.preprocessing["features"] == ["x"]
+    assert data.source.features == ["x"]
     assert any("'id' looks like row numbers or an identifier (unique whole numbers 1000 to 1299): left out; "
                "data.keep keeps it" in n for n in data.notes)
     kept = load_data(load_spec(spec, ["data.keep=[id]"]))
-    assert kept.preprocessing["features"] == ["id", "x"]
+    assert kept.source.features == ["id", "x"]
 
 
 def test_several_targets_load_as_one_column_each(write):
@@ -195,7 +195,7 @@ def test_several_targets_load_as_one_column_each(write):
     data = load_data(load_spec(spec))
     assert [(t.name, t.task, t.class_names) for t in data.targets] == [("count", "regression", None),
                                                                       ("kind", "classification", ["x", "y"])]
-    assert data.y_train.shape[1] == 2 and data.task == "mixed" and data.preprocessing["features"] == ["temp", "hour"]
+    assert data.y_train.shape[1] == 2 and data.task == "mixed" and data.source.features == ["temp", "hour"]
     assert "2 targets: count (regression), kind (2 classes)" in data.summary()
     loaded = load_spec(spec)
     check_task(loaded, data.task, data.heads)  # the per-target objective is known

@@ -14,6 +14,7 @@ import numpy as np
 
 from nnlab.data.csvfile import check_file
 from nnlab.data.dataset import Dataset, check_classes, split
+from nnlab.data.preparation import ArrayPrep
 from nnlab.data.rules import infer_task, standardization
 from nnlab.errors import DataError
 from nnlab.spec.schema import IMAGE_KINDS, NpzData
@@ -61,18 +62,18 @@ def from_arrays(x, y, x_val, y_val, task: str | None, fraction: float, seed: int
         train_idx, val_idx = split(y, task, fraction, seed, notes)
         x_train, y_train, x_val, y_val = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
     kind = "images" if x.ndim == 4 else "tabular"
-    preprocessing: dict = {"type": kind}
+    source = ArrayPrep()
     if kind == "tabular":
         mean, std = standardization(x_train)
         x_train = ((x_train - mean) / std).astype(np.float32)
         x_val = ((x_val - mean) / std).astype(np.float32)
-        preprocessing.update(mean=mean.tolist(), std=std.tolist())
+        source = ArrayPrep(mean.tolist(), std.tolist())
         rescale = 1.0
     elif rescale is None:
         top = float(np.max(x_train))
         rescale = 1 / 255 if top > 1.0 else 1.0
     return Dataset(x_train, y_train, x_val, y_val, task, kind, description, class_names,
-                   rescale=rescale, preprocessing=preprocessing, notes=notes)
+                   rescale=rescale, source=source, notes=notes)
 
 
 def load_npz(data: NpzData, seed: int) -> Dataset:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.data import tabular
-from nnlab.data.dataset import Dataset, Target, check_classes, split
+from nnlab.data.dataset import Dataset, check_classes, split
+from nnlab.data.preparation import TablePrep, Target
 from nnlab.data.rules import infer_task
 from nnlab.errors import DataError, plural
 from nnlab.spec.objectives import head_name
@@ -56,16 +57,12 @@ def load_csv(data: CsvData, seed: int, frame=None) -> Dataset:
         train_frame, val_frame = features.iloc[train_idx], features.iloc[val_idx]
         y_train, y_val = y[train_idx], y[val_idx]
     record = tabular.fit_preprocessing(train_frame, columns)
-    preprocessing = {"type": "tabular", "reader": tabular.READER, "target": data.target, "columns": record,
-                     "features": tabular.feature_names(record), "na_values": list(data.na_values)}
+    source = TablePrep(record, data.target, tabular.READER, tuple(data.na_values))
     several = [Target(t, task_, classes, head_name(t)) for t, (_, classes, task_) in zip(targets, encoded)] \
         if len(encoded) > 1 else []
-    if several:
-        preprocessing["targets"] = [{"name": t.name, "task": t.task, "class_names": t.class_names, "head": t.head}
-                                    for t in several]
     return Dataset(tabular.apply_preprocessing(record, train_frame), y_train,
                    tabular.apply_preprocessing(record, val_frame), y_val, task, "tabular", description,
-                   encoded[0][1] if not several else None, preprocessing=preprocessing, notes=notes, targets=several)
+                   encoded[0][1] if not several else None, source=source, notes=notes, targets=several)
 
 
 def _validation(data: CsvData, targets: list[str], encoded: list) -> tuple:

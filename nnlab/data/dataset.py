@@ -1,8 +1,9 @@
 """A spec's data as arrays (`Dataset`), and the split into training and validation rows.
 
 A `Dataset` holds the arrays and what the model builder needs to know: the task, the classes, the
-input shape, the pixel scale, and, with several targets, one `Target` per column (`y` then has a
-column per target, class indices as numbers). `data.load.load_data` makes one from any source.
+input shape, the pixel scale, how its source was prepared, and, with several targets, one `Target` per
+column (`y` then has a column per target, class indices as numbers). Its `preparation` is what a run
+folder keeps of it. `data.load.load_data` makes one from any source.
 """
 
 from __future__ import annotations
@@ -11,19 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnlab.data.preparation import ArrayPrep, Preparation, Source, Target, preparation_of
 from nnlab.data.rules import TargetTransform
+from nnlab.data.shape import DataShape
 from nnlab.errors import DataError
-
-
-@dataclass
-class Target:
-    """One of several targets: its column, its task, its classes (classification), its output's name."""
-
-    name: str
-    task: str
-    class_names: list | None = None
-    head: str = ""
-    transform: TargetTransform | None = None  # data.target_transform, of a regression target
 
 
 @dataclass
@@ -37,7 +29,7 @@ class Dataset:
     description: str  # one line for tables: where the data came from
     class_names: list | None = None
     rescale: float = 1.0  # images: the model multiplies pixels by this
-    preprocessing: dict = field(default_factory=dict)  # JSON-able: how raw input became x
+    source: Source = field(default_factory=ArrayPrep)  # how raw input became x (the whole record: `preparation`)
     notes: list[str] = field(default_factory=list)
     folds: int | None = None  # data.folds: every trial trains once per fold of all the rows
     targets: list[Target] = field(default_factory=list)  # several targets (one only: empty)
@@ -61,6 +53,26 @@ class Dataset:
         if self.targets:
             return sum(units(t.task, len(t.class_names or [])) for t in self.targets)
         return units(self.task, self.num_classes)
+
+    @property
+    def preparation(self) -> Preparation:
+        """How this data was prepared, as a run folder keeps it (preprocessing.json)."""
+        return preparation_of(self)
+
+    def model_shape(self) -> DataShape:
+        """The shape a model is built for: the preparation's, with each regression target's mean
+        training value (as fitted: transformed, with data.target_transform) to start its output at."""
+        def mean(task: str, values, transform) -> float:
+            if task != "regression":
+                return 0.0
+            values = np.asarray(values, np.float64)
+            return float(np.mean(transform.forward(values) if transform else values))
+
+        if self.targets:
+            means = [mean(t.task, self.y_train[:, i], t.transform) for i, t in enumerate(self.targets)]
+        else:
+            means = [mean(self.task, self.y_train, self.target_transform)]
+        return self.preparation.shape(means)
 
     @property
     def heads(self) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.data.dataset import Dataset, split
+from nnlab.data.preparation import ImagePrep
 from nnlab.errors import DataError, first_line
 from nnlab.spec.schema import IMAGE_FORMATS, ImageData
 
@@ -259,7 +260,6 @@ def decode_split(data: ImageData, seed: int) -> Decoded:
 def load_images(data: ImageData, seed: int, decoded: Decoded | None = None) -> Dataset:
     """The image folder a spec names as a Dataset: `decoded` (read back from a run folder), or decoded now."""
     decoded = decoded or decode_split(data, seed)
-    preprocessing = {"type": "images", "image_size": list(data.image_size), "color_mode": data.color_mode}
     return Dataset(decoded.x_train, decoded.y_train, decoded.x_val, decoded.y_val, "classification", "images",
                    f"images {data.path.name}/", list(decoded.class_names), rescale=1 / 255,
-                   preprocessing=preprocessing, notes=list(decoded.notes))
+                   source=ImagePrep(tuple(data.image_size), data.color_mode), notes=list(decoded.notes))

@@ -86,17 +86,17 @@ def _positive_class(dataset: Dataset, spec: Spec) -> None:
 
 
 def _target_transform(dataset: Dataset, kind: str) -> None:
-    """data.target_transform: each regression target's transform, fitted on the training rows, recorded
-    in preprocessing.json and said in a note."""
+    """data.target_transform: each regression target's transform, fitted on the training rows (its
+    preparation records it) and said in a note."""
     if kind == "none":
         return
     if not dataset.targets:
         if dataset.task != "regression":
             raise DataError(f"data.target_transform: {kind} applies to a regression target; this one is "
                             "classification (leave data.target_transform out)")
-        name = str(dataset.preprocessing.get("target") or "y")
+        table = dataset.preparation.table
+        name = str((table.target if table else None) or "y")
         dataset.target_transform = _fit(kind, dataset.y_train, dataset.y_val, name)
-        dataset.preprocessing["target_transform"] = dataset.target_transform.record()
         dataset.notes.append(dataset.target_transform.describe(name))
         return
     regression = [(i, t) for i, t in enumerate(dataset.targets) if t.task == "regression"]
@@ -104,7 +104,6 @@ def _target_transform(dataset: Dataset, kind: str) -> None:
         raise DataError(f"data.target_transform: {kind} applies to regression targets; these are all classification")
     for i, target in regression:
         target.transform = _fit(kind, dataset.y_train[:, i], dataset.y_val[:, i], target.name)
-        dataset.preprocessing["targets"][i]["transform"] = target.transform.record()
         dataset.notes.append(target.transform.describe(target.name))
 
 

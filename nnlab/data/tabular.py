@@ -3,10 +3,10 @@
 The file is read as text (`csvfile.read_table`). `column_types` then decides, per column, with a note
 for every interpretation: numbers (in the column's own convention, see `numbers`), dates (see
 `dates`), categories, or a column left out (empty, constant, an identifier, free text, row numbers),
-which `data.keep` overrides. The preprocessing is a plain JSON-able record (`fit_preprocessing`),
-fitted on the training rows only and applied by `apply_preprocessing` to any table with the same
-columns (validation rows now, new data later); each column's number or date format travels in it, so
-new data is read the way the training data was.
+which `data.keep` overrides. The preprocessing is one typed record per column (`fit_preprocessing`,
+see `preparation`), fitted on the training rows only and applied by `apply_preprocessing` to any table
+with the same columns (validation rows now, new data later); each column's number or date format
+travels in it, so new data is read the way the training data was.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from nnlab.data import csvfile, dates, numbers
+from nnlab.data.preparation import CategoricalColumn, DateColumn, NumericColumn
+from nnlab.data.preparation import Column as ColumnPrep
 from nnlab.data.rules import standardization
 from nnlab.errors import DataError, did_you_mean
 from nnlab.spec.schema import CSV_READER
@@ -268,27 +270,25 @@ def _plain(value):
 # ------------------------------------------------------------------------------------ preprocessing
 
 
-def fit_preprocessing(frame: pd.DataFrame, columns: list[Column]) -> list[dict]:
+def fit_preprocessing(frame: pd.DataFrame, columns: list[Column]) -> list[ColumnPrep]:
     """Per feature column, what the training rows say is needed to turn it into numbers."""
-    record = []
+    record: list[ColumnPrep] = []
     for column in columns:
         series = frame[column.name]
         if column.kind == "numeric":
             values = series.astype(float)
             median = float(values.median()) if values.notna().any() else 0.0
             mean, std = standardization(values.fillna(median).to_numpy()[:, None])
-            record.append({"name": column.name, "type": "numeric", "median": median, "mean": float(mean[0]),
-                           "std": float(std[0]), "format": column.number_format.as_dict()})
+            record.append(NumericColumn(column.name, median, float(mean[0]), float(std[0]), column.number_format))
         elif column.kind == "date":
             parts = column.date_format.part_values(series)
             stats = {p: tuple(float(a[0]) for a in standardization(v.to_numpy()[:, None])) for p, v in parts.items()}
-            record.append({"name": column.name, "type": "date", "parts": stats,
-                           "format": column.date_format.as_dict()})
+            record.append(DateColumn(column.name, stats, column.date_format))
         else:
             counts = series.dropna().map(_keys(series)).value_counts()
             kept = sorted((str(c) for c in counts.index[:MAX_CATEGORIES]), key=_natural)
-            record.append({"name": column.name, "type": "categorical", "categories": kept,
-                           "other": len(counts) > MAX_CATEGORIES, "missing": bool(series.isna().any())})
+            record.append(CategoricalColumn(column.name, kept, len(counts) > MAX_CATEGORIES,
+                                            bool(series.isna().any())))
     return record
 
 
@@ -300,35 +300,33 @@ def _natural(text: str) -> tuple:
         return (1, 0.0, text)
 
 
-def apply_preprocessing(record: list[dict], frame: pd.DataFrame) -> np.ndarray:
+def apply_preprocessing(record: list[ColumnPrep], frame: pd.DataFrame) -> np.ndarray:
     """Turn a table's feature columns into a float32 matrix, exactly as fitted on the training rows
     (each column read in its training format; records of older runs, without one, as they were)."""
-    missing = [c["name"] for c in record if c["name"] not in frame.columns]
+    missing = [c.name for c in record if c.name not in frame.columns]
     if missing:
         raise DataError(f"The data lacks the column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
                         "that the model was trained on")
     blocks = []
     for col in record:
-        series = frame[col["name"]]
-        if col["type"] == "numeric":
-            values = _numbers_of(series, col.get("format"))
-            blocks.append(((values.fillna(col["median"]) - col["mean"]) / col["std"]).to_numpy()[:, None])
-        elif col["type"] == "date":
-            date_format = dates.DateFormat(**col["format"]) if "format" in col else \
-                dates.DateFormat(parts=list(col["parts"]))  # a run read by the first rules (no reader)
-            for part, v in date_format.part_values(series).items():
-                mean, std = col["parts"][part]
+        series = frame[col.name]
+        if isinstance(col, NumericColumn):
+            values = _numbers_of(series, col.format)
+            blocks.append(((values.fillna(col.median) - col.mean) / col.std).to_numpy()[:, None])
+        elif isinstance(col, DateColumn):
+            for part, v in col.format.part_values(series).items():
+                mean, std = col.parts[part]
                 blocks.append(((v - mean) / std).to_numpy()[:, None])
         else:
             blocks.append(_one_hot(series, col))
     return np.concatenate(blocks, axis=1).astype(np.float32)
 
 
-def _numbers_of(series: pd.Series, number_format: dict | None) -> pd.Series:
+def _numbers_of(series: pd.Series, number_format: numbers.NumberFormat | None) -> pd.Series:
     if is_numeric(series):
         return series.astype(float)
     if number_format is not None:
-        return numbers.NumberFormat(**number_format).parse(series)
+        return number_format.parse(series)
     parsed = numbers.parse_column(series, share=0.0)  # a run read by the first rules: as the values say
     return parsed[0] if parsed is not None else pd.to_numeric(series, errors="coerce").astype(float)
 
@@ -338,26 +336,13 @@ def _keys(series: pd.Series) -> dict:
     return {value: _key(value) for value in series.dropna().unique()}
 
 
-def _one_hot(series: pd.Series, col: dict) -> np.ndarray:
+def _one_hot(series: pd.Series, col: CategoricalColumn) -> np.ndarray:
     keys = series.map(_keys(series))
-    cats = col["categories"]
+    cats = col.categories
     onehot = np.stack([(keys == c).to_numpy() for c in cats], axis=1)
     extra = []
-    if col["other"]:
+    if col.other:
         extra.append((keys.notna() & ~keys.isin(cats)).to_numpy())
-    if col["missing"]:
+    if col.missing:
         extra.append(keys.isna().to_numpy())
     return np.column_stack([onehot, *extra]) if extra else onehot
-
-
-def feature_names(record: list[dict]) -> list[str]:
-    names = []
-    for col in record:
-        if col["type"] == "numeric":
-            names.append(col["name"])
-        elif col["type"] == "date":
-            names += [f"{col['name']}.{p}" for p in col["parts"]]
-        else:
-            names += [f"{col['name']}={c}" for c in col["categories"]]
-            names += [f"{col['name']}=other"] * col["other"] + [f"{col['name']}=missing"] * col["missing"]
-    return names

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.engine.models import DataShape
+from nnlab.data.shape import DataShape
 from nnlab.faults import kill_point
 from nnlab.runs import files
 from nnlab.runs.records import MEMORY_FAILURE, SHARED_MEMORY_FAILURE, best_index

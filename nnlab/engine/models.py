@@ -14,58 +14,13 @@ Keras is imported inside the functions, never at module level.
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
-from dataclasses import dataclass
-
-import numpy as np
 
 from nnlab.data.rules import LOG_CEILING, TargetTransform
+from nnlab.data.shape import DataShape
 from nnlab.engine.backend import import_keras
 from nnlab.spec.schema import VALIDATION_ONLY_METRICS
 from nnlab.spec.sizes import block_filters
-
-
-@dataclass(frozen=True)
-class DataShape:
-    """What a builder needs to know about the data."""
-
-    input_shape: tuple
-    task: str  # "classification" or "regression" (several targets of both: "mixed")
-    num_classes: int = 0
-    rescale: float = 1.0  # images: pixels are multiplied by this in the model
-    target_mean: float = 0.0  # regression: the mean training target, as the model fits it
-    heads: tuple = ()  # several targets: (output name, DataShape of that target) each
-    transform: TargetTransform | None = None  # regression: data.target_transform
-
-    @classmethod
-    def of(cls, dataset) -> DataShape:
-        rescale = dataset.rescale if dataset.kind == "images" else 1.0
-
-        def target(task, classes, values, transform):
-            mean = float(np.mean(transform.forward(values) if transform else values)) if task == "regression" else 0.0
-            return cls(dataset.input_shape, task, classes, rescale, mean, transform=transform)
-
-        if dataset.targets:
-            heads = tuple((t.head, target(t.task, len(t.class_names or []), dataset.y_train[:, i].astype(float),
-                                          t.transform))
-                          for i, t in enumerate(dataset.targets))
-            return cls(dataset.input_shape, dataset.task, 0, rescale, heads=heads)
-        return target(dataset.task, dataset.num_classes, dataset.y_train, dataset.target_transform)
-
-    @property
-    def binary(self) -> bool:
-        return self.task == "classification" and self.num_classes == 2
-
-    @property
-    def transformed(self) -> bool:
-        """Whether some regression target is fitted transformed (data.target_transform)."""
-        return self.transform is not None or any(head.transformed for _, head in self.heads)
-
-    def in_own_units(self) -> DataShape:
-        """The shape of the model once its outputs are turned back into the targets' own units."""
-        heads = tuple((name, head.in_own_units()) for name, head in self.heads)
-        return dataclasses.replace(self, transform=None, heads=heads)
 
 
 def build_model(kind: str, params: dict, shape: DataShape):

@@ -87,11 +87,11 @@ def build_within_memory(spec: Spec, params: dict, data: Dataset):
     """The model of `params`, or (when it does not fit in memory: a model `spec.sizes` has no estimate
     for) a clear error instead of TensorFlow's."""
     from nnlab.engine.callbacks import failure_kind
-    from nnlab.engine.models import DataShape, build_model
+    from nnlab.engine.models import build_model
     from nnlab.errors import NnlabError
 
     try:
-        return build_model(spec.model.kind, params, DataShape.of(data))
+        return build_model(spec.model.kind, params, data.model_shape())
     except Exception as exc:
         text = f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, MemoryError) and failure_kind(text) != "memory":
@@ -129,10 +129,10 @@ def _mirrored_replicas(spec: Spec, data: Dataset) -> int:
 def _xla_kept(spec: Spec, data: Dataset) -> bool:
     """Whether Keras keeps `jit_compile` on for this spec's models (it turns XLA off for models with
     layers XLA cannot compile): asked of the largest model of the space, compiled as a trial's is."""
-    from nnlab.engine.models import DataShape, build_model, compile_model
+    from nnlab.engine.models import build_model, compile_model
     from nnlab.spec.space import extreme_params
 
-    params, shape = extreme_params(spec, "max"), DataShape.of(data)
+    params, shape = extreme_params(spec, "max"), data.model_shape()
     model = build_model(spec.model.kind, params, shape)
     compile_model(model, params, shape, spec.train.loss, spec.train.metrics, jit_compile=True)
     kept = bool(model.jit_compile)

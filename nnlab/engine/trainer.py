@@ -17,7 +17,7 @@ import numpy as np
 
 from nnlab.data.dataset import Dataset
 from nnlab.engine.callbacks import fit_targets, keras_callbacks, mean_over_targets
-from nnlab.engine.models import DataShape, build_model, compile_model, for_saving
+from nnlab.engine.models import build_model, compile_model, for_saving
 from nnlab.engine.pipeline import Rows, TrainingData, fold_indices
 from nnlab.engine.pruning import MedianRule, pruning_callback
 from nnlab.runs.records import best_value
@@ -35,7 +35,7 @@ class Trainer:
         self.spec, self.data, self.on_epoch_end, self.pruning = spec, data, on_epoch_end, pruning
         self.strategy = strategy
         self.replicas = strategy.num_replicas_in_sync if strategy is not None else 1
-        self.shape = DataShape.of(data)
+        self.shape = data.model_shape()
         self.objective, self.direction = objective_of(spec)
         self.fold_count: int | None = getattr(spec.data, "folds", None) or None
         self.histories: list[dict] = []  # the current trial's, one per training (folds: their mean)

@@ -12,10 +12,14 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nnlab.errors import RunError
 from nnlab.runs import files
 from nnlab.runs.records import Summary, TrialRecord, by_number, rank
+
+if TYPE_CHECKING:
+    from nnlab.data.preparation import Preparation
 
 TRIAL_PREFIX = "trial_"
 TRIAL_STATE = "trial.json"  # Keras Tuner's state of one trial, in its folder
@@ -158,12 +162,18 @@ class RunFolder:
                            "inside runs/, e.g. runs/NAME")
         return self
 
-    def preprocessing(self) -> dict:
+    def preparation(self) -> Preparation:
         """How raw data became model inputs (preprocessing.json), for predict, evaluate and export."""
+        from nnlab.data.preparation import Preparation  # (pandas, which compare never needs)
+
         try:
-            return files.read_json(self.preprocessing_path)
-        except (OSError, ValueError) as exc:
-            raise RunError(f"{self.path} is damaged: {exc}") from None
+            return Preparation.from_json(files.read_json(self.preprocessing_path))
+        except KeyError as exc:
+            raise RunError(f"{self.path} is damaged: {self.preprocessing_path.name} has no {exc}") from None
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise RunError(f"{self.path} is damaged: {self.preprocessing_path.name}: {exc}") from None
+        except RunError as exc:
+            raise RunError(f"{self.path}: {exc}") from None
 
     def spec(self):
         """The spec as it was run (spec.yaml)."""

@@ -105,10 +105,7 @@ def write_run_inputs(folder: Path, spec: Spec, data: Dataset) -> None:
     import yaml
 
     files.write_atomic(folder / files.SPEC_COPY, yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
-    files.write_json(folder / files.PREPROCESSING, {
-        **data.preprocessing, "task": data.task, "class_names": data.class_names,
-        "input_shape": list(data.input_shape), "rescale": data.rescale,
-    })
+    files.write_json(folder / files.PREPROCESSING, data.preparation.to_json())
 
 
 def _leftovers(parent: Path, name: str) -> list[Path]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlab.data.preparation import CategoricalColumn, Preparation
 from nnlab.errors import DataError, first_line
 from nnlab.quiet import native_output_hidden
 from nnlab.tools.exportcheck import check_export
@@ -28,7 +29,7 @@ EXPORT_SUFFIXES = {"keras": ".keras", "onnx": ".onnx", "litert": ".tflite", "cor
 # (savedmodel: a folder; coreml's .mlpackage is a folder too)
 
 
-def export(model, output: str | Path, fmt: str = "keras", preprocessing: dict | None = None) -> Path:
+def export(model, output: str | Path, fmt: str = "keras", preparation: Preparation | None = None) -> Path:
     """The model written as `fmt` at `output`, checked (see the module's words). Returns the path."""
     output = Path(output)
     if fmt not in FORMATS:
@@ -50,8 +51,8 @@ def export(model, output: str | Path, fmt: str = "keras", preprocessing: dict | 
     with terminate_as_interrupt():  # (SIGTERM as Ctrl-C: the temporary file is removed either way)
         try:
             with native_output_hidden(show_on_error=False):  # (converters' warnings; a failure says why itself)
-                WRITERS[fmt](model, tmp, preprocessing or {})
-                check_export(model, tmp, fmt, preprocessing or {})
+                WRITERS[fmt](model, tmp, preparation)
+                check_export(model, tmp, fmt, preparation)
             if output.is_dir():  # (an empty folder given for a SavedModel)
                 output.rmdir()
             os.replace(tmp, output)
@@ -67,24 +68,25 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def with_raw_inputs(model, preprocessing: dict, fmt: str):
+def with_raw_inputs(model, preparation: Preparation, fmt: str):
     """The model behind its own preprocessing, taking the CSV's columns by name (`--raw-inputs`; see
     `engine.rawinputs`)."""
     from nnlab.engine.rawinputs import raw_input_model
 
-    if "columns" not in preprocessing:
+    table = preparation.table
+    if table is None:
         raise DataError("--raw-inputs is for a run on a table (a CSV or a DataFrame): this run's model already "
                         "takes its data as it is (images or arrays)")
     if fmt in ("savedmodel", "coreml"):
         raise DataError(f"--raw-inputs with --format {fmt}: not offered (a raw-inputs model has one named input per "
                         "column, some of them text); use keras, or onnx/litert where the converter takes it")
-    categorical = [c["name"] for c in preprocessing["columns"] if c["type"] == "categorical"]
+    categorical = [c.name for c in table.columns if isinstance(c, CategoricalColumn)]
     if fmt in ("onnx", "litert") and categorical:
         raise DataError(f"--raw-inputs with --format {fmt}: the categorical column(s) {', '.join(categorical)} are "
                         f"one-hot encoded by Keras lookup tables, which {fmt} cannot hold (ONNX has no op for them; "
                         "LiteRT needs TensorFlow's select ops). Export --raw-inputs as keras, or export "
                         f"--format {fmt} without --raw-inputs and encode the columns as preprocessing.json says")
-    return raw_input_model(model, preprocessing["columns"], preprocessing.get("na_values", ()))
+    return raw_input_model(model, table.columns, table.na_values)
 
 
 REQUIRED = {"onnx": ("tf2onnx", "onnx", "onnxruntime"), "litert": ("ai_edge_litert",), "coreml": ("coremltools",)}
@@ -104,12 +106,12 @@ def _require(fmt: str) -> None:
 # ------------------------------------------------------------------------------------ the writers
 
 
-def _write_keras(model, output: Path, preprocessing: dict) -> None:
+def _write_keras(model, output: Path, preparation: Preparation | None) -> None:
     model.save(output)
 
 
 def _export_with_keras(fmt: str):
-    def write(model, output: Path, preprocessing: dict) -> None:
+    def write(model, output: Path, preparation: Preparation | None) -> None:
         """ONNX or LiteRT through Keras's own `model.export` (ONNX: via tf2onnx; LiteRT: TensorFlow's
         converter), after one call on an example batch (Keras exports only a model that has been called)."""
         from nnlab.engine.backend import import_keras
@@ -132,7 +134,7 @@ def _export_with_keras(fmt: str):
     return write
 
 
-def _write_coreml(model, output: Path, preprocessing: dict) -> None:
+def _write_coreml(model, output: Path, preparation: Preparation | None) -> None:
     """A Core ML ML Program (.mlpackage) converted by coremltools from the model's inference function
     (`training=False`); its input is named `inputs`, any batch size from 1 to 4096. coremltools converts
     on Linux and macOS; only macOS can run the package."""
@@ -167,20 +169,20 @@ def _write_coreml(model, output: Path, preprocessing: dict) -> None:
                         f"{first_line(exc)}. Export it as onnx or savedmodel instead") from None
 
 
-def serving_dtype(preprocessing: dict) -> str:
+def serving_dtype(preparation: Preparation | None) -> str:
     """What a served model takes: uint8 pixels (0-255) for a run on an image folder, as its images were
     decoded; float32 otherwise (a CSV's prepared columns, or arrays like the run's x)."""
-    return "uint8" if preprocessing.get("type") == "images" and "image_size" in preprocessing else "float32"
+    return "uint8" if preparation is not None and preparation.kind == "image_folder" else "float32"
 
 
-def _write_saved_model(model, output: Path, preprocessing: dict) -> None:
+def _write_saved_model(model, output: Path, preparation: Preparation | None) -> None:
     """A SavedModel whose `serve` endpoint (also its `serving_default` signature) calls the model with
     `training=False`. Keras's own `model.export` calls it without, and its random augmentation layers
     default to training mode there: the same image would get a different prediction on every call."""
     from nnlab.engine.backend import import_keras, import_tensorflow
 
     tf, keras = import_tensorflow(), import_keras()
-    spec = tf.TensorSpec((None, *model.input_shape[1:]), getattr(tf, serving_dtype(preprocessing)), name="inputs")
+    spec = tf.TensorSpec((None, *model.input_shape[1:]), getattr(tf, serving_dtype(preparation)), name="inputs")
 
     def serve(inputs):
         return model(tf.cast(inputs, model.inputs[0].dtype), training=False)

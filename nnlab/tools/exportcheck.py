@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlab.data.preparation import Preparation
 from nnlab.errors import DataError, first_line
 
 ROWS = 8  # sample rows
@@ -23,7 +24,7 @@ RUNTIMES = {"keras": "Keras", "savedmodel": "TensorFlow", "onnx": "onnxruntime",
             "coreml": "Core ML"}
 
 
-def check_export(model, path: Path, fmt: str, preprocessing: dict) -> None:
+def check_export(model, path: Path, fmt: str, preparation: Preparation | None) -> None:
     """Raise `DataError` unless the file at `path` loads with its runtime and predicts what `model` does."""
     from nnlab.engine.backend import import_keras
 
@@ -31,11 +32,11 @@ def check_export(model, path: Path, fmt: str, preprocessing: dict) -> None:
     rng = np.random.default_rng(0)
     from nnlab.tools.export import serving_dtype
 
-    pixels = serving_dtype(preprocessing) == "uint8"  # (an image folder's run takes pixels, 0–255)
+    pixels = serving_dtype(preparation) == "uint8"  # (an image folder's run takes pixels, 0–255)
     inputs = keras.tree.map_structure(lambda t: _sample(t, rng, pixels), model.input)
     expected = [np.asarray(a) for a in keras.tree.flatten(model(inputs, training=False))]
     try:
-        got = RUNNERS[fmt](path, inputs, preprocessing)
+        got = RUNNERS[fmt](path, inputs, preparation)
     except DataError:
         raise
     except Exception as exc:  # each runtime raises its own kinds
@@ -80,7 +81,7 @@ def _flat_inputs(inputs) -> dict:
     return inputs if isinstance(inputs, dict) else {"": inputs}
 
 
-def _run_keras(path: Path, inputs, preprocessing: dict) -> list:
+def _run_keras(path: Path, inputs, preparation: Preparation | None) -> list:
     from nnlab.engine.backend import import_keras
     from nnlab.engine.modelfiles import load_keras_file
 
@@ -88,17 +89,17 @@ def _run_keras(path: Path, inputs, preprocessing: dict) -> list:
     return [np.asarray(a) for a in import_keras().tree.flatten(loaded(inputs, training=False))]
 
 
-def _run_saved_model(path: Path, inputs, preprocessing: dict) -> list:
+def _run_saved_model(path: Path, inputs, preparation: Preparation | None) -> list:
     from nnlab.engine.backend import import_keras, import_tensorflow
     from nnlab.tools.export import serving_dtype
 
     tf = import_tensorflow()
     loaded = tf.saved_model.load(str(path))
-    outputs = loaded.serve(tf.constant(np.asarray(inputs).astype(serving_dtype(preprocessing))))
+    outputs = loaded.serve(tf.constant(np.asarray(inputs).astype(serving_dtype(preparation))))
     return [np.asarray(a) for a in import_keras().tree.flatten(outputs)]
 
 
-def _run_onnx(path: Path, inputs, preprocessing: dict) -> list:
+def _run_onnx(path: Path, inputs, preparation: Preparation | None) -> list:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -110,7 +111,7 @@ def _run_onnx(path: Path, inputs, preprocessing: dict) -> list:
     return list(session.run(None, feed))
 
 
-def _run_litert(path: Path, inputs, preprocessing: dict) -> list:
+def _run_litert(path: Path, inputs, preparation: Preparation | None) -> list:
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # (TensorFlow's own, deprecated in favour of ai-edge-litert)
@@ -132,7 +133,7 @@ def _run_litert(path: Path, inputs, preprocessing: dict) -> list:
     return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
 
 
-def _run_coreml(path: Path, inputs, preprocessing: dict) -> list | None:
+def _run_coreml(path: Path, inputs, preparation: Preparation | None) -> list | None:
     import coremltools as ct
 
     package = ct.models.MLModel(str(path), skip_model_load=sys.platform != "darwin")

@@ -98,15 +98,16 @@ class Run:
         import numpy as np
         import pandas as pd
 
-        from nnlab.tools.apply import open_run, predict_targets, proba_columns, read_inputs
+        from nnlab.tools.apply import open_run, predict_targets, proba_columns
+        from nnlab.tools.inputs import read_inputs
 
         finished = open_run(self.path)
-        inputs = read_inputs(data, finished.preprocessing, labelled=False)
+        inputs = read_inputs(data, finished.preparation, labelled=False)
         columns = {}
-        for target, values, probabilities in predict_targets(self.model(trial), inputs, finished.preprocessing):
+        for target, values, probabilities in predict_targets(self.model(trial), inputs, finished.preparation):
             for i in inputs.unread:  # (an image that could not be read: no prediction, not a black image's)
                 values[i] = None
-            columns[target["name"] or "predictions"] = values
+            columns[target.name or "predictions"] = values
             if proba and probabilities is not None:
                 probabilities[list(inputs.unread)] = np.nan
                 columns.update(zip(proba_columns(target), probabilities.T))
@@ -116,11 +117,12 @@ class Run:
     def evaluate(self, data, trial: str | None = None, label: str | None = None) -> dict:
         """Metrics on labelled data (a DataFrame with the target column, arrays with y, or a path), as
         `nnlab evaluate` reports them; `label`: as its --label."""
-        from nnlab.tools.apply import evaluate, open_run, read_inputs
+        from nnlab.tools.apply import evaluate, open_run
+        from nnlab.tools.inputs import read_inputs
 
         finished = open_run(self.path)
-        inputs = read_inputs(data, finished.preprocessing, labelled=True, label=label)
-        return evaluate(self.model(trial), inputs, finished.preprocessing)
+        inputs = read_inputs(data, finished.preparation, labelled=True, label=label)
+        return evaluate(self.model(trial), inputs, finished.preparation)
 
     # ---- pictures and display
 

@@ -120,7 +120,8 @@ def _trials_table(summary: Summary, done: list[TrialRecord], records: list[Trial
 
 def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     """(the best model's summary, its metrics on the validation split or None, a note)."""
-    from nnlab.tools.apply import Inputs, evaluate, load_model, open_run
+    from nnlab.tools.apply import evaluate, load_model, open_run
+    from nnlab.tools.inputs import Inputs
 
     finished = open_run(run_dir)
     try:
@@ -148,7 +149,7 @@ def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     if ensemble:
         note += (f". It is an ensemble (search.ensemble): the mean of the predictions of trials "
                  f"{', '.join(ensemble['trials'])}" + (", each refitted the same way" if ensemble.get("refit") else ""))
-    return "\n".join(lines), evaluate(model, inputs, finished.preprocessing), note
+    return "\n".join(lines), evaluate(model, inputs, finished.preparation), note
 
 
 def _metrics_html(result: dict | None, note: str) -> str:
