@@ -17,6 +17,8 @@ from typing import List, Optional
 
 import typer
 
+from nnlab.spec.names import EXPORT_FORMATS, OUTPUT_FORMATS, words_of
+
 app = typer.Typer(
     help="Hyperparameter experiments with Keras from one YAML spec.\n\n"
          "nnlab run SPEC runs a Keras Tuner sweep; nnlab compare puts runs side by side.",
@@ -48,11 +50,7 @@ class Device(str, Enum):
     gpu = "gpu"
 
 
-class Format(str, Enum):
-    table = "table"
-    csv = "csv"
-    markdown = "markdown"
-    json = "json"
+Format = Enum("Format", {name: name for name in OUTPUT_FORMATS}, type=str)  # compare --format
 
 
 def _fail(exc: Exception) -> None:
@@ -282,7 +280,7 @@ def compare(
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Show the first N rows."),
     sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this column (scores: best first)."),
     reverse: bool = typer.Option(False, "--reverse", help="Reverse the order."),
-    fmt: Format = typer.Option(Format.table, "--format", help="Output format."),
+    fmt: Format = typer.Option(Format.table, "--format", help="Output format: " + words_of(OUTPUT_FORMATS) + "."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead."),
 ) -> None:
     """Put runs side by side (a folder of runs), or the trials of one run."""
@@ -401,12 +399,7 @@ def retrain(
         raise typer.Exit(130) from None
 
 
-class ExportFormat(str, Enum):
-    keras = "keras"
-    savedmodel = "savedmodel"
-    onnx = "onnx"
-    litert = "litert"
-    coreml = "coreml"
+ExportFormat = Enum("ExportFormat", {name: name for name in EXPORT_FORMATS}, type=str)
 
 
 RUN_ARG = typer.Argument(..., metavar="RUN", help="A run folder, e.g. runs/NAME.")
@@ -418,10 +411,7 @@ def export(
     output: Path = typer.Option(..., "--output", "-o", help="model.keras, model.onnx, model.tflite, a new "
                                                             "model.mlpackage, or a new folder for a SavedModel."),
     trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
-    fmt: ExportFormat = typer.Option(ExportFormat.keras, "--format", help="keras: one .keras file; savedmodel: "
-                                     "a TensorFlow SavedModel for serving; onnx: for onnxruntime (pip install "
-                                     "'nnlab[export]'); litert: a .tflite file for phones; coreml: an "
-                                     ".mlpackage for Apple devices."),
+    fmt: ExportFormat = typer.Option(ExportFormat.keras, "--format", help=words_of(EXPORT_FORMATS) + "."),
     raw_inputs: bool = typer.Option(False, "--raw-inputs", help="A table run: the model takes the CSV's own "
                                     "columns by name, with the preprocessing inside it (stock Keras layers)."),
 ) -> None:

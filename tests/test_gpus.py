@@ -97,13 +97,13 @@ CANNED = [  # (what TensorFlow or CUDA wrote, the kind nnlab reads in it)
 
 @pytest.mark.parametrize("text, kind", CANNED)
 def test_gpu_failure_messages_are_read_for_what_they_mean(text, kind):
-    from nnlab.engine.callbacks import failure_kind
+    from nnlab.engine.failures import failure_kind
 
     assert failure_kind(text) == kind
 
 
 def test_failure_reasons_say_whether_memory_was_shared_and_when_the_gpu_is_lost():
-    from nnlab.engine.callbacks import explain_failure
+    from nnlab.engine.failures import explain_failure
     from nnlab.runs.records import SHARED_MEMORY_FAILURE
 
     oom = RuntimeError("CUDA_ERROR_OUT_OF_MEMORY: out of memory")
@@ -165,6 +165,7 @@ def test_the_chief_builds_best_keras_in_the_workers_policy_and_records_their_dev
     from nnlab.distributed.chief import ChiefSweep
     from nnlab.progress import Reporter
     from nnlab.runs.lock import RunLock
+    from nnlab.runs.trialprogress import TrialProgress
     from nnlab.spec.loader import spec_from_dict
     from nnlab.spec.space import finish_params, fixed_params
 
@@ -175,7 +176,7 @@ def test_the_chief_builds_best_keras_in_the_workers_policy_and_records_their_dev
         with RunLock(tmp_path / "c") as lock:
             chief = ChiefSweep.open(spec, tmp_path, overwrite=False, reporter=Reporter(quiet=True), lock=lock)
             assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"  # the chief's own CPU
-            chief.adopt_workers_device({"device": "GPU ×1, mixed_float16", "policy": "mixed_float16"})
+            chief.adopt_workers_device(TrialProgress(device="GPU ×1, mixed_float16", policy="mixed_float16"))
             model = chief.trainer.compiled_model(finish_params(spec, fixed_params(spec)))
             hidden = [layer for layer in model.layers if layer.weights and layer.name != "output"]
             assert hidden and all(layer.dtype_policy.name == "mixed_float16" for layer in hidden)

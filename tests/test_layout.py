@@ -67,3 +67,57 @@ def test_the_parts_that_never_train_never_import_tensorflow(tmp_path):
             "print(sorted(m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------------ inside a package
+
+
+def module_name(path: Path) -> str:
+    return ".".join(("nnlab", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+
+
+def sibling_imports(path: Path, known: set[str]) -> set[str]:
+    """The modules of its own package that a module imports (inside functions too)."""
+    package = module_name(path).rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nnlab"):
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        found.update(n for n in names if n in known and n.rsplit(".", 1)[0] == package)
+    return found - {module_name(path)}
+
+
+def test_no_import_cycle_inside_a_package():
+    """Within each package too, imports point one way: no module reaches itself through its siblings."""
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {name: sibling_imports(path, set(paths)) for name, path in paths.items()}
+    cycles = []
+    for start in graph:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, trail = stack.pop()
+            for nxt in graph[node]:
+                if nxt == start:
+                    cycles.append(" → ".join(trail + [start]))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, trail + [nxt]))
+    assert not cycles, "import cycles: " + "; ".join(sorted(cycles))
+
+
+SIZE_EXEMPT = {"cli.py"}  # the commands' option lists
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(PACKAGE)) for p in MODULES])
+def test_modules_and_functions_read_on_a_few_screens(path):
+    if path.name in SIZE_EXEMPT and path.parent == PACKAGE:
+        return
+    text = path.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 400, f"{path.name}: {len(text.splitlines())} lines (at most 400)"
+    long = [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)" for node in ast.walk(ast.parse(text))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60]
+    assert not long, f"{path.name}: functions over 60 lines: {', '.join(long)}"

@@ -42,7 +42,7 @@ def fabricate(run_dir, trials: int, failed: int = 0, seed: int = 0):
                    "val_accuracy": [0.45, 0.65, score if ok else 0.1]}
         if pruned:
             history = {name: values[:2] for name, values in history.items()}
-        results.write_json(run_dir / results.TUNER_DIR / f"trial_{i}" / results.TRIAL_EXTRAS, {"history": [history]})
+        results.write_json(run_dir / results.TUNER_DIR / f"trial_{i}" / results.TRIAL_PROGRESS, {"history": [history]})
     results.write_trials(run_dir / results.TRIALS, records, hp_names, ["val_accuracy"])
     results.write_json(run_dir / results.SUMMARY, {
         "run": run_dir.name, "status": "completed", "objective": "val_accuracy", "direction": "max",

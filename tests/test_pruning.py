@@ -14,7 +14,7 @@ from nnlab.runs.folder import RunFolder
 
 def write_trial(run_dir, trial_id: str, curve: list[float], **extras):
     history = [{"loss": curve, "val_loss": curve}]
-    files.write_json(run_dir / files.TUNER_DIR / f"trial_{trial_id}" / files.TRIAL_EXTRAS,
+    files.write_json(run_dir / files.TUNER_DIR / f"trial_{trial_id}" / files.TRIAL_PROGRESS,
                      {"worker": None, "reason": None, "pruned": None, **extras, "history": history})
 
 

@@ -186,7 +186,7 @@ def test_folds_score_each_trial_by_the_mean_over_folds(write, tmp_path):
     assert "val_f1_std" in summary["metric_names"]
     record = summary["best_metrics"]
     assert record["val_f1"] == summary["best_score"] and record["val_f1_std"] >= 0
-    extras = results.read_json(tmp_path / "runs" / "s" / results.TUNER_DIR / "trial_0" / results.TRIAL_EXTRAS)
+    extras = results.read_json(tmp_path / "runs" / "s" / results.TUNER_DIR / "trial_0" / results.TRIAL_PROGRESS)
     assert len(extras["history"][0]["val_f1"]) == 3  # the mean curve over the folds, epoch by epoch
     assert max(extras["history"][0]["val_f1"]) == pytest.approx(summary["best_score"])
     # retrain trains each seed exactly as the sweep did: once per fold, scored on the folds' mean curve

@@ -26,11 +26,11 @@ from nnlab.engine.search import StopSearch, load_and_place
 from nnlab.engine.sweep import RecordingSweep, terminate_as_interrupt
 from nnlab.errors import NnlabError, RunError
 from nnlab.progress import Reporter
-from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.lock import RunLock
 from nnlab.runs.opening import check_run_dir
 from nnlab.runs.records import TrialRecord, trial_number
+from nnlab.runs.trialprogress import TrialProgress
 from nnlab.spec.schema import Spec
 from nnlab.spec.space import active_values
 
@@ -159,7 +159,7 @@ class Chief:
             if self.crashes[trial.trial_id] < CRASHES_PER_TRIAL:
                 return
             reason = f"the trial crashed its worker {CRASHES_PER_TRIAL} times (last: {worker} {how})"
-            self.sweep.write_trial_extras(trial.trial_id, {"reason": reason, "worker": worker})
+            self.sweep.write_progress(trial.trial_id, TrialProgress(reason=reason, worker=worker))
             trial.status, trial.message = "FAILED", reason
             self.oracle.end_trial(trial)
             self.trial_ended(trial.trial_id)
@@ -286,30 +286,26 @@ class ChiefSweep(RecordingSweep):
                                      hyperparameters=active_values(trial.hyperparameters.values, self.spec)))
             self.log.write("running")
 
-    def adopt_workers_device(self, extras: dict) -> None:
+    def adopt_workers_device(self, progress: TrialProgress) -> None:
         """The workers' device and dtype policy, as a worker reported them with a trial: the summary
         records where the trials trained (not the chief's CPU), and the models the chief builds for
         best.keras (the refit, the ensemble, the best trial's rebuild) use the policy the workers
         trained in (mixed_float16 on GPUs, not the chief's own mixed_bfloat16 on its CPU)."""
-        device, policy = extras.get("device"), extras.get("policy")
-        if device and self.log.base.device != device:
-            self.log.base = replace(self.log.base, device=device)
-        if policy:
-            set_global_policy(policy)
+        if progress.device and self.log.base.device != progress.device:
+            self.log.base = replace(self.log.base, device=progress.device)
+        if progress.policy:
+            set_global_policy(progress.policy)
 
     def remote_trial_ends(self, trial) -> TrialRecord:
         """Once Keras Tuner's oracle has ended a worker's trial: its record, the files, the progress."""
-        try:
-            extras = files.read_json(self.folder.trial_extras_path(trial.trial_id))
-        except (OSError, ValueError):
-            extras = {}
-        self.adopt_workers_device(extras)
-        record = self.record(trial, extras.get("reason"), seen_here=False)
-        record.seconds, record.epochs = extras.get("seconds"), extras.get("epochs")
-        record.best_epoch = extras.get("best_epoch", record.best_epoch)
-        record.worker = extras.get("worker")
-        if record.status in ("completed", "pruned") and extras.get("metrics"):
-            record.metrics = extras["metrics"]
+        progress = self.folder.trial_progress(trial.trial_id) or TrialProgress()
+        self.adopt_workers_device(progress)
+        record = self.record(trial, progress.reason, seen_here=False)
+        record.seconds, record.epochs, record.worker = progress.seconds, progress.epochs, progress.worker
+        if progress.best_epoch is not None:
+            record.best_epoch = progress.best_epoch
+        if record.status in ("completed", "pruned") and progress.metrics:
+            record.metrics = progress.metrics
         self.log.put(record)
         self.prune_checkpoints(final=False)
         self.log.write("running")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from nnlab.distributed.chief import parse_address, serve_chief
 from nnlab.distributed.gpus import inherited_mask, place_workers, visible_gpu_count, worker_env
 from nnlab.engine.backend import clear_session, freeze_heap
-from nnlab.engine.callbacks import first_useful_line
+from nnlab.engine.failures import first_useful_line
 from nnlab.engine.search import Search, load_and_place
 from nnlab.engine.sweep import terminate_as_interrupt
 from nnlab.errors import NnlabError, RunError
@@ -32,6 +32,7 @@ from nnlab.progress import Reporter
 from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import Summary
+from nnlab.runs.trialprogress import TrialProgress
 from nnlab.spec.loader import spec_hash
 from nnlab.spec.schema import Spec
 
@@ -220,10 +221,9 @@ class WorkerSweep(Search):
         from nnlab.engine.backend import import_keras
 
         policy = import_keras().mixed_precision.global_policy().name  # (the chief builds best.keras in it)
-        self.write_trial_extras(trial.trial_id, {"seconds": record.seconds, "epochs": record.epochs,
-                                                 "best_epoch": record.best_epoch, "metrics": record.metrics,
-                                                 "reason": reason, "worker": self.worker_id,
-                                                 "device": self.device_name, "policy": policy})
+        self.write_progress(trial.trial_id, TrialProgress(
+            reason=reason, worker=self.worker_id, seconds=record.seconds, epochs=record.epochs,
+            best_epoch=record.best_epoch, metrics=record.metrics, device=self.device_name, policy=policy))
 
     def gpu_poisoned(self, reason: str) -> None:
         """Exit with EXIT_RESTART once the trial is recorded: `nnlab run --workers` starts a clean process

@@ -84,7 +84,7 @@ def _start_gpus(tf) -> None:
     """Start TensorFlow's runtime on the GPUs now: a GPU that cannot be opened (its memory taken by
     another process, a driver fault) is one clear message here, with TensorFlow's own reason, instead
     of a traceback at the first trial (and a worker restarted into the same wall)."""
-    from nnlab.engine.callbacks import failure_kind, first_useful_line
+    from nnlab.engine.failures import failure_kind, first_useful_line
     from nnlab.errors import NnlabError
 
     try:

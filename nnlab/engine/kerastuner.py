@@ -28,6 +28,7 @@ from pathlib import Path
 from nnlab.errors import RunError
 from nnlab.runs import files, folder
 from nnlab.runs.records import TrialRecord
+from nnlab.spec.names import TUNERS
 from nnlab.spec.objectives import metric_direction
 
 ORACLE = "oracle.json"
@@ -54,8 +55,6 @@ PRIVATE_ATTRIBUTES = [
     ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_num_rounds"),
 ]
 ORACLE_KEYS = ("ongoing_trials", "retry_queue", "end_order", "start_order", "hyperparameters")
-TUNERS = {"random": "RandomSearch", "grid": "GridSearch", "bayesian": "BayesianOptimization",
-          "hyperband": "Hyperband"}
 
 
 def check_private_names() -> list[str]:
@@ -120,7 +119,7 @@ def make_writes_atomic() -> None:
 
 def tuner_base(name: str):
     """Keras Tuner's tuner class for `search.tuner`."""
-    return getattr(import_keras_tuner(), TUNERS[name])
+    return getattr(import_keras_tuner(), TUNERS[name].keras)
 
 
 def fatal(message: str) -> Exception:

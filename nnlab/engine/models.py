@@ -19,7 +19,8 @@ import warnings
 from nnlab.data.rules import LOG_CEILING, TargetTransform
 from nnlab.data.shape import DataShape
 from nnlab.engine.backend import import_keras
-from nnlab.spec.schema import VALIDATION_ONLY_METRICS
+from nnlab.engine.blocks import augmentation, output
+from nnlab.spec.names import LOSSES, OPTIMIZERS, REGRESSION_METRICS, VALIDATION_ONLY_METRICS
 from nnlab.spec.sizes import block_filters
 
 
@@ -28,7 +29,7 @@ def build_model(kind: str, params: dict, shape: DataShape):
     if kind == "pretrained":
         from nnlab.engine.pretrained import build_pretrained
 
-        return build_pretrained(params, shape, _output)
+        return build_pretrained(params, shape)
     return {"mlp": build_mlp, "cnn": build_cnn, "sequential": build_sequential}[kind](params, shape)
 
 
@@ -46,7 +47,7 @@ def build_mlp(params: dict, shape: DataShape):
     reg = keras.regularizers.L2(params["l2"]) if params.get("l2") else None
     for width in params["units"]:
         x = _dense_block(x, width, params, reg)
-    return keras.Model(inputs, _output(x, shape), name="mlp")
+    return keras.Model(inputs, output(x, shape), name="mlp")
 
 
 def build_sequential(params: dict, shape: DataShape):
@@ -74,7 +75,7 @@ def build_sequential(params: dict, shape: DataShape):
             raise SpecError(f"{where} does not fit its input of shape {tuple(x.shape)}: {first_line(exc)}") from None
     if len(x.shape) > 2:
         x = layers.Flatten()(x)
-    return keras.Model(inputs, _output(x, shape), name="sequential")
+    return keras.Model(inputs, output(x, shape), name="sequential")
 
 
 
@@ -85,7 +86,7 @@ def build_cnn(params: dict, shape: DataShape):
 
     inputs = keras.Input(shape.input_shape)
     x = layers.Rescaling(shape.rescale)(inputs)
-    x = _augmentation(x, params.get("augment"))
+    x = augmentation(x, params.get("augment"))
     pool = layers.MaxPooling2D if params["pooling"] == "max" else layers.AveragePooling2D
     for block in range(params["conv_blocks"]):
         filters = block_filters(params, block)
@@ -99,7 +100,7 @@ def build_cnn(params: dict, shape: DataShape):
         x = _dense_block(x, params["dense_units"], {**params, "batch_norm": False}, None)
     if params["dense_layers"] == 0 and params["dropout"]:
         x = layers.Dropout(params["dropout"])(x)
-    return keras.Model(inputs, _output(x, shape), name="cnn")
+    return keras.Model(inputs, output(x, shape), name="cnn")
 
 
 def _dense_block(x, width: int, params: dict, reg):
@@ -112,39 +113,6 @@ def _dense_block(x, width: int, params: dict, reg):
     if params["dropout"]:
         x = layers.Dropout(params["dropout"])(x)
     return x
-
-
-def _augmentation(x, augment):
-    """Keras preprocessing layers; they are active in training only."""
-    from keras import layers
-
-    augment = augment or {}
-    if augment.get("flip"):
-        x = layers.RandomFlip(augment["flip"])(x)
-    if augment.get("rotation"):
-        x = layers.RandomRotation(augment["rotation"])(x)
-    if augment.get("zoom"):
-        x = layers.RandomZoom(augment["zoom"])(x)
-    if augment.get("contrast"):
-        x = layers.RandomContrast(augment["contrast"])(x)
-    return x
-
-
-def _output(x, shape: DataShape, name: str = "output"):
-    """The output layer the task asks for; with several targets, one named output (head) each."""
-    from keras import initializers, layers, mixed_precision
-
-    if shape.heads:
-        return {head: _output(x, head_shape, head) for head, head_shape in shape.heads}
-    # Under mixed precision the output (softmax, sigmoid, the regression value) stays in float32,
-    # where the loss is computed, as Keras's mixed-precision guide advises.
-    extra = {"dtype": "float32"} if mixed_precision.global_policy().compute_dtype != "float32" else {}
-    if shape.task == "regression":
-        # Start at the mean target instead of 0: far fewer epochs wasted walking the bias there.
-        return layers.Dense(1, name=name, bias_initializer=initializers.Constant(shape.target_mean), **extra)(x)
-    if shape.binary:
-        return layers.Dense(1, activation="sigmoid", name=name, **extra)(x)
-    return layers.Dense(shape.num_classes, activation="softmax", name=name, **extra)(x)
 
 
 # Keras's random augmentation layers augment whenever they are called without `training=False`, as a
@@ -169,16 +137,13 @@ def inference_model(model):
     return keras.models.clone_model(model, clone_function=replace)
 
 
-OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop", "nadam": "Nadam"}
-
-
 def compile_model(model, params: dict, shape: DataShape, loss: str | None, metrics: list[str],
                   jit_compile: bool = False, steps_per_execution: int = 1, optimizer=None) -> None:
     """Optimizer, loss and metrics by name. Metric names are those nnlab logs (accuracy, f1, mae, …).
     `optimizer`: keep this one (a trained model compiled again) instead of making a new one."""
     keras = import_keras()
     if optimizer is None:
-        optimizer_class = getattr(keras.optimizers, OPTIMIZERS[params["optimizer"]])
+        optimizer_class = getattr(keras.optimizers, OPTIMIZERS[params["optimizer"]].keras)
         extra = {"momentum": 0.9} if params["optimizer"] == "sgd" else {}
         optimizer = optimizer_class(learning_rate=params["learning_rate"], **extra)
     loss = params.get("loss", loss)  # (train.loss may be searched)
@@ -207,9 +172,9 @@ def _loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[str]) ->
         accuracy = keras.metrics.BinaryAccuracy if shape.binary else keras.metrics.SparseCategoricalAccuracy
         return loss_fn, [accuracy(name="accuracy")] + [classification_metric(m, shape.num_classes, shape.binary)
                                                        for m in metrics if m in VALIDATION_ONLY_METRICS]
-    loss_fn = {"mse": "mse", "mae": "mae", "huber": keras.losses.Huber(), None: "mse", "crossentropy": "mse"}[loss]
-    known = {"mae": keras.metrics.MeanAbsoluteError, "mse": keras.metrics.MeanSquaredError,
-             "rmse": keras.metrics.RootMeanSquaredError, "r2": keras.metrics.R2Score}
+    meaning = LOSSES[loss or "mse"].keras or LOSSES["mse"].keras  # (crossentropy for a regression: mse)
+    loss_fn = getattr(keras.losses, meaning)()
+    known = {name: getattr(keras.metrics, m.keras) for name, m in REGRESSION_METRICS.items()}
     if shape.transform is not None:
         known = {name: _in_target_units(metric, shape.transform) for name, metric in known.items()}
     return loss_fn, [known[m](name=m) for m in metrics if m in known]

@@ -21,7 +21,9 @@ import re
 import warnings
 from pathlib import Path
 
+from nnlab.data.shape import DataShape
 from nnlab.engine.backend import import_keras
+from nnlab.engine.blocks import augmentation, output
 from nnlab.engine.modelfiles import load_weights
 from nnlab.errors import NnlabError
 from nnlab.spec.layers import PRETRAINED_BASES
@@ -66,12 +68,10 @@ def make_base(params: dict, input_shape: tuple, weights: str | None = None):
     return base
 
 
-def build_pretrained(params: dict, shape, output):
-    """The whole model (see the module's words); `output(x, shape)` adds the task's output layer."""
+def build_pretrained(params: dict, shape: DataShape):
+    """The whole model (see the module's words)."""
     keras = import_keras()
     from keras import layers
-
-    from nnlab.engine.models import _augmentation
 
     inputs = keras.Input(shape.input_shape)
     x = layers.Rescaling(255.0 * shape.rescale)(inputs)  # pixels 0–255, as the bases' preprocessing expects
@@ -80,7 +80,7 @@ def build_pretrained(params: dict, shape, output):
     size = base_input(params, shape.input_shape)
     if size[:2] != tuple(shape.input_shape[:2]):
         x = layers.Resizing(size[0], size[1])(x)
-    x = _augmentation(x, params.get("augment"))
+    x = augmentation(x, params.get("augment"))
     module = getattr(keras.applications, PRETRAINED_BASES[params["base"]][0])
     x = module.preprocess_input(x)
     base = make_base(params, shape.input_shape)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import statistics
 
-from nnlab.runs import files
 from nnlab.runs.fmt import fmt_value
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import is_number
@@ -37,14 +36,13 @@ class MedianRule:
         for trial_id in self.folder.trial_ids_on_disk():
             if trial_id in self.seen:
                 continue
-            try:
-                extras = files.read_json(self.folder.trial_extras_path(trial_id))
-            except (OSError, ValueError):
+            progress = self.folder.trial_progress(trial_id)
+            if progress is None:
                 continue  # not finished yet (or its file is gone): looked at again next time
             self.seen.add(trial_id)
-            if extras.get("pruned") or extras.get("reason"):  # only completed trials' curves count
+            if not progress.finished_well:  # only completed trials' curves count
                 continue
-            curve = mean_curve(extras.get("history") or [], self.objective)
+            curve = mean_curve(progress.history, self.objective)
             if curve:
                 self.curves[trial_id] = curve
 

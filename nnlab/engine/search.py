@@ -24,7 +24,8 @@ from nnlab.engine.backend import (
     release_custom_gradients,
     set_precision,
 )
-from nnlab.engine.callbacks import POISONED, best_epoch_metrics, explain_failure, first_useful_line
+from nnlab.engine.callbacks import best_epoch_metrics
+from nnlab.engine.failures import POISONED, explain_failure, first_useful_line
 from nnlab.engine.pruning import MedianRule
 from nnlab.engine.trainer import Trainer
 from nnlab.errors import disk_full, plural
@@ -33,6 +34,7 @@ from nnlab.progress import Reporter
 from nnlab.runs import files, imagecache
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import TrialRecord, is_number, trial_number
+from nnlab.runs.trialprogress import TrialProgress
 from nnlab.spec.objectives import check_task, objective_of
 from nnlab.spec.schema import Spec
 from nnlab.spec.sizes import check_space
@@ -86,7 +88,7 @@ def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool =
 def build_within_memory(spec: Spec, params: dict, data: Dataset):
     """The model of `params`, or (when it does not fit in memory: a model `spec.sizes` has no estimate
     for) a clear error instead of TensorFlow's."""
-    from nnlab.engine.callbacks import failure_kind
+    from nnlab.engine.failures import failure_kind
     from nnlab.engine.models import build_model
     from nnlab.errors import NnlabError
 
@@ -260,20 +262,18 @@ class Search:
         return TrialRecord(trial.trial_id, status, score, best_epoch, epochs, seconds, None, reason,
                            active_values(trial.hyperparameters.values, self.spec), metrics)
 
-    def write_trial_extras(self, trial_id: str, extras: dict) -> None:
-        """tuner/trial_ID/nnlab_trial.json: the trial's per-epoch history (Keras Tuner keeps only the
-        best epoch; `nnlab plot` draws learning curves from it, search.pruning compares curves with it)
-        and what only this process saw. Written before Keras Tuner records the trial's end."""
-        history = [{name: [float(v) for v in values] for name, values in h.items()} for h in self.trainer.histories]
-        files.write_json(self.folder.trial_extras_path(trial_id),
-                         {**extras, "pruned": self.trainer.pruned, "history": history})
+    def write_progress(self, trial_id: str, progress: TrialProgress) -> None:
+        """The trial's progress file (see `runs.trialprogress`) with what this process saw of it, its
+        per-epoch history and pruning added. Written before Keras Tuner records the trial's end."""
+        progress.history = [{name: [float(v) for v in values] for name, values in h.items()}
+                            for h in self.trainer.histories]
+        progress.pruned = self.trainer.pruned
+        progress.write(self.folder.trial_progress_path(trial_id))
 
     def pruned_on_disk(self, trial_id: str) -> str | None:
-        """Why a trial that another process trained was pruned (its nnlab_trial.json), or None."""
-        try:
-            return files.read_json(self.folder.trial_extras_path(trial_id)).get("pruned")
-        except (OSError, ValueError):
-            return None
+        """Why a trial that another process trained was pruned (its progress file), or None."""
+        progress = self.folder.trial_progress(trial_id)
+        return progress.pruned if progress else None
 
     # ---- events (called by the tuner's hooks; a role overrides those it needs)
 

@@ -13,29 +13,27 @@ the search state (its project in `tuner/`); resuming is its own reload, after nn
 from __future__ import annotations
 
 import contextlib
-import io
 import signal
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from nnlab import __version__
 from nnlab.data.dataset import Dataset
 from nnlab.engine.backend import clear_session, freeze_heap
-from nnlab.engine.modelfiles import weights_problem
+from nnlab.engine.finalmodel import FinalModel
 from nnlab.engine.search import Search, StopSearch, load_and_place
 from nnlab.errors import DiskFull, disk_full, disk_full_message, plural
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
 from nnlab.quiet import hide_disk_errors
-from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.lock import RunLock
 from nnlab.runs.log import RunLog
 from nnlab.runs.opening import check_run_dir, prepare_run_dir, write_run_inputs
 from nnlab.runs.records import Summary, TrialRecord, trial_number
+from nnlab.runs.trialprogress import TrialProgress
 from nnlab.spec.loader import spec_hash
 from nnlab.spec.objectives import logged_metrics
 from nnlab.spec.schema import Spec
@@ -166,9 +164,10 @@ class RecordingSweep(Search):
         """best.keras (refitted on every training row when search.refit), the final trials.csv and
         summary.json, and the closing table."""
         self.log.stop_reason = stop_reason
-        self.save_best_model(tuner)
+        final = FinalModel(self, tuner)
+        final.save_best()
         if status != "interrupted":
-            self.refit_best(tuner)
+            final.refit_best()
         self.prune_checkpoints(final=status != "interrupted")
         summary = self.log.write(status)
         if status == "interrupted":
@@ -185,90 +184,6 @@ class RecordingSweep(Search):
         if not summary.completed:
             self.reporter.warn("no trial completed; see the reasons in trials.csv")
         return RunResult(self.folder.path, summary, self.log.ordered())
-
-    def save_best_model(self, tuner) -> None:
-        """best.keras from the best trial whose checkpoint can be loaded."""
-        from nnlab.spec.space import sample_params
-
-        path, ranked = self.folder.best_model_path, self.log.ranked()
-        if not ranked or (self.log.best_model_trial == ranked[0].trial_id and path.is_file()):
-            return
-        for record in ranked:
-            trial = tuner.oracle.get_trial(record.trial_id)
-            try:
-                with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # the checkpoint's optimizer state is not needed
-                    model = tuner.load_model(trial)
-            except Exception as exc:  # a deleted or damaged checkpoint: say so, try the next best
-                problem = weights_problem(self.folder.checkpoint_path(record.trial_id), "the checkpoint", exc)
-                self.reporter.warn(f"trial {record.trial_id}: {problem}; best.keras will hold the next best trial")
-                continue
-            saved = self.trainer.model_for_saving(model, sample_params(trial.hyperparameters, self.spec))
-            files.write_through(path, saved.save, path.with_name(".best.tmp.keras"), files.model_bytes(saved, True))
-            self.log.best_model_trial = record.trial_id
-            return
-
-    def refit_best(self, tuner) -> None:
-        """The final best.keras. search.refit: the best configuration trained again on every training row
-        for the epochs its search found best. search.ensemble K: the top K configurations (each refitted,
-        or as its search trained it) averaged into one model. Done once per choice of trials: a resumed
-        run whose refit was cut short does it again; one whose refit is done does nothing."""
-        search = self.spec.search
-        members = self.log.ranked()[:search.ensemble]
-        if not members:
-            return
-        chosen = [r.trial_id for r in members]
-        want_refit, want_members = chosen[0] if search.refit else None, chosen if len(chosen) > 1 else None
-        done_refit, done_members = (self.log.refit or {}).get("trial"), (self.log.ensemble or {}).get("trials")
-        if done_refit == want_refit and done_members == want_members:
-            return
-        if want_refit is None and want_members is None:  # (refit and ensemble turned off on a resume)
-            self.log.refit = self.log.ensemble = self.log.best_model_trial = None
-            self.save_best_model(tuner)
-            return
-        models = {}
-        for record in members:
-            try:
-                models[record.trial_id] = self._final_member(tuner, record)
-            except OSError as exc:  # (without refit: a checkpoint deleted, damaged or never kept)
-                problem = weights_problem(self.folder.checkpoint_path(record.trial_id), "the checkpoint", exc)
-                self.reporter.warn(f"trial {record.trial_id} is left out of search.ensemble: {problem}")
-        if not models:
-            return
-        chosen = list(models)
-        kill_point("refit")
-        params = self._params(tuner, chosen[0])
-        saved = self.trainer.model_for_saving(models[chosen[0]][0], params,
-                                              {i: m for i, (m, _) in models.items()} if len(chosen) > 1 else None)
-        path = self.folder.best_model_path
-        files.write_through(path, saved.save, path.with_name(".best.tmp.keras"), files.model_bytes(saved, True))
-        rows = len(self.data.x_train) + len(self.data.x_val)
-        self.log.refit = {"trial": chosen[0], "epochs": models[chosen[0]][1], "rows": rows} if search.refit else None
-        self.log.ensemble = {"trials": chosen, "refit": search.refit} if len(chosen) > 1 else None
-
-    def _params(self, tuner, trial_id: str) -> dict:
-        from nnlab.spec.space import sample_params
-
-        return sample_params(tuner.oracle.get_trial(trial_id).hyperparameters, self.spec)
-
-    def _final_member(self, tuner, record) -> tuple:
-        """(a model of this trial's configuration for best.keras, its epochs): refitted on every training
-        row (search.refit), else as its search trained it (its kept checkpoint)."""
-        params = self._params(tuner, record.trial_id)
-        epochs = record.best_epoch or self.spec.train.epochs
-        if not self.spec.search.refit:
-            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the checkpoint's optimizer state is not needed
-                return tuner.load_model(tuner.oracle.get_trial(record.trial_id)), epochs
-        rows = len(self.data.x_train) + len(self.data.x_val)
-        role = "" if self.spec.search.ensemble == 1 else f" (one of the {self.spec.search.ensemble} of search.ensemble)"
-        self.reporter.say(f"refit: trial {record.trial_id}'s configuration on all {rows} training rows for {epochs} "
-                          f"epoch(s){role} (search.refit)")
-        import keras
-
-        keras.utils.set_random_seed(self.spec.seed + record.number)
-        model, _ = self.trainer.refit(params, epochs)
-        return model, epochs
 
     def prune_checkpoints(self, final: bool) -> None:
         """search.keep: `all` keeps every trial's checkpoint; `best` the best trial's (Hyperband keeps
@@ -315,7 +230,7 @@ class LocalSweep(RecordingSweep):
                                    active_values(trial.hyperparameters.values, self.spec))
 
     def trial_finishing(self, trial, reason: str | None) -> None:
-        self.write_trial_extras(trial.trial_id, {"worker": None, "reason": reason})
+        self.write_progress(trial.trial_id, TrialProgress(reason=reason))
 
     def trial_ends(self, trial, reason: str | None) -> None:
         kill_point("trial_end")

@@ -20,8 +20,9 @@ from nnlab.runs import files
 from nnlab.runs.fmt import fmt_duration
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import is_number, run_status
+from nnlab.spec.names import OUTPUT_FORMATS
 
-FORMATS = ("table", "csv", "markdown", "json")
+FORMATS = tuple(OUTPUT_FORMATS)
 PLAIN_TABLE_ROWS = 200  # longer tables are drawn as plain aligned text (rich is slow on thousands of cells)
 RUN_FIELDS = ["run", "status", "model", "data", "tuner", "objective", "direction", "best_score", "trials",
               "completed", "pruned", "failed", "best_trial", "best_hyperparameters", "seconds", "size_mb"]

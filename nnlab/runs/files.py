@@ -35,7 +35,7 @@ SPEC_COPY = "spec.yaml"
 PREPROCESSING = "preprocessing.json"
 BEST_MODEL = "best.keras"
 TUNER_DIR = "tuner"
-TRIAL_EXTRAS = "nnlab_trial.json"  # in tuner/trial_ID/: what a worker process saw of its trial, for the chief
+TRIAL_PROGRESS = "nnlab_trial.json"  # in tuner/trial_ID/: a trial's history and what its process saw (trialprogress)
 
 # trials.csv columns before the hyperparameters and metrics
 # (`worker`: which worker process trained the trial, in a parallel run; empty otherwise)

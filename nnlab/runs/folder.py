@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from nnlab.errors import RunError
 from nnlab.runs import files
 from nnlab.runs.records import Summary, TrialRecord, by_number, rank
+from nnlab.runs.trialprogress import TrialProgress
 
 if TYPE_CHECKING:
     from nnlab.data.preparation import Preparation
@@ -88,8 +89,12 @@ class RunFolder:
     def trial_state_path(self, trial_id: str) -> Path:
         return self.trial_dir(trial_id) / TRIAL_STATE
 
-    def trial_extras_path(self, trial_id: str) -> Path:
-        return self.trial_dir(trial_id) / files.TRIAL_EXTRAS
+    def trial_progress_path(self, trial_id: str) -> Path:
+        return self.trial_dir(trial_id) / files.TRIAL_PROGRESS
+
+    def trial_progress(self, trial_id: str) -> TrialProgress | None:
+        """The trial's nnlab_trial.json (see `trialprogress`), or None while it has none."""
+        return TrialProgress.read(self.trial_progress_path(trial_id))
 
     def trial_ids_on_disk(self) -> list[str]:
         return trial_ids(self.tuner_dir)
@@ -183,7 +188,5 @@ class RunFolder:
 
     def history(self, trial_id: str) -> list[dict]:
         """A trial's per-epoch history (one dict of curves per execution); [] if not kept."""
-        try:
-            return files.read_json(self.trial_extras_path(trial_id)).get("history") or []
-        except (OSError, ValueError, AttributeError):
-            return []
+        progress = self.trial_progress(trial_id)
+        return progress.history if progress else []

@@ -23,23 +23,23 @@ from pydantic import (
 )
 
 from nnlab.errors import did_you_mean, shown
+from nnlab.spec import names
 from nnlab.spec.kinds import searchable
 from nnlab.spec.layers import LAYER_SCHEMA, PRETRAINED_BASES, parse_layers
 from nnlab.spec.limits import MAX_CONV_BLOCKS, MAX_LAYERS
 
 CSV_READER = 2  # the version of nnlab's rules for reading CSV files; part of a CSV spec's hash
 ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "nadam")
+OPTIMIZERS = tuple(names.OPTIMIZERS)
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 KERAS_SETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "boston_housing")
 # Image files nnlab reads (by these names, and any other file whose content is one of these formats)
 IMAGE_FORMATS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm", ".pbm", ".pnm", ".tif", ".tiff", ".webp")
-CLASSIFICATION_METRICS = ("accuracy", "f1", "auc", "pr_auc", "precision", "recall")
-# Classification metrics computed on the validation data only (as val_NAME): the others are logged too
-VALIDATION_ONLY_METRICS = ("f1", "auc", "pr_auc", "precision", "recall")
+CLASSIFICATION_METRICS = tuple(names.CLASSIFICATION_METRICS)
+VALIDATION_ONLY_METRICS = names.VALIDATION_ONLY_METRICS  # (logged as val_NAME only)
 CLASS_WEIGHTS = ("none", "balanced")
-LOSSES = ("mse", "mae", "huber", "crossentropy")
-REGRESSION_METRICS = ("mae", "mse", "rmse", "r2")
+LOSSES = tuple(names.LOSSES)
+REGRESSION_METRICS = tuple(names.REGRESSION_METRICS)
 
 
 class Section(BaseModel):
@@ -320,7 +320,8 @@ class Objective(Section):
 
 
 class SearchSpec(Section):
-    tuner: Literal["random", "grid", "bayesian", "hyperband"] = Field("random", description="Search strategy.")
+    tuner: Literal[tuple(names.TUNERS)] = Field("random", description="Search strategy: "
+                                                  + names.words_of(names.TUNERS) + ".")
     objective: str | Objective = Field("val_loss", description="Metric to optimize; direction inferred.")
     max_trials: int | None = Field(
         None, ge=1, description="Trials to run (not used by hyperband). Left out: 10, or with max_minutes, as many as "

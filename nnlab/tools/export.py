@@ -17,16 +17,13 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 from nnlab.data.preparation import CategoricalColumn, Preparation
 from nnlab.errors import DataError, first_line
 from nnlab.quiet import native_output_hidden
-from nnlab.tools.exportcheck import check_export
+from nnlab.spec.names import EXPORT_FORMATS
+from nnlab.tools.exportcheck import check_export, example_batch, serving_dtype
 
-FORMATS = ("keras", "savedmodel", "onnx", "litert", "coreml")
-EXPORT_SUFFIXES = {"keras": ".keras", "onnx": ".onnx", "litert": ".tflite", "coreml": ".mlpackage"}
-# (savedmodel: a folder; coreml's .mlpackage is a folder too)
+FORMATS = tuple(EXPORT_FORMATS)
 
 
 def export(model, output: str | Path, fmt: str = "keras", preparation: Preparation | None = None) -> Path:
@@ -34,7 +31,7 @@ def export(model, output: str | Path, fmt: str = "keras", preparation: Preparati
     output = Path(output)
     if fmt not in FORMATS:
         raise DataError(f"--format {fmt!r}: expected {', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
-    suffix = EXPORT_SUFFIXES.get(fmt)
+    suffix = EXPORT_FORMATS[fmt].suffix  # (savedmodel: a folder; coreml's .mlpackage is a folder too)
     if suffix and output.suffix != suffix:
         kind = "a Keras model file" if fmt == "keras" else f"a {fmt} model"
         raise DataError(f"--output {output}: {kind} must end in {suffix}")
@@ -89,14 +86,11 @@ def with_raw_inputs(model, preparation: Preparation, fmt: str):
     return raw_input_model(model, table.columns, table.na_values)
 
 
-REQUIRED = {"onnx": ("tf2onnx", "onnx", "onnxruntime"), "litert": ("ai_edge_litert",), "coreml": ("coremltools",)}
-
-
 def _require(fmt: str) -> None:
     """A clear error naming the `export` extra when a converter's or runtime's package is missing."""
     import importlib.util
 
-    missing = [m for m in REQUIRED.get(fmt, ()) if importlib.util.find_spec(m) is None]
+    missing = [m for m in EXPORT_FORMATS[fmt].packages if importlib.util.find_spec(m) is None]
     if missing:
         raise DataError(f"--format {fmt} needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
                         "not installed: pip install 'nnlab[export]' (or pip install -e '.[export]' in a clone of "
@@ -169,12 +163,6 @@ def _write_coreml(model, output: Path, preparation: Preparation | None) -> None:
                         f"{first_line(exc)}. Export it as onnx or savedmodel instead") from None
 
 
-def serving_dtype(preparation: Preparation | None) -> str:
-    """What a served model takes: uint8 pixels (0-255) for a run on an image folder, as its images were
-    decoded; float32 otherwise (a CSV's prepared columns, or arrays like the run's x)."""
-    return "uint8" if preparation is not None and preparation.kind == "image_folder" else "float32"
-
-
 def _write_saved_model(model, output: Path, preparation: Preparation | None) -> None:
     """A SavedModel whose `serve` endpoint (also its `serving_default` signature) calls the model with
     `training=False`. Keras's own `model.export` calls it without, and its random augmentation layers
@@ -197,16 +185,3 @@ WRITERS = {"keras": _write_keras, "savedmodel": _write_saved_model, "onnx": _exp
            "litert": _export_with_keras("litert"), "coreml": _write_coreml}
 
 
-def example_batch(tensor, rows: int = 1, rng: np.random.Generator | None = None):
-    """`rows` rows shaped as the model input `tensor` takes them: zeros (or empty strings), or with `rng`
-    values drawn at random (numbers near 0, pixels 0–255 for uint8, short words for text)."""
-    shape = (rows, *(d or 1 for d in tensor.shape[1:]))
-    dtype = str(tensor.dtype)
-    if dtype == "string":
-        words = np.array(["", "a", "b", "yes", "no"], dtype=object)
-        return words[rng.integers(0, len(words), shape)] if rng is not None else np.full(shape, "", dtype=object)
-    if rng is None:
-        return np.zeros(shape, dtype)
-    if dtype == "uint8":
-        return rng.integers(0, 256, shape).astype(np.uint8)
-    return rng.normal(size=shape).astype(dtype)

@@ -30,8 +30,6 @@ def check_export(model, path: Path, fmt: str, preparation: Preparation | None) -
 
     keras = import_keras()
     rng = np.random.default_rng(0)
-    from nnlab.tools.export import serving_dtype
-
     pixels = serving_dtype(preparation) == "uint8"  # (an image folder's run takes pixels, 0–255)
     inputs = keras.tree.map_structure(lambda t: _sample(t, rng, pixels), model.input)
     expected = [np.asarray(a) for a in keras.tree.flatten(model(inputs, training=False))]
@@ -69,8 +67,6 @@ def _reason(exc: Exception) -> str:
 
 
 def _sample(tensor, rng, pixels: bool):
-    from nnlab.tools.export import example_batch
-
     batch = example_batch(tensor, ROWS, rng)
     if pixels and batch.dtype != object:  # (an image model's inputs are pixels, 0–255)
         batch = rng.integers(0, 256, batch.shape).astype(batch.dtype)
@@ -91,8 +87,6 @@ def _run_keras(path: Path, inputs, preparation: Preparation | None) -> list:
 
 def _run_saved_model(path: Path, inputs, preparation: Preparation | None) -> list:
     from nnlab.engine.backend import import_keras, import_tensorflow
-    from nnlab.tools.export import serving_dtype
-
     tf = import_tensorflow()
     loaded = tf.saved_model.load(str(path))
     outputs = loaded.serve(tf.constant(np.asarray(inputs).astype(serving_dtype(preparation))))
@@ -147,3 +141,24 @@ def _run_coreml(path: Path, inputs, preparation: Preparation | None) -> list | N
 
 RUNNERS = {"keras": _run_keras, "savedmodel": _run_saved_model, "onnx": _run_onnx, "litert": _run_litert,
            "coreml": _run_coreml}
+
+
+def serving_dtype(preparation: Preparation | None) -> str:
+    """What a served model takes: uint8 pixels (0-255) for a run on an image folder, as its images were
+    decoded; float32 otherwise (a CSV's prepared columns, or arrays like the run's x)."""
+    return "uint8" if preparation is not None and preparation.kind == "image_folder" else "float32"
+
+
+def example_batch(tensor, rows: int = 1, rng: np.random.Generator | None = None):
+    """`rows` rows shaped as the model input `tensor` takes them: zeros (or empty strings), or with `rng`
+    values drawn at random (numbers near 0, pixels 0–255 for uint8, short words for text)."""
+    shape = (rows, *(d or 1 for d in tensor.shape[1:]))
+    dtype = str(tensor.dtype)
+    if dtype == "string":
+        words = np.array(["", "a", "b", "yes", "no"], dtype=object)
+        return words[rng.integers(0, len(words), shape)] if rng is not None else np.full(shape, "", dtype=object)
+    if rng is None:
+        return np.zeros(shape, dtype)
+    if dtype == "uint8":
+        return rng.integers(0, 256, shape).astype(np.uint8)
+    return rng.normal(size=shape).astype(dtype)

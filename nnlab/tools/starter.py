@@ -49,35 +49,21 @@ def look(path: Path, target: str | None, spec_dir: Path) -> Look:
 
 
 def _look_csv(path: Path, rel: str, target: str | None) -> Look:
-    import pandas as pd
 
     from nnlab.data.csvdata import check_rows, target_rows
     from nnlab.data.rules import SKEWED, infer_task, skewness
     from nnlab.data.tabular import (
         ReadOptions,
-        as_numbers,
         column_types,
-        encode_target,
-        find_column,
         looks_like_row_number,
         read_csv,
-        unlikely_target,
     )
 
     notes: list[str] = []  # (what reading the file decided: its encoding, compression, the spellings of missing)
     frame = read_csv(path, notes=notes)
     if frame.shape[1] < 2:
         raise DataError(f"{path.name} has {frame.shape[1]} column(s); a CSV for nnlab needs features and a target")
-    chosen = target is not None
-    target = find_column(frame, target, "--target", path) if chosen else str(frame.columns[-1])
-    if unlikely_target(frame[target], target):
-        others = [str(c) for c in frame.columns if c != target and not unlikely_target(frame[c], str(c))]
-        which = f"--target {target}" if chosen else f"The last column, {target!r}, would be the target, but it"
-        what = ("row numbers or identifiers" if as_numbers(frame[target]) else "names, identifiers or free text")
-        raise DataError(f"{which} looks like {what} ({frame[target].nunique()} different values in {len(frame)} "
-                        "rows), not something to predict. Give the column to predict with --target COLUMN, e.g. one "
-                        f"of: {', '.join(others) or 'none'}")
-    guessed = f"target: {target!r}" + ("" if chosen else " (the last column; give --target COLUMN to choose another)")
+    target, guessed = _csv_target(frame, target, path)
     frame = target_rows(frame, target, None, path, notes)  # (as a run reads them: rows without one left out)
     check_rows(len(frame), path.name)
     task, _ = infer_task(frame[target].to_numpy(), target)
@@ -94,17 +80,7 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
     if row_numbers:
         lines.append(f"  drop: {_yaml(row_numbers)}   # row numbers or identifiers, not features")
     if task == "classification":
-        codes, classes = encode_target(frame[target], task)  # (the class names a run will use: 1, not 1.0)
-        counts = pd.Series(np.bincount(codes, minlength=len(classes)), index=[str(c) for c in classes])
-        counts = counts.sort_values(ascending=False, kind="stable")
-        share = counts.min() / counts.sum()
-        comments.append(f"classes: {len(counts)} ({', '.join(f'{k}: {v}' for k, v in counts.head(8).items())}"
-                        f"{', …' if len(counts) > 8 else ''})")
-        look_.imbalanced, look_.classes = len(counts) > 1 and share < 0.5 / len(counts), len(counts)
-        if look_.imbalanced:
-            score = "AUC" if len(counts) == 2 else "macro F1"
-            comments.append(f"the smallest class is {share:.0%} of the rows: {score} is the objective below and the "
-                            "search tries balanced class weights (accuracy would reward ignoring the rare class)")
+        _look_classes(frame[target], look_)
     lines.append(f"  task: {task}")
     if task == "regression":
         values = frame[target].dropna().astype(float)
@@ -117,6 +93,44 @@ def _look_csv(path: Path, rel: str, target: str | None) -> Look:
             lines.append("  target_transform: log   # the target is positive and skewed; `none` to fit it as it is")
     look_.lines = lines
     return look_
+
+
+def _csv_target(frame, target: str | None, path: Path) -> tuple[str, str]:
+    """(the target column: --target's, else the last; the comment saying so), refused when it looks
+    like row numbers, identifiers or free text."""
+    from nnlab.data.tabular import as_numbers, find_column, unlikely_target
+
+    chosen = target is not None
+    target = find_column(frame, target, "--target", path) if chosen else str(frame.columns[-1])
+    if unlikely_target(frame[target], target):
+        others = [str(c) for c in frame.columns if c != target and not unlikely_target(frame[c], str(c))]
+        which = f"--target {target}" if chosen else f"The last column, {target!r}, would be the target, but it"
+        what = ("row numbers or identifiers" if as_numbers(frame[target]) else "names, identifiers or free text")
+        raise DataError(f"{which} looks like {what} ({frame[target].nunique()} different values in {len(frame)} "
+                        "rows), not something to predict. Give the column to predict with --target COLUMN, e.g. one "
+                        f"of: {', '.join(others) or 'none'}")
+    return target, f"target: {target!r}" + ("" if chosen else " (the last column; give --target COLUMN to choose "
+                                            "another)")
+
+
+def _look_classes(values, look_: Look) -> None:
+    """The classes a run will use (1, not 1.0) with their counts, and whether they are imbalanced."""
+    import pandas as pd
+
+    from nnlab.data.tabular import encode_target
+
+    codes, classes = encode_target(values, "classification")
+    counts = pd.Series(np.bincount(codes, minlength=len(classes)), index=[str(c) for c in classes])
+    counts = counts.sort_values(ascending=False, kind="stable")
+    share = counts.min() / counts.sum()
+    look_.comments.append(f"classes: {len(counts)} ({', '.join(f'{k}: {v}' for k, v in counts.head(8).items())}"
+                          f"{', …' if len(counts) > 8 else ''})")
+    look_.imbalanced, look_.classes = len(counts) > 1 and share < 0.5 / len(counts), len(counts)
+    if look_.imbalanced:
+        score = "AUC" if len(counts) == 2 else "macro F1"
+        look_.comments.append(f"the smallest class is {share:.0%} of the rows: {score} is the objective below and "
+                              "the search tries balanced class weights (accuracy would reward ignoring the rare "
+                              "class)")
 
 
 def _look_images(path: Path, rel: str) -> Look:
