@@ -197,14 +197,14 @@ def test_every_command_that_uses_tensorflow_sets_its_devices_up_before_any_model
 
     calls = []
     configure, build = backend.configure_device, models.build_model
-    from nnlab.engine import search
+    from nnlab.engine import placement
 
     def configure_and_say(device):
         calls.append("devices")
         return configure(device)
 
     monkeypatch.setattr(backend, "configure_device", configure_and_say)
-    monkeypatch.setattr(search, "configure_device", configure_and_say)  # (imported there by name)
+    monkeypatch.setattr(placement, "configure_device", configure_and_say)  # (imported there by name)
     monkeypatch.setattr(models, "build_model", lambda *a, **k: calls.append("model") or build(*a, **k))
     from nnlab.engine import trainer
 
@@ -322,7 +322,7 @@ def test_a_gpu_whose_memory_is_taken_at_start_up_is_one_clear_message(monkeypatc
 
 FRESH_RUNTIME_CHECK = """
 import sys
-from nnlab.engine import backend, search
+from nnlab.engine import backend, placement
 
 configure = backend.configure_device
 
@@ -334,7 +334,7 @@ def checked(device):
     return configure(device)
 
 
-backend.configure_device = search.configure_device = checked
+backend.configure_device = placement.configure_device = checked
 sys.argv = ["nnlab"] + sys.argv[1:]
 from nnlab.cli import main
 

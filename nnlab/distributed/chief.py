@@ -22,7 +22,8 @@ from pathlib import Path
 
 from nnlab.engine import kerastuner
 from nnlab.engine.backend import set_global_policy
-from nnlab.engine.search import StopSearch, load_and_place
+from nnlab.engine.placement import RunOptions, load_and_place
+from nnlab.engine.search import StopSearch
 from nnlab.engine.sweep import RecordingSweep, terminate_as_interrupt
 from nnlab.errors import NnlabError, RunError
 from nnlab.progress import Reporter
@@ -270,10 +271,10 @@ class ChiefSweep(RecordingSweep):
         # The chief trains nothing (but the refit): its data sizes the models it rebuilds for best.keras.
         # It decodes an image folder once, for the workers too, and keeps only the memory-mapped copy, of
         # which it reads no page unless it refits. Its notes are the workers' to print.
-        data, device_name = load_and_place(spec, "cpu", reporter, notes=False, runs_dir=Path(runs_dir))
+        data, placement = load_and_place(spec, RunOptions("cpu"), reporter, notes=False, runs_dir=Path(runs_dir))
         lock.acquire("nnlab chief")
         previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)
-        sweep = cls(spec, data, folder, reporter, device_name, previous)
+        sweep = cls(spec, data, folder, reporter, placement, previous)
         sweep.prepare_folder()
         return sweep
 

@@ -25,7 +25,8 @@ from nnlab.distributed.chief import parse_address, serve_chief
 from nnlab.distributed.gpus import inherited_mask, place_workers, visible_gpu_count, worker_env
 from nnlab.engine.backend import clear_session, freeze_heap
 from nnlab.engine.failures import first_useful_line
-from nnlab.engine.search import Search, load_and_place
+from nnlab.engine.placement import Placement, RunOptions, load_and_place
+from nnlab.engine.search import Search
 from nnlab.engine.sweep import terminate_as_interrupt
 from nnlab.errors import NnlabError, RunError
 from nnlab.progress import Reporter
@@ -210,9 +211,9 @@ class WorkerSweep(Search):
     tells the chief a trial ended, writes what only it saw of the trial (time, epochs, the best epoch's
     metrics and per-epoch history, a failure's reason) to the trial's `nnlab_trial.json`."""
 
-    def __init__(self, spec: Spec, data, folder: RunFolder, reporter: Reporter, device_name: str, worker_id: str,
-                 **options):
-        super().__init__(spec, data, folder, reporter, device_name, **options)
+    def __init__(self, spec: Spec, data, folder: RunFolder, reporter: Reporter, placement: Placement, worker_id: str,
+                 *, tensorboard: bool = False):
+        super().__init__(spec, data, folder, reporter, placement, tensorboard=tensorboard)
         self.worker_id = worker_id
 
     def trial_finishing(self, trial, reason: str | None) -> None:
@@ -223,7 +224,7 @@ class WorkerSweep(Search):
         policy = import_keras().mixed_precision.global_policy().name  # (the chief builds best.keras in it)
         self.write_progress(trial.trial_id, TrialProgress(
             reason=reason, worker=self.worker_id, seconds=record.seconds, epochs=record.epochs,
-            best_epoch=record.best_epoch, metrics=record.metrics, device=self.device_name, policy=policy))
+            best_epoch=record.best_epoch, metrics=record.metrics, device=self.placement.name, policy=policy))
 
     def gpu_poisoned(self, reason: str) -> None:
         """Exit with EXIT_RESTART once the trial is recorded: `nnlab run --workers` starts a clean process
@@ -236,7 +237,7 @@ class WorkerSweep(Search):
         """Train the trials the chief hands out until it says the search is over. Returns the exit code
         (130 when interrupted: the chief hands the trial out again)."""
         tuner = self.build_tuner()
-        self.reporter.say(f"worker {self.worker_id}: {self.data.summary()}; training on {self.device_name}")
+        self.reporter.say(f"worker {self.worker_id}: {self.data.summary()}; training on {self.placement.name}")
         freeze_heap()
         try:
             tuner.search(self.trainer.training, epochs=self.spec.train.epochs, verbose=0,
@@ -299,8 +300,7 @@ def run_worker(spec: Spec, runs_dir: str | Path, *, chief: str, worker_id: str, 
     folder = RunFolder(Path(runs_dir) / spec.name)
     check_worker_run_dir(folder.path, spec)
     os.environ.update(KERASTUNER_TUNER_ID=worker_id, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=str(port))
-    data, device_name = load_and_place(spec, device, reporter, strategy=strategy, runs_dir=Path(runs_dir))
-    sweep = WorkerSweep(spec, data, folder, reporter, device_name, worker_id, strategy=strategy,
-                        tensorboard=tensorboard)
+    data, placement = load_and_place(spec, RunOptions(device, strategy), reporter, runs_dir=Path(runs_dir))
+    sweep = WorkerSweep(spec, data, folder, reporter, placement, worker_id, tensorboard=tensorboard)
     with terminate_as_interrupt():
         return sweep.work()

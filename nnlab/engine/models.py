@@ -152,7 +152,7 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
         loss_fn, compiled = {h: p[0] for h, p in pairs.items()}, {h: p[1] for h, p in pairs.items()}
     else:
         loss_fn, compiled = _loss_and_metrics(shape, loss, metrics)
-    with warnings.catch_warnings():  # (nnlab says it once, in the run's header: see search._xla_kept)
+    with warnings.catch_warnings():  # (nnlab says it once, in the run's header: see placement._xla_kept)
         warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`")
         model.compile(optimizer=optimizer, loss=loss_fn, metrics=compiled, jit_compile=jit_compile,
                       steps_per_execution=steps_per_execution)

@@ -13,31 +13,27 @@ from __future__ import annotations
 import contextlib
 import io
 import time
-from pathlib import Path
 
 from nnlab.data.dataset import Dataset
 from nnlab.engine import kerastuner
 from nnlab.engine.backend import (
-    clear_session,
-    configure_device,
     custom_gradients,
     release_custom_gradients,
-    set_precision,
 )
 from nnlab.engine.callbacks import best_epoch_metrics
 from nnlab.engine.failures import POISONED, explain_failure, first_useful_line
+from nnlab.engine.placement import Placement
 from nnlab.engine.pruning import MedianRule
 from nnlab.engine.trainer import Trainer
 from nnlab.errors import disk_full, plural
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
-from nnlab.runs import files, imagecache
+from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import TrialRecord, is_number, trial_number
 from nnlab.runs.trialprogress import TrialProgress
-from nnlab.spec.objectives import check_task, objective_of
+from nnlab.spec.objectives import objective_of
 from nnlab.spec.schema import Spec
-from nnlab.spec.sizes import check_space
 from nnlab.spec.space import active_values, count_configurations, sample_params
 
 TENSORBOARD_DIR = "tensorboard"
@@ -45,113 +41,16 @@ TENSORBOARD_DIR = "tensorboard"
 files.on_write(kill_point)  # the fault-injection tests kill a sweep between a write and its rename
 
 
-def load_and_place(spec: Spec, device: str, reporter: Reporter, *, notes: bool = True,
-                   strategy: str | None = None, frame=None, runs_dir: Path | None = None) -> tuple[Dataset, str]:
-    """The spec's data (`frame`: a DataFrame in place of a CSV source's file), checked against the
-    objective, and the device the models will train on, named for people ("CPU", "GPU ×2,
-    mixed_float16"). The data's notes are the caller's to show (the run's header shows them); `notes`
-    False also keeps this function's own notes to itself. An image folder's decoded images are read
-    from, or kept in, `runs_dir`'s copy (see `runs.imagecache`)."""
-    data = imagecache.load(spec, runs_dir, frame)
-    check_task(spec, data.task, data.heads)
-    check_space(spec, data.input_shape, data.output_units, len(data.x_train))  # (before any model is built)
-    device_name = configure_device(device)
-    policy = set_precision(spec.train.mixed_precision, gpu=device_name != "CPU")
-    if spec.train.mixed_precision:
-        device_name += f", {policy}"
-        if device_name.startswith("CPU") and notes:
-            reporter.note("train.mixed_precision on a CPU computes in bfloat16: faster only on CPUs with "
-                          "bfloat16 units (AMX, AVX512-BF16), and less precise on every CPU")
-    if spec.train.jit_compile:
-        device_name += ", XLA" if _xla_kept(spec, data) else ""
-        if "XLA" not in device_name and notes:
-            reporter.note("train.jit_compile: Keras turned XLA off for this model (a layer it cannot compile, such "
-                          "as random rotation or zoom); trials train without it")
-    if strategy == "mirrored":
-        replicas = _mirrored_replicas(spec, data)
-        device_name += f", MirroredStrategy ({replicas} replica{'s' if replicas > 1 else ''})"
-    if spec.model.kind == "sequential":  # the spec's own layers: build the smallest and largest now
-        from nnlab.spec.space import extreme_params
-
-        for which in ("min", "max"):
-            build_within_memory(spec, extreme_params(spec, which), data)
-        clear_session()
-    if spec.model.kind == "pretrained":  # its weights, fetched or read now: a clear error before any training
-        from nnlab.engine.pretrained import bases_of, check_weights, resize_note
-
-        check_weights(bases_of(spec.model), spec.model.weights, data.input_shape)
-        data.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
-        clear_session()
-    return data, device_name
-
-
-def build_within_memory(spec: Spec, params: dict, data: Dataset):
-    """The model of `params`, or (when it does not fit in memory: a model `spec.sizes` has no estimate
-    for) a clear error instead of TensorFlow's."""
-    from nnlab.engine.failures import failure_kind
-    from nnlab.engine.models import build_model
-    from nnlab.errors import NnlabError
-
-    try:
-        return build_model(spec.model.kind, params, data.model_shape())
-    except Exception as exc:
-        text = f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, MemoryError) and failure_kind(text) != "memory":
-            raise
-        raise NnlabError(f"model: a model this spec allows does not fit in this machine's memory "
-                         f"({first_useful_line(text)[:200]}); make it smaller") from None
-
-
-def _mirrored_replicas(spec: Spec, data: Dataset) -> int:
-    """The replica count of --strategy mirrored, checked against the spec: every batch size a trial may
-    draw must split evenly over the replicas (a clear error before any training), and the data's notes
-    say what evenly split batches cost (the validation rows left over, the short last training batch)."""
-    from nnlab.engine.backend import mirrored_devices
-    from nnlab.errors import NnlabError
-    from nnlab.spec.kinds import is_space
-
-    replicas = len(mirrored_devices())
-    batch = spec.train.batch_size
-    values = batch.values() if is_space(batch) else [batch]
-    uneven = [v for v in values if v % replicas]
-    if uneven:
-        example = sorted({max(replicas, v - v % replicas) for v in uneven} | {v + replicas - v % replicas
-                                                                                for v in uneven})[:4]
-        raise NnlabError(f"--strategy mirrored trains on {replicas} replicas, and each batch is split evenly over "
-                         f"them: train.batch_size {', '.join(map(str, uneven[:5]))} "
-                         f"{'is' if len(uneven) == 1 else 'are'} not a multiple of {replicas}; use multiples such "
-                         f"as {', '.join(map(str, example))}")
-    if replicas > 1:
-        data.notes.append(f"--strategy mirrored on {replicas} replicas: so that every batch splits evenly, each "
-                          f"epoch's last, short training batch is left out, and each validation set is cut to a "
-                          f"multiple of {replicas} rows (at most {replicas - 1} left out)")
-    return replicas
-
-
-def _xla_kept(spec: Spec, data: Dataset) -> bool:
-    """Whether Keras keeps `jit_compile` on for this spec's models (it turns XLA off for models with
-    layers XLA cannot compile): asked of the largest model of the space, compiled as a trial's is."""
-    from nnlab.engine.models import build_model, compile_model
-    from nnlab.spec.space import extreme_params
-
-    params, shape = extreme_params(spec, "max"), data.model_shape()
-    model = build_model(spec.model.kind, params, shape)
-    compile_model(model, params, shape, spec.train.loss, spec.train.metrics, jit_compile=True)
-    kept = bool(model.jit_compile)
-    clear_session()
-    return kept
-
-
 class Search:
     """The spec, its data and trainer, the run folder, and the tuner around them (see module doc)."""
 
-    def __init__(self, spec: Spec, data: Dataset, folder: RunFolder, reporter: Reporter, device_name: str, *,
-                 strategy: str | None = None, tensorboard: bool = False, live_epochs: bool = False):
+    def __init__(self, spec: Spec, data: Dataset, folder: RunFolder, reporter: Reporter, placement: Placement, *,
+                 tensorboard: bool = False, live_epochs: bool = False):
         self.spec, self.data, self.folder, self.reporter = spec, data, folder, reporter
-        self.device_name, self.strategy, self.tensorboard = device_name, strategy, tensorboard
+        self.placement, self.tensorboard = placement, tensorboard
         pruning = MedianRule(folder, *objective_of(spec)) if spec.search.pruning == "median" else None
         self.distribution = None
-        if strategy == "mirrored":
+        if placement.mirrored:
             from nnlab.engine.backend import mirrored_strategy
 
             self.distribution = mirrored_strategy()
@@ -239,7 +138,7 @@ class Search:
         trials = (plural(total, "trial") if total else f"as many trials as fit in {minutes:g} minute"
                   f"{'' if minutes == 1 else 's'}" if minutes else "? trials")
         return (f"{self.spec.search.tuner}, {trials}, objective {self.objective} "
-                f"({self.direction}), {epochs}{folds}, {where or f'on {self.device_name}'}")
+                f"({self.direction}), {epochs}{folds}, {where or f'on {self.placement.name}'}")
 
     def record(self, trial, reason: str | None, seen_here: bool = True) -> TrialRecord:
         """A trial's record from Keras Tuner's trial, and (`seen_here`) what this process saw of it."""

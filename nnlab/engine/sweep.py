@@ -23,7 +23,8 @@ from nnlab import __version__
 from nnlab.data.dataset import Dataset
 from nnlab.engine.backend import clear_session, freeze_heap
 from nnlab.engine.finalmodel import FinalModel
-from nnlab.engine.search import Search, StopSearch, load_and_place
+from nnlab.engine.placement import Placement, RunOptions, load_and_place
+from nnlab.engine.search import Search, StopSearch
 from nnlab.errors import DiskFull, disk_full, disk_full_message, plural
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
@@ -60,8 +61,8 @@ def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, d
     `frame`: a pandas DataFrame in place of a CSV source's file."""
     reporter = reporter or Reporter(quiet=quiet)
     with RunLock(Path(runs_dir) / spec.name) as lock:  # one process per run folder
-        sweep = LocalSweep.open(spec, runs_dir, overwrite=overwrite, device=device, reporter=reporter,
-                                strategy=strategy, tensorboard=tensorboard, frame=frame, lock=lock)
+        sweep = LocalSweep.open(spec, runs_dir, RunOptions(device, strategy, tensorboard, frame), overwrite=overwrite,
+                                reporter=reporter, lock=lock)
         with terminate_as_interrupt():
             return sweep.search()
 
@@ -109,9 +110,9 @@ class Limits:
 class RecordingSweep(Search):
     """A role that keeps the run's records: the single process, or the chief of a parallel sweep."""
 
-    def __init__(self, spec: Spec, data: Dataset, folder: RunFolder, reporter: Reporter, device_name: str,
+    def __init__(self, spec: Spec, data: Dataset, folder: RunFolder, reporter: Reporter, placement: Placement,
                  previous: Summary | None, **options):
-        super().__init__(spec, data, folder, reporter, device_name, **options)
+        super().__init__(spec, data, folder, reporter, placement, **options)
         metric_names = logged_metrics(spec, data.task, data.heads)
         if self.trainer.fold_count:  # the spread of a trial's score over the folds, beside its mean
             metric_names.append(f"{self.objective}_std")
@@ -119,7 +120,7 @@ class RecordingSweep(Search):
                        data=data.description, task=data.task, tuner=spec.search.tuner,
                        classes=data.class_names if not data.targets else {t.name: t.class_names for t in data.targets},
                        objective=self.objective, direction=self.direction, train_examples=len(data.x_train),
-                       validation_examples=len(data.x_val), device=device_name,
+                       validation_examples=len(data.x_val), device=placement.name,
                        hyperparameter_names=list(hyperparameters(spec)), metric_names=metric_names,
                        notes=list(data.notes))
         self.log = RunLog(folder, base, previous, reporter.warn)
@@ -207,19 +208,17 @@ class LocalSweep(RecordingSweep):
     """The whole sweep in this process: it trains every trial and keeps the records."""
 
     @classmethod
-    def open(cls, spec: Spec, runs_dir: str | Path, *, overwrite: bool, device: str, reporter: Reporter,
-             strategy: str | None = None, tensorboard: bool = False, frame=None,
+    def open(cls, spec: Spec, runs_dir: str | Path, options: RunOptions, *, overwrite: bool, reporter: Reporter,
              lock: RunLock | None = None) -> LocalSweep:
         """Load the data, pick the device, take the run folder's `lock` (nothing is created before the
         data is known good), check the folder, and create or reopen it."""
         folder = RunFolder(Path(runs_dir) / spec.name)
         lock = lock or RunLock(folder.path)
         lock.check()  # another process holds it: say so before reading the data
-        data, device_name = load_and_place(spec, device, reporter, strategy=strategy, frame=frame,
-                                           runs_dir=Path(runs_dir))
+        data, placement = load_and_place(spec, options, reporter, runs_dir=Path(runs_dir))
         lock.acquire("nnlab run")
         previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)
-        sweep = cls(spec, data, folder, reporter, device_name, previous, strategy=strategy, tensorboard=tensorboard,
+        sweep = cls(spec, data, folder, reporter, placement, previous, tensorboard=options.tensorboard,
                     live_epochs=reporter.live)
         sweep.prepare_folder()
         return sweep

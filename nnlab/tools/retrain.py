@@ -43,18 +43,18 @@ def _retrain(folder: RunFolder, top: int, seeds: int, device: str, reporter: Rep
 
     from nnlab.engine.backend import clear_session, import_keras
     from nnlab.engine.kerastuner import load_trial
-    from nnlab.engine.search import load_and_place
+    from nnlab.engine.placement import RunOptions, load_and_place
     from nnlab.engine.trainer import Trainer
     from nnlab.spec.space import active_values, sample_params
 
-    data, device_name = load_and_place(spec, device, reporter, notes=False, runs_dir=folder.path.parent)
+    data, placement = load_and_place(spec, RunOptions(device), reporter, notes=False, runs_dir=folder.path.parent)
     trainer = Trainer(spec, data)
     keras = import_keras()
     seed_values = [spec.seed + 1000 * (j + 1) for j in range(seeds)]
     folds = f", {trainer.fold_count}-fold cross-validation as in the sweep" if trainer.fold_count else ""
     reporter.say(f"[bold]nnlab retrain {folder.name}[/bold]: the best {len(chosen)} trial(s) × "
                  f"{plural(seeds, 'seed')} ({', '.join(map(str, seed_values))}), "
-                 f"{plural(spec.train.epochs, 'epoch')} each{folds}, on {device_name}")
+                 f"{plural(spec.train.epochs, 'epoch')} each{folds}, on {placement.name}")
     out = []
     started = time.monotonic()
     for record in chosen:

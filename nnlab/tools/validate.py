@@ -63,7 +63,7 @@ def _count_params(spec: Spec, probes: list[dict], data) -> list[tuple[int, dict]
         if all(sizes):
             return [(size.parameters, p) for size, p in zip(sizes, probes)]
     from nnlab.engine.backend import clear_session, configure_device
-    from nnlab.engine.search import build_within_memory
+    from nnlab.engine.placement import build_within_memory
 
     configure_device("auto")
     counted = []
