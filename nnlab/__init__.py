@@ -5,7 +5,8 @@ The public API mirrors the CLI: `nnlab.load_spec`, `nnlab.run`, `nnlab.open`, `n
 building or training a model does.
 """
 
-__version__ = "0.3.0"
+from nnlab.version import __version__
+
 API = ("load_spec", "run", "open", "validate", "compare")
 __all__ = [*API, "__version__"]
 

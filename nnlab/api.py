@@ -83,12 +83,7 @@ def compare(paths="runs", *, sort: str | None = None, top: int | None = None, re
     import pandas as pd
 
     from nnlab.runs.compare import compare as compare_runs
+    from nnlab.runs.compare import flatten
 
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    rows = []
-    for row in compare_runs(paths, sort=sort, top=top, reverse=reverse).rows:
-        row = dict(row)
-        params = row.pop("best_hyperparameters", None) or row.pop("hyperparameters", None) or {}
-        metrics = row.pop("metrics", None) or {}
-        rows.append({**row, **params, **{k: v for k, v in metrics.items() if k not in row and k not in params}})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([flatten(row) for row in compare_runs(paths, sort=sort, top=top, reverse=reverse).rows])

@@ -23,13 +23,13 @@ app = typer.Typer(
     help="Hyperparameter experiments with Keras from one YAML spec.\n\n"
          "nnlab run SPEC runs a Keras Tuner sweep; nnlab compare puts runs side by side.",
     no_args_is_help=True, pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain help: rendering it through rich costs ~0.1 s of imports per call
+    rich_markup_mode=None,  # plain help: rendering it through rich imports rich on every call (benchmarks/cli.py)
 )
 
 
 def _print_version(value: bool) -> None:
     if value:
-        from nnlab import __version__
+        from nnlab.version import __version__
 
         typer.echo(f"nnlab {__version__}")
         raise typer.Exit()

@@ -127,7 +127,7 @@ def _fake_sweep(monkeypatch, status: str):
 
     def fake_run(spec, runs_dir, **kwargs):
         calls.append(kwargs)
-        return sweep.RunResult(Path(runs_dir) / spec.name, Summary(status=status, completed=1), [])
+        return sweep.SweepResult(Path(runs_dir) / spec.name, Summary(status=status, completed=1), [])
 
     monkeypatch.setattr(sweep, "run", fake_run)
     return calls

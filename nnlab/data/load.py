@@ -24,7 +24,7 @@ def load_data(spec: Spec, frame=None, decoded=None) -> Dataset:
                         f"{spec.data.source}")
     data = spec.data
     if isinstance(data, CsvData):
-        from nnlab.data.csvdata import load_csv  # pandas: ~0.3 s to import, only CSV data needs it
+        from nnlab.data.csvdata import load_csv  # (pandas, slow to import: only CSV data needs it)
 
         dataset = load_csv(data, spec.seed, frame)
     elif isinstance(data, ImageData):

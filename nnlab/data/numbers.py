@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 CURRENCY = "$€£¥₹"
@@ -131,8 +130,3 @@ def parse_column(values: pd.Series, decimal: str | None = None, thousands: str |
         return None
     stray = sorted({str(v) for v in values[values.notna() & parsed.isna()].unique()})[:5]
     return parsed, number_format, stray, ambiguous
-
-
-def is_whole(values: np.ndarray) -> bool:
-    values = values[~np.isnan(values)]
-    return bool(np.all(np.mod(values, 1) == 0))

@@ -27,10 +27,17 @@ def infer_task(values, name: str, images: bool = False) -> tuple[str, list[str]]
                          "set data.task: regression (its values must then be numbers)")
         return "classification", notes
     count = len(np.unique(present))
-    if bool(np.all(np.mod(present, 1) == 0)) and (images or count <= MAX_INTEGER_CLASSES):
+    if is_whole(present) and (images or count <= MAX_INTEGER_CLASSES):
         return "classification", [f"task: classification (the target {name!r} holds {count} integer codes); "
                                   "set data.task: regression if they are quantities"]
     return "regression", [f"task: regression (the target {name!r} holds numbers); set data.task to change"]
+
+
+def is_whole(values: np.ndarray) -> bool:
+    """Whether every number present (NaN aside) is a whole number."""
+    values = np.asarray(values, np.float64)
+    values = values[~np.isnan(values)]
+    return bool(np.all(np.mod(values, 1) == 0))
 
 
 def _missing(array: np.ndarray) -> np.ndarray:

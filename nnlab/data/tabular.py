@@ -21,7 +21,7 @@ import pandas as pd
 from nnlab.data import csvfile, dates, numbers
 from nnlab.data.preparation import CategoricalColumn, DateColumn, NumericColumn
 from nnlab.data.preparation import Column as ColumnPrep
-from nnlab.data.rules import standardization
+from nnlab.data.rules import is_whole, standardization
 from nnlab.errors import DataError, did_you_mean
 from nnlab.spec.schema import CSV_READER
 
@@ -118,7 +118,7 @@ def looks_like_row_number(series: pd.Series, name: str) -> bool:
     if len(series) < 20 or series.isna().any() or pd.api.types.is_bool_dtype(series):
         return False
     values = series.to_numpy(np.float64)
-    if not np.all(np.mod(values, 1) == 0) or len(np.unique(values)) != len(values):
+    if not is_whole(values) or len(np.unique(values)) != len(values):
         return False
     named = bool(_ID_NAME.search(name.strip()) or _ID_SUFFIX.search(name.strip()))
     return named or values.max() - values.min() == len(values) - 1

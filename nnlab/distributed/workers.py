@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from nnlab.distributed.chief import parse_address, serve_chief
 from nnlab.distributed.gpus import inherited_mask, place_workers, visible_gpu_count, worker_env
-from nnlab.engine.backend import clear_session, freeze_heap
+from nnlab.engine.backend import clear_session, freeze_heap, import_keras, import_tensorflow
 from nnlab.engine.failures import first_useful_line
 from nnlab.engine.placement import Placement, RunOptions, load_and_place
 from nnlab.engine.search import Search
@@ -61,8 +61,6 @@ def check_gpus(gpus: list[str]) -> None:
     """A clear error where the asked-for GPUs are not there (before any process starts)."""
     if not gpus:
         return
-    from nnlab.engine.backend import import_tensorflow
-
     found = len(import_tensorflow().config.list_physical_devices("GPU"))
     if not found:
         raise NnlabError(f"--gpus {','.join(gpus)}: TensorFlow sees no GPU on this machine. Install the GPU "
@@ -219,8 +217,6 @@ class WorkerSweep(Search):
     def trial_finishing(self, trial, reason: str | None) -> None:
         record = self.record(trial, reason)  # (status and score: the chief's to say)
         reason = reason or (first_useful_line(trial.message) if trial.status in ("FAILED", "INVALID") else None)
-        from nnlab.engine.backend import import_keras
-
         policy = import_keras().mixed_precision.global_policy().name  # (the chief builds best.keras in it)
         self.write_progress(trial.trial_id, TrialProgress(
             reason=reason, worker=self.worker_id, seconds=record.seconds, epochs=record.epochs,

@@ -25,9 +25,8 @@ def configure_device(device: str) -> str:
 
     On a CPU, Grappler (TensorFlow's graph optimizer, run on every newly traced function) is turned
     off, on every call (`process_kept` restores the user's setting after each command): for a sweep's
-    many small models it costs more at each trial's start than it saves. Measured on 2 cores: a 2×128
-    MLP on digits, first epoch 2.15 → 1.61 s and steady epoch 70 → 55 ms; a 4-trial CNN sweep (W2),
-    60.0 → 58.4 s. GPUs keep TensorFlow's default."""
+    many small models it costs more at each trial's start than it saves (benchmarks/speed.py measures a
+    sweep's time per trial). GPUs keep TensorFlow's default."""
     if device not in _CONFIGURED:
         _CONFIGURED[device] = _set_up_devices(device)
     if _CONFIGURED[device] == "CPU":
@@ -251,8 +250,8 @@ def release_custom_gradients(before: set) -> None:
 
 def freeze_heap() -> None:
     """Move every object alive now (TensorFlow's modules, the data) out of the garbage collector's
-    reach. A full collection walks all tracked objects, about 0.3 s each time with TensorFlow loaded;
-    after this, collections between trials only walk what the trials created."""
+    reach. A full collection walks all tracked objects, many with TensorFlow loaded; after this,
+    collections between trials only walk what the trials created."""
     import gc
 
     gc.collect()

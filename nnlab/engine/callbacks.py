@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,8 +19,16 @@ from nnlab.runs import files
 from nnlab.runs.records import best_index
 
 
+class KerasCallbacks(NamedTuple):
+    """nnlab's Keras callback classes, by what they do."""
+
+    stop_on_nan: type
+    best_weights_in_memory: type
+    one_step_validation: type
+
+
 @functools.cache
-def keras_callbacks():
+def keras_callbacks() -> KerasCallbacks:
     """nnlab's Keras callbacks, defined on first use so that importing this module skips Keras."""
     import keras
 
@@ -73,12 +82,12 @@ def keras_callbacks():
         TensorFlow (steps_per_execution = the epoch's steps), but the validation data is one large
         batch (or a few), where that loop costs only tracing. Once the first training call has run
         (its function traced with the loop), steps_per_execution goes to 1, so the test function is
-        traced plain. Measured on a small MLP: a 10-epoch fit 1.12–1.16 s → 0.97–1.06 s."""
+        traced plain, and the fit spends less time tracing (benchmarks/speed.py)."""
 
         def on_train_batch_end(self, batch, logs=None):
             self.model.steps_per_execution = 1
 
-    return StopOnNaN, BestWeightsInMemory, OneStepValidation
+    return KerasCallbacks(StopOnNaN, BestWeightsInMemory, OneStepValidation)
 
 
 def mean_over_targets(heads: list[str]):

@@ -158,7 +158,7 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
                       steps_per_execution=steps_per_execution)
     # Without a distribution strategy Keras creates the optimizer's variables while tracing the
     # train step, and TensorFlow then traces the whole step a second time. Built here, it is traced
-    # once: the first epoch of a small model takes ~40% less time.
+    # once, and a small model's first epoch is that much shorter.
     model.optimizer.build(model.trainable_variables)  # (a loss-scaling wrapper under mixed precision)
 
 

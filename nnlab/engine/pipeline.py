@@ -8,7 +8,7 @@ epoch: only the overhead goes.
 
 Host memory: arrays in memory become one TensorFlow tensor each (`from_tensor_slices`), with no
 `.cache()` behind it (that kept a second copy of every example). Memory-mapped arrays (the decoded
-images a run keeps in its folder, see `nnlab.data.imagecache`) are never copied whole: the pipeline
+images a run keeps in its folder, see `nnlab.runs.imagecache`) are never copied whole: the pipeline
 shuffles row numbers and reads each batch's rows from the file, so the pages are the operating
 system's to share between the processes of a parallel sweep.
 """

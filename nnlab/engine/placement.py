@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.data.dataset import Dataset
-from nnlab.engine.backend import clear_session, configure_device, set_precision
-from nnlab.engine.failures import first_useful_line
+from nnlab.engine.backend import clear_session, configure_device, mirrored_devices, set_precision
+from nnlab.engine.failures import failure_kind, first_useful_line
 from nnlab.progress import Reporter
 from nnlab.runs import imagecache
 from nnlab.spec.objectives import check_task
@@ -103,7 +103,6 @@ def _check_buildable(spec: Spec, data: Dataset) -> None:
 def build_within_memory(spec: Spec, params: dict, data: Dataset):
     """The model of `params`, or (when it does not fit in memory: a model `spec.sizes` has no estimate
     for) a clear error instead of TensorFlow's."""
-    from nnlab.engine.failures import failure_kind
     from nnlab.engine.models import build_model
     from nnlab.errors import NnlabError
 
@@ -121,7 +120,6 @@ def _mirrored_replicas(spec: Spec, data: Dataset) -> int:
     """The replica count of --strategy mirrored, checked against the spec: every batch size a trial may
     draw must split evenly over the replicas (a clear error before any training), and the data's notes
     say what evenly split batches cost (the validation rows left over, the short last training batch)."""
-    from nnlab.engine.backend import mirrored_devices
     from nnlab.errors import NnlabError
     from nnlab.spec.kinds import is_space
 

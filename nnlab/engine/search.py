@@ -16,11 +16,8 @@ import time
 
 from nnlab.data.dataset import Dataset
 from nnlab.engine import kerastuner
-from nnlab.engine.backend import (
-    custom_gradients,
-    release_custom_gradients,
-)
-from nnlab.engine.callbacks import best_epoch_metrics
+from nnlab.engine.backend import custom_gradients, mirrored_strategy, release_custom_gradients
+from nnlab.engine.callbacks import best_epoch_metrics, keras_callbacks
 from nnlab.engine.failures import POISONED, explain_failure, first_useful_line
 from nnlab.engine.placement import Placement
 from nnlab.engine.pruning import MedianRule
@@ -51,8 +48,6 @@ class Search:
         pruning = MedianRule(folder, *objective_of(spec)) if spec.search.pruning == "median" else None
         self.distribution = None
         if placement.mirrored:
-            from nnlab.engine.backend import mirrored_strategy
-
             self.distribution = mirrored_strategy()
         self.trainer = Trainer(spec, data, on_epoch_end=reporter.epoch_ends if live_epochs else None, pruning=pruning,
                                strategy=self.distribution)
@@ -102,12 +97,10 @@ class Search:
     def in_memory(self, callback):
         """Keras Tuner's per-epoch checkpoint writer, replaced by one that writes once per trial. One
         replacement per original: Keras Tuner shares it across the executions of a trial."""
-        from nnlab.engine.callbacks import keras_callbacks
-
         if not kerastuner.is_checkpoint_writer(callback):
             return callback
         if id(callback) not in self._checkpointers:
-            _, best_weights_in_memory, _ = keras_callbacks()
+            best_weights_in_memory = keras_callbacks().best_weights_in_memory
             self._checkpointers[id(callback)] = best_weights_in_memory(callback)
         return self._checkpointers[id(callback)]
 

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nnlab import __version__
 from nnlab.data.dataset import Dataset
 from nnlab.engine.backend import clear_session, freeze_heap
 from nnlab.engine.finalmodel import FinalModel
@@ -39,10 +38,13 @@ from nnlab.spec.loader import spec_hash
 from nnlab.spec.objectives import logged_metrics
 from nnlab.spec.schema import Spec
 from nnlab.spec.space import active_values, hyperparameters
+from nnlab.version import __version__
 
 
 @dataclass
-class RunResult:
+class SweepResult:
+    """What a sweep in this process returns when it ends: its run folder, summary and trial records."""
+
     run_dir: Path
     summary: Summary
     records: list[TrialRecord]
@@ -54,7 +56,7 @@ class RunResult:
 
 def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, device: str = "auto",
         quiet: bool = False, reporter: Reporter | None = None, strategy: str | None = None,
-        tensorboard: bool = False, frame=None) -> RunResult:
+        tensorboard: bool = False, frame=None) -> SweepResult:
     """Run (or resume) the sweep a spec describes into `runs_dir/<spec.name>/`, in this process.
     `strategy="mirrored"` trains each trial on all visible GPUs (Keras Tuner's distribution_strategy);
     `tensorboard` writes per-trial TensorBoard logs with the HParams dashboard to RUN/tensorboard/;
@@ -161,7 +163,7 @@ class RecordingSweep(Search):
             synced[trial_id] = record
         self.log.records = synced
 
-    def finish(self, tuner, status: str, stop_reason: str | None = None) -> RunResult:
+    def finish(self, tuner, status: str, stop_reason: str | None = None) -> SweepResult:
         """best.keras (refitted on every training row when search.refit), the final trials.csv and
         summary.json, and the closing table."""
         self.log.stop_reason = stop_reason
@@ -172,7 +174,7 @@ class RecordingSweep(Search):
         self.prune_checkpoints(final=status != "interrupted")
         summary = self.log.write(status)
         if status == "interrupted":
-            return RunResult(self.folder.path, summary, self.log.ordered())
+            return SweepResult(self.folder.path, summary, self.log.ordered())
         self.reporter.table(self.log.ranked(), self.objective, self.log.base.hyperparameter_names)
         shown = ", ".join(p.name for p in (self.folder.trials_path, self.folder.summary_path,
                                            self.folder.best_model_path) if p.is_file())
@@ -184,7 +186,7 @@ class RecordingSweep(Search):
                                "trials.csv")
         if not summary.completed:
             self.reporter.warn("no trial completed; see the reasons in trials.csv")
-        return RunResult(self.folder.path, summary, self.log.ordered())
+        return SweepResult(self.folder.path, summary, self.log.ordered())
 
     def prune_checkpoints(self, final: bool) -> None:
         """search.keep: `all` keeps every trial's checkpoint; `best` the best trial's (Hyperband keeps
@@ -239,7 +241,7 @@ class LocalSweep(RecordingSweep):
         self.log.write("running")
         self.reporter.trial_ends(record.number, self.log.total, record, self.objective, self.log.best())
 
-    def search(self) -> RunResult:
+    def search(self) -> SweepResult:
         tuner = self.make_tuner()
         self.reporter.start(self.spec.name, self.data.summary(), self.start_text(self.log.total), self.log.finished(),
                             self.log.total, self.spec.search.max_epochs or self.spec.train.epochs, self.objective,

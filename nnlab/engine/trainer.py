@@ -107,7 +107,7 @@ class Trainer:
         val = fit_targets(self.data.y_val, self.shape)  # (not used: no validation)
         everything = TrainingData(x, fit_targets(y, self.shape), self.data.x_val, val, self.spec.seed, self.replicas)
         model = self.compiled_model(params)
-        stop_on_nan, _, _ = keras_callbacks()
+        stop_on_nan = keras_callbacks().stop_on_nan
         callbacks = [stop_on_nan(params["learning_rate"])]
         if self.shape.heads:
             callbacks.insert(0, mean_over_targets([head for head, _ in self.shape.heads]))
@@ -168,8 +168,8 @@ class Trainer:
     def callbacks(self, params: dict) -> list:
         import keras
 
-        stop_on_nan, _, one_step_validation = keras_callbacks()
-        callbacks = [one_step_validation(), stop_on_nan(params["learning_rate"])]
+        ours = keras_callbacks()
+        callbacks = [ours.one_step_validation(), ours.stop_on_nan(params["learning_rate"])]
         if self.shape.heads:  # first: the callbacks after it read the means it adds
             callbacks.insert(0, mean_over_targets([head for head, _ in self.shape.heads]))
         if self.on_epoch_end is not None:

@@ -19,7 +19,7 @@ from nnlab.errors import NnlabError, did_you_mean
 from nnlab.runs import files
 from nnlab.runs.fmt import fmt_duration
 from nnlab.runs.folder import RunFolder
-from nnlab.runs.records import is_number, run_status
+from nnlab.runs.records import Summary, TrialRecord, is_number, run_status
 from nnlab.spec.names import OUTPUT_FORMATS
 
 FORMATS = tuple(OUTPUT_FORMATS)
@@ -81,10 +81,16 @@ def trial_rows(run_dir: Path, notes: list[str] | None = None) -> list[dict]:
     if contents.problems and notes is not None:
         notes.append(f"{run_dir} is damaged: {'; '.join(contents.problems)}; `nnlab run` on its spec repairs what "
                      "it can")
-    return [{"run": summary.run, "trial_id": r.trial_id, "status": r.status, "score": r.score,
-             "objective": summary.objective, "direction": summary.direction, "hyperparameters": r.hyperparameters,
-             "metrics": r.metrics, "epochs": r.epochs, "seconds": r.seconds, "worker": r.worker, "reason": r.reason}
-            for r in contents.records]
+    return [trial_row(summary, r) for r in contents.records]
+
+
+def trial_row(summary: Summary, record: TrialRecord) -> dict:
+    """A trial as every table of trials shows it (compare, `nnlab.compare`, a notebook's `Run.trials`):
+    the hyperparameters and metrics nested (`flatten` makes them columns)."""
+    return {"run": summary.run, "trial_id": record.trial_id, "status": record.status, "score": record.score,
+            "objective": summary.objective, "direction": summary.direction,
+            "hyperparameters": record.hyperparameters, "metrics": record.metrics, "best_epoch": record.best_epoch,
+            "epochs": record.epochs, "seconds": record.seconds, "worker": record.worker, "reason": record.reason}
 
 
 def compare(paths: list[str | Path] | None = None, *, sort: str | None = None, top: int | None = None,
@@ -129,13 +135,12 @@ def _sorted(rows: list[dict], column: str, reverse: bool) -> list[dict]:
 
 
 def flatten(row: dict) -> dict:
-    """Nested hyperparameters and metrics as their own columns (for CSV, Markdown, sorting)."""
-    out = {}
-    for key, value in row.items():
+    """Nested hyperparameters and metrics as their own columns (for CSV, Markdown, sorting, DataFrames):
+    the row's own fields first, then each nested name not already a column."""
+    out = {key: value for key, value in row.items() if not isinstance(value, dict)}
+    for value in row.values():
         if isinstance(value, dict):
-            out.update(value)
-        else:
-            out[key] = value
+            out.update({k: v for k, v in value.items() if k not in out})
     return out
 
 

@@ -37,7 +37,7 @@ def trial_ids(tuner_dir: Path) -> list[str]:
 
 
 @dataclass
-class RunContents:
+class FolderContents:
     """What a run folder's plain files say, and what is wrong with them (for a damaged run)."""
 
     summary: Summary
@@ -104,7 +104,7 @@ class RunFolder:
 
     # ---- reading
 
-    def read(self) -> RunContents:
+    def read(self) -> FolderContents:
         """The run's summary and trials, with the problems of a damaged folder; never raises."""
         problems: list[str] = []
         summary = Summary(run=self.name)
@@ -128,7 +128,7 @@ class RunFolder:
             problems.append("trials.csv is missing")
         if problems or summary.objective is None:  # the objective and its direction from the spec's copy
             summary.objective, summary.direction = self._objective(summary, records)
-        return RunContents(summary, records, problems)
+        return FolderContents(summary, records, problems)
 
     def _objective(self, summary: Summary, records: list[TrialRecord]) -> tuple[str | None, str]:
         """(objective, direction) as the run's spec.yaml sets them; where it cannot be read, the metric
@@ -152,7 +152,7 @@ class RunFolder:
             return objective, metric_direction(objective)
         return summary.objective, summary.direction
 
-    def load(self) -> RunContents:
+    def load(self) -> FolderContents:
         """`read()` for a command that needs the whole run: a clear error if it is not one or damaged."""
         self.require()
         contents = self.read()

@@ -30,6 +30,9 @@ def now() -> str:
 
 
 class RunLog:
+    """A live run's records, kept by the process that keeps them (the sweep, or a chief): each trial's
+    record as it changes, and trials.csv and summary.json rewritten from them."""
+
     def __init__(self, folder: RunFolder, base: Summary, previous: Summary | None, warn=print):
         """`base`: what stays the same through the run (spec hash, data, device, names of the
         hyperparameters and metrics). `previous`: the summary of the run being resumed (an empty one

@@ -22,8 +22,8 @@ SPEC_DEPTH = 40  # sections within sections, lists within lists (PyYAML itself f
 # The memory to train the space's largest model, in GiB (default: 3/4 of this machine's memory; see
 # spec.sizes for the estimate).
 MODEL_MEMORY = ("NNLAB_MAX_MODEL_GB", None)
-# Columns of a CSV file: each is typed on its own (numbers, dates, categories, with notes), about 10 ms
-# a column on 2 cores at a few hundred rows, so 100,000 would take a quarter of an hour before any check.
+# Columns of a CSV file: each is typed on its own (numbers, dates, categories, with notes), so a file of
+# 100,000 columns would be read for many minutes before any check (benchmarks/csv_read.py times the reading).
 MAX_COLUMNS = ("NNLAB_MAX_COLUMNS", 10_000)
 
 # Hard limits on depth (the schema's bounds): a plain stack of layers this deep does not train, and

@@ -22,7 +22,7 @@ from nnlab.tools.inputs import Inputs
 
 
 @dataclass
-class FinishedRun:
+class RunToApply:
     """A run folder opened to be applied: its summary and how it prepared its data."""
 
     folder: RunFolder
@@ -34,17 +34,17 @@ class FinishedRun:
         return self.preparation.task
 
 
-def open_run(run_dir: str | Path) -> FinishedRun:
+def open_run(run_dir: str | Path) -> RunToApply:
     """A finished run, or a clear error."""
     folder = RunFolder(run_dir).require()
     try:
         summary = files.read_summary(folder.summary_path)
     except (OSError, ValueError, TypeError) as exc:
         raise RunError(f"{folder.path} is damaged: {exc}") from None
-    return FinishedRun(folder, summary, folder.preparation())
+    return RunToApply(folder, summary, folder.preparation())
 
 
-def load_model(run: FinishedRun, trial_id: str | None = None):
+def load_model(run: RunToApply, trial_id: str | None = None):
     """The run's model (best.keras: with search.refit, the best configuration refitted on every training
     row; with search.ensemble, the top configurations averaged), or the model of trial `trial_id` as its
     search trained it, rebuilt from its hyperparameters and checkpoint (kept for every trial with

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.data.csvfile import check_file
+from nnlab.data.csvfile import check_file, tidy
 from nnlab.data.preparation import ArrayPrep, ImagePrep, Preparation, TablePrep, Target
 from nnlab.errors import DataError, web_address, web_address_message
 from nnlab.spec.schema import IMAGE_FORMATS
@@ -45,8 +45,6 @@ def read_inputs(path, preparation: Preparation, labelled: bool, label: str | Non
         if not isinstance(source, TablePrep):
             raise DataError("This run was not trained on a table of columns; give it arrays (x) or a file, "
                             "not a DataFrame")
-        from nnlab.data.csvfile import tidy
-
         frame = tidy(path.reset_index(drop=True), source.na_values)  # (as training tidied it)
         return _frame_inputs(frame, preparation, labelled, "the DataFrame")
     if isinstance(path, (np.ndarray, dict)):

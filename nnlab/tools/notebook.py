@@ -59,13 +59,12 @@ class Run:
         epoch), each hyperparameter as a column, epochs, seconds and the reason of a failure."""
         import pandas as pd
 
+        from nnlab.runs.compare import flatten, trial_row
+
         hp_names = self.summary.hyperparameter_names or sorted({k for r in self.records for k in r.hyperparameters})
-        rows = [{"trial_id": r.trial_id, "status": r.status, "score": r.score,
-                 **{name: r.hyperparameters.get(name) for name in hp_names},
-                 "best_epoch": r.best_epoch, "epochs": r.epochs, "seconds": r.seconds, "reason": r.reason}
-                for r in self.records]
         columns = ["trial_id", "status", "score", *hp_names, "best_epoch", "epochs", "seconds", "reason"]
-        return pd.DataFrame(rows, columns=columns).set_index("trial_id")
+        rows = [flatten(trial_row(self.summary, r)) for r in self.records]
+        return pd.DataFrame([[row.get(c) for c in columns] for row in rows], columns=columns).set_index("trial_id")
 
     @property
     def ranked(self) -> list[TrialRecord]:

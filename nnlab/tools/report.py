@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.errors import NnlabError, RunError
-from nnlab.runs import files
+from nnlab.runs import files, imagecache
 from nnlab.runs.fmt import fmt_duration, fmt_value
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import Summary, TrialRecord
@@ -131,8 +131,6 @@ def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
     try:
-        from nnlab.runs import imagecache
-
         data = imagecache.load(finished.folder.spec(), finished.folder.path.parent)  # (images: the kept copy)
     except NnlabError as exc:
         return "\n".join(lines), None, f"the run's data cannot be read any more, so no metrics: {exc}"
