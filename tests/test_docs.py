@@ -135,3 +135,39 @@ def spec_fields() -> list[tuple[str, str]]:
 def test_every_spec_field_is_in_the_readme(section, field):
     spec_part = README[README.index("## The spec"):README.index("## A run folder")]
     assert f"`{field}`" in spec_part or f"{field}:" in spec_part, f"{section}.{field} is not described in README.md"
+
+
+# ------------------------------------------------------------------------------------ the developers' map
+
+
+def layout_section() -> str:
+    return README.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_every_module_the_records_map_names_exists():
+    """The map of records names modules as `package/module.py`: each is a file of nnlab."""
+    flow = layout_section().split("### The records", 1)[1].split("### The modules", 1)[0]
+    named = set(re.findall(r"\b([a-z]+/[a-z_]+\.py)\b", flow))
+    assert len(named) >= 15
+    missing = sorted(n for n in named if not (ROOT / "nnlab" / n).is_file())
+    assert not missing, f"the README's map names modules that do not exist: {missing}"
+
+
+def test_the_module_tree_names_every_module_and_only_those():
+    """The tree lists each package's modules under its folder: none missing, none made up."""
+    tree = re.search(r"```\n(nnlab/\n.*?)```", layout_section(), flags=re.S).group(1)
+    named, folder = set(), ""
+    for line in tree.splitlines()[1:]:
+        indent = len(line) - len(line.lstrip())
+        if line.strip() and indent == 0:  # (configs/, benchmarks/, …: the package ends)
+            break
+        if indent == 2:
+            first = line.split()[0]
+            folder = first if first.endswith("/") else ""
+            if folder:
+                continue
+        named |= {folder + name for name in re.findall(r"\b([a-z_]+\.py)\b", line)}
+    actual = {str(p.relative_to(ROOT / "nnlab")) for p in (ROOT / "nnlab").rglob("*.py")
+              if p.name not in ("__init__.py", "__main__.py")}
+    assert sorted(actual - named) == [], "modules the README's tree leaves out"
+    assert sorted(named - actual) == [], "modules the README's tree names that do not exist"

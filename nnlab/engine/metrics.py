@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import functools
 
+from nnlab.spec.names import CLASSIFICATION_METRICS
+
 
 @functools.cache
 def _classes():
@@ -81,9 +83,9 @@ def classification_metric(name: str, num_classes: int, binary: bool):
     curve = {"auc": "ROC", "pr_auc": "PR"}.get(name)
     if name == "f1" or (name in ("precision", "recall") and not binary):
         return confusion(max(num_classes, 2), binary, kind=name, name=name)
-    if binary:
-        stock = {"precision": keras.metrics.Precision, "recall": keras.metrics.Recall}
-        return stock[name](name=name) if name in stock else keras.metrics.AUC(curve=curve, name=name)
+    if binary:  # Keras's own: keras.metrics.<CLASSIFICATION_METRICS[name].keras>
+        metric = getattr(keras.metrics, CLASSIFICATION_METRICS[name].keras)
+        return metric(curve=curve, name=name) if curve else metric(name=name)
     return sparse_auc(num_classes, curve=curve, name=name)
 
 
