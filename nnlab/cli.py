@@ -524,8 +524,9 @@ def init(
                                           help="A CSV, a folder of class subfolders of images, or an .npz."),
     data_option: Optional[Path] = typer.Option(None, "--data", metavar="PATH",
                                                help="The same as DATA (either form)."),
-    target: Optional[str] = typer.Option(None, "--target", metavar="COLUMN",
-                                         help="The CSV column to predict (default: the last)."),
+    target: Optional[List[str]] = typer.Option(None, "--target", metavar="COLUMN",
+                                               help="The CSV column to predict (default: the last); several "
+                                                    "targets: --target a --target b, or --target a,b."),
     kind: Optional[Kind] = typer.Option(None, "--kind", help="Model kind (default: cnn for images, mlp else)."),
     output: Path = typer.Option(Path("spec.yaml"), "--output", "-o", help="Where to write the spec."),
     force: bool = typer.Option(False, "--force", help="Replace an existing file at --output."),

@@ -153,3 +153,74 @@ def test_rows_without_a_target_are_counted_out_as_a_run_reads_them(write, tmp_pa
     assert result.exit_code == 0, result.output
     assert "houses.csv: 192 rows" in result.output and "8 row(s) without a 'price' value were left out" in result.output
     assert load_spec(tmp_path / "h.yaml").data.folds == 5  # (192 rows with a target: below 300)
+
+
+def _bikes(write, rows: int = 120):
+    rng = np.random.default_rng(3)
+    lines = ["instant,dteday,temp,weather,casual,registered,cnt"]
+    for i in range(rows):
+        casual, registered = int(rng.integers(0, 300)), int(rng.integers(100, 900))
+        lines.append(f"{i + 1},2011-01-{1 + i % 28:02d},{rng.uniform(0, 35):.2f},{['clear', 'mist', 'rain'][i % 3]},"
+                     f"{casual},{registered},{casual + registered}")
+    return write("bikes/day.csv", "\n".join(lines) + "\n")
+
+
+def test_columns_that_add_up_to_the_target_are_left_out_with_a_note(write, tmp_path):
+    """The rental pattern: casual + registered = cnt in every row, so they give the answer away."""
+    from nnlab.data.load import load_data
+
+    data = _bikes(write)
+    out = tmp_path / "bikes.yaml"
+    result = runner.invoke(app, ["init", str(data), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "'casual' and 'registered' add up to the target 'cnt' in every row" in result.output
+    spec = load_spec(out)
+    assert spec.data.target == "cnt" and {"casual", "registered", "instant"} <= set(spec.data.drop)
+    features = load_data(spec).source.features  # (the spec reads, without them)
+    assert features and not any(f.split("=")[0] in ("casual", "registered") for f in features)
+
+
+def test_several_targets_from_the_command_line_in_both_forms(write, tmp_path):
+    data = _bikes(write)
+    for args in (["--target", "casual", "--target", "registered"], ["--target", "casual,registered"]):
+        out = tmp_path / "two.yaml"
+        result = runner.invoke(app, ["init", str(data), *args, "-o", str(out), "--force"])
+        assert result.exit_code == 0, result.output
+        spec = load_spec(out)
+        assert spec.data.target == ["casual", "registered"] and spec.data.task is None
+        assert "cnt" in spec.data.drop  # (it is their sum: it gives both away)
+        assert "'cnt' equals the sum of the targets 'casual' and 'registered'" in result.output
+        assert "targets: 'casual', 'registered' (one output each)" in out.read_text()
+        assert spec.search.objective == "val_loss"
+    result = runner.invoke(app, ["init", str(data), "--target", "cnt", "--target", "CNT", "-o", str(out), "--force"])
+    assert result.exit_code == 2 and "names a column twice" in result.output
+
+
+def test_a_column_equal_to_a_label_target_and_nearly_unique_names_are_left_out(write, tmp_path):
+    rng = np.random.default_rng(4)
+    rows = ["name,weight,origin,label,make_class"]
+    for i in range(200):
+        weight = rng.uniform(1500, 4500)
+        label = "heavy" if weight > 3000 else "light"
+        rows.append(f"car {i % 150},{weight:.0f},{['usa', 'japan', 'europe'][i % 3]},{label},{label.upper()}")
+    data = write("cars.csv", "\n".join(rows) + "\n")
+    out = tmp_path / "cars.yaml"
+    result = runner.invoke(app, ["init", str(data), "--target", "label", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "'make_class' equals the target 'label'" in result.output
+    assert "'name' is nearly unique text (150 different values in 200 rows" in result.output
+    spec = load_spec(out)
+    assert set(spec.data.drop) == {"make_class", "name"}
+
+
+def test_no_column_is_left_out_when_none_gives_the_target_away(write, tmp_path):
+    import pandas as pd
+
+    from nnlab.tools.startercolumns import left_out
+
+    rng = np.random.default_rng(5)
+    features = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50), "c": np.zeros(50)})
+    target = pd.DataFrame({"y": features["a"] + features["b"] + rng.normal(0, 0.1, 50)})
+    assert left_out(features, target) == []  # (close to a sum is not a sum)
+    exact = pd.DataFrame({"y": features["a"] + features["b"]})
+    assert left_out(features, exact) == [(["a", "b"], "'a' and 'b' add up to the target 'y' in every row")]

@@ -127,9 +127,12 @@ def looks_like_row_number(series: pd.Series, name: str) -> bool:
 def unlikely_target(series: pd.Series, name: str) -> bool:
     """A column nobody means to predict: row numbers or identifiers, or text with more distinct values
     than half its rows (names, free text: a class would have under two examples on average)."""
+    return looks_like_row_number(series, name) or nearly_unique_text(series)
+
+
+def nearly_unique_text(series: pd.Series) -> bool:
+    """Text (not numbers) with more distinct values than half its rows, of 20 or more: names, free text."""
     rows = int(series.notna().sum())
-    if looks_like_row_number(series, name):
-        return True
     return not is_numeric(series) and as_numbers(series) is None and rows >= 20 and series.nunique() > 0.5 * rows
 
 

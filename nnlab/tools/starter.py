@@ -35,7 +35,7 @@ class Look:
     classes: int = 0
 
 
-def look(path: Path, target: str | None, spec_dir: Path) -> Look:
+def look(path: Path, targets: list[str], spec_dir: Path) -> Look:
     if web_address(path):
         raise DataError(web_address_message(web_address(path)))
     if not path.exists():
@@ -45,72 +45,91 @@ def look(path: Path, target: str | None, spec_dir: Path) -> Look:
         return _look_images(path, rel)
     if path.suffix.lower() == ".npz":
         return _look_npz(path, rel)
-    return _look_csv(path, rel, target)
+    return _look_csv(path, rel, targets)
 
 
-def _look_csv(path: Path, rel: str, target: str | None) -> Look:
-
+def _look_csv(path: Path, rel: str, targets: list[str]) -> Look:
     from nnlab.data.csvdata import check_rows, target_rows
-    from nnlab.data.rules import SKEWED, infer_task, skewness
-    from nnlab.data.tabular import (
-        ReadOptions,
-        column_types,
-        looks_like_row_number,
-        read_csv,
-    )
+    from nnlab.data.rules import infer_task
+    from nnlab.data.tabular import ReadOptions, column_types, looks_like_row_number, read_csv
+    from nnlab.tools.startercolumns import left_out
 
     notes: list[str] = []  # (what reading the file decided: its encoding, compression, the spellings of missing)
     frame = read_csv(path, notes=notes)
     if frame.shape[1] < 2:
         raise DataError(f"{path.name} has {frame.shape[1]} column(s); a CSV for nnlab needs features and a target")
-    target, guessed = _csv_target(frame, target, path)
-    frame = target_rows(frame, target, None, path, notes)  # (as a run reads them: rows without one left out)
+    targets, guessed = _csv_targets(frame, targets, path)
+    for target in targets:
+        frame = target_rows(frame, target, None, path, notes)  # (as a run reads them: rows without one left out)
     check_rows(len(frame), path.name)
-    task, _ = infer_task(frame[target].to_numpy(), target)
-    features = frame.drop(columns=[target])
+    tasks = {t: infer_task(frame[t].to_numpy(), t)[0] for t in targets}
+    features = frame.drop(columns=targets)
     row_numbers = [str(c) for c in features.columns if looks_like_row_number(features[c], str(c))]
-    columns = column_types(features.drop(columns=row_numbers), ReadOptions(), notes)
+    dropped = left_out(features.drop(columns=row_numbers), frame[targets])
     notes += [f"column {c!r} looks like a row number or an identifier (unique whole numbers): left out with "
               "data.drop below; remove it from there if it is a real feature" for c in row_numbers]
+    notes += [f"{why}: left out with data.drop below; remove it from there if it is known when you predict"
+              for _, why in dropped]
+    gone = row_numbers + [c for columns, _ in dropped for c in columns]
+    columns = column_types(features.drop(columns=gone), ReadOptions(), notes)
     counted = {kind: sum(1 for c in columns if c.kind == kind) for kind in ("numeric", "categorical", "date")}
     comments = [f"{path.name}: {plural(len(frame), 'row')}, {plural(frame.shape[1], 'column')}", guessed,
                 "features: " + ", ".join(f"{n} {k}" for k, n in counted.items() if n)] + notes
-    look_ = Look("csv", "mlp", task, len(frame), comments=comments)
-    lines = ["data:", "  source: csv", f"  path: {_yaml(rel)}", f"  target: {_yaml(target)}"]
-    if row_numbers:
-        lines.append(f"  drop: {_yaml(row_numbers)}   # row numbers or identifiers, not features")
-    if task == "classification":
-        _look_classes(frame[target], look_)
-    lines.append(f"  task: {task}")
-    if task == "regression":
-        values = frame[target].dropna().astype(float)
-        comments.append(f"target range {values.min():.4g} to {values.max():.4g} (mean {values.mean():.4g})")
-        skew = skewness(values)
-        if values.min() >= 0 and skew > SKEWED:
-            comments.append(f"the target is positive and skewed (skewness {skew:.1f}: a few large values): it is "
-                            "fitted as log(1 + y), so they do not dominate the loss; predictions and metrics stay "
-                            "in its own units")
-            lines.append("  target_transform: log   # the target is positive and skewed; `none` to fit it as it is")
-    look_.lines = lines
+    kinds = set(tasks.values())
+    look_ = Look("csv", "mlp", kinds.pop() if len(kinds) == 1 else "mixed", len(frame), comments=comments)
+    look_.lines = ["data:", "  source: csv", f"  path: {_yaml(rel)}",
+                   f"  target: {_yaml(targets[0] if len(targets) == 1 else targets)}"]
+    if gone:
+        look_.lines.append(f"  drop: {_yaml(gone)}   # not features: see the notes above")
+    if len(targets) == 1:
+        if look_.task == "classification":
+            _look_classes(frame[targets[0]], look_)
+        look_.lines.append(f"  task: {look_.task}")
+    for target, task in tasks.items():
+        if len(targets) > 1:
+            comments.append(f"target {target!r}: {task}")
+        if task == "regression":
+            _look_quantity(frame[target], target, look_, alone=len(targets) == 1)
     return look_
 
 
-def _csv_target(frame, target: str | None, path: Path) -> tuple[str, str]:
-    """(the target column: --target's, else the last; the comment saying so), refused when it looks
-    like row numbers, identifiers or free text."""
+def _look_quantity(values, target: str, look_: Look, alone: bool) -> None:
+    """A regression target's range, and whether it is skewed enough to be fitted as log(1 + y)."""
+    from nnlab.data.rules import SKEWED, skewness
+
+    values = values.dropna().astype(float)
+    look_.comments.append(f"target {'' if alone else repr(target) + ' '}range {values.min():.4g} to "
+                          f"{values.max():.4g} (mean {values.mean():.4g})")
+    skew = skewness(values)
+    if values.min() >= 0 and skew > SKEWED and alone:
+        look_.comments.append(f"the target is positive and skewed (skewness {skew:.1f}: a few large values): it is "
+                              "fitted as log(1 + y), so they do not dominate the loss; predictions and metrics "
+                              "stay in its own units")
+        look_.lines.append("  target_transform: log   # the target is positive and skewed; `none` to fit it as it is")
+
+
+def _csv_targets(frame, targets: list[str], path: Path) -> tuple[list[str], str]:
+    """(the target columns: --target's, else the last; the comment saying so), each refused when it
+    looks like row numbers, identifiers or free text."""
     from nnlab.data.tabular import as_numbers, find_column, unlikely_target
 
-    chosen = target is not None
-    target = find_column(frame, target, "--target", path) if chosen else str(frame.columns[-1])
-    if unlikely_target(frame[target], target):
-        others = [str(c) for c in frame.columns if c != target and not unlikely_target(frame[c], str(c))]
-        which = f"--target {target}" if chosen else f"The last column, {target!r}, would be the target, but it"
-        what = ("row numbers or identifiers" if as_numbers(frame[target]) else "names, identifiers or free text")
-        raise DataError(f"{which} looks like {what} ({frame[target].nunique()} different values in {len(frame)} "
-                        "rows), not something to predict. Give the column to predict with --target COLUMN, e.g. one "
-                        f"of: {', '.join(others) or 'none'}")
-    return target, f"target: {target!r}" + ("" if chosen else " (the last column; give --target COLUMN to choose "
-                                            "another)")
+    chosen = bool(targets)
+    targets = [part.strip() for t in targets for part in (t.split(",") if t not in frame.columns else [t])]
+    targets = [find_column(frame, t, "--target", path) for t in targets] if chosen else [str(frame.columns[-1])]
+    if len(set(targets)) < len(targets):
+        raise DataError(f"--target names a column twice ({', '.join(targets)}); give each target once")
+    for target in targets:
+        if unlikely_target(frame[target], target):
+            others = [str(c) for c in frame.columns if c not in targets and not unlikely_target(frame[c], str(c))]
+            which = f"--target {target}" if chosen else f"The last column, {target!r}, would be the target, but it"
+            what = ("row numbers or identifiers" if as_numbers(frame[target]) else "names, identifiers or free text")
+            raise DataError(f"{which} looks like {what} ({frame[target].nunique()} different values in {len(frame)} "
+                            "rows), not something to predict. Give the column to predict with --target COLUMN, e.g. "
+                            f"one of: {', '.join(others) or 'none'}")
+    if len(targets) > 1:
+        return targets, f"targets: {', '.join(map(repr, targets))} (one output each)"
+    return targets, f"target: {targets[0]!r}" + ("" if chosen else " (the last column; give --target COLUMN to "
+                                                 "choose another)")
 
 
 def _look_classes(values, look_: Look) -> None:
@@ -219,11 +238,12 @@ def run_name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", _stem(named)).strip("-._") or "run"
 
 
-def starter_spec(path: str | Path, output: str | Path, target: str | None = None, kind: str | None = None,
+def starter_spec(path: str | Path, output: str | Path, target: str | list[str] | None = None, kind: str | None = None,
                  name: str | None = None) -> tuple[str, Look]:
     """The text of a commented starting spec for the data at `path`, to be written at `output`."""
     path, output = Path(path), Path(output)
-    found = look(path, target, output.parent)
+    targets = [target] if isinstance(target, str) else list(target or [])
+    found = look(path, targets, output.parent)
     kind = kind or found.kind
     if kind == "cnn" and found.source == "csv":
         raise NnlabError("--kind cnn needs images: a folder of class subfolders, or an .npz of image arrays")
@@ -231,6 +251,8 @@ def starter_spec(path: str | Path, output: str | Path, target: str | None = None
     name = name or run_name(path)
     if found.task == "regression":
         objective, metrics = "val_loss", "[mae, r2]"
+    elif found.task == "mixed":  # (several targets, of both kinds)
+        objective, metrics = "val_loss", "[mae]"
     elif found.imbalanced:
         objective, metrics = ("val_auc", "[auc, f1]") if found.classes == 2 else ("val_f1", "[f1]")
     else:
@@ -245,22 +267,7 @@ def starter_spec(path: str | Path, output: str | Path, target: str | None = None
         body += [f"  folds: 5   # fewer than {FOLDS_BELOW} rows: each configuration is scored by 5-fold "
                  "cross-validation, not on one small split"]
     body += [""]
-    if kind == "mlp":
-        units = "[16, 32, 64]" if small else "[64, 128, 256]"
-        body += ["model:", "  kind: mlp",
-                 "  layers: {int: [1, 3]}",
-                 f"  units: {{choice: {units}}}" + ("        # small data: small layers" if small else ""),
-                 "  activation: relu",
-                 "  dropout: {float: [0.0, 0.3], step: 0.1}",
-                 ""]
-    else:
-        body += ["model:", "  kind: cnn",
-                 "  conv_blocks: {int: [2, 3]}",
-                 "  filters: {choice: [16, 32]}",
-                 "  dense_units: {choice: [64, 128]}",
-                 "  dropout: {float: [0.0, 0.4], step: 0.2}",
-                 "  augment: {flip: horizontal}   # remove if a mirrored image means something else (digits, text)",
-                 ""]
+    body += _model_lines(kind, small)
     batch = "[16, 32]" if found.rows < 500 else "[32, 64]" if found.rows < 20000 else "[64, 128]"
     epochs = 50 if small else 30
     body += ["train:",
@@ -279,3 +286,22 @@ def starter_spec(path: str | Path, output: str | Path, target: str | None = None
              "  pruning: median   # stop a trial that is below the median of the earlier ones at the same epoch",
              ""]
     return "\n".join(header + body), found
+
+
+def _model_lines(kind: str, small: bool) -> list[str]:
+    """The spec's model section: an MLP whose layers suit the data's size, or a small CNN."""
+    if kind == "mlp":
+        units = "[16, 32, 64]" if small else "[64, 128, 256]"
+        return ["model:", "  kind: mlp",
+                "  layers: {int: [1, 3]}",
+                f"  units: {{choice: {units}}}" + ("        # small data: small layers" if small else ""),
+                "  activation: relu",
+                "  dropout: {float: [0.0, 0.3], step: 0.1}",
+                ""]
+    return ["model:", "  kind: cnn",
+            "  conv_blocks: {int: [2, 3]}",
+            "  filters: {choice: [16, 32]}",
+            "  dense_units: {choice: [64, 128]}",
+            "  dropout: {float: [0.0, 0.4], step: 0.2}",
+            "  augment: {flip: horizontal}   # remove if a mirrored image means something else (digits, text)",
+            ""]

@@ -1,0 +1,90 @@
+"""Which feature columns `nnlab init` leaves out of the spec it writes (with `data.drop` and a note
+each, so a person can put them back): a column that gives a target away, and text that is nearly
+unique. The CSV reader itself keeps them: a spec written by hand means what it says.
+
+- A column equal to a target, or two or three numeric columns that add up to it in every row (a
+  rental file's `casual + registered = cnt`): the answer is in the input, so a model learns the sum
+  and is worthless where the target is not known yet.
+- Text with more distinct values than half its rows (a car's `name`, free text): a category would
+  have under two rows on average, so one-hot columns of it only memorise the training rows.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from nnlab.data.tabular import as_numbers, is_numeric, label_key, nearly_unique_text
+
+MIN_ROWS = 10  # fewer rows than this prove nothing about a sum
+MAX_SUMMED = 40  # numeric columns tried in pairs and triples (40 → 9,880 triples)
+
+
+def left_out(features: pd.DataFrame, targets: pd.DataFrame) -> list[tuple[list[str], str]]:
+    """([columns], why) for each group of feature columns init leaves out, in the order found."""
+    found = []
+    for target in targets.columns:
+        for columns in _giving_away(features, targets[target]):
+            if not any(c in done for c in columns for done, _ in found):
+                how = "equals" if len(columns) == 1 else "add up to"
+                found.append((columns, f"{' and '.join(map(repr, columns))} {how} the target {target!r} in every row"))
+    found += _sums_of_targets(features, targets, {c for columns, _ in found for c in columns})
+    taken = {c for columns, _ in found for c in columns}
+    for col in features.columns:
+        if col not in taken and nearly_unique_text(features[col]):
+            found.append(([col], f"{col!r} is nearly unique text ({features[col].nunique()} different values in "
+                                 f"{int(features[col].notna().sum())} rows: names or free text, not categories)"))
+    return found
+
+
+def _sums_of_targets(features: pd.DataFrame, targets: pd.DataFrame, taken: set) -> list[tuple[list[str], str]]:
+    """A feature equal to the sum of several targets (a rental file's `cnt` beside the targets `casual`
+    and `registered`): it gives them away together."""
+    values = {t: _numbers(targets[t]) for t in targets.columns}
+    numeric = [t for t, v in values.items() if v is not None]
+    found = []
+    for size in range(2, min(len(numeric), 3) + 1):
+        for group in combinations(numeric, size):
+            total = pd.Series(sum(values[t] for t in group))
+            for columns in _giving_away(features.drop(columns=[c for c in taken if c in features]), total):
+                if len(columns) == 1 and columns[0] not in taken:
+                    taken.add(columns[0])
+                    found.append((columns, f"{columns[0]!r} equals the sum of the targets "
+                                           f"{' and '.join(map(repr, group))} in every row"))
+    return found
+
+
+def _numbers(series: pd.Series) -> np.ndarray | None:
+    converted = as_numbers(series)
+    if converted is None or converted[1]:
+        return None
+    return converted[0].to_numpy(np.float64)
+
+
+def _giving_away(features: pd.DataFrame, target: pd.Series) -> list[list[str]]:
+    """Groups of feature columns that determine the target: one equal to it, or a sum of 2 or 3."""
+    if target.notna().sum() < MIN_ROWS:
+        return []
+    y = _numbers(target)
+    if y is None:  # a target of labels: a column that holds the same labels
+        keys = target.map(label_key)
+        return [[str(c)] for c in features.columns
+                if not is_numeric(features[c]) and features[c].map(label_key).equals(keys)]
+    numeric = {}
+    for col in features.columns:
+        values = _numbers(features[col])
+        if values is not None and not np.isnan(values).any():
+            numeric[str(col)] = values
+    ok = ~np.isnan(y)
+    tolerance = 1e-6 * (np.abs(y[ok]) + 1)
+
+    def same(values: np.ndarray) -> bool:
+        return bool(np.all(np.abs(values[ok] - y[ok]) <= tolerance)) and np.ptp(y[ok]) > 0
+
+    found = [[c] for c, v in numeric.items() if same(v)]
+    names = [c for c in list(numeric)[:MAX_SUMMED] if [c] not in found]
+    for size in (2, 3):
+        found += [list(group) for group in combinations(names, size) if same(sum(numeric[c] for c in group))]
+    return found
