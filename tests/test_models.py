@@ -99,3 +99,27 @@ def test_sequential_builder_names_the_layer_that_does_not_fit():
         build_model("sequential", {"layers": [["Conv2D", {"filters": 4, "kernel_size": 3}]]}, shape)
     with pytest.raises(SpecError, match=r"model.layers\[1\] Dense: .*units"):
         build_model("sequential", {"layers": [["Flatten", {}], ["Dense", {"activation": "relu"}]]}, shape)
+
+
+@pytest.mark.slow
+def test_the_poisson_loss_fits_counts_as_rates_that_never_go_below_zero(tmp_path):
+    """train.loss poisson: the output is exp(z), starting at the mean count, and the model learns."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 6)).astype(np.float32)
+    y = rng.poisson(np.exp(1.0 + 0.8 * x[:, 0])).astype(np.float32)
+    params = {**MLP, "loss": "poisson"}
+    shape = DataShape((6,), "regression", target_mean=float(y.mean()))
+    model = build_model("mlp", params, shape)
+    assert model.get_layer("output").activation.__name__ == "exponential"
+    start = model.predict(np.zeros((1, 6), np.float32), verbose=0)
+    assert start.min() > 0
+    compile_model(model, params, shape, "poisson", ["mae"])
+    assert type(model.loss).__name__ == "Poisson"
+    history = model.fit(x, y[:, None], epochs=8, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    far = model.predict(np.full((5, 6), -6.0, np.float32), verbose=0)
+    assert far.min() >= 0  # (a rate: no negative count, however far out)
+    model.save(tmp_path / "m.keras")
+    assert keras.saving.load_model(tmp_path / "m.keras").get_layer("output").activation.__name__ == "exponential"

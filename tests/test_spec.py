@@ -301,3 +301,28 @@ def test_random_crop_is_refused_with_the_reason(write):
                            "{height: 4, width: 4}}]}\n")
     with pytest.raises(SpecError, match="RandomCrop is not a Keras layer nnlab accepts: Keras 3 crops in training"):
         load_spec(spec)
+
+
+def test_the_poisson_loss_is_for_counts_as_they_are(write):
+    """train.loss poisson: a regression of counts, 0 or more, without data.target_transform."""
+    from nnlab.data.load import load_data
+    from nnlab.errors import DataError, SpecError
+    from nnlab.spec.objectives import check_task
+
+    rows = "\n".join(f"{i % 7},{(i * 3) % 11}" for i in range(40))
+    write("counts.csv", "x,y\n" + rows + "\n")
+    spec = load_spec(write("p.yaml", "data: {source: csv, path: counts.csv, target: y, task: regression}\n"
+                                     "model: {kind: mlp}\ntrain: {loss: poisson, metrics: [mae]}\n"))
+    data = load_data(spec)
+    check_task(spec, data.task, data.heads)  # (fits)
+    logged = load_spec(write("l.yaml", "data: {source: csv, path: counts.csv, target: y, task: regression, "
+                                       "target_transform: log}\nmodel: {kind: mlp}\ntrain: {loss: poisson}\n"))
+    with pytest.raises(SpecError, match="does not combine with data.target_transform"):
+        check_task(logged, "regression")
+    with pytest.raises(SpecError, match="does not fit a classification task"):
+        check_task(spec, "classification")
+    write("negative.csv", "x,y\n" + "\n".join(f"{i % 7},{i - 5}" for i in range(40)) + "\n")
+    negative = load_spec(write("n.yaml", "data: {source: csv, path: negative.csv, target: y, task: regression}\n"
+                                         "model: {kind: mlp}\ntrain: {loss: poisson}\n"))
+    with pytest.raises(DataError, match="poisson fits counts .0 or more., and the target goes down to -5"):
+        load_data(negative)

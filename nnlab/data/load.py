@@ -12,6 +12,7 @@ from nnlab.data import arrays
 from nnlab.data.dataset import Dataset
 from nnlab.data.rules import TargetTransform
 from nnlab.errors import DataError
+from nnlab.spec.kinds import is_space
 from nnlab.spec.schema import IMAGE_KINDS, CsvData, ImageData, NpzData, Spec
 
 
@@ -53,6 +54,7 @@ def load_data(spec: Spec, frame=None, decoded=None) -> Dataset:
         dataset.folds = folds
     _positive_class(dataset, spec)
     _target_transform(dataset, spec.data.target_transform)
+    _check_counts(spec, dataset)
     if len(dataset.x_train) < 2 or len(dataset.x_val) < 1:
         raise DataError(f"Too little data to train and validate: {dataset.summary()}")
     return dataset
@@ -83,6 +85,24 @@ def _positive_class(dataset: Dataset, spec: Spec) -> None:
         dataset.notes.append(f"positive class for {', '.join(used)}: {names[1]!r} (the second of {names[0]!r}, "
                              f"{names[1]!r}); set data.positive_class to change")
 
+
+
+def _check_counts(spec: Spec, data: Dataset) -> None:
+    """train.loss poisson fits counts: every regression target must be 0 or more."""
+    loss = spec.train.loss
+    if "poisson" not in (loss.values() if is_space(loss) else [loss]):
+        return
+    y = np.concatenate([data.y_train, data.y_val])
+    if data.targets:
+        columns = [(t.name, y[:, i]) for i, t in enumerate(data.targets) if t.task == "regression"]
+    else:
+        columns = [(None, y)] if data.task == "regression" else []
+    for name, values in columns:
+        low = float(np.min(values))
+        if low < 0:
+            which = f"the target {name!r}" if name else "the target"
+            raise DataError(f"train.loss: poisson fits counts (0 or more), and {which} goes down to {low:g}; use "
+                            "mse, mae or huber")
 
 
 def _target_transform(dataset: Dataset, kind: str) -> None:

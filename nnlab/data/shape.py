@@ -20,6 +20,7 @@ class DataShape:
     target_mean: float = 0.0  # regression: the mean training target, as the model fits it
     heads: tuple = ()  # several targets: (output name, DataShape of that target) each
     transform: TargetTransform | None = None  # regression: data.target_transform
+    counts: bool = False  # regression with train.loss poisson: the output is exp(z), a rate, never negative
 
     @property
     def binary(self) -> bool:
@@ -29,6 +30,11 @@ class DataShape:
     def transformed(self) -> bool:
         """Whether some regression target is fitted transformed (data.target_transform)."""
         return self.transform is not None or any(head.transformed for _, head in self.heads)
+
+    def for_counts(self) -> DataShape:
+        """The shape of a model fitted with the Poisson loss: each regression output a rate, exp(z)."""
+        heads = tuple((name, head.for_counts()) for name, head in self.heads)
+        return dataclasses.replace(self, counts=self.task == "regression", heads=heads)
 
     def in_own_units(self) -> DataShape:
         """The shape of the model once its outputs are turned back into the targets' own units."""

@@ -4,6 +4,8 @@ training only, and the output the task asks for. Keras is imported inside the fu
 
 from __future__ import annotations
 
+import numpy as np
+
 from nnlab.data.shape import DataShape
 
 
@@ -32,6 +34,9 @@ def output(x, shape: DataShape, name: str = "output"):
     # Under mixed precision the output (softmax, sigmoid, the regression value) stays in float32,
     # where the loss is computed, as Keras's mixed-precision guide advises.
     extra = {"dtype": "float32"} if mixed_precision.global_policy().compute_dtype != "float32" else {}
+    if shape.task == "regression" and shape.counts:  # train.loss poisson: a rate, exp(z), starting at the mean
+        bias = initializers.Constant(float(np.log(max(shape.target_mean, 1e-3))))
+        return layers.Dense(1, activation="exponential", name=name, bias_initializer=bias, **extra)(x)
     if shape.task == "regression":
         # Start at the mean target instead of 0: far fewer epochs wasted walking the bias there.
         return layers.Dense(1, name=name, bias_initializer=initializers.Constant(shape.target_mean), **extra)(x)

@@ -25,7 +25,10 @@ from nnlab.spec.sizes import block_filters
 
 
 def build_model(kind: str, params: dict, shape: DataShape):
-    """An uncompiled Keras model of the given kind."""
+    """An uncompiled Keras model of the given kind (with train.loss poisson, its regression outputs are
+    rates: see `DataShape.for_counts`)."""
+    if params.get("loss") == "poisson":
+        shape = shape.for_counts()
     if kind == "pretrained":
         from nnlab.engine.pretrained import build_pretrained
 

@@ -13,8 +13,10 @@ from typing import Any
 from nnlab.data.dataset import Dataset
 from nnlab.engine.backend import clear_session, configure_device, mirrored_devices, set_precision
 from nnlab.engine.failures import failure_kind, first_useful_line
+from nnlab.errors import NnlabError
 from nnlab.progress import Reporter
 from nnlab.runs import imagecache
+from nnlab.spec.kinds import is_space
 from nnlab.spec.objectives import check_task
 from nnlab.spec.schema import Spec
 from nnlab.spec.sizes import check_space
@@ -104,7 +106,6 @@ def build_within_memory(spec: Spec, params: dict, data: Dataset):
     """The model of `params`, or (when it does not fit in memory: a model `spec.sizes` has no estimate
     for) a clear error instead of TensorFlow's."""
     from nnlab.engine.models import build_model
-    from nnlab.errors import NnlabError
 
     try:
         return build_model(spec.model.kind, params, data.model_shape())
@@ -120,9 +121,6 @@ def _mirrored_replicas(spec: Spec, data: Dataset) -> int:
     """The replica count of --strategy mirrored, checked against the spec: every batch size a trial may
     draw must split evenly over the replicas (a clear error before any training), and the data's notes
     say what evenly split batches cost (the validation rows left over, the short last training batch)."""
-    from nnlab.errors import NnlabError
-    from nnlab.spec.kinds import is_space
-
     replicas = len(mirrored_devices())
     batch = spec.train.batch_size
     values = batch.values() if is_space(batch) else [batch]

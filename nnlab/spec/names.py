@@ -39,6 +39,7 @@ LOSSES = {
     "mse": Meaning("MeanSquaredError", "mean squared error (the regression default)"),
     "mae": Meaning("MeanAbsoluteError", "mean absolute error"),
     "huber": Meaning("Huber", "squared near zero, absolute further out"),
+    "poisson": Meaning("Poisson", "Poisson deviance, for counts: the output is a rate, exp(z), never negative"),
     "crossentropy": Meaning(None, "classification's loss (for a regression: mse)"),
 }
 

@@ -128,11 +128,14 @@ def check_task(spec: schema.Spec, task: str, heads: list[tuple[str, str]] | None
     searched = is_space(spec.train.loss)
     for loss in spec.train.loss.values() if searched else [spec.train.loss]:
         if loss and (loss == "crossentropy") != ("classification" in tasks) and not heads:
-            fits = "crossentropy" if task == "classification" else "mse, mae or huber"
+            fits = "crossentropy" if task == "classification" else "mse, mae, huber or poisson"
             raise source.error(("train", "loss"), f"the loss {shown(loss)} does not fit a {task} task; use {fits}")
         if loss == "crossentropy" and heads and "regression" in tasks:
-            raise source.error(("train", "loss"), "train.loss is the loss of the regression targets: mse, mae or "
-                                                  "huber (classification targets always use crossentropy)")
+            raise source.error(("train", "loss"), "train.loss is the loss of the regression targets: mse, mae, "
+                                                  "huber or poisson (classification targets always use crossentropy)")
+        if loss == "poisson" and getattr(spec.data, "target_transform", "none") != "none":
+            raise source.error(("train", "loss"), "the poisson loss fits counts as they are, so it does not combine "
+                                                  "with data.target_transform; leave one of them out")
     if searched and re.fullmatch(r"(val_)?(\w+_)?loss", spec.objective_name()):
         raise source.error(("search", "objective"), f"train.loss is searched, so {spec.objective_name()} is in a "
                            "different unit in each trial and cannot rank them; use val_mae, val_rmse or val_r2 "

@@ -95,11 +95,14 @@ def _look_csv(path: Path, rel: str, targets: list[str]) -> Look:
 
 def _look_quantity(values, target: str, look_: Look, alone: bool) -> None:
     """A regression target's range, and whether it is skewed enough to be fitted as log(1 + y)."""
-    from nnlab.data.rules import SKEWED, skewness
+    from nnlab.data.rules import SKEWED, is_whole, skewness
 
     values = values.dropna().astype(float)
     look_.comments.append(f"target {'' if alone else repr(target) + ' '}range {values.min():.4g} to "
                           f"{values.max():.4g} (mean {values.mean():.4g})")
+    if values.min() >= 0 and is_whole(values.to_numpy()):
+        look_.comments.append(f"the target {target!r} holds counts (whole numbers, 0 or more): train.loss: poisson "
+                              "fits them as counts and never predicts below 0; try it (without target_transform)")
     skew = skewness(values)
     if values.min() >= 0 and skew > SKEWED and alone:
         look_.comments.append(f"the target is positive and skewed (skewness {skew:.1f}: a few large values): it is "
