@@ -372,7 +372,7 @@ def _serve_run(sweep: ChiefSweep, chief: Chief, reporter: Reporter, workers):
                  f"{chief.host}:{chief.port})")
     reporter.start(spec.name, sweep.data.summary(), sweep.start_text(sweep.log.total, where), sweep.log.finished(),
                    sweep.log.total, spec.search.max_epochs or spec.train.epochs, sweep.objective,
-                   notes=sweep.data.notes, deadline=sweep.limits.deadline)
+                   notes=sweep.header_notes(), deadline=sweep.limits.deadline)
     sweep.log.write("running")
     try:
         status = _serve(chief, workers)

@@ -19,7 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from nnlab.data.dataset import Dataset
+from nnlab.engine import baseline
 from nnlab.engine.backend import clear_session, freeze_heap
 from nnlab.engine.finalmodel import FinalModel
 from nnlab.engine.placement import Placement, RunOptions, load_and_place
@@ -146,6 +149,30 @@ class RecordingSweep(Search):
     def before_trial(self) -> None:
         self.limits.check()
 
+    def header_notes(self) -> list[str]:
+        """The data's notes for the run's header, with search.baseline's line: the baseline is fitted
+        here, once per run (a resumed run keeps its record), before trial 1."""
+        if self.spec.search.baseline != "gbm":
+            return list(self.data.notes)
+        reason = baseline.unscored_reason(self.objective, self.data.heads)
+        if reason:
+            return [*self.data.notes, reason]
+        if self.log.baseline is None:
+            self.reporter.say("search.baseline: fitting gradient boosting on the trials' rows…")
+            self.log.baseline = baseline.fit_baseline(self.data, self.objective, self.direction,
+                                                      self.spec.train.loss if isinstance(self.spec.train.loss, str)
+                                                      else None, self.baseline_folds(), self.spec.seed)
+        return [*self.data.notes, baseline.described(self.log.baseline, self.objective)]
+
+    def baseline_folds(self) -> list | None:
+        """With data.folds, the trials' folds (as `pipeline.fold_indices` makes them), else None."""
+        if not self.trainer.fold_count:
+            return None
+        from nnlab.engine.pipeline import fold_indices
+
+        y = np.concatenate([self.data.y_train, self.data.y_val])
+        return fold_indices(y, self.data.task, self.trainer.fold_count, self.spec.seed)
+
     def sync_records(self, tuner) -> None:
         """A record for every trial Keras Tuner knows of. Its state is the truth for status and score;
         nnlab's earlier record adds what only nnlab saw (time, epochs, the reason of a failure)."""
@@ -176,6 +203,9 @@ class RecordingSweep(Search):
         if status == "interrupted":
             return SweepResult(self.folder.path, summary, self.log.ordered())
         self.reporter.table(self.log.ranked(), self.objective, self.log.base.hyperparameter_names)
+        against = baseline.versus(self.log.baseline or {}, summary.best_score, self.objective, self.direction)
+        if against:
+            self.reporter.say(against)
         shown = ", ".join(p.name for p in (self.folder.trials_path, self.folder.summary_path,
                                            self.folder.best_model_path) if p.is_file())
         self.reporter.say(f"Results in {self.folder.path}/ ({shown}). Compare runs with: nnlab compare "
@@ -243,9 +273,10 @@ class LocalSweep(RecordingSweep):
 
     def search(self) -> SweepResult:
         tuner = self.make_tuner()
+        notes = self.header_notes()
         self.reporter.start(self.spec.name, self.data.summary(), self.start_text(self.log.total), self.log.finished(),
                             self.log.total, self.spec.search.max_epochs or self.spec.train.epochs, self.objective,
-                            notes=self.data.notes, deadline=self.limits.deadline)
+                            notes=notes, deadline=self.limits.deadline)
         status, stop_reason = "completed", None
         freeze_heap()
         try:

@@ -63,7 +63,7 @@ def run_row(run_dir: Path) -> dict:
     status = run_status(summary.status, contents.completed)
     if contents.problems:
         status = "damaged: " + "; ".join(contents.problems)
-    return {
+    row = {
         "run": summary.run, "status": status, "model": summary.model, "data": summary.data, "tuner": summary.tuner,
         "objective": summary.objective, "direction": summary.direction,
         "best_score": best.score if best else None, "trials": len(records), "completed": contents.completed,
@@ -72,6 +72,9 @@ def run_row(run_dir: Path) -> dict:
         "best_hyperparameters": best.hyperparameters if best else {},
         "seconds": summary.seconds, "size_mb": round(files.folder_size(run_dir) / 1e6, 2),
     }
+    if (summary.baseline or {}).get("score") is not None:  # (search.baseline)
+        row["baseline_score"] = summary.baseline["score"]
+    return row
 
 
 def trial_rows(run_dir: Path, notes: list[str] | None = None) -> list[dict]:
@@ -81,7 +84,8 @@ def trial_rows(run_dir: Path, notes: list[str] | None = None) -> list[dict]:
     if contents.problems and notes is not None:
         notes.append(f"{run_dir} is damaged: {'; '.join(contents.problems)}; `nnlab run` on its spec repairs what "
                      "it can")
-    return [trial_row(summary, r) for r in contents.records]
+    rows = [trial_row(summary, r) for r in contents.records]
+    return rows + ([baseline_row(summary)] if summary.baseline and summary.baseline.get("score") is not None else [])
 
 
 def trial_row(summary: Summary, record: TrialRecord) -> dict:
@@ -134,6 +138,16 @@ def _sorted(rows: list[dict], column: str, reverse: bool) -> list[dict]:
     return ordered
 
 
+def baseline_row(summary: Summary) -> dict:
+    """search.baseline as a row among the trials, marked `baseline` (its trial_id and status)."""
+    baseline = summary.baseline
+    return {"run": summary.run, "trial_id": "baseline", "status": "baseline", "score": baseline["score"],
+            "objective": summary.objective, "direction": summary.direction,
+            "hyperparameters": {"model": baseline["model"], **baseline.get("params", {})},
+            "metrics": baseline.get("metrics", {}), "best_epoch": None, "epochs": None,
+            "seconds": baseline.get("seconds"), "worker": None, "reason": None}
+
+
 def flatten(row: dict) -> dict:
     """Nested hyperparameters and metrics as their own columns (for CSV, Markdown, sorting, DataFrames):
     the row's own fields first, then each nested name not already a column."""
@@ -160,7 +174,7 @@ def _cell(value) -> str:
 def render(comparison: Comparison, fmt: str = "table", width: int | None = None) -> str:
     rows = comparison.rows
     if fmt == "json":
-        fields = RUN_FIELDS if comparison.level == "runs" else TRIAL_FIELDS
+        fields = _run_fields(rows) if comparison.level == "runs" else TRIAL_FIELDS
         return json.dumps([{k: r.get(k) for k in fields} for r in rows], indent=2, default=str)
     flat = [flatten(r) for r in rows]
     columns = _columns(comparison.level, rows, flat)
@@ -179,12 +193,20 @@ def render(comparison: Comparison, fmt: str = "table", width: int | None = None)
 
 def _columns(level: str, rows: list[dict], flat: list[dict]) -> list[str]:
     nested = "best_hyperparameters" if level == "runs" else "hyperparameters"
-    base = RUN_FIELDS if level == "runs" else TRIAL_FIELDS
+    base = _run_fields(rows) if level == "runs" else TRIAL_FIELDS
     columns = [c for c in base if c not in (nested, "metrics")]
     for key in ([nested] + (["metrics"] if level == "trials" else [])):
         for r in rows:
             columns += [k for k in r.get(key, {}) if k not in columns]
     return columns
+
+
+def _run_fields(rows: list[dict]) -> list[str]:
+    """The runs' fields, with search.baseline's score beside the best where some run has one."""
+    if not any(r.get("baseline_score") is not None for r in rows):
+        return RUN_FIELDS
+    at = RUN_FIELDS.index("best_score") + 1
+    return [*RUN_FIELDS[:at], "baseline_score", *RUN_FIELDS[at:]]
 
 
 def _rich_table(comparison: Comparison, rows: list[dict], width: int | None) -> str:
@@ -193,6 +215,8 @@ def _rich_table(comparison: Comparison, rows: list[dict], width: int | None) -> 
         spec = [("run", "run"), ("model", "model"), ("data", "data"), ("objective", "objective"),
                 ("best", "best_score"), ("trials", None), ("best hyperparameters", "best_hyperparameters"),
                 ("time", "seconds"), ("size", "size_mb"), ("status", "status")]
+        if "baseline_score" in _run_fields(rows):
+            spec.insert(5, ("baseline", "baseline_score"))
     else:
         title = f"Trials of {rows[0]['run'] if rows else ''}, best first"
         objective = rows[0]["objective"] if rows else "score"

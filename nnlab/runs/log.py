@@ -42,6 +42,7 @@ class RunLog:
         self.records: dict[str, TrialRecord] = {}
         self.best_model_trial = self.previous.best_model_trial  # whose weights best.keras holds
         self.refit = self.previous.refit  # best.keras refitted on every training row (or None)
+        self.baseline = self.previous.baseline  # search.baseline's record (or None)
         self.ensemble = self.previous.ensemble  # best.keras averages these trials' models (or None)
         self.stop_reason: str | None = None
         self.total: int | None = None  # trials this search will run, once the tuner is built
@@ -96,7 +97,7 @@ class RunLog:
             pruned=sum(r.status == "pruned" for r in records),
             best_trial=best.trial_id if best else None, best_score=best.score if best else None,
             best_hyperparameters=best.hyperparameters if best else None, best_metrics=best.metrics if best else None,
-            best_model_trial=self.best_model_trial, refit=self.refit, ensemble=self.ensemble,
+            best_model_trial=self.best_model_trial, refit=self.refit, ensemble=self.ensemble, baseline=self.baseline,
             seconds=round(self.previous.seconds + time.monotonic() - self.started, 2), stop_reason=self.stop_reason,
             started_at=self.started_at, updated_at=now())
 

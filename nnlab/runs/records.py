@@ -124,6 +124,7 @@ class Summary:
     stop_reason: str | None = None
     refit: dict | None = None  # best.keras refitted on every training row: {"trial", "epochs", "rows"}
     ensemble: dict | None = None  # best.keras averages several trials' models: {"trials", "refit"}
+    baseline: dict | None = None  # search.baseline: {"model", "score", "metrics", "params", "seconds"}
     notes: list[str] | None = None  # what nnlab decided about the data (encodings, formats, columns left out)
     started_at: str | None = None
     updated_at: str | None = None

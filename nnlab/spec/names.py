@@ -17,6 +17,10 @@ class Meaning:
     words: str
 
 
+ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")  # Keras's own names
+SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")  # data.source sklearn:NAME
+KERAS_SETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "boston_housing")  # data.source keras:NAME
+
 # train.optimizer → keras.optimizers.<keras>
 OPTIMIZERS = {
     "adam": Meaning("Adam", "Adam"),

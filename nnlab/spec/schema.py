@@ -29,10 +29,8 @@ from nnlab.spec.layers import LAYER_SCHEMA, PRETRAINED_BASES, parse_layers
 from nnlab.spec.limits import MAX_CONV_BLOCKS, MAX_LAYERS
 
 CSV_READER = 2  # the version of nnlab's rules for reading CSV files; part of a CSV spec's hash
-ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")
+ACTIVATIONS, SKLEARN_SETS, KERAS_SETS = names.ACTIVATIONS, names.SKLEARN_SETS, names.KERAS_SETS
 OPTIMIZERS = tuple(names.OPTIMIZERS)
-SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")
-KERAS_SETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "boston_housing")
 # Image files nnlab reads (by these names, and any other file whose content is one of these formats)
 IMAGE_FORMATS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".ppm", ".pgm", ".pbm", ".pnm", ".tif", ".tiff", ".webp")
 CLASSIFICATION_METRICS = tuple(names.CLASSIFICATION_METRICS)
@@ -347,6 +345,8 @@ class SearchSpec(Section):
         1, ge=1, le=10, description="best.keras averages the predictions (probabilities for classes) of the top "
                                     "K configurations, each refitted when refit is true; 1: the best one alone."
     )
+    baseline: Literal["none", "gbm"] = Field("none", description="gbm: a tuned gradient-boosting model fitted and "
+                                             "scored on the same rows as the trials, to compare them with.")
 
     @model_validator(mode="after")
     def _pruning_needs_whole_trials(self):

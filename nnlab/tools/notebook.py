@@ -59,11 +59,13 @@ class Run:
         epoch), each hyperparameter as a column, epochs, seconds and the reason of a failure."""
         import pandas as pd
 
-        from nnlab.runs.compare import flatten, trial_row
+        from nnlab.runs.compare import baseline_row, flatten, trial_row
 
         hp_names = self.summary.hyperparameter_names or sorted({k for r in self.records for k in r.hyperparameters})
         columns = ["trial_id", "status", "score", *hp_names, "best_epoch", "epochs", "seconds", "reason"]
         rows = [flatten(trial_row(self.summary, r)) for r in self.records]
+        if self.summary.baseline and self.summary.baseline.get("score") is not None:  # (search.baseline, last)
+            rows.append(flatten(baseline_row(self.summary)))
         return pd.DataFrame([[row.get(c) for c in columns] for row in rows], columns=columns).set_index("trial_id")
 
     @property

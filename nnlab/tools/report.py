@@ -72,7 +72,7 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
           if summary.notes else []),
         f"<h2>{'The final' if summary.refit or summary.ensemble else 'Best'} model on the validation data</h2>",
         _metrics_html(metrics, metrics_note),
-        "<h2>Trials</h2>", _trials_table(summary, contents.ranked, records),
+        "<h2>Trials</h2>", *_baseline_html(summary), _trials_table(summary, contents.ranked, records),
         "<h2>Pictures</h2>",
         *(f"<h3>{_e(title.capitalize())}</h3><img alt='{_e(title)}' src='data:image/png;base64,{data}'>"
           for title, data in pictures),
@@ -116,6 +116,14 @@ def _trials_table(summary: Summary, done: list[TrialRecord], records: list[Trial
                   f"<td class='{r.status if r.status in ('failed', 'pruned') else 'l'}'>{_e(status)}</td>"]
         rows.append(f"<tr class='{'best' if i == 0 and done else ''}'>" + "".join(cells) + "</tr>")
     return "\n".join(rows) + "</table>"
+
+
+def _baseline_html(summary: Summary) -> list[str]:
+    """search.baseline's line above the trials: the best trial against gradient boosting."""
+    from nnlab.engine.baseline import versus
+
+    line = versus(summary.baseline or {}, summary.best_score, summary.objective or "score", summary.direction)
+    return [f"<p class='note'>{_e(line[0].upper() + line[1:])}.</p>"] if line else []
 
 
 def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:

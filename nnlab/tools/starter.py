@@ -33,6 +33,7 @@ class Look:
     comments: list[str] = field(default_factory=list)  # what was found, for the header
     imbalanced: bool = False
     classes: int = 0
+    baseline: bool = False  # a table of one target: search.baseline gbm
 
 
 def look(path: Path, targets: list[str], spec_dir: Path) -> Look:
@@ -81,6 +82,7 @@ def _look_csv(path: Path, rel: str, targets: list[str]) -> Look:
                    f"  target: {_yaml(targets[0] if len(targets) == 1 else targets)}"]
     if gone:
         look_.lines.append(f"  drop: {_yaml(gone)}   # not features: see the notes above")
+    look_.baseline = len(targets) == 1
     if len(targets) == 1:
         if look_.task == "classification":
             _look_classes(frame[targets[0]], look_)
@@ -287,6 +289,8 @@ def starter_spec(path: str | Path, output: str | Path, target: str | list[str] |
              f"  objective: {objective}",
              "  max_minutes: 10   # the time budget: trials run until it is used (max_trials: N for a fixed count)",
              "  pruning: median   # stop a trial that is below the median of the earlier ones at the same epoch",
+             *(["  baseline: gbm   # gradient boosting fitted and scored on the same rows, to compare the trials with"]
+               if found.baseline else []),
              ""]
     return "\n".join(header + body), found
 
