@@ -57,6 +57,7 @@ def test_what_has_no_baseline_says_why_and_the_closing_line_compares():
     assert "several targets" in unscored_reason("val_loss", [("a", "regression"), ("b", "regression")])
     assert "val_pr_auc has no baseline score" in unscored_reason("val_pr_auc", [])
     assert unscored_reason("val_auc", []) is None
+    assert "a baseline for tables" in unscored_reason("val_accuracy", [], "images")
     line = versus({"score": 0.84}, 0.86, "val_accuracy", "max")
     assert line == ("the best trial's val_accuracy 0.86 is ahead of the gradient-boosting baseline's 0.84 "
                     "(search.baseline)")

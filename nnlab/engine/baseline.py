@@ -24,8 +24,11 @@ SPACE = {"learning_rate": (0.03, 0.06, 0.1, 0.2), "max_leaf_nodes": (15, 31, 63)
 SCORED = ("loss", "accuracy", "f1", "auc", "mae", "mse", "rmse", "r2")  # the objectives it can be scored on
 
 
-def unscored_reason(objective: str, heads: list) -> str | None:
+def unscored_reason(objective: str, heads: list, kind: str = "tabular") -> str | None:
     """Why this run gets no baseline, or None."""
+    if kind == "images":
+        return ("search.baseline: gradient boosting is a baseline for tables; on pixels it would take long and "
+                "say little, so this run has none")
     if heads:
         return "search.baseline: not offered for several targets yet (one model per target would be needed)"
     name = objective.removeprefix("val_")

@@ -154,7 +154,7 @@ class RecordingSweep(Search):
         here, once per run (a resumed run keeps its record), before trial 1."""
         if self.spec.search.baseline != "gbm":
             return list(self.data.notes)
-        reason = baseline.unscored_reason(self.objective, self.data.heads)
+        reason = baseline.unscored_reason(self.objective, self.data.heads, self.data.kind)
         if reason:
             return [*self.data.notes, reason]
         if self.log.baseline is None:
