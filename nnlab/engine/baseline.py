@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from nnlab.scores import macro_f1
+from nnlab.scores import score_predictions
 
 CANDIDATES = 6  # configurations of the baseline's random search
 SPACE = {"learning_rate": (0.03, 0.06, 0.1, 0.2), "max_leaf_nodes": (15, 31, 63), "min_samples_leaf": (5, 20, 50),
@@ -86,9 +86,9 @@ def _classification_scores(y: np.ndarray, proba: np.ndarray) -> dict:
     from sklearn.metrics import roc_auc_score
 
     clipped = np.clip(proba, 1e-7, 1 - 1e-7)
+    graded = score_predictions(y, [], proba, "classification", list(range(proba.shape[1])))  # (as evaluate does)
     scores = {"val_loss": float(-np.mean(np.log(clipped[np.arange(len(y)), y]))),
-              "val_accuracy": float(np.mean(proba.argmax(axis=1) == y)),
-              "val_f1": macro_f1(y, proba.argmax(axis=1))}
+              "val_accuracy": graded["accuracy"], "val_f1": graded["macro_f1"]}
     try:
         scores["val_auc"] = float(roc_auc_score(y, proba[:, 1]) if proba.shape[1] == 2 else
                                   roc_auc_score(y, proba, multi_class="ovr", labels=list(range(proba.shape[1]))))
@@ -110,11 +110,9 @@ def _regression_loss(loss: str | None, truth: np.ndarray, pred: np.ndarray) -> f
 
 
 def _regression_scores(truth: np.ndarray, pred: np.ndarray) -> dict:
-    error = pred - truth
-    mse = float(np.mean(error**2))
-    spread = float(np.sum((truth - truth.mean()) ** 2))
-    return {"val_mae": float(np.mean(np.abs(error))), "val_mse": mse, "val_rmse": math.sqrt(mse),
-            "val_r2": 1 - float(np.sum(error**2)) / spread if spread > 0 else math.nan}
+    graded = score_predictions(truth, list(pred), None, "regression", None)  # (as evaluate grades them)
+    return {"val_mae": graded["mae"], "val_mse": graded["rmse"] ** 2, "val_rmse": graded["rmse"],
+            "val_r2": graded["r2"]}
 
 
 def described(baseline: dict, objective: str) -> str:

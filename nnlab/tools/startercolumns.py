@@ -24,13 +24,18 @@ MAX_SUMMED = 40  # numeric columns tried in pairs and triples (40 → 9,880 trip
 
 def left_out(features: pd.DataFrame, targets: pd.DataFrame) -> list[tuple[list[str], str]]:
     """([columns], why) for each group of feature columns init leaves out, in the order found."""
+    numeric = {}  # the numeric features without a missing value, read once
+    for col in features.columns:
+        values = _numbers(features[col])
+        if values is not None and not np.isnan(values).any():
+            numeric[str(col)] = values
     found = []
     for target in targets.columns:
-        for columns in _giving_away(features, targets[target]):
+        for columns in _giving_away(features, numeric, targets[target], largest=3):
             if not any(c in done for c in columns for done, _ in found):
                 how = "equals" if len(columns) == 1 else "add up to"
                 found.append((columns, f"{' and '.join(map(repr, columns))} {how} the target {target!r} in every row"))
-    found += _sums_of_targets(features, targets, {c for columns, _ in found for c in columns})
+    found += _sums_of_targets(numeric, targets, {c for columns, _ in found for c in columns})
     taken = {c for columns, _ in found for c in columns}
     for col in features.columns:
         if col not in taken and nearly_unique_text(features[col]):
@@ -39,20 +44,19 @@ def left_out(features: pd.DataFrame, targets: pd.DataFrame) -> list[tuple[list[s
     return found
 
 
-def _sums_of_targets(features: pd.DataFrame, targets: pd.DataFrame, taken: set) -> list[tuple[list[str], str]]:
+def _sums_of_targets(numeric: dict, targets: pd.DataFrame, taken: set) -> list[tuple[list[str], str]]:
     """A feature equal to the sum of several targets (a rental file's `cnt` beside the targets `casual`
     and `registered`): it gives them away together."""
     values = {t: _numbers(targets[t]) for t in targets.columns}
-    numeric = [t for t, v in values.items() if v is not None]
+    summed = [t for t, v in values.items() if v is not None]
     found = []
-    for size in range(2, min(len(numeric), 3) + 1):
-        for group in combinations(numeric, size):
-            total = pd.Series(sum(values[t] for t in group))
-            for columns in _giving_away(features.drop(columns=[c for c in taken if c in features]), total):
-                if len(columns) == 1 and columns[0] not in taken:
-                    taken.add(columns[0])
-                    found.append((columns, f"{columns[0]!r} equals the sum of the targets "
-                                           f"{' and '.join(map(repr, group))} in every row"))
+    for size in range(2, min(len(summed), 3) + 1):
+        for group in combinations(summed, size):
+            left = {c: v for c, v in numeric.items() if c not in taken}
+            for (column,) in _giving_away(None, left, pd.Series(sum(values[t] for t in group)), largest=1):
+                taken.add(column)
+                found.append(([column], f"{column!r} equals the sum of the targets "
+                                        f"{' and '.join(map(repr, group))} in every row"))
     return found
 
 
@@ -63,8 +67,9 @@ def _numbers(series: pd.Series) -> np.ndarray | None:
     return converted[0].to_numpy(np.float64)
 
 
-def _giving_away(features: pd.DataFrame, target: pd.Series) -> list[list[str]]:
-    """Groups of feature columns that determine the target: one equal to it, or a sum of 2 or 3."""
+def _giving_away(features: pd.DataFrame | None, numeric: dict, target: pd.Series, largest: int) -> list[list[str]]:
+    """Groups of feature columns that determine the target: one equal to it (of `numeric`, the numeric
+    features; of `features`' text, for a target of labels), or a sum of up to `largest` numeric ones."""
     if target.notna().sum() < MIN_ROWS:
         return []
     y = _numbers(target)
@@ -72,19 +77,16 @@ def _giving_away(features: pd.DataFrame, target: pd.Series) -> list[list[str]]:
         keys = target.map(label_key)
         return [[str(c)] for c in features.columns
                 if not is_numeric(features[c]) and features[c].map(label_key).equals(keys)]
-    numeric = {}
-    for col in features.columns:
-        values = _numbers(features[col])
-        if values is not None and not np.isnan(values).any():
-            numeric[str(col)] = values
     ok = ~np.isnan(y)
     tolerance = 1e-6 * (np.abs(y[ok]) + 1)
+    if not np.ptp(y[ok]) > 0:
+        return []
 
     def same(values: np.ndarray) -> bool:
-        return bool(np.all(np.abs(values[ok] - y[ok]) <= tolerance)) and np.ptp(y[ok]) > 0
+        return bool(np.all(np.abs(values[ok] - y[ok]) <= tolerance))
 
     found = [[c] for c, v in numeric.items() if same(v)]
     names = [c for c in list(numeric)[:MAX_SUMMED] if [c] not in found]
-    for size in (2, 3):
+    for size in range(2, largest + 1):
         found += [list(group) for group in combinations(names, size) if same(sum(numeric[c] for c in group))]
     return found
