@@ -1,0 +1,99 @@
+"""The spec's `model` section: one of four kinds by `model.kind`, each with its searchable fields
+(`spec.space`). Part of the spec schema (`spec.schema`), which re-exports everything here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, WithJsonSchema, field_validator
+
+from nnlab.spec.kinds import searchable
+from nnlab.spec.layers import LAYER_SCHEMA, PRETRAINED_BASES, parse_layers
+from nnlab.spec.limits import MAX_CONV_BLOCKS, MAX_LAYERS
+from nnlab.spec.names import ACTIVATIONS
+from nnlab.spec.section import Section
+
+
+class MlpModel(Section):
+    kind: Literal["mlp"] = Field(description="A multi-layer perceptron (dense layers).")
+    layers: searchable(int, ge=1, le=MAX_LAYERS) = Field(2, description="Number of hidden layers (at most 100).")
+    units: searchable(int, ge=1) = Field(64, description="Units per hidden layer.")
+    per_layer: bool = Field(False, description="Search `units` separately per layer (units_0, units_1, …).")
+    activation: searchable(str, options=ACTIVATIONS) = Field("relu", description="Hidden activation.")
+    dropout: searchable(float, ge=0, lt=1) = Field(0.0, description="Dropout after each hidden layer.")
+    batch_norm: searchable(bool) = Field(False, description="Batch normalization after each hidden layer.")
+    l2: searchable(float, ge=0) = Field(0.0, description="L2 weight penalty of the hidden layers.")
+
+
+class Augment(Section):
+    flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = Field(
+        None, description="Random flips."
+    )
+    rotation: float = Field(0.0, ge=0, le=1, description="Random rotation, as a fraction of a full turn.")
+    zoom: float = Field(0.0, ge=0, lt=1, description="Random zoom, as a fraction of the size.")
+    contrast: float = Field(0.0, ge=0, le=1, description="Random contrast change.")
+
+
+class CnnModel(Section):
+    kind: Literal["cnn"] = Field(description="A convolutional network for images.")
+    conv_blocks: searchable(int, ge=1, le=MAX_CONV_BLOCKS) = Field(
+        2, description="Convolution blocks (conv + pooling; at most 20).")
+    filters: searchable(int, ge=1) = Field(32, description="Filters of the first block.")
+    filter_growth: float = Field(2.0, ge=1, description="Factor on the filters from one block to the next.")
+    kernel_size: searchable(int, ge=1, le=15) = Field(3, description="Convolution kernel size.")
+    activation: searchable(str, options=ACTIVATIONS) = Field("relu", description="Activation.")
+    pooling: searchable(str, options=("max", "avg")) = Field("max", description="Pooling after each block.")
+    batch_norm: searchable(bool) = Field(False, description="Batch normalization after each convolution.")
+    global_pooling: searchable(bool) = Field(False, description="Global average pooling instead of flatten.")
+    dense_layers: searchable(int, ge=0, le=MAX_LAYERS) = Field(
+        1, description="Dense layers before the output (at most 100).")
+    dense_units: searchable(int, ge=1) = Field(64, description="Units of each dense layer.")
+    dropout: searchable(float, ge=0, lt=1) = Field(0.0, description="Dropout before each dense layer.")
+    augment: Augment = Field(default_factory=Augment, description="Training-time augmentation.")
+
+
+class PretrainedModel(Section):
+    kind: Literal["pretrained"] = Field(description="A base network from keras.applications, pretrained (transfer "
+                                                    "learning), with a new head for the task.")
+    base: searchable(str, options=tuple(PRETRAINED_BASES)) = Field(
+        description="The base's name in keras.applications (MobileNetV3Small, EfficientNetB0, ResNet50, …).")
+    weights: str = Field("imagenet", description="imagenet (downloaded once by Keras into ~/.keras/models), none "
+                                                 "(random start), or the path of a weights file for the base "
+                                                 "without its top, relative to the spec.")
+    trainable_layers: searchable(int, ge=0) = Field(
+        0, description="0: the base stays frozen. N: after head_epochs, the base's top N layers are fine-tuned.")
+    head_epochs: int = Field(3, ge=1, description="Epochs of the first phase (frozen base, new head) when "
+                                                  "trainable_layers > 0.")
+    fine_tune_factor: float = Field(0.1, gt=0, le=1, description="The learning rate of the fine-tuning phase, as "
+                                                                 "a factor of train.learning_rate.")
+    dense_units: searchable(int, ge=0) = Field(128, description="Units of the dense layer of the head (0: none).")
+    dropout: searchable(float, ge=0, lt=1) = Field(0.2, description="Dropout before the output.")
+    augment: Augment = Field(default_factory=Augment, description="Training-time augmentation.")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: str) -> str:
+        value = str(value).strip()
+        return value.lower() if value.lower() in ("imagenet", "none") else value
+
+
+class SequentialModel(Section):
+    kind: Literal["sequential"] = Field(description="Keras layers you list, in order (exact control).")
+    layers: Annotated[list[dict[str, Any]],
+                      WithJsonSchema({"type": "array", "minItems": 1, "items": LAYER_SCHEMA})] = Field(
+        description="Layers in order, each a bare name (Flatten) or {Name: {argument: value}}, with a name from "
+                    "keras.layers; any argument "
+                    "may be a search space. nnlab adds the input (and pixel scaling for images), a Flatten where "
+                    "needed, and the output layer."
+    )
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _layers(cls, value: Any) -> list[dict]:
+        return parse_layers(value)
+
+
+ModelSpec = Annotated[MlpModel | CnnModel | SequentialModel | PretrainedModel, Field(discriminator="kind")]
+MODEL_KINDS = ("mlp", "cnn", "sequential", "pretrained")
+IMAGE_KINDS = ("cnn", "pretrained")  # model kinds that take images only
