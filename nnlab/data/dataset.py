@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nnlab.data.numericstats import NumericStats
 from nnlab.data.preparation import ArrayPrep, Preparation, Source, Target, preparation_of
 from nnlab.data.rules import TargetTransform
 from nnlab.data.shape import DataShape
@@ -61,7 +62,8 @@ class Dataset:
 
     def model_shape(self) -> DataShape:
         """The shape a model is built for: the preparation's, with each regression target's mean
-        training value (as fitted: transformed, with data.target_transform) to start its output at."""
+        training value (as fitted: transformed, with data.target_transform) to start its output at,
+        and the numeric features' training quantiles (model.scaling, model.embedding)."""
         def mean(task: str, values, transform) -> float:
             if task != "regression":
                 return 0.0
@@ -72,7 +74,10 @@ class Dataset:
             means = [mean(t.task, self.y_train[:, i], t.transform) for i, t in enumerate(self.targets)]
         else:
             means = [mean(self.task, self.y_train, self.target_transform)]
-        return self.preparation.shape(means)
+        preparation = self.preparation
+        numeric = list(preparation.numeric)
+        stats = NumericStats.of(self.x_train[:, numeric]) if numeric and len(self.x_train) else None
+        return preparation.shape(means, stats)
 
     @property
     def heads(self) -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from nnlab.data.dates import DateFormat
 from nnlab.data.numbers import NumberFormat
+from nnlab.data.numericstats import NumericStats
 from nnlab.data.rules import TargetTransform
 from nnlab.data.shape import DataShape
 from nnlab.errors import RunError
@@ -104,6 +105,15 @@ def column_from_json(record: dict) -> Column:
                              bool(record["missing"]))
 
 
+def _width(col: Column) -> int:
+    """How many features a column becomes."""
+    if isinstance(col, NumericColumn):
+        return 1
+    if isinstance(col, DateColumn):
+        return len(col.parts)
+    return len(col.categories) + col.other + col.missing
+
+
 # ------------------------------------------------------------------------------------ each kind's part
 
 
@@ -131,6 +141,13 @@ class TablePrep:
                 names += [f"{col.name}={c}" for c in col.categories]
                 names += [f"{col.name}=other"] * col.other + [f"{col.name}=missing"] * col.missing
         return names
+
+    @property
+    def numeric(self) -> tuple[int, ...]:
+        """The positions in `features` of the numeric ones (numbers and date parts)."""
+        kinds = [isinstance(col, (NumericColumn, DateColumn)) for col in self.columns
+                 for _ in range(_width(col))]
+        return tuple(i for i, numeric in enumerate(kinds) if numeric)
 
     def to_json(self) -> dict:
         return {"reader": self.reader, "target": self.target, "columns": [c.to_json() for c in self.columns],
@@ -215,20 +232,30 @@ class Preparation:
             return list(self.several)
         return [Target(None, self.task, self.class_names, None, self.target_transform)]
 
-    def shape(self, target_means: list[float] | None = None) -> DataShape:
+    @property
+    def numeric(self) -> tuple[int, ...]:
+        """The model's inputs that are numeric features: a table's numbers and date parts, every column
+        of arrays of features; none for pixels."""
+        if self.table is not None:
+            return self.table.numeric
+        return () if self.pixels or len(self.input_shape) != 1 else tuple(range(self.input_shape[0]))
+
+    def shape(self, target_means: list[float] | None = None, numeric_stats: NumericStats | None = None) -> DataShape:
         """The shape the model is built for. `target_means`: each regression target's mean training
-        value, as fitted (its output bias starts there); a model whose weights are then loaded needs none."""
+        value, as fitted (its output bias starts there), and `numeric_stats`: the numeric features'
+        training quantiles; a model whose weights are then loaded needs neither."""
         means = target_means or [0.0] * len(self.outputs())
         rescale = self.rescale if self.pixels else 1.0
+        inputs = {"numeric": self.numeric, "numeric_stats": numeric_stats}
 
         def one(target: Target, mean: float) -> DataShape:
             return DataShape(self.input_shape, target.task, len(target.class_names or []), rescale,
-                             mean if target.task == "regression" else 0.0, transform=target.transform)
+                             mean if target.task == "regression" else 0.0, transform=target.transform, **inputs)
 
         if not self.several:
             return one(self.outputs()[0], means[0])
         heads = tuple((t.head, one(t, m)) for t, m in zip(self.several, means))
-        return DataShape(self.input_shape, self.task, 0, rescale, heads=heads)
+        return DataShape(self.input_shape, self.task, 0, rescale, heads=heads, **inputs)
 
     # ---- on disk
 

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from nnlab.data.numericstats import NumericStats
 from nnlab.data.rules import TargetTransform
 
 
@@ -21,6 +22,9 @@ class DataShape:
     heads: tuple = ()  # several targets: (output name, DataShape of that target) each
     transform: TargetTransform | None = None  # regression: data.target_transform
     counts: bool = False  # regression with train.loss poisson: the output is exp(z), a rate, never negative
+    numeric: tuple[int, ...] = ()  # the inputs that are numeric features (a table's numbers and date parts)
+    # their training quantiles (model.scaling, model.embedding); None where the model's weights are loaded
+    numeric_stats: NumericStats | None = field(default=None, compare=False, repr=False)
 
     @property
     def binary(self) -> bool:

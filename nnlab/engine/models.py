@@ -20,6 +20,7 @@ from nnlab.data.rules import LOG_CEILING, TargetTransform
 from nnlab.data.shape import DataShape
 from nnlab.engine.backend import import_keras
 from nnlab.engine.blocks import augmentation, output
+from nnlab.engine.numeric import numeric_layers
 from nnlab.spec.names import LOSSES, OPTIMIZERS, REGRESSION_METRICS, VALIDATION_ONLY_METRICS
 from nnlab.spec.sizes import block_filters
 
@@ -37,7 +38,8 @@ def build_model(kind: str, params: dict, shape: DataShape):
 
 
 def build_mlp(params: dict, shape: DataShape):
-    """Dense layers of `params["units"]` (one width per hidden layer) on flattened inputs."""
+    """Dense layers of `params["units"]` (one width per hidden layer) on flattened inputs, the numeric
+    features first scaled and embedded as model.scaling and model.embedding say (`engine.numeric`)."""
     keras = import_keras()
     from keras import layers
 
@@ -47,6 +49,7 @@ def build_mlp(params: dict, shape: DataShape):
         if shape.rescale != 1.0:
             x = layers.Rescaling(shape.rescale)(x)
         x = layers.Flatten()(x)
+    x = numeric_layers(x, params, shape)  # (model.scaling, model.embedding)
     reg = keras.regularizers.L2(params["l2"]) if params.get("l2") else None
     for width in params["units"]:
         x = _dense_block(x, width, params, reg)

@@ -11,7 +11,7 @@ from pydantic import Field, WithJsonSchema, field_validator
 from nnlab.spec.kinds import searchable
 from nnlab.spec.layers import LAYER_SCHEMA, PRETRAINED_BASES, parse_layers
 from nnlab.spec.limits import MAX_CONV_BLOCKS, MAX_LAYERS
-from nnlab.spec.names import ACTIVATIONS
+from nnlab.spec.names import ACTIVATIONS, NUMERIC_EMBEDDINGS, NUMERIC_SCALINGS
 from nnlab.spec.section import Section
 
 
@@ -24,6 +24,16 @@ class MlpModel(Section):
     dropout: searchable(float, ge=0, lt=1) = Field(0.0, description="Dropout after each hidden layer.")
     batch_norm: searchable(bool) = Field(False, description="Batch normalization after each hidden layer.")
     l2: searchable(float, ge=0) = Field(0.0, description="L2 weight penalty of the hidden layers.")
+    scaling: searchable(str, options=NUMERIC_SCALINGS) = Field(
+        "standard", description="The numeric features: standard (as prepared: minus the mean, over the deviation), "
+                                "robust (minus the median, over the interquartile range, smoothly clipped to about ±3) "
+                                "or quantile (each value's training quantile sent to a normal's); inside the model.")
+    embedding: searchable(str, options=NUMERIC_EMBEDDINGS) = Field(
+        "none", description="Each numeric feature as a vector: none, periodic (learned frequencies, cos and sin, a "
+                            "linear layer: PLR) or piecewise (a piecewise-linear encoding over 32 quantile bins, "
+                            "then a linear layer); inside the model.")
+    embedding_size: searchable(int, ge=1, le=1024) = Field(
+        16, description="The numbers per numeric feature with an embedding.")
 
 
 class Augment(Section):

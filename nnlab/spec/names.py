@@ -18,6 +18,10 @@ class Meaning:
 
 
 ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")  # Keras's own names
+NUMERIC_SCALINGS = ("standard", "robust", "quantile")  # model.scaling (engine.numeric)
+NUMERIC_EMBEDDINGS = ("none", "periodic", "piecewise")  # model.embedding (engine.numeric)
+QUANTILES = 33  # their training quantiles per numeric feature: 32 bins for the piecewise-linear encoding
+FREQUENCIES = 48  # model.embedding periodic: frequencies per feature (rtdl's default)
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")  # data.source sklearn:NAME
 KERAS_SETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "boston_housing")  # data.source keras:NAME
 

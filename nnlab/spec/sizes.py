@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from nnlab.errors import shown
 from nnlab.spec.layersizes import RULES
 from nnlab.spec.limits import MODEL_MEMORY, limit
+from nnlab.spec.names import FREQUENCIES, QUANTILES
 from nnlab.spec.source import spec_source
 from nnlab.spec.space import probe_params
 
@@ -39,13 +40,14 @@ class Size:
         return float(self.parameters) * BYTES_PER_PARAMETER + float(self.activations) * BYTES_PER_ACTIVATION * batch
 
 
-def model_size(kind: str, params: dict, input_shape: tuple, outputs: int) -> Size | None:
+def model_size(kind: str, params: dict, input_shape: tuple, outputs: int, numeric: int | None = None) -> Size | None:
     """The size of the model the builder makes from `params` for inputs of `input_shape` and `outputs`
-    output units in all (several targets: their sum); None where there is no rule."""
+    output units in all (several targets: their sum); None where there is no rule. `numeric`: how many
+    inputs are numeric features (model.scaling, model.embedding; None: all of a row of features)."""
     counter = _Counter(tuple(input_shape))
     try:
         if kind == "mlp":
-            counter.mlp(params)
+            counter.mlp(params, numeric)
         elif kind == "cnn":
             counter.cnn(params)
         elif kind == "sequential":
@@ -93,10 +95,35 @@ class _Counter:
 
     # ---- nnlab's builders
 
-    def mlp(self, params: dict) -> None:
+    def mlp(self, params: dict, numeric: int | None) -> None:
+        if len(self.shape) == 1 and (numeric is None or numeric > 0):
+            self.numeric(params, self.shape[0] if numeric is None else numeric)
         self.flatten()
         for width in params["units"]:
             self._dense_block(width, params)
+
+    def numeric(self, params: dict, numeric: int) -> None:
+        """engine.numeric's layers: a frozen selection of the numeric features (and of the others), the
+        scaling's frozen figures, the embedding's weights."""
+        scaling, embedding = params.get("scaling", "standard"), params.get("embedding", "none")
+        if scaling == "standard" and embedding == "none":
+            return
+        width, size, bins = self.shape[0], int(params.get("embedding_size", 16)), QUANTILES - 1
+        others = width - numeric
+        parameters = width * numeric + width * others
+        if embedding == "piecewise":
+            parameters += 2 * numeric * bins + 2 * numeric * size + numeric * bins * size
+            numeric_out, tensors = numeric * size, 3 * numeric * bins + 4 * numeric * size
+        else:
+            parameters += {"robust": 2 * numeric, "quantile": 3 * numeric * bins + numeric}.get(scaling, 0)
+            tensors = {"robust": 2 * numeric, "quantile": 2 * numeric * bins + numeric}.get(scaling, 0)
+            numeric_out = numeric
+            if embedding == "periodic":
+                parameters += numeric * FREQUENCIES + numeric * 2 * FREQUENCIES * size + numeric * size
+                numeric_out = numeric * size
+                tensors += 5 * numeric * FREQUENCIES + 3 * numeric * size
+        self.out((numeric_out + others,), parameters, tensors=0)
+        self.activations += tensors + numeric + others + numeric_out + others
 
     def _dense_block(self, width: int, params: dict) -> None:
         self.dense(width, bias=not params["batch_norm"])
@@ -157,12 +184,13 @@ def machine_memory() -> float:
         return 16 * 1024**3
 
 
-def largest(spec, input_shape: tuple, outputs: int, rows: int) -> tuple[float, Size, dict] | None:
+def largest(spec, input_shape: tuple, outputs: int, rows: int,
+            numeric: int | None = None) -> tuple[float, Size, dict] | None:
     """The most memory a model of the space needs to train (bytes), its size and params: over both
     corners of the space and a few seeded random points; None when a model has no estimate."""
     found = None
     for params in probe_params(spec):
-        size = model_size(spec.model.kind, params, input_shape, outputs)
+        size = model_size(spec.model.kind, params, input_shape, outputs, numeric)
         if size is None:
             return None
         need = size.bytes(max(1, min(int(params["batch_size"]), rows)))
@@ -171,9 +199,9 @@ def largest(spec, input_shape: tuple, outputs: int, rows: int) -> tuple[float, S
     return found
 
 
-def check_space(spec, input_shape: tuple, outputs: int, rows: int) -> None:
+def check_space(spec, input_shape: tuple, outputs: int, rows: int, numeric: int | None = None) -> None:
     """Refuse (SpecError) a space whose largest model needs more memory to train than the limit."""
-    found = largest(spec, input_shape, outputs, rows)
+    found = largest(spec, input_shape, outputs, rows, numeric)
     if found is None:
         return
     need, size, params = found
