@@ -224,3 +224,14 @@ def test_no_column_is_left_out_when_none_gives_the_target_away(write, tmp_path):
     assert left_out(features, target) == []  # (close to a sum is not a sum)
     exact = pd.DataFrame({"y": features["a"] + features["b"]})
     assert left_out(features, exact) == [(["a", "b"], "'a' and 'b' add up to the target 'y' in every row")]
+
+
+def test_a_date_column_is_kept_though_every_row_has_its_own_date(write, tmp_path):
+    """(Found by benchmarks/quality.py's weather-dayfirst: init dropped the dates as "nearly unique text".)"""
+    rows = ["date,rain,temp"] + [f"{d % 28 + 1:02d}/{d // 28 % 12 + 1:02d}/{2012 + d // 336},{d % 7 * 0.5},{d % 30}"
+                                 for d in range(300)]
+    data = write("weather.csv", "\n".join(rows) + "\n")
+    out = tmp_path / "w.yaml"
+    result = runner.invoke(app, ["init", str(data), "--target", "temp", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "nearly unique" not in result.output and "date" not in load_spec(out).data.drop

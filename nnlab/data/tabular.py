@@ -131,9 +131,12 @@ def unlikely_target(series: pd.Series, name: str) -> bool:
 
 
 def nearly_unique_text(series: pd.Series) -> bool:
-    """Text (not numbers) with more distinct values than half its rows, of 20 or more: names, free text."""
+    """Text (not numbers, not dates) with more distinct values than half its rows, of 20 or more:
+    names, free text."""
     rows = int(series.notna().sum())
-    return not is_numeric(series) and as_numbers(series) is None and rows >= 20 and series.nunique() > 0.5 * rows
+    if is_numeric(series) or rows < 20 or series.nunique() <= 0.5 * rows or as_numbers(series) is not None:
+        return False
+    return not (dates.written_as_dates(series) or dates.looks_like_dates(series))
 
 
 # ------------------------------------------------------------------------------------ column types
