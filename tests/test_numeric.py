@@ -1,6 +1,8 @@
-"""model.scaling and model.embedding: the numeric features' training figures (`NumericStats`, no
-TensorFlow), the layers that use them (`engine.numeric`: what they compute, their parameter count as
-`spec.sizes` works it out, a saved model that loads with plain Keras), and the spec fields."""
+"""model.scaling, model.embedding and model.members: the numeric features' training figures
+(`NumericStats`, no TensorFlow), the layers that use them (`engine.numeric`: what they compute), the
+members of one model (`engine.members`: trained on the mean of their losses, predicting their mean),
+their parameter count as `spec.sizes` works it out, saved models that load with plain Keras and export,
+and the spec fields."""
 
 from __future__ import annotations
 
@@ -56,6 +58,10 @@ def test_the_spec_fields_are_searchable_and_name_their_choices():
     assert {"scaling", "embedding"} <= set(hyperparameters(spec))
     with pytest.raises(SpecError, match="periodic"):
         load_spec({"name": "n", "data": {"source": "sklearn:diabetes"}, "model": {"kind": "mlp", "embedding": "plr"}})
+    for members in (0, 65):
+        with pytest.raises(SpecError, match="members"):
+            load_spec({"name": "n", "data": {"source": "sklearn:diabetes"},
+                       "model": {"kind": "mlp", "members": members}})
 
 
 def test_specs_that_leave_the_new_fields_out_hash_as_before():
@@ -63,7 +69,8 @@ def test_specs_that_leave_the_new_fields_out_hash_as_before():
     from nnlab.spec.loader import spec_hash
 
     raw = {"name": "n", "data": {"source": "sklearn:diabetes"}, "model": {"kind": "mlp"}}
-    explicit = {**raw, "model": {"kind": "mlp", "scaling": "standard", "embedding": "none", "embedding_size": 16}}
+    explicit = {**raw, "model": {"kind": "mlp", "scaling": "standard", "embedding": "none", "embedding_size": 16,
+                                 "members": 1}}
     assert spec_hash(load_spec(raw)) == spec_hash(load_spec(explicit))
     assert spec_hash(load_spec(raw)) != spec_hash(load_spec({**raw, "model": {"kind": "mlp", "scaling": "robust"}}))
 
@@ -138,7 +145,8 @@ def test_the_layers_compute_what_the_papers_say():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["scaling: quantile, embedding: periodic", "scaling: robust, embedding: piecewise"])
+@pytest.mark.parametrize("model", ["scaling: quantile, embedding: periodic",
+                                   "scaling: robust, embedding: piecewise, members: 4", "members: 3"])
 def test_a_run_with_the_layers_exports_to_every_format_and_with_raw_inputs(tmp_path, model):
     """`nnlab export` checks each file against Keras on sample rows (`exportcheck`) before it says written."""
     from typer.testing import CliRunner
@@ -163,3 +171,43 @@ def test_a_run_with_the_layers_exports_to_every_format_and_with_raw_inputs(tmp_p
         result = runner.invoke(app, ["export", str(run), "-o", str(tmp_path / name), "--format", fmt, *extra])
         assert result.exit_code == 0, (fmt, result.output)
         assert (tmp_path / name).exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("classes", [0, 2, 3])
+def test_members_train_on_the_mean_of_their_losses_and_predict_their_mean(tmp_path, classes):
+    import keras
+
+    from nnlab.data.shape import DataShape
+    from nnlab.engine.models import build_model, compile_model, for_saving, inference_model
+    from nnlab.spec.sizes import model_size
+
+    x, numeric = _table()
+    task = "regression" if not classes else "classification"
+    shape = DataShape((5,), task, num_classes=classes, numeric=numeric)
+    params = {"units": [8], "activation": "relu", "dropout": 0.0, "batch_norm": True, "l2": 0.0, "members": 4,
+              "optimizer": "adam", "learning_rate": 1e-2}
+    model = build_model("mlp", params, shape)
+    assert model.count_params() == model_size("mlp", params, (5,), classes if classes > 2 else 1, 3).parameters
+    metrics = ["rmse"] if task == "regression" else ["f1"]
+    compile_model(model, params, shape, "mse" if task == "regression" else None, metrics)
+    y = x[:, 0] if task == "regression" else np.arange(len(x)) % classes
+    model.fit(x, y, epochs=2, verbose=0)
+    each = model.predict(x, verbose=0)  # (rows, members, units)
+    assert each.shape[1] == 4 and np.std(each, axis=1).mean() > 1e-4  # the members differ
+    if task == "regression":
+        want = np.mean((each[:, :, 0] - y[:, None]) ** 2)
+    elif classes == 2:
+        p = np.clip(each[:, :, 0], 1e-7, 1 - 1e-7)
+        want = -np.mean(y[:, None] * np.log(p) + (1 - y[:, None]) * np.log(1 - p))
+    else:
+        want = -np.mean(np.log(np.take_along_axis(each, y[:, None, None].repeat(4, 1), axis=2)))
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx(want, rel=1e-4)
+    mean = inference_model(model).predict(x, verbose=0)
+    np.testing.assert_allclose(mean, each.mean(axis=1), atol=1e-6)
+    if task == "regression":  # the metrics are of the mean prediction
+        assert logs["rmse"] == pytest.approx(np.sqrt(np.mean((mean[:, 0] - y) ** 2)), rel=1e-4)
+    saved = for_saving(model, params, shape, "mse" if task == "regression" else None, metrics)
+    saved.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras").predict(x, verbose=0), mean, atol=1e-6)

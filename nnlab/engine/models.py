@@ -20,6 +20,14 @@ from nnlab.data.rules import LOG_CEILING, TargetTransform
 from nnlab.data.shape import DataShape
 from nnlab.engine.backend import import_keras
 from nnlab.engine.blocks import augmentation, output
+from nnlab.engine.members import (
+    has_members,
+    member_output,
+    member_views,
+    members_mean,
+    memberwise_loss,
+    on_members_mean,
+)
 from nnlab.engine.numeric import numeric_layers
 from nnlab.spec.names import LOSSES, OPTIMIZERS, REGRESSION_METRICS, VALIDATION_ONLY_METRICS
 from nnlab.spec.sizes import block_filters
@@ -50,10 +58,14 @@ def build_mlp(params: dict, shape: DataShape):
             x = layers.Rescaling(shape.rescale)(x)
         x = layers.Flatten()(x)
     x = numeric_layers(x, params, shape)  # (model.scaling, model.embedding)
+    members = int(params.get("members", 1))
+    if members > 1:  # model.members: TabM-mini's K views of each row (engine.members)
+        x = member_views(x, members, embedded=params.get("embedding", "none") != "none")
     reg = keras.regularizers.L2(params["l2"]) if params.get("l2") else None
     for width in params["units"]:
         x = _dense_block(x, width, params, reg)
-    return keras.Model(inputs, output(x, shape), name="mlp")
+    out = member_output(x, shape, members) if members > 1 else output(x, shape)
+    return keras.Model(inputs, out, name="mlp")
 
 
 def build_sequential(params: dict, shape: DataShape):
@@ -129,9 +141,12 @@ AUGMENTATION_LAYERS = ("RandomFlip", "RandomRotation", "RandomZoom", "RandomCont
 
 def inference_model(model):
     """The model as it predicts: each random augmentation layer replaced by an Identity layer (what it
-    does at inference). The other layers are shared, weights and all, so the result predicts exactly as
-    `model.predict` does, however it is called or exported."""
+    does at inference), and a model of model.members the mean of its members. The other layers are
+    shared, weights and all, so the result predicts exactly as `model.predict` does (its members'
+    mean), however it is called or exported."""
     keras = import_keras()
+    if has_members(model):
+        model = members_mean(model)
     if not any(type(layer).__name__ in AUGMENTATION_LAYERS for layer in model.layers):
         return model
 
@@ -153,11 +168,12 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
         extra = {"momentum": 0.9} if params["optimizer"] == "sgd" else {}
         optimizer = optimizer_class(learning_rate=params["learning_rate"], **extra)
     loss = params.get("loss", loss)  # (train.loss may be searched)
+    members = int(params.get("members", 1)) if has_members(model) else 1
     if shape.heads:  # one loss and its metrics per target's output
-        pairs = {head: _loss_and_metrics(head_shape, loss, metrics) for head, head_shape in shape.heads}
+        pairs = {head: _loss_and_metrics(head_shape, loss, metrics, members) for head, head_shape in shape.heads}
         loss_fn, compiled = {h: p[0] for h, p in pairs.items()}, {h: p[1] for h, p in pairs.items()}
     else:
-        loss_fn, compiled = _loss_and_metrics(shape, loss, metrics)
+        loss_fn, compiled = _loss_and_metrics(shape, loss, metrics, members)
     with warnings.catch_warnings():  # (nnlab says it once, in the run's header: see placement._xla_kept)
         warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`")
         model.compile(optimizer=optimizer, loss=loss_fn, metrics=compiled, jit_compile=jit_compile,
@@ -168,8 +184,16 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
     model.optimizer.build(model.trainable_variables)  # (a loss-scaling wrapper under mixed precision)
 
 
-def _loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[str]) -> tuple:
-    """The loss and the Keras metrics of one output."""
+def _loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[str], members: int = 1) -> tuple:
+    """The loss and the Keras metrics of one output; of a model of model.members, the mean of the
+    members' losses and the metrics of their mean prediction."""
+    loss_fn, compiled = _stock_loss_and_metrics(shape, loss, metrics)
+    if members > 1:
+        return memberwise_loss(loss_fn, members), [on_members_mean(m) for m in compiled]
+    return loss_fn, compiled
+
+
+def _stock_loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[str]) -> tuple:
     keras = import_keras()
     if shape.task == "classification":
         from nnlab.engine.metrics import classification_metric

@@ -30,6 +30,7 @@ MAX_COLUMNS = ("NNLAB_MAX_COLUMNS", 10_000)
 # Keras's own graph code fails near a thousand layers (RecursionError).
 MAX_LAYERS = 100  # an mlp's hidden layers, a cnn's dense layers
 MAX_CONV_BLOCKS = 20  # each halves the image: 20 reach one pixel from 1024 long before
+MAX_MEMBERS = 64  # model.members (TabM trains 32)
 MAX_SEQUENTIAL_LAYERS = 300
 
 

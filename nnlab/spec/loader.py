@@ -102,7 +102,7 @@ HOW_NOT_WHAT = ("keep_decoded",)
 ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "dayfirst": None, "dates": [],
                        "keep": [], "positive_class": None,
                        "target_transform": "none", "frame": None},
-              "model": {"scaling": "standard", "embedding": "none", "embedding_size": 16},
+              "model": {"scaling": "standard", "embedding": "none", "embedding_size": 16, "members": 1},
               "train": {"class_weight": "none", "sync_batch_norm": False}}
 
 

@@ -10,7 +10,7 @@ from pydantic import Field, WithJsonSchema, field_validator
 
 from nnlab.spec.kinds import searchable
 from nnlab.spec.layers import LAYER_SCHEMA, PRETRAINED_BASES, parse_layers
-from nnlab.spec.limits import MAX_CONV_BLOCKS, MAX_LAYERS
+from nnlab.spec.limits import MAX_CONV_BLOCKS, MAX_LAYERS, MAX_MEMBERS
 from nnlab.spec.names import ACTIVATIONS, NUMERIC_EMBEDDINGS, NUMERIC_SCALINGS
 from nnlab.spec.section import Section
 
@@ -34,6 +34,10 @@ class MlpModel(Section):
                             "then a linear layer); inside the model.")
     embedding_size: searchable(int, ge=1, le=1024) = Field(
         16, description="The numbers per numeric feature with an embedding.")
+    members: searchable(int, ge=1, le=MAX_MEMBERS) = Field(
+        1, description="K > 1: an efficient ensemble of K members inside the one model (TabM-mini): shared hidden "
+                       "layers, each member its own input scales and output, trained on the mean of their losses, "
+                       "predicting their mean.")
 
 
 class Augment(Section):

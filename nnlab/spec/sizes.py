@@ -59,7 +59,7 @@ def model_size(kind: str, params: dict, input_shape: tuple, outputs: int, numeri
             return None
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         return None  # (an argument the rules do not know: Keras will say what is wrong with it)
-    counter.dense(outputs, bias=True, keep=False)
+    counter.output(outputs)
     return Size(counter.parameters, counter.activations)
 
 
@@ -74,6 +74,7 @@ class _Counter:
 
     def __init__(self, shape: tuple):
         self.shape, self.parameters, self.activations = shape, 0, math.prod(shape)
+        self.members = False  # model.members: a member axis before the features
 
     def out(self, shape: tuple, params: int = 0, tensors: int = 1) -> None:
         if any(d < 1 for d in shape):
@@ -95,10 +96,22 @@ class _Counter:
 
     # ---- nnlab's builders
 
+    def output(self, units: int) -> None:
+        """The output layer: one Dense, or each member's own (model.members: the shape is members × width)."""
+        if len(self.shape) == 2 and self.members:
+            members, width = self.shape
+            self.out((members, units), members * (width * units + units), tensors=0)
+        else:
+            self.dense(units, bias=True, keep=False)
+
     def mlp(self, params: dict, numeric: int | None) -> None:
         if len(self.shape) == 1 and (numeric is None or numeric > 0):
             self.numeric(params, self.shape[0] if numeric is None else numeric)
         self.flatten()
+        members = int(params.get("members", 1))
+        if members > 1:  # engine.members: each member's scales of the inputs
+            self.members = True
+            self.out((members, self.shape[0]), members * self.shape[0])
         for width in params["units"]:
             self._dense_block(width, params)
 
