@@ -113,6 +113,24 @@ def mean_over_targets(heads: list[str]):
     return MeanOverTargets()
 
 
+def learning_rate_schedule(params: dict, epochs: int):
+    """train.schedule cosine: a Keras callback that sets each epoch's learning rate to
+    learning_rate · (1 + cos(π · epoch / epochs)) / 2, from learning_rate at the first epoch towards 0
+    at the last (a pretrained base's fine-tuning phase: of its own learning rate); None for constant."""
+    if params.get("schedule", "constant") != "cosine":
+        return None
+    import keras
+
+    first = params["learning_rate"]
+    tuned_from = params.get("head_epochs", 0) if params.get("trainable_layers") else None
+
+    def rate(epoch: int, _current) -> float:
+        base = first * params["fine_tune_factor"] if tuned_from is not None and epoch >= tuned_from else first
+        return float(base * 0.5 * (1.0 + math.cos(math.pi * epoch / max(epochs, 1))))
+
+    return keras.callbacks.LearningRateScheduler(rate)
+
+
 def fit_targets(y: np.ndarray, shape: DataShape):
     """The targets as Keras fits them: a column of floats (regression, two classes) or class indices;
     with several targets, a dict of those per output."""

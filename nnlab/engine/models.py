@@ -166,14 +166,18 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
     if optimizer is None:
         optimizer_class = getattr(keras.optimizers, OPTIMIZERS[params["optimizer"]].keras)
         extra = {"momentum": 0.9} if params["optimizer"] == "sgd" else {}
+        if params.get("weight_decay") is not None:  # (left out: Keras's own default)
+            extra["weight_decay"] = params["weight_decay"]
         optimizer = optimizer_class(learning_rate=params["learning_rate"], **extra)
     loss = params.get("loss", loss)  # (train.loss may be searched)
     members = int(params.get("members", 1)) if has_members(model) else 1
+    smoothing = float(params.get("label_smoothing") or 0.0)
     if shape.heads:  # one loss and its metrics per target's output
-        pairs = {head: _loss_and_metrics(head_shape, loss, metrics, members) for head, head_shape in shape.heads}
+        pairs = {head: _loss_and_metrics(head_shape, loss, metrics, members, smoothing)
+                 for head, head_shape in shape.heads}
         loss_fn, compiled = {h: p[0] for h, p in pairs.items()}, {h: p[1] for h, p in pairs.items()}
     else:
-        loss_fn, compiled = _loss_and_metrics(shape, loss, metrics, members)
+        loss_fn, compiled = _loss_and_metrics(shape, loss, metrics, members, smoothing)
     with warnings.catch_warnings():  # (nnlab says it once, in the run's header: see placement._xla_kept)
         warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`")
         model.compile(optimizer=optimizer, loss=loss_fn, metrics=compiled, jit_compile=jit_compile,
@@ -184,21 +188,24 @@ def compile_model(model, params: dict, shape: DataShape, loss: str | None, metri
     model.optimizer.build(model.trainable_variables)  # (a loss-scaling wrapper under mixed precision)
 
 
-def _loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[str], members: int = 1) -> tuple:
+def _loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[str], members: int = 1,
+                      smoothing: float = 0.0) -> tuple:
     """The loss and the Keras metrics of one output; of a model of model.members, the mean of the
-    members' losses and the metrics of their mean prediction."""
-    loss_fn, compiled = _stock_loss_and_metrics(shape, loss, metrics)
+    members' losses and the metrics of their mean prediction. `smoothing`: train.label_smoothing."""
+    loss_fn, compiled = _stock_loss_and_metrics(shape, loss, metrics, smoothing)
     if members > 1:
         return memberwise_loss(loss_fn, members), [on_members_mean(m) for m in compiled]
     return loss_fn, compiled
 
 
-def _stock_loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[str]) -> tuple:
+def _stock_loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[str], smoothing: float = 0.0) -> tuple:
     keras = import_keras()
     if shape.task == "classification":
         from nnlab.engine.metrics import classification_metric
 
         loss_fn = "binary_crossentropy" if shape.binary else "sparse_categorical_crossentropy"
+        if smoothing:
+            loss_fn = smoothed_crossentropy(shape, smoothing)
         accuracy = keras.metrics.BinaryAccuracy if shape.binary else keras.metrics.SparseCategoricalAccuracy
         return loss_fn, [accuracy(name="accuracy")] + [classification_metric(m, shape.num_classes, shape.binary)
                                                        for m in metrics if m in VALIDATION_ONLY_METRICS]
@@ -208,6 +215,25 @@ def _stock_loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[st
     if shape.transform is not None:
         known = {name: _in_target_units(metric, shape.transform) for name, metric in known.items()}
     return loss_fn, [known[m](name=m) for m in metrics if m in known]
+
+
+def smoothed_crossentropy(shape: DataShape, smoothing: float):
+    """train.label_smoothing: Keras's binary crossentropy with its own label_smoothing; for several
+    classes, the crossentropy against (1 - smoothing) · one-hot + smoothing / classes (Keras's sparse
+    crossentropy has no smoothing)."""
+    keras = import_keras()
+    if shape.binary:
+        return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
+    ops, classes = keras.ops, shape.num_classes
+
+    class SmoothedCrossentropy(keras.losses.Loss):
+        def call(self, y_true, y_pred):
+            if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
+                y_true = ops.squeeze(y_true, -1)
+            target = ops.one_hot(ops.cast(y_true, "int32"), classes) * (1.0 - smoothing) + smoothing / classes
+            return keras.losses.categorical_crossentropy(target, y_pred)
+
+    return SmoothedCrossentropy(name="smoothed_crossentropy")
 
 
 def _in_target_units(metric_class, transform: TargetTransform):
@@ -266,7 +292,8 @@ def for_saving(model, params: dict, shape: DataShape, loss: str | None, metrics:
         saved = in_target_units(inference_model(model), shape)
     optimizer = model.optimizer if getattr(model, "optimizer", None) is not None and not members else None
     stock = [m for m in metrics if m not in VALIDATION_ONLY_METRICS]
-    compile_model(saved, params, shape.in_own_units(), loss, stock, optimizer=optimizer)
+    plain = {**params, "label_smoothing": 0.0}  # (Keras's own losses only)
+    compile_model(saved, plain, shape.in_own_units(), loss, stock, optimizer=optimizer)
     return saved
 
 

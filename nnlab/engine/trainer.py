@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from nnlab.data.dataset import Dataset
-from nnlab.engine.callbacks import fit_targets, keras_callbacks, mean_over_targets
+from nnlab.engine.callbacks import fit_targets, keras_callbacks, learning_rate_schedule, mean_over_targets
 from nnlab.engine.models import build_model, compile_model, for_saving
 from nnlab.engine.pipeline import Rows, TrainingData, fold_indices
 from nnlab.engine.pruning import MedianRule, pruning_callback
@@ -111,6 +111,8 @@ class Trainer:
         callbacks = [stop_on_nan(params["learning_rate"])]
         if self.shape.heads:
             callbacks.insert(0, mean_over_targets([head for head, _ in self.shape.heads]))
+        schedule = learning_rate_schedule(params, epochs)
+        callbacks += [schedule] if schedule else []
         self._fit(model, params, everything.batches(params["batch_size"]), epochs=epochs, callbacks=callbacks,
                   class_weight=self.class_weight(params, y), verbose=0)
         return model, len(x)
@@ -174,6 +176,9 @@ class Trainer:
             callbacks.insert(0, mean_over_targets([head for head, _ in self.shape.heads]))
         if self.on_epoch_end is not None:
             callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=self.on_epoch_end))
+        schedule = learning_rate_schedule(params, self.spec.search.max_epochs or self.spec.train.epochs)
+        if schedule is not None:
+            callbacks.append(schedule)
         es = self.spec.train.early_stopping
         if es:
             monitor = es.monitor or self.objective

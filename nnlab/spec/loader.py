@@ -103,7 +103,8 @@ ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "da
                        "keep": [], "positive_class": None,
                        "target_transform": "none", "frame": None},
               "model": {"scaling": "standard", "embedding": "none", "embedding_size": 16, "members": 1},
-              "train": {"class_weight": "none", "sync_batch_norm": False}}
+              "train": {"class_weight": "none", "sync_batch_norm": False, "weight_decay": None, "schedule": "constant",
+                        "label_smoothing": 0.0}}
 
 
 def spec_hash(spec: schema.Spec, csv_reader: int | None = schema.CSV_READER) -> str:

@@ -18,6 +18,7 @@ class Meaning:
 
 
 ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")  # Keras's own names
+SCHEDULES = ("constant", "cosine")  # train.schedule (engine.callbacks.schedule)
 NUMERIC_SCALINGS = ("standard", "robust", "quantile")  # model.scaling (engine.numeric)
 NUMERIC_EMBEDDINGS = ("none", "periodic", "piecewise")  # model.embedding (engine.numeric)
 QUANTILES = 33  # their training quantiles per numeric feature: 32 bins for the piecewise-linear encoding

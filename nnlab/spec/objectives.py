@@ -140,6 +140,7 @@ def check_task(spec: schema.Spec, task: str, heads: list[tuple[str, str]] | None
         raise source.error(("search", "objective"), f"train.loss is searched, so {spec.objective_name()} is in a "
                            "different unit in each trial and cannot rank them; use val_mae, val_rmse or val_r2 "
                            "(add it to train.metrics)")
+    _check_smoothing(spec, tasks, source)
     weights = spec.train.class_weight
     if (weights.values() if is_space(weights) else [weights]) != ["none"] and (heads or task != "classification"):
         why = "one target" if heads else "classification"
@@ -154,3 +155,16 @@ def check_task(spec: schema.Spec, task: str, heads: list[tuple[str, str]] | None
                 f"{shown(name)} is not computed for this {task} task{did_you_mean(name, names)}; "
                 f"available: {', '.join(names)}",
             )
+
+
+def _check_smoothing(spec, tasks: set, source) -> None:
+    """train.label_smoothing: for classes only, and a searched one changes the loss's unit per trial."""
+    smoothing = spec.train.label_smoothing
+    if is_space(smoothing) or smoothing:
+        if "classification" not in tasks:
+            raise source.error(("train", "label_smoothing"), "label smoothing applies to classes; leave "
+                                                             "train.label_smoothing out for a regression")
+    if is_space(smoothing) and re.fullmatch(r"(val_)?(\w+_)?loss", spec.objective_name()):
+        raise source.error(("search", "objective"), f"train.label_smoothing is searched, so {spec.objective_name()} "
+                           "is a different loss in each trial and cannot rank them; use val_accuracy (or val_f1, "
+                           "val_auc with train.metrics)")

@@ -215,6 +215,15 @@ class TrainSpec(Section):
         "none", description="Classification: 'balanced' weighs each class by the inverse of its share of the "
                             "training rows."
     )
+    weight_decay: searchable(float, ge=0, le=1, optional=True) = Field(
+        None, description="Decoupled weight decay (each step, weights shrink by learning_rate × this); left out: "
+                          "Keras's default (0.004 for adamw, none for the others).")
+    schedule: searchable(str, options=names.SCHEDULES) = Field(
+        "constant", description="The learning rate over a trial's epochs: constant, or cosine (from learning_rate "
+                                "down to 0 at the last epoch, epoch by epoch).")
+    label_smoothing: searchable(float, ge=0, lt=1) = Field(
+        0.0, description="Classification: the crossentropy's targets are 1 - x for the true class and x / classes "
+                         "added to every class.")
     jit_compile: bool = Field(
         False, description="Compile each train step with XLA. Off by default: on a CPU it made short trials slower."
     )
