@@ -235,3 +235,27 @@ def test_a_date_column_is_kept_though_every_row_has_its_own_date(write, tmp_path
     result = runner.invoke(app, ["init", str(data), "--target", "temp", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "nearly unique" not in result.output and "date" not in load_spec(out).data.drop
+
+
+def test_skewed_counts_get_the_poisson_loss_and_a_table_the_tabular_recipe(write, tmp_path):
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=400)
+    visits = rng.poisson(np.exp(0.8 * x + 0.3)) * rng.integers(1, 4, 400)  # few large counts: skewed
+    data = write("visits.csv", "x,visits\n" + "".join(f"{a:.3f},{v}\n" for a, v in zip(x, visits)))
+    out = tmp_path / "v.yaml"
+    result = runner.invoke(app, ["init", str(data), "--target", "visits", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "holds counts (whole numbers, 0 or more) and is skewed" in result.output
+    spec = load_spec(out)
+    assert spec.train.loss == "poisson" and spec.data.target_transform == "none"
+    assert spec.model.embedding == "piecewise" and spec.model.members == 8
+
+
+def test_a_category_of_many_values_gets_a_column_each(write, tmp_path):
+    rows = ["state,x,y"] + [f"s{i % 45},{i % 7},{(i % 45) * 0.5 + i % 7}" for i in range(450)]
+    data = write("places.csv", "\n".join(rows) + "\n")
+    out = tmp_path / "p.yaml"
+    result = runner.invoke(app, ["init", str(data), "--target", "y", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_spec(out).data.categories == 45
+    assert "# 'state' has 45 values: a column each" in out.read_text()

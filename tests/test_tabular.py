@@ -203,3 +203,20 @@ def test_several_targets_load_as_one_column_each(write):
         check_task(load_spec(spec, ["train.class_weight=balanced"]), data.task, data.heads)
     with pytest.raises(SpecError, match="did you mean `val_count_loss`"):
         load_spec(spec, ["search.objective=val_cont_loss"])
+
+
+def test_data_categories_sets_how_many_values_get_a_column_and_a_note_says_when_some_share_other(tmp_path):
+    from nnlab.data.load import load_data
+    from nnlab.spec.loader import spec_from_dict
+
+    states = [f"s{i % 40}" for i in range(400)]
+    (tmp_path / "t.csv").write_text("state,x,y\n" + "".join(f"{s},{i % 7},{i % 3}\n" for i, s in enumerate(states)))
+    for most, width in ((30, 31), (50, 40)):
+        spec = spec_from_dict({"name": "c", "data": {"source": "csv", "path": str(tmp_path / "t.csv"), "target": "y",
+                                                     "task": "regression", "categories": most},
+                               "model": {"kind": "mlp"}})
+        data = load_data(spec)
+        column = data.source.columns[0]
+        assert len(column.categories) + column.other == width
+        said = any("'state' has 40 values: the 30 most frequent" in n for n in data.notes)
+        assert said == (most == 30)

@@ -56,7 +56,7 @@ def load_csv(data: CsvData, seed: int, frame=None) -> Dataset:
         train_idx, val_idx = split(y, task if len(encoded) == 1 else "regression", data.validation_split, seed, notes)
         train_frame, val_frame = features.iloc[train_idx], features.iloc[val_idx]
         y_train, y_val = y[train_idx], y[val_idx]
-    record = tabular.fit_preprocessing(train_frame, columns)
+    record = tabular.fit_preprocessing(train_frame, columns, data.categories, notes)
     source = TablePrep(record, data.target, tabular.READER, tuple(data.na_values))
     several = [Target(t, task_, classes, head_name(t)) for t, (_, classes, task_) in zip(targets, encoded)] \
         if len(encoded) > 1 else []

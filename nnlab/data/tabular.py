@@ -23,9 +23,9 @@ from nnlab.data.preparation import CategoricalColumn, DateColumn, NumericColumn
 from nnlab.data.preparation import Column as ColumnPrep
 from nnlab.data.rules import is_whole, standardization
 from nnlab.errors import DataError, did_you_mean
-from nnlab.spec.schema import CSV_READER
+from nnlab.spec.schema import CATEGORIES, CSV_READER
 
-MAX_CATEGORIES = 30  # one-hot the most frequent categories; the rest share an "other" column
+MAX_CATEGORIES = CATEGORIES  # one-hot the most frequent categories; the rest share an "other" column
 READER = CSV_READER  # recorded in preprocessing.json (runs read by the first version of the rules have none)
 _PLAIN_NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
@@ -276,8 +276,11 @@ def _plain(value):
 # ------------------------------------------------------------------------------------ preprocessing
 
 
-def fit_preprocessing(frame: pd.DataFrame, columns: list[Column]) -> list[ColumnPrep]:
-    """Per feature column, what the training rows say is needed to turn it into numbers."""
+def fit_preprocessing(frame: pd.DataFrame, columns: list[Column], most: int = MAX_CATEGORIES,
+                      notes: list[str] | None = None) -> list[ColumnPrep]:
+    """Per feature column, what the training rows say is needed to turn it into numbers; a
+    categorical column one-hots its `most` most frequent values (data.categories), said in `notes`
+    when it has more."""
     record: list[ColumnPrep] = []
     for column in columns:
         series = frame[column.name]
@@ -292,8 +295,11 @@ def fit_preprocessing(frame: pd.DataFrame, columns: list[Column]) -> list[Column
             record.append(DateColumn(column.name, stats, column.date_format))
         else:
             counts = series.dropna().map(_keys(series)).value_counts()
-            kept = sorted((str(c) for c in counts.index[:MAX_CATEGORIES]), key=_natural)
-            record.append(CategoricalColumn(column.name, kept, len(counts) > MAX_CATEGORIES,
+            kept = sorted((str(c) for c in counts.index[:most]), key=_natural)
+            if len(counts) > most and notes is not None:
+                notes.append(f"column {column.name!r} has {len(counts)} values: the {most} most frequent get a column "
+                             "each, the rest share one, other (data.categories sets how many)")
+            record.append(CategoricalColumn(column.name, kept, len(counts) > most,
                                             bool(series.isna().any())))
     return record
 

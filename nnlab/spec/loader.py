@@ -100,7 +100,7 @@ HOW_NOT_WHAT = ("keep_decoded",)
 # Spec keys added after nnlab 0.1, left out of the hash while they hold their default: a spec that does
 # not use them hashes as it always did, so its runs resume.
 ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "dayfirst": None, "dates": [],
-                       "keep": [], "positive_class": None,
+                       "keep": [], "positive_class": None, "categories": schema.CATEGORIES,
                        "target_transform": "none", "frame": None},
               "model": {"scaling": "standard", "embedding": "none", "embedding_size": 16, "members": 1},
               "train": {"class_weight": "none", "sync_batch_norm": False, "weight_decay": None, "schedule": "constant",

@@ -34,6 +34,7 @@ from nnlab.spec.modelschema import (  # noqa: F401  (re-exported: the schema is 
 )
 from nnlab.spec.section import Section
 
+CATEGORIES = 30  # data.categories' default: one-hot columns per categorical column
 CSV_READER = 2  # the version of nnlab's rules for reading CSV files; part of a CSV spec's hash
 ACTIVATIONS, SKLEARN_SETS, KERAS_SETS = names.ACTIVATIONS, names.SKLEARN_SETS, names.KERAS_SETS
 OPTIMIZERS = tuple(names.OPTIMIZERS)
@@ -110,6 +111,9 @@ class CsvData(_DataBase):
     dayfirst: bool | None = Field(None, description="Dates like 01/12/2017 have the day first; detected per column "
                                                     "when absent (month first when the values cannot tell).")
     dates: list[str] = Field([], description="Columns to read as dates.")
+    categories: int = Field(CATEGORIES, ge=1, le=1000, description="Per categorical column, how many of its most "
+                                                                  "frequent values get a one-hot column; the rest "
+                                                                  "share one, other.")
     keep: list[str] = Field([], description="Columns never left out automatically (as identifiers, free text, row "
                                             "numbers or constant).")
     frame: FrameRecord | None = Field(None, description="Written by nnlab, not by hand: the DataFrame that "

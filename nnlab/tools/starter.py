@@ -21,6 +21,9 @@ from nnlab.spec.schema import IMAGE_FORMATS
 FOLDS_BELOW = 300  # rows: below, init writes data.folds: 5 (a 20% split would hold fewer than 60 rows)
 
 
+WIDEST = 255  # the most one-hot columns init writes for one categorical column (data.categories)
+
+
 @dataclass
 class Look:
     """What `init` found in the data, and the spec lines it suggests."""
@@ -34,6 +37,7 @@ class Look:
     imbalanced: bool = False
     classes: int = 0
     baseline: bool = False  # a table of one target: search.baseline gbm
+    train_lines: list[str] = field(default_factory=list)  # the train section's own lines
 
 
 def look(path: Path, targets: list[str], spec_dir: Path) -> Look:
@@ -52,7 +56,7 @@ def look(path: Path, targets: list[str], spec_dir: Path) -> Look:
 def _look_csv(path: Path, rel: str, targets: list[str]) -> Look:
     from nnlab.data.csvdata import check_rows, target_rows
     from nnlab.data.rules import infer_task
-    from nnlab.data.tabular import ReadOptions, column_types, looks_like_row_number, read_csv
+    from nnlab.data.tabular import MAX_CATEGORIES, ReadOptions, column_types, looks_like_row_number, read_csv
     from nnlab.tools.startercolumns import left_out
 
     notes: list[str] = []  # (what reading the file decided: its encoding, compression, the spellings of missing)
@@ -82,6 +86,11 @@ def _look_csv(path: Path, rel: str, targets: list[str]) -> Look:
                    f"  target: {_yaml(targets[0] if len(targets) == 1 else targets)}"]
     if gone:
         look_.lines.append(f"  drop: {_yaml(gone)}   # not features: see the notes above")
+    values = {c.name: int(features[c.name].nunique()) for c in columns if c.kind == "categorical"}
+    widest = max(values, key=values.get, default=None)
+    if widest is not None and values[widest] > MAX_CATEGORIES:  # (measured: quality.py's airports; README)
+        look_.lines.append(f"  categories: {min(values[widest], WIDEST)}   # {widest!r} has {values[widest]} values: "
+                           f"a column each (at most {WIDEST}; default {MAX_CATEGORIES})")
     look_.baseline = len(targets) == 1
     if len(targets) == 1:
         if look_.task == "classification":
@@ -102,10 +111,16 @@ def _look_quantity(values, target: str, look_: Look, alone: bool) -> None:
     values = values.dropna().astype(float)
     look_.comments.append(f"target {'' if alone else repr(target) + ' '}range {values.min():.4g} to "
                           f"{values.max():.4g} (mean {values.mean():.4g})")
-    if values.min() >= 0 and is_whole(values.to_numpy()):
+    counts = values.min() >= 0 and is_whole(values.to_numpy())
+    skew = skewness(values)
+    if counts and skew > SKEWED and alone:  # (measured: benchmarks/quality.py's randhie; README, Results)
+        look_.comments.append(f"the target {target!r} holds counts (whole numbers, 0 or more) and is skewed "
+                              f"(skewness {skew:.1f}): fitted with train.loss: poisson, as counts, never below 0")
+        look_.train_lines.append("  loss: poisson   # the target holds skewed counts; leave out for mse")
+        return
+    if counts:
         look_.comments.append(f"the target {target!r} holds counts (whole numbers, 0 or more): train.loss: poisson "
                               "fits them as counts and never predicts below 0; try it (without target_transform)")
-    skew = skewness(values)
     if values.min() >= 0 and skew > SKEWED and alone:
         look_.comments.append(f"the target is positive and skewed (skewness {skew:.1f}: a few large values): it is "
                               "fitted as log(1 + y), so they do not dominate the loss; predictions and metrics "
@@ -272,7 +287,7 @@ def starter_spec(path: str | Path, output: str | Path, target: str | list[str] |
         body += [f"  folds: 5   # fewer than {FOLDS_BELOW} rows: each configuration is scored by 5-fold "
                  "cross-validation, not on one small split"]
     body += [""]
-    body += _model_lines(kind, small)
+    body += _model_lines(kind, small, table=found.source == "csv")
     batch = "[16, 32]" if found.rows < 500 else "[32, 64]" if found.rows < 20000 else "[64, 128]"
     epochs = 50 if small else 30
     body += ["train:",
@@ -281,6 +296,7 @@ def starter_spec(path: str | Path, output: str | Path, target: str | list[str] |
              "  learning_rate: {float: [0.0003, 0.01], log: true}",
              "  early_stopping: {patience: 5}   # stop a trial once the objective stops improving",
              f"  metrics: {metrics}",
+             *found.train_lines,
              *(["  class_weight: {choice: [none, balanced]}   # balanced: the rare classes weigh more in the loss"]
                if found.imbalanced else []),
              "",
@@ -295,15 +311,19 @@ def starter_spec(path: str | Path, output: str | Path, target: str | list[str] |
     return "\n".join(header + body), found
 
 
-def _model_lines(kind: str, small: bool) -> list[str]:
-    """The spec's model section: an MLP whose layers suit the data's size, or a small CNN."""
+def _model_lines(kind: str, small: bool, table: bool = False) -> list[str]:
+    """The spec's model section: an MLP whose layers suit the data's size (for a table, with the modern
+    tabular recipe: piecewise-linear embeddings and 8 members), or a small CNN."""
     if kind == "mlp":
         units = "[16, 32, 64]" if small else "[64, 128, 256]"
+        recipe = ["  embedding: piecewise   # each number as a vector (32 quantile bins); none: as it is",
+                  "  members: 8   # 8 members in one model, trained together, predicting their mean (TabM)"]
         return ["model:", "  kind: mlp",
                 "  layers: {int: [1, 3]}",
                 f"  units: {{choice: {units}}}" + ("        # small data: small layers" if small else ""),
                 "  activation: relu",
                 "  dropout: {float: [0.0, 0.3], step: 0.1}",
+                *(recipe if table else []),
                 ""]
     return ["model:", "  kind: cnn",
             "  conv_blocks: {int: [2, 3]}",
