@@ -95,15 +95,13 @@ def memberwise_loss(loss_fn, members: int):
     its name) per member and row; Keras then averages it over both (the mean of the members' losses)."""
     keras = import_keras()
     ops = keras.ops
-    base = keras.losses.get({"class_name": _LOSS_CLASSES[loss_fn], "config": {}}) if isinstance(loss_fn, str) \
-        else loss_fn
+    base = getattr(keras.losses, _LOSS_CLASSES[loss_fn])() if isinstance(loss_fn, str) else loss_fn
 
     def memberwise(y_true, y_pred):
         if len(y_pred.shape) == 2:  # (Keras squeezed a single unit away)
             y_pred = ops.expand_dims(y_pred, -1)
-        y_true = ops.reshape(y_true, (-1, 1) + tuple(1 for _ in y_pred.shape[2:]) if y_pred.shape[-1] == 1
-                             else (-1, 1))
-        y_true = ops.repeat(y_true, members, axis=1)
+        one_unit = y_pred.shape[-1] == 1  # a value or a probability per member, else class probabilities
+        y_true = ops.repeat(ops.reshape(y_true, (-1, 1, 1) if one_unit else (-1, 1)), members, axis=1)
         return base.call(y_true, y_pred)
 
     memberwise.__name__ = f"memberwise_{base.name}"
@@ -115,7 +113,8 @@ _LOSS_CLASSES = {"binary_crossentropy": "BinaryCrossentropy",
 
 
 def on_members_mean(metric):
-    """`metric` updated with the members' mean prediction (the one every prediction uses)."""
+    """`metric` updated with the members' mean prediction (the one every prediction uses). Its own
+    `update_state` is wrapped on the instance, so nnlab's and Keras's metrics alike need no subclass."""
     ops = import_keras().ops
     update = metric.update_state
 
