@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnlab.spec.names import FREQUENCIES, QUANTILES  # noqa: F401  (the layers' sizes, re-exported)
+from nnlab.spec.names import QUANTILES
 
 
 @dataclass(frozen=True, eq=False)

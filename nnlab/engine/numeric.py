@@ -26,9 +26,10 @@ import math
 
 import numpy as np
 
-from nnlab.data.numericstats import FREQUENCIES, QUANTILES, NumericStats
+from nnlab.data.numericstats import NumericStats
 from nnlab.data.shape import DataShape
 from nnlab.engine.backend import import_keras
+from nnlab.spec.names import FREQUENCIES, QUANTILES
 
 FREQUENCY_SCALE = 0.1  # periodic: the frequencies' initial standard deviation (rtdl: 0.01 to 100; tuned)
 BINS = QUANTILES - 1
