@@ -134,6 +134,8 @@ CASES = [
      "target_transform"),
     ("transform-log-negative", "data: {source: npz, path: a.npz, target_transform: log}\n" + OK_MODEL,
      {"a.npz": lambda path: npz(path, x=np.ones((30, 2)), y=np.linspace(-2.5, 3, 30))}, [], "goes down to -2.5"),
+    ("transform-auto-images", "data: {source: npz, path: a.npz, target_transform: auto}\n" + OK_MODEL,
+     {"a.npz": lambda path: npz(path, x=np.ones((30, 8, 8, 1)), y=np.linspace(0, 3, 30))}, [], "for images choose"),
     ("metric-unknown", IRIS + "train: {metrics: [f2]}\n", {}, [], "unknown metric 'f2'"),
     ("metric-wrong-task", IRIS + "train: {metrics: [r2]}\n", {}, [], "does not fit a classification task"),
     ("patience-zero", IRIS + "train: {early_stopping: {patience: 0}}\n", {}, [], "patience"),

@@ -34,7 +34,7 @@ def test_regression_target_chosen_and_existing_file_kept(write, tmp_path):
     result = runner.invoke(app, ["init", "--data", str(data), "--target", "PRICE", "-o", str(out)])
     assert result.exit_code == 0, result.output
     spec = load_spec(out)
-    assert spec.data.task == "regression" and spec.search.objective == "val_loss" and spec.data.target == "price"
+    assert spec.data.task == "regression" and spec.search.objective == "val_r2" and spec.data.target == "price"
     assert spec.data.target_transform == "none"  # an even spread of prices: fitted as it is
     assert spec.search.max_trials is None and spec.search.max_minutes == 10  # a time budget, not a trial count
     assert spec.data.folds == 5 and "fewer than 300 rows" in out.read_text()  # 80 rows: selection by 5-fold CV
@@ -120,7 +120,7 @@ def test_several_rare_classes_get_macro_f1(write, tmp_path):
     assert spec.train.class_weight.values() == ["none", "balanced"]
 
 
-def test_a_positive_skewed_target_is_fitted_as_log_and_init_says_why(write, tmp_path):
+def test_a_positive_skewed_target_gets_the_log_or_none_choice_and_init_says_why(write, tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=300)
     rows = [f"{a:.3f},{20 * np.exp(1.2 * a + 0.3 * rng.normal()):.2f}" for a in x]
@@ -128,7 +128,7 @@ def test_a_positive_skewed_target_is_fitted_as_log_and_init_says_why(write, tmp_
     result = runner.invoke(app, ["init", "--data", str(data), "-o", str(tmp_path / "e.yaml")])
     assert result.exit_code == 0, result.output
     assert "positive and skewed (skewness" in result.output
-    assert load_spec(tmp_path / "e.yaml").data.target_transform == "log"
+    assert load_spec(tmp_path / "e.yaml").data.target_transform == "auto"
 
 
 def test_the_run_is_named_after_the_data_or_the_folder_above_a_generic_name(tmp_path):
@@ -191,7 +191,7 @@ def test_several_targets_from_the_command_line_in_both_forms(write, tmp_path):
         assert "cnt" in spec.data.drop  # (it is their sum: it gives both away)
         assert "'cnt' equals the sum of the targets 'casual' and 'registered'" in result.output
         assert "targets: 'casual', 'registered' (one output each)" in out.read_text()
-        assert spec.search.objective == "val_loss"
+        assert spec.search.objective == "val_r2"  # (the mean of the heads' R²)
     result = runner.invoke(app, ["init", str(data), "--target", "cnt", "--target", "CNT", "-o", str(out), "--force"])
     assert result.exit_code == 2 and "names a column twice" in result.output
 

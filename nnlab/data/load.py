@@ -53,7 +53,7 @@ def load_data(spec: Spec, frame=None, decoded=None) -> Dataset:
             raise DataError(f"data.folds: {folds} folds need at least {2 * folds} rows; the data has {rows}")
         dataset.folds = folds
     _positive_class(dataset, spec)
-    _target_transform(dataset, spec.data.target_transform)
+    _target_transform(dataset, spec.data.target_transform, spec.seed)
     _check_counts(spec, dataset)
     if len(dataset.x_train) < 2 or len(dataset.x_val) < 1:
         raise DataError(f"Too little data to train and validate: {dataset.summary()}")
@@ -105,26 +105,41 @@ def _check_counts(spec: Spec, data: Dataset) -> None:
                             "mse, mae or huber")
 
 
-def _target_transform(dataset: Dataset, kind: str) -> None:
+def _target_transform(dataset: Dataset, kind: str, seed: int) -> None:
     """data.target_transform: each regression target's transform, fitted on the training rows (its
-    preparation records it) and said in a note."""
+    preparation records it) and said in a note. `auto`: log(1 + y) or none, whichever a probe on the
+    training rows scores better in the target's units (`data.targetchoice`)."""
     if kind == "none":
         return
+    if kind == "auto" and dataset.kind == "images":
+        raise DataError("data.target_transform: auto probes with gradient boosting on a table's columns; for "
+                        "images choose log or none yourself")
     if not dataset.targets:
         if dataset.task != "regression":
             raise DataError(f"data.target_transform: {kind} applies to a regression target; this one is "
                             "classification (leave data.target_transform out)")
         table = dataset.preparation.table
         name = str((table.target if table else None) or "y")
-        dataset.target_transform = _fit(kind, dataset.y_train, dataset.y_val, name)
-        dataset.notes.append(dataset.target_transform.describe(name))
+        dataset.target_transform = _fitted(dataset, kind, dataset.y_train, dataset.y_val, name, seed)
         return
     regression = [(i, t) for i, t in enumerate(dataset.targets) if t.task == "regression"]
     if not regression:
         raise DataError(f"data.target_transform: {kind} applies to regression targets; these are all classification")
     for i, target in regression:
-        target.transform = _fit(kind, dataset.y_train[:, i], dataset.y_val[:, i], target.name)
-        dataset.notes.append(target.transform.describe(target.name))
+        target.transform = _fitted(dataset, kind, dataset.y_train[:, i], dataset.y_val[:, i], target.name, seed)
+
+
+def _fitted(dataset: Dataset, kind: str, train, val, name: str, seed: int) -> TargetTransform | None:
+    """One target's transform (None: as it is), with its note."""
+    if kind == "auto":
+        from nnlab.data.targetchoice import choose_transform  # (scikit-learn: only this choice needs it)
+
+        choice = choose_transform(dataset.x_train, train, val, name, seed)
+        dataset.notes.append(choice.note)
+        return choice.transform
+    transform = _fit(kind, train, val, name)
+    dataset.notes.append(transform.describe(name))
+    return transform
 
 
 def _fit(kind: str, train, val, name: str) -> TargetTransform:

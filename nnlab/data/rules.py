@@ -56,7 +56,7 @@ def standardization(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # ------------------------------------------------------------------------------------ the target's scale
 
-SKEWED = 2.0  # a positive target with a skewness above this is fitted as log(1 + y) by `nnlab init`'s spec
+SKEWED = 2.0  # a positive target skewed past this gets `data.target_transform: auto` from `nnlab init`
 
 
 def skewness(values) -> float:

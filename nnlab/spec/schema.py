@@ -63,9 +63,10 @@ class _DataBase(Section):
         None, ge=2, le=20, description="Cross-validate every trial over K folds of all the rows (small data): "
                                        "its score is the mean of the folds' scores."
     )
-    target_transform: Literal["none", "log", "standardize"] = Field(
+    target_transform: Literal["none", "log", "standardize", "auto"] = Field(
         "none", description="Regression: fit the target as log(1 + y) (a positive, skewed target) or standardized; "
-                            "predictions and metrics stay in its own units."
+                            "auto: log(1 + y) or as it is, whichever a quick probe on the training rows scores "
+                            "better (R², in the target's units). Predictions and metrics stay in its own units."
     )
     positive_class: str | bool | None = Field(
         None, description="Two classes: the one auc, pr_auc, precision and recall are about (default: the second "

@@ -122,10 +122,10 @@ def _look_quantity(values, target: str, look_: Look, alone: bool) -> None:
         look_.comments.append(f"the target {target!r} holds counts (whole numbers, 0 or more): train.loss: poisson "
                               "fits them as counts and never predicts below 0; try it (without target_transform)")
     if values.min() >= 0 and skew > SKEWED and alone:
-        look_.comments.append(f"the target is positive and skewed (skewness {skew:.1f}: a few large values): it is "
-                              "fitted as log(1 + y), so they do not dominate the loss; predictions and metrics "
-                              "stay in its own units")
-        look_.lines.append("  target_transform: log   # the target is positive and skewed; `none` to fit it as it is")
+        look_.comments.append(f"the target is positive and skewed (skewness {skew:.1f}: a few large values): "
+                              "data.target_transform: auto fits it as log(1 + y) or as it is, whichever a quick "
+                              "probe on the training rows scores better in its own units (R²)")
+        look_.lines.append("  target_transform: auto   # log(1 + y) or as it is, by R²; `log` or `none` to choose")
 
 
 def _csv_targets(frame, targets: list[str], path: Path) -> tuple[list[str], str]:
@@ -269,8 +269,8 @@ def starter_spec(path: str | Path, output: str | Path, target: str | list[str] |
         raise NnlabError("--kind cnn needs images: a folder of class subfolders, or an .npz of image arrays")
     small = found.rows < 2000
     name = name or run_name(path)
-    if found.task == "regression":
-        objective, metrics = "val_loss", "[mae, r2]"
+    if found.task == "regression":  # (ranked in the target's units, as evaluate grades: README, Results)
+        objective, metrics = "val_r2", "[mae, r2]"
     elif found.task == "mixed":  # (several targets, of both kinds)
         objective, metrics = "val_loss", "[mae]"
     elif found.imbalanced:

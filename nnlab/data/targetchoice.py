@@ -1,0 +1,68 @@
+"""data.target_transform: auto — whether a regression target is fitted as log(1 + y) or as it is,
+decided by a score in the target's own units, not by its skewness.
+
+A quick probe on the training rows only (the validation rows, on which the trials are ranked, are not
+touched): scikit-learn's HistGradientBoosting is fitted on 80% of them (seeded) twice, on y and on
+log(1 + y), and each fit's predictions on the other 20% are turned back into the target's units and
+scored by R², the score `nnlab evaluate` reports. The transform whose R² is higher is chosen, and a
+note gives both figures. A target that goes below 0 cannot be logged and is fitted as it is.
+No TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnlab.data.rules import TargetTransform
+
+PROBE_ROWS = 20_000  # at most this many training rows take part in the probe (sampled with the seed)
+PROBE_TREES = 100  # boosting iterations of each probe fit
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the probe chose for one target, and why (`note`)."""
+
+    transform: TargetTransform | None  # None: fitted as it is
+    note: str
+
+
+def choose_transform(x_train: np.ndarray, y_train, y_val, name: str, seed: int) -> Choice:
+    """log(1 + y) or nothing for the target `name` (its training values `y_train`, its features `x_train`;
+    its validation values `y_val` only say whether every value allows a log)."""
+    y = np.asarray(y_train, np.float64)
+    low = float(np.min(np.concatenate([y, np.asarray(y_val, np.float64)]))) if len(y) else 0.0
+    if low < 0:
+        return Choice(None, f"data.target_transform: auto fits the target {name!r} as it is: it goes down to "
+                            f"{low:.4g}, and log(1 + y) needs 0 or more")
+    if len(y) < 20 or np.ptp(y) == 0:
+        return Choice(None, f"data.target_transform: auto fits the target {name!r} as it is: too few different "
+                            "training values to compare the two ways")
+    plain, logged = _probe(x_train.reshape(len(x_train), -1), y, seed)
+    scores = f"R² {logged:.3f} fitted as log(1 + y) against {plain:.3f} as it is"
+    how = ("a quick gradient-boosting probe (fitted on 80% of the training rows, scored on the other 20% in the "
+           "target's own units); set data.target_transform: log or none to choose yourself")
+    if logged > plain:
+        return Choice(TargetTransform("log"), f"data.target_transform: auto fits the target {name!r} as "
+                                              f"log(1 + y): {scores}, in {how}")
+    return Choice(None, f"data.target_transform: auto fits the target {name!r} as it is: {scores}, in {how}")
+
+
+def _probe(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float]:
+    """(R² fitted as it is, R² fitted as log(1 + y)), both in the target's units, on held-out training rows."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.metrics import r2_score
+
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))[:PROBE_ROWS]
+    cut = int(len(order) * 0.8)
+    fit, held = order[:cut], order[cut:]
+    scores = []
+    for forward, inverse in ((None, None), (np.log1p, TargetTransform("log").inverse)):
+        model = HistGradientBoostingRegressor(max_iter=PROBE_TREES, early_stopping=False, random_state=seed)
+        model.fit(x[fit], y[fit] if forward is None else forward(y[fit]))
+        pred = model.predict(x[held])
+        scores.append(float(r2_score(y[held], pred if inverse is None else inverse(pred))))
+    return scores[0], scores[1]
