@@ -93,7 +93,7 @@ def test_each_combination_counts_as_estimated_trains_and_loads_with_plain_keras(
 
     from nnlab.data.shape import DataShape
     from nnlab.engine.models import build_model, compile_model
-    from nnlab.spec.sizes import model_size
+    from nnlab.spec.sizes import FeatureCounts, model_size
 
     x, numeric = _table()
     shape = DataShape((5,), "regression", numeric=numeric, numeric_stats=NumericStats.of(x[:, list(numeric)]))
@@ -101,7 +101,7 @@ def test_each_combination_counts_as_estimated_trains_and_loads_with_plain_keras(
               "scaling": scaling, "embedding": embedding, "embedding_size": 4, "optimizer": "adam",
               "learning_rate": 1e-3}
     model = build_model("mlp", params, shape)
-    assert model.count_params() == model_size("mlp", params, (5,), 1, len(numeric)).parameters
+    assert model.count_params() == model_size("mlp", params, (5,), 1, FeatureCounts(len(numeric), (2,))).parameters
     compile_model(model, params, shape, "mse", ["rmse"])
     frozen = [w.numpy().copy() for w in model.non_trainable_weights]
     model.fit(x, x[:, 0], epochs=1, verbose=0)
@@ -180,7 +180,7 @@ def test_members_train_on_the_mean_of_their_losses_and_predict_their_mean(tmp_pa
 
     from nnlab.data.shape import DataShape
     from nnlab.engine.models import build_model, compile_model, for_saving, inference_model
-    from nnlab.spec.sizes import model_size
+    from nnlab.spec.sizes import FeatureCounts, model_size
 
     x, numeric = _table()
     task = "regression" if not classes else "classification"
@@ -188,7 +188,8 @@ def test_members_train_on_the_mean_of_their_losses_and_predict_their_mean(tmp_pa
     params = {"units": [8], "activation": "relu", "dropout": 0.0, "batch_norm": True, "l2": 0.0, "members": 4,
               "optimizer": "adam", "learning_rate": 1e-2}
     model = build_model("mlp", params, shape)
-    assert model.count_params() == model_size("mlp", params, (5,), classes if classes > 2 else 1, 3).parameters
+    counted = model_size("mlp", params, (5,), classes if classes > 2 else 1, FeatureCounts(3, (2,)))
+    assert model.count_params() == counted.parameters
     metrics = ["rmse"] if task == "regression" else ["f1"]
     compile_model(model, params, shape, "mse" if task == "regression" else None, metrics)
     y = x[:, 0] if task == "regression" else np.arange(len(x)) % classes

@@ -22,6 +22,7 @@ from nnlab.data.numericstats import NumericStats
 from nnlab.data.rules import TargetTransform
 from nnlab.data.shape import DataShape
 from nnlab.errors import RunError
+from nnlab.spec.sizes import FeatureCounts
 
 LAYOUT = 2  # preprocessing.json's layout written now (1: no "layout" key)
 KINDS = ("table", "image_folder", "arrays")
@@ -149,6 +150,16 @@ class TablePrep:
                  for _ in range(_width(col))]
         return tuple(i for i, numeric in enumerate(kinds) if numeric)
 
+    @property
+    def categorical(self) -> tuple[tuple[int, ...], ...]:
+        """The positions in `features` of each categorical column's one-hot columns, column by column."""
+        blocks, start = [], 0
+        for col in self.columns:
+            if isinstance(col, CategoricalColumn):
+                blocks.append(tuple(range(start, start + _width(col))))
+            start += _width(col)
+        return tuple(blocks)
+
     def to_json(self) -> dict:
         return {"reader": self.reader, "target": self.target, "columns": [c.to_json() for c in self.columns],
                 "features": self.features, "na_values": list(self.na_values)}
@@ -240,13 +251,22 @@ class Preparation:
             return self.table.numeric
         return () if self.pixels or len(self.input_shape) != 1 else tuple(range(self.input_shape[0]))
 
+    @property
+    def categorical(self) -> tuple[tuple[int, ...], ...]:
+        """A table's categorical columns, each the positions of its one-hot inputs; none otherwise."""
+        return self.table.categorical if self.table is not None else ()
+
+    def feature_counts(self) -> FeatureCounts:
+        """What `spec.sizes` needs to count the layers at the front of an MLP."""
+        return FeatureCounts(len(self.numeric), tuple(len(block) for block in self.categorical))
+
     def shape(self, target_means: list[float] | None = None, numeric_stats: NumericStats | None = None) -> DataShape:
         """The shape the model is built for. `target_means`: each regression target's mean training
         value, as fitted (its output bias starts there), and `numeric_stats`: the numeric features'
         training quantiles; a model whose weights are then loaded needs neither."""
         means = target_means or [0.0] * len(self.outputs())
         rescale = self.rescale if self.pixels else 1.0
-        inputs = {"numeric": self.numeric, "numeric_stats": numeric_stats}
+        inputs = {"numeric": self.numeric, "numeric_stats": numeric_stats, "categorical": self.categorical}
 
         def one(target: Target, mean: float) -> DataShape:
             return DataShape(self.input_shape, target.task, len(target.class_names or []), rescale,

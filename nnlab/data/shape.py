@@ -23,6 +23,7 @@ class DataShape:
     transform: TargetTransform | None = None  # regression: data.target_transform
     counts: bool = False  # regression with train.loss poisson: the output is exp(z), a rate, never negative
     numeric: tuple[int, ...] = ()  # the inputs that are numeric features (a table's numbers and date parts)
+    categorical: tuple[tuple[int, ...], ...] = ()  # a table's categorical columns: each its one-hot inputs
     # their training quantiles (model.scaling, model.embedding); None where the model's weights are loaded
     numeric_stats: NumericStats | None = field(default=None, compare=False, repr=False)
 

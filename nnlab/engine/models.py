@@ -20,6 +20,7 @@ from nnlab.data.rules import LOG_CEILING, TargetTransform
 from nnlab.data.shape import DataShape
 from nnlab.engine.backend import import_keras
 from nnlab.engine.blocks import augmentation, output
+from nnlab.engine.features import feature_layers
 from nnlab.engine.members import (
     has_members,
     member_output,
@@ -28,7 +29,6 @@ from nnlab.engine.members import (
     memberwise_loss,
     on_members_mean,
 )
-from nnlab.engine.numeric import numeric_layers
 from nnlab.spec.names import LOSSES, OPTIMIZERS, REGRESSION_METRICS, VALIDATION_ONLY_METRICS
 from nnlab.spec.sizes import block_filters
 
@@ -46,8 +46,8 @@ def build_model(kind: str, params: dict, shape: DataShape):
 
 
 def build_mlp(params: dict, shape: DataShape):
-    """Dense layers of `params["units"]` (one width per hidden layer) on flattened inputs, the numeric
-    features first scaled and embedded as model.scaling and model.embedding say (`engine.numeric`)."""
+    """Dense layers of `params["units"]` (one width per hidden layer) on flattened inputs, a table's
+    columns first scaled and embedded as model.scaling, .embedding and .categorical say (`engine.features`)."""
     keras = import_keras()
     from keras import layers
 
@@ -57,7 +57,7 @@ def build_mlp(params: dict, shape: DataShape):
         if shape.rescale != 1.0:
             x = layers.Rescaling(shape.rescale)(x)
         x = layers.Flatten()(x)
-    x = numeric_layers(x, params, shape)  # (model.scaling, model.embedding)
+    x = feature_layers(x, params, shape)  # (model.scaling, model.embedding, model.categorical)
     members = int(params.get("members", 1))
     if members > 1:  # model.members: TabM-mini's K views of each row (engine.members)
         x = member_views(x, members, embedded=params.get("embedding", "none") != "none")

@@ -2,8 +2,8 @@
 model.embedding), as Keras layers at the front of the model, so a saved or exported model applies
 them to raw rows too.
 
-The model's input is the prepared feature matrix (numbers standardized, categories one-hot). A frozen
-selection (`Dense`, 0/1 kernel) takes out the numeric features (`DataShape.numeric`); they go through
+`engine.features` takes the numeric features (`DataShape.numeric`) out of the prepared row (numbers
+standardized, categories one-hot); they go through
 
 - model.scaling: `robust`: minus the median, over the interquartile range, then RealMLP's smooth
   clipping x / sqrt(1 + (x/3)²) (Holzmüller et al. 2024, pytabkit); `quantile`: each value's
@@ -15,7 +15,7 @@ selection (`Dense`, 0/1 kernel) takes out the numeric features (`DataShape.numer
   linear embedding plus the encoding's, which starts at zero); either gives each feature
   model.embedding_size numbers;
 
-and are put back beside the other features. The frozen layers' weights are the training rows'
+and are put back beside the other features there. The frozen layers' weights are the training rows'
 figures (`data.numericstats`); every layer is a stock Keras layer or `keras.ops`, so best.keras
 loads with `keras.saving.load_model` alone and converts to ONNX and LiteRT.
 """
@@ -28,7 +28,6 @@ import numpy as np
 
 from nnlab.data.numericstats import NumericStats
 from nnlab.data.shape import DataShape
-from nnlab.engine.backend import import_keras
 from nnlab.spec.names import FREQUENCIES, QUANTILES
 
 FREQUENCY_SCALE = 0.1  # periodic: the frequencies' initial standard deviation (rtdl: 0.01 to 100; tuned)
@@ -40,41 +39,20 @@ def uses_numeric_layers(params: dict, shape: DataShape) -> bool:
                                     or params.get("embedding", "none") != "none")
 
 
-def numeric_layers(x, params: dict, shape: DataShape):
-    """The model's input `x` (rows × features) with its numeric features scaled and embedded as
-    `params` say; `x` itself when neither is asked for (or the data has no numeric features)."""
-    if not uses_numeric_layers(params, shape):
-        return x
-    keras = import_keras()
-    stats = shape.numeric_stats
-    width = x.shape[-1]
-    others = [i for i in range(width) if i not in set(shape.numeric)]
-    numeric = _frozen(keras.layers.Dense(len(shape.numeric), use_bias=False, name="numeric_features"), x,
-                      [_selection(shape.numeric, width)])
+def numeric_layers(keras, numeric, params: dict, stats: NumericStats | None):
+    """The numeric features `numeric` (rows × features, taken out of the row by `engine.features`)
+    scaled and embedded as `params` say."""
     embedding, size = params.get("embedding", "none"), int(params.get("embedding_size", 16))
     if embedding == "piecewise":  # (its bins are quantiles: a monotone scaling before it changes nothing)
-        numeric = _piecewise(keras, numeric, stats, size)
-    else:
-        if params.get("scaling") == "robust":
-            numeric = _robust(keras, numeric, stats)
-        elif params.get("scaling") == "quantile":
-            numeric = _to_normal(keras, numeric, stats)
-        if embedding == "periodic":
-            numeric = _periodic(keras, numeric, size)
-    if not others:
-        return numeric
-    rest = _frozen(keras.layers.Dense(len(others), use_bias=False, name="other_features"), x,
-                   [_selection(others, width)])
-    return keras.layers.Concatenate(name="features")([numeric, rest])
+        return _piecewise(keras, numeric, stats, size)
+    if params.get("scaling") == "robust":
+        numeric = _robust(keras, numeric, stats)
+    elif params.get("scaling") == "quantile":
+        numeric = _to_normal(keras, numeric, stats)
+    return _periodic(keras, numeric, size) if embedding == "periodic" else numeric
 
 
-def _selection(columns: list[int], width: int) -> np.ndarray:
-    kernel = np.zeros((width, len(columns)), np.float32)
-    kernel[list(columns), np.arange(len(columns))] = 1.0
-    return kernel
-
-
-def _frozen(layer, x, weights: list | None):
+def frozen(layer, x, weights: list | None):
     """`layer` applied to `x`, never trained, its weights set where they are known (a model rebuilt
     from a run folder gets them from its checkpoint)."""
     layer.trainable = False
@@ -92,7 +70,7 @@ def _robust(keras, x, stats: NumericStats | None):
     if stats is not None:
         median, factor = stats.robust()
         weights = [factor, -median * factor]
-    x = _frozen(keras.layers.EinsumDense("bf,f->bf", output_shape=(features,), bias_axes="f",
+    x = frozen(keras.layers.EinsumDense("bf,f->bf", output_shape=(features,), bias_axes="f",
                                          name="robust_scaling"), x, weights)
     return ops.divide(x, ops.sqrt(ops.add(1.0, ops.divide(ops.square(x), 9.0))))
 
@@ -107,10 +85,10 @@ def _to_normal(keras, x, stats: NumericStats | None):
         scale = np.divide(1.0, width, out=np.zeros_like(width), where=width > 0)
         first = [scale, -knots[:, :-1] * scale]
         second = [np.diff(values, axis=1) * (width > 0), values[:, 0]]
-    x = _frozen(keras.layers.EinsumDense("bf,fs->bfs", output_shape=(features, BINS), bias_axes="fs",
+    x = frozen(keras.layers.EinsumDense("bf,fs->bfs", output_shape=(features, BINS), bias_axes="fs",
                                          name="quantile_segments"), x, first)
     x = keras.layers.ReLU(max_value=1.0, name="quantile_clip")(x)
-    return _frozen(keras.layers.EinsumDense("bfs,fs->bf", output_shape=(features,), bias_axes="f",
+    return frozen(keras.layers.EinsumDense("bfs,fs->bf", output_shape=(features,), bias_axes="f",
                                             name="quantile_to_normal"), x, second)
 
 
@@ -143,7 +121,7 @@ def _piecewise(keras, x, stats: NumericStats | None, size: int):
     weights = None
     if stats is not None:
         weights = _encoding_weights(stats.bins())
-    encoded = _frozen(layers.EinsumDense("bf,fs->bfs", output_shape=(features, BINS), bias_axes="fs",
+    encoded = frozen(layers.EinsumDense("bf,fs->bfs", output_shape=(features, BINS), bias_axes="fs",
                                          name="piecewise_bins"), x, weights)
     encoded = layers.Concatenate(name="piecewise_encoding")([
         ops.minimum(encoded[:, :, :1], 1.0),

@@ -71,7 +71,7 @@ def load_and_place(spec: Spec, options: RunOptions, reporter: Reporter, *, notes
     data = imagecache.load(spec, runs_dir, options.frame)
     check_task(spec, data.task, data.heads)
     check_space(spec, data.input_shape, data.output_units, len(data.x_train),  # (before any model is built)
-                len(data.preparation.numeric))
+                data.preparation.feature_counts())
     device = configure_device(options.device)
     policy = set_precision(spec.train.mixed_precision, gpu=device != "CPU")
     if spec.train.mixed_precision and device == "CPU" and notes:

@@ -11,7 +11,14 @@ from pydantic import Field, WithJsonSchema, field_validator
 from nnlab.spec.kinds import searchable
 from nnlab.spec.layers import LAYER_SCHEMA, PRETRAINED_BASES, parse_layers
 from nnlab.spec.limits import MAX_CONV_BLOCKS, MAX_LAYERS, MAX_MEMBERS
-from nnlab.spec.names import ACTIVATIONS, NUMERIC_EMBEDDINGS, NUMERIC_SCALINGS
+from nnlab.spec.names import (
+    ACTIVATIONS,
+    CATEGORICAL_ENCODINGS,
+    CATEGORY_EMBEDDING,
+    NUMERIC_EMBEDDINGS,
+    NUMERIC_SCALINGS,
+    ONE_HOT_UP_TO,
+)
 from nnlab.spec.section import Section
 
 
@@ -34,6 +41,10 @@ class MlpModel(Section):
                             "then a linear layer); inside the model.")
     embedding_size: searchable(int, ge=1, le=1024) = Field(
         16, description="The numbers per numeric feature with an embedding.")
+    categorical: searchable(str, options=CATEGORICAL_ENCODINGS) = Field(
+        "onehot", description=f"The categorical columns: onehot (one input per value, as prepared) or embedding (a "
+                              f"column of more than {ONE_HOT_UP_TO} one-hot columns becomes {CATEGORY_EMBEDDING} "
+                              "learned numbers per value; fewer stay one-hot); inside the model.")
     members: searchable(int, ge=1, le=MAX_MEMBERS) = Field(
         1, description="K > 1: an efficient ensemble of K members inside the one model (TabM-mini): shared hidden "
                        "layers, each member its own input scales and output, trained on the mean of their losses, "

@@ -23,6 +23,9 @@ NUMERIC_SCALINGS = ("standard", "robust", "quantile")  # model.scaling (engine.n
 NUMERIC_EMBEDDINGS = ("none", "periodic", "piecewise")  # model.embedding (engine.numeric)
 QUANTILES = 33  # their training quantiles per numeric feature: 32 bins for the piecewise-linear encoding
 FREQUENCIES = 48  # model.embedding periodic: frequencies per feature (rtdl's default)
+CATEGORICAL_ENCODINGS = ("onehot", "embedding")  # model.categorical (engine.features)
+ONE_HOT_UP_TO = 9  # model.categorical embedding: a column of at most this many one-hot columns stays one-hot
+CATEGORY_EMBEDDING = 8  # … and a wider one becomes this many learned numbers (RealMLP's 9 and 8, pytabkit)
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")  # data.source sklearn:NAME
 KERAS_SETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "boston_housing")  # data.source keras:NAME
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from nnlab.errors import shown
 from nnlab.spec.layersizes import RULES
 from nnlab.spec.limits import MODEL_MEMORY, limit
-from nnlab.spec.names import FREQUENCIES, QUANTILES
+from nnlab.spec.names import CATEGORY_EMBEDDING, FREQUENCIES, ONE_HOT_UP_TO, QUANTILES
 from nnlab.spec.source import spec_source
 from nnlab.spec.space import probe_params
 
@@ -40,14 +40,24 @@ class Size:
         return float(self.parameters) * BYTES_PER_PARAMETER + float(self.activations) * BYTES_PER_ACTIVATION * batch
 
 
-def model_size(kind: str, params: dict, input_shape: tuple, outputs: int, numeric: int | None = None) -> Size | None:
+@dataclass(frozen=True)
+class FeatureCounts:
+    """A row of features as an MLP's front layers see it (`engine.features`): how many are numeric
+    (None: all of them, a row of features that is not a table) and each categorical column's one-hot width."""
+
+    numeric: int | None = None
+    categories: tuple[int, ...] = ()
+
+
+def model_size(kind: str, params: dict, input_shape: tuple, outputs: int,
+               features: FeatureCounts | None = None) -> Size | None:
     """The size of the model the builder makes from `params` for inputs of `input_shape` and `outputs`
-    output units in all (several targets: their sum); None where there is no rule. `numeric`: how many
-    inputs are numeric features (model.scaling, model.embedding; None: all of a row of features)."""
+    output units in all (several targets: their sum); None where there is no rule. `features`: what the
+    inputs are (model.scaling, model.embedding, model.categorical; None: all numeric)."""
     counter = _Counter(tuple(input_shape))
     try:
         if kind == "mlp":
-            counter.mlp(params, numeric)
+            counter.mlp(params, features or FeatureCounts())
         elif kind == "cnn":
             counter.cnn(params)
         elif kind == "sequential":
@@ -104,9 +114,9 @@ class _Counter:
         else:
             self.dense(units, bias=True, keep=False)
 
-    def mlp(self, params: dict, numeric: int | None) -> None:
-        if len(self.shape) == 1 and (numeric is None or numeric > 0):
-            self.numeric(params, self.shape[0] if numeric is None else numeric)
+    def mlp(self, params: dict, features: FeatureCounts) -> None:
+        if len(self.shape) == 1:
+            self.front(params, self.shape[0] if features.numeric is None else features.numeric, features.categories)
         self.flatten()
         members = int(params.get("members", 1))
         if members > 1:  # engine.members: each member's scales of the inputs
@@ -115,28 +125,38 @@ class _Counter:
         for width in params["units"]:
             self._dense_block(width, params)
 
-    def numeric(self, params: dict, numeric: int) -> None:
-        """engine.numeric's layers: a frozen selection of the numeric features (and of the others), the
-        scaling's frozen figures, the embedding's weights."""
+    def front(self, params: dict, numeric: int, categories: tuple[int, ...]) -> None:
+        """engine.features' layers: a frozen selection of each part of the row (the numeric features, each
+        embedded categorical column, the rest), the numeric scaling's frozen figures and embedding's
+        weights, each embedded column's learned numbers."""
         scaling, embedding = params.get("scaling", "standard"), params.get("embedding", "none")
-        if scaling == "standard" and embedding == "none":
+        numeric = numeric if scaling != "standard" or embedding != "none" else 0
+        embedded = [w for w in categories if w > ONE_HOT_UP_TO] if params.get("categorical") == "embedding" else []
+        if not numeric and not embedded:
             return
-        width, size, bins = self.shape[0], int(params.get("embedding_size", 16)), QUANTILES - 1
-        others = width - numeric
-        parameters = width * numeric + width * others
+        width = self.shape[0]
+        rest = width - numeric - sum(embedded)
+        parameters = width * (numeric + sum(embedded) + rest) + sum(embedded) * CATEGORY_EMBEDDING
+        numeric_out, tensors = self._numeric(params, numeric)
+        parameters += tensors[0]
+        out = numeric_out + CATEGORY_EMBEDDING * len(embedded) + rest
+        self.out((out,), parameters, tensors=0)
+        self.activations += tensors[1] + numeric + sum(embedded) + CATEGORY_EMBEDDING * len(embedded) + rest + out
+
+    @staticmethod
+    def _numeric(params: dict, numeric: int) -> tuple[int, tuple[int, int]]:
+        """engine.numeric's layers on `numeric` features: (their output width, (parameters, activations))."""
+        scaling, embedding = params.get("scaling", "standard"), params.get("embedding", "none")
+        size, bins = int(params.get("embedding_size", 16)), QUANTILES - 1
         if embedding == "piecewise":
-            parameters += 2 * numeric * bins + 2 * numeric * size + numeric * bins * size
-            numeric_out, tensors = numeric * size, 3 * numeric * bins + 4 * numeric * size
-        else:
-            parameters += {"robust": 2 * numeric, "quantile": 3 * numeric * bins + numeric}.get(scaling, 0)
-            tensors = {"robust": 2 * numeric, "quantile": 2 * numeric * bins + numeric}.get(scaling, 0)
-            numeric_out = numeric
-            if embedding == "periodic":
-                parameters += numeric * FREQUENCIES + numeric * 2 * FREQUENCIES * size + numeric * size
-                numeric_out = numeric * size
-                tensors += 5 * numeric * FREQUENCIES + 3 * numeric * size
-        self.out((numeric_out + others,), parameters, tensors=0)
-        self.activations += tensors + numeric + others + numeric_out + others
+            parameters = 2 * numeric * bins + 2 * numeric * size + numeric * bins * size
+            return numeric * size, (parameters, 3 * numeric * bins + 4 * numeric * size)
+        parameters = {"robust": 2 * numeric, "quantile": 3 * numeric * bins + numeric}.get(scaling, 0)
+        tensors = {"robust": 2 * numeric, "quantile": 2 * numeric * bins + numeric}.get(scaling, 0)
+        if embedding == "periodic":
+            parameters += numeric * FREQUENCIES + numeric * 2 * FREQUENCIES * size + numeric * size
+            return numeric * size, (parameters, tensors + 5 * numeric * FREQUENCIES + 3 * numeric * size)
+        return numeric, (parameters, tensors)
 
     def _dense_block(self, width: int, params: dict) -> None:
         self.dense(width, bias=not params["batch_norm"])
@@ -198,12 +218,12 @@ def machine_memory() -> float:
 
 
 def largest(spec, input_shape: tuple, outputs: int, rows: int,
-            numeric: int | None = None) -> tuple[float, Size, dict] | None:
+            features: FeatureCounts | None = None) -> tuple[float, Size, dict] | None:
     """The most memory a model of the space needs to train (bytes), its size and params: over both
     corners of the space and a few seeded random points; None when a model has no estimate."""
     found = None
     for params in probe_params(spec):
-        size = model_size(spec.model.kind, params, input_shape, outputs, numeric)
+        size = model_size(spec.model.kind, params, input_shape, outputs, features)
         if size is None:
             return None
         need = size.bytes(max(1, min(int(params["batch_size"]), rows)))
@@ -212,9 +232,9 @@ def largest(spec, input_shape: tuple, outputs: int, rows: int,
     return found
 
 
-def check_space(spec, input_shape: tuple, outputs: int, rows: int, numeric: int | None = None) -> None:
+def check_space(spec, input_shape: tuple, outputs: int, rows: int, features: FeatureCounts | None = None) -> None:
     """Refuse (SpecError) a space whose largest model needs more memory to train than the limit."""
-    found = largest(spec, input_shape, outputs, rows, numeric)
+    found = largest(spec, input_shape, outputs, rows, features)
     if found is None:
         return
     need, size, params = found

@@ -37,7 +37,7 @@ def describe(spec: Spec, count_models: bool = True, frame=None, runs_dir=None) -
     data = imagecache.load(spec, runs_dir, frame)
     check_task(spec, data.task, data.heads)
     check_space(spec, data.input_shape, data.output_units, len(data.x_train),  # (before any model is built)
-                len(data.preparation.numeric))
+                data.preparation.feature_counts())
     space = {name: dist.describe() for name, dist in hyperparameters(spec).items()}
     result = Description(data.summary(), data.task, space, count_configurations(spec), notes=list(data.notes))
     if spec.model.kind == "pretrained":
@@ -60,8 +60,8 @@ def _count_params(spec: Spec, probes: list[dict], data) -> list[tuple[int, dict]
     """The parameters of each probe's model: worked out (`spec.sizes`, as Keras counts them) where every
     layer has a rule, else by building the models (a pretrained base's weights are counted so)."""
     if spec.model.kind != "pretrained":
-        numeric = len(data.preparation.numeric)
-        sizes = [model_size(spec.model.kind, p, data.input_shape, data.output_units, numeric) for p in probes]
+        features = data.preparation.feature_counts()
+        sizes = [model_size(spec.model.kind, p, data.input_shape, data.output_units, features) for p in probes]
         if all(sizes):
             return [(size.parameters, p) for size, p in zip(sizes, probes)]
     from nnlab.engine.backend import clear_session, configure_device
