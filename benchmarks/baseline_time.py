@@ -3,7 +3,7 @@
     pip install -e '.[bench]'          # vega_datasets, statsmodels (the data sets of quality.py)
     python benchmarks/baseline_time.py [--minutes 5] [--only cars,wine]
 
-For each data set of `quality.py`: its 80/20 split (the same seed), `nnlab init` on the training part
+For each data set of `quality.py`: its first 80/20 split (seed 0), `nnlab init` on the training part
 (which writes `search.baseline: gbm` for a CSV of one target), the data read as `nnlab run` reads it,
 and the baseline fitted as the run fits it before trial 1 (its folds too, where init writes
 data.folds). Prints the baseline's seconds, their ratio to the budget (`--minutes`, 5 as in quality.py;
@@ -18,13 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pandas as pd
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from quality import DATASETS, SEED  # noqa: E402
+from quality import DATASETS, split  # noqa: E402
 
 from nnlab.data.load import load_data  # noqa: E402
 from nnlab.engine.baseline import fit_baseline  # noqa: E402
@@ -37,12 +35,8 @@ from nnlab.tools.starter import starter_spec  # noqa: E402
 def one(data, minutes: float) -> tuple[float, float, str, float]:
     """(the baseline's seconds, their share of the budget, the objective, the baseline's score)."""
     import numpy as np
-    from sklearn.model_selection import train_test_split
 
-    frame = data.load()
-    regression = pd.api.types.is_float_dtype(frame[data.target])
-    train, _ = train_test_split(frame, test_size=0.2, random_state=SEED,
-                                stratify=None if regression else frame[data.target])
+    train, _, _ = split(data, data.load(), seed=0)  # (quality.py's first split)
     with tempfile.TemporaryDirectory(prefix=f"baseline-{data.name}-") as tmp:
         folder = Path(tmp)
         train.to_csv(folder / "train.csv", index=False)

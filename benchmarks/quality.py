@@ -259,14 +259,20 @@ def run_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str
 # ------------------------------------------------------------------------------------ the table
 
 
-def one_split(data: DataSet, frame: pd.DataFrame, seed: int, minutes: float, extra: list[str]):
-    """(nnlab's test score, the baseline's, nnlab's seconds, what its run did) on the split of `seed`."""
+def split(data: DataSet, frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(training rows, test rows, task): the 80/20 split of `seed`, stratified for classes."""
     from sklearn.model_selection import train_test_split
 
     regression = pd.api.types.is_float_dtype(frame[data.target]) or frame[data.target].nunique() > 30
     task = "regression" if regression else "classification"
     train, test = train_test_split(frame, test_size=0.2, random_state=seed,
                                    stratify=None if regression else frame[data.target])
+    return train, test, task
+
+
+def one_split(data: DataSet, frame: pd.DataFrame, seed: int, minutes: float, extra: list[str]):
+    """(nnlab's test score, the baseline's, nnlab's seconds, what its run did) on the split of `seed`."""
+    train, test, task = split(data, frame, seed)
     with tempfile.TemporaryDirectory(prefix=f"quality-{data.name}-") as tmp:
         folder = Path(tmp)
         train.to_csv(folder / "train.csv", index=False)

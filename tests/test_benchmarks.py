@@ -1,0 +1,32 @@
+"""The benchmark scripts that need no TensorFlow start (their imports resolve): a benchmark found
+broken on the day it is needed costs a session."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.mark.parametrize("script", ["quality.py", "baseline_time.py"])
+def test_the_script_answers_help(script):
+    out = subprocess.run([sys.executable, str(BENCHMARKS / script), "--help"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "usage:" in out.stdout
+
+
+def test_quality_splits_a_count_as_a_regression_and_stratifies_classes(monkeypatch):
+    import pandas as pd
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from quality import DataSet, split
+
+    frame = pd.DataFrame({"x": range(100), "counts": [i % 40 for i in range(100)], "label": ["a", "b"] * 50})
+    _, test, task = split(DataSet("c", "", "counts", lambda: frame), frame, seed=0)
+    assert task == "regression" and len(test) == 20  # (whole numbers of many values: a count, not classes)
+    train, _, task = split(DataSet("l", "", "label", lambda: frame), frame, seed=0)
+    assert task == "classification" and (train["label"] == "a").sum() == 40  # (stratified)
