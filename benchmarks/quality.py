@@ -234,7 +234,8 @@ def baseline_features(train: pd.DataFrame, test: pd.DataFrame, target: str):
         elif not pd.api.types.is_numeric_dtype(x_train[column]):
             categories = sorted(set(x_train[column]))
             x_train[column] = pd.Categorical(x_train[column], categories=categories)
-            x_test[column] = pd.Categorical(x_test[column], categories=categories)
+            seen = x_test[column].where(x_test[column].isin(categories))  # (a value never trained on: missing)
+            x_test[column] = pd.Categorical(seen, categories=categories)
     return x_train, x_test
 
 

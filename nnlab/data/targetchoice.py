@@ -2,10 +2,10 @@
 decided by a score in the target's own units, not by its skewness.
 
 A quick probe on the training rows only (the validation rows, on which the trials are ranked, are not
-touched): scikit-learn's HistGradientBoosting is fitted on 80% of them (seeded) twice, on y and on
-log(1 + y), and each fit's predictions on the other 20% are turned back into the target's units and
-scored by R², the score `nnlab evaluate` reports. The transform whose R² is higher is chosen, and a
-note gives both figures. A target that goes below 0 cannot be logged and is fitted as it is.
+touched): scikit-learn's HistGradientBoosting is fitted on y and on log(1 + y) by 3-fold
+cross-validation over them (seeded), and each fit's predictions on its held-out third are turned back
+into the target's units and scored by R², the score `nnlab evaluate` reports. The transform whose mean
+R² is higher is chosen, and a note gives both figures. A target that goes below 0 cannot be logged and is fitted as it is.
 No TensorFlow.
 """
 
@@ -19,6 +19,7 @@ from nnlab.data.rules import TargetTransform
 
 PROBE_ROWS = 20_000  # at most this many training rows take part in the probe (sampled with the seed)
 PROBE_TREES = 100  # boosting iterations of each probe fit
+PROBE_FOLDS = 3  # each way is fitted on two thirds of those rows and scored on the other third, three times
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def choose_transform(x_train: np.ndarray, y_train, y_val, name: str, seed: int) 
                             "training values to compare the two ways")
     plain, logged = _probe(x_train.reshape(len(x_train), -1), y, seed)
     scores = f"R² {logged:.3f} fitted as log(1 + y) against {plain:.3f} as it is"
-    how = ("a quick gradient-boosting probe (fitted on 80% of the training rows, scored on the other 20% in the "
+    how = ("a quick gradient-boosting probe (3-fold cross-validation over the training rows, scored in the "
            "target's own units); set data.target_transform: log or none to choose yourself")
     if logged > plain:
         return Choice(TargetTransform("log"), f"data.target_transform: auto fits the target {name!r} as "
@@ -51,18 +52,20 @@ def choose_transform(x_train: np.ndarray, y_train, y_val, name: str, seed: int) 
 
 
 def _probe(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float]:
-    """(R² fitted as it is, R² fitted as log(1 + y)), both in the target's units, on held-out training rows."""
+    """(R² fitted as it is, R² fitted as log(1 + y)), both in the target's units: each the mean over
+    PROBE_FOLDS folds of the training rows (a skewed target's R² hangs on a few rows, so one split
+    would be a coin toss)."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.metrics import r2_score
 
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(y))[:PROBE_ROWS]
-    cut = int(len(order) * 0.8)
-    fit, held = order[:cut], order[cut:]
-    scores = []
-    for forward, inverse in ((None, None), (np.log1p, TargetTransform("log").inverse)):
-        model = HistGradientBoostingRegressor(max_iter=PROBE_TREES, early_stopping=False, random_state=seed)
-        model.fit(x[fit], y[fit] if forward is None else forward(y[fit]))
-        pred = model.predict(x[held])
-        scores.append(float(r2_score(y[held], pred if inverse is None else inverse(pred))))
-    return scores[0], scores[1]
+    order = np.random.default_rng(seed).permutation(len(y))[:PROBE_ROWS]
+    folds = np.array_split(order, PROBE_FOLDS)
+    scores: list[list[float]] = [[], []]
+    for k, held in enumerate(folds):
+        fit = np.concatenate([f for j, f in enumerate(folds) if j != k])
+        for i, logged in enumerate((False, True)):
+            model = HistGradientBoostingRegressor(max_iter=PROBE_TREES, early_stopping=False, random_state=seed)
+            model.fit(x[fit], np.log1p(y[fit]) if logged else y[fit])
+            pred = model.predict(x[held])
+            scores[i].append(float(r2_score(y[held], TargetTransform("log").inverse(pred) if logged else pred)))
+    return float(np.mean(scores[0])), float(np.mean(scores[1]))
