@@ -5,7 +5,8 @@ A quick probe on the training rows only (the validation rows, on which the trial
 touched): scikit-learn's HistGradientBoosting is fitted on y and on log(1 + y) by 3-fold
 cross-validation over them (seeded), and each fit's predictions on its held-out third are turned back
 into the target's units and scored by R², the score `nnlab evaluate` reports. The transform whose mean
-R² is higher is chosen, and a note gives both figures. A target that goes below 0 cannot be logged and is fitted as it is.
+R² is higher is chosen, and a note gives both figures. A target that goes below 0 cannot be logged and
+is fitted as it is.
 No TensorFlow.
 """
 
