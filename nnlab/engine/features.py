@@ -4,11 +4,14 @@ back together:
 
 - the numeric features (`DataShape.numeric`): scaled and embedded by model.scaling and model.embedding
   (`engine.numeric`);
-- model.categorical `embedding`: each categorical column of more than ONE_HOT_UP_TO one-hot columns
-  (`DataShape.categorical`) becomes CATEGORY_EMBEDDING learned numbers per value, a `Dense` without bias
+- model.categorical `embedding`: each categorical column (`DataShape.categorical`) of more than
+  ONE_HOT_UP_TO one-hot columns becomes CATEGORY_EMBEDDING learned numbers per value, a `Dense` without bias
   on its one-hot columns (the same as a lookup table; initialised N(0, 1), as RealMLP's). Columns with
   fewer values stay one-hot (pytabkit's RealMLP: 9 and 8);
 - the rest as prepared.
+
+Which parts get layers is decided by `spec.sizes.transforms_numbers` and `spec.sizes.embeds`, the rules
+the size estimate counts by too.
 
 Only stock Keras layers, so best.keras, `--raw-inputs`, ONNX and LiteRT keep them; a row that needs
 none of it is left as it is (the model is then what it was before these options).
@@ -20,22 +23,16 @@ import numpy as np
 
 from nnlab.data.shape import DataShape
 from nnlab.engine.backend import import_keras
-from nnlab.engine.numeric import frozen, numeric_layers, uses_numeric_layers
-from nnlab.spec.names import CATEGORY_EMBEDDING, ONE_HOT_UP_TO
-
-
-def embedded_columns(params: dict, shape: DataShape) -> list[tuple[int, ...]]:
-    """The categorical columns (each its one-hot inputs) that model.categorical embeds."""
-    if params.get("categorical", "onehot") != "embedding":
-        return []
-    return [block for block in shape.categorical if len(block) > ONE_HOT_UP_TO]
+from nnlab.engine.numeric import frozen, numeric_layers
+from nnlab.spec.names import CATEGORY_EMBEDDING
+from nnlab.spec.sizes import embeds, transforms_numbers
 
 
 def feature_layers(x, params: dict, shape: DataShape):
     """The model's input `x` (rows × features) through the front layers `params` ask for; `x` itself
     when they ask for none (or the data has nothing they apply to)."""
-    numeric = uses_numeric_layers(params, shape)
-    embedded = embedded_columns(params, shape)
+    numeric = bool(shape.numeric) and transforms_numbers(params)
+    embedded = [block for block in shape.categorical if embeds(params, len(block))]
     if not numeric and not embedded:
         return x
     keras = import_keras()

@@ -27,16 +27,10 @@ import math
 import numpy as np
 
 from nnlab.data.numericstats import NumericStats
-from nnlab.data.shape import DataShape
 from nnlab.spec.names import FREQUENCIES, QUANTILES
 
 FREQUENCY_SCALE = 0.1  # periodic: the frequencies' initial standard deviation (rtdl: 0.01 to 100; tuned)
 BINS = QUANTILES - 1
-
-
-def uses_numeric_layers(params: dict, shape: DataShape) -> bool:
-    return bool(shape.numeric) and (params.get("scaling", "standard") != "standard"
-                                    or params.get("embedding", "none") != "none")
 
 
 def numeric_layers(keras, numeric, params: dict, stats: NumericStats | None):

@@ -49,6 +49,17 @@ class FeatureCounts:
     categories: tuple[int, ...] = ()
 
 
+def transforms_numbers(params: dict) -> bool:
+    """Whether an MLP's numeric features go through model.scaling or model.embedding layers (the rule
+    `engine.features` builds by and this module counts by)."""
+    return params.get("scaling", "standard") != "standard" or params.get("embedding", "none") != "none"
+
+
+def embeds(params: dict, one_hot_width: int) -> bool:
+    """Whether model.categorical embeds a categorical column of `one_hot_width` one-hot inputs."""
+    return params.get("categorical", "onehot") == "embedding" and one_hot_width > ONE_HOT_UP_TO
+
+
 def model_size(kind: str, params: dict, input_shape: tuple, outputs: int,
                features: FeatureCounts | None = None) -> Size | None:
     """The size of the model the builder makes from `params` for inputs of `input_shape` and `outputs`
@@ -129,14 +140,13 @@ class _Counter:
         """engine.features' layers: a frozen selection of each part of the row (the numeric features, each
         embedded categorical column, the rest), the numeric scaling's frozen figures and embedding's
         weights, each embedded column's learned numbers."""
-        scaling, embedding = params.get("scaling", "standard"), params.get("embedding", "none")
-        numeric = numeric if scaling != "standard" or embedding != "none" else 0
-        embedded = [w for w in categories if w > ONE_HOT_UP_TO] if params.get("categorical") == "embedding" else []
+        numeric = numeric if transforms_numbers(params) else 0
+        embedded = [w for w in categories if embeds(params, w)]
         if not numeric and not embedded:
             return
         width = self.shape[0]
         rest = width - numeric - sum(embedded)
-        parameters = width * (numeric + sum(embedded) + rest) + sum(embedded) * CATEGORY_EMBEDDING
+        parameters = width * width + sum(embedded) * CATEGORY_EMBEDDING  # (the selections: width × each part)
         numeric_out, tensors = self._numeric(params, numeric)
         parameters += tensors[0]
         out = numeric_out + CATEGORY_EMBEDDING * len(embedded) + rest
