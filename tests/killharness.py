@@ -26,19 +26,21 @@ seed: 2
 data: {{source: "sklearn:iris"}}
 model: {{kind: mlp, layers: {{int: [1, 2]}}, units: {{choice: [4, 8, 16]}}}}
 train: {{epochs: {epochs}, batch_size: 16, learning_rate: {{float: [{lowest_rate}, 0.05], log: true}}}}
-search: {{tuner: random, max_trials: {trials}, objective: val_loss, pruning: {pruning}, ensemble: {ensemble}}}
+search: {{tuner: random, max_trials: {trials}, objective: val_loss, pruning: {pruning}, ensemble: {ensemble},
+          pack: {pack}}}
 """
 STARTED = re.compile(r"\] trial (\S+) started")
 
 
 class Harness:
-    def __init__(self, folder: Path, trials: int = 4, epochs: int = 2, pruning: bool = False, ensemble: int = 1):
+    def __init__(self, folder: Path, trials: int = 4, epochs: int = 2, pruning: bool = False, ensemble: int = 1,
+                 pack: int = 1):
         """`pruning`: search.pruning median, with learning rates so low that some trials are pruned.
-        `ensemble`: search.ensemble."""
+        `ensemble`: search.ensemble. `pack`: search.pack."""
         self.folder, self.trials, self.ensemble = Path(folder), trials, ensemble
         self.spec = self.folder / "killme.yaml"
         self.spec.write_text(SPEC.format(epochs=epochs, trials=trials, pruning="median" if pruning else "none",
-                                         lowest_rate=0.0001 if pruning else 0.005, ensemble=ensemble))
+                                         lowest_rate=0.0001 if pruning else 0.005, ensemble=ensemble, pack=pack))
         self.runs = self.folder / "runs"
         self.run_dir = self.runs / "killme"
         self.done: set[str] = set()  # completed in Keras Tuner's state after the last process

@@ -141,47 +141,56 @@ class Chief:
     # ---- the watching loop
 
     def seen(self, worker: str) -> None:
-        self.last_seen[worker] = time.monotonic()
+        self.last_seen[kerastuner.owner_of(worker)] = time.monotonic()
 
     def seen_trial(self, trial_id: str) -> None:
-        for worker, trial in list(self.oracle.ongoing_trials.items()):
+        for slot, trial in list(self.oracle.ongoing_trials.items()):
             if trial.trial_id == trial_id:
-                self.seen(worker)
+                self.seen(slot)
+
+    def slots_of(self, worker: str) -> list[str]:
+        """The ids under which a worker holds trials: its own, and with search.pack its slots' (`worker#2`, …)."""
+        return [slot for slot in self.oracle.ongoing_trials if kerastuner.owner_of(slot) == worker]
 
     def worker_crashed(self, worker: str, how: str) -> None:
         """A worker died while it held a trial. The second time the same trial takes its worker down, the
         trial is ended as failed, with that reason, instead of being handed out again (a trial that
         crashes every process it runs in would otherwise take down every worker in turn)."""
         with self.lock:
-            trial = self.oracle.ongoing_trials.get(worker)
-            if trial is None:
-                return
-            self.crashes[trial.trial_id] += 1
-            if self.crashes[trial.trial_id] < CRASHES_PER_TRIAL:
-                return
-            reason = f"the trial crashed its worker {CRASHES_PER_TRIAL} times (last: {worker} {how})"
-            self.sweep.write_progress(trial.trial_id, TrialProgress(reason=reason, worker=worker))
-            trial.status, trial.message = "FAILED", reason
-            self.oracle.end_trial(trial)
-            self.trial_ended(trial.trial_id)
+            for slot in self.slots_of(worker):
+                trial = self.oracle.ongoing_trials[slot]
+                self.crashes[trial.trial_id] += 1
+                if self.crashes[trial.trial_id] < CRASHES_PER_TRIAL:
+                    continue
+                reason = f"the trial crashed its worker {CRASHES_PER_TRIAL} times (last: {worker} {how})"
+                self.sweep.write_progress(trial.trial_id, TrialProgress(reason=reason, worker=worker))
+                trial.status, trial.message = "FAILED", reason
+                self.oracle.end_trial(trial)
+                self.trial_ended(trial.trial_id)
 
     def drop_worker(self, worker: str, why: str) -> None:
         """A worker is gone for good: its trial goes back to the queue for the others."""
         with self.lock:
-            trial = self.oracle.ongoing_trials.pop(worker, None)
-            self.oracle.tuner_ids.discard(worker)
+            trials = [self.oracle.ongoing_trials.pop(slot) for slot in self.slots_of(worker)]
+            ids = self.oracle.tuner_ids
+            ids.difference_update([t for t in ids if kerastuner.owner_of(t) == worker])
             self.last_seen.pop(worker, None)
-            if trial is not None:
+            for trial in trials:
                 kerastuner.retry_queue(self.oracle).append(trial.trial_id)
+            if trials:
                 self.oracle.save()
-        self.sweep.reporter.warn(f"worker {worker} {why}" + (f"; trial {trial.trial_id} goes to another worker"
-                                                              if trial is not None else ""))
+        handed = ""
+        if trials:
+            shown = ", ".join(t.trial_id for t in trials)
+            handed = f"; trials {shown} go to other workers" if len(trials) > 1 else \
+                f"; trial {shown} goes to another worker"
+        self.sweep.reporter.warn(f"worker {worker} {why}{handed}")
 
     def check_silent_workers(self) -> None:
         if not self.worker_timeout:
             return
         now = time.monotonic()
-        for worker in list(self.oracle.ongoing_trials):
+        for worker in {kerastuner.owner_of(slot) for slot in self.oracle.ongoing_trials}:
             if now - self.last_seen.get(worker, now) > self.worker_timeout:
                 minutes = self.worker_timeout / 60
                 self.drop_worker(worker, f"sent nothing for {minutes:g} minute{'' if minutes == 1 else 's'}")
@@ -224,7 +233,7 @@ def _servicer_class():
                 response = super().CreateTrial(request, context)
                 trial = self.oracle.ongoing_trials.get(request.tuner_id)
                 if trial is not None:
-                    chief.trial_started(trial, request.tuner_id)
+                    chief.trial_started(trial, kerastuner.owner_of(request.tuner_id))
                 return response
 
         def UpdateTrial(self, request, context):

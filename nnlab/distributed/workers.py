@@ -25,6 +25,7 @@ from nnlab.distributed.chief import parse_address, serve_chief
 from nnlab.distributed.gpus import inherited_mask, place_workers, visible_gpu_count, worker_env
 from nnlab.engine.backend import clear_session, freeze_heap, import_keras, import_tensorflow
 from nnlab.engine.failures import first_useful_line
+from nnlab.engine.packtrials import pack_size
 from nnlab.engine.placement import Placement, RunOptions, load_and_place
 from nnlab.engine.search import Search
 from nnlab.engine.sweep import terminate_as_interrupt
@@ -210,8 +211,8 @@ class WorkerSweep(Search):
     metrics and per-epoch history, a failure's reason) to the trial's `nnlab_trial.json`."""
 
     def __init__(self, spec: Spec, data, folder: RunFolder, reporter: Reporter, placement: Placement, worker_id: str,
-                 *, tensorboard: bool = False):
-        super().__init__(spec, data, folder, reporter, placement, tensorboard=tensorboard)
+                 *, tensorboard: bool = False, pack: int = 1):
+        super().__init__(spec, data, folder, reporter, placement, tensorboard=tensorboard, pack=pack)
         self.worker_id = worker_id
 
     def trial_finishing(self, trial, reason: str | None) -> None:
@@ -236,8 +237,7 @@ class WorkerSweep(Search):
         self.reporter.say(f"worker {self.worker_id}: {self.data.summary()}; training on {self.placement.name}")
         freeze_heap()
         try:
-            tuner.search(self.trainer.training, epochs=self.spec.train.epochs, verbose=0,
-                         callbacks=self.search_callbacks())
+            self.run_search(tuner)
         except KeyboardInterrupt:
             self.reporter.warn(f"worker {self.worker_id} interrupted; the chief will hand its trial out again")
             return 130
@@ -297,6 +297,9 @@ def run_worker(spec: Spec, runs_dir: str | Path, *, chief: str, worker_id: str, 
     check_worker_run_dir(folder.path, spec)
     os.environ.update(KERASTUNER_TUNER_ID=worker_id, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=str(port))
     data, placement = load_and_place(spec, RunOptions(device, strategy), reporter, runs_dir=Path(runs_dir))
-    sweep = WorkerSweep(spec, data, folder, reporter, placement, worker_id, tensorboard=tensorboard)
+    pack = pack_size(spec, data, placement, tensorboard)
+    if pack.note:
+        reporter.note(f"worker {worker_id}: {pack.note}")
+    sweep = WorkerSweep(spec, data, folder, reporter, placement, worker_id, tensorboard=tensorboard, pack=pack.size)
     with terminate_as_interrupt():
         return sweep.work()

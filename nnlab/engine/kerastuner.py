@@ -13,6 +13,10 @@ What it fences:
   tracebacks (`import_keras_tuner`), a trial's saved state (`load_trial`).
 - The distributed oracle: its servicer and protocol (`servicer_base`, `add_servicer`, `stop_response`)
   and its queue of trials to retry (`retry_queue`).
+- search.pack: several trials at once from one tuner (`create_trials`, under slot ids `slot_id`), a
+  trial's checkpoint writer (`checkpoint_writer`), Keras Tuner's own recording of a trial's results
+  (`run_and_update`). A resumed oracle hands out again, itself, the trials a killed process left
+  running: a pack is resumed as its unfinished trials.
 
 `repair` and the file layout need no TensorFlow; the rest imports Keras Tuner when called.
 """
@@ -46,9 +50,13 @@ PRIVATE_NAMES = [
     ("keras_tuner.src.distribute.oracle_chief", "OracleServicer"),
     ("keras_tuner.src.protos", "get_service"),
     ("keras_tuner.src.protos", "get_service_grpc"),
+    ("keras_tuner.src.distribute.utils", "has_chief_oracle"),
+    ("keras_tuner.src.distribute.utils", "is_chief_oracle"),
 ]
 PRIVATE_ATTRIBUTES = [
     ("keras_tuner.src.engine.tuner", "Tuner", "_try_build"),
+    ("keras_tuner.src.engine.tuner", "Tuner", "_get_checkpoint_fname"),
+    ("keras_tuner.src.engine.base_tuner", "BaseTuner", "_try_run_and_update_trial"),
     ("keras_tuner.src.engine.tuner", "Tuner", "_build_hypermodel"),
     ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_size"),
     ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_num_brackets"),
@@ -175,6 +183,60 @@ def hyperband_trials(oracle) -> int | None:
                    for r in range(oracle._get_num_rounds(b)))
     except Exception:  # private API: a total is nice to have, not needed
         return None
+
+
+# ------------------------------------------------------------------------------------ search.pack
+
+SLOT_MARK = "#"  # a tuner's slot ids: "tuner0", "tuner0#2", … (Keras Tuner keeps one running trial per id)
+
+
+def slot_id(tuner_id: str, slot: int) -> str:
+    """The id under which a tuner asks for the trial of its slot `slot` (0: the tuner's own id)."""
+    return tuner_id if slot == 0 else f"{tuner_id}{SLOT_MARK}{slot + 1}"
+
+
+def owner_of(slot: str) -> str:
+    """The tuner (worker) that asked under a slot id."""
+    return slot.split(SLOT_MARK, 1)[0]
+
+
+def create_trials(oracle, tuner_id: str, slots: int) -> tuple[list, bool]:
+    """Up to `slots` trials from the oracle, one per slot id, as Keras Tuner hands one to each worker (a
+    restarted worker's slot gets its running trial back). Every slot is asked, so that a search that has
+    ended releases each of them. Returns (the trials, whether the oracle said the search is over)."""
+    from keras_tuner.src.engine.trial import TrialStatus
+
+    trials, stopped = [], False
+    for slot in range(slots):
+        trial = oracle.create_trial(slot_id(tuner_id, slot))
+        if trial.status == TrialStatus.STOPPED:
+            stopped = True
+        elif trial.status == TrialStatus.RUNNING and all(t.trial_id != trial.trial_id for t in trials):
+            trials.append(trial)
+    return trials, stopped
+
+
+def checkpoint_writer(tuner, trial_id: str):
+    """The checkpoint writer Keras Tuner's `run_trial` gives a trial (its best epoch's weights)."""
+    from keras_tuner.src.engine import tuner_utils
+
+    return tuner_utils.SaveBestEpoch(objective=tuner.oracle.objective, filepath=tuner._get_checkpoint_fname(trial_id))
+
+
+def set_oracle_verbose(tuner, verbose) -> None:
+    """What Keras Tuner's `search` does with its `verbose`: the oracle's display, where the oracle is this
+    process's own (a worker's is the chief's, over the network)."""
+    from keras_tuner.src.distribute import utils as dist_utils
+
+    if not dist_utils.has_chief_oracle() or dist_utils.is_chief_oracle():
+        tuner.oracle.verbose = verbose
+
+
+def run_and_update(tuner, trial, *fit_args, **fit_kwargs) -> None:
+    """Keras Tuner's own step of its search loop for a trial: `run_trial`, then the results into the
+    oracle (the objective's best epoch and the metrics at it), and the trial's status (a failure:
+    FAILED with its message)."""
+    tuner._try_run_and_update_trial(trial, *fit_args, **fit_kwargs)
 
 
 # ------------------------------------------------------------------------------------ the distributed oracle

@@ -6,6 +6,10 @@ trials and keeps the records (`distributed.chief.ChiefSweep`) and a worker that 
 hands it (`distributed.workers.WorkerSweep`). A role tells its tuner what to do at each moment of a
 trial through the event methods of `Search` (`before_trial`, `trial_begins`, `trial_finishing`,
 `trial_ends`), which Keras Tuner's hooks call (`TunerHooks`).
+
+With search.pack (`Search.pack` > 1) the tuner takes several trials at a time and trains those that
+share a batch as one pack (`TunerHooks.search_packed`, `engine.packtrials`); each trial then ends
+through Keras Tuner's own steps and the same events as a trial trained alone.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from nnlab.engine import kerastuner
 from nnlab.engine.backend import custom_gradients, mirrored_strategy, release_custom_gradients
 from nnlab.engine.callbacks import best_epoch_metrics, keras_callbacks
 from nnlab.engine.failures import POISONED, explain_failure, first_useful_line
+from nnlab.engine.packtrials import PackTrial, fit_pack, pack_groups
 from nnlab.engine.placement import Placement
 from nnlab.engine.pruning import MedianRule
-from nnlab.engine.trainer import Trainer
+from nnlab.engine.trainer import Trainer, TrialWork
 from nnlab.errors import disk_full, plural
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
@@ -34,6 +39,7 @@ from nnlab.spec.schema import Spec
 from nnlab.spec.space import active_values, count_configurations, sample_params
 
 TENSORBOARD_DIR = "tensorboard"
+IDLE_SECONDS = 0.5  # a packing tuner's wait when the oracle has no trial yet (grid: waiting on running trials)
 
 files.on_write(kill_point)  # the fault-injection tests kill a sweep between a write and its rename
 
@@ -42,9 +48,10 @@ class Search:
     """The spec, its data and trainer, the run folder, and the tuner around them (see module doc)."""
 
     def __init__(self, spec: Spec, data: Dataset, folder: RunFolder, reporter: Reporter, placement: Placement, *,
-                 tensorboard: bool = False, live_epochs: bool = False):
+                 tensorboard: bool = False, live_epochs: bool = False, pack: int = 1):
+        """`pack`: the most trials trained at once (search.pack, as `packtrials.pack_size` resolved it)."""
         self.spec, self.data, self.folder, self.reporter = spec, data, folder, reporter
-        self.placement, self.tensorboard = placement, tensorboard
+        self.placement, self.tensorboard, self.pack = placement, tensorboard, pack
         pruning = MedianRule(folder, *objective_of(spec)) if spec.search.pruning == "median" else None
         self.distribution = None
         if placement.mirrored:
@@ -52,7 +59,7 @@ class Search:
         self.trainer = Trainer(spec, data, on_epoch_end=reporter.epoch_ends if live_epochs else None, pruning=pruning,
                                strategy=self.distribution)
         self.objective, self.direction = self.trainer.objective, self.trainer.direction
-        self.trial_started: float | None = None
+        self.works: dict[str, TrialWork] = {}  # what this process saw of each trial it trains (see `record`)
         self._checkpointers: dict[int, object] = {}
 
     # ---- the tuner
@@ -122,6 +129,14 @@ class Search:
             total = size if total is None else min(total, size)
         return None if total is None else int(total)
 
+    def run_search(self, tuner) -> None:
+        """Keras Tuner's search over the run's data, trial by trial, or in packs (search.pack)."""
+        fit_args = dict(epochs=self.spec.train.epochs, verbose=0, callbacks=self.search_callbacks())
+        if self.pack > 1:
+            tuner.search_packed(self.pack, self.trainer.training, **fit_args)
+        else:
+            tuner.search(self.trainer.training, **fit_args)
+
     def start_text(self, total: int | None, where: str | None = None) -> str:
         """The search in one line; `where` the trials train (default: this process's device)."""
         epochs = (f"up to {plural(self.spec.search.max_epochs or self.spec.train.epochs, 'epoch')}"
@@ -130,8 +145,9 @@ class Search:
         minutes = self.spec.search.max_minutes
         trials = (plural(total, "trial") if total else f"as many trials as fit in {minutes:g} minute"
                   f"{'' if minutes == 1 else 's'}" if minutes else "? trials")
+        packs = f", in packs of up to {self.pack} trials" if self.pack > 1 else ""
         return (f"{self.spec.search.tuner}, {trials}, objective {self.objective} "
-                f"({self.direction}), {epochs}{folds}, {where or f'on {self.placement.name}'}")
+                f"({self.direction}), {epochs}{folds}{packs}, {where or f'on {self.placement.name}'}")
 
     def record(self, trial, reason: str | None, seen_here: bool = True) -> TrialRecord:
         """A trial's record from Keras Tuner's trial, and (`seen_here`) what this process saw of it."""
@@ -141,25 +157,26 @@ class Search:
             status, reason = "failed", f"{self.objective} was not a finite number"
         if status == "failed" and not reason:
             reason = first_useful_line(trial.message)
-        pruned = self.trainer.pruned if seen_here else self.pruned_on_disk(trial.trial_id)
+        work = self.works.get(trial.trial_id) if seen_here else None
+        pruned = work.pruned if work else self.pruned_on_disk(trial.trial_id)
         if status == "completed" and pruned:  # (Keras Tuner's oracle holds it as completed, with its score)
             status, reason = "pruned", pruned
-        histories = self.trainer.histories if seen_here else []
-        best_epoch, epochs, metrics = best_epoch_metrics(histories, self.objective, self.direction)
+        best_epoch, epochs, metrics = best_epoch_metrics(work.histories if work else [], self.objective,
+                                                         self.direction)
         if not metrics and status in ("completed", "pruned"):  # trained by an earlier, killed process or a worker
             metrics, best_epoch = kerastuner.tracked_metrics(trial), (trial.best_step or 0) + 1
-        if seen_here and self.trainer.fold_std is not None and status == "completed":
-            metrics = {**metrics, f"{self.objective}_std": self.trainer.fold_std}
-        seconds = round(time.monotonic() - self.trial_started, 2) if seen_here and self.trial_started else None
+        if work and work.fold_std is not None and status == "completed":
+            metrics = {**metrics, f"{self.objective}_std": work.fold_std}
+        seconds = work.elapsed() if work else None
         return TrialRecord(trial.trial_id, status, score, best_epoch, epochs, seconds, None, reason,
                            active_values(trial.hyperparameters.values, self.spec), metrics)
 
     def write_progress(self, trial_id: str, progress: TrialProgress) -> None:
         """The trial's progress file (see `runs.trialprogress`) with what this process saw of it, its
         per-epoch history and pruning added. Written before Keras Tuner records the trial's end."""
-        progress.history = [{name: [float(v) for v in values] for name, values in h.items()}
-                            for h in self.trainer.histories]
-        progress.pruned = self.trainer.pruned
+        work = self.works.get(trial_id) or TrialWork()
+        progress.history = [{name: [float(v) for v in values] for name, values in h.items()} for h in work.histories]
+        progress.pruned = work.pruned
         progress.write(self.folder.trial_progress_path(trial_id))
 
     def pruned_on_disk(self, trial_id: str) -> str | None:
@@ -172,15 +189,40 @@ class Search:
     def before_trial(self) -> None:
         """Before the tuner asks for a new trial: raise `StopSearch` to end the search."""
 
-    def trial_begins(self, trial) -> None:
-        import keras
+    def trial_begins(self, trial, work: TrialWork | None = None) -> None:
+        """A trial starts. Alone: its seed is set, the trainer's record of it begun and search.pruning's
+        curves read again. In a pack, `train_pack` has done all that for each trial (`work`: its record)."""
+        if work is None:
+            import keras
 
-        keras.utils.set_random_seed(self.spec.seed + trial_number(trial.trial_id))
-        self.trainer.begin_trial()
+            keras.utils.set_random_seed(self.spec.seed + trial_number(trial.trial_id))
+            work = self.trainer.begin_trial()
+            self.refresh_pruning()
+            self._checkpointers = {}
+        self.works[trial.trial_id] = work
+
+    def refresh_pruning(self) -> None:
         if self.trainer.pruning is not None:
             self.trainer.pruning.refresh()
+
+    def train_pack(self, tuner, trials: list) -> dict[str, PackTrial]:
+        """Train Keras Tuner's `trials` (sharing a batch) as one pack; each trial's results or failure."""
+        self.refresh_pruning()
         self._checkpointers = {}
-        self.trial_started = time.monotonic()
+        packed = []
+        for trial in trials:
+            pack_trial = PackTrial(trial.trial_id, sample_params(trial.hyperparameters, self.spec),
+                                   self.spec.seed + trial_number(trial.trial_id))
+            pack_trial.callbacks = [self.in_memory(kerastuner.checkpoint_writer(tuner, trial.trial_id))]
+            self.trial_begins(trial, pack_trial.work)
+            packed.append(pack_trial)
+        fit_pack(self.trainer, packed, self.spec.train.epochs, self.spec.search.executions_per_trial)
+        return {p.trial_id: p for p in packed}
+
+    def pack_failed(self, trials: list, reason: str) -> None:
+        """A pack's training failed as a whole (not one trial's failure): its trials train one at a time."""
+        self.reporter.warn(f"the pack of trials {', '.join(t.trial_id for t in trials)} failed as a whole ({reason}); "
+                           "training them one at a time")
 
     def trial_finishing(self, trial, reason: str | None) -> None:
         """After training, before Keras Tuner records the trial's end (and tells a chief)."""
@@ -211,7 +253,54 @@ class TunerHooks(kerastuner.FastBuild):
         self.events = events
         self._reason: str | None = None
         self._gradients: set = set()
+        self._packed: PackTrial | None = None  # the trial whose pack's results `run_trial` returns
+        self._in_pack = False
         super().__init__(*args, **kwargs)
+
+    def search_packed(self, slots: int, *fit_args, **fit_kwargs) -> None:
+        """Keras Tuner's search loop (`BaseTuner.search`) taking up to `slots` trials at a time, as
+        `slots` workers would, and training those that share a batch as one pack (search.pack)."""
+        if "verbose" in fit_kwargs:
+            kerastuner.set_oracle_verbose(self, fit_kwargs["verbose"])
+        self.on_search_begin()
+        while True:
+            self.pre_create_trial()
+            trials, stopped = kerastuner.create_trials(self.oracle, self.tuner_id, slots)
+            if not trials:
+                if stopped:
+                    break
+                time.sleep(IDLE_SECONDS)
+                continue
+            for group in pack_groups(trials, lambda t: sample_params(t.hyperparameters, self.events.spec)):
+                self._run_pack(group, fit_args, fit_kwargs)
+        self.on_search_end()
+
+    def _run_pack(self, trials: list, fit_args: tuple, fit_kwargs: dict) -> None:
+        """One pack: trained together, then each trial ended as Keras Tuner ends a trial. If the pack fails
+        as a whole (its step, not one trial), each of its trials trains alone."""
+        self._gradients = custom_gradients()
+        try:
+            packed = self.events.train_pack(self, trials)
+        except Exception as exc:
+            if disk_full(exc):
+                raise kerastuner.fatal(str(exc)) from exc
+            self.events.pack_failed(trials, explain_failure(exc))
+            release_custom_gradients(self._gradients)
+            for trial in trials:
+                self.on_trial_begin(trial)
+                kerastuner.run_and_update(self, trial, *fit_args, **fit_kwargs)
+                self.on_trial_end(trial)
+            return
+        self._in_pack = True
+        try:
+            for trial in trials:
+                self._reason, self._packed = None, packed[trial.trial_id]
+                kerastuner.run_and_update(self, trial)
+                self._packed = None
+                self.on_trial_end(trial)
+        finally:
+            self._in_pack, self._packed = False, None
+            release_custom_gradients(self._gradients)
 
     def pre_create_trial(self):
         super().pre_create_trial()
@@ -227,6 +316,8 @@ class TunerHooks(kerastuner.FastBuild):
         from keras_tuner.errors import FailedTrialError
 
         try:
+            if self._packed is not None:  # (trained in its pack: its results, or its failure raised again)
+                return self._packed.outcome()
             return super().run_trial(trial, *args, **kwargs)
         except Exception as exc:
             if disk_full(exc):  # not the configuration's failure: stop, and the trial runs again on resume
@@ -237,7 +328,9 @@ class TunerHooks(kerastuner.FastBuild):
     def on_trial_end(self, trial):
         self.events.trial_finishing(trial, self._reason)
         super().on_trial_end(trial)
-        release_custom_gradients(self._gradients)  # the trial's model is done: free its graphs
+        if not self._in_pack:  # (a pack's graphs are freed once, when its last trial has ended)
+            release_custom_gradients(self._gradients)  # the trial's model is done: free its graphs
         self.events.trial_ends(trial, self._reason)
+        self.events.works.pop(trial.trial_id, None)
         if self._reason and self._reason.startswith(POISONED):  # (recorded first: nothing is lost)
             self.events.gpu_poisoned(self._reason)

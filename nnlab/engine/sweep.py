@@ -25,6 +25,7 @@ from nnlab.data.dataset import Dataset
 from nnlab.engine import baseline
 from nnlab.engine.backend import clear_session, freeze_heap
 from nnlab.engine.finalmodel import FinalModel
+from nnlab.engine.packtrials import pack_size
 from nnlab.engine.placement import Placement, RunOptions, load_and_place
 from nnlab.engine.search import Search, StopSearch
 from nnlab.errors import DiskFull, disk_full, disk_full_message, plural
@@ -250,13 +251,16 @@ class LocalSweep(RecordingSweep):
         data, placement = load_and_place(spec, options, reporter, runs_dir=Path(runs_dir))
         lock.acquire("nnlab run")
         previous = check_run_dir(folder.path, spec, overwrite, reporter.warn)
+        pack = pack_size(spec, data, placement, options.tensorboard)
+        if pack.note:
+            data.notes.append(pack.note)
         sweep = cls(spec, data, folder, reporter, placement, previous, tensorboard=options.tensorboard,
-                    live_epochs=reporter.live)
+                    live_epochs=reporter.live, pack=pack.size)
         sweep.prepare_folder()
         return sweep
 
-    def trial_begins(self, trial) -> None:
-        super().trial_begins(trial)
+    def trial_begins(self, trial, work=None) -> None:
+        super().trial_begins(trial, work)
         self.reporter.trial_begins(trial_number(trial.trial_id), self.log.total, trial.trial_id,
                                    active_values(trial.hyperparameters.values, self.spec))
 
@@ -282,8 +286,7 @@ class LocalSweep(RecordingSweep):
         try:
             self.log.write("running")
             hide_disk_errors()
-            tuner.search(self.trainer.training, epochs=self.spec.train.epochs, verbose=0,
-                         callbacks=self.search_callbacks())
+            self.run_search(tuner)
         except StopSearch as stop:
             status, stop_reason = "completed" if stop.planned else "stopped", str(stop)
             (self.reporter.say if stop.planned else self.reporter.warn)(str(stop))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import statistics
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +25,25 @@ from nnlab.engine.pruning import MedianRule, pruning_callback
 from nnlab.runs.records import best_value
 from nnlab.spec.objectives import metric_direction, objective_of
 from nnlab.spec.schema import Spec
+
+
+@dataclass
+class TrialWork:
+    """What training one trial's params gave in this process, beside its score: each training's
+    per-epoch history (with data.folds, the folds' mean), the spread of the folds' best scores, why
+    search.pruning stopped it, when it began, and (trained in a pack) its share of the pack's seconds."""
+
+    histories: list[dict] = field(default_factory=list)
+    fold_std: float | None = None
+    pruned: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    seconds: float | None = None
+
+    def prune(self, reason: str) -> None:
+        self.pruned = reason
+
+    def elapsed(self) -> float:
+        return round(self.seconds if self.seconds is not None else time.monotonic() - self.started, 2)
 
 
 class Trainer:
@@ -38,9 +59,7 @@ class Trainer:
         self.shape = data.model_shape()
         self.objective, self.direction = objective_of(spec)
         self.fold_count: int | None = getattr(spec.data, "folds", None) or None
-        self.histories: list[dict] = []  # the current trial's, one per training (folds: their mean)
-        self.fold_std: float | None = None  # the current trial's spread of the folds' best scores
-        self.pruned: str | None = None  # why the current trial was pruned (search.pruning)
+        self.work = TrialWork()  # the current trial's (`begin_trial`)
 
     @functools.cached_property
     def training(self) -> TrainingData:
@@ -63,8 +82,9 @@ class Trainer:
             folds.append((fold, y[train]))
         return folds
 
-    def begin_trial(self) -> None:
-        self.histories, self.fold_std, self.pruned = [], None, None
+    def begin_trial(self) -> TrialWork:
+        self.work = TrialWork()
+        return self.work
 
     def compiled_model(self, params: dict):
         """A new model for these params, compiled as every trial's is."""
@@ -124,11 +144,11 @@ class Trainer:
         if self.fold_count:
             return self._fit_folds(params, model, build or (lambda: self.compiled_model(params)), callbacks,
                                    **kwargs)
-        callbacks = self.callbacks(params) + list(callbacks)
+        callbacks = self.callbacks(params, self.work) + list(callbacks)
         history = self._fit(model, params, self.training.batches(params["batch_size"]),
                             validation_data=self.training.validation, callbacks=callbacks,
                             class_weight=self.class_weight(params, self.data.y_train), **kwargs)
-        self.histories.append(history.history)
+        self.work.histories.append(history.history)
         return history
 
     def _fit(self, model, params: dict, batches, epochs: int = 1, initial_epoch: int = 0, **kwargs):
@@ -142,7 +162,7 @@ class Trainer:
         first = None
         if initial_epoch < head_epochs:
             first = model.fit(batches, epochs=head_epochs, initial_epoch=initial_epoch, shuffle=False, **kwargs)
-            if model.stop_training or self.pruned:  # early stopping or pruning ended the trial in phase 1
+            if model.stop_training or self.work.pruned:  # early stopping or pruning ended the trial in phase 1
                 return first
             initial_epoch = head_epochs
         from nnlab.engine.pretrained import fine_tune
@@ -167,14 +187,18 @@ class Trainer:
         """A training's score: its best epoch's objective, as Keras Tuner scores a trial."""
         return best_value(history.history.get(self.objective, []), self.direction)
 
-    def callbacks(self, params: dict) -> list:
+    def callbacks(self, params: dict, work: TrialWork, packed: bool = False) -> list:
+        """nnlab's callbacks of a trial's training; `packed`: trained in a pack (`engine.packing`), which
+        runs its own loop (no multi-step validation to undo) and shows the pack's epochs itself."""
         import keras
 
         ours = keras_callbacks()
-        callbacks = [ours.one_step_validation(), ours.stop_on_nan(params["learning_rate"])]
+        callbacks = [ours.stop_on_nan(params["learning_rate"])]
+        if not packed:
+            callbacks.insert(0, ours.one_step_validation())
         if self.shape.heads:  # first: the callbacks after it read the means it adds
             callbacks.insert(0, mean_over_targets([head for head, _ in self.shape.heads]))
-        if self.on_epoch_end is not None:
+        if self.on_epoch_end is not None and not packed:
             callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=self.on_epoch_end))
         schedule = learning_rate_schedule(params, self.spec.search.max_epochs or self.spec.train.epochs)
         if schedule is not None:
@@ -186,11 +210,8 @@ class Trainer:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=es.patience, min_delta=es.min_delta, mode=mode))
         if self.pruning is not None:
-            callbacks.append(pruning_callback(self.pruning, self.objective, self.direction, self._prune))
+            callbacks.append(pruning_callback(self.pruning, self.objective, self.direction, work.prune))
         return callbacks
-
-    def _prune(self, reason: str) -> None:
-        self.pruned = reason
 
     # ---- cross-validation (data.folds)
 
@@ -200,24 +221,28 @@ class Trainer:
         kept. The first fold's model is the trial's checkpoint."""
         import keras
 
-        histories, best = [], []
+        histories = []
         for k, (fold, labels) in enumerate(self.folds):
             fold_model = model if k == 0 else build()
-            fold_callbacks = self.callbacks(params) + (list(callbacks) if k == 0 else [])
+            fold_callbacks = self.callbacks(params, self.work) + (list(callbacks) if k == 0 else [])
             history = self._fit(fold_model, params, fold.batches(params["batch_size"]),
                                 validation_data=fold.validation, callbacks=fold_callbacks,
                                 class_weight=self.class_weight(params, labels), **kwargs).history
             histories.append(history)
-            value = best_value(history.get(self.objective, []), self.direction)
-            if value is not None:
-                best.append(value)
-            if self.pruned:  # (search.pruning: the folds left are not trained)
+            if self.work.pruned:  # (search.pruning: the folds left are not trained)
                 break
-        epochs = min(len(h.get("loss", [])) for h in histories)  # folds stopped early may be shorter
+        mean = self.record_folds(self.work, histories)
+        result = keras.callbacks.History()
+        result.history, result.epoch = mean, list(range(len(mean.get("loss", []))))
+        return result
+
+    def record_folds(self, work: TrialWork, histories: list[dict]) -> dict:
+        """A trial's folds trained: their mean history epoch by epoch (as long as the shortest fold: folds
+        stopped early may be shorter) added to `work`, with the spread of the folds' best scores."""
+        best = [v for v in (best_value(h.get(self.objective, []), self.direction) for h in histories) if v is not None]
+        epochs = min(len(h.get("loss", [])) for h in histories)
         mean = {name: [float(np.mean([h[name][e] for h in histories])) for e in range(epochs)]
                 for name in histories[0] if all(len(h.get(name, [])) >= epochs for h in histories)}
-        self.histories.append(mean)
-        self.fold_std = statistics.stdev(best) if len(best) > 1 else None
-        result = keras.callbacks.History()
-        result.history, result.epoch = mean, list(range(epochs))
-        return result
+        work.histories.append(mean)
+        work.fold_std = statistics.stdev(best) if len(best) > 1 else None
+        return mean

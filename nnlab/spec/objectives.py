@@ -45,11 +45,26 @@ def targets_of(spec: schema.Spec) -> list[str]:
     return list(target) if isinstance(target, list) else []
 
 
+def unpackable(spec: schema.Spec) -> str | None:
+    """Why this spec's trials cannot train in packs (search.pack), or None."""
+    if spec.search.tuner == "hyperband":
+        return ("tuner: hyperband, whose rounds continue earlier trials' models for a few epochs each and hand out "
+                "trials as its brackets allow (use tuner: random, bayesian or grid to pack)")
+    if spec.model.kind == "pretrained":
+        return ("model.kind: pretrained, whose trials train in two phases (the head, then the base's top layers "
+                "at a lower learning rate), each phase a model of its own")
+    return None
+
+
 def check_spec(spec: schema.Spec) -> None:
     """Checks that need more than one field (and no data)."""
     source = spec_source(spec)
     if spec.search.tuner != "hyperband" and spec.search.max_epochs is not None:
         raise source.error(("search", "max_epochs"), "max_epochs applies to the hyperband tuner only; remove it")
+    unpacked = unpackable(spec)
+    if spec.search.pack not in (1, "auto") and unpacked:
+        raise source.error(("search", "pack"), f"pack: {spec.search.pack} does not combine with {unpacked}; leave pack "
+                                               "out (or auto, which then trains one trial at a time)")
     for i, metric in enumerate(spec.train.metrics):
         if metric not in ("accuracy", *schema.CLASSIFICATION_METRICS, *schema.REGRESSION_METRICS):
             options = (*schema.CLASSIFICATION_METRICS, *schema.REGRESSION_METRICS)

@@ -35,6 +35,7 @@ from nnlab.spec.modelschema import (  # noqa: F401  (re-exported: the schema is 
 from nnlab.spec.section import Section
 
 CATEGORIES = 30  # data.categories' default: one-hot columns per categorical column
+MAX_PACK = 64  # search.pack: the most trials in one pack
 CSV_READER = 2  # the version of nnlab's rules for reading CSV files; part of a CSV spec's hash
 ACTIVATIONS, SKLEARN_SETS, KERAS_SETS = names.ACTIVATIONS, names.SKLEARN_SETS, names.KERAS_SETS
 OPTIMIZERS = tuple(names.OPTIMIZERS)
@@ -279,6 +280,10 @@ class SearchSpec(Section):
     )
     baseline: Literal["none", "gbm"] = Field("none", description="gbm: a tuned gradient-boosting model fitted and "
                                              "scored on the same rows as the trials, to compare them with.")
+    pack: Annotated[int, Field(ge=1, le=MAX_PACK)] | Literal["auto"] = Field(
+        1, description="Trials trained at once, as sub-models of one Keras model stepped together (the trials of a "
+                       "pack share a batch size); auto: chosen from the model's size and the device. 1: one at a time."
+    )
 
     @model_validator(mode="after")
     def _pruning_needs_whole_trials(self):

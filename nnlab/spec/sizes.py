@@ -35,6 +35,7 @@ BYTES_PER_ACTIVATION = 8
 class Size:
     parameters: int
     activations: int  # values of the layers' outputs for one row
+    macs: int = 0  # multiply-adds of one row's forward pass (each weight once per output position)
 
     def bytes(self, batch: int) -> float:
         return float(self.parameters) * BYTES_PER_PARAMETER + float(self.activations) * BYTES_PER_ACTIVATION * batch
@@ -81,7 +82,7 @@ def model_size(kind: str, params: dict, input_shape: tuple, outputs: int,
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
         return None  # (an argument the rules do not know: Keras will say what is wrong with it)
     counter.output(outputs)
-    return Size(counter.parameters, counter.activations)
+    return Size(counter.parameters, counter.activations, counter.macs)
 
 
 def block_filters(params: dict, block: int) -> int:
@@ -94,7 +95,7 @@ class _Counter:
     """Walks a model's layers, keeping the current output shape (without the batch) and the totals."""
 
     def __init__(self, shape: tuple):
-        self.shape, self.parameters, self.activations = shape, 0, math.prod(shape)
+        self.shape, self.parameters, self.activations, self.macs = shape, 0, math.prod(shape), 0
         self.members = False  # model.members: a member axis before the features
 
     def out(self, shape: tuple, params: int = 0, tensors: int = 1) -> None:
@@ -103,6 +104,7 @@ class _Counter:
         self.shape = tuple(int(d) for d in shape)
         self.parameters += int(params)
         self.activations += tensors * math.prod(self.shape)
+        self.macs += int(params) * math.prod(self.shape[:-1])  # (a dense layer: once; a convolution: per position)
 
     def flatten(self) -> None:
         if len(self.shape) > 1:

@@ -1,0 +1,270 @@
+"""search.pack: several trials' models trained in one step (`train_pack`).
+
+The models of a pack share no weights, so the gradient of one model's loss reaches its own weights
+alone: each model is stepped by its own optimizer (learning rate, kind, schedule), on the same batch,
+in one traced function. A pack pays one trace, one call into TensorFlow per epoch and one validation
+pass for all its models, where trials trained one by one pay each of these once per trial.
+
+Each model keeps what a trial trained alone has: its own callbacks (early stopping, pruning, the NaN
+check, the best-weights checkpoint, the cosine schedule), driven through a `CallbackList` of its own
+with the model as theirs, its own Keras metrics, and its own `History`. A model that stops (early
+stopping, pruning) or fails (its loss became NaN, an exception in one of its callbacks) leaves the
+pack: its updates stop (its step is skipped), its checkpoint is written, and the others go on. When
+every model has left, the pack ends.
+
+What may not differ inside one step is the batch: the models of a pack share the batch size and the
+class weights (`pack_key`). The loop is nnlab's own (`PackSteps`), not `Model.fit`: Keras's multi-step
+loop traces the train step twice, and its `fit` trains one model.
+
+Keras's private names used here are listed in `KERAS_PRIVATE` and checked by a test.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nnlab.engine.backend import import_keras, import_tensorflow
+
+# Keras's private names that the pack's step uses (Keras's own train step uses them the same way):
+# the model's loss tracker, the loss's unscaling under a distribution strategy, and building the
+# compiled metrics before the step is traced (Keras's `fit` does this for its one model).
+KERAS_PRIVATE = [
+    ("keras.src.losses.loss", "unscale_loss_for_distribution"),
+    ("keras.src.trainers.trainer", "Trainer._symbolic_build"),
+    ("keras.src.trainers.trainer", "Trainer._loss_tracker"),
+]
+
+
+def missing_keras_private() -> list[str]:
+    """Which of `KERAS_PRIVATE` this Keras lacks (none: [])."""
+    import importlib
+
+    missing = []
+    for module, name in KERAS_PRIVATE:
+        owner, _, attribute = name.rpartition(".")
+        try:
+            found = importlib.import_module(module)
+            if owner:
+                found = getattr(found, owner)
+            if attribute == "_loss_tracker":  # (an instance attribute, set in Trainer.compile)
+                import inspect
+
+                if "_loss_tracker" not in inspect.getsource(found.compile):
+                    raise AttributeError(attribute)
+            else:
+                getattr(found, attribute)
+        except (ImportError, AttributeError, OSError, TypeError):
+            missing.append(f"{module}.{name}")
+    return missing
+
+
+def pack_key(params: dict) -> tuple:
+    """What the trials of one pack must share: the batch (its size) and the weights of its rows
+    (train.class_weight)."""
+    return int(params["batch_size"]), str(params.get("class_weight", "none"))
+
+
+@dataclass
+class Member:
+    """One model of a pack: the trial it trains for, its compiled model, and its callbacks."""
+
+    trial_id: str
+    model: object
+    callbacks: list
+    history: object = None
+    active: bool = True
+    failure: BaseException | None = None
+    epochs: int = 0  # epochs trained (for sharing out the pack's time)
+    logs: dict = field(default_factory=dict)
+
+
+def train_pack(members: list[Member], batches, validation, epochs: int, *, class_weight: dict | None = None,
+               strategy=None, jit_compile: bool = False, on_epoch_end: Callable | None = None) -> float:
+    """Train the pack's models together for `epochs` epochs over `batches` (a `tf.data` dataset of one
+    epoch), validated on `validation` after each. Each member's `history`, `failure` and `epochs` are
+    set; returns the seconds it took. `on_epoch_end(epoch, logs)`: after each epoch, with the first
+    active member's logs (a progress bar)."""
+    keras = import_keras()
+    started = time.monotonic()
+    for member in members:
+        member.history = keras.callbacks.History()
+        member.callbacks = keras.callbacks.CallbackList(member.callbacks + [member.history], model=member.model,
+                                                        epochs=epochs, verbose=0)
+    steps = PackSteps([m.model for m in members], batches, class_weight, strategy, jit_compile)
+    for member in members:
+        _guarded(member, member.callbacks.on_train_begin)
+    for epoch in range(epochs):
+        live = [m for m in members if m.active]
+        if not live:
+            break
+        for member in live:
+            member.model.reset_metrics()
+            member.model.stop_training = False
+            _guarded(member, member.callbacks.on_epoch_begin, epoch)
+        steps.set_active([m.active for m in members])
+        steps.train_epoch(batches)
+        train_logs = {id(m): m.model.get_metrics_result() for m in members if m.active}
+        for member in members:
+            member.model.reset_metrics()
+        steps.evaluate(validation)
+        for member in [m for m in members if m.active]:
+            logs = {**train_logs[id(member)],
+                    **{f"val_{k}": v for k, v in member.model.get_metrics_result().items()}}
+            member.logs = {k: float(v) for k, v in logs.items()}
+            member.epochs = epoch + 1
+            _guarded(member, member.callbacks.on_epoch_end, epoch, member.logs)
+            if member.active and member.model.stop_training:
+                _finish(member)
+        shown = next((m.logs for m in members if m.active or m.failure is None), None)
+        if on_epoch_end is not None and shown is not None:
+            on_epoch_end(epoch, shown)
+    for member in members:
+        if member.active:
+            _finish(member)
+    return time.monotonic() - started
+
+
+def _guarded(member: Member, call: Callable, *args) -> None:
+    """A member's callback call; an exception in it (the NaN check's, a checkpoint's) fails that member."""
+    if not member.active:
+        return
+    try:
+        call(*args)
+    except Exception as exc:  # noqa: BLE001 (any failure of one member's is that member's alone)
+        member.failure, member.active = exc, False
+
+
+def _finish(member: Member) -> None:
+    """A member leaves the pack: its optimizer's final values, its callbacks' end (the checkpoint)."""
+    member.active = False
+    optimizer = getattr(member.model, "optimizer", None)
+    try:
+        if optimizer is not None and member.epochs:
+            optimizer.finalize_variable_values(member.model.trainable_weights)
+        member.callbacks.on_train_end(member.logs)
+    except Exception as exc:  # noqa: BLE001
+        member.failure = exc
+
+
+class PackSteps:
+    """The pack's traced functions: a whole epoch of training steps in one call, and a validation
+    pass. On one device a member that has left is skipped (`tf.cond` on its flag); under a
+    distribution strategy (whose gradient sums cannot sit inside a condition) every member computes,
+    and a member that has left is simply no longer read."""
+
+    def __init__(self, models: list, batches, class_weight: dict | None, strategy, jit_compile: bool):
+        tf = import_tensorflow()
+        self.models, self.strategy = models, strategy
+        self.flags = tf.Variable([True] * len(models), trainable=False, dtype=tf.bool)
+        self.weights = None
+        if class_weight:
+            table = [class_weight.get(c, 1.0) for c in range(max(class_weight) + 1)]
+            self.weights = tf.constant(table, dtype=tf.float32)
+        _build_compiled_metrics(models, batches)
+        step = tf.function(self._train_step, jit_compile=jit_compile, autograph=False) if jit_compile \
+            else self._train_step
+        self._train = tf.function(lambda iterator: self._loop(iterator, step), autograph=False)
+        self._test = tf.function(lambda iterator: self._loop(iterator, self._test_step), autograph=False)
+
+    def set_active(self, flags: list[bool]) -> None:
+        self.flags.assign(flags)
+
+    def train_epoch(self, batches) -> None:
+        self._train(self._iterator(batches))
+        # Keras's `fit` makes a second iterator at each epoch's end (its epoch iterator looks ahead), and
+        # with it a shuffled dataset draws its next order: so does the pack, for the same batches.
+        self._iterator(batches)
+
+    def evaluate(self, validation) -> None:
+        self._test(self._iterator(validation))
+
+    def _iterator(self, dataset):
+        """An epoch's iterator, made as Keras's `fit` makes it (through the strategy, the default one
+        too), so that a shuffled dataset gives the same batches in a pack as in `fit`."""
+        strategy = self.strategy or import_tensorflow().distribute.get_strategy()
+        return iter(strategy.experimental_distribute_dataset(dataset))
+
+    def _loop(self, iterator, step) -> None:
+        """Every batch of the iterator through `step` (one replica's step under a strategy), in one
+        `tf.while_loop` traced once (AutoGraph's loop over a dataset traces its body twice)."""
+        tf = import_tensorflow()
+
+        def body(optional):
+            batch = optional.get_value()
+            if self.strategy is None:
+                step(batch)
+            else:
+                self.strategy.run(step, args=(batch,))
+            return (iterator.get_next_as_optional(),)
+
+        tf.while_loop(lambda optional: optional.has_value(), body, (iterator.get_next_as_optional(),))
+
+    def _each(self, run_member: Callable) -> None:
+        tf = import_tensorflow()
+        for k, model in enumerate(self.models):
+            if self.strategy is None:
+                tf.cond(self.flags[k], lambda m=model: run_member(m), lambda: tf.constant(False))
+            else:
+                run_member(model)
+
+    def _train_step(self, batch) -> None:
+        x, y = batch
+        weights = self._row_weights(y)
+        self._each(lambda model: _member_train_step(model, x, y, weights))
+
+    def _test_step(self, batch) -> None:
+        x, y = batch
+        self._each(lambda model: _member_test_step(model, x, y))
+
+    def _row_weights(self, y):
+        """The rows' class weights (train.class_weight balanced), as Keras's `fit(class_weight=…)` makes them."""
+        if self.weights is None:
+            return None
+        tf = import_tensorflow()
+        classes = tf.cast(tf.round(tf.reshape(y, [-1])), tf.int32)
+        return tf.gather(self.weights, classes)
+
+
+def _member_train_step(model, x, y, sample_weight):
+    """One member's training step on a batch, as Keras's own `train_step` makes it for one model."""
+    tf = import_tensorflow()
+    from keras.src.losses.loss import unscale_loss_for_distribution
+
+    with tf.GradientTape() as tape:
+        y_pred = model(x, training=True)
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+        model._loss_tracker.update_state(unscale_loss_for_distribution(loss), sample_weight=_rows(x))
+        loss = model.optimizer.scale_loss(loss)
+    weights = model.trainable_weights
+    model.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+    model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    return tf.constant(True)
+
+
+def _member_test_step(model, x, y):
+    tf = import_tensorflow()
+    from keras.src.losses.loss import unscale_loss_for_distribution
+
+    y_pred = model(x, training=False)
+    loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=None, training=False)
+    model._loss_tracker.update_state(unscale_loss_for_distribution(loss), sample_weight=_rows(x))
+    model.compute_metrics(x, y, y_pred, sample_weight=None)
+    return tf.constant(True)
+
+
+def _rows(x):
+    tf = import_tensorflow()
+    first = x if not isinstance(x, (dict, list, tuple)) else tf.nest.flatten(x)[0]
+    return tf.shape(first)[0]
+
+
+def _build_compiled_metrics(models: list, batches) -> None:
+    """Each model's compiled loss and metrics built for the batches' shapes before the step is traced
+    (they are built lazily, on first use: inside the trace, that would create variables, and TensorFlow
+    would then trace the step a second time). From the shapes alone: drawing a batch would advance a
+    shuffled dataset's order."""
+    x, y = batches.element_spec[:2]
+    for model in models:
+        model._symbolic_build(data_batch=(x, y))

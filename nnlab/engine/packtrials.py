@@ -1,0 +1,268 @@
+"""search.pack: the trials of a pack trained as each would train alone (`fit_pack`), which trials may
+share a pack (`pack_groups`), and how many trials a pack holds (`pack_size`).
+
+Each trial's model is built after the seed its trial would have alone (the spec's seed + its number),
+and a trial's later models (its other folds, its other executions) after the random state its own
+earlier builds left, so a trial's weights start where they would alone. Its callbacks are those of a
+trial alone (`Trainer.callbacks`), and its results what Keras Tuner's `run_trial` returns: one
+`History` per execution (with data.folds, of the folds' mean). The mechanics of one pack's training
+are `packing`'s.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnlab.engine.packing import Member, pack_key, train_pack
+from nnlab.engine.trainer import Trainer, TrialWork
+
+
+@dataclass
+class PackTrial:
+    """A trial trained in a pack: its id, params and seed (the spec's seed + its number), what this
+    process keeps of it (`work`), and the callbacks of its first training (the checkpoint writer).
+    `results` (one History per execution) or `failure` once the pack has trained."""
+
+    trial_id: str
+    params: dict
+    seed: int
+    work: TrialWork = field(default_factory=TrialWork)
+    callbacks: list = field(default_factory=list)
+    results: list = field(default_factory=list)
+    failure: BaseException | None = None
+    random_state: tuple | None = None  # Python's and NumPy's, after this trial's last model was built
+
+    @property
+    def trains(self) -> bool:
+        return self.failure is None and not self.work.pruned
+
+    def outcome(self) -> list:
+        """What Keras Tuner's `run_trial` returns for the trial (one History per execution); its failure
+        raised again."""
+        if self.failure is not None:
+            raise self.failure
+        return self.results
+
+
+def pack_groups(trials: list, params_of) -> list[list]:
+    """The trials split into packs of trials that may share a step (`packing.pack_key`), in order."""
+    groups: dict[tuple, list] = {}
+    for trial in trials:
+        groups.setdefault(pack_key(params_of(trial)), []).append(trial)
+    return list(groups.values())
+
+
+def fit_pack(trainer: Trainer, trials: list[PackTrial], epochs: int, executions: int = 1) -> float:
+    """Train the trials together: each execution, each fold (data.folds) is one pack of the trials still
+    training. Sets each trial's `results`, `failure` and `work`; returns the seconds it took."""
+    started = time.monotonic()
+    for _ in range(executions):
+        if trainer.fold_count:
+            _fit_folds(trainer, trials, epochs)
+        else:
+            live = [t for t in trials if t.failure is None]
+            members = _members(trainer, live, first=True)
+            _train(trainer, members, trainer.training, trainer.data.y_train, epochs, live)
+            for trial, member in _pairs(live, members):
+                trial.work.histories.append(member.history.history)
+                trial.results.append(member.history)
+    seconds = time.monotonic() - started
+    _share_seconds(trials, seconds)
+    return seconds
+
+
+def _fit_folds(trainer: Trainer, trials: list[PackTrial], epochs: int) -> None:
+    """One execution with data.folds: a pack per fold, of the trials neither failed nor pruned; each
+    trial's folds averaged as a trial alone averages them (`Trainer.record_folds`)."""
+    import keras
+
+    histories = {t.trial_id: [] for t in trials}
+    for k, (fold, labels) in enumerate(trainer.folds):
+        live = [t for t in trials if t.trains]
+        if not live:
+            break
+        members = _members(trainer, live, first=k == 0)
+        _train(trainer, members, fold, labels, epochs, live)
+        for trial, member in _pairs(live, members):
+            histories[trial.trial_id].append(member.history.history)
+    for trial in trials:
+        if trial.failure is None and histories[trial.trial_id]:
+            mean = trainer.record_folds(trial.work, histories[trial.trial_id])
+            result = keras.callbacks.History()
+            result.history, result.epoch = mean, list(range(len(mean.get("loss", []))))
+            trial.results.append(result)
+
+
+def _members(trainer: Trainer, trials: list[PackTrial], first: bool) -> list[Member | None]:
+    """A new model of each trial, built as the trial alone would build it; None for a trial whose
+    model cannot be built (the trial fails, the others go on)."""
+    import keras
+
+    members = []
+    for trial in trials:
+        if trial.random_state is None:
+            keras.utils.set_random_seed(trial.seed)
+        else:
+            random.setstate(trial.random_state[0])
+            np.random.set_state(trial.random_state[1])
+        try:
+            model = trainer.compiled_model(trial.params)
+        except Exception as exc:  # noqa: BLE001 (this trial's model alone)
+            trial.failure = exc
+            members.append(None)
+            continue
+        finally:
+            trial.random_state = (random.getstate(), np.random.get_state())
+        callbacks = trainer.callbacks(trial.params, trial.work, packed=True) + (trial.callbacks if first else [])
+        members.append(Member(trial.trial_id, model, callbacks))
+    return members
+
+
+def _pairs(trials: list[PackTrial], members: list) -> list[tuple[PackTrial, Member]]:
+    """The trials whose member trained to the end, each with its member (a failure is kept)."""
+    pairs = []
+    for trial, member in zip(trials, members):
+        if member is None:
+            continue
+        if member.failure is not None:
+            trial.failure = member.failure
+            continue
+        pairs.append((trial, member))
+    return pairs
+
+
+def _train(trainer: Trainer, members: list, data, labels: np.ndarray, epochs: int, trials: list[PackTrial]) -> None:
+    """One pack's training on `data` (a `TrainingData` whose training labels are `labels`)."""
+    built = [m for m in members if m is not None]
+    if not built:
+        return
+    params = next(t.params for t, m in zip(trials, members) if m is not None)
+    class_weight = trainer.class_weight(params, labels)  # (the same for the whole pack: `pack_key`)
+    jit = bool(trainer.spec.train.jit_compile) and all(getattr(m.model, "jit_compile", False) for m in built)
+    train_pack(built, data.batches(int(params["batch_size"])), data.validation, epochs,
+                      class_weight=class_weight, strategy=trainer.strategy, jit_compile=jit,
+                      on_epoch_end=trainer.on_epoch_end)
+
+
+def _share_seconds(trials: list[PackTrial], seconds: float) -> None:
+    """Each trial's share of the pack's time, by the epochs it trained (a trial that stopped early
+    used the pack for less of its time)."""
+    epochs = {t.trial_id: max(sum(len(h.get("loss", [])) for h in t.work.histories), 1) for t in trials}
+    total = sum(epochs.values())
+    for trial in trials:
+        trial.work.seconds = round(seconds * epochs[trial.trial_id] / total, 2)
+
+
+# ------------------------------------------------------------------------------------ how many at once
+
+FIXED_SECONDS = {"CPU": 0.5, "GPU": 1.0}  # a trial's own cost besides its epochs: building, tracing (speed.py)
+CPU_MOST, GPU_MOST = 8, 32  # search.pack auto: the most trials in a pack on a CPU, on a GPU
+GPU_STEP_SECONDS = 0.002  # a GPU step shorter than this waits on kernel launches, not on arithmetic
+MEMORY_SHARE = 0.5  # of the memory a model may take (spec.sizes), what a pack's models may take together
+
+
+@dataclass(frozen=True)
+class PackChoice:
+    """search.pack resolved for this process: how many trials a pack holds, and the note that says why
+    (None when the spec said 1)."""
+
+    size: int
+    note: str | None = None
+
+
+def pack_size(spec, data, placement, tensorboard: bool = False) -> PackChoice:
+    """search.pack as a number of trials for this process's device: the spec's number, or for `auto`
+    the most that pays (`auto_pack`); 1 where trials cannot share a step (said in a note)."""
+    from nnlab.spec.objectives import unpackable
+
+    asked = spec.search.pack
+    if asked == 1:
+        return PackChoice(1)
+    why_not = unpackable(spec) or ("--tensorboard, whose logs are written by Keras's fit of one model"
+                                   if tensorboard else None)
+    if why_not:
+        return PackChoice(1, f"search.pack: trials train one at a time with {why_not}")
+    if asked != "auto":
+        return PackChoice(asked, f"search.pack: {asked} trials at a time, those sharing a batch size in one pack")
+    return auto_pack(spec, data, placement)
+
+
+def auto_pack(spec, data, placement) -> PackChoice:
+    """search.pack auto. On a CPU, packing saves each trial's fixed cost (building, tracing: about
+    FIXED_SECONDS), and a trial whose epochs cost much more gains little while delaying the results
+    the search learns from: up to CPU_MOST trials, fewer as a trial's estimated time grows past its
+    fixed cost. On a GPU, a small model's step leaves the device waiting on launches: as many trials
+    as keep one step under GPU_STEP_SECONDS of arithmetic, up to GPU_MOST. Either way no more than the
+    memory allows (half of what spec.sizes lets one model take, shared) and no more than the search's
+    trials. A trial's arithmetic is its multiply-adds (spec.sizes) at this device's measured rate."""
+    from nnlab.spec.sizes import largest, memory_limit
+
+    rows = len(data.x_train)
+    found = largest(spec, data.input_shape, data.output_units, rows, data.preparation.feature_counts())
+    if found is None:
+        return PackChoice(1, "search.pack auto: 1 (nnlab has no size estimate for this model's layers; set "
+                             "search.pack to a number to pack)")
+    need, size, params = found
+    device = "GPU" if placement.gpu else "CPU"
+    rate = measured_rate()
+    batch = max(1, min(int(params["batch_size"]), rows))
+    step = 3 * size.macs * batch / rate  # (forward and backward)
+    trial = spec.train.epochs * -(-rows // batch) * step
+    if device == "CPU":
+        fixed = FIXED_SECONDS["CPU"]
+        by_time = max(1, int(CPU_MOST * fixed / (fixed + trial)))
+    else:
+        by_time = max(1, min(GPU_MOST, int(GPU_STEP_SECONDS / max(step, 1e-9))))
+    budget = MEMORY_SHARE * (gpu_memory() if placement.gpu else memory_limit()[0])
+    by_memory = max(1, int(budget // max(need, 1)))
+    limit = spec.search.trial_limit()
+    chosen = max(1, min(by_time, by_memory, limit or by_time))
+    why = (f"about {_secs(trial)} of arithmetic a trial against {_secs(FIXED_SECONDS[device])} of fixed cost"
+           if device == "CPU" else f"a step of about {step * 1e3:.2g} ms of arithmetic")
+    return PackChoice(chosen, f"search.pack auto: {chosen} trial{'s' if chosen > 1 else ''} at a time on the {device} "
+                              f"({why}, at the {rate / 1e9:.3g} G multiply-adds/s measured here; memory allows "
+                              f"{by_memory}); set search.pack to a number to choose")
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+def measured_rate() -> float:
+    """This process's device's multiply-adds per second on a float32 matrix product of a small model's
+    size (a few milliseconds to measure)."""
+    from nnlab.engine.backend import import_tensorflow
+
+    tf = import_tensorflow()
+    a, b = tf.random.uniform((256, 512)), tf.random.uniform((512, 512))
+    (a @ b).numpy()  # (warm: the kernel chosen, the memory taken)
+    runs = 8
+    started = time.perf_counter()
+    for _ in range(runs):
+        c = a @ b
+    c.numpy()
+    return runs * 256 * 512 * 512 / max(time.perf_counter() - started, 1e-6)
+
+
+def gpu_memory() -> float:
+    """Bytes of GPU memory this process may use: the --gpu-memory cap, else its first visible GPU's
+    memory as nvidia-smi says (8 GiB if it cannot), shared with the other workers on it (--per-gpu)."""
+    import os
+    import subprocess
+
+    cap = os.environ.get("NNLAB_GPU_MEMORY_MB", "")
+    if cap.isdigit():
+        return int(cap) * 1024**2
+    first = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits",
+                              *(["-i", first] if first.isdigit() else [])], capture_output=True, text=True, timeout=10)
+        total = float(out.stdout.split()[0]) * 1024**2
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        total = 8 * 1024**3
+    shared = os.environ.get("NNLAB_GPU_SHARED_BY", "")
+    return total / (int(shared) if shared.isdigit() and int(shared) > 0 else 1)
