@@ -249,3 +249,49 @@ def test_workers_train_packs_and_the_chief_shows_each_trial_under_its_worker(tmp
     rows = _rows(tmp_path)
     assert len(rows) == 6 and {r["worker"] for r in rows} <= {"worker1", "worker2"}, rows
     assert "#" not in out.stdout
+
+
+MIRRORED = """
+import os
+os.environ["NNLAB_CPU_DEVICES"] = "2"
+import numpy as np, keras, tensorflow as tf
+from nnlab.data.load import load_data
+from nnlab.engine.backend import configure_device, mirrored_strategy
+from nnlab.engine.packtrials import PackTrial, fit_pack
+from nnlab.engine.trainer import Trainer
+from nnlab.spec.loader import spec_from_dict
+configure_device("cpu")
+spec = spec_from_dict({"name": "m", "seed": 1, "data": {"source": "sklearn:diabetes"}, "model": {"kind": "mlp"}})
+trainer = Trainer(spec, load_data(spec), strategy=mirrored_strategy())
+def fresh():
+    tf.random.set_seed(0)
+    trainer.__dict__.pop("training", None)
+    trainer.training.batches(32)
+params = {"units": [16], "activation": "relu", "dropout": 0.0, "batch_norm": True, "sync_batch_norm": False,
+          "l2": 0.0, "optimizer": "adam", "learning_rate": 0.01, "batch_size": 32}
+fresh()
+keras.utils.set_random_seed(3)
+trainer.begin_trial()
+trainer.fit(params, trainer.compiled_model(params), epochs=2, verbose=0)
+alone = trainer.work.histories[0]["val_loss"]
+fresh()
+trials = [PackTrial("0", {**params, "units": [8], "learning_rate": 0.1}, 2), PackTrial("1", params, 3)]
+fit_pack(trainer, trials, 2)
+packed = trials[1].work.histories[0]["val_loss"]
+np.testing.assert_allclose(alone, packed, rtol=1e-4)
+print("ok", alone, packed)
+"""
+
+
+@pytest.mark.slow
+def test_a_pack_under_a_mirrored_strategy_trains_each_trial_as_alone():
+    env = {**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_the_keras_private_names_a_pack_uses_are_there():
+    from nnlab.engine.packing import missing_keras_private
+
+    assert missing_keras_private() == []

@@ -27,36 +27,30 @@ from dataclasses import dataclass, field
 
 from nnlab.engine.backend import import_keras, import_tensorflow
 
-# Keras's private names that the pack's step uses (Keras's own train step uses them the same way):
-# the model's loss tracker, the loss's unscaling under a distribution strategy, and building the
-# compiled metrics before the step is traced (Keras's `fit` does this for its one model).
-KERAS_PRIVATE = [
-    ("keras.src.losses.loss", "unscale_loss_for_distribution"),
-    ("keras.src.trainers.trainer", "Trainer._symbolic_build"),
-    ("keras.src.trainers.trainer", "Trainer._loss_tracker"),
-]
+# Keras's private names that the pack's step uses as Keras's own train step uses them: the loss's
+# unscaling under a distribution strategy, building the compiled loss and metrics before the step is
+# traced (Keras's `fit` does this for its one model), and a compiled model's loss tracker.
+KERAS_PRIVATE = [("keras.src.losses.loss", "unscale_loss_for_distribution"),
+                 ("keras.src.trainers.trainer", "Trainer._symbolic_build")]
+KERAS_PRIVATE_ATTRIBUTES = ["_loss_tracker"]  # (of a compiled model)
 
 
 def missing_keras_private() -> list[str]:
-    """Which of `KERAS_PRIVATE` this Keras lacks (none: [])."""
+    """Which of Keras's private names this Keras lacks (none: []); builds a tiny model to ask."""
     import importlib
 
+    keras = import_keras()
     missing = []
     for module, name in KERAS_PRIVATE:
-        owner, _, attribute = name.rpartition(".")
-        try:
-            found = importlib.import_module(module)
-            if owner:
-                found = getattr(found, owner)
-            if attribute == "_loss_tracker":  # (an instance attribute, set in Trainer.compile)
-                import inspect
-
-                if "_loss_tracker" not in inspect.getsource(found.compile):
-                    raise AttributeError(attribute)
-            else:
-                getattr(found, attribute)
-        except (ImportError, AttributeError, OSError, TypeError):
+        found = importlib.import_module(module)
+        for part in name.split("."):
+            found = getattr(found, part, None)
+        if found is None:
             missing.append(f"{module}.{name}")
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    missing += [f"Model.{name}" for name in KERAS_PRIVATE_ATTRIBUTES if not hasattr(model, name)]
     return missing
 
 
@@ -158,11 +152,14 @@ class PackSteps:
         tf = import_tensorflow()
         self.models, self.strategy = models, strategy
         self.flags = tf.Variable([True] * len(models), trainable=False, dtype=tf.bool)
+        self._distributed: dict[int, tuple] = {}  # id(dataset) → (dataset, its distributed form)
         self.weights = None
         if class_weight:
             table = [class_weight.get(c, 1.0) for c in range(max(class_weight) + 1)]
             self.weights = tf.constant(table, dtype=tf.float32)
         _build_compiled_metrics(models, batches)
+        if strategy is not None:  # (Keras's `fit` under a strategy draws a batch to build its model: an iterator)
+            self._iterator(batches)
         step = tf.function(self._train_step, jit_compile=jit_compile, autograph=False) if jit_compile \
             else self._train_step
         self._train = tf.function(lambda iterator: self._loop(iterator, step), autograph=False)
@@ -181,10 +178,13 @@ class PackSteps:
         self._test(self._iterator(validation))
 
     def _iterator(self, dataset):
-        """An epoch's iterator, made as Keras's `fit` makes it (through the strategy, the default one
-        too), so that a shuffled dataset gives the same batches in a pack as in `fit`."""
-        strategy = self.strategy or import_tensorflow().distribute.get_strategy()
-        return iter(strategy.experimental_distribute_dataset(dataset))
+        """An epoch's iterator, made as Keras's `fit` makes it (the dataset distributed once per
+        training, through the strategy, the default one too), so that a shuffled dataset gives the same
+        batches in a pack as in `fit`."""
+        if id(dataset) not in self._distributed:
+            strategy = self.strategy or import_tensorflow().distribute.get_strategy()
+            self._distributed[id(dataset)] = (dataset, strategy.experimental_distribute_dataset(dataset))
+        return iter(self._distributed[id(dataset)][1])
 
     def _loop(self, iterator, step) -> None:
         """Every batch of the iterator through `step` (one replica's step under a strategy), in one
@@ -238,9 +238,54 @@ def _member_train_step(model, x, y, sample_weight):
         model._loss_tracker.update_state(unscale_loss_for_distribution(loss), sample_weight=_rows(x))
         loss = model.optimizer.scale_loss(loss)
     weights = model.trainable_weights
-    model.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+    grads = tape.gradient(loss, weights)
+    if not fused_update(model.optimizer, grads, weights):
+        model.optimizer.apply_gradients(zip(grads, weights))
     model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
     return tf.constant(True)
+
+
+def fused_update(optimizer, grads: list, weights: list) -> bool:
+    """Keras's Adam or SGD (with momentum) step as TensorFlow's fused kernels, on the optimizer's own
+    variables: Keras's arithmetic, one op per weight instead of about twenty (a small model's step is
+    mostly ops' overhead). False where Keras's own `apply_gradients` must step: another optimizer,
+    weight decay, loss scaling (mixed precision), a distribution strategy (whose gradient sums are
+    in `apply_gradients`), or a gradient missing."""
+    import keras
+
+    tf = import_tensorflow()
+    kind = type(optimizer)
+    if kind not in (keras.optimizers.Adam, keras.optimizers.SGD) or optimizer.weight_decay \
+            or getattr(optimizer, "amsgrad", False) or getattr(optimizer, "nesterov", False) \
+            or optimizer.loss_scale_factor is not None or optimizer.gradient_accumulation_steps \
+            or optimizer.use_ema or tf.distribute.has_strategy() or any(g is None for g in grads) \
+            or optimizer.clipnorm or optimizer.clipvalue or optimizer.global_clipnorm:
+        return False
+    rate = tf.cast(optimizer.learning_rate, tf.float32)
+    if kind is keras.optimizers.Adam:
+        step = tf.cast(optimizer.iterations + 1, tf.float32)
+        beta_1_power, beta_2_power = tf.pow(optimizer.beta_1, step), tf.pow(optimizer.beta_2, step)
+        for grad, weight in zip(grads, weights):
+            index = optimizer._get_variable_index(weight)
+            tf.raw_ops.ResourceApplyAdam(
+                var=_handle(weight), m=_handle(optimizer._momentums[index]), v=_handle(optimizer._velocities[index]),
+                beta1_power=beta_1_power, beta2_power=beta_2_power, lr=rate, beta1=optimizer.beta_1,
+                beta2=optimizer.beta_2, epsilon=optimizer.epsilon, grad=grad)
+    else:
+        for grad, weight in zip(grads, weights):
+            if optimizer.momentum:
+                momentum = optimizer.momentums[optimizer._get_variable_index(weight)]
+                tf.raw_ops.ResourceApplyKerasMomentum(var=_handle(weight), accum=_handle(momentum), lr=rate, grad=grad,
+                                                      momentum=optimizer.momentum, use_nesterov=False)
+            else:
+                tf.raw_ops.ResourceApplyGradientDescent(var=_handle(weight), alpha=rate, delta=grad)
+    optimizer.iterations.assign_add(1)
+    return True
+
+
+def _handle(variable):
+    """A Keras variable's TensorFlow resource handle."""
+    return variable.value.handle
 
 
 def _member_test_step(model, x, y):
