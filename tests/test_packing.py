@@ -111,12 +111,12 @@ def _alone(trainer, params, seed, epochs=3):
     return trainer.work.histories[0]
 
 
-def _packed(trainer, entries, epochs=3):
+def _packed(trainer, entries, epochs=3, pool=None):
     from nnlab.engine.packtrials import PackTrial, fit_pack
 
     _fresh(trainer)
     trials = [PackTrial(str(i), params, seed) for i, (params, seed) in enumerate(entries)]
-    fit_pack(trainer, trials, epochs)
+    fit_pack(trainer, trials, epochs, pool=pool)
     return trials
 
 
@@ -138,6 +138,25 @@ def test_a_trial_in_a_pack_of_four_has_the_curve_it_has_alone():
     _same_curves(alone, trials[1].work.histories[0])
     assert [len(t.results) for t in trials] == [1, 1, 1, 1]
     assert sum(t.work.seconds for t in trials) > 0
+
+
+@pytest.mark.slow
+def test_a_trial_in_a_kept_model_of_its_architecture_has_the_curve_it_has_alone():
+    """search.pack keeps models from pack to pack (their steps traced once): a later trial of the same
+    architecture trains in a kept model, set to its own fresh model's state."""
+    from nnlab.engine.packtrials import ModelPool
+
+    trainer = _trainer()
+    target = _params(units=[32, 16], dropout=0.3, learning_rate=0.002)
+    alone = _alone(trainer, target, seed=13)
+    pool = ModelPool()
+    first = _packed(trainer, [(_params(units=[32, 16], dropout=0.3, learning_rate=0.05), 1),
+                              (_params(units=[8]), 2)], pool=pool)
+    kept = {id(steps.model) for steps in sum(pool.kept.values(), [])}
+    assert len(kept) == 2 and all(t.failure is None for t in first)
+    second = _packed(trainer, [(_params(units=[8], learning_rate=0.01), 3), (target, 13)], pool=pool)
+    assert {id(steps.model) for steps in sum(pool.kept.values(), [])} == kept  # (both trained in kept models)
+    _same_curves(alone, second[1].work.histories[0])
 
 
 @pytest.mark.slow

@@ -9,8 +9,8 @@ Each model keeps what a trial trained alone has: its own callbacks (early stoppi
 check, the best-weights checkpoint, the cosine schedule), driven through a `CallbackList` of its own
 with the model as theirs, its own Keras metrics, and its own `History`. A model that stops (early
 stopping, pruning) or fails (its loss became NaN, an exception in one of its callbacks) leaves the
-pack: its updates stop (its step is skipped), its checkpoint is written, and the others go on. When
-every model has left, the pack ends.
+pack: its step is no longer called, its checkpoint is written, and the others go on. When every
+model has left, the pack ends.
 
 What may not differ inside one step is the batch: the models of a pack share the batch size and the
 class weights (`pack_key`). The loop is nnlab's own (`PackSteps`), not `Model.fit`: Keras's multi-step
@@ -62,11 +62,13 @@ def pack_key(params: dict) -> tuple:
 
 @dataclass
 class Member:
-    """One model of a pack: the trial it trains for, its compiled model, and its callbacks."""
+    """One model of a pack: the trial it trains for, its compiled model, its callbacks, and its traced
+    steps (`MemberSteps`: kept with the model by a `ModelPool`; None: made for this pack)."""
 
     trial_id: str
     model: object
     callbacks: list
+    steps: MemberSteps | None = None
     history: object = None
     active: bool = True
     failure: BaseException | None = None
@@ -86,7 +88,10 @@ def train_pack(members: list[Member], batches, validation, epochs: int, *, class
         member.history = keras.callbacks.History()
         member.callbacks = keras.callbacks.CallbackList(member.callbacks + [member.history], model=member.model,
                                                         epochs=epochs, verbose=0)
-    steps = PackSteps([m.model for m in members], batches, class_weight, strategy, jit_compile)
+    for member in members:
+        if member.steps is None:
+            member.steps = MemberSteps(member.model, jit_compile, traced=strategy is None)
+    steps = PackSteps([m.steps for m in members], batches, class_weight, strategy)
     for member in members:
         _guarded(member, member.callbacks.on_train_begin)
     for epoch in range(epochs):
@@ -142,40 +147,69 @@ def _finish(member: Member) -> None:
         member.failure = exc
 
 
+class MemberSteps:
+    """One model's training step and validation step. On one device each is a traced function of its
+    own (XLA-compiled with train.jit_compile), which a pack's loop calls: kept with its model (a
+    `ModelPool`), it is traced once and called by every pack the model trains in. Under a
+    distribution strategy they are plain functions traced into the pack's loop (a gradient sum across
+    replicas cannot sit inside a nested traced function)."""
+
+    def __init__(self, model, jit_compile: bool = False, traced: bool = True):
+        tf = import_tensorflow()
+        self.model = model
+
+        def train(x, y, sample_weight):
+            return _member_train_step(model, x, y, sample_weight)
+
+        def test(x, y):
+            return _member_test_step(model, x, y)
+
+        self.train = tf.function(train, jit_compile=jit_compile, autograph=False) if traced else train
+        self.test = tf.function(test, jit_compile=jit_compile, autograph=False) if traced else test
+
+
 class PackSteps:
     """The pack's traced functions: a whole epoch of training steps in one call, and a validation
-    pass. On one device a member that has left is skipped (`tf.cond` on its flag); under a
-    distribution strategy (whose gradient sums cannot sit inside a condition) every member computes,
-    and a member that has left is simply no longer read."""
+    pass, each calling the step of every member still in the pack. When a member leaves, the two are
+    traced again without it (cheap: they only call the members' steps, traced already), so a member
+    that has left costs nothing more."""
 
-    def __init__(self, models: list, batches, class_weight: dict | None, strategy, jit_compile: bool):
+    def __init__(self, members: list[MemberSteps], batches, class_weight: dict | None, strategy):
         tf = import_tensorflow()
-        self.models, self.strategy = models, strategy
-        self.flags = tf.Variable([True] * len(models), trainable=False, dtype=tf.bool)
+        self.members, self.strategy = members, strategy
+        self.active = tuple(True for _ in members)
+        self._traced: dict[tuple, tuple] = {}  # members in the pack → (training function, validation function)
         self._distributed: dict[int, tuple] = {}  # id(dataset) → (dataset, its distributed form)
         self.weights = None
         if class_weight:
             table = [class_weight.get(c, 1.0) for c in range(max(class_weight) + 1)]
             self.weights = tf.constant(table, dtype=tf.float32)
-        _build_compiled_metrics(models, batches)
+        _build_compiled_metrics([m.model for m in members], batches)
         if strategy is not None:  # (Keras's `fit` under a strategy draws a batch to build its model: an iterator)
             self._iterator(batches)
-        step = tf.function(self._train_step, jit_compile=jit_compile, autograph=False) if jit_compile \
-            else self._train_step
-        self._train = tf.function(lambda iterator: self._loop(iterator, step), autograph=False)
-        self._test = tf.function(lambda iterator: self._loop(iterator, self._test_step), autograph=False)
 
     def set_active(self, flags: list[bool]) -> None:
-        self.flags.assign(flags)
+        self.active = tuple(flags)
 
     def train_epoch(self, batches) -> None:
-        self._train(self._iterator(batches))
+        self._functions()[0](self._iterator(batches))
         # Keras's `fit` makes a second iterator at each epoch's end (its epoch iterator looks ahead), and
         # with it a shuffled dataset draws its next order: so does the pack, for the same batches.
         self._iterator(batches)
 
     def evaluate(self, validation) -> None:
-        self._test(self._iterator(validation))
+        self._functions()[1](self._iterator(validation))
+
+    def _functions(self) -> tuple:
+        if self.active not in self._traced:
+            tf = import_tensorflow()
+            live = [m for m, on in zip(self.members, self.active) if on]
+            train = tf.function(lambda iterator: self._loop(iterator, lambda batch: self._train_step(batch, live)),
+                                autograph=False)
+            test = tf.function(lambda iterator: self._loop(iterator, lambda batch: self._test_step(batch, live)),
+                               autograph=False)
+            self._traced[self.active] = (train, test)
+        return self._traced[self.active]
 
     def _iterator(self, dataset):
         """An epoch's iterator, made as Keras's `fit` makes it (the dataset distributed once per
@@ -201,22 +235,16 @@ class PackSteps:
 
         tf.while_loop(lambda optional: optional.has_value(), body, (iterator.get_next_as_optional(),))
 
-    def _each(self, run_member: Callable) -> None:
-        tf = import_tensorflow()
-        for k, model in enumerate(self.models):
-            if self.strategy is None:
-                tf.cond(self.flags[k], lambda m=model: run_member(m), lambda: tf.constant(False))
-            else:
-                run_member(model)
-
-    def _train_step(self, batch) -> None:
+    def _train_step(self, batch, live: list[MemberSteps]) -> None:
         x, y = batch
         weights = self._row_weights(y)
-        self._each(lambda model: _member_train_step(model, x, y, weights))
+        for member in live:
+            member.train(x, y, weights)
 
-    def _test_step(self, batch) -> None:
+    def _test_step(self, batch, live: list[MemberSteps]) -> None:
         x, y = batch
-        self._each(lambda model: _member_test_step(model, x, y))
+        for member in live:
+            member.test(x, y)
 
     def _row_weights(self, y):
         """The rows' class weights (train.class_weight balanced), as Keras's `fit(class_weight=…)` makes them."""

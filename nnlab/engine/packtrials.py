@@ -11,13 +11,15 @@ are `packing`'s.
 
 from __future__ import annotations
 
+import json
 import random
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnlab.engine.packing import Member, pack_key, train_pack
+from nnlab.engine.packing import Member, MemberSteps, pack_key, train_pack
 from nnlab.engine.trainer import Trainer, TrialWork
 
 
@@ -56,16 +58,78 @@ def pack_groups(trials: list, params_of) -> list[list]:
     return list(groups.values())
 
 
-def fit_pack(trainer: Trainer, trials: list[PackTrial], epochs: int, executions: int = 1) -> float:
+# params that are values of variables or of the data, not of the traced step: models differing only in these
+# share their traced steps (`ModelPool`)
+STATE_PARAMS = ("learning_rate", "batch_size", "schedule", "class_weight")
+POOLED = 24  # models a `ModelPool` keeps
+
+
+class ModelPool:
+    """Models kept from pack to pack with their traced steps (`packing.MemberSteps`). A trial whose
+    model has the architecture of a kept one that is free trains in that one: its weights, random seed
+    states and optimizer state set to those of the trial's own freshly built model (built and seeded
+    as the trial alone would build it), so the trial trains exactly as it would in a new model, and a
+    sweep traces each architecture once instead of each trial. The least recently used models beyond
+    `size` are let go."""
+
+    def __init__(self, size: int = POOLED):
+        self.size = size
+        self.kept: OrderedDict[str, list[MemberSteps]] = OrderedDict()
+
+    def take(self, params: dict, fresh, busy: set, jit_compile: bool, traced: bool) -> MemberSteps:
+        """Steps for a trial's model: a kept model of its architecture not in `busy` (ids of the steps
+        this pack already uses), set to `fresh`'s state; else `fresh` itself, kept from now on."""
+        key = architecture(params)
+        for steps in self.kept.get(key, []):
+            if id(steps) not in busy and _copy_state(fresh, steps.model):
+                self.kept.move_to_end(key)
+                return steps
+        steps = MemberSteps(fresh, jit_compile, traced)
+        if traced:  # (under a distribution strategy a model's steps are traced into its pack's loop)
+            self.kept.setdefault(key, []).append(steps)
+            self.kept.move_to_end(key)
+            while sum(len(v) for v in self.kept.values()) > self.size:
+                oldest = next(iter(self.kept))
+                self.kept[oldest].pop(0)
+                if not self.kept[oldest]:
+                    del self.kept[oldest]
+        return steps
+
+
+def architecture(params: dict) -> str:
+    """What makes two trials' models trace the same step: their params but those in STATE_PARAMS."""
+    return json.dumps({k: v for k, v in params.items() if k not in STATE_PARAMS}, sort_keys=True, default=str)
+
+
+def _copy_state(source, target) -> bool:
+    """`target` (a kept model) set to `source`'s state: its variables (weights, batch-norm statistics,
+    random seed states) and its optimizer's (step count, learning rate, slots). False where the two
+    differ in structure (nothing is copied)."""
+    pairs = list(zip(target.variables, source.variables)) + list(zip(target.optimizer.variables,
+                                                                     source.optimizer.variables))
+    if len(target.variables) != len(source.variables) or len(target.optimizer.variables) != len(
+            source.optimizer.variables) or any(tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype
+                                               for a, b in pairs):
+        return False
+    for kept, fresh in pairs:
+        kept.assign(fresh)
+    target.stop_training = False
+    return True
+
+
+def fit_pack(trainer: Trainer, trials: list[PackTrial], epochs: int, executions: int = 1,
+             pool: ModelPool | None = None) -> float:
     """Train the trials together: each execution, each fold (data.folds) is one pack of the trials still
-    training. Sets each trial's `results`, `failure` and `work`; returns the seconds it took."""
+    training, in models of `pool` where it keeps one of the architecture. Sets each trial's `results`,
+    `failure` and `work`; returns the seconds it took."""
+    pool = pool or ModelPool(size=0)
     started = time.monotonic()
     for _ in range(executions):
         if trainer.fold_count:
-            _fit_folds(trainer, trials, epochs)
+            _fit_folds(trainer, trials, epochs, pool)
         else:
             live = [t for t in trials if t.failure is None]
-            members = _members(trainer, live, first=True)
+            members = _members(trainer, live, first=True, pool=pool)
             _train(trainer, members, trainer.training, trainer.data.y_train, epochs, live)
             for trial, member in _pairs(live, members):
                 trial.work.histories.append(member.history.history)
@@ -75,7 +139,7 @@ def fit_pack(trainer: Trainer, trials: list[PackTrial], epochs: int, executions:
     return seconds
 
 
-def _fit_folds(trainer: Trainer, trials: list[PackTrial], epochs: int) -> None:
+def _fit_folds(trainer: Trainer, trials: list[PackTrial], epochs: int, pool: ModelPool) -> None:
     """One execution with data.folds: a pack per fold, of the trials neither failed nor pruned; each
     trial's folds averaged as a trial alone averages them (`Trainer.record_folds`)."""
     import keras
@@ -85,7 +149,7 @@ def _fit_folds(trainer: Trainer, trials: list[PackTrial], epochs: int) -> None:
         live = [t for t in trials if t.trains]
         if not live:
             break
-        members = _members(trainer, live, first=k == 0)
+        members = _members(trainer, live, first=k == 0, pool=pool)
         _train(trainer, members, fold, labels, epochs, live)
         for trial, member in _pairs(live, members):
             histories[trial.trial_id].append(member.history.history)
@@ -97,12 +161,14 @@ def _fit_folds(trainer: Trainer, trials: list[PackTrial], epochs: int) -> None:
             trial.results.append(result)
 
 
-def _members(trainer: Trainer, trials: list[PackTrial], first: bool) -> list[Member | None]:
-    """A new model of each trial, built as the trial alone would build it; None for a trial whose
-    model cannot be built (the trial fails, the others go on)."""
+def _members(trainer: Trainer, trials: list[PackTrial], first: bool, pool: ModelPool) -> list[Member | None]:
+    """A model of each trial, built as the trial alone would build it (or a kept model of `pool` set to
+    its state); None for a trial whose model cannot be built (the trial fails, the others go on)."""
     import keras
 
-    members = []
+    members, busy = [], set()
+    traced = trainer.strategy is None
+    jit = bool(trainer.spec.train.jit_compile)
     for trial in trials:
         if trial.random_state is None:
             keras.utils.set_random_seed(trial.seed)
@@ -117,8 +183,10 @@ def _members(trainer: Trainer, trials: list[PackTrial], first: bool) -> list[Mem
             continue
         finally:
             trial.random_state = (random.getstate(), np.random.get_state())
+        steps = pool.take(trial.params, model, busy, jit and getattr(model, "jit_compile", False), traced)
+        busy.add(id(steps))
         callbacks = trainer.callbacks(trial.params, trial.work, packed=True) + (trial.callbacks if first else [])
-        members.append(Member(trial.trial_id, model, callbacks))
+        members.append(Member(trial.trial_id, steps.model, callbacks, steps))
     return members
 
 

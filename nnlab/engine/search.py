@@ -23,7 +23,7 @@ from nnlab.engine import kerastuner
 from nnlab.engine.backend import custom_gradients, mirrored_strategy, release_custom_gradients
 from nnlab.engine.callbacks import best_epoch_metrics, keras_callbacks
 from nnlab.engine.failures import POISONED, explain_failure, first_useful_line
-from nnlab.engine.packtrials import PackTrial, fit_pack, pack_groups
+from nnlab.engine.packtrials import ModelPool, PackTrial, fit_pack, pack_groups
 from nnlab.engine.placement import Placement
 from nnlab.engine.pruning import MedianRule
 from nnlab.engine.trainer import Trainer, TrialWork
@@ -52,6 +52,7 @@ class Search:
         """`pack`: the most trials trained at once (search.pack, as `packtrials.pack_size` resolved it)."""
         self.spec, self.data, self.folder, self.reporter = spec, data, folder, reporter
         self.placement, self.tensorboard, self.pack = placement, tensorboard, pack
+        self.pool = ModelPool() if pack > 1 else None  # (models kept from pack to pack for their traced steps)
         pruning = MedianRule(folder, *objective_of(spec)) if spec.search.pruning == "median" else None
         self.distribution = None
         if placement.mirrored:
@@ -216,7 +217,7 @@ class Search:
             pack_trial.callbacks = [self.in_memory(kerastuner.checkpoint_writer(tuner, trial.trial_id))]
             self.trial_begins(trial, pack_trial.work)
             packed.append(pack_trial)
-        fit_pack(self.trainer, packed, self.spec.train.epochs, self.spec.search.executions_per_trial)
+        fit_pack(self.trainer, packed, self.spec.train.epochs, self.spec.search.executions_per_trial, self.pool)
         return {p.trial_id: p for p in packed}
 
     def pack_failed(self, trials: list, reason: str) -> None:
