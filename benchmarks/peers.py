@@ -1,7 +1,7 @@
 """nnlab's peers for `time_to_quality.py`, each written as its own tutorial teaches, on a workload of
 `workloads.py` (the same .npz, space, epochs and seed as nnlab):
 
-    python benchmarks/peers.py kt-random|kt-hyperband|optuna-tpe W1 DATA.npz OUT_DIR MAX_TRIALS
+    python benchmarks/peers.py kt-random|kt-hyperband|optuna-tpe W1 DATA.npz OUT_DIR MAX_TRIALS [SEED]
 
 - kt-random: Keras Tuner's RandomSearch with a HyperModel (as `baseline_kt.py`);
 - kt-hyperband: Keras Tuner's Hyperband, max_epochs = the workload's epochs, factor 3;
@@ -11,6 +11,7 @@
 
 After every trial it prints `TRIAL <trial's score> <best so far>` (flushed), so the caller can time
 each trial's end from outside. The score of a trial is its best epoch's, as Keras Tuner scores it.
+SEED (default the workload's) seeds the search and the weights; the data's split stays the workload's.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from workloads import SEED, WORKLOADS
 
 contender, name, data_path, out_dir, max_trials = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+seed = int(sys.argv[6]) if len(sys.argv) > 6 else SEED
 w = WORKLOADS[name]
 arrays = np.load(data_path)
 x, y, x_val, y_val = arrays["x"], arrays["y"], arrays["x_val"], arrays["y_val"]
@@ -69,7 +71,7 @@ def keras_tuner() -> None:
                     say(trial.score, best[0].score)
         return Reporting
 
-    common = dict(objective=kt.Objective(objective, "max" if maximize else "min"), seed=SEED, directory=out_dir,
+    common = dict(objective=kt.Objective(objective, "max" if maximize else "min"), seed=seed, directory=out_dir,
                   project_name=name, overwrite=True)
     if contender == "kt-random":
         tuner = reporting(kt.RandomSearch)(Model(), max_trials=max_trials, **common)
@@ -115,9 +117,9 @@ def optuna_tpe() -> None:
         say(score, study.best_value if done else score)
 
     study = optuna.create_study(direction="maximize" if maximize else "minimize",
-                                sampler=optuna.samplers.TPESampler(seed=SEED), pruner=optuna.pruners.MedianPruner())
+                                sampler=optuna.samplers.TPESampler(seed=seed), pruner=optuna.pruners.MedianPruner())
     study.optimize(run_trial, n_trials=max_trials, callbacks=[after])
 
 
-keras.utils.set_random_seed(SEED)
+keras.utils.set_random_seed(seed)
 optuna_tpe() if contender == "optuna-tpe" else keras_tuner()

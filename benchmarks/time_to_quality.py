@@ -1,19 +1,22 @@
 """Time to quality: how soon each tuner finds a model as good as random search's 12-trial best.
 
     pip install -e '.[bench]'                     # optuna
-    python benchmarks/time_to_quality.py [--workloads W1,W3] [--cap 2.0]
+    python benchmarks/time_to_quality.py [--workloads W1,W3] [--cap 2.0] [--seeds 5] [--contenders …]
 
 For each workload of `workloads.py` (W1: MLP on digits, W3: MLP regression on 20,000 rows; the same
-.npz split, space, epochs and seed for everyone), each contender runs in a fresh process:
+.npz split, space and epochs for everyone) and each seed, each contender runs in a fresh process:
 - kt-random, kt-hyperband, optuna-tpe: the peers of `peers.py`, written as their tutorials teach;
 - nnlab and nnlab+pruning: `nnlab run` on the workload's spec (random search; `search.pruning` none or
-  median; no refit, as the peers have none).
+  median; no refit, as the peers have none);
+- nnlab-pack and nnlab-bayes-pack: random search and nnlab's Bayesian search with `search.pack: auto`.
 The wall time of each trial's end is taken from outside, counted from the process's start (imports,
-data loading and all), with each trial's exact score (nnlab's from trials.csv). The target is the best
-score Keras Tuner's random search reaches in its 12 trials (run first, to the end). Every other
-contender runs until `--cap` times that run's time or 40 trials. Printed per workload: each
-contender's time to reach the target, trials it took, its best score, and the ratio to the fastest
-peer. The target of issue 13: nnlab reaches it in at most half the time of the fastest peer.
+data loading and all), with each trial's exact score (nnlab's from trials.csv; a packed trial's end is
+when its pack has ended). On each seed, the target is the best score Keras Tuner's random search
+reaches in its 12 trials on that seed (run first, to the end); every other contender runs until
+`--cap` times that run's time or 40 trials. Printed per workload: each contender's time to reach the
+target on each seed, the median over the seeds with its range, the trials it took, and the ratio of
+its median to the fastest peer's median (a seed where it never reached the target counts as slower
+than any). The target of issue 24: the median at most half the fastest peer's, on W1 and W3.
 """
 
 from __future__ import annotations
@@ -22,17 +25,24 @@ import argparse
 import csv
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from workloads import SEED as WORKLOADS_SEED
 from workloads import WORKLOADS, prepare
 
 HERE = Path(__file__).resolve().parent
 PEERS = ["kt-random", "kt-hyperband", "optuna-tpe"]
-NNLAB = ["nnlab", "nnlab+pruning"]
+NNLAB = {  # contender → its --set overrides of the workload's spec
+    "nnlab": ["search.pruning=none"],
+    "nnlab+pruning": ["search.pruning=median"],
+    "nnlab-pack": ["search.pruning=none", "search.pack=auto"],
+    "nnlab-bayes-pack": ["search.pruning=none", "search.pack=auto", "search.tuner=bayesian"],
+}
 TRIAL_END = re.compile(r"^\[\d+/\S+\] trial (\S+) (?!started)")
 MAX_TRIALS = 40
 
@@ -53,24 +63,23 @@ def stream(command: list[str], cap: float | None, cwd: Path) -> tuple[list[tuple
     return lines, time.monotonic() - start
 
 
-def peer(contender: str, name: str, data: Path, folder: Path, trials: int, cap: float | None):
+def peer(contender: str, name: str, data: Path, folder: Path, trials: int, cap: float | None, seed: int):
     """[(seconds, score)] for each trial of a peer, in the order they ended."""
     lines, total = stream([sys.executable, str(HERE / "peers.py"), contender, name, str(data), str(folder / contender),
-                           str(trials)], cap, folder)
+                           str(trials), str(seed)], cap, folder)
     ends = [(t, float(line.split()[1])) for t, line in lines if line.startswith("TRIAL ")]
     if not ends:
         raise RuntimeError(f"{contender} reported no trial:\n" + "\n".join(line for _, line in lines[-30:]))
     return ends, total
 
 
-def nnlab(contender: str, spec: Path, folder: Path, cap: float | None):
+def nnlab(contender: str, spec: Path, folder: Path, cap: float | None, seed: int):
     """[(seconds, score)] for each completed trial of an nnlab run (pruned and failed trials end too,
     but are not candidates for the best), in the order they ended."""
-    pruning = "median" if contender == "nnlab+pruning" else "none"
     runs = folder / f"runs-{contender}"  # (not a folder named nnlab in the working directory: python -m nnlab)
-    lines, total = stream([sys.executable, "-m", "nnlab", "run", str(spec), "--runs-dir", str(runs),
-                           "--set", f"search.max_trials={MAX_TRIALS}", "--set", f"search.pruning={pruning}",
-                           "--set", "search.refit=false"], cap, folder)
+    overrides = [f"search.max_trials={MAX_TRIALS}", "search.refit=false", f"seed={seed}", *NNLAB[contender]]
+    lines, total = stream([sys.executable, "-m", "nnlab", "run", str(spec), "--runs-dir", str(runs), "--overwrite",
+                           "--yes", *[part for o in overrides for part in ("--set", o)]], cap, folder)
     ended = [(t, m.group(1)) for t, line in lines if (m := TRIAL_END.match(line))]
     try:
         with (runs / spec.stem / "trials.csv").open() as fh:
@@ -101,51 +110,81 @@ def reach(ends, target: float, maximize: bool) -> tuple[float | None, int | None
     return (reached[0], reached[1], best) if reached else (None, None, best)
 
 
+def run_seed(name: str, seed: int, cap_factor: float, contenders: list[str]) -> tuple[dict, float, float]:
+    """One seed of one workload: {contender: (seconds to target, trials to target, best, trials run)},
+    the target, and random search's time."""
+    w = WORKLOADS[name]
+    maximize = w["objective"] != "val_loss"
+    with tempfile.TemporaryDirectory(prefix=f"ttq-{name}-") as tmp:
+        folder = Path(tmp)
+        data, spec = prepare(name, folder)
+        random_ends, random_total = peer("kt-random", name, data, folder, w["trials"], None, seed)
+        scores = [s for _, s in random_ends]
+        target = max(scores) if maximize else min(scores)
+        cap = cap_factor * random_total
+        results = {"kt-random": reach(random_ends, target, maximize) + (len(random_ends),)}
+        for contender in [c for c in contenders if c != "kt-random"]:
+            try:
+                if contender in PEERS:
+                    ends, _ = peer(contender, name, data, folder, MAX_TRIALS, cap, seed)
+                else:
+                    ends, _ = nnlab(contender, spec, folder, cap, seed)
+            except RuntimeError as exc:
+                print(f"{name} seed {seed} {contender}: {exc}")
+                continue
+            results[contender] = reach(ends, target, maximize) + (len(ends),)
+            print(f"  ({name} seed {seed} {contender}: {len(ends)} trials; time to target, trials, best: "
+                  f"{results[contender][:3]})", flush=True)
+    return results, target, random_total
+
+
+def summarize(name: str, seeds: list[int], runs: dict[int, tuple], contenders: list[str]) -> None:
+    """Per contender: its time to target on each seed, the median and range, against the fastest peer."""
+    w = WORKLOADS[name]
+    never = float("inf")
+    times = {c: [runs[s][0].get(c, (None,))[0] for s in seeds] for c in contenders}
+    medians = {c: statistics.median(t if t is not None else never for t in ts) for c, ts in times.items()}
+    peer_medians = [medians[c] for c in PEERS if c in medians and medians[c] != never]
+    fastest = min(peer_medians) if peer_medians else None
+    targets = ", ".join(f"{runs[s][1]:.4g}" for s in seeds)
+    print(f"\n{name}: {w['kind']}, {w['epochs']} epochs a trial; targets {w['objective']} per seed {targets} (Keras "
+          f"Tuner random search's best in {w['trials']} trials); each other contender ran up to the cap or "
+          f"{MAX_TRIALS} trials; seeds {', '.join(map(str, seeds))}")
+    print(f"{'contender':<17} {'time to target per seed':>34} {'median':>8} {'range':>11} {'trials':>7} "
+          f"{'vs fastest peer':>15}")
+    for contender in contenders:
+        shown = " ".join(f"{t:4.0f}" if t is not None else "   -" for t in times[contender])
+        reached = [t for t in times[contender] if t is not None]
+        median = medians[contender]
+        spread = f"{min(reached):.0f}–{max(reached):.0f} s" if reached else "-"
+        trials = [runs[s][0][contender][1] for s in seeds if contender in runs[s][0] and runs[s][0][contender][1]]
+        ratio = f"{median / fastest:.2f}" if fastest and median != never else "-"
+        print(f"{contender:<17} {shown:>34} {(f'{median:.0f} s' if median != never else 'not reached'):>8} "
+              f"{spread:>11} {(statistics.median(trials) if trials else '-'):>7} {ratio:>15}")
+    for contender in contenders:
+        if contender in NNLAB and fastest and medians[contender] != never:
+            ok = medians[contender] <= 0.5 * fastest
+            print(f"  {contender}: median {medians[contender] / fastest:.2f} of the fastest peer's (target ≤ 0.50): "
+                  f"{'met' if ok else 'not met'}")
+    sys.stdout.flush()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workloads", default="W1,W3")
     parser.add_argument("--cap", type=float, default=2.0, help="each contender's time, as a multiple of random's")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per contender (the workload's, then +1, …)")
+    parser.add_argument("--contenders", default=",".join([*PEERS, *NNLAB]),
+                        help="comma-separated; kt-random always runs (it sets the target)")
     args = parser.parse_args()
+    contenders = ["kt-random"] + [c for c in args.contenders.split(",") if c and c != "kt-random"]
+    unknown = [c for c in contenders if c not in PEERS and c not in NNLAB]
+    if unknown:
+        parser.error(f"unknown contender(s) {', '.join(unknown)}; known: {', '.join([*PEERS, *NNLAB])}")
     for name in args.workloads.split(","):
-        w = WORKLOADS[name]
-        maximize = w["objective"] != "val_loss"
-        with tempfile.TemporaryDirectory(prefix=f"ttq-{name}-") as tmp:
-            folder = Path(tmp)
-            data, spec = prepare(name, folder)
-            random_ends, random_total = peer("kt-random", name, data, folder, w["trials"], None)
-            scores = [s for _, s in random_ends]
-            target = max(scores) if maximize else min(scores)
-            cap = args.cap * random_total
-            results = {"kt-random": reach(random_ends, target, maximize) + (len(random_ends),)}
-            for contender in ["kt-hyperband", "optuna-tpe", *NNLAB]:
-                try:
-                    if contender in PEERS:
-                        ends, _ = peer(contender, name, data, folder, MAX_TRIALS, cap)
-                    else:
-                        ends, _ = nnlab(contender, spec, folder, cap)
-                except RuntimeError as exc:
-                    print(f"{name} {contender}: {exc}")
-                    continue
-                results[contender] = reach(ends, target, maximize) + (len(ends),)
-                print(f"  ({name} {contender}: {len(ends)} trials; time to target, trials, best: "
-                      f"{results[contender][:3]})", flush=True)
-        print(f"\n{name}: {w['kind']}, {w['epochs']} epochs a trial; target {w['objective']} {target:.4g} "
-              f"(Keras Tuner random search's best in {w['trials']} trials, {random_total:.0f} s); "
-              f"each other contender ran up to {cap:.0f} s or {MAX_TRIALS} trials")
-        peer_times = [results[c][0] for c in PEERS if c in results and results[c][0] is not None]
-        fastest = min(peer_times) if peer_times else None
-        print(f"{'contender':<15} {'time to target':>14} {'trials':>7} {'best':>9} {'trials run':>10} "
-              f"{'vs fastest peer':>15}")
-        for contender, (seconds, trials, best, ran) in results.items():
-            shown = f"{seconds:.0f} s" if seconds is not None else "not reached"
-            ratio = f"{seconds / fastest:.2f}" if seconds is not None and fastest else "-"
-            print(f"{contender:<15} {shown:>14} {trials or '-':>7} {best:9.4g} {ran:>10} {ratio:>15}")
-        for contender in NNLAB:
-            if contender in results and results[contender][0] is not None and fastest:
-                ok = results[contender][0] <= 0.5 * fastest
-                print(f"  {contender}: {results[contender][0] / fastest:.2f} of the fastest peer's time "
-                      f"(target ≤ 0.50): {'met' if ok else 'not met'}")
-        sys.stdout.flush()
+        seeds = [WORKLOADS_SEED + i for i in range(args.seeds)]
+        runs = {seed: run_seed(name, seed, args.cap, contenders) for seed in seeds}
+        summarize(name, seeds, runs, contenders)
     return 0
 
 

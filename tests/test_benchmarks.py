@@ -12,7 +12,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-@pytest.mark.parametrize("script", ["quality.py", "baseline_time.py"])
+@pytest.mark.parametrize("script", ["quality.py", "baseline_time.py", "pack.py", "time_to_quality.py", "pruning.py"])
 def test_the_script_answers_help(script):
     out = subprocess.run([sys.executable, str(BENCHMARKS / script), "--help"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
