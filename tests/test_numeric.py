@@ -212,3 +212,8 @@ def test_members_train_on_the_mean_of_their_losses_and_predict_their_mean(tmp_pa
     saved = for_saving(model, params, shape, "mse" if task == "regression" else None, metrics)
     saved.save(tmp_path / "m.keras")
     np.testing.assert_allclose(keras.saving.load_model(tmp_path / "m.keras").predict(x, verbose=0), mean, atol=1e-6)
+    if classes:  # train.class_weight: a weight a row (Keras's sample weights), not one a member and row
+        weights = np.where(y == 0, 3.0, 1.0)
+        weighted = model.evaluate(x, y, sample_weight=weights, verbose=0, return_dict=True)["loss"]
+        model.fit(x, y, epochs=1, verbose=0, class_weight={0: 3.0, **{c: 1.0 for c in range(1, max(classes, 2))}})
+        assert np.isfinite(weighted) and weighted != pytest.approx(want, rel=1e-3)

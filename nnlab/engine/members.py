@@ -92,7 +92,8 @@ def members_mean(model):
 
 def memberwise_loss(loss_fn, members: int):
     """A loss over the member axis: the target repeated for each member, `loss_fn` (a Keras loss or
-    its name) per member and row; Keras then averages it over both (the mean of the members' losses)."""
+    its name) per member and row, averaged over the members; Keras then averages the rows (the mean of
+    the members' losses), each row weighted by its sample weight (train.class_weight) where it has one."""
     keras = import_keras()
     ops = keras.ops
     base = getattr(keras.losses, _LOSS_CLASSES[loss_fn])() if isinstance(loss_fn, str) else loss_fn
@@ -102,7 +103,7 @@ def memberwise_loss(loss_fn, members: int):
             y_pred = ops.expand_dims(y_pred, -1)
         one_unit = y_pred.shape[-1] == 1  # a value or a probability per member, else class probabilities
         y_true = ops.repeat(ops.reshape(y_true, (-1, 1, 1) if one_unit else (-1, 1)), members, axis=1)
-        return base.call(y_true, y_pred)
+        return ops.mean(base.call(y_true, y_pred), axis=-1)  # (one value a row: a row's weight applies to it)
 
     memberwise.__name__ = f"memberwise_{base.name}"
     return memberwise
