@@ -21,6 +21,7 @@ import numpy as np
 
 from nnlab.engine.packing import Member, MemberSteps, pack_key, train_pack
 from nnlab.engine.trainer import Trainer, TrialWork
+from nnlab.errors import plural
 
 
 @dataclass
@@ -227,7 +228,8 @@ def _share_seconds(trials: list[PackTrial], seconds: float) -> None:
 
 # ------------------------------------------------------------------------------------ how many at once
 
-FIXED_SECONDS = {"CPU": 0.5, "GPU": 1.0}  # a trial's own cost besides its epochs: building, tracing (speed.py)
+FIXED_SECONDS = {"CPU": 0.5, "GPU": 1.0}  # a trial's own cost besides its steps: building, tracing (pack.py)
+STEP_SECONDS = {"CPU": 0.0003, "GPU": 0.0005}  # a small model's step besides its arithmetic: the ops' own cost
 CPU_MOST, GPU_MOST = 8, 32  # search.pack auto: the most trials in a pack on a CPU, on a GPU
 GPU_STEP_SECONDS = 0.002  # a GPU step shorter than this waits on kernel launches, not on arithmetic
 MEMORY_SHARE = 0.5  # of the memory a model may take (spec.sizes), what a pack's models may take together
@@ -260,13 +262,14 @@ def pack_size(spec, data, placement, tensorboard: bool = False) -> PackChoice:
 
 
 def auto_pack(spec, data, placement) -> PackChoice:
-    """search.pack auto. On a CPU, packing saves each trial's fixed cost (building, tracing: about
-    FIXED_SECONDS), and a trial whose epochs cost much more gains little while delaying the results
-    the search learns from: up to CPU_MOST trials, fewer as a trial's estimated time grows past its
-    fixed cost. On a GPU, a small model's step leaves the device waiting on launches: as many trials
-    as keep one step under GPU_STEP_SECONDS of arithmetic, up to GPU_MOST. Either way no more than the
-    memory allows (half of what spec.sizes lets one model take, shared) and no more than the search's
-    trials. A trial's arithmetic is its multiply-adds (spec.sizes) at this device's measured rate."""
+    """search.pack auto. A trial's time is its fixed cost (building, tracing: FIXED_SECONDS) and its
+    steps, each the ops' own cost (STEP_SECONDS) and its arithmetic (the largest model's multiply-adds,
+    spec.sizes, at this device's measured rate). On a CPU, a pack saves the fixed cost and much of the
+    ops' cost but none of the arithmetic, while it delays the results the search learns from: up to
+    CPU_MOST trials, in proportion to the share of a trial's time a pack can save. On a GPU a small
+    model's step leaves the device waiting on launches: as many trials as keep a step's arithmetic
+    under GPU_STEP_SECONDS, up to GPU_MOST. Never more than the memory allows (half of what spec.sizes
+    lets one model take, shared) nor than the search's trials."""
     from nnlab.spec.sizes import largest, memory_limit
 
     rows = len(data.x_train)
@@ -278,22 +281,24 @@ def auto_pack(spec, data, placement) -> PackChoice:
     device = "GPU" if placement.gpu else "CPU"
     rate = measured_rate()
     batch = max(1, min(int(params["batch_size"]), rows))
-    step = 3 * size.macs * batch / rate  # (forward and backward)
-    trial = spec.train.epochs * -(-rows // batch) * step
+    arithmetic = 3 * size.macs * batch / rate  # a step's (forward and backward)
+    steps = spec.train.epochs * -(-rows // batch)
+    fixed, overhead = FIXED_SECONDS[device], steps * STEP_SECONDS[device]
     if device == "CPU":
-        fixed = FIXED_SECONDS["CPU"]
-        by_time = max(1, int(CPU_MOST * fixed / (fixed + trial)))
+        saved = (fixed + overhead) / (fixed + overhead + steps * arithmetic)
+        by_time = max(1, round(CPU_MOST * saved))
+        why = f"arithmetic, which a pack does not save, is about {1 - saved:.0%} of a trial's estimated time"
     else:
-        by_time = max(1, min(GPU_MOST, int(GPU_STEP_SECONDS / max(step, 1e-9))))
+        by_time = max(1, min(GPU_MOST, int(GPU_STEP_SECONDS / max(arithmetic, 1e-9))))
+        why = f"a step of about {arithmetic * 1e3:.2g} ms of arithmetic"
     budget = MEMORY_SHARE * (gpu_memory() if placement.gpu else memory_limit()[0])
     by_memory = max(1, int(budget // max(need, 1)))
-    limit = spec.search.trial_limit()
-    chosen = max(1, min(by_time, by_memory, limit or by_time))
-    why = (f"about {_secs(trial)} of arithmetic a trial against {_secs(FIXED_SECONDS[device])} of fixed cost"
-           if device == "CPU" else f"a step of about {step * 1e3:.2g} ms of arithmetic")
-    return PackChoice(chosen, f"search.pack auto: {chosen} trial{'s' if chosen > 1 else ''} at a time on the {device} "
-                              f"({why}, at the {rate / 1e9:.3g} G multiply-adds/s measured here; memory allows "
-                              f"{by_memory}); set search.pack to a number to choose")
+    limit = spec.search.trial_limit() or by_time
+    chosen = max(1, min(by_time, by_memory, limit))
+    capped = f"; the search has {plural(limit, 'trial')}" if limit < min(by_time, by_memory) else ""
+    return PackChoice(chosen, f"search.pack auto: {chosen} trial{'s' if chosen > 1 else ''} at a time on the "
+                              f"{device} ({why}, at the {rate / 1e9:.3g} G multiply-adds/s measured here; memory "
+                              f"allows {by_memory}{capped}); set search.pack to a number to choose")
 
 
 def _secs(seconds: float) -> str:

@@ -305,6 +305,7 @@ def starter_spec(path: str | Path, output: str | Path, target: str | list[str] |
              f"  objective: {objective}",
              "  max_minutes: 10   # the time budget: trials run until it is used (max_trials: N for a fixed count)",
              "  pruning: median   # stop a trial that is below the median of the earlier ones at the same epoch",
+             "  pack: auto   # trials trained several at a time, in one step (how many: the header says)",
              *(["  baseline: gbm   # gradient boosting fitted and scored on the same rows, to compare the trials with"]
                if found.baseline else []),
              ""]
