@@ -1,6 +1,7 @@
 """search.pack: whole sweeps with trials packed into one step, beside the hand-written Keras Tuner script.
 
     python benchmarks/pack.py [W1 W3] [--rounds 1] [--packs 1,4,8,auto]
+    python benchmarks/pack.py W1 --profile [--packs auto]   # where a sweep's time goes
     python benchmarks/pack.py --gpu [--trials 1.0]          # on a GPU machine
 
 CPU mode: each round runs, per workload of `workloads.py`, the hand-written Keras Tuner script
@@ -9,6 +10,11 @@ that alternates between rounds. Printed per run: whole-process seconds, the rati
 best score, peak RSS; then per pack value the median ratio, its best score against pack 1's, its peak
 RSS against pack 1's, and issue 24's targets (W1 ≤ 0.20 and W3 ≤ 0.15 of the script with auto; RSS
 ≤ 1.2 × unpacked).
+
+Profile mode (`--profile`): one `nnlab run` per workload and pack value under cProfile, its time
+split into phases (Python and TensorFlow's import, the data, building models, tracing, running the
+steps, checkpoints, records, the final model); shares of the profiled time (cProfile slows Python
+about twofold, and TensorFlow's kernels not at all, so the shares lean towards Python).
 
 GPU mode (`--gpu`): pack 1 against auto on a 64-trial MLP sweep (W3's 20,000-row table, 10 epochs)
 and a 32-trial small-CNN sweep (W2's 6,000 images, 5 epochs), each in a fresh process with `--device
@@ -95,6 +101,51 @@ def cpu(args) -> None:
             print(line)
 
 
+# ------------------------------------------------------------------------------------ profile
+
+PHASES = [  # (phase, the functions whose cumulative time it is, less those), in the order a sweep meets them
+    ("import TensorFlow", ["*tensorflow/__init__.py:1(<module>)"], []),
+    ("the data, its checks, the device", ["*/placement.py:*(load_and_place)"], ["*tensorflow/__init__.py:1(<module>)"]),
+    ("Keras Tuner's project", ["*/sweep.py:*(make_tuner)"], []),
+    ("building and compiling models", ["*/trainer.py:*(compiled_model)"], []),
+    ("tracing the steps", ["*/tracing_compilation.py:*(trace_function)"], []),
+    ("running the steps (TensorFlow)", ["<built-in method tensorflow.python._pywrap_tfe.TFE_Py_Execute>"], []),
+    ("checkpoints", ["*/saving_lib.py:*(save_weights_only)"], []),
+    ("ending each trial: records, Keras Tuner's state, memory", ["*/search.py:*(on_trial_end)"], []),
+    ("best.keras and the closing table", ["*/sweep.py:*(finish)"], []),
+]
+
+
+def _spent(where: dict, patterns: list[str]) -> float:
+    import fnmatch
+
+    return sum(sum(v for k, v in where.items() if fnmatch.fnmatch(k, p)) for p in patterns)
+
+
+def profile(args) -> None:
+    import pstats
+
+    with tempfile.TemporaryDirectory(prefix="pack-profile-") as tmp:
+        folder = Path(tmp)
+        for name in args.workloads:
+            _, spec = prepare(name, folder)
+            for pack in args.packs.split(","):
+                out = folder / f"{name}-{pack}.prof"
+                started = time.monotonic()
+                subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "nnlab", "run", str(spec),
+                                "--runs-dir", str(folder / "runs"), "--overwrite", "--yes", "--quiet", "--set",
+                                f"search.pack={pack}"], cwd=folder, check=True,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                wall = time.monotonic() - started
+                stats = pstats.Stats(str(out)).stats
+                total = max(v[3] for v in stats.values())
+                where = {f"{f}:{line}({fn})" if line else fn: v[3] for (f, line, fn), v in stats.items()}
+                print(f"\n{name}, search.pack {pack}: {wall:.1f} s wall under cProfile, {total:.1f} s profiled")
+                for phase, patterns, less in PHASES:
+                    seconds = _spent(where, patterns) - _spent(where, less)
+                    print(f"  {phase:<58} {seconds:6.2f} s  {seconds / total:5.1%}")
+
+
 # ------------------------------------------------------------------------------------ GPU
 
 
@@ -150,13 +201,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--packs", default="1,4,8,auto", help="search.pack values, comma-separated")
     parser.add_argument("--gpu", action="store_true", help="the GPU mode (needs nvidia-smi and a GPU)")
+    parser.add_argument("--profile", action="store_true", help="where a sweep's time goes (cProfile)")
     parser.add_argument("--trials", type=float, default=1.0, help="GPU mode: scale the trial counts")
     args = parser.parse_args()
     unknown = [name for name in args.workloads if name not in WORKLOADS]
     if unknown:
         parser.error(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(WORKLOADS)}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    gpu(args) if args.gpu else cpu(args)
+    gpu(args) if args.gpu else profile(args) if args.profile else cpu(args)
 
 
 if __name__ == "__main__":

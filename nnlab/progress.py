@@ -114,6 +114,12 @@ class Reporter:
             self._bars.update(self._trial_bar, description=f"trial {trial_id}", completed=0, total=self.epochs,
                               visible=True, info="")
 
+    def pack_begins(self, trials: int) -> None:
+        """Several trials train together (search.pack): the trial bar follows their pack's epochs."""
+        if self._bars is not None and trials > 1:
+            self._bars.update(self._trial_bar, description=f"pack of {trials}", completed=0, total=self.epochs,
+                              visible=True, info="")
+
     def trial_ends(self, number: int, total: int | None, record: dict, objective: str,
                    best: dict | None) -> None:
         self.finished_here += 1

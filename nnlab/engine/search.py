@@ -217,6 +217,7 @@ class Search:
             pack_trial.callbacks = [self.in_memory(kerastuner.checkpoint_writer(tuner, trial.trial_id))]
             self.trial_begins(trial, pack_trial.work)
             packed.append(pack_trial)
+        self.reporter.pack_begins(len(packed))
         fit_pack(self.trainer, packed, self.spec.train.epochs, self.spec.search.executions_per_trial, self.pool)
         return {p.trial_id: p for p in packed}
 
