@@ -160,7 +160,7 @@ def summarize(name: str, seeds: list[int], runs: dict[int, tuple], contenders: l
         trials = [runs[s][0][contender][1] for s in seeds if contender in runs[s][0] and runs[s][0][contender][1]]
         ratio = f"{median / fastest:.2f}" if fastest and median != never else "-"
         print(f"{contender:<17} {shown:>34} {(f'{median:.0f} s' if median != never else 'not reached'):>8} "
-              f"{spread:>11} {(statistics.median(trials) if trials else '-'):>7} {ratio:>15}")
+              f"{spread:>11} {(f'{statistics.median(trials):g}' if trials else '-'):>7} {ratio:>15}")
     for contender in contenders:
         if contender in NNLAB and fastest and medians[contender] != never:
             ok = medians[contender] <= 0.5 * fastest

@@ -314,3 +314,31 @@ def test_the_keras_private_names_a_pack_uses_are_there():
     from nnlab.engine.packing import missing_keras_private
 
     assert missing_keras_private() == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_the_fused_step_is_keras_own_arithmetic_to_float_rounding(optimizer):
+    import keras
+
+    from nnlab.data.shape import DataShape
+    from nnlab.engine.fusedupdate import fused_update
+    from nnlab.engine.models import build_model, compile_model
+
+    shape = DataShape((6,), "regression")
+    params = {"units": [5], "activation": "relu", "dropout": 0.0, "batch_norm": False, "l2": 0.0,
+              "optimizer": optimizer, "learning_rate": 0.05}
+    models = []
+    for _ in range(2):
+        keras.utils.set_random_seed(1)
+        models.append(build_model("mlp", params, shape))
+        compile_model(models[-1], params, shape, "mse", [])
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        grads = [rng.normal(size=w.shape).astype("float32") for w in models[0].trainable_weights]
+        models[0].optimizer.apply_gradients(zip(grads, models[0].trainable_weights))
+        assert fused_update(models[1].optimizer, grads, models[1].trainable_weights)
+    keras_own, fused = (m.weights + m.optimizer.variables for m in models)
+    for a, b in zip(keras_own, fused):
+        # (TensorFlow's kernel works out 1 - β in float32, Keras in Python's floats: the last digits move)
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=5e-5, atol=1e-6, err_msg=a.path)

@@ -25,7 +25,7 @@ from nnlab.distributed.chief import parse_address, serve_chief
 from nnlab.distributed.gpus import inherited_mask, place_workers, visible_gpu_count, worker_env
 from nnlab.engine.backend import clear_session, freeze_heap, import_keras, import_tensorflow
 from nnlab.engine.failures import first_useful_line
-from nnlab.engine.packtrials import pack_size
+from nnlab.engine.packsize import pack_size
 from nnlab.engine.placement import Placement, RunOptions, load_and_place
 from nnlab.engine.search import Search
 from nnlab.engine.sweep import terminate_as_interrupt

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nnlab.engine.backend import import_keras, import_tensorflow
+from nnlab.engine.fusedupdate import fused_update
 
 # Keras's private names that the pack's step uses as Keras's own train step uses them: the loss's
 # unscaling under a distribution strategy, building the compiled loss and metrics before the step is
@@ -33,6 +34,8 @@ from nnlab.engine.backend import import_keras, import_tensorflow
 KERAS_PRIVATE = [("keras.src.losses.loss", "unscale_loss_for_distribution"),
                  ("keras.src.trainers.trainer", "Trainer._symbolic_build")]
 KERAS_PRIVATE_ATTRIBUTES = ["_loss_tracker"]  # (of a compiled model)
+OPTIMIZER_PRIVATE = {"Adam": ["_momentums", "_velocities", "_get_variable_index"],  # (engine.fusedupdate)
+                     "SGD": ["momentums", "_get_variable_index"]}
 
 
 def missing_keras_private() -> list[str]:
@@ -51,6 +54,10 @@ def missing_keras_private() -> list[str]:
     model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
     model.compile(optimizer="sgd", loss="mse")
     missing += [f"Model.{name}" for name in KERAS_PRIVATE_ATTRIBUTES if not hasattr(model, name)]
+    for kind, names in OPTIMIZER_PRIVATE.items():
+        optimizer = getattr(keras.optimizers, kind)(**({"momentum": 0.9} if kind == "SGD" else {}))
+        optimizer.build(model.trainable_variables)
+        missing += [f"{kind}.{name}" for name in names if not hasattr(optimizer, name)]
     return missing
 
 
@@ -271,49 +278,6 @@ def _member_train_step(model, x, y, sample_weight):
         model.optimizer.apply_gradients(zip(grads, weights))
     model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
     return tf.constant(True)
-
-
-def fused_update(optimizer, grads: list, weights: list) -> bool:
-    """Keras's Adam or SGD (with momentum) step as TensorFlow's fused kernels, on the optimizer's own
-    variables: Keras's arithmetic, one op per weight instead of about twenty (a small model's step is
-    mostly ops' overhead). False where Keras's own `apply_gradients` must step: another optimizer,
-    weight decay, loss scaling (mixed precision), a distribution strategy (whose gradient sums are
-    in `apply_gradients`), or a gradient missing."""
-    import keras
-
-    tf = import_tensorflow()
-    kind = type(optimizer)
-    if kind not in (keras.optimizers.Adam, keras.optimizers.SGD) or optimizer.weight_decay \
-            or getattr(optimizer, "amsgrad", False) or getattr(optimizer, "nesterov", False) \
-            or optimizer.loss_scale_factor is not None or optimizer.gradient_accumulation_steps \
-            or optimizer.use_ema or tf.distribute.has_strategy() or any(g is None for g in grads) \
-            or optimizer.clipnorm or optimizer.clipvalue or optimizer.global_clipnorm:
-        return False
-    rate = tf.cast(optimizer.learning_rate, tf.float32)
-    if kind is keras.optimizers.Adam:
-        step = tf.cast(optimizer.iterations + 1, tf.float32)
-        beta_1_power, beta_2_power = tf.pow(optimizer.beta_1, step), tf.pow(optimizer.beta_2, step)
-        for grad, weight in zip(grads, weights):
-            index = optimizer._get_variable_index(weight)
-            tf.raw_ops.ResourceApplyAdam(
-                var=_handle(weight), m=_handle(optimizer._momentums[index]), v=_handle(optimizer._velocities[index]),
-                beta1_power=beta_1_power, beta2_power=beta_2_power, lr=rate, beta1=optimizer.beta_1,
-                beta2=optimizer.beta_2, epsilon=optimizer.epsilon, grad=grad)
-    else:
-        for grad, weight in zip(grads, weights):
-            if optimizer.momentum:
-                momentum = optimizer.momentums[optimizer._get_variable_index(weight)]
-                tf.raw_ops.ResourceApplyKerasMomentum(var=_handle(weight), accum=_handle(momentum), lr=rate, grad=grad,
-                                                      momentum=optimizer.momentum, use_nesterov=False)
-            else:
-                tf.raw_ops.ResourceApplyGradientDescent(var=_handle(weight), alpha=rate, delta=grad)
-    optimizer.iterations.assign_add(1)
-    return True
-
-
-def _handle(variable):
-    """A Keras variable's TensorFlow resource handle."""
-    return variable.value.handle
 
 
 def _member_test_step(model, x, y):

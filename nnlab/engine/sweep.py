@@ -25,7 +25,7 @@ from nnlab.data.dataset import Dataset
 from nnlab.engine import baseline
 from nnlab.engine.backend import clear_session, freeze_heap
 from nnlab.engine.finalmodel import FinalModel
-from nnlab.engine.packtrials import pack_size
+from nnlab.engine.packsize import pack_size
 from nnlab.engine.placement import Placement, RunOptions, load_and_place
 from nnlab.engine.search import Search, StopSearch
 from nnlab.errors import DiskFull, disk_full, disk_full_message, plural
