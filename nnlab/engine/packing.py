@@ -84,11 +84,11 @@ class Member:
 
 
 def train_pack(members: list[Member], batches, validation, epochs: int, *, class_weight: dict | None = None,
-               strategy=None, jit_compile: bool = False, on_epoch_end: Callable | None = None) -> float:
+               strategy=None, on_epoch_end: Callable | None = None) -> float:
     """Train the pack's models together for `epochs` epochs over `batches` (a `tf.data` dataset of one
     epoch), validated on `validation` after each. Each member's `history`, `failure` and `epochs` are
-    set; returns the seconds it took. `on_epoch_end(epoch, logs)`: after each epoch, with the first
-    active member's logs (a progress bar)."""
+    set; returns the seconds it took. A member without `steps` gets its own for this pack (not XLA).
+    `on_epoch_end(epoch, logs)`: after each epoch, with the first active member's logs (a progress bar)."""
     keras = import_keras()
     started = time.monotonic()
     for member in members:
@@ -97,7 +97,7 @@ def train_pack(members: list[Member], batches, validation, epochs: int, *, class
                                                         epochs=epochs, verbose=0)
     for member in members:
         if member.steps is None:
-            member.steps = MemberSteps(member.model, jit_compile, traced=strategy is None)
+            member.steps = MemberSteps(member.model, traced=strategy is None)
     steps = PackSteps([m.steps for m in members], batches, class_weight, strategy)
     for member in members:
         _guarded(member, member.callbacks.on_train_begin)

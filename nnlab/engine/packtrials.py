@@ -143,8 +143,6 @@ def fit_pack(trainer: Trainer, trials: list[PackTrial], epochs: int, executions:
 def _fit_folds(trainer: Trainer, trials: list[PackTrial], epochs: int, pool: ModelPool) -> None:
     """One execution with data.folds: a pack per fold, of the trials neither failed nor pruned; each
     trial's folds averaged as a trial alone averages them (`Trainer.record_folds`)."""
-    import keras
-
     histories = {t.trial_id: [] for t in trials}
     for k, (fold, labels) in enumerate(trainer.folds):
         live = [t for t in trials if t.trains]
@@ -156,10 +154,7 @@ def _fit_folds(trainer: Trainer, trials: list[PackTrial], epochs: int, pool: Mod
             histories[trial.trial_id].append(member.history.history)
     for trial in trials:
         if trial.failure is None and histories[trial.trial_id]:
-            mean = trainer.record_folds(trial.work, histories[trial.trial_id])
-            result = keras.callbacks.History()
-            result.history, result.epoch = mean, list(range(len(mean.get("loss", []))))
-            trial.results.append(result)
+            trial.results.append(trainer.record_folds(trial.work, histories[trial.trial_id]))
 
 
 def _members(trainer: Trainer, trials: list[PackTrial], first: bool, pool: ModelPool) -> list[Member | None]:
@@ -211,10 +206,8 @@ def _train(trainer: Trainer, members: list, data, labels: np.ndarray, epochs: in
         return
     params = next(t.params for t, m in zip(trials, members) if m is not None)
     class_weight = trainer.class_weight(params, labels)  # (the same for the whole pack: `pack_key`)
-    jit = bool(trainer.spec.train.jit_compile) and all(getattr(m.model, "jit_compile", False) for m in built)
-    train_pack(built, data.batches(int(params["batch_size"])), data.validation, epochs,
-                      class_weight=class_weight, strategy=trainer.strategy, jit_compile=jit,
-                      on_epoch_end=trainer.on_epoch_end)
+    train_pack(built, data.batches(int(params["batch_size"])), data.validation, epochs, class_weight=class_weight,
+               strategy=trainer.strategy, on_epoch_end=trainer.on_epoch_end)
 
 
 def _share_seconds(trials: list[PackTrial], seconds: float) -> None:

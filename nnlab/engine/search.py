@@ -49,7 +49,7 @@ class Search:
 
     def __init__(self, spec: Spec, data: Dataset, folder: RunFolder, reporter: Reporter, placement: Placement, *,
                  tensorboard: bool = False, live_epochs: bool = False, pack: int = 1):
-        """`pack`: the most trials trained at once (search.pack, as `packtrials.pack_size` resolved it)."""
+        """`pack`: the most trials trained at once (search.pack, as `packsize.pack_size` resolved it)."""
         self.spec, self.data, self.folder, self.reporter = spec, data, folder, reporter
         self.placement, self.tensorboard, self.pack = placement, tensorboard, pack
         self.pool = ModelPool() if pack > 1 else None  # (models kept from pack to pack for their traced steps)

@@ -219,7 +219,6 @@ class Trainer:
         """A fresh model per fold; the trial's history is the mean of the folds' histories epoch by epoch
         (so its score is the best epoch of the mean curve), and the spread of the folds' best scores is
         kept. The first fold's model is the trial's checkpoint."""
-        import keras
 
         histories = []
         for k, (fold, labels) in enumerate(self.folds):
@@ -231,18 +230,20 @@ class Trainer:
             histories.append(history)
             if self.work.pruned:  # (search.pruning: the folds left are not trained)
                 break
-        mean = self.record_folds(self.work, histories)
-        result = keras.callbacks.History()
-        result.history, result.epoch = mean, list(range(len(mean.get("loss", []))))
-        return result
+        return self.record_folds(self.work, histories)
 
-    def record_folds(self, work: TrialWork, histories: list[dict]) -> dict:
+    def record_folds(self, work: TrialWork, histories: list[dict]):
         """A trial's folds trained: their mean history epoch by epoch (as long as the shortest fold: folds
-        stopped early may be shorter) added to `work`, with the spread of the folds' best scores."""
+        stopped early may be shorter) added to `work`, with the spread of the folds' best scores; the
+        mean as Keras's History (the trial's result)."""
+        import keras
+
         best = [v for v in (best_value(h.get(self.objective, []), self.direction) for h in histories) if v is not None]
         epochs = min(len(h.get("loss", [])) for h in histories)
         mean = {name: [float(np.mean([h[name][e] for h in histories])) for e in range(epochs)]
                 for name in histories[0] if all(len(h.get(name, [])) >= epochs for h in histories)}
         work.histories.append(mean)
         work.fold_std = statistics.stdev(best) if len(best) > 1 else None
-        return mean
+        result = keras.callbacks.History()
+        result.history, result.epoch = mean, list(range(epochs))
+        return result
