@@ -160,7 +160,7 @@ class Utilisation:
 
     def __init__(self, interval_ms: int = 200):
         self.proc = subprocess.Popen(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
-                                      f"-lms={interval_ms}", "-i", "0"], stdout=subprocess.PIPE, text=True)
+                                      f"--loop-ms={interval_ms}", "-i", "0"], stdout=subprocess.PIPE, text=True)
 
     def stop(self) -> list[float]:
         self.proc.terminate()
