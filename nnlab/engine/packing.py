@@ -79,7 +79,7 @@ class Member:
     history: object = None
     active: bool = True
     failure: BaseException | None = None
-    epochs: int = 0  # epochs trained (for sharing out the pack's time)
+    epochs: int = 0  # epochs trained so far
     logs: dict = field(default_factory=dict)
 
 

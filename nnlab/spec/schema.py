@@ -281,8 +281,9 @@ class SearchSpec(Section):
     baseline: Literal["none", "gbm"] = Field("none", description="gbm: a tuned gradient-boosting model fitted and "
                                              "scored on the same rows as the trials, to compare them with.")
     pack: Annotated[int, Field(ge=1, le=MAX_PACK)] | Literal["auto"] = Field(
-        1, description="Trials trained at once, as sub-models of one Keras model stepped together (the trials of a "
-                       "pack share a batch size); auto: chosen from the model's size and the device. 1: one at a time."
+        1, description="Trials trained at once: their models stepped together in one traced loop, each with its own "
+                       "optimizer (the trials of a pack share a batch size); auto: chosen from the model's size and "
+                       "the device. 1: one at a time."
     )
 
     @model_validator(mode="after")

@@ -1,7 +1,8 @@
-"""How large a spec's models are, worked out without TensorFlow: parameters and the memory training
-needs, from the params and the data's shape. `check_space` refuses a space whose largest model would not
-fit this machine's memory, before any model is built (a Dense layer of 10⁹ units would otherwise crash
-TensorFlow in its first allocation, minutes in).
+"""How large a spec's models are, worked out without TensorFlow: parameters, the memory training needs
+and the multiply-adds of a row's forward pass (search.pack auto), from the params and the data's
+shape. `check_space` refuses a space whose largest model would not fit this machine's memory, before
+any model is built (a Dense layer of 10⁹ units would otherwise crash TensorFlow in its first
+allocation, minutes in).
 
 The counts follow the builders of `engine.models` layer by layer (mlp, cnn; a `sequential` model's
 layers that have a rule here) and equal Keras's `count_params` (a test builds models to check).
