@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlab.data.dataset import split
+from nnlab.data.splits import random_split as split
 from nnlab.data.images import read_image_folder
 from nnlab.data.load import load_data
 from nnlab.errors import DataError

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.data import tabular
-from nnlab.data.dataset import Dataset, check_classes, split
+from nnlab.data.dataset import Dataset, check_classes
+from nnlab.data.splits import RowKeys, holdout, read_keys
 from nnlab.data.preparation import TablePrep, Target
 from nnlab.data.rules import infer_task
 from nnlab.errors import DataError, plural
@@ -48,21 +49,54 @@ def load_csv(data: CsvData, seed: int, frame=None) -> Dataset:
     y = encoded[0][0] if len(encoded) == 1 else np.column_stack([e[0] for e in encoded]).astype(np.float32)
     tasks = {task for _, _, task in encoded}
     task = tasks.pop() if len(tasks) == 1 else "mixed"
+    keys, test_idx = None, None
     if data.validation_path is not None:
         train_frame, y_train, val_frame, y_val = features, y, *_validation(data, targets, encoded)
     else:
         if len(encoded) > 1:
             notes.append("the validation split is not stratified: there are several targets")
-        train_idx, val_idx = split(y, task if len(encoded) == 1 else "regression", data.validation_split, seed, notes)
+        keys = _split_keys(frame, data, targets, where, notes)
+        train_idx, val_idx, test_idx = _rows(y, task if len(encoded) == 1 else "regression", data, seed, keys, notes)
         train_frame, val_frame = features.iloc[train_idx], features.iloc[val_idx]
         y_train, y_val = y[train_idx], y[val_idx]
+        keys = keys.take(np.concatenate([train_idx, val_idx])) if keys else None
     record = tabular.fit_preprocessing(train_frame, columns, data.categories, notes)
     source = TablePrep(record, data.target, tabular.READER, tuple(data.na_values))
     several = [Target(t, task_, classes, head_name(t)) for t, (_, classes, task_) in zip(targets, encoded)] \
         if len(encoded) > 1 else []
-    return Dataset(tabular.apply_preprocessing(record, train_frame), y_train,
-                   tabular.apply_preprocessing(record, val_frame), y_val, task, "tabular", description,
-                   encoded[0][1] if not several else None, source=source, notes=notes, targets=several)
+    dataset = Dataset(tabular.apply_preprocessing(record, train_frame), y_train,
+                      tabular.apply_preprocessing(record, val_frame), y_val, task, "tabular", description,
+                      encoded[0][1] if not several else None, source=source, notes=notes, targets=several,
+                      row_keys=keys)
+    if test_idx is not None:
+        dataset.x_test, dataset.y_test = tabular.apply_preprocessing(record, features.iloc[test_idx]), y[test_idx]
+    return dataset
+
+
+def _split_keys(frame, data: CsvData, targets: list[str], where: Path, notes: list[str]) -> RowKeys | None:
+    """data.split by time or group: each row's key, read from its column (which may also be dropped or
+    be a feature); None for a random split."""
+    if data.split is None or data.split.by == "random":
+        return None
+    column = tabular.find_column(frame, data.split.column, "data.split.column", where)
+    if column in targets:
+        raise DataError(f"data.split.column {column!r} is the target; name the column of dates or groups")
+    return read_keys(frame[column], data.split.by, column, data.dayfirst, notes)
+
+
+def _rows(y, task: str, data: CsvData, seed: int, keys: RowKeys | None, notes: list[str]):
+    """(training, validation, test or None) row indices: the test share (data.test_split) held out first,
+    then the validation share of the rest, each by data.split's scheme."""
+    rest, test = np.arange(len(y)), None
+    if data.test_split:
+        rest, test = holdout(y, task, data.test_split, seed, keys, notes, "test")
+        if not len(test) or len(rest) < 3:
+            raise DataError(f"data.test_split {data.test_split:g} leaves {len(rest)} row(s) to train and validate "
+                            f"on and {len(test)} to test; lower it")
+        notes.append(f"test rows: {len(test)} held out (data.test_split), seen by no trial; best.keras is scored on "
+                     "them once, at the end, as the run's expected score on new rows")
+    train, val = holdout(y[rest], task, data.validation_split, seed, keys.take(rest) if keys else None, notes)
+    return rest[train], rest[val], test
 
 
 def _validation(data: CsvData, targets: list[str], encoded: list) -> tuple:

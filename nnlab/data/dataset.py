@@ -16,6 +16,7 @@ from nnlab.data.numericstats import NumericStats
 from nnlab.data.preparation import ArrayPrep, Preparation, Source, Target, preparation_of
 from nnlab.data.rules import TargetTransform
 from nnlab.data.shape import DataShape
+from nnlab.data.splits import RowKeys
 from nnlab.errors import DataError
 
 
@@ -35,6 +36,9 @@ class Dataset:
     folds: int | None = None  # data.folds: every trial trains once per fold of all the rows
     targets: list[Target] = field(default_factory=list)  # several targets (one only: empty)
     target_transform: TargetTransform | None = None  # data.target_transform, of one regression target
+    row_keys: RowKeys | None = None  # data.split by time or group: each training then validation row's key
+    x_test: np.ndarray | None = None  # data.test_split: rows no trial sees, scored once by best.keras
+    y_test: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple:
@@ -90,38 +94,22 @@ class Dataset:
             task = f"{len(self.targets)} targets: " + ", ".join(
                 f"{t.name} ({len(t.class_names)} classes)" if t.task == "classification" else f"{t.name} (regression)"
                 for t in self.targets)
-        if self.folds:
+        if self.folds and self.row_keys is not None and self.row_keys.by == "time":
             rows = len(self.x_train) + len(self.x_val)
-            examples = (f"{rows} examples in {self.folds} folds (each trial trains {self.folds} times, on about "
+            examples = (f"{rows} examples in {self.folds} forward-chaining folds by {self.row_keys.column!r} (each "
+                        f"trial trains {self.folds} times, each on the earlier rows, validating on about "
+                        f"{round(rows / (self.folds + 1))} later ones)")
+        elif self.folds:
+            rows = len(self.x_train) + len(self.x_val)
+            by = f" by groups of {self.row_keys.column!r}" if self.row_keys is not None else ""
+            examples = (f"{rows} examples in {self.folds} folds{by} (each trial trains {self.folds} times, on about "
                         f"{round(rows * (self.folds - 1) / self.folds)} and validating on about "
                         f"{round(rows / self.folds)})")
         else:
             examples = f"{len(self.x_train)} training and {len(self.x_val)} validation examples"
+        if self.x_test is not None:
+            examples += f" ({len(self.x_test)} more held out as test rows)"
         return f"{self.description}: {examples}, input {self.input_shape}, {task}"
-
-
-# ------------------------------------------------------------------------------------ split
-
-
-def split(y: np.ndarray, task: str, fraction: float, seed: int, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Train and validation indices; stratified for classification when every class can be split."""
-    from sklearn.model_selection import train_test_split
-
-    n = len(y)
-    if n < 2:
-        raise DataError(f"Only {n} example(s): not enough to hold out a validation set")
-    index = np.arange(n)
-    stratify = None
-    if task == "classification":
-        counts = np.bincount(y)
-        n_val = int(np.ceil(n * fraction))
-        present = counts[counts > 0]
-        if present.min() >= 2 and len(present) <= n_val <= n - len(present):
-            stratify = y
-        else:
-            notes.append("validation split is not stratified: some class has too few examples to split")
-    train, val = train_test_split(index, test_size=fraction, random_state=seed, stratify=stratify)
-    return np.sort(train), np.sort(val)
 
 
 def check_classes(y: np.ndarray, class_names: list, where: str) -> None:

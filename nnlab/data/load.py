@@ -79,6 +79,8 @@ def _positive_class(dataset: Dataset, spec: Spec) -> None:
         raise DataError(f"data.positive_class {wanted!r} is not one of the classes: {', '.join(names)}")
     if wanted == names[0]:  # make it index 1
         dataset.y_train, dataset.y_val = 1 - dataset.y_train, 1 - dataset.y_val
+        if dataset.y_test is not None:
+            dataset.y_test = 1 - dataset.y_test
         dataset.class_names = dataset.class_names[::-1]
     used = [m for m in POSITIVE_METRICS if m in spec.train.metrics or spec.objective_name() == f"val_{m}"]
     if used and wanted is None:
@@ -134,7 +136,8 @@ def _fitted(dataset: Dataset, kind: str, train, val, name: str, seed: int) -> Ta
     if kind == "auto":
         from nnlab.data.targetchoice import choose_transform  # (scikit-learn: only this choice needs it)
 
-        choice = choose_transform(dataset.x_train, train, val, name, seed)
+        keys = dataset.row_keys.take(np.arange(len(dataset.x_train))) if dataset.row_keys else None
+        choice = choose_transform(dataset.x_train, train, val, name, seed, keys)
         dataset.notes.append(choice.note)
         return choice.transform
     transform = _fit(kind, train, val, name)

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from nnlab.scores import score_predictions
+from nnlab.threads import one_thread
 
 CANDIDATES = 6  # configurations of the baseline's random search
 SPACE = {"learning_rate": (0.03, 0.06, 0.1, 0.2), "max_leaf_nodes": (15, 31, 63), "min_samples_leaf": (5, 20, 50),
@@ -51,7 +52,8 @@ def fit_baseline(data, objective: str, direction: str, loss: str | None, folds: 
         splits = [(x[t], y[t], x[v], y[v]) for t, v in folds]
     best = None
     for config in configs:
-        scores = [_scores(data, config, loss, seed, *split) for split in splits]
+        with one_thread():
+            scores = [_scores(data, config, loss, seed, *split) for split in splits]
         mean = {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}
         value = mean.get(objective, math.nan)
         better = best is None or (value < best[0] if direction == "min" else value > best[0])
@@ -64,22 +66,56 @@ def fit_baseline(data, objective: str, direction: str, loss: str | None, folds: 
 
 
 def _scores(data, config: dict, loss: str | None, seed: int, x_train, y_train, x_val, y_val) -> dict:
+    model = _fitted_model(data, config, loss, seed, x_train, y_train)
+    return objective_scores(data, loss, y_val, _predicted(data, model, x_val))
+
+
+def _fitted_model(data, config: dict, loss: str | None, seed: int, x_train, y_train):
+    """HistGradientBoosting of this configuration fitted on these rows (a regression target as fitted:
+    transformed, with data.target_transform)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    x_train, x_val = x_train.reshape(len(x_train), -1), x_val.reshape(len(x_val), -1)
+    x_train = x_train.reshape(len(x_train), -1)
     if data.task == "classification":
-        model = HistGradientBoostingClassifier(max_iter=300, random_state=seed, **config).fit(x_train, y_train)
-        proba = np.zeros((len(x_val), data.num_classes))
-        proba[:, model.classes_] = model.predict_proba(x_val)  # (a class absent from a fold's rows: 0)
-        return _classification_scores(np.asarray(y_val, np.int64), proba)
+        return HistGradientBoostingClassifier(max_iter=300, random_state=seed, **config).fit(x_train, y_train)
     transform = data.target_transform
     fitted = transform.forward(y_train) if transform else np.asarray(y_train, np.float64)
     kind = {"mae": "absolute_error", "poisson": "poisson"}.get(loss or "mse", "squared_error")
-    model = HistGradientBoostingRegressor(loss=kind, max_iter=300, random_state=seed, **config).fit(x_train, fitted)
-    pred = model.predict(x_val)
-    truth_fitted = transform.forward(y_val) if transform else np.asarray(y_val, np.float64)
-    own = transform.inverse(pred) if transform else pred
-    return {"val_loss": _regression_loss(loss, truth_fitted, pred), **_regression_scores(np.asarray(y_val), own)}
+    return HistGradientBoostingRegressor(loss=kind, max_iter=300, random_state=seed, **config).fit(x_train, fitted)
+
+
+def _predicted(data, model, x) -> np.ndarray:
+    """Class probabilities (a column per class), or values in the target's own units."""
+    x = x.reshape(len(x), -1)
+    if data.task == "classification":
+        proba = np.zeros((len(x), data.num_classes))
+        proba[:, model.classes_] = model.predict_proba(x)  # (a class absent from a fold's rows: 0)
+        return proba
+    pred = model.predict(x)
+    return data.target_transform.inverse(pred) if data.target_transform else pred
+
+
+def objective_scores(data, loss: str | None, truth, output) -> dict:
+    """Every objective the baseline can be scored on (`SCORED`, as val_NAME) of predictions `output` for
+    the rows whose targets are `truth`: class probabilities (a column per class), or regression values
+    in the target's own units. The loss is the trials' (in the space the target is fitted in)."""
+    if data.task == "classification":
+        return _classification_scores(np.asarray(truth, np.int64), np.asarray(output, np.float64))
+    own, truth = np.asarray(output, np.float64).reshape(-1), np.asarray(truth, np.float64)
+    transform = data.target_transform
+    fitted = (transform.forward(own), transform.forward(truth)) if transform else (own, truth)
+    return {"val_loss": _regression_loss(loss, fitted[1], fitted[0]), **_regression_scores(truth, own)}
+
+
+def test_scores(data, baseline: dict, loss: str | None, seed: int) -> dict | None:
+    """data.test_split: the baseline's configuration fitted on the training and validation rows (as
+    best.keras is) and scored on the test rows; None without a baseline or test rows."""
+    if data.x_test is None or not baseline.get("params"):
+        return None
+    x, y = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+    with one_thread():
+        model = _fitted_model(data, baseline["params"], loss, seed, x, y)
+        return objective_scores(data, loss, data.y_test, _predicted(data, model, data.x_test))
 
 
 def _classification_scores(y: np.ndarray, proba: np.ndarray) -> dict:

@@ -131,14 +131,3 @@ def _batched(x: Rows, y, batch_size: int, drop_remainder: bool, shuffle_seed: in
     rows = shuffle(tf.data.Dataset.range(len(x))).batch(batch_size, drop_remainder)
     return rows.map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
-
-def fold_indices(y: np.ndarray, task: str, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(training rows, validation rows) of each of `folds` folds: stratified by class where every
-    class has at least `folds` rows (one target), shuffled with the spec's seed."""
-    from sklearn.model_selection import KFold, StratifiedKFold
-
-    if task == "classification" and np.ndim(y) == 1 and np.bincount(np.asarray(y, np.int64)).min() >= folds:
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    else:
-        splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(y)), y))

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.data.dataset import Dataset
-from nnlab.engine import baseline
+from nnlab.engine import baseline, expected
+from nnlab.engine.expected import expected_score
 from nnlab.engine.backend import clear_session, freeze_heap
 from nnlab.engine.finalmodel import FinalModel
 from nnlab.engine.packsize import pack_size
@@ -160,19 +161,22 @@ class RecordingSweep(Search):
             return [*self.data.notes, reason]
         if self.log.baseline is None:
             self.reporter.say("search.baseline: fitting gradient boosting on the trials' rows…")
-            self.log.baseline = baseline.fit_baseline(self.data, self.objective, self.direction,
-                                                      self.spec.train.loss if isinstance(self.spec.train.loss, str)
-                                                      else None, self.baseline_folds(), self.spec.seed)
+            self.log.baseline = baseline.fit_baseline(self.data, self.objective, self.direction, self.loss_name(),
+                                                      self.baseline_folds(), self.spec.seed)
         return [*self.data.notes, baseline.described(self.log.baseline, self.objective)]
 
+    def loss_name(self) -> str | None:
+        """train.loss when it is fixed (a searched loss: None, and the baselines are scored on mse)."""
+        return self.spec.train.loss if isinstance(self.spec.train.loss, str) else None
+
     def baseline_folds(self) -> list | None:
-        """With data.folds, the trials' folds (as `pipeline.fold_indices` makes them), else None."""
+        """With data.folds, the trials' folds (as `splits.fold_indices` makes them), else None."""
         if not self.trainer.fold_count:
             return None
-        from nnlab.engine.pipeline import fold_indices
+        from nnlab.data.splits import fold_indices
 
         y = np.concatenate([self.data.y_train, self.data.y_val])
-        return fold_indices(y, self.data.task, self.trainer.fold_count, self.spec.seed)
+        return fold_indices(y, self.data.task, self.trainer.fold_count, self.spec.seed, self.data.row_keys)
 
     def sync_records(self, tuner) -> None:
         """A record for every trial Keras Tuner knows of. Its state is the truth for status and score;
@@ -200,13 +204,18 @@ class RecordingSweep(Search):
         if status != "interrupted":
             final.refit_best()
         self.prune_checkpoints(final=status != "interrupted")
+        if status != "interrupted" and self.log.best() is not None and self.folder.best_model_path.is_file():
+            self.log.expected = expected_score(self.data, self.folder.best_model_path, self.objective,
+                                               self.log.best().score, self.loss_name(), self.log.baseline,
+                                               self.spec.seed)
         summary = self.log.write(status)
         if status == "interrupted":
             return SweepResult(self.folder.path, summary, self.log.ordered())
         self.reporter.table(self.log.ranked(), self.objective, self.log.base.hyperparameter_names)
         against = baseline.versus(self.log.baseline or {}, summary.best_score, self.objective, self.direction)
-        if against:
-            self.reporter.say(against)
+        for line in (against, expected.described(self.log.expected)):
+            if line:
+                self.reporter.say(line)
         shown = ", ".join(p.name for p in (self.folder.trials_path, self.folder.summary_path,
                                            self.folder.best_model_path) if p.is_file())
         self.reporter.say(f"Results in {self.folder.path}/ ({shown}). Compare runs with: nnlab compare "

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnlab.data.dataset import Dataset
+from nnlab.data.splits import fold_indices
 from nnlab.engine.callbacks import fit_targets, keras_callbacks, learning_rate_schedule, mean_over_targets
 from nnlab.engine.models import build_model, compile_model, for_saving
-from nnlab.engine.pipeline import Rows, TrainingData, fold_indices
+from nnlab.engine.pipeline import Rows, TrainingData
 from nnlab.engine.pruning import MedianRule, pruning_callback
 from nnlab.runs.records import best_value
 from nnlab.spec.objectives import metric_direction, objective_of
@@ -76,7 +77,7 @@ class Trainer:
             return None
         x, y = (self.data.x_train, self.data.x_val), np.concatenate([self.data.y_train, self.data.y_val])
         folds = []
-        for train, val in fold_indices(y, self.data.task, self.fold_count, self.spec.seed):
+        for train, val in fold_indices(y, self.data.task, self.fold_count, self.spec.seed, self.data.row_keys):
             fold = TrainingData(Rows(*x, index=train), fit_targets(y[train], self.shape),
                                 Rows(*x, index=val), fit_targets(y[val], self.shape), self.spec.seed, self.replicas)
             folds.append((fold, y[train]))

@@ -74,6 +74,8 @@ def run_row(run_dir: Path) -> dict:
     }
     if (summary.baseline or {}).get("score") is not None:  # (search.baseline)
         row["baseline_score"] = summary.baseline["score"]
+    if (summary.expected_score or {}).get("value") is not None:  # (data.test_split: best.keras on unseen rows)
+        row["expected_score"] = summary.expected_score["value"]
     return row
 
 
@@ -143,7 +145,8 @@ def baseline_row(summary: Summary) -> dict:
     baseline = summary.baseline
     return {"run": summary.run, "trial_id": "baseline", "status": "baseline", "score": baseline["score"],
             "objective": summary.objective, "direction": summary.direction,
-            "hyperparameters": {"model": baseline["model"], **baseline.get("params", {})},
+            "hyperparameters": {"model": baseline["model"],
+                                **{f"gbm_{k}": v for k, v in baseline.get("params", {}).items()}},
             "metrics": baseline.get("metrics", {}), "best_epoch": None, "epochs": None,
             "seconds": baseline.get("seconds"), "worker": None, "reason": None}
 
@@ -202,11 +205,11 @@ def _columns(level: str, rows: list[dict], flat: list[dict]) -> list[str]:
 
 
 def _run_fields(rows: list[dict]) -> list[str]:
-    """The runs' fields, with search.baseline's score beside the best where some run has one."""
-    if not any(r.get("baseline_score") is not None for r in rows):
-        return RUN_FIELDS
+    """The runs' fields, with the expected score on new rows and search.baseline's score beside the best
+    where some run has one."""
+    extra = [k for k in ("expected_score", "baseline_score") if any(r.get(k) is not None for r in rows)]
     at = RUN_FIELDS.index("best_score") + 1
-    return [*RUN_FIELDS[:at], "baseline_score", *RUN_FIELDS[at:]]
+    return [*RUN_FIELDS[:at], *extra, *RUN_FIELDS[at:]]
 
 
 def _rich_table(comparison: Comparison, rows: list[dict], width: int | None) -> str:
@@ -217,6 +220,8 @@ def _rich_table(comparison: Comparison, rows: list[dict], width: int | None) -> 
                 ("time", "seconds"), ("size", "size_mb"), ("status", "status")]
         if "baseline_score" in _run_fields(rows):
             spec.insert(5, ("baseline", "baseline_score"))
+        if "expected_score" in _run_fields(rows):
+            spec.insert(5, ("expected", "expected_score"))
     else:
         title = f"Trials of {rows[0]['run'] if rows else ''}, best first"
         objective = rows[0]["objective"] if rows else "score"

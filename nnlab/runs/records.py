@@ -125,6 +125,8 @@ class Summary:
     refit: dict | None = None  # best.keras refitted on every training row: {"trial", "epochs", "rows"}
     ensemble: dict | None = None  # best.keras averages several trials' models: {"trials", "refit"}
     baseline: dict | None = None  # search.baseline: {"model", "score", "metrics", "params", "seconds"}
+    # best.keras on rows no trial saw (data.test_split): {"value", "metric", "how", "rows", "validation", …}
+    expected_score: dict | None = None
     notes: list[str] | None = None  # what nnlab decided about the data (encodings, formats, columns left out)
     started_at: str | None = None
     updated_at: str | None = None

@@ -102,7 +102,8 @@ HOW_NOT_WHAT = ("keep_decoded",)
 # not use them hashes as it always did, so its runs resume.
 ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "dayfirst": None, "dates": [],
                        "keep": [], "positive_class": None, "categories": schema.CATEGORIES,
-                       "target_transform": "none", "frame": None},
+                       "target_transform": "none", "frame": None, "split": None,
+                       "test_split": None},
               "model": {"scaling": "standard", "embedding": "none", "embedding_size": 16, "members": 1,
                         "categorical": "onehot"},
               "train": {"class_weight": "none", "sync_batch_norm": False, "weight_decay": None, "schedule": "constant",

@@ -90,6 +90,27 @@ class FrameRecord(Section):
                                     "only on the same data.")
 
 
+class SplitSpec(Section):
+    """data.split: how validation (and test) rows and folds are drawn from a CSV's rows."""
+
+    by: Literal["random", "time", "group"] = Field(
+        "random", description="random: shuffled (stratified by class where it can be); time: the latest rows are "
+                              "held out and folds chain forward (a forecast); group: no value of `column` on both "
+                              "sides (the same person, shop or patient in several rows)."
+    )
+    column: str | None = Field(None, description="time: a column of dates, times or ordered numbers; group: the "
+                                                 "column whose value names a row's group.")
+
+    @model_validator(mode="after")
+    def _column_named(self) -> SplitSpec:
+        if self.by != "random" and not self.column:
+            raise ValueError(f"data.split by {self.by} needs the column to split by: "
+                             f"{{by: {self.by}, column: NAME}}")
+        if self.by == "random" and self.column:
+            raise ValueError("data.split by random takes no column; did you mean {by: time} or {by: group}?")
+        return self
+
+
 class CsvData(_DataBase):
     source: Literal["csv"] = Field(description="A CSV file of rows, one column the target.")
     path: Path | None = Field(None, description="The CSV file, relative to the spec (required, except from "
@@ -120,6 +141,26 @@ class CsvData(_DataBase):
                                             "numbers or constant).")
     frame: FrameRecord | None = Field(None, description="Written by nnlab, not by hand: the DataFrame that "
                                                         "nnlab.run(spec, data=frame) read instead of a file.")
+    split: SplitSpec | None = Field(None, description="How the validation and test rows and the folds are drawn: "
+                                                      "{by: random} (the default), {by: time, column: DATE} or "
+                                                      "{by: group, column: NAME}.")
+    test_split: float | None = Field(
+        None, gt=0, lt=0.9, description="Share of the rows held out before the search as a test set that no trial "
+                                        "sees (by data.split's scheme), scored once by best.keras at the end: the "
+                                        "run's expected score on new rows. validation_split is then a share of "
+                                        "the rows left."
+    )
+
+    @model_validator(mode="after")
+    def _one_file_to_split(self) -> CsvData:
+        if self.validation_path is not None and (self.test_split or (self.split and self.split.by != "random")):
+            which = "data.test_split" if self.test_split else f"data.split by {self.split.by}"
+            raise ValueError(f"{which} splits the rows of data.path, and data.validation_path gives the "
+                             "validation rows already; remove one of them")
+        return self
+
+    def split_by(self) -> str:
+        return self.split.by if self.split else "random"
 
     @field_validator("target", mode="before")
     @classmethod

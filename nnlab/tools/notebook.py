@@ -66,7 +66,14 @@ class Run:
         rows = [flatten(trial_row(self.summary, r)) for r in self.records]
         if self.summary.baseline and self.summary.baseline.get("score") is not None:  # (search.baseline, last)
             rows.append(flatten(baseline_row(self.summary)))
+            columns[3 + len(hp_names):3 + len(hp_names)] = [k for k in rows[-1] if k.startswith("gbm_")]
         return pd.DataFrame([[row.get(c) for c in columns] for row in rows], columns=columns).set_index("trial_id")
+
+    @property
+    def expected_score(self) -> float | None:
+        """best.keras's score on the test rows no trial saw (data.test_split), in the objective's terms:
+        what to expect on new rows; None without test rows (`summary.expected_score["how"]` says why)."""
+        return (self.summary.expected_score or {}).get("value")
 
     @property
     def ranked(self) -> list[TrialRecord]:
@@ -143,6 +150,8 @@ class Run:
     def __repr__(self) -> str:
         best = self.best
         score = f", best {self.summary.objective} {fmt_value(best.score)} (trial {best.trial_id})" if best else ""
+        if self.expected_score is not None:
+            score += f", expected on new rows {fmt_value(self.expected_score)}"
         name = self.summary.run or self.folder.name
         return f"<nnlab run {name!r}: {self._status()}, {len(self.records)} trial(s){score}>"
 
@@ -156,6 +165,8 @@ class Run:
                  ("data", summary.data), ("model", summary.model), ("tuner", summary.tuner),
                  ("trials", ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"),
                  ("best", f"{summary.objective} {fmt_value(best.score)} (trial {best.trial_id})" if best else "-"),
+                 ("expected on new rows", fmt_value(self.expected_score) if self.expected_score is not None else
+                  (summary.expected_score or {}).get("how", "-")),
                  ("time", fmt_duration(summary.seconds) if summary.seconds else "-")]
         if summary.refit:
             facts.append(("final model", f"trial {summary.refit.get('trial')} refitted on every training row"))

@@ -90,7 +90,9 @@ def _e(text) -> str:
 
 
 def _cards(summary: Summary) -> str:
+    expected = (summary.expected_score or {}).get("value")
     cards = [("best " + str(summary.objective or "score"), fmt_value(summary.best_score)),
+             *([("expected on new rows", fmt_value(expected))] if expected is not None else []),
              ("best trial", summary.best_trial or "-"),
              ("trials", f"{summary.completed} completed, {summary.pruned} pruned, {summary.failed} failed"
                         + (f" ({summary.failed_out_of_memory} out of memory)" if summary.failed_out_of_memory else "")),
@@ -119,11 +121,14 @@ def _trials_table(summary: Summary, done: list[TrialRecord], records: list[Trial
 
 
 def _baseline_html(summary: Summary) -> list[str]:
-    """search.baseline's line above the trials: the best trial against gradient boosting."""
+    """search.baseline's line above the trials (the best trial against gradient boosting), and the
+    expected score on new rows (data.test_split) or why there is none."""
     from nnlab.engine.baseline import versus
+    from nnlab.engine.expected import described
 
-    line = versus(summary.baseline or {}, summary.best_score, summary.objective or "score", summary.direction)
-    return [f"<p class='note'>{_e(line[0].upper() + line[1:])}.</p>"] if line else []
+    lines = [versus(summary.baseline or {}, summary.best_score, summary.objective or "score", summary.direction),
+             described(summary.expected_score)]
+    return [f"<p class='note'>{_e(line[0].upper() + line[1:])}.</p>" for line in lines if line]
 
 
 def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
