@@ -79,7 +79,7 @@ def test_compare_shows_the_baseline_as_a_row_of_its_own(tmp_path, make_run):
     baseline = [r for r in rows if r["trial_id"] == "baseline"]
     assert baseline and baseline[0]["status"] == "baseline" and baseline[0]["score"] == 0.25
     # its own hyperparameters in columns of their own, never in the network's learning_rate column
-    assert baseline[0]["gbm_learning_rate"] == 0.1 and baseline[0].get("learning_rate") is None
+    assert baseline[0]["hyperparameters"] == {"model": "HistGradientBoosting", "gbm_learning_rate": 0.1}
     out = runner.invoke(app, ["compare", str(tmp_path), "--format", "csv"])
     header = out.output.splitlines()[0].split(",")
     assert header.index("baseline_score") == header.index("best_score") + 1
