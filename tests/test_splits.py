@@ -167,3 +167,30 @@ def test_a_run_with_test_rows_scores_best_keras_on_them_once_and_shows_it(write,
     assert any(line.startswith("validation val_r2 ") and "expected on new rows about" in line for line in said)
     row = compare([tmp_path / "runs"]).rows[0]
     assert row["expected_score"] == expected["value"]
+
+
+@pytest.mark.slow
+def test_confirm_cross_validates_the_top_configurations_and_refits_the_winner_for_its_fold_mean_epoch(write, tmp_path):
+    from nnlab.engine.sweep import run
+    from nnlab.progress import Reporter
+
+    hourly().to_csv(tmp_path / "rows.csv", index=False)
+    spec_file = write("s.yaml", "name: c\ndata: {source: csv, path: rows.csv, target: cnt}\n"
+                                "model: {kind: mlp, layers: 1, units: {choice: [4, 8, 16]}}\n"
+                                "train: {epochs: 3, metrics: [r2]}\n"
+                                "search: {max_trials: 3, confirm: 2, objective: val_r2, tuner: grid}\n")
+    said: list[str] = []
+    reporter = Reporter(quiet=True)
+    reporter.say = lambda text, *a, **k: said.append(str(text))
+    result = run(load_spec(spec_file), tmp_path / "runs", reporter=reporter)
+    confirmed = result.summary.confirmed
+    top = [r.trial_id for r in sorted((r for r in result.records if r.completed), key=lambda r: -r.score)[:2]]
+    assert confirmed["candidates"] == top and confirmed["folds"] == 5
+    winner = confirmed["order"][0]
+    scores = confirmed["trials"]
+    assert scores[winner]["score"] == max(s["score"] for s in scores.values())
+    assert result.summary.refit == {"trial": winner, "epochs": scores[winner]["best_epoch"], "rows": 480}
+    assert result.summary.expected_score["value"] == scores[winner]["score"]
+    assert any(line.startswith(f"search.confirm: trial {winner} ") for line in said)
+    again = run(load_spec(spec_file), tmp_path / "runs", reporter=Reporter(quiet=True))  # (resumed: kept, not redone)
+    assert again.summary.confirmed == confirmed

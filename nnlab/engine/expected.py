@@ -18,11 +18,19 @@ from nnlab.engine import baseline
 
 
 def expected_score(data, model_path, objective: str, best_score: float | None, loss: str | None,
-                   baseline_record: dict | None, seed: int) -> dict:
-    """summary.json's `expected_score`: {value, metric, how, rows, validation, metrics, baseline}; value
-    None (with `how` saying why) where no unseen rows were held out or the objective is not scored."""
+                   baseline_record: dict | None, seed: int, confirmed: dict | None = None) -> dict:
+    """summary.json's `expected_score`: {value, metric, how, rows, validation, metrics, baseline}. Without
+    test rows, search.confirm's cross-validated score of the chosen configuration where there is one,
+    else value None (with `how` saying why), as where the objective is not scored."""
     record = {"metric": objective, "validation": best_score, "value": None, "rows": 0}
     if data.x_test is None:
+        chosen = (confirmed or {}).get("order", [None])[0]
+        value = (confirmed or {}).get("trials", {}).get(chosen, {}).get("score")
+        if value is not None:
+            return {**record, "value": value, "how": f"the chosen configuration (trial {chosen}) cross-validated "
+                    f"over {confirmed['folds']} folds of the training and validation rows by search.confirm; "
+                    "closer to new rows than the search's best, though those rows helped choose it "
+                    "(data.test_split holds out rows nothing sees)"}
         return {**record, "how": "no test rows (data.test_split): the validation score was the search's best "
                                  "and is likely above a score on new rows"}
     reason = baseline.unscored_reason(objective, data.heads, data.kind)

@@ -10,6 +10,7 @@ import contextlib
 import io
 import warnings
 
+from nnlab.engine.confirm import confirm
 from nnlab.engine.modelfiles import weights_problem
 from nnlab.faults import kill_point
 from nnlab.runs import files
@@ -51,7 +52,12 @@ class FinalModel:
         or as its search trained it) averaged into one model. Done once per choice of trials: a resumed
         run whose refit was cut short does it again; one whose refit is done does nothing."""
         search = self.spec.search
-        members = self.log.ranked()[:search.ensemble]
+        ranked = self.log.ranked()
+        confirmed = confirm(self, ranked)
+        if confirmed:  # (search.confirm: its order first, then the rest as the search ranked them)
+            first = [r for t in confirmed["order"] for r in ranked if r.trial_id == t]
+            ranked = first + [r for r in ranked if r not in first]
+        members = ranked[:search.ensemble]
         if not members:
             return
         chosen = [r.trial_id for r in members]
@@ -74,7 +80,7 @@ class FinalModel:
             return
         chosen = list(models)
         kill_point("refit")
-        params = self._params(chosen[0])
+        params = self.params_of(chosen[0])
         saved = self.trainer.model_for_saving(models[chosen[0]][0], params,
                                               {i: m for i, (m, _) in models.items()} if len(chosen) > 1 else None)
         path = self.folder.best_model_path
@@ -83,7 +89,7 @@ class FinalModel:
         self.log.refit = {"trial": chosen[0], "epochs": models[chosen[0]][1], "rows": rows} if search.refit else None
         self.log.ensemble = {"trials": chosen, "refit": search.refit} if len(chosen) > 1 else None
 
-    def _params(self, trial_id: str) -> dict:
+    def params_of(self, trial_id: str) -> dict:
         from nnlab.spec.space import sample_params
 
         return sample_params(self.tuner.oracle.get_trial(trial_id).hyperparameters, self.spec)
@@ -91,14 +97,17 @@ class FinalModel:
     def _member(self, record) -> tuple:
         """(a model of this trial's configuration for best.keras, its epochs): refitted on every training
         row (search.refit), else as its search trained it (its kept checkpoint)."""
-        params = self._params(record.trial_id)
-        epochs = record.best_epoch or self.spec.train.epochs
+        params = self.params_of(record.trial_id)
+        confirmed = (self.log.confirmed or {}).get("trials", {}).get(record.trial_id, {})
+        epochs = confirmed.get("best_epoch") or record.best_epoch or self.spec.train.epochs
         if not self.spec.search.refit:
             with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the checkpoint's optimizer state is not needed
                 return self.tuner.load_model(self.tuner.oracle.get_trial(record.trial_id)), epochs
         rows = len(self.data.x_train) + len(self.data.x_val)
         role = "" if self.spec.search.ensemble == 1 else f" (one of the {self.spec.search.ensemble} of search.ensemble)"
+        if confirmed.get("best_epoch"):
+            role += f", its best epoch over search.confirm's folds"
         self.reporter.say(f"refit: trial {record.trial_id}'s configuration on all {rows} training rows for {epochs} "
                           f"epoch(s){role} (search.refit)")
         import keras

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.data.dataset import Dataset
-from nnlab.engine import baseline, expected
+from nnlab.engine import baseline, confirm, expected
 from nnlab.engine.expected import expected_score
 from nnlab.engine.backend import clear_session, freeze_heap
 from nnlab.engine.finalmodel import FinalModel
@@ -101,17 +101,36 @@ class Limits:
 
     def check(self) -> None:
         """Raise `StopSearch` with the reason when the search must stop before its next trial."""
-        if self.deadline and time.monotonic() > self.deadline:
+        reserve = self.reserve()
+        if self.deadline and time.monotonic() > self.deadline - reserve:
+            kept = f", {reserve:.0f} s kept for search.confirm" if reserve else ""
+            if not self.log.finished():
+                raise StopSearch(f"the time budget (search.max_minutes: {self.spec.search.max_minutes:g}) was used "
+                                 f"up before trial 1 started (the data and search.baseline took it{kept}); raise "
+                                 "search.max_minutes")
             if self.spec.search.trial_limit() is None:
                 raise StopSearch(f"the time budget (search.max_minutes: {self.spec.search.max_minutes:g}) is used: "
-                                 f"{self.log.finished()} trial(s) done", planned=True)
-            raise StopSearch(f"search.max_minutes ({self.spec.search.max_minutes:g}) reached: no new trial started")
+                                 f"{self.log.finished()} trial(s) done{kept}", planned=True)
+            raise StopSearch(f"search.max_minutes ({self.spec.search.max_minutes:g}) reached: no new trial "
+                             f"started{kept}")
         limit, streak = self.spec.search.max_failures, self.log.failure_streak()
         if len(streak) >= limit:
             reasons = sorted({r.reason or "unknown" for r in streak})
             raise StopSearch(f"{plural(len(streak), 'trial')} failed in a row (search.max_failures is {limit}); "
                              "stopping. "
                              "Reasons:\n  - " + "\n  - ".join(reasons))
+
+
+    def reserve(self) -> float:
+        """Seconds of the budget kept for search.confirm: its trainings (K configurations, a fold each) at
+        the median completed trial's time, at most a third of the budget."""
+        from nnlab.engine.confirm import FOLDS
+
+        count = self.spec.search.confirm
+        seconds = sorted(r.seconds for r in self.log.records.values() if r.completed and r.seconds)
+        if count < 2 or not seconds or not self.deadline:
+            return 0.0
+        return min(count * FOLDS * seconds[len(seconds) // 2], self.spec.search.max_minutes * 20)
 
 
 class RecordingSweep(Search):
@@ -207,13 +226,14 @@ class RecordingSweep(Search):
         if status != "interrupted" and self.log.best() is not None and self.folder.best_model_path.is_file():
             self.log.expected = expected_score(self.data, self.folder.best_model_path, self.objective,
                                                self.log.best().score, self.loss_name(), self.log.baseline,
-                                               self.spec.seed)
+                                               self.spec.seed, self.log.confirmed)
         summary = self.log.write(status)
         if status == "interrupted":
             return SweepResult(self.folder.path, summary, self.log.ordered())
         self.reporter.table(self.log.ranked(), self.objective, self.log.base.hyperparameter_names)
         against = baseline.versus(self.log.baseline or {}, summary.best_score, self.objective, self.direction)
-        for line in (against, expected.described(self.log.expected)):
+        for line in (against, confirm.described(self.log.confirmed, self.objective),
+                     expected.described(self.log.expected)):
             if line:
                 self.reporter.say(line)
         shown = ", ".join(p.name for p in (self.folder.trials_path, self.folder.summary_path,
@@ -239,7 +259,8 @@ class RecordingSweep(Search):
         if keep == "none" and final and self.log.best_model_trial is not None:
             wanted = set()
         else:  # (search.ensemble without refit: the top K's, averaged at the end)
-            wanted = {r.trial_id for r in ranked[:1 if self.spec.search.refit else self.spec.search.ensemble]}
+            search = self.spec.search
+            wanted = {r.trial_id for r in ranked[:1 if search.refit else max(search.ensemble, search.confirm)]}
             wanted |= {r.trial_id for r in self.log.records.values() if r.status == "running"}
         for trial_id in self.log.records:
             if trial_id not in wanted:

@@ -45,6 +45,7 @@ class RunLog:
         self.baseline = self.previous.baseline  # search.baseline's record (or None)
         self.ensemble = self.previous.ensemble  # best.keras averages these trials' models (or None)
         self.expected = self.previous.expected_score  # best.keras on the test rows (engine.expected)
+        self.confirmed = self.previous.confirmed  # search.confirm's cross-validated top K (engine.confirm)
         self.stop_reason: str | None = None
         self.total: int | None = None  # trials this search will run, once the tuner is built
         self.started, self.started_at = time.monotonic(), self.previous.started_at or now()
@@ -99,7 +100,7 @@ class RunLog:
             best_trial=best.trial_id if best else None, best_score=best.score if best else None,
             best_hyperparameters=best.hyperparameters if best else None, best_metrics=best.metrics if best else None,
             best_model_trial=self.best_model_trial, refit=self.refit, ensemble=self.ensemble, baseline=self.baseline,
-            expected_score=self.expected,
+            expected_score=self.expected, confirmed=self.confirmed,
             seconds=round(self.previous.seconds + time.monotonic() - self.started, 2), stop_reason=self.stop_reason,
             started_at=self.started_at, updated_at=now())
 

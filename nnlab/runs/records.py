@@ -127,6 +127,7 @@ class Summary:
     baseline: dict | None = None  # search.baseline: {"model", "score", "metrics", "params", "seconds"}
     # best.keras on rows no trial saw (data.test_split): {"value", "metric", "how", "rows", "validation", …}
     expected_score: dict | None = None
+    confirmed: dict | None = None  # search.confirm: {"folds", "candidates", "trials": {id: {score, std, …}}, "order"}
     notes: list[str] | None = None  # what nnlab decided about the data (encodings, formats, columns left out)
     started_at: str | None = None
     updated_at: str | None = None

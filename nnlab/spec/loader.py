@@ -91,7 +91,7 @@ def spec_to_dict(spec: schema.Spec) -> dict:
 
 # search.* keys that may change between invocations of one run: how long it runs, not what it searches
 RESUMABLE_CHANGES = ("max_trials", "max_minutes", "max_failures", "keep", "refit", "pruning", "ensemble", "baseline",
-                     "pack")
+                     "pack", "confirm")
 
 
 # data.* keys that say how the data is held, not what it is: never part of a search's identity

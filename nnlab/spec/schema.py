@@ -319,6 +319,11 @@ class SearchSpec(Section):
         1, ge=1, le=10, description="best.keras averages the predictions (probabilities for classes) of the top "
                                     "K configurations, each refitted when refit is true; 1: the best one alone."
     )
+    confirm: int = Field(
+        0, ge=0, le=10, description="After the search, the top K configurations are cross-validated over 5 folds of "
+                                    "the training and validation rows (by data.split's scheme) and the best fold mean "
+                                    "becomes best.keras, refitted for its fold-mean best epoch; 0: the search's best."
+    )
     baseline: Literal["none", "gbm"] = Field("none", description="gbm: a tuned gradient-boosting model fitted and "
                                              "scored on the same rows as the trials, to compare them with.")
     pack: Annotated[int, Field(ge=1, le=MAX_PACK)] | Literal["auto"] = Field(
