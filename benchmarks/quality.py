@@ -14,7 +14,10 @@ rare class), on each of `--splits` seeded splits (3 by default, seeds 0, 1, 2):
   knobs and 3-fold CV (RandomizedSearchCV), fitted on the same training rows (text columns as
   categories, dates as year, month, day of year and weekday), scored on the same test rows.
 The score is accuracy for classes and R² for regression (counts too). One row per data set: the mean
-scores over the splits, the mean ratio nnlab / baseline and its range, nnlab's mean time. `--quick`
+scores over the splits, the mean ratio nnlab / baseline and its range, nnlab's mean time, and each
+one's optimism: the score its choice was made on minus its test score (nnlab: the best trial's
+validation score, where the objective is val_accuracy or val_r2; the baseline: its best 3-fold CV mean),
+and nnlab's expected score on new rows (summary.json's expected_score, search.confirm's fold mean). `--quick`
 runs four small sets with a one-minute budget. The targets (issue 23): a mean ratio ≥ 1.00 over all
 sets, ahead on at least half, no set below 0.97.
 """
@@ -198,7 +201,8 @@ def run_nnlab(folder: Path, target: str, minutes: float, extra: list[str]) -> tu
     result = json.loads(out.stdout)
     score = result["r2"] if result["task"] == "regression" else result["accuracy"]
     how = f"{summary['completed']} trials" + (f", {summary.get('pruned')} pruned" if summary.get("pruned") else "")
-    return score, seconds, how
+    shown = summary.get("best_score") if summary.get("objective") in ("val_r2", "val_accuracy") else None
+    return score, seconds, how, shown, (summary.get("expected_score") or {}).get("value")
 
 
 # ------------------------------------------------------------------------------------ the baseline
@@ -239,8 +243,8 @@ def baseline_features(train: pd.DataFrame, test: pd.DataFrame, target: str):
     return x_train, x_test
 
 
-def run_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str, seed: int) -> tuple[float, float]:
-    """(test score, seconds): HistGradientBoosting, 12 random candidates, 3-fold CV."""
+def run_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str, seed: int) -> tuple[float, float, float]:
+    """(test score, seconds, best CV score): HistGradientBoosting, 12 random candidates, 3-fold CV."""
     from scipy.stats import loguniform, randint
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.model_selection import RandomizedSearchCV
@@ -254,7 +258,8 @@ def run_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str
     search = RandomizedSearchCV(model_class(categorical_features="from_dtype", random_state=seed), space,
                                 n_iter=12, cv=3, random_state=seed, n_jobs=1)
     search.fit(x_train, train[target])
-    return float(search.score(x_test, test[target])), time.monotonic() - start  # accuracy or R²
+    # (accuracy or R² on the test rows, the seconds, and the score its choice was made on: its best CV mean)
+    return float(search.score(x_test, test[target])), time.monotonic() - start, float(search.best_score_)
 
 
 # ------------------------------------------------------------------------------------ the table
@@ -278,9 +283,10 @@ def one_split(data: DataSet, frame: pd.DataFrame, seed: int, minutes: float, ext
         folder = Path(tmp)
         train.to_csv(folder / "train.csv", index=False)
         test.to_csv(folder / "test.csv", index=False)
-        score, seconds, how = run_nnlab(folder, data.target, minutes, extra + ["--set", f"seed={seed}"])
-    base, _ = run_baseline(train, test, data.target, task, seed)
-    return score, base, seconds, how
+        score, seconds, how, shown, expected = run_nnlab(folder, data.target, minutes, extra + ["--set", f"seed={seed}"])
+    base, _, base_shown = run_baseline(train, test, data.target, task, seed)
+    optimism = (shown - score if shown is not None else float("nan"), base_shown - base)
+    return score, base, seconds, how, optimism, expected
 
 
 def main() -> int:
@@ -298,7 +304,7 @@ def main() -> int:
           f"beside HistGradientBoosting with a 12-candidate random search and 3-fold CV; {args.splits} seeded 80/20 "
           "splits; accuracy or R² on the 20%; ratio = nnlab / baseline, its mean over the splits and their range\n")
     header = (f"{'data set':<17} {'kind':<37} {'nnlab':>6} {'baseline':>8} {'ratio':>6} {'range':>13} "
-              f"{'time':>6}  search (last split)")
+              f"{'time':>6} {'optim.':>8} {'b.optim.':>8} {'expected':>8}  search (last split)")
     print(header)
     print("-" * len(header))
     means = []
@@ -312,12 +318,16 @@ def main() -> int:
                 print(f"{data.name:<17} split {seed}: nnlab failed: {str(exc)[-1500:]}", flush=True)
         if not results:
             continue
-        scores, bases, seconds, hows = zip(*results)
+        scores, bases, seconds, hows, optimism, expected = zip(*results)
         ratios = [s / b if b > 0 else float("nan") for s, b in zip(scores, bases)]
         means.append(float(np.mean(ratios)))
         spread = f"{min(ratios):.3f}–{max(ratios):.3f}"
+        shown = [e for e in expected if e is not None]
         print(f"{data.name:<17} {data.kind:<37} {np.mean(scores):6.3f} {np.mean(bases):8.3f} {means[-1]:6.3f} "
-              f"{spread:>13} {np.mean(seconds):5.0f}s  {hows[-1]}", flush=True)
+              f"{spread:>13} {np.mean(seconds):5.0f}s {np.mean([o[0] for o in optimism]):+8.3f} "
+              f"{np.mean([o[1] for o in optimism]):+8.3f} {np.mean(shown) if shown else float('nan'):8.3f}  "
+              f"{hows[-1]}", flush=True)
+        print(f"{'':<17} per split: " + ", ".join(f"{s:.3f}/{b:.3f}" for s, b in zip(scores, bases)), flush=True)
     if means:
         ahead, below = sum(r > 1.0 for r in means), sum(r < 0.97 for r in means)
         print(f"\nmean ratio over {len(means)} sets: {np.mean(means):.3f} (target ≥ 1.00); ahead on {ahead} of "

@@ -518,6 +518,11 @@ class Kind(str, Enum):
     cnn = "cnn"
 
 
+class Task(str, Enum):
+    classification = "classification"
+    regression = "regression"
+
+
 @app.command()
 def init(
     data: Optional[Path] = typer.Argument(None, metavar="DATA", show_default=False,
@@ -528,6 +533,8 @@ def init(
                                                help="The CSV column to predict (default: the last); several "
                                                     "targets: --target a --target b, or --target a,b."),
     kind: Optional[Kind] = typer.Option(None, "--kind", help="Model kind (default: cnn for images, mlp else)."),
+    task: Optional[Task] = typer.Option(None, "--task", help="What a CSV's target means (default: inferred, with "
+                                                            "small skewed counts read as a count regression)."),
     output: Path = typer.Option(Path("spec.yaml"), "--output", "-o", help="Where to write the spec."),
     force: bool = typer.Option(False, "--force", help="Replace an existing file at --output."),
 ) -> None:
@@ -544,7 +551,7 @@ def init(
             raise NnlabError("which data? `nnlab init DATA`, e.g. `nnlab init train.csv --target price`")
         if output.exists() and not force:
             raise NnlabError(f"{output} exists; choose another --output, or --force to replace it")
-        text, found = starter_spec(data, output, target, kind.value if kind else None)
+        text, found = starter_spec(data, output, target, kind.value if kind else None, task=task.value if task else None)
         write_atomic(output, text)
     for line in found.comments:
         typer.echo(f"  {line}")

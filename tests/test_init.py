@@ -259,3 +259,58 @@ def test_a_category_of_many_values_gets_a_column_each(write, tmp_path):
     assert result.exit_code == 0, result.output
     assert load_spec(out).data.categories == 45
     assert "# 'state' has 45 values: a column each" in out.read_text()
+
+
+def _rentals(write, rows: int = 400):
+    """An hourly rental file in time order: season and weathersit coded 1–4, a casual count of a small
+    range, registered, and cnt their sum."""
+    rng = np.random.default_rng(5)
+    lines = ["dteday,hr,season,weathersit,temp,casual,registered,cnt"]
+    effect = {1: 0.0, 2: 3.0, 3: 1.0, 4: 4.0}  # (up and down across the codes: kinds, not amounts)
+    for i in range(rows):
+        season, weather = 1 + (i // 100) % 4, 1 + int(rng.integers(0, 4))
+        casual = min(19, int(rng.poisson(0.6 + effect[weather])))
+        registered = int(rng.integers(10, 200))
+        lines.append(f"2011-{1 + i // 40:02d}-{1 + (i // 2) % 20:02d},{i % 24},{season},{weather},"
+                     f"{rng.uniform(0, 35):.2f},{casual},{registered},{casual + registered}")
+    return write("rentals.csv", "\n".join(lines) + "\n")
+
+
+def test_init_reads_small_skewed_counts_as_a_count_regression_and_takes_task_from_the_command_line(write, tmp_path):
+    data, out = _rentals(write), tmp_path / "r.yaml"
+    result = runner.invoke(app, ["init", str(data), "--target", "casual", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "the target 'casual' holds counts" in result.output and "not " in result.output
+    spec = load_spec(out)
+    assert spec.data.task == "regression" and spec.train.loss == "poisson"
+    result = runner.invoke(app, ["init", str(data), "--target", "casual", "--task", "classification", "-o", str(out),
+                                 "--force"])
+    assert result.exit_code == 0, result.output
+    assert load_spec(out).data.task == "classification"
+
+
+def test_init_leaves_out_a_difference_giving_the_target_away_and_splits_a_series_by_time(write, tmp_path):
+    data, out = _rentals(write), tmp_path / "r.yaml"
+    result = runner.invoke(app, ["init", str(data), "--target", "casual", "-o", str(out)])
+    assert "'cnt' minus 'registered' equals the target 'casual' in every row" in " ".join(result.output.split())
+    spec = load_spec(out)
+    assert {"cnt", "registered"} <= set(spec.data.drop)
+    assert spec.data.split.by == "time" and spec.data.split.column == "dteday"
+    assert spec.search.confirm == 3
+
+
+def test_init_reads_integer_codes_as_categories_where_the_target_goes_up_and_down_across_them(write, tmp_path):
+    data, out = _rentals(write), tmp_path / "r.yaml"
+    result = runner.invoke(app, ["init", str(data), "--target", "casual", "-o", str(out)])
+    text = " ".join(result.output.split())
+    assert "column 'weathersit' holds 4 whole-number codes (1–4) and the target goes up and down" in text
+    assert "weathersit" in load_spec(out).data.categorical
+
+
+def test_init_says_when_many_rows_repeat_the_same_features_and_fits_several_count_targets_as_counts(write, tmp_path):
+    rows = ["age,income,visits,stays"] + [f"{30 + i % 10},{1000 * (i % 10)},{i % 7},{i % 3}" for i in range(200)]
+    data, out = write("people.csv", "\n".join(rows) + "\n"), tmp_path / "p.yaml"
+    result = runner.invoke(app, ["init", str(data), "--target", "visits,stays", "--task", "regression", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "100% of the rows repeat another row's features exactly" in " ".join(result.output.split())
+    assert load_spec(out).train.loss == "poisson"

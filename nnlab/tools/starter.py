@@ -38,9 +38,10 @@ class Look:
     classes: int = 0
     baseline: bool = False  # a table of one target: search.baseline gbm
     train_lines: list[str] = field(default_factory=list)  # the train section's own lines
+    counted: bool = False  # a target of small whole numbers read as counts, not classes (starterrows)
 
 
-def look(path: Path, targets: list[str], spec_dir: Path) -> Look:
+def look(path: Path, targets: list[str], spec_dir: Path, task: str | None = None) -> Look:
     if web_address(path):
         raise DataError(web_address_message(web_address(path)))
     if not path.exists():
@@ -50,14 +51,15 @@ def look(path: Path, targets: list[str], spec_dir: Path) -> Look:
         return _look_images(path, rel)
     if path.suffix.lower() == ".npz":
         return _look_npz(path, rel)
-    return _look_csv(path, rel, targets)
+    return _look_csv(path, rel, targets, task)
 
 
-def _look_csv(path: Path, rel: str, targets: list[str]) -> Look:
+def _look_csv(path: Path, rel: str, targets: list[str], task: str | None = None) -> Look:
     from nnlab.data.csvdata import check_rows, target_rows
     from nnlab.data.rules import infer_task
     from nnlab.data.tabular import MAX_CATEGORIES, ReadOptions, column_types, looks_like_row_number, read_csv
     from nnlab.tools.startercolumns import left_out
+    from nnlab.tools.starterrows import count_task
 
     notes: list[str] = []  # (what reading the file decided: its encoding, compression, the spellings of missing)
     frame = read_csv(path, notes=notes)
@@ -67,7 +69,12 @@ def _look_csv(path: Path, rel: str, targets: list[str]) -> Look:
     for target in targets:
         frame = target_rows(frame, target, None, path, notes)  # (as a run reads them: rows without one left out)
     check_rows(len(frame), path.name)
-    tasks = {t: infer_task(frame[t].to_numpy(), t)[0] for t in targets}
+    tasks = {t: task or infer_task(frame[t].to_numpy(), t)[0] for t in targets}
+    for t in targets:
+        counted = count_task(frame[t], t) if task is None and tasks[t] == "classification" else None
+        if counted:
+            tasks[t] = counted[0]
+            notes.append(counted[1] + "; fitted with train.loss: poisson, never below 0")
     features = frame.drop(columns=targets)
     row_numbers = [str(c) for c in features.columns if looks_like_row_number(features[c], str(c))]
     dropped = left_out(features.drop(columns=row_numbers), frame[targets])
@@ -81,7 +88,8 @@ def _look_csv(path: Path, rel: str, targets: list[str]) -> Look:
     comments = [f"{path.name}: {plural(len(frame), 'row')}, {plural(frame.shape[1], 'column')}", guessed,
                 "features: " + ", ".join(f"{n} {k}" for k, n in counted.items() if n)] + notes
     kinds = set(tasks.values())
-    look_ = Look("csv", "mlp", kinds.pop() if len(kinds) == 1 else "mixed", len(frame), comments=comments)
+    look_ = Look("csv", "mlp", kinds.pop() if len(kinds) == 1 else "mixed", len(frame), comments=comments,
+                 counted=any("holds counts (" in n for n in notes))
     look_.lines = ["data:", "  source: csv", f"  path: {_yaml(rel)}",
                    f"  target: {_yaml(targets[0] if len(targets) == 1 else targets)}"]
     if gone:
@@ -91,17 +99,47 @@ def _look_csv(path: Path, rel: str, targets: list[str]) -> Look:
     if widest is not None and values[widest] > MAX_CATEGORIES:  # (measured: quality.py's airports; README)
         look_.lines.append(f"  categories: {min(values[widest], WIDEST)}   # {widest!r} has {values[widest]} values: "
                            f"a column each (at most {WIDEST}; default {MAX_CATEGORIES})")
+    _look_rows(features.drop(columns=gone), frame[targets[0]], columns, look_)
     look_.baseline = len(targets) == 1
     if len(targets) == 1:
         if look_.task == "classification":
             _look_classes(frame[targets[0]], look_)
         look_.lines.append(f"  task: {look_.task}")
-    for target, task in tasks.items():
+    for target, task_ in tasks.items():
         if len(targets) > 1:
-            comments.append(f"target {target!r}: {task}")
-        if task == "regression":
+            comments.append(f"target {target!r}: {task_}")
+        if task_ == "regression":
             _look_quantity(frame[target], target, look_, alone=len(targets) == 1)
+    if len(targets) > 1 and all(_counts(frame[t]) for t in targets) and set(tasks.values()) == {"regression"}:
+        look_.comments.append("every target holds counts: train.loss poisson fits them as counts, and no output is "
+                              "ever below 0")
+        look_.train_lines.append("  loss: poisson   # every target holds counts; leave out for mse")
     return look_
+
+
+def _counts(values) -> bool:
+    import pandas as pd
+
+    from nnlab.data.rules import is_whole
+
+    numbers = pd.to_numeric(values, errors="coerce")
+    return bool(numbers.notna().all() and numbers.min() >= 0 and is_whole(numbers.to_numpy()))
+
+
+def _look_rows(features, target, columns: list, look_: Look) -> None:
+    """The split (by time for rows in time order), repeated rows, and integer-coded categories
+    (`starterrows`), into the data section and the notes."""
+    from nnlab.tools.starterrows import integer_codes, repeated_rows, time_split
+
+    column, notes = time_split(features, [c.name for c in columns if c.kind == "date"], {})
+    repeated = repeated_rows(features)
+    categorical, code_notes = integer_codes(features[[c.name for c in columns if c.kind == "numeric"]], target,
+                                            look_.task) if look_.task != "mixed" else ([], [])
+    look_.comments += notes + ([repeated] if repeated else []) + code_notes
+    if categorical:
+        look_.lines.append(f"  categorical: {_yaml(categorical)}   # whole-number codes of kinds: see the notes")
+    if column:
+        look_.lines.append(f"  split: {{by: time, column: {_yaml(column)}}}   # validate on the latest rows")
 
 
 def _look_quantity(values, target: str, look_: Look, alone: bool) -> None:
@@ -113,7 +151,7 @@ def _look_quantity(values, target: str, look_: Look, alone: bool) -> None:
                           f"{values.max():.4g} (mean {values.mean():.4g})")
     counts = values.min() >= 0 and is_whole(values.to_numpy())
     skew = skewness(values)
-    if counts and skew > SKEWED and alone:  # (measured: benchmarks/quality.py's randhie; README, Results)
+    if counts and alone and (skew > SKEWED or look_.counted):  # (measured: quality.py's randhie; README, Results)
         look_.comments.append(f"the target {target!r} holds counts (whole numbers, 0 or more) and is skewed "
                               f"(skewness {skew:.1f}): fitted with train.loss: poisson, as counts, never below 0")
         look_.train_lines.append("  loss: poisson   # the target holds skewed counts; leave out for mse")
@@ -259,11 +297,14 @@ def run_name(path: Path) -> str:
 
 
 def starter_spec(path: str | Path, output: str | Path, target: str | list[str] | None = None, kind: str | None = None,
-                 name: str | None = None) -> tuple[str, Look]:
-    """The text of a commented starting spec for the data at `path`, to be written at `output`."""
+                 name: str | None = None, task: str | None = None) -> tuple[str, Look]:
+    """The text of a commented starting spec for the data at `path`, to be written at `output`; `task`:
+    what a CSV's target means (None: inferred)."""
     path, output = Path(path), Path(output)
     targets = [target] if isinstance(target, str) else list(target or [])
-    found = look(path, targets, output.parent)
+    if task is not None and (path.is_dir() or path.suffix.lower() == ".npz"):
+        raise NnlabError("--task is for a CSV's target; an image folder's classes are always classification")
+    found = look(path, targets, output.parent, task)
     kind = kind or found.kind
     if kind == "cnn" and found.source == "csv":
         raise NnlabError("--kind cnn needs images: a folder of class subfolders, or an .npz of image arrays")
@@ -306,6 +347,8 @@ def starter_spec(path: str | Path, output: str | Path, target: str | list[str] |
              "  max_minutes: 10   # the time budget: trials run until it is used (max_trials: N for a fixed count)",
              "  pruning: median   # stop a trial that is below the median of the earlier ones at the same epoch",
              "  pack: auto   # trials trained several at a time, in one step (how many: the header says)",
+             *(["  confirm: 3   # the top 3 cross-validated over 5 folds before one becomes best.keras"]
+               if found.source != "images" else []),
              *(["  baseline: gbm   # gradient boosting fitted and scored on the same rows, to compare the trials with"]
                if found.baseline else []),
              ""]

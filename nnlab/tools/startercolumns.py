@@ -2,9 +2,9 @@
 each, so a person can put them back): a column that gives a target away, and text that is nearly
 unique. The CSV reader itself keeps them: a spec written by hand means what it says.
 
-- A column equal to a target, or two or three numeric columns that add up to it in every row (a
-  rental file's `casual + registered = cnt`): the answer is in the input, so a model learns the sum
-  and is worthless where the target is not known yet.
+- A column equal to a target, two or three numeric columns that add up to it in every row (a rental
+  file's `casual + registered = cnt`), or two whose difference it is (`casual = cnt − registered`): the
+  answer is in the input, so a model learns the sum and is worthless where the target is not known yet.
 - Text with more distinct values than half its rows (a car's `name`, free text): a category would
   have under two rows on average, so one-hot columns of it only memorise the training rows.
 """
@@ -35,6 +35,10 @@ def left_out(features: pd.DataFrame, targets: pd.DataFrame) -> list[tuple[list[s
             if not any(c in done for c in columns for done, _ in found):
                 how = "equals" if len(columns) == 1 else "add up to"
                 found.append((columns, f"{' and '.join(map(repr, columns))} {how} the target {target!r} in every row"))
+        for total, part in _differences(numeric, targets[target]):
+            if not any(c in done for c in (total, part) for done, _ in found):
+                found.append(([total, part], f"{total!r} minus {part!r} equals the target {target!r} in every row "
+                                             f"({target} = {total} − {part})"))
     found += _sums_of_targets(numeric, targets, {c for columns, _ in found for c in columns})
     taken = {c for columns, _ in found for c in columns}
     for col in features.columns:
@@ -58,6 +62,18 @@ def _sums_of_targets(numeric: dict, targets: pd.DataFrame, taken: set) -> list[t
                 found.append(([column], f"{column!r} equals the sum of the targets "
                                         f"{' and '.join(map(repr, group))} in every row"))
     return found
+
+
+def _differences(numeric: dict, target: pd.Series) -> list[tuple[str, str]]:
+    """(total, part) pairs of numeric features whose difference is the target in every row (a rental
+    file's `casual = cnt − registered`, with `casual` the target)."""
+    y = _numbers(target)
+    if y is None or target.notna().sum() < MIN_ROWS or np.isnan(y).any() or not np.ptp(y) > 0:
+        return []
+    tolerance = 1e-6 * (np.abs(y) + 1)
+    names = list(numeric)[:MAX_SUMMED]
+    return [(a, b) for a in names for b in names
+            if a != b and np.all(np.abs(numeric[a] - numeric[b] - y) <= tolerance)]
 
 
 def _numbers(series: pd.Series) -> np.ndarray | None:
