@@ -425,7 +425,9 @@ def test_a_time_budget_without_max_trials_runs_trials_until_it_is_used(write, tm
     """
     result = sweep(write, tmp_path, text)
     summary = result.summary
-    assert summary.status == "completed" and summary.completed > 10  # more than the 10 of max_trials' default
+    # (no cap of 10, max_trials' default: the budget alone ends it; a count of trials would assert the
+    # machine's speed, which a loaded machine fails)
+    assert summary.status == "completed" and summary.completed >= 1 and summary.max_trials is None
     assert "the time budget (search.max_minutes: 0.25) is used" in summary.stop_reason
 
 

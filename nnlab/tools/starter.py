@@ -56,10 +56,8 @@ def look(path: Path, targets: list[str], spec_dir: Path, task: str | None = None
 
 def _look_csv(path: Path, rel: str, targets: list[str], task: str | None = None) -> Look:
     from nnlab.data.csvdata import check_rows, target_rows
-    from nnlab.data.rules import infer_task
     from nnlab.data.tabular import MAX_CATEGORIES, ReadOptions, column_types, looks_like_row_number, read_csv
     from nnlab.tools.startercolumns import left_out
-    from nnlab.tools.starterrows import count_task
 
     notes: list[str] = []  # (what reading the file decided: its encoding, compression, the spellings of missing)
     frame = read_csv(path, notes=notes)
@@ -69,12 +67,7 @@ def _look_csv(path: Path, rel: str, targets: list[str], task: str | None = None)
     for target in targets:
         frame = target_rows(frame, target, None, path, notes)  # (as a run reads them: rows without one left out)
     check_rows(len(frame), path.name)
-    tasks = {t: task or infer_task(frame[t].to_numpy(), t)[0] for t in targets}
-    for t in targets:
-        counted = count_task(frame[t], t) if task is None and tasks[t] == "classification" else None
-        if counted:
-            tasks[t] = counted[0]
-            notes.append(counted[1] + "; fitted with train.loss: poisson, never below 0")
+    tasks = _tasks(frame, targets, task, notes)
     features = frame.drop(columns=targets)
     row_numbers = [str(c) for c in features.columns if looks_like_row_number(features[c], str(c))]
     dropped = left_out(features.drop(columns=row_numbers), frame[targets])
@@ -115,6 +108,20 @@ def _look_csv(path: Path, rel: str, targets: list[str], task: str | None = None)
                               "ever below 0")
         look_.train_lines.append("  loss: poisson   # every target holds counts; leave out for mse")
     return look_
+
+
+def _tasks(frame, targets: list[str], task: str | None, notes: list[str]) -> dict[str, str]:
+    """Each target's task: --task's, else inferred, with small skewed counts read as a count regression."""
+    from nnlab.data.rules import infer_task
+    from nnlab.tools.starterrows import count_task
+
+    tasks = {t: task or infer_task(frame[t].to_numpy(), t)[0] for t in targets}
+    for t in targets:
+        counted = count_task(frame[t], t) if task is None and tasks[t] == "classification" else None
+        if counted:
+            tasks[t] = counted[0]
+            notes.append(counted[1] + "; fitted with train.loss: poisson, never below 0")
+    return tasks
 
 
 def _counts(values) -> bool:
