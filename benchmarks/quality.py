@@ -47,6 +47,12 @@ class DataSet:
     kind: str  # what it is, for the table
     target: str
     load: Callable[[], pd.DataFrame]
+    by: str = "random"  # how its test rows are drawn: random, time (the latest) or group (unseen ones)
+    column: str | None = None  # the time or group column
+
+    def matching_split(self) -> str:
+        """nnlab's data.split for this set's test rows, as a --set value."""
+        return f"{{by: {self.by}, column: {self.column}}}"
 
 
 def _sklearn(name: str, target: str = "target") -> Callable[[], pd.DataFrame]:
@@ -119,6 +125,22 @@ def _randhie(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _seattle_later() -> pd.DataFrame:
+    """Seattle's daily maximum temperature, in date order: its test rows are the latest 20% of days."""
+    frame = _vega("seattle-weather")()
+    frame["date"] = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")
+    return frame.drop(columns=["temp_min"]).sort_values("date", kind="stable").reset_index(drop=True)
+
+
+def _randhie_people(frame: pd.DataFrame) -> pd.DataFrame:
+    """randhie's doctor visits with each person (the same feature row over several years) named by a
+    `person_id` column: its test rows are people no training row holds."""
+    frame = _randhie(frame)
+    features = [c for c in frame.columns if c != "mdvis"]
+    frame["person_id"] = pd.factorize(pd.MultiIndex.from_frame(frame[features]))[0]
+    return frame
+
+
 def _airports() -> pd.DataFrame:
     """Latitude from the state (56 values: more than nnlab one-hots, 30) and the longitude; the
     names, cities and codes are nearly unique text (init drops them)."""
@@ -171,6 +193,9 @@ DATASETS = [
     DataSet("airports", "regression, 56-value category, 3,376", "latitude", _airports),
     DataSet("weather-dayfirst", "regression, day-first dates, 1,461", "temp_max", _dayfirst_weather),
     DataSet("friedman", "generated regression, 5,000 rows", "y", _friedman),
+    DataSet("seattle-later", "regression, test: the latest 20% of days", "temp_max", _seattle_later, "time", "date"),
+    DataSet("randhie-people", "count, 20,190 rows, test: unseen people", "mdvis",
+            _statsmodels("randhie", "mdvis", _randhie_people), "group", "person_id"),
 ]
 QUICK = ["wine", "diabetes", "cars", "breast-cancer"]
 
@@ -266,27 +291,47 @@ def run_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str
 
 
 def split(data: DataSet, frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """(training rows, test rows, task): the 80/20 split of `seed`, stratified for classes."""
-    from sklearn.model_selection import train_test_split
+    """(training rows, test rows, task): the 80/20 split of `seed`, stratified for classes; for a set split
+    by time, the latest 20% of rows (the training rows in time order; the same for every seed); by group,
+    the people (groups) of `seed`'s 20%."""
+    from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
     regression = pd.api.types.is_float_dtype(frame[data.target]) or frame[data.target].nunique() > 30
     task = "regression" if regression else "classification"
+    if data.by == "time":
+        cut = int(len(frame) * 0.8)
+        return frame.iloc[:cut], frame.iloc[cut:], task
+    if data.by == "group":
+        train, test = next(GroupShuffleSplit(1, test_size=0.2, random_state=seed).split(frame,
+                                                                                       groups=frame[data.column]))
+        return frame.iloc[train], frame.iloc[test], task
     train, test = train_test_split(frame, test_size=0.2, random_state=seed,
                                    stratify=None if regression else frame[data.target])
     return train, test, task
 
 
 def one_split(data: DataSet, frame: pd.DataFrame, seed: int, minutes: float, extra: list[str]):
-    """(nnlab's test score, the baseline's, nnlab's seconds, what its run did) on the split of `seed`."""
+    """(nnlab's test score, the baseline's, nnlab's seconds, what its run did, (nnlab's optimism, the
+    baseline's), nnlab's expected score, the split comparison or None) on the split of `seed`. A set split
+    by time or group runs nnlab with the matching data.split (in the table) and with a random one."""
     train, test, task = split(data, frame, seed)
+    matching = ["--set", f"data.split={data.matching_split()}"] if data.by != "random" else []
+    random_run = None
     with tempfile.TemporaryDirectory(prefix=f"quality-{data.name}-") as tmp:
         folder = Path(tmp)
         train.to_csv(folder / "train.csv", index=False)
         test.to_csv(folder / "test.csv", index=False)
-        score, seconds, how, shown, expected = run_nnlab(folder, data.target, minutes, extra + ["--set", f"seed={seed}"])
-    base, _, base_shown = run_baseline(train, test, data.target, task, seed)
+        seeded = extra + ["--set", f"seed={seed}"] + (["--set", f"data.drop=[{data.column}]"] if data.by == "group"
+                                                      else [])  # (a person's number is no feature)
+        score, seconds, how, shown, expected = run_nnlab(folder, data.target, minutes, seeded + matching)
+        if matching:
+            random_run = run_nnlab(folder, data.target, minutes, seeded + ["--set", "data.split={by: random}"])
+    base, _, base_shown = run_baseline(train.drop(columns=[data.column] if data.by == "group" else []),
+                                       test.drop(columns=[data.column] if data.by == "group" else []),
+                                       data.target, task, seed)
     optimism = (shown - score if shown is not None else float("nan"), base_shown - base)
-    return score, base, seconds, how, optimism, expected
+    versus = None if random_run is None else (score, shown, expected, random_run[0], random_run[3])
+    return score, base, seconds, how, optimism, expected, versus
 
 
 def main() -> int:
@@ -307,7 +352,7 @@ def main() -> int:
               f"{'time':>6} {'optim.':>8} {'b.optim.':>8} {'expected':>8}  search (last split)")
     print(header)
     print("-" * len(header))
-    means = []
+    means, compared = [], []
     for data in [d for d in DATASETS if d.name in names]:
         frame = data.load()
         results = []
@@ -318,7 +363,9 @@ def main() -> int:
                 print(f"{data.name:<17} split {seed}: nnlab failed: {str(exc)[-1500:]}", flush=True)
         if not results:
             continue
-        scores, bases, seconds, hows, optimism, expected = zip(*results)
+        scores, bases, seconds, hows, optimism, expected, versus = zip(*results)
+        if versus[0] is not None:
+            compared.append((data, versus))
         ratios = [s / b if b > 0 else float("nan") for s, b in zip(scores, bases)]
         means.append(float(np.mean(ratios)))
         spread = f"{min(ratios):.3f}–{max(ratios):.3f}"
@@ -328,12 +375,27 @@ def main() -> int:
               f"{np.mean([o[1] for o in optimism]):+8.3f} {np.mean(shown) if shown else float('nan'):8.3f}  "
               f"{hows[-1]}", flush=True)
         print(f"{'':<17} per split: " + ", ".join(f"{s:.3f}/{b:.3f}" for s, b in zip(scores, bases)), flush=True)
+    for data, versus in compared:
+        print(f"\n{data.name}: the test rows are {'the latest' if data.by == 'time' else 'unseen groups'}; "
+              f"nnlab's chosen model under data.split {data.matching_split()} against {{by: random}}, per split:")
+        for score, shown, expected, random_score, random_shown in versus:
+            print(f"  matching: test {score:.3f}, validation {_num(shown)} (gap {_num(_gap(shown, score))}), expected "
+                  f"{_num(expected)}; random: test {random_score:.3f}, validation {_num(random_shown)} "
+                  f"(gap {_num(_gap(random_shown, random_score))})", flush=True)
     if means:
         ahead, below = sum(r > 1.0 for r in means), sum(r < 0.97 for r in means)
         print(f"\nmean ratio over {len(means)} sets: {np.mean(means):.3f} (target ≥ 1.00); ahead on {ahead} of "
               f"{len(means)} (target: at least half); below 0.97 on {below} (target: none); "
               f"median {np.median(means):.3f}")
     return 0
+
+
+def _gap(shown, score):
+    return None if shown is None else shown - score
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 if __name__ == "__main__":
