@@ -194,3 +194,9 @@ def test_confirm_cross_validates_the_top_configurations_and_refits_the_winner_fo
     assert any(line.startswith(f"search.confirm: trial {winner} ") for line in said)
     again = run(load_spec(spec_file), tmp_path / "runs", reporter=Reporter(quiet=True))  # (resumed: kept, not redone)
     assert again.summary.confirmed == confirmed
+
+
+def test_folds_the_times_cannot_make_are_refused_when_the_data_is_loaded(write):
+    frame = hourly(days=3)
+    with pytest.raises(DataError, match="5 folds by time need 6 or more different times"):
+        load_data(csv_spec(write, frame, "split: {by: time, column: dteday}, folds: 5"))

@@ -51,6 +51,10 @@ def load_data(spec: Spec, frame=None, decoded=None) -> Dataset:
         rows = len(dataset.x_train) + len(dataset.x_val)
         if rows < 2 * folds:
             raise DataError(f"data.folds: {folds} folds need at least {2 * folds} rows; the data has {rows}")
+        if dataset.row_keys is not None:  # (too few times or groups for the folds: said now, not in trial 1)
+            from nnlab.data.splits import fold_indices
+
+            fold_indices(np.zeros(rows), "regression", folds, spec.seed, dataset.row_keys)
         dataset.folds = folds
     _positive_class(dataset, spec)
     _target_transform(dataset, spec.data.target_transform, spec.seed)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from nnlab.errors import plural
+from nnlab.errors import DataError, plural
 from nnlab.runs.records import best_index
 
 FOLDS = 5  # folds of the training and validation rows each confirmed configuration is trained on
@@ -38,6 +38,11 @@ def confirm(final, ranked: list) -> dict | None:
     folds = min(FOLDS, rows // 2)
     trainer = Trainer(final.spec, data, strategy=final.trainer.strategy)
     trainer.fold_count = folds
+    try:
+        trainer.folds  # (the folds data.split can make: too few times or groups is said, and nothing is confirmed)
+    except DataError as exc:
+        final.reporter.warn(f"search.confirm is skipped: {exc}")
+        return None
     final.reporter.say(f"search.confirm: the top {len(top)} configurations (trials {', '.join(top)}) each "
                        f"cross-validated over {folds} folds of all {rows} rows before one is chosen…")
     scores = {}
