@@ -268,7 +268,8 @@ def baseline_features(train: pd.DataFrame, test: pd.DataFrame, target: str):
     return x_train, x_test
 
 
-def run_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str, seed: int) -> tuple[float, float, float]:
+def run_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str, task: str,
+                 seed: int) -> tuple[float, float, float]:
     """(test score, seconds, best CV score): HistGradientBoosting, 12 random candidates, 3-fold CV."""
     from scipy.stats import loguniform, randint
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -323,7 +324,8 @@ def one_split(data: DataSet, frame: pd.DataFrame, seed: int, minutes: float, ext
         test.to_csv(folder / "test.csv", index=False)
         seeded = extra + ["--set", f"seed={seed}"] + (["--set", f"data.drop=[{data.column}]"] if data.by == "group"
                                                       else [])  # (a person's number is no feature)
-        score, seconds, how, shown, expected = run_nnlab(folder, data.target, minutes, seeded + matching)
+        score, seconds, how, shown, expected = run_nnlab(folder, data.target, minutes,
+                                                         seeded + matching)
         if matching:
             random_run = run_nnlab(folder, data.target, minutes, seeded + ["--set", "data.split={by: random}"])
     base, _, base_shown = run_baseline(train.drop(columns=[data.column] if data.by == "group" else []),

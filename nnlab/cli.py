@@ -551,7 +551,8 @@ def init(
             raise NnlabError("which data? `nnlab init DATA`, e.g. `nnlab init train.csv --target price`")
         if output.exists() and not force:
             raise NnlabError(f"{output} exists; choose another --output, or --force to replace it")
-        text, found = starter_spec(data, output, target, kind.value if kind else None, task=task.value if task else None)
+        text, found = starter_spec(data, output, target, kind.value if kind else None,
+                                   task=task.value if task else None)
         write_atomic(output, text)
     for line in found.comments:
         typer.echo(f"  {line}")

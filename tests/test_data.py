@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlab.data.splits import random_split as split
 from nnlab.data.images import read_image_folder
 from nnlab.data.load import load_data
+from nnlab.data.splits import random_split as split
 from nnlab.errors import DataError
 from nnlab.spec.loader import load_spec
 

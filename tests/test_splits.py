@@ -29,7 +29,8 @@ def hourly(days: int = 20, people: int = 12, seed: int = 0) -> pd.DataFrame:
 
 def csv_spec(write, frame: pd.DataFrame, data: str) -> object:
     frame.to_csv(write("rows.csv", "").parent / "rows.csv", index=False)
-    return load_spec(write("s.yaml", f"data: {{source: csv, path: rows.csv, target: cnt, {data}}}\nmodel: {{kind: mlp}}\n"))
+    return load_spec(write("s.yaml", f"data: {{source: csv, path: rows.csv, target: cnt, {data}}}\n"
+                                     "model: {kind: mlp}\n"))
 
 
 # ---- the rules

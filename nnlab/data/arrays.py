@@ -14,9 +14,9 @@ import numpy as np
 
 from nnlab.data.csvfile import check_file
 from nnlab.data.dataset import Dataset, check_classes
-from nnlab.data.splits import random_split as split
 from nnlab.data.preparation import ArrayPrep
 from nnlab.data.rules import infer_task, standardization
+from nnlab.data.splits import random_split as split
 from nnlab.errors import DataError
 from nnlab.spec.schema import IMAGE_KINDS, NpzData
 

@@ -10,9 +10,9 @@ import numpy as np
 
 from nnlab.data import tabular
 from nnlab.data.dataset import Dataset, check_classes
-from nnlab.data.splits import RowKeys, holdout, read_keys
 from nnlab.data.preparation import TablePrep, Target
 from nnlab.data.rules import infer_task
+from nnlab.data.splits import RowKeys, holdout, read_keys
 from nnlab.errors import DataError, plural
 from nnlab.spec.objectives import head_name
 from nnlab.spec.schema import CsvData

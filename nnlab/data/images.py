@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.data.dataset import Dataset
-from nnlab.data.splits import random_split as split
 from nnlab.data.preparation import ImagePrep
+from nnlab.data.splits import random_split as split
 from nnlab.errors import DataError, first_line
 from nnlab.spec.schema import IMAGE_FORMATS, ImageData
 

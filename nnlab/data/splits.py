@@ -39,7 +39,8 @@ class RowKeys:
         return RowKeys(first.by, first.column, np.concatenate([first.keys, second.keys]), first.names)
 
 
-def random_split(y: np.ndarray, task: str, fraction: float, seed: int, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def random_split(y: np.ndarray, task: str, fraction: float, seed: int,
+                 notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Kept and held-out indices of a seeded random split; stratified for classification when every class
     can be split."""
     from sklearn.model_selection import train_test_split
@@ -187,7 +188,6 @@ def read_keys(values, by: str, column: str, dayfirst: bool | None, notes: list[s
 
 def _as_times(values, column: str, dayfirst: bool | None) -> np.ndarray:
     """Sortable numbers: a numeric column as it is (a year, a day number), else its dates in nanoseconds."""
-    import pandas as pd
 
     from nnlab.data import dates
     from nnlab.data.tabular import as_numbers

@@ -39,7 +39,7 @@ def confirm(final, ranked: list) -> dict | None:
     trainer = Trainer(final.spec, data, strategy=final.trainer.strategy)
     trainer.fold_count = folds
     try:
-        trainer.folds  # (the folds data.split can make: too few times or groups is said, and nothing is confirmed)
+        _ = trainer.folds  # (the folds data.split can make: too few times or groups is said, nothing is confirmed)
     except DataError as exc:
         final.reporter.warn(f"search.confirm is skipped: {exc}")
         return None

@@ -107,7 +107,7 @@ class FinalModel:
         rows = len(self.data.x_train) + len(self.data.x_val)
         role = "" if self.spec.search.ensemble == 1 else f" (one of the {self.spec.search.ensemble} of search.ensemble)"
         if confirmed.get("best_epoch"):
-            role += f", its best epoch over search.confirm's folds"
+            role += ", its best epoch over search.confirm's folds"
         self.reporter.say(f"refit: trial {record.trial_id}'s configuration on all {rows} training rows for {epochs} "
                           f"epoch(s){role} (search.refit)")
         import keras

@@ -23,8 +23,8 @@ import numpy as np
 
 from nnlab.data.dataset import Dataset
 from nnlab.engine import baseline, confirm, expected
-from nnlab.engine.expected import expected_score
 from nnlab.engine.backend import clear_session, freeze_heap
+from nnlab.engine.expected import expected_score
 from nnlab.engine.finalmodel import FinalModel
 from nnlab.engine.packsize import pack_size
 from nnlab.engine.placement import Placement, RunOptions, load_and_place
