@@ -431,6 +431,17 @@ def test_a_time_budget_without_max_trials_runs_trials_until_it_is_used(write, tm
     assert "the time budget (search.max_minutes: 0.25) is used" in summary.stop_reason
 
 
+def test_a_budget_used_up_before_trial_1_says_so(write, tmp_path):
+    text = """
+        data: {source: "sklearn:iris"}
+        model: {kind: mlp, layers: 1, units: 4}
+        search: {max_minutes: 0.0001, baseline: gbm, objective: val_accuracy}
+    """
+    result = sweep(write, tmp_path, text)
+    assert result.exit_code == 1 and result.summary.trials == 0
+    assert "was used up before trial 1 started" in result.summary.stop_reason
+
+
 @pytest.mark.parametrize("transform", ["log", "standardize"])
 def test_a_transformed_target_is_fitted_transformed_and_measured_in_its_own_units(write, tmp_path, transform):
     import keras

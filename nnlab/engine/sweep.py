@@ -244,7 +244,7 @@ class RecordingSweep(Search):
             self.reporter.warn(f"{summary.failed_out_of_memory} of the {summary.failed} failed trial(s) ran out of "
                                "memory (counted apart in summary.json: failed_out_of_memory); the reasons are in "
                                "trials.csv")
-        if not summary.completed:
+        if not summary.completed and summary.trials:  # (none started: the stop reason said why)
             self.reporter.warn("no trial completed; see the reasons in trials.csv")
         return SweepResult(self.folder.path, summary, self.log.ordered())
 
