@@ -314,3 +314,11 @@ def test_init_says_when_many_rows_repeat_the_same_features_and_fits_several_coun
     assert result.exit_code == 0, result.output
     assert "100% of the rows repeat another row's features exactly" in " ".join(result.output.split())
     assert load_spec(out).train.loss == "poisson"
+
+
+def test_init_names_an_identifier_that_repeats_over_the_rows_as_a_group_to_split_by(write, tmp_path):
+    rows = ["customer_id,age,spend"] + [f"{i % 40},{20 + i % 50},{(i * 13) % 97}" for i in range(300)]
+    data, out = write("shop.csv", "\n".join(rows) + "\n"), tmp_path / "s.yaml"
+    result = runner.invoke(app, ["init", str(data), "--target", "spend", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "data.split: {by: group, column: customer_id}" in " ".join(result.output.split())

@@ -120,8 +120,12 @@ def looks_like_row_number(series: pd.Series, name: str) -> bool:
     values = series.to_numpy(np.float64)
     if not is_whole(values) or len(np.unique(values)) != len(values):
         return False
-    named = bool(_ID_NAME.search(name.strip()) or _ID_SUFFIX.search(name.strip()))
-    return named or values.max() - values.min() == len(values) - 1
+    return named_like_identifier(name) or values.max() - values.min() == len(values) - 1
+
+
+def named_like_identifier(name: str) -> bool:
+    """`id`, `customer_id`, `PassengerId`, pandas' `Unnamed: 0`, …"""
+    return bool(_ID_NAME.search(name.strip()) or _ID_SUFFIX.search(name.strip()))
 
 
 def unlikely_target(series: pd.Series, name: str) -> bool:

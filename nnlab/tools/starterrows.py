@@ -120,9 +120,18 @@ def time_split(features: pd.DataFrame, date_columns: list[str], dayfirst_of: dic
 
 
 def repeated_rows(features: pd.DataFrame) -> str | None:
-    """A note when many rows repeat another row's features exactly."""
+    """A note when many rows repeat another row's features exactly, or an identifier repeats over rows
+    (`person_id`: the same person in several rows)."""
+    from nnlab.data.tabular import named_like_identifier
+
     if len(features) < 20 or features.shape[1] == 0:
         return None
+    for col in features.columns:
+        values = int(features[col].nunique())
+        if named_like_identifier(str(col)) and 2 <= values <= len(features) / 1.5:
+            return (f"column {col!r} names something that repeats over the rows ({values} values in {len(features)} "
+                    "rows: the same person or thing in several rows?): if new rows will come from others, validate "
+                    f"on whole groups with data.split: {{by: group, column: {col}}}")
     share = float(features.duplicated(keep=False).mean())
     if share < REPEATED:
         return None
