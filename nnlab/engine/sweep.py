@@ -120,7 +120,6 @@ class Limits:
                              "stopping. "
                              "Reasons:\n  - " + "\n  - ".join(reasons))
 
-
     def reserve(self) -> float:
         """Seconds of the budget kept for search.confirm: its trainings (K configurations, a fold each) at
         the median completed trial's time, at most a third of the budget."""
