@@ -4,10 +4,11 @@ A search ranks hundreds of trials on one validation split; on a small file the t
 mostly the noise of the split and of one training (Cawley and Talbot, JMLR 2010: overfitting in model
 selection). After the search, the top K configurations are each trained again, from fresh weights,
 once per fold of `FOLDS` over the training and validation rows together (by data.split's scheme:
-shuffled, forward-chaining in time, or by group), and ranked by the best epoch of their folds' mean
-curve. The winner becomes best.keras, refitted for that fold-mean best epoch, which a lucky early peak
-of one split cannot cut to 3. The record (`Summary.confirmed`) keeps every score, so a resumed run with
-the same top K does not train them again.
+shuffled with the next seed, so not the partition data.folds chose them on; forward-chaining in time;
+or by group), and ranked by the best epoch of their folds' mean curve. The winner becomes best.keras,
+refitted for that fold-mean best epoch, which a lucky early peak of one split cannot cut to 3. The
+record (`Summary.confirmed`) keeps every score, so a resumed run with the same top K does not train
+them again.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def confirm(final, ranked: list) -> dict | None:
     data = final.data
     rows = len(data.x_train) + len(data.x_val)
     folds = min(FOLDS, rows // 2)
-    trainer = Trainer(final.spec, data, strategy=final.trainer.strategy)
+    # (fresh folds where they are shuffled: the seed's next, not the partition data.folds chose the top K on)
+    trainer = Trainer(final.spec.model_copy(update={"seed": final.spec.seed + 1}), data,
+                      strategy=final.trainer.strategy)
     trainer.fold_count = folds
     try:
         _ = trainer.folds  # (the folds data.split can make: too few times or groups is said, nothing is confirmed)
