@@ -30,3 +30,17 @@ def test_quality_splits_a_count_as_a_regression_and_stratifies_classes(monkeypat
     assert task == "regression" and len(test) == 20  # (whole numbers of many values: a count, not classes)
     train, _, task = split(DataSet("l", "", "label", lambda: frame), frame, seed=0)
     assert task == "classification" and (train["label"] == "a").sum() == 40  # (stratified)
+
+
+def test_quality_tests_a_time_set_on_its_latest_rows_and_a_group_set_on_unseen_groups(monkeypatch):
+    import pandas as pd
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from quality import DataSet, split
+
+    frame = pd.DataFrame({"day": [f"2012-01-{1 + i // 4:02d}" for i in range(100)], "x": range(100),
+                          "person": [i % 25 for i in range(100)], "y": [i * 0.5 for i in range(100)]})
+    train, test, _ = split(DataSet("t", "", "y", lambda: frame, "time", "day"), frame, seed=1)
+    assert len(test) == 20 and train["day"].max() <= test["day"].min()
+    train, test, _ = split(DataSet("g", "", "y", lambda: frame, "group", "person"), frame, seed=1)
+    assert not set(train["person"]) & set(test["person"]) and len(test) == 20
