@@ -201,3 +201,10 @@ def test_folds_the_times_cannot_make_are_refused_when_the_data_is_loaded(write):
     frame = hourly(days=3)
     with pytest.raises(DataError, match="5 folds by time need 6 or more different times"):
         load_data(csv_spec(write, frame, "split: {by: time, column: dteday}, folds: 5"))
+
+
+def test_a_row_without_a_time_is_a_clear_error(write):
+    frame = hourly()
+    frame.loc[5, "dteday"] = ""
+    with pytest.raises(DataError, match="1 row\\(s\\) of 'dteday' have no time"):
+        load_data(csv_spec(write, frame, "split: {by: time, column: dteday}"))

@@ -201,4 +201,5 @@ def _as_times(values, column: str, dayfirst: bool | None) -> np.ndarray:
                         "of dates, times or ordered numbers")
     date_format, _ = dates.detect(values, dayfirst)
     parsed = date_format.parse(values)
-    return np.where(parsed.isna(), np.nan, parsed.astype("int64").astype(np.float64))
+    stamps = parsed.to_numpy("datetime64[ns]").astype("int64").astype(np.float64)  # (NaT: masked below)
+    return np.where(parsed.isna().to_numpy(), np.nan, stamps)
