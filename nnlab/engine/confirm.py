@@ -37,6 +37,9 @@ def confirm(final, ranked: list) -> dict | None:
     data = final.data
     rows = len(data.x_train) + len(data.x_val)
     folds = min(FOLDS, rows // 2)
+    if folds < 2:
+        final.reporter.warn(f"search.confirm is skipped: {rows} rows are too few to cross-validate")
+        return None
     # (fresh folds where they are shuffled: the seed's next, not the partition data.folds chose the top K on)
     trainer = Trainer(final.spec.model_copy(update={"seed": final.spec.seed + 1}), data,
                       strategy=final.trainer.strategy)
