@@ -222,10 +222,12 @@ class RecordingSweep(Search):
         if status != "interrupted":
             final.refit_best()
         self.prune_checkpoints(final=status != "interrupted")
-        if status != "interrupted" and self.log.best() is not None and self.folder.best_model_path.is_file():
-            self.log.expected = expected_score(self.data, self.folder.best_model_path, self.objective,
-                                               self.log.best().score, self.loss_name(), self.log.baseline,
-                                               self.spec.seed, self.log.confirmed)
+        model = [self.log.best_model_trial, self.log.refit, self.log.ensemble, self.log.confirmed]
+        fresh = (self.log.expected or {}).get("model") != model  # (a resume that changed nothing: scored once)
+        if status != "interrupted" and fresh and self.log.best() is not None and self.folder.best_model_path.is_file():
+            self.log.expected = {**expected_score(self.data, self.folder.best_model_path, self.objective,
+                                                  self.log.best().score, self.loss_name(), self.log.baseline,
+                                                  self.spec.seed, self.log.confirmed), "model": model}
         summary = self.log.write(status)
         if status == "interrupted":
             return SweepResult(self.folder.path, summary, self.log.ordered())
