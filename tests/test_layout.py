@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "nnlab"
-BOTTOM = {"errors", "faults", "quiet", "scores", "threads", "version"}
+BOTTOM = {"errors", "faults", "quiet", "readback", "scores", "threads", "version"}
 FLOORS = {  # what each part may import from nnlab, besides BOTTOM and itself
     "spec": set(),
     "data": {"spec"},

@@ -21,7 +21,9 @@ from nnlab.data.numbers import NumberFormat
 from nnlab.data.numericstats import NumericStats
 from nnlab.data.rules import TargetTransform
 from nnlab.data.shape import DataShape
-from nnlab.errors import RunError
+from nnlab import readback
+from nnlab.data import prepchecks
+from nnlab.errors import RunError, shown
 from nnlab.spec.sizes import FeatureCounts
 
 LAYOUT = 2  # preprocessing.json's layout written now (1: no "layout" key)
@@ -293,12 +295,15 @@ class Preparation:
     def from_json(cls, record: dict) -> Preparation:
         """A run's preprocessing.json, of this layout or an earlier one."""
         layout = record.get("layout", 1)
-        if not isinstance(layout, int) or layout > LAYOUT:
-            raise RunError(f"preprocessing.json has layout {layout!r}, written by a newer nnlab (this one reads "
-                           f"up to {LAYOUT}); upgrade nnlab to use this run")
+        if isinstance(layout, bool) or not isinstance(layout, int) or layout < 1:
+            raise readback.DamagedFile(prepchecks.FILE, "layout", layout, f"a layout number (1 to {LAYOUT})")
+        if layout > LAYOUT:
+            raise RunError(f"preprocessing.json has layout {shown(layout)}, written by a newer nnlab (this one "
+                           f"reads up to {LAYOUT}); upgrade nnlab to use this run")
         kind = record["kind"] if layout >= 2 else _layout1_kind(record)
         if kind not in SOURCES:
-            raise RunError(f"preprocessing.json: unknown kind {kind!r} (known: {', '.join(KINDS)})")
+            raise RunError(f"preprocessing.json: unknown kind {shown(kind)} (known: {', '.join(KINDS)})")
+        prepchecks.check_record(record)
         several = [Target(t["name"], t["task"], t.get("class_names"), t.get("head") or "",
                           TargetTransform.from_record(t.get("transform"))) for t in record.get("targets") or []]
         return cls(SOURCES[kind].from_json(record), record["task"], tuple(record["input_shape"]),

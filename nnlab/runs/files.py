@@ -27,7 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nnlab.runs.records import Summary, TrialRecord
+from nnlab import readback
+from nnlab.runs.records import STATUSES, Summary, TrialRecord
 
 SUMMARY = "summary.json"
 TRIALS = "trials.csv"
@@ -158,23 +159,49 @@ def write_trials(path: Path, records: list[TrialRecord], hp_names: list[str], me
         row = [getattr(rec, c) for c in TRIAL_COLUMNS]
         row += [rec.hyperparameters.get(n) for n in hp_names]
         row += [rec.metrics.get(n) for n in metric_names]
-        writer.writerow(["" if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in row])
+        writer.writerow(["" if v is None or (isinstance(v, float) and not math.isfinite(v)) else v for v in row])
     write_atomic(path, out.getvalue())
 
 
-def read_trials(path: Path, hp_names: list[str], metric_names: list[str]) -> list[TrialRecord]:
-    """Records from trials.csv (what `write_trials` wrote), with values parsed back to numbers."""
+def read_trials(path: Path, hp_names: list[str], metric_names: list[str],
+                problems: list[str] | None = None) -> list[TrialRecord]:
+    """Records from trials.csv (what `write_trials` wrote), with values parsed back to numbers and
+    checked: a row that nnlab would not write is a `DamagedFile` naming its line and column, or with
+    `problems` (a list) left out and said there."""
     records = []
     with path.open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            values = {c: _parse(row.get(c)) for c in TRIAL_COLUMNS}
-            values.update(trial_id=row.get("trial_id") or "", reason=row.get("reason") or None,
-                          status=row.get("status") or "unknown",
-                          worker=row.get("worker") or None)
-            values["hyperparameters"] = {n: _parse(row.get(n)) for n in hp_names if row.get(n) not in (None, "")}
-            values["metrics"] = {n: _parse(row.get(n)) for n in metric_names if row.get(n) not in (None, "")}
-            records.append(TrialRecord(**values))
+        for line, row in enumerate(csv.DictReader(fh), start=2):
+            try:
+                records.append(_trial_row(row, hp_names, metric_names, f"{path.name} line {line}"))
+            except readback.DamagedFile as exc:
+                if problems is None:
+                    raise
+                problems.append(str(exc))
     return records
+
+
+def _trial_row(row: dict, hp_names: list[str], metric_names: list[str], where: str) -> TrialRecord:
+    trial_id = row.get("trial_id") or ""
+    if not trial_id.isdigit() or len(trial_id) > 12:
+        raise readback.DamagedFile(where, "trial_id", trial_id, "a trial number")
+    status = readback.text(row.get("status") or None, where, "status", choices=STATUSES, optional=False)
+    return TrialRecord(
+        trial_id, status, score=_finite_or_none(row.get("score"), where, "score"),
+        best_epoch=readback.count(_parse(row.get("best_epoch")), where, "best_epoch"),
+        epochs=readback.count(_parse(row.get("epochs")), where, "epochs"),
+        seconds=readback.number(_parse(row.get("seconds")), where, "seconds", low=0, high=readback.MOST),
+        worker=row.get("worker") or None, reason=row.get("reason") or None,
+        hyperparameters={n: _parse(row.get(n)) for n in hp_names if row.get(n) not in (None, "")},
+        metrics={n: value for n in metric_names
+                 if (value := _finite_or_none(row.get(n), where, n)) is not None})
+
+
+def _finite_or_none(text: str | None, where: str, name: str) -> float | None:
+    """A number of trials.csv: None where empty or not finite (a diverged trial's), damaged where not a number."""
+    value = _parse(text)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return readback.number(value, where, name)
 
 
 def trial_columns(path: Path) -> tuple[list[str], list[str]]:
@@ -193,11 +220,13 @@ def write_summary(path: Path, summary: Summary) -> None:
     write_json(path, summary.as_dict())
 
 
-def read_summary(path: Path) -> Summary:
+def read_summary(path: Path, problems: list[str] | None = None) -> Summary:
+    """The run's summary, each value checked (see `Summary.from_dict`; `problems`: where a value that
+    fails its check is said, instead of raising `readback.DamagedFile`)."""
     data = read_json(path)
     if not isinstance(data, dict):
-        raise ValueError("summary.json does not hold an object")
-    return Summary.from_dict(data)
+        raise readback.DamagedFile(path.name, "its content", data, "an object ({…})")
+    return Summary.from_dict(data, problems, path.name)
 
 
 def _parse(text: str | None) -> Any:

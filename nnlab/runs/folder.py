@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nnlab.errors import RunError
+from nnlab import readback
+from nnlab.errors import RunError, first_line
 from nnlab.runs import files
 from nnlab.runs.records import Summary, TrialRecord, by_number, rank
 from nnlab.runs.trialprogress import TrialProgress
@@ -109,11 +110,13 @@ class RunFolder:
         problems: list[str] = []
         summary = Summary(run=self.name)
         try:
-            summary = files.read_summary(self.summary_path)
+            summary = files.read_summary(self.summary_path, problems)
         except FileNotFoundError:
             problems.append("summary.json is missing")
+        except readback.DamagedFile as exc:
+            problems.append(str(exc))
         except (OSError, ValueError, TypeError) as exc:
-            problems.append(f"summary.json is damaged ({exc.__class__.__name__})")
+            problems.append(f"summary.json is damaged ({first_line(exc, 120)})")
         summary.run = summary.run or self.name
         records: list[TrialRecord] = []
         if self.trials_path.is_file():
@@ -121,9 +124,9 @@ class RunFolder:
             try:
                 if hp_names is None or metric_names is None:
                     hp_names, metric_names = files.trial_columns(self.trials_path)
-                records = by_number(files.read_trials(self.trials_path, hp_names, metric_names))
+                records = by_number(files.read_trials(self.trials_path, hp_names, metric_names, problems))
             except (OSError, ValueError, csv.Error) as exc:
-                problems.append(f"trials.csv is damaged ({exc.__class__.__name__})")
+                problems.append(f"trials.csv is damaged ({first_line(exc, 120)})")
         else:
             problems.append("trials.csv is missing")
         if problems or summary.objective is None:  # the objective and its direction from the spec's copy

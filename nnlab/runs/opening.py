@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nnlab.data.dataset import Dataset
-from nnlab.errors import RunError
+from nnlab.errors import RunError, first_line
 from nnlab.runs import files
 from nnlab.runs.records import Summary
 from nnlab.spec.loader import ADDED_KEYS, RESUMABLE_CHANGES, spec_hash, spec_to_dict
@@ -39,11 +39,14 @@ def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> Sum
         return None
     _remove_temporary_files(run_dir)
     summary_path = run_dir / files.SUMMARY
+    problems: list[str] = []
     try:
-        previous = files.read_summary(summary_path) if summary_path.is_file() else Summary()
-    except (OSError, ValueError, TypeError):
-        warn(f"{summary_path} is damaged; it will be rewritten")
+        previous = files.read_summary(summary_path, problems) if summary_path.is_file() else Summary()
+    except (OSError, ValueError, TypeError) as exc:
+        problems.append(first_line(exc, 200))
         previous = Summary()
+    for problem in problems:  # (the values it cannot read: the rest is kept, and the file rewritten from it)
+        warn(f"{summary_path} is damaged ({problem}); it will be rewritten from what the run's other files hold")
     old_hash = previous.spec_hash
     if old_hash == spec_hash(spec):
         return previous

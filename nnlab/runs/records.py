@@ -9,6 +9,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from nnlab import readback
+
 STATUSES = ("running", "completed", "pruned", "failed")
 # How a failed trial's reason begins when it ran out of memory on a GPU that other workers share: not the
 # configuration's failure, so it does not count toward search.max_failures (see RunLog.failure_streak).
@@ -140,13 +142,70 @@ class Summary:
         return 0 if self.completed else 1
 
     @classmethod
-    def from_dict(cls, data: dict) -> Summary:
+    def from_dict(cls, data: dict, problems: list[str] | None = None, file: str = "summary.json") -> Summary:
+        """The summary a file holds, each value checked (`_SUMMARY_CHECKS`): a value that fails is a
+        `DamagedFile`, or with `problems` (a list) left at its default and said there."""
         known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known and v is not None}
+        values = {}
+        for key, value in data.items():
+            if key not in known or value is None:
+                continue
+            try:
+                values[key] = _SUMMARY_CHECKS.get(key, _any)(value, file, key)
+            except readback.DamagedFile as exc:
+                if problems is None:
+                    raise
+                problems.append(str(exc))
         return cls(**values)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _any(value, file, name):
+    return value
+
+
+def _record(*numeric: str):
+    """An object whose keys `numeric`, where present, hold numbers (baseline, refit, expected_score)."""
+    def check(value, file, name):
+        readback.mapping(value, file, name, optional=False)
+        for key in numeric:
+            readback.number(value.get(key), file, f"{name}.{key}")
+        return value
+    return check
+
+
+def _classes(value, file, name):
+    if not isinstance(value, (list, dict)):
+        raise readback.DamagedFile(file, name, value, "a list of classes")
+    return value
+
+
+RUN_STATUSES = ("unknown", "starting", "running", "completed", "stopped", "interrupted", "failed")
+_counts = ("max_trials", "trials", "completed", "failed", "failed_out_of_memory", "pruned", "train_examples",
+           "validation_examples")
+_texts = ("run", "nnlab_version", "spec_hash", "model", "data", "task", "tuner", "objective", "best_trial",
+          "best_model_trial", "device", "stop_reason", "started_at", "updated_at")
+_SUMMARY_CHECKS = {
+    **{name: readback.count for name in _counts},
+    **{name: readback.text for name in _texts},
+    "status": lambda v, f, n: readback.text(v, f, n, choices=RUN_STATUSES),
+    "direction": lambda v, f, n: readback.text(v, f, n, choices=("min", "max")),
+    "classes": _classes,
+    "best_score": readback.number,
+    "seconds": lambda v, f, n: readback.number(v, f, n, low=0, high=readback.MOST),
+    "best_hyperparameters": readback.mapping,
+    "best_metrics": readback.numbers,
+    "hyperparameter_names": readback.names,
+    "metric_names": readback.names,
+    "notes": readback.names,
+    "refit": _record("epochs", "rows"),
+    "ensemble": readback.mapping,
+    "baseline": _record("score", "seconds"),
+    "expected_score": _record("value", "validation", "rows"),
+    "confirmed": readback.mapping,
+}
 
 
 def run_status(status: str, completed: int) -> str:

@@ -8,9 +8,10 @@ trial's end, so a reader that finds a trial ended finds its file. No TensorFlow.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from nnlab import readback
 from nnlab.runs import files
 
 
@@ -37,16 +38,37 @@ class TrialProgress:
 
     @classmethod
     def read(cls, path: Path) -> TrialProgress | None:
-        """The trial's file, or None while it has none (not finished) or it cannot be read. Keys this
-        nnlab does not know are left out; those it misses take their defaults."""
+        """The trial's file, or None while it has none (not finished) or while a write is cut short (it
+        is not JSON). Keys this nnlab does not know are left out; those it misses take their defaults.
+        A value nnlab would not write (`"pruned": 5`) is a `readback.DamagedFile`: nothing is decided
+        on a trial (pruned, its checkpoint deleted) from a file that cannot be read."""
         try:
             record = files.read_json(path)
         except (OSError, ValueError):
             return None
         if not isinstance(record, dict):
-            return None
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in record.items() if k in known}
-        values["history"] = [h for h in values.get("history") or [] if isinstance(h, dict)]
-        values["metrics"] = values.get("metrics") or {}
-        return cls(**values)
+            raise readback.DamagedFile(str(path), "its content", record, "an object ({…})")
+        where = str(path)
+        return cls(history=_history(record.get("history"), where),
+                   pruned=readback.text(record.get("pruned"), where, "pruned", most=10_000),
+                   reason=readback.text(record.get("reason"), where, "reason"),
+                   worker=readback.text(record.get("worker"), where, "worker", most=1000),
+                   seconds=readback.number(record.get("seconds"), where, "seconds", low=0, high=readback.MOST),
+                   epochs=readback.count(record.get("epochs"), where, "epochs"),
+                   best_epoch=readback.count(record.get("best_epoch"), where, "best_epoch"),
+                   metrics=readback.numbers(record.get("metrics"), where, "metrics"),
+                   device=readback.text(record.get("device"), where, "device", most=1000),
+                   policy=readback.text(record.get("policy"), where, "policy", most=100))
+
+
+def _history(value, where: str) -> list[dict[str, list[float]]]:
+    """Per execution, each metric's values epoch by epoch (None where a value was not finite)."""
+    out = []
+    for index, execution in enumerate(readback.sequence(value, where, "history") or []):
+        curves = readback.mapping(execution, where, f"history[{index}]", optional=False)
+        for name, values in curves.items():
+            for epoch, item in enumerate(readback.sequence(values, where, f"history[{index}].{name}", optional=False)):
+                if item is not None:
+                    readback.number(item, where, f"history[{index}].{name}[{epoch}]")
+        out.append(curves)
+    return out
