@@ -287,6 +287,10 @@ def compare(
     from nnlab.runs.compare import compare as compare_runs
     from nnlab.runs.compare import render
     with _user_errors():
+        if output:
+            from nnlab.runs.outputs import check_output
+
+            check_output(output, inputs=paths or ())
         comparison = compare_runs(paths or None, sort=sort, top=top, reverse=reverse)
     for note in comparison.notes:
         typer.echo(f"warning: {note}", err=True)
@@ -421,6 +425,9 @@ def export(
         from nnlab.tools.export import export as export_model
         from nnlab.tools.export import with_raw_inputs
 
+        from nnlab.runs.outputs import check_output
+
+        check_output(output)
         finished = open_run(run_dir)
         model = load_model(finished, trial)
         if raw_inputs:
@@ -463,8 +470,10 @@ def predict(
         from nnlab.errors import RunError
         from nnlab.runs.files import write_atomic
         from nnlab.tools.apply import load_model, open_run, predict_targets, predictions_csv
+        from nnlab.runs.outputs import check_output
         from nnlab.tools.inputs import read_inputs
 
+        check_output(output, inputs=[data])
         finished = open_run(run_dir)
         if proba and all(t.task == "regression" for t in finished.preparation.outputs()):
             raise RunError(f"--proba adds class probabilities, but {finished.folder.name} is a regression run: "
@@ -549,6 +558,9 @@ def init(
         data = data or data_option
         if data is None:
             raise NnlabError("which data? `nnlab init DATA`, e.g. `nnlab init train.csv --target price`")
+        from nnlab.runs.outputs import check_output
+
+        check_output(output, inputs=[data])
         if output.exists() and not force:
             raise NnlabError(f"{output} exists; choose another --output, or --force to replace it")
         text, found = starter_spec(data, output, target, kind.value if kind else None,
@@ -571,8 +583,10 @@ def schema(
     text = json.dumps(json_schema(), indent=2) + "\n"
     if output:
         from nnlab.runs.files import write_atomic
+        from nnlab.runs.outputs import check_output
 
         with _user_errors():
+            check_output(output)
             write_atomic(output, text)
         typer.echo(f"wrote the spec's JSON Schema to {output}")
     else:

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from nnlab.engine.sweep import run
+from nnlab.errors import RunError
 from nnlab.progress import Reporter
 from nnlab.runs import files as results
 from nnlab.runs.compare import compare
@@ -113,9 +114,15 @@ def test_damaged_summary_shows_in_compare_and_run_repairs_it(copy):
     shutil.copy(run_dir / results.TRIALS, runs / "other" / results.TRIALS)
     rows = {r["run"]: r for r in compare([runs]).rows}
     assert rows["base"]["status"].startswith("damaged") and rows["base"]["completed"] == 3
+    model = (run_dir / results.BEST_MODEL).read_bytes()
+    with pytest.raises(RunError, match="cannot tell what best.keras holds"):  # (nothing replaced on a guess)
+        sweep(spec_path, runs)
+    assert (run_dir / results.BEST_MODEL).read_bytes() == model and (run_dir / results.SUMMARY).read_text() == "{"
+    (run_dir / results.BEST_MODEL).rename(runs / "kept.keras")  # as the message says: then the run repairs
     result, output = sweep(spec_path, runs)
     assert "is damaged" in output and started(output) == 0
     assert json.loads((run_dir / results.SUMMARY).read_text())["completed"] == 3
+    assert (run_dir / results.BEST_MODEL).is_file()
 
 
 def test_consecutive_failures_stop_the_sweep_with_their_reasons(tmp_path):

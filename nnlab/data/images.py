@@ -58,6 +58,8 @@ def list_image_files(folder: Path) -> tuple[list[Path], int]:
     images, others = [], 0
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not _hidden(d))
+        for name in dirs:
+            _refuse_nnlab_folder(folder, Path(root) / name)
         for name in sorted(files):
             if name.startswith("."):
                 continue
@@ -74,6 +76,27 @@ def _hidden(name: str) -> bool:
     return name.startswith(".") or name == "__MACOSX"
 
 
+# What nnlab writes, by name: a run folder's summary, a runs folder's cache of decoded images, plot's pictures
+_RUN_FILE, _CACHE, _PLOTS = "summary.json", ".decoded", {"learning_curves.png", "optimization_history.png"}
+
+
+def _refuse_nnlab_folder(data: Path, folder: Path) -> None:
+    """A DataError when `folder`, inside the image folder `data`, is one nnlab wrote (a run folder, a
+    folder of runs, plot's pictures): its files are not images of a class, and a class named after it
+    would train the model on nnlab's own output."""
+    try:
+        names = {p.name for p in folder.iterdir()}
+        runs = names & {_CACHE} or {n for n in names if (folder / n / _RUN_FILE).is_file()}
+    except OSError:
+        return
+    what = ("a run folder" if _RUN_FILE in names and ("trials.csv" in names or "spec.yaml" in names)
+            else "a folder of runs" if runs else "nnlab's plots" if _PLOTS <= names else None)
+    if what:
+        raise DataError(f"{folder} is {what} that nnlab wrote inside the image folder {data}; an image folder holds "
+                        f"only the data (one subfolder per class). Move it out (e.g. mv {folder} .), and give "
+                        "`--runs-dir` or `--output` a folder outside the data")
+
+
 def class_folders(folder: Path) -> list[Path]:
     if not folder.exists():
         raise DataError(f"Image folder not found: {folder}")
@@ -87,6 +110,8 @@ def class_folders(folder: Path) -> list[Path]:
             f"The image folder {folder} has {found}: put the images of each class in a subfolder named "
             f"after the class ({folder}/cat/…, {folder}/dog/…)"
         )
+    for sub in subfolders:
+        _refuse_nnlab_folder(folder, sub)
     _check_not_a_level_too_high(folder, subfolders)
     return subfolders
 

@@ -8,7 +8,7 @@
 - `log`: `RunLog`, a live run's records, rewriting trials.csv and summary.json;
 - `opening`: whether a spec may run in a folder, and a new folder made whole or not at all;
 - `lock`: one process per run folder; `imagecache`: decoded images kept under runs/.decoded/;
-- `compare`: run folders side by side, as rows and as text.
+- `compare`: run folders side by side, as rows and as text; `outputs`: where a command may write its output.
 
 The other "run" types are the layers' above: `engine.sweep.SweepResult` (what a sweep returns),
 `tools.apply.RunToApply` (a finished run opened to predict, evaluate or export) and `tools.notebook.Run`

@@ -176,6 +176,8 @@ class RunFolder:
 
         try:
             return Preparation.from_json(files.read_json(self.preprocessing_path))
+        except readback.DamagedFile as exc:
+            raise RunError(f"{self.path} is damaged: {exc}") from None
         except KeyError as exc:
             raise RunError(f"{self.path} is damaged: {self.preprocessing_path.name} has no {exc}") from None
         except (OSError, ValueError, TypeError, AttributeError) as exc:

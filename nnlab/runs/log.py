@@ -52,11 +52,15 @@ class RunLog:
         if previous is not None and folder.trials_path.is_file():
             hp_names = previous.hyperparameter_names or base.hyperparameter_names or []
             metric_names = previous.metric_names or base.metric_names or []
+            problems: list[str] = []
             try:
-                for record in files.read_trials(folder.trials_path, hp_names, metric_names):
+                for record in files.read_trials(folder.trials_path, hp_names, metric_names, problems):
                     self.records[record.trial_id] = record
             except (OSError, ValueError) as exc:
-                warn(f"{folder.trials_path} is damaged ({exc}); rebuilding it from the tuner's state")
+                problems.append(str(exc))
+            for problem in problems:  # (a row it cannot read is left out: the tuner's state rebuilds it)
+                warn(f"{folder.trials_path} is damaged ({problem}); rebuilding what it cannot hold from the tuner's "
+                     "state")
 
     def put(self, record: TrialRecord) -> None:
         self.records[record.trial_id] = record

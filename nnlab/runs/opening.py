@@ -19,6 +19,7 @@ from nnlab.data.dataset import Dataset
 from nnlab.errors import RunError, first_line
 from nnlab.runs import files
 from nnlab.runs.records import Summary
+from nnlab.runs.trialprogress import TrialProgress
 from nnlab.spec.loader import ADDED_KEYS, RESUMABLE_CHANGES, spec_hash, spec_to_dict
 from nnlab.spec.schema import CSV_READER, Spec
 
@@ -28,6 +29,7 @@ def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> Sum
     for a folder that cannot be used: a file, a folder that is not an nnlab run, a run of another spec."""
     if run_dir.exists() and not run_dir.is_dir():
         raise RunError(f"{run_dir} exists and is a file; choose another --name or --runs-dir")
+    _check_outside_data(run_dir, spec)
     if not run_dir.exists() or not any(run_dir.iterdir()):
         return None
     if not (files.is_run_dir(run_dir) or (run_dir / files.TUNER_DIR).is_dir()):
@@ -39,14 +41,19 @@ def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> Sum
         return None
     _remove_temporary_files(run_dir)
     summary_path = run_dir / files.SUMMARY
-    problems: list[str] = []
+    problems: list[str] = [] if summary_path.is_file() else ["it is missing"]
     try:
         previous = files.read_summary(summary_path, problems) if summary_path.is_file() else Summary()
     except (OSError, ValueError, TypeError) as exc:
         problems.append(first_line(exc, 200))
         previous = Summary()
-    for problem in problems:  # (the values it cannot read: the rest is kept, and the file rewritten from it)
+    if problems and (run_dir / files.BEST_MODEL).is_file() and not previous.best_model_trial:
+        raise RunError(f"{summary_path} is damaged ({problems[0]}), and without it nnlab cannot tell what best.keras "
+                       "holds; it will not replace that model on a guess. Put summary.json back, or move best.keras "
+                       "out of the run folder to let this run rebuild it, or --overwrite to start over")
+    for problem in problems if summary_path.is_file() else ():  # (the values it cannot read: the rest is kept, and the file rewritten from it)
         warn(f"{summary_path} is damaged ({problem}); it will be rewritten from what the run's other files hold")
+    _check_trial_progress(run_dir)
     old_hash = previous.spec_hash
     if old_hash == spec_hash(spec):
         return previous
@@ -66,6 +73,26 @@ def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> Sum
             "this run over, or --name NAME to run the new spec beside it."
         )
     return previous
+
+
+def _check_trial_progress(run_dir: Path) -> None:
+    """Every trial's progress file read before anything is written: one nnlab cannot read is exit 2
+    naming it (`readback.DamagedFile`), never a trial re-decided (pruned, its checkpoint deleted)."""
+    for trial_dir in sorted((run_dir / files.TUNER_DIR).glob("trial_*")):
+        TrialProgress.read(trial_dir / files.TRIAL_PROGRESS)
+
+
+def _check_outside_data(run_dir: Path, spec: Spec) -> None:
+    """A run folder inside a folder of data (images) would be read as data by the next run: refused."""
+    where = Path(os.path.realpath(run_dir))
+    for name in ("path", "validation_path", "test_path"):
+        data = getattr(spec.data, name, None)
+        if isinstance(data, (str, Path)) and Path(data).is_dir():
+            folder = Path(os.path.realpath(data))
+            if folder == where or folder in where.parents:
+                raise RunError(f"the run folder {run_dir} would be inside the data folder {data} (data.{name}), "
+                               "where the next run would read it as data; give --runs-dir a folder outside it "
+                               "(e.g. --runs-dir runs)")
 
 
 def _remove_temporary_files(run_dir: Path) -> None:

@@ -39,6 +39,9 @@ def open_run(run_dir: str | Path) -> RunToApply:
     folder = RunFolder(run_dir).require()
     try:
         summary = files.read_summary(folder.summary_path)
+    except FileNotFoundError:
+        raise RunError(f"{folder.path} is damaged: its summary.json is missing; `nnlab run` on its spec rebuilds "
+                       "it from the run's trials") from None
     except (OSError, ValueError, TypeError) as exc:
         raise RunError(f"{folder.path} is damaged: {exc}") from None
     return RunToApply(folder, summary, folder.preparation())

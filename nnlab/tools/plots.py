@@ -24,6 +24,7 @@ import numpy as np
 from nnlab.errors import RunError
 from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
+from nnlab.runs.outputs import check_output
 from nnlab.runs.records import TrialRecord, by_number, is_number
 
 TOP_CURVES = 6  # trials drawn in learning_curves.png
@@ -47,6 +48,7 @@ def plot_run(run_dir: str | Path, output: str | Path | None = None) -> list[Path
     if not done:
         raise RunError(f"{folder.path} has no completed trial to plot")
     out = Path(output) if output else folder.path / "plots"
+    check_output(out, own=[folder.path / "plots"])
     out.mkdir(parents=True, exist_ok=True)
     summary = contents.summary
     objective = summary.objective or "score"

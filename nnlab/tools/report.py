@@ -21,6 +21,7 @@ from nnlab.errors import NnlabError, RunError
 from nnlab.runs import files, imagecache
 from nnlab.runs.fmt import fmt_duration, fmt_value
 from nnlab.runs.folder import RunFolder
+from nnlab.runs.outputs import check_output
 from nnlab.runs.records import Summary, TrialRecord
 
 STYLE = """
@@ -54,6 +55,7 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
     if not contents.ranked:
         raise RunError(f"{run_dir} has no completed trial to report on")
     output = Path(output) if output else run_dir / "report.html"
+    check_output(output, own=[run_dir / "report.html"])
     with tempfile.TemporaryDirectory() as tmp:
         pictures = [(p.stem.replace("_", " "), base64.b64encode(p.read_bytes()).decode())
                     for p in plot_run(run_dir, tmp)]
