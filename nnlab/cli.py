@@ -421,11 +421,10 @@ def export(
 ) -> None:
     """Save a run's model (the best, or --trial ID) as .keras, SavedModel, ONNX, LiteRT or Core ML."""
     with _user_errors():
+        from nnlab.runs.outputs import check_output
         from nnlab.tools.apply import load_model, open_run
         from nnlab.tools.export import export as export_model
         from nnlab.tools.export import with_raw_inputs
-
-        from nnlab.runs.outputs import check_output
 
         check_output(output)
         finished = open_run(run_dir)
@@ -469,8 +468,8 @@ def predict(
     with _user_errors():
         from nnlab.errors import RunError
         from nnlab.runs.files import write_atomic
-        from nnlab.tools.apply import load_model, open_run, predict_targets, predictions_csv
         from nnlab.runs.outputs import check_output
+        from nnlab.tools.apply import load_model, open_run, predict_targets, predictions_csv
         from nnlab.tools.inputs import read_inputs
 
         check_output(output, inputs=[data])

@@ -31,7 +31,8 @@ def test_a_summary_value_of_the_wrong_type_is_named_or_left_out():
 
 def test_a_garbage_row_of_trials_csv_is_named_by_its_line(tmp_path):
     path = tmp_path / files.TRIALS
-    path.write_text(",".join(files.TRIAL_COLUMNS) + ",val_loss\n0,completed,0.5,2,3,1.5,,,0.5\n7,completed,abc,x,y,z,,,\n")
+    header = ",".join(files.TRIAL_COLUMNS) + ",val_loss\n"
+    path.write_text(header + "0,completed,0.5,2,3,1.5,,,0.5\n7,completed,abc,x,y,z,,,\n")
     with pytest.raises(readback.DamagedFile, match="trials.csv line 3: score holds 'abc'"):
         files.read_trials(path, [], ["val_loss"])
     problems: list[str] = []
@@ -109,7 +110,8 @@ def test_an_image_folder_with_a_run_inside_is_refused(image_folder, tmp_path):
 def test_a_run_folder_inside_the_image_folder_is_refused_before_training(image_folder, tmp_path):
     folder = image_folder()
     spec_path = tmp_path / "s.yaml"
-    spec_path.write_text(f"name: r\ndata: {{source: images, path: {folder}, image_size: [12, 12]}}\nmodel: {{kind: cnn}}\n")
+    spec_path.write_text(f"name: r\ndata: {{source: images, path: {folder}, image_size: [12, 12]}}\n"
+                         "model: {kind: cnn}\n")
     with pytest.raises(RunError, match="inside the data folder"):
         check_run_dir(folder / "r", load_spec(spec_path), overwrite=False)
     assert check_run_dir(tmp_path / "runs" / "r", load_spec(spec_path), overwrite=False) is None

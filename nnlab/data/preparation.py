@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from nnlab import readback
+from nnlab.data import prepchecks
 from nnlab.data.dates import DateFormat
 from nnlab.data.numbers import NumberFormat
 from nnlab.data.numericstats import NumericStats
 from nnlab.data.rules import TargetTransform
 from nnlab.data.shape import DataShape
-from nnlab import readback
-from nnlab.data import prepchecks
 from nnlab.errors import RunError, shown
 from nnlab.spec.sizes import FeatureCounts
 

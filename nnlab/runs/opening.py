@@ -51,7 +51,7 @@ def check_run_dir(run_dir: Path, spec: Spec, overwrite: bool, warn=print) -> Sum
         raise RunError(f"{summary_path} is damaged ({problems[0]}), and without it nnlab cannot tell what best.keras "
                        "holds; it will not replace that model on a guess. Put summary.json back, or move best.keras "
                        "out of the run folder to let this run rebuild it, or --overwrite to start over")
-    for problem in problems if summary_path.is_file() else ():  # (the values it cannot read: the rest is kept, and the file rewritten from it)
+    for problem in problems if summary_path.is_file() else ():  # (what it cannot read; the rest is kept)
         warn(f"{summary_path} is damaged ({problem}); it will be rewritten from what the run's other files hold")
     _check_trial_progress(run_dir)
     old_hash = previous.spec_hash
