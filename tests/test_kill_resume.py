@@ -32,6 +32,11 @@ def test_killed_at_every_kind_of_moment_and_resumed(tmp_path):
         assert code in (-signal.SIGKILL, 0), f"{kill}: exit {code}\n{output}"
     assert harness.kills >= 4, "most kill points should have been reached"
     harness.finish()
+    import csv
+
+    with (harness.run_dir / "trials.csv").open(newline="") as fh:  # the trial killed at its end included
+        completed = [row for row in csv.DictReader(fh) if row["status"] == "completed"]
+    assert completed and all(row["epochs"] and row["seconds"] and row["best_epoch"] for row in completed), completed
 
 
 def test_killed_while_building_the_ensemble_and_resumed(tmp_path):

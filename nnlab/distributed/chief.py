@@ -310,12 +310,7 @@ class ChiefSweep(RecordingSweep):
         """Once Keras Tuner's oracle has ended a worker's trial: its record, the files, the progress."""
         progress = self.folder.trial_progress(trial.trial_id) or TrialProgress()
         self.adopt_workers_device(progress)
-        record = self.record(trial, progress.reason, seen_here=False)
-        record.seconds, record.epochs, record.worker = progress.seconds, progress.epochs, progress.worker
-        if progress.best_epoch is not None:
-            record.best_epoch = progress.best_epoch
-        if record.status in ("completed", "pruned") and progress.metrics:
-            record.metrics = progress.metrics
+        record = self.record(trial, progress.reason, seen_here=False)  # (with what its progress file holds)
         self.log.put(record)
         self.prune_checkpoints(final=False)
         self.log.write("running")

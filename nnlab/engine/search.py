@@ -159,18 +159,23 @@ class Search:
         if status == "failed" and not reason:
             reason = first_useful_line(trial.message)
         work = self.works.get(trial.trial_id) if seen_here else None
-        pruned = work.pruned if work else self.pruned_on_disk(trial.trial_id)
+        # (trained by another process, or by this one before a kill: its progress file says what it saw)
+        progress = None if work else self.folder.trial_progress(trial.trial_id) or TrialProgress()
+        pruned = work.pruned if work else progress.pruned
         if status == "completed" and pruned:  # (Keras Tuner's oracle holds it as completed, with its score)
             status, reason = "pruned", pruned
-        best_epoch, epochs, metrics = best_epoch_metrics(work.histories if work else [], self.objective,
-                                                         self.direction)
-        if not metrics and status in ("completed", "pruned"):  # trained by an earlier, killed process or a worker
+        best_epoch, epochs, metrics = best_epoch_metrics(work.histories if work else progress.history,
+                                                         self.objective, self.direction)
+        if progress is not None and status in ("completed", "pruned") and progress.metrics:
+            metrics = {**metrics, **progress.metrics}
+            best_epoch, epochs = progress.best_epoch or best_epoch, progress.epochs or epochs
+        if not metrics and status in ("completed", "pruned"):  # (no progress file: Keras Tuner's own record)
             metrics, best_epoch = kerastuner.tracked_metrics(trial), (trial.best_step or 0) + 1
         if work and work.fold_std is not None and status == "completed":
             metrics = {**metrics, f"{self.objective}_std": work.fold_std}
-        seconds = work.elapsed() if work else None
-        return TrialRecord(trial.trial_id, status, score, best_epoch, epochs, seconds, None, reason,
-                           active_values(trial.hyperparameters.values, self.spec), metrics)
+        seconds = work.elapsed() if work else progress.seconds
+        return TrialRecord(trial.trial_id, status, score, best_epoch, epochs, seconds, None if work else progress.worker,
+                           reason, active_values(trial.hyperparameters.values, self.spec), metrics)
 
     def write_progress(self, trial_id: str, progress: TrialProgress) -> None:
         """The trial's progress file (see `runs.trialprogress`) with what this process saw of it, its
@@ -178,12 +183,9 @@ class Search:
         work = self.works.get(trial_id) or TrialWork()
         progress.history = [{name: [float(v) for v in values] for name, values in h.items()} for h in work.histories]
         progress.pruned = work.pruned
+        if progress.seconds is None and trial_id in self.works:  # (a resume after a kill reads its time back)
+            progress.seconds = work.elapsed()
         progress.write(self.folder.trial_progress_path(trial_id))
-
-    def pruned_on_disk(self, trial_id: str) -> str | None:
-        """Why a trial that another process trained was pruned (its progress file), or None."""
-        progress = self.folder.trial_progress(trial_id)
-        return progress.pruned if progress else None
 
     # ---- events (called by the tuner's hooks; a role overrides those it needs)
 

@@ -204,9 +204,11 @@ class RecordingSweep(Search):
             old = self.log.records.get(trial_id)
             if trial.status in ("COMPLETED", "FAILED", "INVALID"):
                 record = self.record(trial, old.reason if old else None, seen_here=False)
-                if old is not None and old.status == record.status:
-                    record.seconds, record.epochs, record.best_epoch = old.seconds, old.epochs, old.best_epoch
-                    record.worker, record.metrics = old.worker, old.metrics or record.metrics
+                if old is not None and old.status == record.status:  # (what trials.csv holds, where it holds it)
+                    for name in ("seconds", "epochs", "best_epoch", "worker"):
+                        if getattr(old, name) is not None:
+                            setattr(record, name, getattr(old, name))
+                    record.metrics = old.metrics or record.metrics
             else:
                 record = TrialRecord(trial_id, "running",
                                      hyperparameters=active_values(trial.hyperparameters.values, self.spec))
