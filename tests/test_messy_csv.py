@@ -41,6 +41,14 @@ def test_utf8_with_a_byte_order_mark(tmp_path):
     assert not said(notes, "UTF-8")
 
 
+@pytest.mark.parametrize("first", ["\ufeffsep=;\r\n", "sep=;\n", "SEP=;;;\n", '"sep=;"\n'])
+def test_excel_s_sep_line_names_the_separator_and_is_no_row(tmp_path, first):
+    rows = "".join(f"{i},5;{i % 4};car{i % 3}\r\n" for i in range(40))
+    frame, columns, notes = read(tmp_path, first + "mpg;cyl;name\r\n" + rows)
+    assert list(frame.columns) == ["mpg", "cyl", "name"] and len(frame) == 40
+    assert frame["mpg"].iloc[3] == 3.5 and said(notes, "sep=;", "';' as the separator")
+
+
 def test_windows_1252_euros_and_umlauts(tmp_path):
     text = lines("price;city", [f"€{1 + i}.234,50;{['München', 'Köln'][i % 2]}" for i in range(30)])
     frame, columns, notes = read(tmp_path, text.encode("cp1252"))

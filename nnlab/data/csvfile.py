@@ -2,7 +2,8 @@
 
 - The whole file is decoded: UTF-8 (with or without a byte-order mark), else Windows-1252 (what Excel
   writes on Windows), else Latin-1; `data.encoding` overrides. A file that is not UTF-8 gets a note.
-- The separator (`,` `;` tab `|`) is detected from the first lines; `data.delimiter` overrides.
+- The separator (`,` `;` tab `|`) is detected from the first lines; `data.delimiter` overrides. Excel's
+  first line `sep=;` (which names the separator) is read as the separator it names, and left out.
 - Every cell is read as text, trimmed; quoted cells may hold separators and line breaks.
 - Cells that mean "missing" become missing: empty cells, `NA`, `N/A`, `NaN`, `NULL`, `None`, `#N/A`,
   `?`, `-`, `--`, `—`, Excel's `#VALUE!` and `#DIV/0!`, and the spec's own `na_values`. A note says
@@ -57,7 +58,8 @@ def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding:
     if not raw:
         raise DataError(f"The CSV file {path} is empty (0 bytes)")
     text = decode(unpack(raw, path, notes), path, encoding, notes)
-    sep = delimiter or _sniff_delimiter(text)
+    text, named = _excel_separator_line(text, path, delimiter, notes)
+    sep = delimiter or named or _sniff_delimiter(text)
     _check_width(text, sep, path)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True,
@@ -162,6 +164,26 @@ def _note_repeated_names(text: str, sep: str, frame: pd.DataFrame, notes: list[s
         if name and written.index(name) < i and i < len(frame.columns):
             notes.append(f"two columns are named {name!r}: the one in position {i + 1} is read as "
                          f"{str(frame.columns[i]).strip()!r}")
+
+
+_SEP_LINE = re.compile(r"\A\ufeff?[\"']?sep=(.)[\"']?[ \t]*(?:,+|;+|\t+)?[ \t]*\r?(\n|\Z)", re.IGNORECASE)
+
+
+def _excel_separator_line(text: str, path: Path, delimiter: str | None, notes: list[str]) -> tuple[str, str | None]:
+    """Excel's first line `sep=;` names the separator and is no row: the text without it, and the
+    separator it names (a note says so; data.delimiter, when given, still decides)."""
+    match = _SEP_LINE.match(text)
+    if match is None:
+        return text, None
+    named = "\t" if match.group(1) == "\\" else match.group(1)
+    shown = "tab" if named == "\t" else repr(named)
+    if delimiter and delimiter != named:
+        notes.append(f"{path.name} begins with Excel's `sep={match.group(1)}` line: left out; data.delimiter "
+                     f"{delimiter!r} is used, not the {shown} that line names")
+    else:
+        notes.append(f"{path.name} begins with Excel's `sep={match.group(1)}` line: read with {shown} as the "
+                     "separator, that line left out")
+    return text[match.end():], named
 
 
 def _sniff_delimiter(text: str) -> str:
