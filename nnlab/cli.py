@@ -422,7 +422,7 @@ def export(
     """Save a run's model (the best, or --trial ID) as .keras, SavedModel, ONNX, LiteRT or Core ML."""
     with _user_errors():
         from nnlab.runs.outputs import check_output
-        from nnlab.tools.apply import load_model, open_run
+        from nnlab.tools.apply import interim_note, load_model, open_run
         from nnlab.tools.export import export as export_model
         from nnlab.tools.export import with_raw_inputs
 
@@ -437,6 +437,8 @@ def export(
             typer.echo(f"interrupted: nothing was written to {output}", err=True)
             raise typer.Exit(130) from None
     summary = finished.summary
+    for note in [note for note in [interim_note(finished, trial)] if note]:
+        typer.echo(f"note: {note}", err=True)
     if trial:
         which = f"the model of trial {trial}"
     elif summary.ensemble:
@@ -469,7 +471,7 @@ def predict(
         from nnlab.errors import RunError
         from nnlab.runs.files import write_atomic
         from nnlab.runs.outputs import check_output
-        from nnlab.tools.apply import load_model, open_run, predict_targets, predictions_csv
+        from nnlab.tools.apply import interim_note, load_model, open_run, predict_targets, predictions_csv
         from nnlab.tools.inputs import read_inputs
 
         check_output(output, inputs=[data])
@@ -479,6 +481,7 @@ def predict(
                            "its predictions are values; leave out --proba")
         inputs = read_inputs(data, finished.preparation, labelled=False)
         model = load_model(finished, trial)
+        inputs.notes += [note for note in [interim_note(finished, trial)] if note]
         predicted = predict_targets(model, inputs, finished.preparation)
         write_atomic(output, predictions_csv(inputs, predicted, proba))
     for note in inputs.notes:
@@ -504,12 +507,13 @@ def evaluate(
     with _user_errors():
         from nnlab.scores import metrics_text
         from nnlab.tools.apply import evaluate as evaluate_model
-        from nnlab.tools.apply import load_model, open_run
+        from nnlab.tools.apply import interim_note, load_model, open_run
         from nnlab.tools.inputs import read_inputs
 
         finished = open_run(run_dir)
         inputs = read_inputs(data, finished.preparation, labelled=True, label=label)
         model = load_model(finished, trial)
+        inputs.notes += [note for note in [interim_note(finished, trial)] if note]
         result = evaluate_model(model, inputs, finished.preparation)
     for note in inputs.notes:
         typer.echo(f"note: {note}", err=True)

@@ -163,3 +163,19 @@ def test_no_command_writes_over_a_run_file_or_its_own_input(trained, tmp_path):
     assert (trained / "data.csv").read_bytes() == data
     result = runner.invoke(app, [*WRITERS["predict"](trained, run), str(run / "new_predictions.csv")])
     assert result.exit_code == 0 and (run / "new_predictions.csv").is_file()  # a new name beside the run's files
+
+
+def test_a_run_not_finished_says_so_before_and_after_best_keras(trained, tmp_path):
+    shutil.copytree(trained / "runs", tmp_path / "runs")
+    run = tmp_path / "runs" / "r"
+    edit_json(run / "summary.json", "status", "running")  # (as a kill during the refit leaves it)
+    line = ["predict", str(run), str(trained / "data.csv"), "-o", str(tmp_path / "p.csv")]
+    result = runner.invoke(app, line)
+    assert result.exit_code == 0 and "is not finished (status: running)" in result.output, result.output
+    (run / "best.keras").unlink()  # (a sweep that has not yet written it)
+    result = runner.invoke(app, line)
+    assert result.exit_code == 2 and "no best.keras yet" in result.output and "2 completed trials" in result.output
+    best = json.loads((run / "summary.json").read_text())["best_trial"]
+    assert f"--trial {best}" in result.output
+    result = runner.invoke(app, [*line, "--trial", best])
+    assert result.exit_code == 0, result.output

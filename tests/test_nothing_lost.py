@@ -10,7 +10,7 @@ import pytest
 from nnlab import readback
 from nnlab.data.images import class_folders
 from nnlab.data.preparation import Preparation
-from nnlab.errors import DataError, RunError
+from nnlab.errors import DataError, RunError, SpecError
 from nnlab.runs import files
 from nnlab.runs.opening import check_run_dir
 from nnlab.runs.outputs import check_output
@@ -115,3 +115,21 @@ def test_a_run_folder_inside_the_image_folder_is_refused_before_training(image_f
     with pytest.raises(RunError, match="inside the data folder"):
         check_run_dir(folder / "r", load_spec(spec_path), overwrite=False)
     assert check_run_dir(tmp_path / "runs" / "r", load_spec(spec_path), overwrite=False) is None
+
+
+def test_init_refuses_a_target_of_one_class(tmp_path):
+    from typer.testing import CliRunner
+
+    from nnlab.cli import app
+
+    (tmp_path / "one.csv").write_text("a,b,y\n1,2,yes\n3,4,yes\n5,6,yes\n")
+    result = CliRunner().invoke(app, ["init", str(tmp_path / "one.csv"), "-o", str(tmp_path / "s.yaml")])
+    assert result.exit_code == 2 and "the one value 'yes' in every row" in result.output
+    assert not (tmp_path / "s.yaml").exists()
+
+
+def test_a_run_name_outside_ascii_is_refused_saying_ascii(tmp_path):
+    spec_path = tmp_path / "s.yaml"
+    spec_path.write_text("name: näme-ü\ndata: {source: 'sklearn:iris'}\nmodel: {kind: mlp}\n")
+    with pytest.raises(SpecError, match="ASCII letters"):
+        load_spec(spec_path)

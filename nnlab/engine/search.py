@@ -173,9 +173,9 @@ class Search:
             metrics, best_epoch = kerastuner.tracked_metrics(trial), (trial.best_step or 0) + 1
         if work and work.fold_std is not None and status == "completed":
             metrics = {**metrics, f"{self.objective}_std": work.fold_std}
-        seconds = work.elapsed() if work else progress.seconds
-        return TrialRecord(trial.trial_id, status, score, best_epoch, epochs, seconds, None if work else progress.worker,
-                           reason, active_values(trial.hyperparameters.values, self.spec), metrics)
+        seconds, worker = (work.elapsed(), None) if work else (progress.seconds, progress.worker)
+        return TrialRecord(trial.trial_id, status, score, best_epoch, epochs, seconds, worker, reason,
+                           active_values(trial.hyperparameters.values, self.spec), metrics)
 
     def write_progress(self, trial_id: str, progress: TrialProgress) -> None:
         """The trial's progress file (see `runs.trialprogress`) with what this process saw of it, its

@@ -364,7 +364,8 @@ class Spec(Section):
     def _safe_name(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
             raise ValueError(
-                f"a run name may hold letters, digits, '.', '_' and '-' (it names a folder); found {shown(value)}"
+                "a run name may hold ASCII letters (a-z, A-Z), digits, '.', '_' and '-', and begins with a letter or "
+                f"a digit (it names a folder on every system); found {shown(value)}"
             )
         return value
 

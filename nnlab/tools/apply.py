@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.data.preparation import Preparation, Target
-from nnlab.errors import RunError
+from nnlab.errors import RunError, plural
 from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.records import Summary
@@ -63,7 +63,7 @@ def load_model(run: RunToApply, trial_id: str | None = None):
     summary = run.summary
     if trial_id is None or (trial_id == summary.best_model_trial and not summary.refit and not summary.ensemble):
         if not folder.best_model_path.exists() and not folder.best_model_path.is_symlink():
-            raise RunError(f"{folder.path} has no {folder.best_model_path.name}: no trial of this run completed")
+            raise RunError(_no_best_model(run))
         # (runs made before nnlab 0.2 kept their augmentation layers in best.keras)
         return inference_model(load_keras_file(folder.best_model_path, "the run's model"))
     trial_id = str(trial_id)
@@ -84,6 +84,27 @@ def load_model(run: RunToApply, trial_id: str | None = None):
     model = build_model(spec.model.kind, sample_params(hp, spec), shape)
     load_weights(model, folder.checkpoint_path(trial_id), f"trial {trial_id}'s checkpoint")
     return in_target_units(inference_model(model), shape)
+
+
+def _no_best_model(run: RunToApply) -> str:
+    folder, summary = run.folder, run.summary
+    if not summary.completed:
+        return f"{folder.path} has no {folder.best_model_path.name}: no trial of this run completed"
+    return (f"{folder.path} has no {folder.best_model_path.name} yet: the run is {summary.status}, with "
+            f"{plural(summary.completed, 'completed trial')}, and writes it when its search ends (a stopped run "
+            f"resumes with `nnlab run` on its spec); meanwhile --trial {summary.best_trial} uses the best trial's "
+            "model as its search trained it")
+
+
+def interim_note(run: RunToApply, trial_id: str | None) -> str | None:
+    """A note when best.keras may not be the run's final model: its search has not ended (still running,
+    interrupted, or killed before the refit or the ensemble was written)."""
+    summary = run.summary
+    if trial_id is not None or summary.status not in ("starting", "running", "interrupted"):
+        return None
+    return (f"{run.folder.name} is not finished (status: {summary.status}): best.keras is the best trial's model as "
+            "its search trained it so far, not the final model (search.refit and search.ensemble write that when the "
+            "search ends); `nnlab run` on its spec finishes it")
 
 
 # ------------------------------------------------------------------------------------ predictions

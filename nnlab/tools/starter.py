@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.errors import DataError, NnlabError, plural, web_address, web_address_message
+from nnlab.errors import DataError, NnlabError, plural, shown, web_address, web_address_message
 from nnlab.spec.schema import IMAGE_FORMATS
 
 FOLDS_BELOW = 300  # rows: below, init writes data.folds: 5 (a 20% split would hold fewer than 60 rows)
@@ -117,6 +117,11 @@ def _tasks(frame, targets: list[str], task: str | None, notes: list[str]) -> dic
 
     tasks = {t: task or infer_task(frame[t].to_numpy(), t)[0] for t in targets}
     for t in targets:
+        values = frame[t].dropna().unique()
+        if tasks[t] == "classification" and len(values) < 2:  # (validate and run would refuse it: say so now)
+            held = f"the one value {shown(values[0])} in every row" if len(values) else "no value in any row"
+            raise DataError(f"the target {t!r} holds {held}: there is nothing to learn; give --target the column "
+                            "to predict")
         counted = count_task(frame[t], t) if task is None and tasks[t] == "classification" else None
         if counted:
             tasks[t] = counted[0]
