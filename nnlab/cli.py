@@ -255,6 +255,8 @@ def worker(
                                                 help="mirrored: train each trial on all visible GPUs."),
     wait: float = typer.Option(600.0, "--wait", metavar="SECONDS", min=0,
                                help="How long to wait for the chief to answer at start."),
+    chief_timeout: float = typer.Option(60.0, "--chief-timeout", metavar="SECONDS", min=1,
+                                        help="Exit (code 3) when the chief has not answered for this long."),
     gpu_memory: Optional[int] = typer.Option(None, "--gpu-memory", metavar="MB", min=1,
                                              help="Cap each process's memory on each GPU at MB (instead of "
                                                   "growing as trials need it); for workers sharing a GPU."),
@@ -269,7 +271,7 @@ def worker(
         spec = _load(spec_file, set_, name)
         code = run_worker(spec, runs_dir, chief=chief_address, worker_id=worker_id or default_worker_id(),
                           device=device.value, quiet=quiet, strategy=strategy.value if strategy else None,
-                          wait_seconds=wait, tensorboard=tensorboard)
+                          wait_seconds=wait, tensorboard=tensorboard, chief_timeout=chief_timeout)
     raise typer.Exit(code)
 
 

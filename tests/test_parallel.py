@@ -237,3 +237,63 @@ def test_a_workers_warnings_and_errors_are_relayed_with_one_prefix():
     workers._echo("worker2", io.StringIO("warning: worker worker2 interrupted\nerror: bad spec\nplain line\n"))
     assert out.getvalue().splitlines() == ["warning: [worker2] worker worker2 interrupted",
                                            "error: [worker2] bad spec", "warning: [worker2] plain line"]
+
+
+def _start(*args, log):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "nnlab", *map(str, args)], stdout=log, stderr=subprocess.STDOUT,
+                            env=env)
+
+
+def _wait_for(path, text, count=1, seconds=180):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.read_text(errors="replace").count(text) >= count:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{text!r} not seen {count} time(s) in {path}:\n{path.read_text()[-3000:]}")
+
+
+@pytest.mark.slow
+def test_a_killed_chief_restarted_trains_no_trial_twice_and_workers_leave_a_dead_one(write, tmp_path):
+    """kill -9 of the chief. Started again within the workers' --chief-timeout, it hands out no trial that a
+    worker still trains or has reported (each trial starts once in all); not started again, both workers
+    say so and exit with code 3 within the bound, without a traceback."""
+    spec = write("par.yaml", SPEC.replace("epochs: 2", "epochs: 6").replace("max_trials: 4", "max_trials: 6"))
+    port, runs, logs = free_port(), tmp_path / "runs", [tmp_path / f"{n}.log" for n in ("c1", "c2", "wa", "wb")]
+    handles = [path.open("w") for path in logs]
+    chief = _start("chief", spec, "--bind", f"127.0.0.1:{port}", "--runs-dir", runs, log=handles[0])
+    workers = [_start("worker", spec, "--chief", f"127.0.0.1:{port}", "--id", name, "--runs-dir", runs,
+                      "--chief-timeout", "30", log=handle) for name, handle in zip(("wa", "wb"), handles[2:])]
+    try:
+        _wait_for(logs[0], " val_accuracy ")  # a trial has ended; the workers train the next ones
+        chief.kill()
+        chief.wait()
+        chief = _start("chief", spec, "--bind", f"127.0.0.1:{port}", "--runs-dir", runs, log=handles[1])
+        assert [w.wait(timeout=240) for w in workers] == [0, 0], logs[2].read_text()[-2000:]
+        assert chief.wait(timeout=120) == 0, logs[1].read_text()[-3000:]
+        started = [line.split(" started on ")[0].split()[-1] for path in logs[:2]
+                   for line in path.read_text().splitlines() if " started on " in line]
+        assert sorted(started) == [str(i) for i in range(6)], started  # each trial trained once
+        rows = trials(runs / "par")
+        assert sorted(r.trial_id for r in rows) == [str(i) for i in range(6)]
+        assert all(r.status == "completed" and r.worker in ("wa", "wb") for r in rows), rows
+
+        spec = write("b.yaml", SPEC.replace("epochs: 2", "epochs: 200").replace("name: par", "name: b"))
+        before = logs[1].read_text().count(" started on ")
+        chief = _start("chief", spec, "--bind", f"127.0.0.1:{port}", "--runs-dir", runs, log=handles[1])
+        workers = [_start("worker", spec, "--chief", f"127.0.0.1:{port}", "--id", name, "--runs-dir", runs,
+                          "--chief-timeout", "10", log=handle) for name, handle in zip(("wa", "wb"), handles[2:])]
+        _wait_for(logs[1], " started on ", count=before + 2)  # both workers train
+        chief.kill()
+        killed = time.monotonic()
+        codes = [w.wait(timeout=120) for w in workers]
+        waited = time.monotonic() - killed
+        output = logs[2].read_text() + logs[3].read_text()
+        assert codes == [3, 3] and waited < 10 + 60, (codes, waited, output[-2000:])  # the bound, and a margin
+        assert output.count("the chief stopped answering for 10 s") == 2 and "Traceback" not in output
+    finally:
+        for process in [chief, *workers]:
+            process.kill()
+        for handle in handles:
+            handle.close()

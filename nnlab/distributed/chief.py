@@ -20,6 +20,8 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+from nnlab.distributed.restart import Orphans
+from nnlab.distributed.servicer import servicer_class
 from nnlab.engine import kerastuner
 from nnlab.engine.backend import set_global_policy
 from nnlab.engine.placement import RunOptions, load_and_place
@@ -43,7 +45,6 @@ def parse_address(text: str, option: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise NnlabError(f"{option} {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8000")
     return host.strip("[]"), int(port)
-
 
 
 def bind_warning(host: str, any_host: bool) -> str | None:
@@ -88,6 +89,7 @@ class Chief:
         self.stop_planned = False  # the end the spec asked for (a time budget), not a limit
         self.stopping = False
         self.tuner = None
+        self.orphans = Orphans({})
         self.server = None
         self.servicer = None
 
@@ -101,9 +103,10 @@ class Chief:
 
         import grpc
 
+        self.orphans = Orphans.saved(self.sweep.folder.tuner_dir)  # (a restart: its predecessor's running trials)
         self.tuner = self.sweep.make_tuner()
         self.oracle.verbose = 0  # nnlab prints the progress (Keras Tuner would print every trial's table)
-        self.servicer = _servicer_class()(self.oracle, self)
+        self.servicer = servicer_class()(self.oracle, self)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
         kerastuner.add_servicer(self.servicer, self.server)
         try:
@@ -137,6 +140,17 @@ class Chief:
 
     def trial_ended(self, trial_id: str) -> None:
         self.sweep.remote_trial_ends(self.oracle.trials[trial_id])
+
+    def ended_before(self, trial_id: str) -> bool:
+        """A second report of a trial that had already ended (handed out twice around a chief's restart):
+        the first result is kept, and the worker's slot freed."""
+        trial = self.oracle.trials.get(trial_id)
+        if trial is None or trial.status not in ("COMPLETED", "FAILED"):
+            return False
+        for slot in [s for s, t in self.oracle.ongoing_trials.items() if t.trial_id == trial_id]:
+            self.oracle.ongoing_trials.pop(slot)
+        self.sweep.reporter.warn(f"trial {trial_id} was reported again after it had ended; its first result is kept")
+        return True
 
     # ---- the watching loop
 
@@ -211,60 +225,6 @@ class Chief:
         if status == "completed" and self.stop_reason and not self.stop_planned:
             status = "stopped"
         return self.sweep.finish(self.tuner, status, self.stop_reason)
-
-
-def _servicer_class():
-    """Keras Tuner's `OracleServicer`, telling the `Chief` about each request it answers."""
-    class Servicer(kerastuner.servicer_base()):
-        def __init__(self, oracle, chief: Chief):
-            super().__init__(oracle)
-            self.chief = chief
-
-        def CreateTrial(self, request, context):
-            chief = self.chief
-            with chief.lock:
-                chief.seen(request.tuner_id)
-                ongoing = self.oracle.ongoing_trials.get(request.tuner_id)
-                if ongoing is None and chief.next_trial_allowed():
-                    # No new trial: tell this worker to stop, as Keras Tuner does when trials run out.
-                    self.stop_triggered = True
-                    self.oracle.tuner_ids.discard(request.tuner_id)
-                    return kerastuner.stop_response(self.oracle)
-                response = super().CreateTrial(request, context)
-                trial = self.oracle.ongoing_trials.get(request.tuner_id)
-                if trial is not None:
-                    chief.trial_started(trial, kerastuner.owner_of(request.tuner_id))
-                return response
-
-        def UpdateTrial(self, request, context):
-            with self.chief.lock:
-                self.chief.seen_trial(request.trial_id)
-                return super().UpdateTrial(request, context)
-
-        def EndTrial(self, request, context):
-            with self.chief.lock:
-                self.chief.seen_trial(request.trial.trial_id)
-                response = super().EndTrial(request, context)
-                self.chief.trial_ended(request.trial.trial_id)
-                return response
-
-        def GetSpace(self, request, context):
-            with self.chief.lock:
-                return super().GetSpace(request, context)
-
-        def UpdateSpace(self, request, context):
-            with self.chief.lock:
-                return super().UpdateSpace(request, context)
-
-        def GetTrial(self, request, context):
-            with self.chief.lock:
-                return super().GetTrial(request, context)
-
-        def GetBestTrials(self, request, context):
-            with self.chief.lock:
-                return super().GetBestTrials(request, context)
-
-    return Servicer
 
 
 class ChiefSweep(RecordingSweep):

@@ -11,8 +11,9 @@ What it fences:
 - The per-trial checkpoint writer (`is_checkpoint_writer`), the model build without a full garbage
   collection (`FastBuild`), the Hyperband trial count (`hyperband_trials`), Keras Tuner's debug
   tracebacks (`import_keras_tuner`), a trial's saved state (`load_trial`).
-- The distributed oracle: its servicer and protocol (`servicer_base`, `add_servicer`, `stop_response`)
-  and its queue of trials to retry (`retry_queue`).
+- The distributed oracle: its servicer and protocol (`servicer_base`, `add_servicer`, `no_trial_response`,
+  `end_trial_response`), its queue of trials to retry (`retry_queue`, `drop_ended_retries`) and the
+  workers' bound on each call to the chief (`set_client_timeout`).
 - search.pack: several trials at once from one tuner (`create_trials`, under slot ids `slot_id`), a
   trial's checkpoint writer (`checkpoint_writer`), Keras Tuner's own recording of a trial's results
   (`run_and_update`). A resumed oracle hands out again, itself, the trials a killed process left
@@ -52,6 +53,7 @@ PRIVATE_NAMES = [
     ("keras_tuner.src.protos", "get_service_grpc"),
     ("keras_tuner.src.distribute.utils", "has_chief_oracle"),
     ("keras_tuner.src.distribute.utils", "is_chief_oracle"),
+    ("keras_tuner.src.distribute.oracle_client", "TIMEOUT"),
 ]
 PRIVATE_ATTRIBUTES = [
     ("keras_tuner.src.engine.tuner", "Tuner", "_try_build"),
@@ -255,18 +257,37 @@ def add_servicer(servicer, server) -> None:
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
 
 
-def stop_response(oracle):
-    """The answer that tells a worker the search is over (as Keras Tuner gives when trials run out)."""
+def no_trial_response(oracle, status: str = "STOPPED"):
+    """The answer that gives a worker no trial: STOPPED, the search is over (as Keras Tuner says when
+    trials run out); IDLE, ask again."""
     from keras_tuner.src import protos
     from keras_tuner.src.engine import trial as trial_module
 
-    trial = trial_module.Trial(oracle.get_space(), trial_id="stop", status=trial_module.TrialStatus.STOPPED)
+    trial = trial_module.Trial(oracle.get_space(), trial_id=status.lower(), status=status)
     return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
 
 
 def retry_queue(oracle) -> list:
     """The oracle's trials waiting to run again (a dropped worker's trial goes there)."""
     return oracle._retry_queue
+
+
+def drop_ended_retries(oracle) -> list[str]:
+    """Trials queued to retry that have ended since (a restarted chief queues those its predecessor left
+    running, and a worker that outlived it reports them): out of the queue, never handed out again."""
+    queue = retry_queue(oracle)
+    ended = [i for i in queue if oracle.trials[i].status in ("COMPLETED", "FAILED")]
+    queue[:] = [i for i in queue if i not in ended]
+    return ended
+
+
+def end_trial_response():  # (the empty answer to a worker's report of a trial's end)
+    return importlib.import_module("keras_tuner.src.protos").get_service().EndTrialResponse()
+
+
+def set_client_timeout(seconds: float) -> None:
+    """How long a worker's every call to the chief waits for it (Keras Tuner's own bound is an hour)."""
+    importlib.import_module("keras_tuner.src.distribute.oracle_client").TIMEOUT = seconds
 
 
 # ------------------------------------------------------------------------------------ the project files

@@ -1,0 +1,73 @@
+"""A chief started again while the workers of the one before it still train (`Orphans`).
+
+Keras Tuner's oracle, reloaded, queues for retry every trial its predecessor had handed out. A worker
+that outlived the killed chief (it waits `nnlab worker --chief-timeout` seconds for one) is often still
+training such a trial, and reports it to the new chief. Handed out again meanwhile, the trial would be
+trained twice. So the new chief holds those trials back for `ORPHAN_GRACE` seconds: a worker that
+reports on one (an epoch's progress, its end) has it back; a worker asking for a new trial under the
+slot that held one gets that one (it was restarted); after the grace, what is left goes to anyone. A
+trial whose end was reported is never handed out again (`kerastuner.drop_ended_retries`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from nnlab.engine import kerastuner
+from nnlab.runs import files
+
+ORPHAN_GRACE = 120.0  # seconds a restarted chief keeps its predecessor's running trials for their workers
+IDLE_WAIT = 1.0  # seconds an idle answer waits (Keras Tuner's worker asks again at once)
+
+
+class Orphans:
+    """The trials the previous chief had handed out: trial id → the worker slot that held it."""
+
+    def __init__(self, held: dict[str, str], grace: float = ORPHAN_GRACE):
+        self.held = dict(held)
+        self.until = time.monotonic() + grace
+
+    @classmethod
+    def saved(cls, tuner_dir: Path) -> Orphans:
+        """Those the oracle last saved as handed out (read before the oracle reloads and queues them)."""
+        try:
+            ongoing = files.read_json(tuner_dir / kerastuner.ORACLE).get("ongoing_trials")
+        except (OSError, ValueError, AttributeError):
+            ongoing = None
+        return cls({str(t): str(s) for s, t in ongoing.items()} if isinstance(ongoing, dict) else {})
+
+    def heard(self, oracle, trial_id: str) -> None:
+        """A worker reported on an orphan: it is alive and the trial is its again, out of the queue."""
+        slot = self.held.pop(trial_id, None)
+        queue = kerastuner.retry_queue(oracle)
+        if slot is not None and trial_id in queue and slot not in oracle.ongoing_trials:
+            queue.remove(trial_id)
+            trial = oracle.trials[trial_id]
+            trial.status = "RUNNING"
+            oracle.ongoing_trials[slot] = trial
+
+    def ended(self, trial_id: str) -> None:
+        self.held.pop(trial_id, None)
+
+    def arrange(self, oracle, slot: str) -> list[str]:
+        """Before `slot` is given a trial: the queue's own orphan last (the oracle hands out the last),
+        the others held back out of it. Returns those held back, for `restore`."""
+        if time.monotonic() > self.until:
+            self.held.clear()
+        queue = kerastuner.retry_queue(oracle)
+        mine = [t for t in queue if self.held.get(t) == slot]
+        for trial_id in mine:
+            self.held.pop(trial_id)
+        back = [t for t in queue if t in self.held]
+        queue[:] = [t for t in queue if t not in back and t not in mine] + mine
+        return back
+
+    @staticmethod
+    def restore(oracle, back: list[str]) -> None:
+        kerastuner.retry_queue(oracle).extend(t for t in back if oracle.trials[t].status not in ("COMPLETED", "FAILED"))
+
+    @property
+    def waiting(self) -> bool:
+        """Trials are held back: a worker with nothing to do waits instead of being told the search is over."""
+        return bool(self.held) and time.monotonic() <= self.until
