@@ -14,6 +14,8 @@ by a scheduler. Without the variable, `kill_point` only reads the environment an
 `NNLAB_KILL_WORKER_AT=POINT[:N]` does the same to the first local worker process of a parallel run
 (`nnlab run --workers N`), the first time it is started (its restart runs normally);
 `NNLAB_KILL_WORKER_AT=POINT[:N]:always` every time it is started (a trial that crashes its worker).
+`NNLAB_CRASH_TRIAL=ID`: any process that begins training trial ID (alone or in a pack) kills itself
+(one trial that crashes its worker, however it is packed).
 """
 
 from __future__ import annotations
@@ -35,4 +37,11 @@ def kill_point(point: str) -> None:
         return
     _passed[point] += 1
     if _passed[point] == int(count or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def crash_trial(trial_id: str) -> None:
+    """SIGKILL this process if NNLAB_CRASH_TRIAL names `trial_id` (as a number: "03" is trial 3)."""
+    wanted = os.environ.get("NNLAB_CRASH_TRIAL")
+    if wanted and wanted.isdigit() and str(trial_id).isdigit() and int(wanted) == int(trial_id):
         os.kill(os.getpid(), signal.SIGKILL)

@@ -192,6 +192,18 @@ def test_a_trial_that_keeps_crashing_its_worker_is_failed_and_the_sweep_finishes
 
 
 @pytest.mark.slow
+def test_a_pack_that_crashes_its_worker_fails_only_the_trial_that_crashed_it(write, tmp_path):
+    spec = write("pk.yaml", SPEC.replace("max_trials: 4,", "max_trials: 4, pack: 4,"))
+    code, output = nnlab("run", spec, "--runs-dir", tmp_path / "runs", "--workers", "1",
+                         env={"NNLAB_CRASH_TRIAL": "1"})
+    assert code == 0, output
+    assert "the 4 trials of its pack (0, 1, 2, 3) are retried, each alone" in output
+    rows = {r.trial_id: r for r in trials(tmp_path / "runs" / "par")}
+    assert rows["1"].status == "failed" and rows["1"].reason.startswith("the trial crashed its worker 2 times")
+    assert all(rows[i].status == "completed" for i in ("0", "2", "3")), rows
+
+
+@pytest.mark.slow
 def test_chief_and_worker_commands(write, tmp_path):
     spec = write("par.yaml", SPEC.replace("max_trials: 4", "max_trials: 2"))
     port = free_port()

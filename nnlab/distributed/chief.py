@@ -84,7 +84,8 @@ class Chief:
         self.worker_timeout = worker_timeout
         self.lock = threading.RLock()  # the servicer's thread and the watching loop both touch the oracle
         self.last_seen: dict[str, float] = {}
-        self.crashes: Counter = Counter()  # trial id → how many times it took its worker down
+        self.crashes: Counter = Counter()  # trial id → how many times it took its worker down, trained alone
+        self.suspects: set[str] = set()  # trials of a pack that crashed its worker: each trained alone since
         self.stop_reason: str | None = None  # set: no more trials are handed out
         self.stop_planned = False  # the end the spec asked for (a time budget), not a limit
         self.stopping = False
@@ -166,21 +167,47 @@ class Chief:
         """The ids under which a worker holds trials: its own, and with search.pack its slots' (`worker#2`, …)."""
         return [slot for slot in self.oracle.ongoing_trials if kerastuner.owner_of(slot) == worker]
 
-    def worker_crashed(self, worker: str, how: str) -> None:
-        """A worker died while it held a trial. The second time the same trial takes its worker down, the
-        trial is ended as failed, with that reason, instead of being handed out again (a trial that
-        crashes every process it runs in would otherwise take down every worker in turn)."""
+    def worker_crashed(self, worker: str, how: str) -> str:
+        """A worker died while it held a trial. The second time the same trial, trained alone, takes its
+        worker down, the trial is ended as failed, with that reason, instead of being handed out again (a
+        trial that crashes every process it runs in would otherwise take down every worker in turn). Which
+        trial of a pack crashed it is not known: its trials are retried each alone (`suspects`), and only
+        the one that crashes alone is counted. Returns what happens to the trials, in words."""
         with self.lock:
-            for slot in self.slots_of(worker):
+            slots = self.slots_of(worker)
+            if len(slots) > 1:
+                trials = [self.oracle.ongoing_trials.pop(slot).trial_id for slot in slots]
+                self.suspects.update(trials)
+                kerastuner.retry_queue(self.oracle).extend(trials)
+                self.oracle.save()
+                return (f"the {len(trials)} trials of its pack ({', '.join(trials)}) are retried, each alone, to find "
+                        "the one that crashed it")
+            for slot in slots:
                 trial = self.oracle.ongoing_trials[slot]
                 self.crashes[trial.trial_id] += 1
                 if self.crashes[trial.trial_id] < CRASHES_PER_TRIAL:
-                    continue
+                    return f"its trial {trial.trial_id} is retried"
                 reason = f"the trial crashed its worker {CRASHES_PER_TRIAL} times (last: {worker} {how})"
                 self.sweep.write_progress(trial.trial_id, TrialProgress(reason=reason, worker=worker))
                 trial.status, trial.message = "FAILED", reason
                 self.oracle.end_trial(trial)
                 self.trial_ended(trial.trial_id)
+                return f"its trial {trial.trial_id} is failed ({reason})"
+            return "it held no trial"
+
+    def hold_suspects(self, slot: str) -> list[str] | None:
+        """For a request of a pack's later slot (`worker#2`, …): None, no trial now (the worker's first slot
+        trains a suspect, alone); else the suspects taken out of the queue for this request, to put back."""
+        owner = kerastuner.owner_of(slot)
+        if slot == owner or not self.suspects:
+            return []
+        first = self.oracle.ongoing_trials.get(owner)
+        if first is not None and first.trial_id in self.suspects:
+            return None
+        queue = kerastuner.retry_queue(self.oracle)
+        back = [t for t in queue if t in self.suspects]
+        queue[:] = [t for t in queue if t not in self.suspects]
+        return back
 
     def drop_worker(self, worker: str, why: str) -> None:
         """A worker is gone for good: its trial goes back to the queue for the others."""

@@ -40,11 +40,15 @@ def servicer_class():
             """Keras Tuner's answer, the trials a restarted chief holds back for their workers aside
             (`restart.Orphans`): while it holds some, a worker is told to wait, never that the search is over."""
             chief, stopped = self.chief, self.stop_triggered
+            suspects = chief.hold_suspects(request.tuner_id)
+            if suspects is None:
+                return kerastuner.no_trial_response(self.oracle, "IDLE")
             back = chief.orphans.arrange(self.oracle, request.tuner_id)
             try:
                 response = super().CreateTrial(request, context)
             finally:
                 chief.orphans.restore(self.oracle, back)
+                kerastuner.retry_queue(self.oracle).extend(suspects)
             trial = self.oracle.ongoing_trials.get(request.tuner_id)
             if trial is not None:
                 chief.trial_started(trial, kerastuner.owner_of(request.tuner_id))
@@ -64,6 +68,7 @@ def servicer_class():
             with self.chief.lock:
                 self.chief.seen_trial(request.trial.trial_id)
                 self.chief.orphans.ended(request.trial.trial_id)
+                self.chief.suspects.discard(request.trial.trial_id)
                 if self.chief.ended_before(request.trial.trial_id):
                     return kerastuner.end_trial_response()
                 response = super().EndTrial(request, context)

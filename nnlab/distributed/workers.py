@@ -136,8 +136,9 @@ class LocalWorkers:
                 worker.done = True
                 continue
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            trials = "its trial is retried"
             if code not in (EXIT_RESTART, 2):
-                chief.worker_crashed(worker.worker_id, how)  # (a trial that keeps crashing it is failed)
+                trials = chief.worker_crashed(worker.worker_id, how)  # (a trial that keeps crashing it is failed)
             if code == EXIT_RESTART:  # (it said why; its trial is recorded as failed)
                 self._launch(worker)
             elif code == 2:  # a user's mistake the worker already explained; restarting will not help
@@ -146,7 +147,7 @@ class LocalWorkers:
             elif worker.restarts < MAX_RESTARTS:
                 worker.restarts += 1
                 self.reporter.warn(f"worker {worker.worker_id} {how}; restarting it "
-                                   f"({worker.restarts} of {MAX_RESTARTS}): its trial is retried")
+                                   f"({worker.restarts} of {MAX_RESTARTS}): {trials}")
                 self._launch(worker)
             else:
                 worker.done = True

@@ -28,7 +28,7 @@ from nnlab.engine.placement import Placement
 from nnlab.engine.pruning import MedianRule
 from nnlab.engine.trainer import Trainer, TrialWork
 from nnlab.errors import disk_full, plural
-from nnlab.faults import kill_point
+from nnlab.faults import crash_trial, kill_point
 from nnlab.progress import Reporter
 from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
@@ -203,6 +203,7 @@ class Search:
             self.refresh_pruning()
             self._checkpointers = {}
         self.works[trial.trial_id] = work
+        crash_trial(trial.trial_id)
 
     def refresh_pruning(self) -> None:
         if self.trainer.pruning is not None:
