@@ -166,12 +166,15 @@ def _any(value, file, name):
     return value
 
 
-def _record(*numeric: str):
-    """An object whose keys `numeric`, where present, hold numbers (baseline, refit, expected_score)."""
+def _record(**keys):
+    """An object whose keys hold what `keys` says: NAME=(check, required); a required key must be there
+    (its value may be None where the check allows it). For refit, ensemble, baseline, …"""
     def check(value, file, name):
         readback.mapping(value, file, name, optional=False)
-        for key in numeric:
-            readback.number(value.get(key), file, f"{name}.{key}")
+        for key, (check_one, required) in keys.items():
+            if required and key not in value:
+                raise readback.DamagedFile(file, name, value, f"an object with {key!r}")
+            check_one(value.get(key), file, f"{name}.{key}")
         return value
     return check
 
@@ -200,11 +203,14 @@ _SUMMARY_CHECKS = {
     "hyperparameter_names": readback.names,
     "metric_names": readback.names,
     "notes": readback.names,
-    "refit": _record("epochs", "rows"),
-    "ensemble": readback.mapping,
-    "baseline": _record("score", "seconds"),
-    "expected_score": _record("value", "validation", "rows"),
-    "confirmed": readback.mapping,
+    "refit": _record(trial=(readback.text, True), epochs=(readback.count, True), rows=(readback.count, True)),
+    "ensemble": _record(trials=(readback.names, True)),
+    "baseline": _record(model=(readback.text, True), score=(readback.number, True), seconds=(readback.number, False),
+                        params=(readback.mapping, False), candidates=(readback.count, False)),
+    "expected_score": _record(how=(readback.text, True), metric=(readback.text, True), value=(readback.number, False),
+                              validation=(readback.number, False), rows=(readback.count, False)),
+    "confirmed": _record(folds=(readback.count, True), candidates=(readback.names, True),
+                         trials=(readback.mapping, True), order=(readback.names, True)),
 }
 
 

@@ -123,6 +123,10 @@ def predict_targets(model, inputs: Inputs, preparation: Preparation) -> list[tup
             out.append((target, values[:, 0].tolist(), None))
             continue
         proba = np.concatenate([1 - values, values], axis=1) if values.shape[1] == 1 else values
+        if len(target.class_names or []) != proba.shape[1]:  # (a preprocessing.json changed by hand)
+            raise RunError(f"preprocessing.json lists {len(target.class_names or [])} classes"
+                           f"{f' for {target.name}' if target.name else ''}, but the model predicts "
+                           f"{proba.shape[1]}: the file does not belong to this model; put back the run's own")
         out.append((target, [target.class_names[i] for i in proba.argmax(axis=1)], proba))
     return out
 
