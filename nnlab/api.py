@@ -14,10 +14,32 @@ TensorFlow; `run` and `validate` do, when they build models.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from pathlib import Path
 from typing import Any
 
 Overrides = list[str] | tuple[str, ...] | dict[str, Any] | None
+
+# How a message written for the command line says a choice in this API's keywords
+_KEYWORDS = [("--overwrite", "overwrite=True"), ("--name NAME", 'name="NAME"'), ("--name", "name="),
+             ("--runs-dir", "runs_dir="), ("--set", "overrides=")]
+
+
+@contextlib.contextmanager
+def _python_words():
+    """An `NnlabError` raised inside says the keywords of this API, not the command line's flags."""
+    from nnlab.errors import NnlabError
+
+    try:
+        yield
+    except NnlabError as exc:
+        if exc.args and isinstance(exc.args[0], str):
+            text = exc.args[0]
+            for flag, keyword in _KEYWORDS:
+                text = re.sub(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", keyword, text)
+            exc.args = (text, *exc.args[1:])
+        raise
 
 
 def load_spec(spec, overrides: Overrides = None):
@@ -49,12 +71,13 @@ def run(spec, *, runs_dir: str | Path = "runs", overrides: Overrides = None, dat
     from nnlab.spec.loader import with_frame, with_name
     from nnlab.tools.notebook import Run
 
-    spec = load_spec(spec, overrides)
-    if name:
-        spec = with_name(spec, name)
-    if data is not None:
-        spec = with_frame(spec, data)
-    with process_kept():
+    with _python_words():
+        spec = load_spec(spec, overrides)
+        if name:
+            spec = with_name(spec, name)
+        if data is not None:
+            spec = with_frame(spec, data)
+    with process_kept(), _python_words():
         result = run_sweep(spec, runs_dir, overwrite=overwrite, device=device, quiet=quiet, strategy=strategy,
                            tensorboard=tensorboard, frame=data)
     return Run(result.run_dir)
@@ -73,7 +96,8 @@ def validate(spec, *, overrides: Overrides = None, data=None, runs_dir: str | Pa
     `runs_dir`: as `run`'s (an image folder's decoded copy is read from or kept there)."""
     from nnlab.tools.validate import describe
 
-    return describe(load_spec(spec, overrides), frame=data, runs_dir=Path(runs_dir))
+    with _python_words():
+        return describe(load_spec(spec, overrides), frame=data, runs_dir=Path(runs_dir))
 
 
 def compare(paths="runs", *, sort: str | None = None, top: int | None = None, reverse: bool = False):

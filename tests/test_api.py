@@ -170,3 +170,24 @@ def nnlab_errors():
     import nnlab.errors
 
     return nnlab.errors
+
+
+def test_errors_from_python_say_the_keywords_not_the_flags(tmp_path):
+    from nnlab.api import _python_words
+    from nnlab.errors import RunError
+
+    with pytest.raises(RunError) as caught, _python_words():
+        raise RunError("runs/x holds a sweep of a different spec. Use --overwrite to start over, or --name NAME "
+                       "to run beside it; --runs-dir elsewhere; --set search.max_trials=3")
+    text = str(caught.value)
+    assert "overwrite=True" in text and 'name="NAME"' in text and "runs_dir=" in text and "overrides=" in text
+    assert "--" not in text
+
+
+def test_a_union_field_is_one_problem_in_the_user_s_words(tmp_path):
+    spec = {"data": {"source": "sklearn:iris"}, "model": {"kind": "mlp"}}
+    with pytest.raises(SpecError) as caught:
+        nnlab.load_spec(spec, {"search.pack": 0})
+    text = str(caught.value)
+    assert "problems" not in text and "constrained" not in text and "literal" not in text
+    assert "greater than or equal to 1, or expected 'auto'; found 0" in text

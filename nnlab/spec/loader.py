@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,7 @@ def _format_errors(exc: ValidationError, source: SpecSource) -> str:
                  if m.startswith("unknown key") and "did you mean `" in m}
     problems = [(loc, m) for loc, m in problems if not (m.endswith("required here and missing")
                                                          and (loc[:-1], loc[-1]) in suggested)]
+    problems = _one_per_key(problems)
     problems.sort(key=lambda p: source.line_of(p[0]))
     if len(problems) == 1:
         return source.error(*problems[0]).args[0]
@@ -201,6 +203,22 @@ def _format_errors(exc: ValidationError, source: SpecSource) -> str:
 
 
 _SCALAR_LABELS = {"str", "int", "float", "bool"}
+_UNION_TAG = re.compile(r"^(constrained-\w+|literal\[.*\]|function-\w+\[.*\])$")  # pydantic's branch names
+
+
+def _one_per_key(problems: list[tuple]) -> list[tuple]:
+    """The branches of a union (`int >= 1 | 'auto'`) as one problem per key: 'input should be greater
+    than or equal to 1, or expected 'auto'; found 0'."""
+    merged: dict[tuple, list[str]] = {}
+    for loc, message in problems:
+        merged.setdefault(loc, []).append(message)
+    out = []
+    for loc, messages in merged.items():
+        found = [m.rsplit("; found ", 1)[1] for m in messages if "; found " in m]
+        if len(messages) > 1 and len(found) == len(messages):
+            messages = [", or ".join(m.rsplit("; found ", 1)[0] for m in messages) + f"; found {found[0]}"]
+        out += [(loc, m) for m in messages]
+    return out
 
 
 def _branch(err: dict) -> str | None:
@@ -221,6 +239,8 @@ def _display_loc(loc: tuple) -> tuple[tuple, type | None]:
         fields = getattr(cls, "model_fields", {}) if cls else {}
         if part not in fields and part in _TAGGED:
             cls = _TAGGED[part]
+            continue
+        if part not in fields and isinstance(part, str) and _UNION_TAG.match(part):
             continue
         if part not in fields and i < len(loc) - 1 and isinstance(part, str) and (
                 part in _SCALAR_LABELS or part[:1].isupper()):
