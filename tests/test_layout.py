@@ -121,3 +121,6 @@ def test_modules_and_functions_read_on_a_few_screens(path):
     long = [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)" for node in ast.walk(ast.parse(text))
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60]
     assert not long, f"{path.name}: functions over 60 lines: {', '.join(long)}"
+    large = [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)" for node in ast.walk(ast.parse(text))
+             if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno >= 200]
+    assert not large, f"{path.name}: classes over 200 lines: {', '.join(large)}"

@@ -50,10 +50,9 @@ class TrialWork:
 class Trainer:
     def __init__(self, spec: Spec, data: Dataset, on_epoch_end: Callable | None = None,
                  pruning: MedianRule | None = None, strategy=None):
-        """`on_epoch_end(epoch, logs)`: told after every epoch of every training, e.g. to move a
-        progress bar. `pruning`: search.pruning's rule, asked after every epoch of a trial. `strategy`:
-        a tf.distribute strategy (--strategy mirrored): every model (each fold's, the refit) is built and
-        compiled in its scope, and every batch splits evenly over its replicas."""
+        """`on_epoch_end(epoch, logs)`: told after every epoch of every training (a progress bar); `pruning`:
+        search.pruning's rule, asked after every epoch of a trial; `strategy`: --strategy mirrored's (every
+        model is built and compiled in its scope, and every batch splits evenly over its replicas)."""
         self.spec, self.data, self.on_epoch_end, self.pruning = spec, data, on_epoch_end, pruning
         self.strategy = strategy
         self.replicas = strategy.num_replicas_in_sync if strategy is not None else 1
@@ -64,8 +63,7 @@ class Trainer:
 
     @functools.cached_property
     def training(self) -> TrainingData:
-        """The training and validation split as TensorFlow reads it, made on first use: a process that
-        only rebuilds models (the chief of a parallel sweep) never reads the training data."""
+        """The training and validation split as TensorFlow reads it, made on first use (a chief never does)."""
         return TrainingData(self.data.x_train, fit_targets(self.data.y_train, self.shape), self.data.x_val,
                             fit_targets(self.data.y_val, self.shape), self.spec.seed, self.replicas)
 
@@ -84,8 +82,8 @@ class Trainer:
         return folds
 
     def begin_trial(self) -> TrialWork:
-        self.work = TrialWork()
-        return self.work
+        self.work = work = TrialWork()
+        return work
 
     def compiled_model(self, params: dict):
         """A new model for these params, compiled as every trial's is."""
