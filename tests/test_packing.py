@@ -310,13 +310,6 @@ def test_a_pack_under_a_mirrored_strategy_trains_each_trial_as_alone():
 
 
 @pytest.mark.slow
-def test_the_keras_private_names_a_pack_uses_are_there():
-    from nnlab.engine.packing import missing_keras_private
-
-    assert missing_keras_private() == []
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_the_fused_step_is_keras_own_arithmetic_to_float_rounding(optimizer):
     import keras

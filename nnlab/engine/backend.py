@@ -10,6 +10,7 @@ import dataclasses
 import os
 import re
 
+from nnlab.engine import tfprivate
 from nnlab.quiet import import_quietly
 
 
@@ -218,12 +219,7 @@ def import_keras():
 
 def custom_gradients() -> set:
     """Names in TensorFlow's global gradient registry now (see `release_custom_gradients`)."""
-    try:
-        from tensorflow.python.framework import ops
-
-        return set(ops.gradient_registry._registry)
-    except (ImportError, AttributeError):  # a TensorFlow without this registry: nothing to release
-        return set()
+    return set(tfprivate.gradient_registry() or ())  # (a TensorFlow without this registry: nothing to release)
 
 
 def release_custom_gradients(before: set) -> None:
@@ -236,14 +232,9 @@ def release_custom_gradients(before: set) -> None:
     """
     import gc
 
-    try:
-        from tensorflow.python.framework import ops
-
-        registry = ops.gradient_registry._registry
-        for name in [n for n in registry if n.startswith("CustomGradient-") and n not in before]:
-            del registry[name]
-    except (ImportError, AttributeError):
-        pass
+    registry = tfprivate.gradient_registry() or {}
+    for name in [n for n in registry if n.startswith("CustomGradient-") and n not in before]:
+        del registry[name]
     clear_session()
     gc.collect()  # one full collection; cheap once the long-lived objects are frozen (see freeze_heap)
 
@@ -314,9 +305,4 @@ def process_kept():
 
 def _global_seed():
     """TensorFlow's global seed now (None when none was set)."""
-    try:
-        from tensorflow.python.eager import context
-
-        return context.global_seed()
-    except (ImportError, AttributeError):
-        return None
+    return tfprivate.global_seed()

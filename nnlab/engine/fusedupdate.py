@@ -15,6 +15,7 @@ optimizer's slots `_momentums`, `_velocities` and `_get_variable_index` (checked
 
 from __future__ import annotations
 
+from nnlab.engine import kerasprivate
 from nnlab.engine.backend import import_tensorflow
 
 
@@ -39,15 +40,15 @@ def fused_update(optimizer, grads: list, weights: list) -> bool:
         step = tf.cast(optimizer.iterations + 1, tf.float32)
         beta_1_power, beta_2_power = tf.pow(optimizer.beta_1, step), tf.pow(optimizer.beta_2, step)
         for grad, weight in zip(grads, weights):
-            index = optimizer._get_variable_index(weight)
+            m, v = kerasprivate.adam_slots(optimizer, weight)
             tf.raw_ops.ResourceApplyAdam(
-                var=_handle(weight), m=_handle(optimizer._momentums[index]), v=_handle(optimizer._velocities[index]),
+                var=_handle(weight), m=_handle(m), v=_handle(v),
                 beta1_power=beta_1_power, beta2_power=beta_2_power, lr=rate, beta1=optimizer.beta_1,
                 beta2=optimizer.beta_2, epsilon=optimizer.epsilon, grad=grad)
     else:
         for grad, weight in zip(grads, weights):
             if optimizer.momentum:
-                momentum = optimizer.momentums[optimizer._get_variable_index(weight)]
+                momentum = kerasprivate.sgd_momentum(optimizer, weight)
                 tf.raw_ops.ResourceApplyKerasMomentum(var=_handle(weight), accum=_handle(momentum), lr=rate, grad=grad,
                                                       momentum=optimizer.momentum, use_nesterov=False)
             else:

@@ -16,7 +16,7 @@ What may not differ inside one step is the batch: the models of a pack share the
 class weights (`pack_key`). The loop is nnlab's own (`PackSteps`), not `Model.fit`: Keras's multi-step
 loop traces the train step twice, and its `fit` trains one model.
 
-Keras's private names used here are listed in `KERAS_PRIVATE` and checked by a test.
+Keras's private names it needs are behind `engine.kerasprivate`.
 """
 
 from __future__ import annotations
@@ -25,40 +25,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from nnlab.engine import kerasprivate
 from nnlab.engine.backend import import_keras, import_tensorflow
 from nnlab.engine.fusedupdate import fused_update
-
-# Keras's private names that the pack's step uses as Keras's own train step uses them: the loss's
-# unscaling under a distribution strategy, building the compiled loss and metrics before the step is
-# traced (Keras's `fit` does this for its one model), and a compiled model's loss tracker.
-KERAS_PRIVATE = [("keras.src.losses.loss", "unscale_loss_for_distribution"),
-                 ("keras.src.trainers.trainer", "Trainer._symbolic_build")]
-KERAS_PRIVATE_ATTRIBUTES = ["_loss_tracker"]  # (of a compiled model)
-OPTIMIZER_PRIVATE = {"Adam": ["_momentums", "_velocities", "_get_variable_index"],  # (engine.fusedupdate)
-                     "SGD": ["momentums", "_get_variable_index"]}
-
-
-def missing_keras_private() -> list[str]:
-    """Which of Keras's private names this Keras lacks (none: []); builds a tiny model to ask."""
-    import importlib
-
-    keras = import_keras()
-    missing = []
-    for module, name in KERAS_PRIVATE:
-        found = importlib.import_module(module)
-        for part in name.split("."):
-            found = getattr(found, part, None)
-        if found is None:
-            missing.append(f"{module}.{name}")
-    inputs = keras.Input((1,))
-    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
-    model.compile(optimizer="sgd", loss="mse")
-    missing += [f"Model.{name}" for name in KERAS_PRIVATE_ATTRIBUTES if not hasattr(model, name)]
-    for kind, names in OPTIMIZER_PRIVATE.items():
-        optimizer = getattr(keras.optimizers, kind)(**({"momentum": 0.9} if kind == "SGD" else {}))
-        optimizer.build(model.trainable_variables)
-        missing += [f"{kind}.{name}" for name in names if not hasattr(optimizer, name)]
-    return missing
 
 
 def pack_key(params: dict) -> tuple:
@@ -265,12 +234,10 @@ class PackSteps:
 def _member_train_step(model, x, y, sample_weight):
     """One member's training step on a batch, as Keras's own `train_step` makes it for one model."""
     tf = import_tensorflow()
-    from keras.src.losses.loss import unscale_loss_for_distribution
-
     with tf.GradientTape() as tape:
         y_pred = model(x, training=True)
         loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
-        model._loss_tracker.update_state(unscale_loss_for_distribution(loss), sample_weight=_rows(x))
+        kerasprivate.track_loss(model, loss, _rows(x))
         loss = model.optimizer.scale_loss(loss)
     weights = model.trainable_weights
     grads = tape.gradient(loss, weights)
@@ -282,11 +249,9 @@ def _member_train_step(model, x, y, sample_weight):
 
 def _member_test_step(model, x, y):
     tf = import_tensorflow()
-    from keras.src.losses.loss import unscale_loss_for_distribution
-
     y_pred = model(x, training=False)
     loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=None, training=False)
-    model._loss_tracker.update_state(unscale_loss_for_distribution(loss), sample_weight=_rows(x))
+    kerasprivate.track_loss(model, loss, _rows(x))
     model.compute_metrics(x, y, y_pred, sample_weight=None)
     return tf.constant(True)
 
@@ -304,4 +269,4 @@ def _build_compiled_metrics(models: list, batches) -> None:
     shuffled dataset's order."""
     x, y = batches.element_spec[:2]
     for model in models:
-        model._symbolic_build(data_batch=(x, y))
+        kerasprivate.build_compiled(model, x, y)
