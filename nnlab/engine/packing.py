@@ -37,14 +37,14 @@ def pack_key(params: dict) -> tuple:
 
 
 @dataclass
-class Member:
+class PackedModel:
     """One model of a pack: the trial it trains for, its compiled model, its callbacks, and its traced
-    steps (`MemberSteps`: kept with the model by a `ModelPool`; None: made for this pack)."""
+    steps (`ModelSteps`: kept with the model by a `ModelPool`; None: made for this pack)."""
 
     trial_id: str
     model: object
     callbacks: list
-    steps: MemberSteps | None = None
+    steps: ModelSteps | None = None
     history: object = None
     active: bool = True
     failure: BaseException | None = None
@@ -52,78 +52,78 @@ class Member:
     logs: dict = field(default_factory=dict)
 
 
-def train_pack(members: list[Member], batches, validation, epochs: int, *, class_weight: dict | None = None,
+def train_pack(packed_models: list[PackedModel], batches, validation, epochs: int, *, class_weight: dict | None = None,
                strategy=None, on_epoch_end: Callable | None = None) -> float:
     """Train the pack's models together for `epochs` epochs over `batches` (a `tf.data` dataset of one
-    epoch), validated on `validation` after each. Each member's `history`, `failure` and `epochs` are
-    set; returns the seconds it took. A member without `steps` gets its own for this pack (not XLA).
-    `on_epoch_end(epoch, logs)`: after each epoch, with the first active member's logs (a progress bar)."""
+    epoch), validated on `validation` after each. Each packed's `history`, `failure` and `epochs` are
+    set; returns the seconds it took. A packed without `steps` gets its own for this pack (not XLA).
+    `on_epoch_end(epoch, logs)`: after each epoch, with the first active packed's logs (a progress bar)."""
     keras = import_keras()
     started = time.monotonic()
-    for member in members:
-        member.history = keras.callbacks.History()
-        member.callbacks = keras.callbacks.CallbackList(member.callbacks + [member.history], model=member.model,
+    for packed in packed_models:
+        packed.history = keras.callbacks.History()
+        packed.callbacks = keras.callbacks.CallbackList(packed.callbacks + [packed.history], model=packed.model,
                                                         epochs=epochs, verbose=0)
-    for member in members:
-        if member.steps is None:
-            member.steps = MemberSteps(member.model, traced=strategy is None)
-    steps = PackSteps([m.steps for m in members], batches, class_weight, strategy)
-    for member in members:
-        _guarded(member, member.callbacks.on_train_begin)
+    for packed in packed_models:
+        if packed.steps is None:
+            packed.steps = ModelSteps(packed.model, traced=strategy is None)
+    steps = PackSteps([m.steps for m in packed_models], batches, class_weight, strategy)
+    for packed in packed_models:
+        _guarded(packed, packed.callbacks.on_train_begin)
     for epoch in range(epochs):
-        live = [m for m in members if m.active]
+        live = [m for m in packed_models if m.active]
         if not live:
             break
-        for member in live:
-            member.model.reset_metrics()
-            member.model.stop_training = False
-            _guarded(member, member.callbacks.on_epoch_begin, epoch)
-        steps.set_active([m.active for m in members])
+        for packed in live:
+            packed.model.reset_metrics()
+            packed.model.stop_training = False
+            _guarded(packed, packed.callbacks.on_epoch_begin, epoch)
+        steps.set_active([m.active for m in packed_models])
         steps.train_epoch(batches)
-        train_logs = {id(m): m.model.get_metrics_result() for m in members if m.active}
-        for member in members:
-            member.model.reset_metrics()
+        train_logs = {id(m): m.model.get_metrics_result() for m in packed_models if m.active}
+        for packed in packed_models:
+            packed.model.reset_metrics()
         steps.evaluate(validation)
-        for member in [m for m in members if m.active]:
-            logs = {**train_logs[id(member)],
-                    **{f"val_{k}": v for k, v in member.model.get_metrics_result().items()}}
-            member.logs = {k: float(v) for k, v in logs.items()}
-            member.epochs = epoch + 1
-            _guarded(member, member.callbacks.on_epoch_end, epoch, member.logs)
-            if member.active and member.model.stop_training:
-                _finish(member)
-        shown = next((m.logs for m in members if m.active or m.failure is None), None)
+        for packed in [m for m in packed_models if m.active]:
+            logs = {**train_logs[id(packed)],
+                    **{f"val_{k}": v for k, v in packed.model.get_metrics_result().items()}}
+            packed.logs = {k: float(v) for k, v in logs.items()}
+            packed.epochs = epoch + 1
+            _guarded(packed, packed.callbacks.on_epoch_end, epoch, packed.logs)
+            if packed.active and packed.model.stop_training:
+                _finish(packed)
+        shown = next((m.logs for m in packed_models if m.active or m.failure is None), None)
         if on_epoch_end is not None and shown is not None:
             on_epoch_end(epoch, shown)
-    for member in members:
-        if member.active:
-            _finish(member)
+    for packed in packed_models:
+        if packed.active:
+            _finish(packed)
     return time.monotonic() - started
 
 
-def _guarded(member: Member, call: Callable, *args) -> None:
-    """A member's callback call; an exception in it (the NaN check's, a checkpoint's) fails that member."""
-    if not member.active:
+def _guarded(packed: PackedModel, call: Callable, *args) -> None:
+    """A packed's callback call; an exception in it (the NaN check's, a checkpoint's) fails that packed."""
+    if not packed.active:
         return
     try:
         call(*args)
-    except Exception as exc:  # noqa: BLE001 (any failure of one member's is that member's alone)
-        member.failure, member.active = exc, False
+    except Exception as exc:  # noqa: BLE001 (any failure of one packed's is that packed's alone)
+        packed.failure, packed.active = exc, False
 
 
-def _finish(member: Member) -> None:
-    """A member leaves the pack: its optimizer's final values, its callbacks' end (the checkpoint)."""
-    member.active = False
-    optimizer = getattr(member.model, "optimizer", None)
+def _finish(packed: PackedModel) -> None:
+    """A packed leaves the pack: its optimizer's final values, its callbacks' end (the checkpoint)."""
+    packed.active = False
+    optimizer = getattr(packed.model, "optimizer", None)
     try:
-        if optimizer is not None and member.epochs:
-            optimizer.finalize_variable_values(member.model.trainable_weights)
-        member.callbacks.on_train_end(member.logs)
+        if optimizer is not None and packed.epochs:
+            optimizer.finalize_variable_values(packed.model.trainable_weights)
+        packed.callbacks.on_train_end(packed.logs)
     except Exception as exc:  # noqa: BLE001
-        member.failure = exc
+        packed.failure = exc
 
 
-class MemberSteps:
+class ModelSteps:
     """One model's training step and validation step. On one device each is a traced function of its
     own (XLA-compiled with train.jit_compile), which a pack's loop calls: kept with its model (a
     `ModelPool`), it is traced once and called by every pack the model trains in. Under a
@@ -135,10 +135,10 @@ class MemberSteps:
         self.model = model
 
         def train(x, y, sample_weight):
-            return _member_train_step(model, x, y, sample_weight)
+            return _train_step_of(model, x, y, sample_weight)
 
         def test(x, y):
-            return _member_test_step(model, x, y)
+            return _test_step_of(model, x, y)
 
         self.train = tf.function(train, jit_compile=jit_compile, autograph=False) if traced else train
         self.test = tf.function(test, jit_compile=jit_compile, autograph=False) if traced else test
@@ -146,21 +146,21 @@ class MemberSteps:
 
 class PackSteps:
     """The pack's traced functions: a whole epoch of training steps in one call, and a validation
-    pass, each calling the step of every member still in the pack. When a member leaves, the two are
-    traced again without it (cheap: they only call the members' steps, traced already), so a member
+    pass, each calling the step of every packed still in the pack. When a packed leaves, the two are
+    traced again without it (cheap: they only call the packed_models' steps, traced already), so a packed
     that has left costs nothing more."""
 
-    def __init__(self, members: list[MemberSteps], batches, class_weight: dict | None, strategy):
+    def __init__(self, packed_models: list[ModelSteps], batches, class_weight: dict | None, strategy):
         tf = import_tensorflow()
-        self.members, self.strategy = members, strategy
-        self.active = tuple(True for _ in members)
-        self._traced: dict[tuple, tuple] = {}  # members in the pack → (training function, validation function)
+        self.packed_models, self.strategy = packed_models, strategy
+        self.active = tuple(True for _ in packed_models)
+        self._traced: dict[tuple, tuple] = {}  # packed_models in the pack → (training function, validation function)
         self._distributed: dict[int, tuple] = {}  # id(dataset) → (dataset, its distributed form)
         self.weights = None
         if class_weight:
             table = [class_weight.get(c, 1.0) for c in range(max(class_weight) + 1)]
             self.weights = tf.constant(table, dtype=tf.float32)
-        _build_compiled_metrics([m.model for m in members], batches)
+        _build_compiled_metrics([m.model for m in packed_models], batches)
         if strategy is not None:  # (Keras's `fit` under a strategy draws a batch to build its model: an iterator)
             self._iterator(batches)
 
@@ -179,7 +179,7 @@ class PackSteps:
     def _functions(self) -> tuple:
         if self.active not in self._traced:
             tf = import_tensorflow()
-            live = [m for m, on in zip(self.members, self.active) if on]
+            live = [m for m, on in zip(self.packed_models, self.active) if on]
             train = tf.function(lambda iterator: self._loop(iterator, lambda batch: self._train_step(batch, live)),
                                 autograph=False)
             test = tf.function(lambda iterator: self._loop(iterator, lambda batch: self._test_step(batch, live)),
@@ -211,16 +211,16 @@ class PackSteps:
 
         tf.while_loop(lambda optional: optional.has_value(), body, (iterator.get_next_as_optional(),))
 
-    def _train_step(self, batch, live: list[MemberSteps]) -> None:
+    def _train_step(self, batch, live: list[ModelSteps]) -> None:
         x, y = batch
         weights = self._row_weights(y)
-        for member in live:
-            member.train(x, y, weights)
+        for packed in live:
+            packed.train(x, y, weights)
 
-    def _test_step(self, batch, live: list[MemberSteps]) -> None:
+    def _test_step(self, batch, live: list[ModelSteps]) -> None:
         x, y = batch
-        for member in live:
-            member.test(x, y)
+        for packed in live:
+            packed.test(x, y)
 
     def _row_weights(self, y):
         """The rows' class weights (train.class_weight balanced), as Keras's `fit(class_weight=…)` makes them."""
@@ -231,8 +231,8 @@ class PackSteps:
         return tf.gather(self.weights, classes)
 
 
-def _member_train_step(model, x, y, sample_weight):
-    """One member's training step on a batch, as Keras's own `train_step` makes it for one model."""
+def _train_step_of(model, x, y, sample_weight):
+    """One packed's training step on a batch, as Keras's own `train_step` makes it for one model."""
     tf = import_tensorflow()
     with tf.GradientTape() as tape:
         y_pred = model(x, training=True)
@@ -247,7 +247,7 @@ def _member_train_step(model, x, y, sample_weight):
     return tf.constant(True)
 
 
-def _member_test_step(model, x, y):
+def _test_step_of(model, x, y):
     tf = import_tensorflow()
     y_pred = model(x, training=False)
     loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=None, training=False)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnlab.engine.packing import Member, MemberSteps, pack_key, train_pack
+from nnlab.engine.packing import ModelSteps, PackedModel, pack_key, train_pack
 from nnlab.engine.trainer import Trainer, TrialWork
 
 
@@ -66,7 +66,7 @@ POOLED = 24  # models a `ModelPool` keeps
 
 
 class ModelPool:
-    """Models kept from pack to pack with their traced steps (`packing.MemberSteps`). A trial whose
+    """Models kept from pack to pack with their traced steps (`packing.ModelSteps`). A trial whose
     model has the architecture of a kept one that is free trains in that one: its weights, random seed
     states and optimizer state set to those of the trial's own freshly built model (built and seeded
     as the trial alone would build it), so the trial trains exactly as it would in a new model, and a
@@ -75,9 +75,9 @@ class ModelPool:
 
     def __init__(self, size: int = POOLED):
         self.size = size
-        self.kept: OrderedDict[str, list[MemberSteps]] = OrderedDict()
+        self.kept: OrderedDict[str, list[ModelSteps]] = OrderedDict()
 
-    def take(self, params: dict, fresh, busy: set, jit_compile: bool, traced: bool) -> MemberSteps:
+    def take(self, params: dict, fresh, busy: set, jit_compile: bool, traced: bool) -> ModelSteps:
         """Steps for a trial's model: a kept model of its architecture not in `busy` (ids of the steps
         this pack already uses), set to `fresh`'s state; else `fresh` itself, kept from now on."""
         key = architecture(params)
@@ -85,7 +85,7 @@ class ModelPool:
             if id(steps) not in busy and _copy_state(fresh, steps.model):
                 self.kept.move_to_end(key)
                 return steps
-        steps = MemberSteps(fresh, jit_compile, traced)
+        steps = ModelSteps(fresh, jit_compile, traced)
         if traced:  # (under a distribution strategy a model's steps are traced into its pack's loop)
             self.kept.setdefault(key, []).append(steps)
             self.kept.move_to_end(key)
@@ -130,11 +130,11 @@ def fit_pack(trainer: Trainer, trials: list[PackTrial], epochs: int, executions:
             _fit_folds(trainer, trials, epochs, pool)
         else:
             live = [t for t in trials if t.failure is None]
-            members = _members(trainer, live, first=True, pool=pool)
-            _train(trainer, members, trainer.training, trainer.data.y_train, epochs, live)
-            for trial, member in _pairs(live, members):
-                trial.work.histories.append(member.history.history)
-                trial.results.append(member.history)
+            packed_models = _packed_models(trainer, live, first=True, pool=pool)
+            _train(trainer, packed_models, trainer.training, trainer.data.y_train, epochs, live)
+            for trial, packed in _pairs(live, packed_models):
+                trial.work.histories.append(packed.history.history)
+                trial.results.append(packed.history)
     seconds = time.monotonic() - started
     _share_seconds(trials, seconds)
     return seconds
@@ -148,21 +148,21 @@ def _fit_folds(trainer: Trainer, trials: list[PackTrial], epochs: int, pool: Mod
         live = [t for t in trials if t.trains]
         if not live:
             break
-        members = _members(trainer, live, first=k == 0, pool=pool)
-        _train(trainer, members, fold, labels, epochs, live)
-        for trial, member in _pairs(live, members):
-            histories[trial.trial_id].append(member.history.history)
+        packed_models = _packed_models(trainer, live, first=k == 0, pool=pool)
+        _train(trainer, packed_models, fold, labels, epochs, live)
+        for trial, packed in _pairs(live, packed_models):
+            histories[trial.trial_id].append(packed.history.history)
     for trial in trials:
         if trial.failure is None and histories[trial.trial_id]:
             trial.results.append(trainer.record_folds(trial.work, histories[trial.trial_id]))
 
 
-def _members(trainer: Trainer, trials: list[PackTrial], first: bool, pool: ModelPool) -> list[Member | None]:
+def _packed_models(trainer: Trainer, trials: list[PackTrial], first: bool, pool: ModelPool) -> list[PackedModel | None]:
     """A model of each trial, built as the trial alone would build it (or a kept model of `pool` set to
     its state); None for a trial whose model cannot be built (the trial fails, the others go on)."""
     import keras
 
-    members, busy = [], set()
+    packed_models, busy = [], set()
     traced = trainer.strategy is None
     jit = bool(trainer.spec.train.jit_compile)
     for trial in trials:
@@ -175,36 +175,37 @@ def _members(trainer: Trainer, trials: list[PackTrial], first: bool, pool: Model
             model = trainer.compiled_model(trial.params)
         except Exception as exc:  # noqa: BLE001 (this trial's model alone)
             trial.failure = exc
-            members.append(None)
+            packed_models.append(None)
             continue
         finally:
             trial.random_state = (random.getstate(), np.random.get_state())
         steps = pool.take(trial.params, model, busy, jit and getattr(model, "jit_compile", False), traced)
         busy.add(id(steps))
         callbacks = trainer.callbacks(trial.params, trial.work, packed=True) + (trial.callbacks if first else [])
-        members.append(Member(trial.trial_id, steps.model, callbacks, steps))
-    return members
+        packed_models.append(PackedModel(trial.trial_id, steps.model, callbacks, steps))
+    return packed_models
 
 
-def _pairs(trials: list[PackTrial], members: list) -> list[tuple[PackTrial, Member]]:
-    """The trials whose member trained to the end, each with its member (a failure is kept)."""
+def _pairs(trials: list[PackTrial], packed_models: list) -> list[tuple[PackTrial, PackedModel]]:
+    """The trials whose packed trained to the end, each with its packed (a failure is kept)."""
     pairs = []
-    for trial, member in zip(trials, members):
-        if member is None:
+    for trial, packed in zip(trials, packed_models):
+        if packed is None:
             continue
-        if member.failure is not None:
-            trial.failure = member.failure
+        if packed.failure is not None:
+            trial.failure = packed.failure
             continue
-        pairs.append((trial, member))
+        pairs.append((trial, packed))
     return pairs
 
 
-def _train(trainer: Trainer, members: list, data, labels: np.ndarray, epochs: int, trials: list[PackTrial]) -> None:
+def _train(trainer: Trainer, packed_models: list, data, labels: np.ndarray, epochs: int,
+           trials: list[PackTrial]) -> None:
     """One pack's training on `data` (a `TrainingData` whose training labels are `labels`)."""
-    built = [m for m in members if m is not None]
+    built = [m for m in packed_models if m is not None]
     if not built:
         return
-    params = next(t.params for t, m in zip(trials, members) if m is not None)
+    params = next(t.params for t, m in zip(trials, packed_models) if m is not None)
     class_weight = trainer.class_weight(params, labels)  # (the same for the whole pack: `pack_key`)
     train_pack(built, data.batches(int(params["batch_size"])), data.validation, epochs, class_weight=class_weight,
                strategy=trainer.strategy, on_epoch_end=trainer.on_epoch_end)
