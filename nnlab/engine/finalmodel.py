@@ -57,22 +57,22 @@ class FinalModel:
         if confirmed:  # (search.confirm: its order first, then the rest as the search ranked them)
             first = [r for t in confirmed["order"] for r in ranked if r.trial_id == t]
             ranked = first + [r for r in ranked if r not in first]
-        members = ranked[:search.ensemble]
-        if not members:
+        ensembled = ranked[:search.ensemble]
+        if not ensembled:
             return
-        chosen = [r.trial_id for r in members]
-        want_refit, want_members = chosen[0] if search.refit else None, chosen if len(chosen) > 1 else None
-        done_refit, done_members = (self.log.refit or {}).get("trial"), (self.log.ensemble or {}).get("trials")
-        if done_refit == want_refit and done_members == want_members:
+        chosen = [r.trial_id for r in ensembled]
+        want_refit, want_ensemble = chosen[0] if search.refit else None, chosen if len(chosen) > 1 else None
+        done_refit, done_ensemble = (self.log.refit or {}).get("trial"), (self.log.ensemble or {}).get("trials")
+        if done_refit == want_refit and done_ensemble == want_ensemble:
             return
-        if want_refit is None and want_members is None:  # (refit and ensemble turned off on a resume)
+        if want_refit is None and want_ensemble is None:  # (refit and ensemble turned off on a resume)
             self.log.refit = self.log.ensemble = self.log.best_model_trial = None
             self.save_best()
             return
         models = {}
-        for record in members:
+        for record in ensembled:
             try:
-                models[record.trial_id] = self._member(record)
+                models[record.trial_id] = self._ensemble_model(record)
             except OSError as exc:  # (without refit: a checkpoint deleted, damaged or never kept)
                 problem = weights_problem(self.folder.checkpoint_path(record.trial_id), "the checkpoint", exc)
                 self.reporter.warn(f"trial {record.trial_id} is left out of search.ensemble: {problem}")
@@ -94,7 +94,7 @@ class FinalModel:
 
         return sample_params(self.tuner.oracle.get_trial(trial_id).hyperparameters, self.spec)
 
-    def _member(self, record) -> tuple:
+    def _ensemble_model(self, record) -> tuple:
         """(a model of this trial's configuration for best.keras, its epochs): refitted on every training
         row (search.refit), else as its search trained it (its kept checkpoint)."""
         params = self.params_of(record.trial_id)

@@ -281,33 +281,34 @@ def in_target_units(model, shape: DataShape):
     return keras.Model(model.inputs, outputs, name=model.name)
 
 
-def for_saving(model, params: dict, shape: DataShape, loss: str | None, metrics: list[str], members: list = ()):
+def for_saving(model, params: dict, shape: DataShape, loss: str | None, metrics: list[str], ensembled: list = ()):
     """The model as `best.keras` holds it: in inference form (`inference_model`), compiled with stock
-    Keras metrics only (nnlab's own left out), so `keras.saving.load_model` needs no nnlab. `members`:
+    Keras metrics only (nnlab's own left out), so `keras.saving.load_model` needs no nnlab. `ensembled`:
     search.ensemble's models, {trial_id: model}, averaged into one (`model` is then the best of them)."""
-    if members:
-        saved = average_of([in_target_units(inference_model(m), shape) for m in members.values()],
-                           [f"trial_{trial_id}" for trial_id in members])
+    if ensembled:
+        saved = average_of([in_target_units(inference_model(m), shape) for m in ensembled.values()],
+                           [f"trial_{trial_id}" for trial_id in ensembled])
     else:
         saved = in_target_units(inference_model(model), shape)
-    optimizer = model.optimizer if getattr(model, "optimizer", None) is not None and not members else None
+    optimizer = model.optimizer if getattr(model, "optimizer", None) is not None and not ensembled else None
     stock = [m for m in metrics if m not in VALIDATION_ONLY_METRICS]
     plain = {**params, "label_smoothing": 0.0}  # (Keras's own losses only)
     compile_model(saved, plain, shape.in_own_units(), loss, stock, optimizer=optimizer)
     return saved
 
 
-def average_of(members: list, names: list[str]):
-    """search.ensemble: one model whose output is the mean of the `members`' outputs (each in inference
+def average_of(ensembled: list, names: list[str]):
+    """search.ensemble: one model whose output is the mean of the `ensembled`' outputs (each in inference
     form and in the target's units: probabilities for classes, values for regression; per output with
-    several targets). Each member is kept whole inside it as a sub-model named by `names`."""
+    several targets). Each is kept whole inside it as a sub-model named by `names`."""
     keras = import_keras()
     from keras import layers
 
-    inputs = [keras.Input(shape=t.shape[1:], dtype=t.dtype, name=f"input_{i}") for i, t in enumerate(members[0].inputs)]
+    inputs = [keras.Input(shape=t.shape[1:], dtype=t.dtype, name=f"input_{i}")
+              for i, t in enumerate(ensembled[0].inputs)]
     given = inputs[0] if len(inputs) == 1 else inputs
     outputs = [keras.Model(m.inputs[0] if len(m.inputs) == 1 else m.inputs, m.output, name=name)(given)
-               for m, name in zip(members, names)]
+               for m, name in zip(ensembled, names)]
     if isinstance(outputs[0], dict):
         mean = {key: layers.Average(dtype="float32", name=f"{key}_mean")([o[key] for o in outputs])
                 for key in outputs[0]}

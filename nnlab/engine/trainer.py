@@ -113,10 +113,10 @@ class Trainer:
             return self.training.steps(batch_size)
         return min(fold.steps(batch_size) for fold, _ in self.folds)
 
-    def model_for_saving(self, model, params: dict, members: dict | None = None):
-        """A trained model (or search.ensemble's `members`, {trial_id: model}, averaged) as best.keras
+    def model_for_saving(self, model, params: dict, ensembled: dict | None = None):
+        """A trained model (or search.ensemble's `ensembled`, {trial_id: model}, averaged) as best.keras
         holds it (see `models.for_saving`)."""
-        return for_saving(model, params, self.shape, self.spec.train.loss, self.spec.train.metrics, members or {})
+        return for_saving(model, params, self.shape, self.spec.train.loss, self.spec.train.metrics, ensembled or {})
 
     def refit(self, params: dict, epochs: int):
         """A new model of these params trained on every training row (the validation rows too) for
