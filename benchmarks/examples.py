@@ -99,7 +99,9 @@ def main() -> None:
         print(f"shapes-long: {long_text}")
     table = "\n".join(["| spec | what | model | search | time | best |", "|---|---|---|---|---|---|", *rows])
     table += (f"\n\nMeasured {date.today().isoformat()} by `python benchmarks/examples.py` (each a whole `nnlab run` "
-              f"command into a fresh runs folder, one after another; {versions()}; 2-core CPU, no GPU). The shapes "
+              f"command into a fresh runs folder, one after another; {versions()}; 2-core CPU, no GPU). `best` is "
+              "one run's validation score, not a promise: it moves from run to run (a tester's fresh shapes-cnn "
+              "run gave 0.5333 where this table once said 0.65). The shapes "
               "CNN is far from converged at 8 epochs: `nnlab run configs/shapes-cnn.yaml "
               f"{' '.join(LONG_SHAPES)}` {long_text}.")
     print("\n" + table + "\n\n" + sample)
