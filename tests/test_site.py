@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nnlab.tools import reference
+from nnlab import reference
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_reference_pages_are_what_the_code_generates(page):
     on_disk = (ROOT / "docs" / "reference" / page).read_text(encoding="utf-8")
     assert on_disk == reference.PAGES[page](), (
-        f"docs/reference/{page} is out of date: run `python -m nnlab.tools.reference docs/reference`")
+        f"docs/reference/{page} is out of date: run `python -m nnlab.reference docs/reference`")
 
 
 def test_every_command_and_option_is_in_the_reference():
