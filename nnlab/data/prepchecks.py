@@ -18,13 +18,13 @@ def check_record(record: dict) -> None:
     readback.text(record.get("task"), FILE, "task", optional=False, choices=("classification", "regression", "mixed"))
     for index, size in enumerate(readback.sequence(record.get("input_shape"), FILE, "input_shape", optional=False)):
         readback.count(size, FILE, f"input_shape[{index}]", low=1)
-    _classes(record.get("class_names"), "class_names", record.get("task") == "classification")
+    _classes(record.get("class_names"), "class_names")
     readback.number(record.get("rescale"), FILE, "rescale", low=0)
     _transform(record.get("target_transform"), "target_transform")
     for index, target in enumerate(readback.sequence(record.get("targets"), FILE, "targets") or []):
         readback.mapping(target, FILE, f"targets[{index}]", optional=False)
         _transform(target.get("transform"), f"targets[{index}].transform")
-        _classes(target.get("class_names"), f"targets[{index}].class_names", target.get("task") == "classification")
+        _classes(target.get("class_names"), f"targets[{index}].class_names")
     for index, column in enumerate(readback.sequence(record.get("columns"), FILE, "columns") or []):
         _column(readback.mapping(column, FILE, f"columns[{index}]", optional=False), f"columns[{index}]")
     if record.get("image_size") is not None:
@@ -41,9 +41,10 @@ def check_record(record: dict) -> None:
             _scale(mean, std, f"[{index}]")
 
 
-def _classes(names, where: str, needed: bool) -> None:
-    """A classification's class names: two or more, each a name or a number (never a list or an object)."""
-    names = readback.sequence(names, FILE, where, optional=not needed)
+def _classes(names, where: str) -> None:
+    """A classification's class names, where given: two or more, each a name or a number (never a list or
+    an object). (A record without them predicts no class: `tools.apply` says so.)"""
+    names = readback.sequence(names, FILE, where)
     if names is not None and (len(names) < 2 or not all(isinstance(n, (str, int, float)) for n in names)):
         raise readback.DamagedFile(FILE, where, names, "a list of two or more class names")
 
