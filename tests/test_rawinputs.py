@@ -105,7 +105,7 @@ def test_raw_inputs_are_refused_for_runs_on_arrays_and_for_formats_that_cannot_h
     arrays = Preparation.from_json({"type": "tabular", "task": "regression", "input_shape": [4]})
     with pytest.raises(DataError, match="run on a table"):
         with_raw_inputs(object(), arrays, "keras")
-    table = Preparation.from_json({"type": "tabular", "task": "regression", "columns": [], "input_shape": [0]})
+    table = Preparation.from_json({"type": "tabular", "task": "regression", "columns": [], "input_shape": [1]})
     with pytest.raises(DataError, match="--format savedmodel: not offered"):
         with_raw_inputs(object(), table, "savedmodel")
 
