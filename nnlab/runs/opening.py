@@ -85,7 +85,7 @@ def _check_trial_progress(run_dir: Path) -> None:
 def _check_outside_data(run_dir: Path, spec: Spec) -> None:
     """A run folder inside a folder of data (images) would be read as data by the next run: refused."""
     where = Path(os.path.realpath(run_dir))
-    for name in ("path", "validation_path", "test_path"):
+    for name in ("path", "validation_path"):
         data = getattr(spec.data, name, None)
         if isinstance(data, (str, Path)) and Path(data).is_dir():
             folder = Path(os.path.realpath(data))
