@@ -1,6 +1,7 @@
 """The manual's reference pages, generated from the one definition of each thing they describe: the
 commands from the CLI's registry (every command, option, default and help text), the spec's fields
-from the pydantic schema (type, allowed values, default, searchable or not, description). Nothing in
+from the pydantic schema (type, allowed values, default, searchable or not, description), the Python
+API from its signatures and docstrings. Nothing in
 them is typed by hand; `python -m nnlab.reference docs/reference` rewrites them, and a test
 fails when the pages on disk are not what this module writes.
 """
@@ -159,7 +160,34 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-PAGES = {"cli.md": cli_reference, "spec.md": spec_reference}
+# ------------------------------------------------------------------------------------ the Python API
+
+
+def api_reference() -> str:
+    """`nnlab.load_spec`, `run`, `open`, `validate`, `compare` and the `Run` they return, from their
+    signatures and docstrings."""
+    import inspect
+
+    import nnlab
+    from nnlab import api
+    from nnlab.tools.notebook import Run
+
+    nl = chr(10)
+    lines = [HEADER + "# Python API" + nl, (inspect.getdoc(api) or "").strip() + nl]
+    for name in nnlab.API:
+        function = getattr(api, name)
+        lines += [f"## `nnlab.{name}{inspect.signature(function)}`" + nl, (inspect.getdoc(function) or "") + nl]
+    lines += ["## `Run`" + nl, (inspect.getdoc(Run) or "") + nl]
+    for name, member in inspect.getmembers(Run):
+        if name.startswith("_") or not (callable(member) or isinstance(member, property)):
+            continue
+        shown = name if isinstance(member, property) else f"{name}{inspect.signature(member)}"
+        shown = shown.replace("(self, ", "(").replace("(self)", "()")
+        lines += [f"### `Run.{shown}`" + nl, (inspect.getdoc(member) or "") + nl]
+    return nl.join(lines)
+
+
+PAGES = {"cli.md": cli_reference, "spec.md": spec_reference, "api.md": api_reference}
 
 
 def write(folder: Path) -> list[Path]:

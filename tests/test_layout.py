@@ -26,7 +26,7 @@ FLOORS = {  # what each part may import from nnlab, besides BOTTOM and itself
     "cli": {"tools", "distributed", "engine", "runs", "data", "spec", "progress", "api"},
     "api": {"tools", "engine", "runs", "data", "spec"},
     "__main__": {"cli"},
-    "reference": {"cli", "spec"},  # the site's reference pages, generated from the CLI and the schema
+    "reference": {"cli", "api", "tools", "spec"},  # the site's reference pages, generated from the CLI and the schema
 }
 
 
