@@ -157,16 +157,20 @@ def test_every_module_the_records_map_names_exists():
 def test_the_module_tree_names_every_module_and_only_those():
     """The tree lists each package's modules under its folder: none missing, none made up."""
     tree = re.search(r"```\n(nnlab/\n.*?)```", layout_section(), flags=re.S).group(1)
-    named, folder = set(), ""
+    named, folders = set(), {}  # folders: indent → the folder a line at that indent names (engine/, pack/)
     for line in tree.splitlines()[1:]:
         indent = len(line) - len(line.lstrip())
         if line.strip() and indent == 0:  # (configs/, benchmarks/, …: the package ends)
             break
-        if indent == 2:
-            first = line.split()[0]
-            folder = first if first.endswith("/") else ""
-            if folder:
-                continue
+        if not line.strip():
+            continue
+        first = line.split()[0]
+        if first.endswith("/") and not first.endswith(".py/") and indent in (2, 4, 6):
+            folders = {i: f for i, f in folders.items() if i < indent} | {indent: first}
+            continue
+        if indent in (2, 4, 6):  # a module line: in the folders opened at smaller indents
+            folders = {i: f for i, f in folders.items() if i < indent}
+        folder = "".join(folders[i] for i in sorted(folders))
         named |= {folder + name for name in re.findall(r"\b([a-z_]+\.py)\b", line)}
     actual = {str(p.relative_to(ROOT / "nnlab")) for p in (ROOT / "nnlab").rglob("*.py")
               if p.name not in ("__init__.py", "__main__.py")}

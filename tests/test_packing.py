@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 
-from nnlab.engine.packing import pack_key
+from nnlab.engine.pack.loop import pack_key
 from nnlab.errors import SpecError
 from nnlab.spec.loader import spec_from_dict, spec_hash
 
@@ -61,7 +61,7 @@ def test_trials_share_a_pack_by_batch_size_and_class_weight_only():
 
 
 def test_pack_groups_keep_the_order_of_the_trials():
-    from nnlab.engine.packtrials import pack_groups
+    from nnlab.engine.pack.trials import pack_groups
 
     trials = [("0", 32), ("1", 64), ("2", 32), ("3", 64), ("4", 16)]
     groups = pack_groups(trials, lambda t: {"batch_size": t[1]})
@@ -112,7 +112,7 @@ def _alone(trainer, params, seed, epochs=3):
 
 
 def _packed(trainer, entries, epochs=3, pool=None):
-    from nnlab.engine.packtrials import PackTrial, fit_pack
+    from nnlab.engine.pack.trials import PackTrial, fit_pack
 
     _fresh(trainer)
     trials = [PackTrial(str(i), params, seed) for i, (params, seed) in enumerate(entries)]
@@ -144,7 +144,7 @@ def test_a_trial_in_a_pack_of_four_has_the_curve_it_has_alone():
 def test_a_trial_in_a_kept_model_of_its_architecture_has_the_curve_it_has_alone():
     """search.pack keeps models from pack to pack (their steps traced once): a later trial of the same
     architecture trains in a kept model, set to its own fresh model's state."""
-    from nnlab.engine.packtrials import ModelPool
+    from nnlab.engine.pack.trials import ModelPool
 
     trainer = _trainer()
     target = _params(units=[32, 16], dropout=0.3, learning_rate=0.002)
@@ -182,7 +182,7 @@ def test_folds_and_executions_in_a_pack_match_the_trial_alone():
     _same_curves(alone, trials[0].work.histories[0])
     assert trials[0].work.fold_std == pytest.approx(alone_std, rel=1e-5)
 
-    from nnlab.engine.packtrials import PackTrial, fit_pack
+    from nnlab.engine.pack.trials import PackTrial, fit_pack
 
     _fresh(trainer)
     twice = [PackTrial("0", target, 4)]
@@ -276,7 +276,7 @@ os.environ["NNLAB_CPU_DEVICES"] = "2"
 import numpy as np, keras, tensorflow as tf
 from nnlab.data.load import load_data
 from nnlab.engine.backend import configure_device, mirrored_strategy
-from nnlab.engine.packtrials import PackTrial, fit_pack
+from nnlab.engine.pack.trials import PackTrial, fit_pack
 from nnlab.engine.trainer import Trainer
 from nnlab.spec.loader import spec_from_dict
 configure_device("cpu")
@@ -315,8 +315,8 @@ def test_the_fused_step_is_keras_own_arithmetic_to_float_rounding(optimizer):
     import keras
 
     from nnlab.data.shape import DataShape
-    from nnlab.engine.fusedupdate import fused_update
     from nnlab.engine.models import build_model, compile_model
+    from nnlab.engine.pack.fusedupdate import fused_update
 
     shape = DataShape((6,), "regression")
     params = {"units": [5], "activation": "relu", "dropout": 0.0, "batch_norm": False, "l2": 0.0,

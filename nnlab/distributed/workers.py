@@ -26,7 +26,7 @@ from nnlab.distributed.gpus import inherited_mask, place_workers, visible_gpu_co
 from nnlab.engine import kerastuner
 from nnlab.engine.backend import clear_session, freeze_heap, import_keras, import_tensorflow
 from nnlab.engine.failures import first_useful_line
-from nnlab.engine.packsize import pack_size
+from nnlab.engine.pack.size import pack_size
 from nnlab.engine.placement import Placement, RunOptions, load_and_place
 from nnlab.engine.search import Search
 from nnlab.engine.sweep import terminate_as_interrupt

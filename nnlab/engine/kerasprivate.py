@@ -3,7 +3,7 @@
 search.pack steps several models in one traced function, as Keras's own `train_step` steps one: it
 needs the loss's unscaling under a distribution strategy, a compiled model's loss tracker, the build
 of the compiled loss and metrics before the step is traced (`fit` does it for its one model), and the
-fused update (`engine.fusedupdate`) reads Adam's and SGD's slot variables. Each is a function here,
+fused update (`engine.pack.fusedupdate`) reads Adam's and SGD's slot variables. Each is a function here,
 listed in `PRIVATE` / `MODEL_ATTRIBUTES` / `OPTIMIZER_ATTRIBUTES` and checked by `missing()` (a test
 runs it, so an upgrade that moves one fails loudly); `pyproject.toml` bounds Keras below the next minor
 version than the one these were checked with, and a test greps that no other module uses `keras.src`.

@@ -8,7 +8,7 @@ trial through the event methods of `Search` (`before_trial`, `trial_begins`, `tr
 `trial_ends`), which Keras Tuner's hooks call (`TunerHooks`).
 
 With search.pack (`Search.pack` > 1) the tuner takes several trials at a time and trains those that
-share a batch as one pack (`TunerHooks.search_packed`, `engine.packtrials`); each trial then ends
+share a batch as one pack (`TunerHooks.search_packed`, `engine.pack.trials`); each trial then ends
 through Keras Tuner's own steps and the same events as a trial trained alone.
 """
 
@@ -23,7 +23,7 @@ from nnlab.engine import kerastuner
 from nnlab.engine.backend import custom_gradients, mirrored_strategy, release_custom_gradients
 from nnlab.engine.callbacks import best_epoch_metrics, keras_callbacks
 from nnlab.engine.failures import POISONED, explain_failure, first_useful_line
-from nnlab.engine.packtrials import ModelPool, PackTrial, fit_pack, pack_groups
+from nnlab.engine.pack.trials import ModelPool, PackTrial, fit_pack, pack_groups
 from nnlab.engine.placement import Placement
 from nnlab.engine.pruning import MedianRule
 from nnlab.engine.trainer import Trainer, TrialWork
@@ -49,7 +49,7 @@ class Search:
 
     def __init__(self, spec: Spec, data: Dataset, folder: RunFolder, reporter: Reporter, placement: Placement, *,
                  tensorboard: bool = False, live_epochs: bool = False, pack: int = 1):
-        """`pack`: the most trials trained at once (search.pack, as `packsize.pack_size` resolved it)."""
+        """`pack`: the most trials trained at once (search.pack, as `pack.size.pack_size` resolved it)."""
         self.spec, self.data, self.folder, self.reporter = spec, data, folder, reporter
         self.placement, self.tensorboard, self.pack = placement, tensorboard, pack
         self.pool = ModelPool() if pack > 1 else None  # (models kept from pack to pack for their traced steps)

@@ -26,7 +26,7 @@ from nnlab.engine import baseline, confirm, expected
 from nnlab.engine.backend import clear_session, freeze_heap
 from nnlab.engine.expected import expected_score
 from nnlab.engine.finalmodel import FinalModel
-from nnlab.engine.packsize import pack_size
+from nnlab.engine.pack.size import pack_size
 from nnlab.engine.placement import Placement, RunOptions, load_and_place
 from nnlab.engine.search import Search, StopSearch
 from nnlab.errors import DiskFull, disk_full, disk_full_message, plural

@@ -187,7 +187,7 @@ class Trainer:
         return best_value(history.history.get(self.objective, []), self.direction)
 
     def callbacks(self, params: dict, work: TrialWork, packed: bool = False) -> list:
-        """nnlab's callbacks of a trial's training; `packed`: trained in a pack (`engine.packing`), which
+        """nnlab's callbacks of a trial's training; `packed`: trained in a pack (`engine.pack.loop`), which
         runs its own loop (no multi-step validation to undo) and shows the pack's epochs itself."""
         import keras
 

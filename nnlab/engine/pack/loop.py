@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from nnlab.engine import kerasprivate
 from nnlab.engine.backend import import_keras, import_tensorflow
-from nnlab.engine.fusedupdate import fused_update
+from nnlab.engine.pack.fusedupdate import fused_update
 
 
 def pack_key(params: dict) -> tuple:

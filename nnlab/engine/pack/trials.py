@@ -1,13 +1,13 @@
 """search.pack: the trials of a pack trained as each would train alone (`fit_pack`), which trials may
 share a pack (`pack_groups`), and the models kept from pack to pack (`ModelPool`). How many trials a
-pack holds is `packsize`'s.
+pack holds is `size`'s.
 
 Each trial's model is built after the seed its trial would have alone (the spec's seed + its number),
 and a trial's later models (its other folds, its other executions) after the random state its own
 earlier builds left, so a trial's weights start where they would alone. Its callbacks are those of a
 trial alone (`Trainer.callbacks`), and its results what Keras Tuner's `run_trial` returns: one
 `History` per execution (with data.folds, of the folds' mean). The mechanics of one pack's training
-are `packing`'s.
+are `loop`'s.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnlab.engine.packing import ModelSteps, PackedModel, pack_key, train_pack
+from nnlab.engine.pack.loop import ModelSteps, PackedModel, pack_key, train_pack
 from nnlab.engine.trainer import Trainer, TrialWork
 
 
@@ -52,7 +52,7 @@ class PackTrial:
 
 
 def pack_groups(trials: list, params_of) -> list[list]:
-    """The trials split into packs of trials that may share a step (`packing.pack_key`), in order."""
+    """The trials split into packs of trials that may share a step (`loop.pack_key`), in order."""
     groups: dict[tuple, list] = {}
     for trial in trials:
         groups.setdefault(pack_key(params_of(trial)), []).append(trial)
@@ -66,7 +66,7 @@ POOLED = 24  # models a `ModelPool` keeps
 
 
 class ModelPool:
-    """Models kept from pack to pack with their traced steps (`packing.ModelSteps`). A trial whose
+    """Models kept from pack to pack with their traced steps (`loop.ModelSteps`). A trial whose
     model has the architecture of a kept one that is free trains in that one: its weights, random seed
     states and optimizer state set to those of the trial's own freshly built model (built and seeded
     as the trial alone would build it), so the trial trains exactly as it would in a new model, and a
