@@ -24,9 +24,9 @@ sys.path.insert(0, str(HERE.parent))
 
 from quality import DATASETS, split  # noqa: E402
 
+from nnlab.baseline import fit_baseline  # noqa: E402
 from nnlab.data.load import load_data  # noqa: E402
 from nnlab.data.splits import fold_indices  # noqa: E402
-from nnlab.engine.baseline import fit_baseline  # noqa: E402
 from nnlab.spec.loader import load_spec  # noqa: E402
 from nnlab.spec.objectives import objective_of  # noqa: E402
 from nnlab.tools.starter import starter_spec  # noqa: E402

@@ -451,7 +451,7 @@ def export(
         which = f"the model of the best trial ({summary.best_model_trial})"
     typer.echo(f"wrote {which} to {path} ({fmt.value}{', raw inputs' if raw_inputs else ''})")
     if raw_inputs:
-        from nnlab.engine.rawinputs import input_kinds
+        from nnlab.engine.tabular.rawinputs import input_kinds
 
         kinds = input_kinds(finished.preparation.table.columns)
         typer.echo("its inputs, one value per row (a dict of arrays, keyed by name): "

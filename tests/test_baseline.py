@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from nnlab.baseline import CANDIDATES, fit_baseline, unscored_reason, versus
 from nnlab.cli import app
 from nnlab.data.load import load_data
-from nnlab.engine.baseline import CANDIDATES, fit_baseline, unscored_reason, versus
 from nnlab.spec.loader import load_spec
 
 runner = CliRunner()

@@ -1,5 +1,5 @@
 """model.categorical: embedding — a categorical column of many values as a few learned numbers per
-value, inside the model (`engine.features`); fewer values stay one-hot. Where its columns are
+value, inside the model (`engine.tabular.features`); fewer values stay one-hot. Where its columns are
 (`TablePrep.categorical`), its parameter count (`spec.sizes`), and a saved model that loads with plain
 Keras."""
 

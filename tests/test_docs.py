@@ -148,7 +148,7 @@ def layout_section() -> str:
 def test_every_module_the_records_map_names_exists():
     """The map of records names modules as `package/module.py`: each is a file of nnlab."""
     flow = layout_section().split("### The records", 1)[1].split("### The modules", 1)[0]
-    named = set(re.findall(r"\b([a-z]+/[a-z_]+\.py)\b", flow))
+    named = set(re.findall(r"(?<![\w/])((?:[a-z]+/)+[a-z_]+\.py)\b", flow))
     assert len(named) >= 15
     missing = sorted(n for n in named if not (ROOT / "nnlab" / n).is_file())
     assert not missing, f"the README's map names modules that do not exist: {missing}"

@@ -20,10 +20,11 @@ FLOORS = {  # what each part may import from nnlab, besides BOTTOM and itself
     "data": {"spec"},
     "runs": {"data", "spec"},
     "progress": {"runs"},
-    "engine": {"runs", "data", "spec", "progress"},
+    "baseline": set(),  # gradient boosting (scikit-learn): below the TensorFlow line, beside the data
+    "engine": {"runs", "data", "spec", "progress", "baseline"},
     "distributed": {"engine", "runs", "data", "spec", "progress"},
-    "tools": {"engine", "runs", "data", "spec", "progress"},
-    "cli": {"tools", "distributed", "engine", "runs", "data", "spec", "progress", "api"},
+    "tools": {"engine", "runs", "data", "spec", "progress", "baseline"},
+    "cli": {"tools", "distributed", "engine", "runs", "data", "spec", "progress", "api", "baseline"},
     "api": {"tools", "engine", "runs", "data", "spec"},
     "__main__": {"cli"},
     "reference": {"cli", "api", "tools", "spec"},  # the site's reference pages, generated from the CLI and the schema

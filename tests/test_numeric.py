@@ -1,6 +1,6 @@
 """model.scaling, model.embedding and model.members: the numeric features' training figures
-(`NumericStats`, no TensorFlow), the layers that use them (`engine.numeric`: what they compute), the
-members of one model (`engine.members`: trained on the mean of their losses, predicting their mean),
+(`NumericStats`, no TensorFlow), the layers that use them (`engine.tabular.numeric`: what they compute), the
+members of one model (`engine.tabular.members`: trained on the mean of their losses, predicting their mean),
 their parameter count as `spec.sizes` works it out, saved models that load with plain Keras and export,
 and the spec fields."""
 

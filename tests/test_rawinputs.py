@@ -78,7 +78,7 @@ def test_a_raw_inputs_model_predicts_as_nnlab_does_without_nnlab(tmp_path):
     assert "raw inputs" in result.output and "colour (text)" in result.output and "origin (number)" in result.output
 
     from nnlab.data.preparation import column_from_json
-    from nnlab.engine.rawinputs import input_kinds
+    from nnlab.engine.tabular.rawinputs import input_kinds
 
     kinds = input_kinds([column_from_json(c) for c in columns])
     assert {"size", "colour", "origin", "weight", "day_year", "day_month"} <= set(kinds)

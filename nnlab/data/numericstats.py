@@ -1,7 +1,7 @@
 """What the model's own numeric layers (model.scaling, model.embedding) need to know of the training
 rows: per numeric feature, its quantiles as the model receives it (standardized). No TensorFlow.
 
-The layers that use them (`engine.numeric`) hold these figures as frozen weights, so a saved model
+The layers that use them (`engine.tabular.numeric`) hold these figures as frozen weights, so a saved model
 carries them and a model rebuilt from a run folder gets them back from its checkpoint.
 """
 

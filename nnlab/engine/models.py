@@ -20,8 +20,8 @@ from nnlab.data.rules import LOG_CEILING, TargetTransform
 from nnlab.data.shape import DataShape
 from nnlab.engine.backend import import_keras
 from nnlab.engine.blocks import augmentation, output
-from nnlab.engine.features import feature_layers
-from nnlab.engine.members import (
+from nnlab.engine.tabular.features import feature_layers
+from nnlab.engine.tabular.members import (
     has_members,
     member_output,
     member_views,
@@ -47,7 +47,7 @@ def build_model(kind: str, params: dict, shape: DataShape):
 
 def build_mlp(params: dict, shape: DataShape):
     """Dense layers of `params["units"]` (one width per hidden layer) on flattened inputs, a table's
-    columns first scaled and embedded as model.scaling, .embedding and .categorical say (`engine.features`)."""
+    columns first scaled and embedded as model.scaling, .embedding and .categorical say (`engine.tabular.features`)."""
     keras = import_keras()
     from keras import layers
 
@@ -59,7 +59,7 @@ def build_mlp(params: dict, shape: DataShape):
         x = layers.Flatten()(x)
     x = feature_layers(x, params, shape)  # (model.scaling, model.embedding, model.categorical)
     members = int(params.get("members", 1))
-    if members > 1:  # model.members: TabM-mini's K views of each row (engine.members)
+    if members > 1:  # model.members: TabM-mini's K views of each row (engine.tabular.members)
         x = member_views(x, members, embedded=params.get("embedding", "none") != "none")
     reg = keras.regularizers.L2(params["l2"]) if params.get("l2") else None
     for width in params["units"]:

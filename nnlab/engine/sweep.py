@@ -21,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from nnlab import baseline
 from nnlab.data.dataset import Dataset
-from nnlab.engine import baseline, confirm, expected
 from nnlab.engine.backend import clear_session, freeze_heap
-from nnlab.engine.expected import expected_score
-from nnlab.engine.finalmodel import FinalModel
+from nnlab.engine.final import confirm, expected
+from nnlab.engine.final.bestmodel import FinalModel
+from nnlab.engine.final.expected import expected_score
 from nnlab.engine.pack.size import pack_size
 from nnlab.engine.placement import Placement, RunOptions, load_and_place
 from nnlab.engine.search import Search, StopSearch
@@ -123,7 +124,7 @@ class Limits:
     def reserve(self) -> float:
         """Seconds of the budget kept for search.confirm: its trainings (K configurations, a fold each) at
         the median completed trial's time, at most a third of the budget."""
-        from nnlab.engine.confirm import FOLDS
+        from nnlab.engine.final.confirm import FOLDS
 
         count = self.spec.search.confirm
         seconds = sorted(r.seconds for r in self.log.records.values() if r.completed and r.seconds)

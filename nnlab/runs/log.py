@@ -44,8 +44,8 @@ class RunLog:
         self.refit = self.previous.refit  # best.keras refitted on every training row (or None)
         self.baseline = self.previous.baseline  # search.baseline's record (or None)
         self.ensemble = self.previous.ensemble  # best.keras averages these trials' models (or None)
-        self.expected = self.previous.expected_score  # best.keras on the test rows (engine.expected)
-        self.confirmed = self.previous.confirmed  # search.confirm's cross-validated top K (engine.confirm)
+        self.expected = self.previous.expected_score  # best.keras on the test rows (engine.final.expected)
+        self.confirmed = self.previous.confirmed  # search.confirm's cross-validated top K (engine.final.confirm)
         self.stop_reason: str | None = None
         self.total: int | None = None  # trials this search will run, once the tuner is built
         self.started, self.started_at = time.monotonic(), self.previous.started_at or now()

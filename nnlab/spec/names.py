@@ -19,11 +19,11 @@ class Meaning:
 
 ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "swish", "leaky_relu")  # Keras's own names
 SCHEDULES = ("constant", "cosine")  # train.schedule (engine.callbacks.schedule)
-NUMERIC_SCALINGS = ("standard", "robust", "quantile")  # model.scaling (engine.numeric)
-NUMERIC_EMBEDDINGS = ("none", "periodic", "piecewise")  # model.embedding (engine.numeric)
+NUMERIC_SCALINGS = ("standard", "robust", "quantile")  # model.scaling (engine.tabular.numeric)
+NUMERIC_EMBEDDINGS = ("none", "periodic", "piecewise")  # model.embedding (engine.tabular.numeric)
 QUANTILES = 33  # their training quantiles per numeric feature: 32 bins for the piecewise-linear encoding
 FREQUENCIES = 48  # model.embedding periodic: frequencies per feature (rtdl's default)
-CATEGORICAL_ENCODINGS = ("onehot", "embedding")  # model.categorical (engine.features)
+CATEGORICAL_ENCODINGS = ("onehot", "embedding")  # model.categorical (engine.tabular.features)
 ONE_HOT_UP_TO = 9  # model.categorical embedding: a column of at most this many one-hot columns stays one-hot
 CATEGORY_EMBEDDING = 8  # … and a wider one becomes this many learned numbers (RealMLP's 9 and 8, pytabkit)
 SKLEARN_SETS = ("digits", "iris", "wine", "breast_cancer", "diabetes")  # data.source sklearn:NAME

@@ -44,7 +44,7 @@ class Size:
 
 @dataclass(frozen=True)
 class FeatureCounts:
-    """A row of features as an MLP's front layers see it (`engine.features`): how many are numeric
+    """A row of features as an MLP's front layers see it (`engine.tabular.features`): how many are numeric
     (None: all of them, a row of features that is not a table) and each categorical column's one-hot width."""
 
     numeric: int | None = None
@@ -53,7 +53,7 @@ class FeatureCounts:
 
 def transforms_numbers(params: dict) -> bool:
     """Whether an MLP's numeric features go through model.scaling or model.embedding layers (the rule
-    `engine.features` builds by and this module counts by)."""
+    `engine.tabular.features` builds by and this module counts by)."""
     return params.get("scaling", "standard") != "standard" or params.get("embedding", "none") != "none"
 
 
@@ -133,14 +133,14 @@ class _Counter:
             self.front(params, self.shape[0] if features.numeric is None else features.numeric, features.categories)
         self.flatten()
         members = int(params.get("members", 1))
-        if members > 1:  # engine.members: each member's scales of the inputs
+        if members > 1:  # engine.tabular.members: each member's scales of the inputs
             self.members = True
             self.out((members, self.shape[0]), members * self.shape[0])
         for width in params["units"]:
             self._dense_block(width, params)
 
     def front(self, params: dict, numeric: int, categories: tuple[int, ...]) -> None:
-        """engine.features' layers: a frozen selection of each part of the row (the numeric features, each
+        """engine.tabular.features' layers: a frozen selection of each part of the row (the numeric features, each
         embedded categorical column, the rest), the numeric scaling's frozen figures and embedding's
         weights, each embedded column's learned numbers."""
         numeric = numeric if transforms_numbers(params) else 0
@@ -158,7 +158,7 @@ class _Counter:
 
     @staticmethod
     def _numeric(params: dict, numeric: int) -> tuple[int, tuple[int, int]]:
-        """engine.numeric's layers on `numeric` features: (their output width, (parameters, activations))."""
+        """engine.tabular.numeric's layers on `numeric` features: (their output width, (parameters, activations))."""
         scaling, embedding = params.get("scaling", "standard"), params.get("embedding", "none")
         size, bins = int(params.get("embedding_size", 16)), QUANTILES - 1
         if embedding == "piecewise":

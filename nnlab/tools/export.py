@@ -67,8 +67,8 @@ def _remove(path: Path) -> None:
 
 def with_raw_inputs(model, preparation: Preparation, fmt: str):
     """The model behind its own preprocessing, taking the CSV's columns by name (`--raw-inputs`; see
-    `engine.rawinputs`)."""
-    from nnlab.engine.rawinputs import raw_input_model
+    `engine.tabular.rawinputs`)."""
+    from nnlab.engine.tabular.rawinputs import raw_input_model
 
     table = preparation.table
     if table is None:

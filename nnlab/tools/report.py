@@ -125,8 +125,8 @@ def _trials_table(summary: Summary, done: list[TrialRecord], records: list[Trial
 def _baseline_html(summary: Summary) -> list[str]:
     """search.baseline's line above the trials (the best trial against gradient boosting), and the
     expected score on new rows (data.test_split) or why there is none."""
-    from nnlab.engine.baseline import versus
-    from nnlab.engine.expected import described
+    from nnlab.baseline import versus
+    from nnlab.engine.final.expected import described
 
     lines = [versus(summary.baseline or {}, summary.best_score, summary.objective or "score", summary.direction),
              described(summary.expected_score)]

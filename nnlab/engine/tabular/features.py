@@ -3,7 +3,7 @@ its parts by frozen selections (`Dense` layers with 0/1 kernels), each part as t
 back together:
 
 - the numeric features (`DataShape.numeric`): scaled and embedded by model.scaling and model.embedding
-  (`engine.numeric`);
+  (`engine.tabular.numeric`);
 - model.categorical `embedding`: each categorical column (`DataShape.categorical`) of more than
   ONE_HOT_UP_TO one-hot columns becomes CATEGORY_EMBEDDING learned numbers per value, a `Dense` without bias
   on its one-hot columns (the same as a lookup table; initialised N(0, 1), as RealMLP's). Columns with
@@ -23,7 +23,7 @@ import numpy as np
 
 from nnlab.data.shape import DataShape
 from nnlab.engine.backend import import_keras
-from nnlab.engine.numeric import frozen, numeric_layers
+from nnlab.engine.tabular.numeric import frozen, numeric_layers
 from nnlab.spec.names import CATEGORY_EMBEDDING
 from nnlab.spec.sizes import embeds, transforms_numbers
 

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from nnlab.engine import baseline
+from nnlab import baseline
 
 
 def expected_score(data, model_path, objective: str, best_score: float | None, loss: str | None,

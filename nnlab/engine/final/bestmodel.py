@@ -10,7 +10,7 @@ import contextlib
 import io
 import warnings
 
-from nnlab.engine.confirm import confirm
+from nnlab.engine.final.confirm import confirm
 from nnlab.engine.modelfiles import weights_problem
 from nnlab.faults import kill_point
 from nnlab.runs import files

@@ -2,7 +2,7 @@
 model.embedding), as Keras layers at the front of the model, so a saved or exported model applies
 them to raw rows too.
 
-`engine.features` takes the numeric features (`DataShape.numeric`) out of the prepared row (numbers
+`engine.tabular.features` takes the numeric features (`DataShape.numeric`) out of the prepared row (numbers
 standardized, categories one-hot); they go through
 
 - model.scaling: `robust`: minus the median, over the interquartile range, then RealMLP's smooth
@@ -34,7 +34,7 @@ BINS = QUANTILES - 1
 
 
 def numeric_layers(keras, numeric, params: dict, stats: NumericStats | None):
-    """The numeric features `numeric` (rows × features, taken out of the row by `engine.features`)
+    """The numeric features `numeric` (rows × features, taken out of the row by `engine.tabular.features`)
     scaled and embedded as `params` say."""
     embedding, size = params.get("embedding", "none"), int(params.get("embedding_size", 16))
     if embedding == "piecewise":  # (its bins are quantiles: a monotone scaling before it changes nothing)
