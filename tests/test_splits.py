@@ -208,3 +208,19 @@ def test_a_row_without_a_time_is_a_clear_error(write):
     frame.loc[5, "dteday"] = ""
     with pytest.raises(DataError, match="1 row\\(s\\) of 'dteday' have no time"):
         load_data(csv_spec(write, frame, "split: {by: time, column: dteday}"))
+
+
+def test_confirm_fits_the_time_budget_left():
+    import time
+    from types import SimpleNamespace
+
+    from nnlab.engine.final.confirm import _fitting
+    from nnlab.runs.records import TrialRecord
+
+    records = {str(i): TrialRecord(str(i), "completed", score=0.5, seconds=s) for i, s in enumerate([2.0, 4.0, 6.0])}
+    final = SimpleNamespace(log=SimpleNamespace(records=records), deadline=None)
+    assert _fitting(final, 3, 5) == 3  # (no budget: all)
+    final.deadline = time.monotonic() + 45  # (the median trial: 4 s, 20 s a configuration's 5 folds)
+    assert _fitting(final, 3, 5) == 2
+    final.deadline = time.monotonic() + 10
+    assert _fitting(final, 3, 5) == 0  # (too little: confirm is skipped, said in a warning)

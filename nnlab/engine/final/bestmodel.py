@@ -23,6 +23,7 @@ class FinalModel:
         self.tuner = tuner
         self.spec, self.data, self.folder = sweep.spec, sweep.data, sweep.folder
         self.log, self.trainer, self.reporter = sweep.log, sweep.trainer, sweep.reporter
+        self.deadline = sweep.limits.deadline  # (search.max_minutes: search.confirm keeps within it)
 
     def save_best(self) -> None:
         """best.keras from the best trial whose checkpoint can be loaded."""

@@ -14,6 +14,7 @@ them again.
 from __future__ import annotations
 
 import math
+import time
 
 from nnlab.errors import DataError, plural
 from nnlab.runs.records import best_index
@@ -49,10 +50,22 @@ def confirm(final, ranked: list) -> dict | None:
     except DataError as exc:
         final.reporter.warn(f"search.confirm is skipped: {exc}")
         return None
+    fit = _fitting(final, len(top), folds)
+    if fit < 2:
+        final.reporter.warn(f"search.confirm is skipped: what is left of search.max_minutes does not fit two "
+                            f"configurations' {folds} folds (at the median trial's time); best.keras is the "
+                            "search's best. Raise search.max_minutes, or lower search.confirm")
+        return None
+    top = top[:fit]
     final.reporter.say(f"search.confirm: the top {len(top)} configurations (trials {', '.join(top)}) each "
                        f"cross-validated over {folds} folds of all {rows} rows before one is chosen…")
     scores = {}
-    for record in ranked[:count]:
+    for record in ranked[:len(top)]:
+        if len(scores) >= 2 and final.deadline and time.monotonic() > final.deadline:
+            final.reporter.warn(f"search.confirm stops at {len(scores)} of {len(top)} configurations: the time "
+                                "budget (search.max_minutes) is used")
+            top = list(scores)
+            break
         scores[record.trial_id] = _score(final, trainer, record)
         final.reporter.say(f"  trial {record.trial_id}: {_shown(scores[record.trial_id], final.trainer.objective)}")
     finite = [t for t in top if scores[t]["score"] is not None and math.isfinite(scores[t]["score"])]
@@ -61,6 +74,17 @@ def confirm(final, ranked: list) -> dict | None:
     result = {"folds": folds, "candidates": top, "trials": scores, "order": order}
     final.log.confirmed = result
     return result
+
+
+def _fitting(final, count: int, folds: int) -> int:
+    """How many of the top `count` configurations the time budget has room to cross-validate: all
+    without search.max_minutes, else as many as fit in what is left at the median completed trial's time
+    per fold (the search kept at most a third of its budget for this: `sweep.Limits.reserve`)."""
+    seconds = sorted(r.seconds for r in final.log.records.values() if r.completed and r.seconds)
+    if not final.deadline or not seconds:
+        return count
+    per = folds * seconds[len(seconds) // 2]
+    return min(count, int(max(final.deadline - time.monotonic(), 0) // per)) if per > 0 else count
 
 
 def _score(final, trainer, record) -> dict:
