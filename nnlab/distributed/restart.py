@@ -46,9 +46,15 @@ class Orphans:
             trial = oracle.trials[trial_id]
             trial.status = "RUNNING"
             oracle.ongoing_trials[slot] = trial
+        if slot is not None:
+            oracle.tuner_ids.add(slot)  # (the chief ends only once this worker is told the search is over)
 
-    def ended(self, trial_id: str) -> None:
-        self.held.pop(trial_id, None)
+    def ended(self, oracle, trial_id: str) -> None:
+        """A worker reported an orphan's end: it is alive, and the chief waits to tell it the search is over
+        (it has not asked this chief for a trial yet, so the chief would not know it)."""
+        slot = self.held.pop(trial_id, None)
+        if slot is not None:
+            oracle.tuner_ids.add(slot)
 
     def arrange(self, oracle, slot: str) -> list[str]:
         """Before `slot` is given a trial: the queue's own orphan last (the oracle hands out the last),

@@ -64,7 +64,7 @@ class ChiefService:
     def EndTrial(self, request, context):
         with self.chief.lock:
             self.chief.seen_trial(request.trial.trial_id)
-            self.chief.orphans.ended(request.trial.trial_id)
+            self.chief.orphans.ended(self.oracle, request.trial.trial_id)
             self.chief.suspects.discard(request.trial.trial_id)
             if self.chief.ended_before(request.trial.trial_id):
                 return kerastuner.end_trial_response()
