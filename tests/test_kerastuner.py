@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from nnlab.engine.kerastuner import repair
+from nnlab.engine.tunerproject import repair
 from nnlab.errors import RunError
 from nnlab.runs.records import TrialRecord
 

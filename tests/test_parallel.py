@@ -97,6 +97,24 @@ def test_a_silent_worker_is_dropped_and_its_trial_goes_back_to_the_queue():
     assert "worker w1 sent nothing for" in warnings[0] and "trial 3 goes to another worker" in warnings[0]
 
 
+@pytest.mark.parametrize(("status", "code"), [("completed", 0), ("stopped", 0), ("running", 3), (None, 3)])
+def test_a_worker_without_a_chief_reads_whether_the_search_ended(tmp_path, status, code):
+    """A chief that stopped answering had ended the search (a worker came back late to a restarted chief
+    that finished without it): exit 0, said; a chief gone mid-search (or no readable summary): exit 3."""
+    from nnlab.distributed.link import leave_without_chief
+    from nnlab.runs.records import Summary
+
+    if status:
+        results.write_summary(tmp_path / results.SUMMARY, Summary(run="par", status=status))
+    said, warned = [], []
+    reporter = SimpleNamespace(say=said.append, warn=warned.append)
+    assert leave_without_chief(tmp_path, "wa", 60, reporter) == code
+    if code == 0:
+        assert said == [f"worker wa: the chief has ended the search ({tmp_path / results.SUMMARY} says {status})"]
+    else:
+        assert not said and "the chief stopped answering for 60 s; exiting (code 3)" in warned[0]
+
+
 def test_gpus_on_a_machine_without_one_is_a_clear_error(write, tmp_path):
     pytest.importorskip("tensorflow")
     import tensorflow as tf
@@ -266,6 +284,10 @@ def _wait_for(path, text, count=1, seconds=180):
     raise AssertionError(f"{text!r} not seen {count} time(s) in {path}:\n{path.read_text()[-3000:]}")
 
 
+def _tails(logs) -> str:
+    return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-1500:]}" for path in logs)
+
+
 @pytest.mark.slow
 def test_a_killed_chief_restarted_trains_no_trial_twice_and_workers_leave_a_dead_one(write, tmp_path):
     """kill -9 of the chief. Started again within the workers' --chief-timeout, it hands out no trial that a
@@ -276,14 +298,14 @@ def test_a_killed_chief_restarted_trains_no_trial_twice_and_workers_leave_a_dead
     handles = [path.open("w") for path in logs]
     chief = _start("chief", spec, "--bind", f"127.0.0.1:{port}", "--runs-dir", runs, log=handles[0])
     workers = [_start("worker", spec, "--chief", f"127.0.0.1:{port}", "--id", name, "--runs-dir", runs,
-                      "--chief-timeout", "30", log=handle) for name, handle in zip(("wa", "wb"), handles[2:])]
+                      "--chief-timeout", "60", log=handle) for name, handle in zip(("wa", "wb"), handles[2:])]
     try:
-        _wait_for(logs[0], " val_accuracy ")  # a trial has ended; the workers train the next ones
+        _wait_for(logs[0], ") val_accuracy ")  # a trial has ended; the workers train the next ones
         chief.kill()
         chief.wait()
         chief = _start("chief", spec, "--bind", f"127.0.0.1:{port}", "--runs-dir", runs, log=handles[1])
-        assert [w.wait(timeout=240) for w in workers] == [0, 0], logs[2].read_text()[-2000:]
-        assert chief.wait(timeout=120) == 0, logs[1].read_text()[-3000:]
+        assert [w.wait(timeout=240) for w in workers] == [0, 0], _tails(logs[1:])
+        assert chief.wait(timeout=120) == 0, _tails(logs[1:])
         started = [line.split(" started on ")[0].split()[-1] for path in logs[:2]
                    for line in path.read_text().splitlines() if " started on " in line]
         assert sorted(started) == [str(i) for i in range(6)], started  # each trial trained once

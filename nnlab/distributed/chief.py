@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from nnlab.distributed.restart import Orphans
+from nnlab.distributed.restart import REJOIN_SECONDS, Orphans
 from nnlab.distributed.servicer import servicer_class
 from nnlab.engine import kerastuner
 from nnlab.engine.backend import set_global_policy
@@ -91,6 +91,7 @@ class Chief:
         self.stopping = False
         self.tuner = None
         self.orphans = Orphans({})
+        self.serve_until = 0.0  # (a resumed chief: see `start`)
         self.server = None
         self.servicer = None
 
@@ -106,6 +107,8 @@ class Chief:
 
         self.orphans = Orphans.saved(self.sweep.folder.tuner_dir)  # (a restart: its predecessor's running trials)
         self.tuner = self.sweep.make_tuner()
+        if self.oracle.trials:  # resumed: its predecessor's workers may still be on their way back to it
+            self.serve_until = time.monotonic() + REJOIN_SECONDS
         self.oracle.verbose = 0  # nnlab prints the progress (Keras Tuner would print every trial's table)
         self.servicer = servicer_class()(self.oracle, self)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
@@ -240,18 +243,22 @@ class Chief:
         """Every trial handed out has ended and every worker was told to stop (Keras Tuner's rule)."""
         with self.lock:
             told_to_stop = self.servicer.stop_triggered or self.stop_reason
-            return bool(told_to_stop) and not self.oracle.ongoing_trials and not self.oracle.tuner_ids
+            done = bool(told_to_stop) and not self.oracle.ongoing_trials and not self.oracle.tuner_ids
+            return done and time.monotonic() >= self.serve_until
 
     def finish(self, status: str):
-        """Stop serving, save the search state, write best.keras and the final results."""
+        """Save the search state, write best.keras and the final results, then stop serving (until then
+        a worker that asks is told the search is over)."""
         with self.lock:
             self.stopping = True
             self.oracle.save()
-        if self.server is not None:
-            self.server.stop(grace=1)
         if status == "completed" and self.stop_reason and not self.stop_planned:
             status = "stopped"
-        return self.sweep.finish(self.tuner, status, self.stop_reason)
+        try:
+            return self.sweep.finish(self.tuner, status, self.stop_reason)
+        finally:
+            if self.server is not None:
+                self.server.stop(grace=1)
 
 
 class ChiefSweep(RecordingSweep):

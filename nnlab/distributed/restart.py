@@ -6,7 +6,10 @@ training such a trial, and reports it to the new chief. Handed out again meanwhi
 trained twice. So the new chief holds those trials back for `ORPHAN_GRACE` seconds: a worker that
 reports on one (an epoch's progress, its end) has it back; a worker asking for a new trial under the
 slot that held one gets that one (it was restarted); after the grace, what is left goes to anyone. A
-trial whose end was reported is never handed out again (`kerastuner.drop_ended_retries`).
+trial whose end was reported is never handed out again (`kerastuner.drop_ended_retries`). A worker
+that waited between trials is unknown to the new chief until it asks again: a resumed chief serves
+for at least `REJOIN_SECONDS`, so that such a worker is told the search is over rather than left
+without a chief.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from nnlab.engine import kerastuner
+from nnlab.engine import kerastuner, tunerproject
 from nnlab.runs import files
 
 ORPHAN_GRACE = 120.0  # seconds a restarted chief keeps its predecessor's running trials for their workers
+REJOIN_SECONDS = 10.0  # a resumed chief serves at least this long: a worker of its predecessor waiting to
+# ask for its next trial (it tries every 2 s, see `link.RECONNECT_OPTIONS`) is told the search is over
 IDLE_WAIT = 1.0  # seconds an idle answer waits (Keras Tuner's worker asks again at once)
 
 
@@ -32,7 +37,7 @@ class Orphans:
     def saved(cls, tuner_dir: Path) -> Orphans:
         """Those the oracle last saved as handed out (read before the oracle reloads and queues them)."""
         try:
-            ongoing = files.read_json(tuner_dir / kerastuner.ORACLE).get("ongoing_trials")
+            ongoing = files.read_json(tuner_dir / tunerproject.ORACLE).get("ongoing_trials")
         except (OSError, ValueError, AttributeError):
             ongoing = None
         return cls({str(t): str(s) for s, t in ongoing.items()} if isinstance(ongoing, dict) else {})

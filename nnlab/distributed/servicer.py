@@ -1,7 +1,8 @@
 """The chief's gRPC service: Keras Tuner's `OracleServicer`, each request it answers told to the `Chief`
 (which worker asks, which trial starts and ends), under the chief's lock. A restarted chief holds back
 its predecessor's running trials for their workers (`restart.Orphans`), and a trial reported twice
-keeps its first result.
+keeps its first result. While the chief writes the final files it still answers: a worker that comes
+late is told the search is over.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class ChiefService:
             chief.seen(request.tuner_id)
             kerastuner.drop_ended_retries(self.oracle)  # (a restarted chief's queue: none trained twice)
             ongoing = self.oracle.ongoing_trials.get(request.tuner_id)
-            if ongoing is None and chief.next_trial_allowed():
+            if chief.stopping or (ongoing is None and chief.next_trial_allowed()):
                 # No new trial: tell this worker to stop, as Keras Tuner does when trials run out.
                 self.stop_triggered = True
                 self.oracle.tuner_ids.discard(request.tuner_id)
@@ -57,12 +58,18 @@ class ChiefService:
 
     def UpdateTrial(self, request, context):
         with self.chief.lock:
+            if self.chief.stopping:  # (the chief writes the final files: the worker stops training)
+                return kerastuner.stopped_update_response(self.oracle, request.trial_id)
             self.chief.orphans.heard(self.oracle, request.trial_id)  # (its worker outlived the last chief)
             self.chief.seen_trial(request.trial_id)
             return super().UpdateTrial(request, context)
 
     def EndTrial(self, request, context):
         with self.chief.lock:
+            if self.chief.stopping:
+                self.chief.sweep.reporter.warn(f"trial {request.trial.trial_id} was reported after the search had "
+                                               "ended; not recorded (resuming the run trains it again)")
+                return kerastuner.end_trial_response()
             self.chief.seen_trial(request.trial.trial_id)
             self.chief.orphans.ended(self.oracle, request.trial.trial_id)
             self.chief.suspects.discard(request.trial.trial_id)

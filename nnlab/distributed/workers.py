@@ -23,6 +23,14 @@ from typing import TYPE_CHECKING
 
 from nnlab.distributed.chief import parse_address, serve_chief
 from nnlab.distributed.gpus import inherited_mask, place_workers, visible_gpu_count, worker_env
+from nnlab.distributed.link import (
+    CHIEF_TIMEOUT,
+    RetryingStub,
+    chief_channel,
+    chief_unreachable,
+    exit_when_chief_gone,
+    leave_without_chief,
+)
 from nnlab.engine import kerastuner
 from nnlab.engine.backend import clear_session, freeze_heap, import_keras, import_tensorflow
 from nnlab.engine.failures import first_useful_line
@@ -44,8 +52,6 @@ if TYPE_CHECKING:
 
 MAX_RESTARTS = 3  # per local worker id, before its trial goes to the other workers
 EXIT_RESTART = 75  # a worker whose GPU a CUDA error made unusable: restart it clean (not counted as a crash)
-EXIT_CHIEF_GONE = 3  # the chief stopped answering for --chief-timeout seconds: the worker says so and exits
-CHIEF_TIMEOUT = 60.0  # seconds (nnlab worker --chief-timeout); Keras Tuner's own bound is an hour
 
 
 def check_worker_id(worker_id: str) -> str:
@@ -239,6 +245,9 @@ class WorkerSweep(Search):
         """Train the trials the chief hands out until it says the search is over. Returns the exit code
         (130 when interrupted: the chief hands the trial out again)."""
         tuner = self.build_tuner()
+        host, port = os.environ["KERASTUNER_ORACLE_IP"], int(os.environ["KERASTUNER_ORACLE_PORT"])
+        kerastuner.use_stub(tuner, lambda stub_class: RetryingStub(stub_class(chief_channel(host, port)),
+                                                                   self.chief_timeout))
         self.reporter.say(f"worker {self.worker_id}: {self.data.summary()}; training on {self.placement.name}")
         freeze_heap()
         try:
@@ -247,55 +256,13 @@ class WorkerSweep(Search):
             self.reporter.warn(f"worker {self.worker_id} interrupted; the chief will hand its trial out again")
             return 130
         except Exception as exc:
-            if not _chief_unreachable(exc):
+            if not chief_unreachable(exc):
                 raise
-            self.reporter.warn(chief_gone(self.worker_id, self.chief_timeout))
-            return EXIT_CHIEF_GONE
+            return leave_without_chief(self.folder.path, self.worker_id, self.chief_timeout, self.reporter)
         finally:
             clear_session()
         self.reporter.say(f"worker {self.worker_id}: the chief says the search is over")
         return 0
-
-
-def _chief_unreachable(exc: BaseException) -> bool:
-    """A gRPC call to the chief that timed out or found no chief (here or as what caused `exc`)."""
-    import grpc
-
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, grpc.RpcError) and exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED,
-                                                             grpc.StatusCode.UNAVAILABLE):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
-
-
-def chief_gone(worker_id: str, seconds: float) -> str:
-    return (f"worker {worker_id}: the chief stopped answering for {seconds:g} s; exiting (code {EXIT_CHIEF_GONE}). "
-            "Its trial is not lost: a chief started again on the same spec resumes the run and hands it out again; "
-            "start this worker again then (--chief-timeout sets how long a worker waits)")
-
-
-def _exit_when_chief_gone(host: str, port: int, worker_id: str, seconds: float, reporter: Reporter) -> None:
-    """Watch the chief's address while the worker trains: when it has not answered for `seconds` (killed,
-    its machine gone), say so and exit with EXIT_CHIEF_GONE, mid-epoch if need be, instead of waiting for
-    the next call to the chief. A chief back within `seconds` (restarted on the same port) is kept."""
-    import grpc
-
-    channel = grpc.insecure_channel(f"{host}:{port}")
-
-    def watch() -> None:
-        while True:
-            time.sleep(min(5.0, seconds / 4))
-            try:
-                grpc.channel_ready_future(channel).result(timeout=seconds)
-            except grpc.FutureTimeoutError:
-                reporter.warn(chief_gone(worker_id, seconds))
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(EXIT_CHIEF_GONE)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def _exit_with_parent() -> None:
@@ -349,7 +316,7 @@ def run_worker(spec: Spec, runs_dir: str | Path, *, chief: str, worker_id: str, 
     check_worker_run_dir(folder.path, spec)
     os.environ.update(KERASTUNER_TUNER_ID=worker_id, KERASTUNER_ORACLE_IP=host, KERASTUNER_ORACLE_PORT=str(port))
     kerastuner.set_client_timeout(chief_timeout)
-    _exit_when_chief_gone(host, port, worker_id, chief_timeout, reporter)
+    exit_when_chief_gone(host, port, folder.path, worker_id, chief_timeout, reporter)
     data, placement = load_and_place(spec, RunOptions(device, strategy), reporter, runs_dir=Path(runs_dir))
     pack = pack_size(spec, data, placement, tensorboard)
     if pack.note:

@@ -1,4 +1,4 @@
-"""Keras Tuner, fenced: every private name of Keras Tuner that nnlab uses, and its project files.
+"""Keras Tuner, fenced: every private name of Keras Tuner that nnlab uses.
 
 nnlab runs Keras Tuner's own tuners, oracles and chief/worker service. Where Keras Tuner offers no
 public way, nnlab reaches into it; every such place is in this module, listed in `PRIVATE_NAMES` and
@@ -6,39 +6,32 @@ checked by `check_private_names()` (a test runs it, so an upgrade that moves one
 `pyproject.toml` bounds the Keras Tuner versions these were checked against.
 
 What it fences:
-- Keras Tuner's JSON writer, replaced by nnlab's atomic one (`make_writes_atomic`), and its project
-  folder (`runs/<name>/tuner/`), repaired before a resume (`repair`): `oracle.json`'s own keys.
+- Keras Tuner's JSON writer, replaced by nnlab's atomic one (`make_writes_atomic`), and the keys of
+  `oracle.json` that `tunerproject.repair` edits before a resume (`ORACLE_KEYS`, checked).
 - The per-trial checkpoint writer (`is_checkpoint_writer`), the model build without a full garbage
   collection (`FastBuild`), the Hyperband trial count (`hyperband_trials`), Keras Tuner's debug
   tracebacks (`import_keras_tuner`), a trial's saved state (`load_trial`).
 - The distributed oracle: its servicer and protocol (`servicer_base`, `add_servicer`, `no_trial_response`,
-  `end_trial_response`), its queue of trials to retry (`retry_queue`, `drop_ended_retries`) and the
-  workers' bound on each call to the chief (`set_client_timeout`).
+  `stopped_update_response`, `end_trial_response`), its queue of trials to retry (`retry_queue`,
+  `drop_ended_retries`), the workers' bound on each call to the chief (`set_client_timeout`) and
+  their stub (`use_stub`).
 - search.pack: several trials at once from one tuner (`create_trials`, under slot ids `slot_id`), a
   trial's checkpoint writer (`checkpoint_writer`), Keras Tuner's own recording of a trial's results
   (`run_and_update`). A resumed oracle hands out again, itself, the trials a killed process left
   running: a pack is resumed as its unfinished trials.
 
-`repair` and the file layout need no TensorFlow; the rest imports Keras Tuner when called.
+Each function imports Keras Tuner when called.
 """
 
 from __future__ import annotations
 
-import copy
 import importlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 
-from nnlab.errors import RunError
-from nnlab.runs import files, folder
-from nnlab.runs.records import TrialRecord
+from nnlab.engine.tunerproject import BACKUP, ORACLE
+from nnlab.runs import files
 from nnlab.spec.names import TUNERS
-from nnlab.spec.objectives import metric_direction
-
-ORACLE = "oracle.json"
-BACKUP = "oracle.json.bak"
-TUNER_STATE = "tuner0.json"
 
 # (module, attribute) pairs of Keras Tuner's private API that nnlab uses, and private attributes of its
 # objects (class, attribute). `check_private_names` says which of them a Keras Tuner version lacks.
@@ -54,6 +47,7 @@ PRIVATE_NAMES = [
     ("keras_tuner.src.distribute.utils", "has_chief_oracle"),
     ("keras_tuner.src.distribute.utils", "is_chief_oracle"),
     ("keras_tuner.src.distribute.oracle_client", "TIMEOUT"),
+    ("keras_tuner.src.distribute.oracle_client", "OracleClient"),
 ]
 PRIVATE_ATTRIBUTES = [
     ("keras_tuner.src.engine.tuner", "Tuner", "_try_build"),
@@ -64,7 +58,7 @@ PRIVATE_ATTRIBUTES = [
     ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_num_brackets"),
     ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_num_rounds"),
 ]
-ORACLE_KEYS = ("ongoing_trials", "retry_queue", "end_order", "start_order", "hyperparameters")
+ORACLE_KEYS = ("ongoing_trials", "retry_queue", "end_order", "start_order", "hyperparameters")  # (tunerproject)
 
 
 def check_private_names() -> list[str]:
@@ -81,7 +75,8 @@ def check_private_names() -> list[str]:
             getattr(getattr(importlib.import_module(module), cls), name)
         except (ImportError, AttributeError):
             missing.append(f"{module}.{cls}.{name}")
-    return missing
+    state = import_keras_tuner().oracles.RandomSearchOracle(objective="loss", max_trials=1).get_state()
+    return missing + [f"the key {key!r} of {ORACLE}" for key in ORACLE_KEYS if key not in state]
 
 
 # ------------------------------------------------------------------------------------ the library
@@ -267,6 +262,15 @@ def no_trial_response(oracle, status: str = "STOPPED"):
     return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
 
 
+def stopped_update_response(oracle, trial_id: str):
+    """The answer to a worker's progress report that stops its training (the search is over)."""
+    from keras_tuner.src import protos
+    from keras_tuner.src.engine import trial as trial_module
+
+    trial = trial_module.Trial(oracle.get_space(), trial_id=trial_id, status="STOPPED")
+    return protos.get_service().UpdateTrialResponse(trial=trial.to_proto())
+
+
 def retry_queue(oracle) -> list:
     """The oracle's trials waiting to run again (a dropped worker's trial goes there)."""
     return oracle._retry_queue
@@ -290,110 +294,9 @@ def set_client_timeout(seconds: float) -> None:
     importlib.import_module("keras_tuner.src.distribute.oracle_client").TIMEOUT = seconds
 
 
-# ------------------------------------------------------------------------------------ the project files
-
-
-def _load(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def repair(project: Path, records: dict[str, TrialRecord], warn: Callable[[str], None]) -> None:
-    """Make a Keras Tuner project folder loadable again, losing as little as possible."""
-    if not project.is_dir():
-        return
-    oracle = _load(project / ORACLE)
-    changed = False
-    if not isinstance(oracle, dict):
-        oracle = _load(project / BACKUP)
-        if not isinstance(oracle, dict):
-            if not (project / ORACLE).exists() and not any(project.glob("trial_*")):
-                return  # killed before the first save: nothing to resume
-            raise RunError(
-                f"The search state {project / ORACLE} is damaged and has no usable backup, so this run "
-                "cannot resume. Its trials so far are listed in trials.csv. Use --overwrite to start over, "
-                "or --name to start a new run beside it"
-            )
-        warn(f"{project / ORACLE} was damaged: restored the copy saved before the last trial")
-        changed = True
-    state_file = project / TUNER_STATE
-    if not isinstance(_load(state_file), dict):
-        files.write_atomic(state_file, "{}")  # Keras Tuner resumes only when this file exists
-    trial_ids = list(dict.fromkeys(oracle.get("start_order", [])))
-    trial_ids += [t for t in folder.trial_ids(project) if t not in trial_ids]
-    for trial_id in trial_ids:
-        path = folder.trial_dir(project, trial_id) / folder.TRIAL_STATE
-        trial = _load(path)
-        if isinstance(trial, dict) and "status" in trial:
-            changed |= _reconcile(oracle, trial_id, trial["status"])
-            continue
-        rebuilt = _rebuild_trial(trial_id, records.get(trial_id), oracle)
-        files.write_json(path, rebuilt)
-        if rebuilt["status"] == "RUNNING":
-            oracle["end_order"] = [t for t in oracle.get("end_order", []) if t != trial_id]
-            _reconcile(oracle, trial_id, "RUNNING")
-            warn(f"{path} was damaged and trials.csv has no result for it: trial {trial_id} will run again")
-        else:
-            _reconcile(oracle, trial_id, rebuilt["status"])
-            warn(f"{path} was damaged: rebuilt from trials.csv ({rebuilt['status'].lower()})")
-        if trial_id not in oracle.get("start_order", []):
-            oracle.setdefault("start_order", []).append(trial_id)
-        changed = True
-    if changed:
-        files.write_json(project / ORACLE, oracle)
-
-
-def _reconcile(oracle: dict, trial_id: str, status: str) -> bool:
-    """Make the oracle agree with a trial's own file. Keras Tuner saves a finished trial before the
-    oracle, so a kill between the two leaves the oracle thinking the trial still runs: it would then
-    train it again. Returns whether the oracle changed."""
-    ongoing = oracle.setdefault("ongoing_trials", {})
-    retry = oracle.setdefault("retry_queue", [])
-    end_order = oracle.setdefault("end_order", [])
-    before = json.dumps([ongoing, retry, end_order])
-    if status in ("COMPLETED", "FAILED", "INVALID"):
-        for tuner_id in [t for t, i in ongoing.items() if i == trial_id]:
-            del ongoing[tuner_id]
-        oracle["retry_queue"] = retry = [i for i in retry if i != trial_id]
-        if trial_id not in end_order:
-            end_order.append(trial_id)
-    elif trial_id not in ongoing.values() and trial_id not in retry:
-        retry.append(trial_id)  # started, never finished, and the oracle lost track of it
-    return json.dumps([ongoing, retry, end_order]) != before
-
-
-def _rebuild_trial(trial_id: str, record: TrialRecord | None, oracle: dict) -> dict:
-    """Keras Tuner's trial state, from nnlab's record of the trial (or a trial to run again)."""
-    hyperparameters = copy.deepcopy(oracle.get("hyperparameters") or {"space": [], "values": {}})
-    values = {entry["config"]["name"]: _default(entry) for entry in hyperparameters.get("space", [])}
-    values.update(record.hyperparameters if record else {})  # the known values, else the defaults
-    hyperparameters["values"] = values
-    known = {"completed": "COMPLETED", "pruned": "COMPLETED", "failed": "FAILED"}  # (a pruned trial has its score)
-    status = known.get(record.status if record else None, "RUNNING")
-    if status == "COMPLETED" and record.score is None:
-        status = "RUNNING"
-    metrics, score, step = {}, None, 0
-    if status == "COMPLETED":
-        step = max((record.best_epoch or 1) - 1, 0)
-        score = record.score
-        metrics = {name: {"direction": metric_direction(name), "observations": [{"value": [value], "step": step}]}
-                   for name, value in record.metrics.items() if value is not None}
-    return {"trial_id": trial_id, "hyperparameters": hyperparameters, "metrics": {"metrics": metrics},
-            "score": score, "best_step": step, "status": status,
-            "message": record.reason if record and status == "FAILED" else None}
-
-
-def _default(entry: dict):
-    """A hyperparameter's default value, from Keras Tuner's config of its space."""
-    config = entry["config"]
-    if config.get("default") is not None:
-        return config["default"]
-    if entry["class_name"] == "Choice":
-        return config["values"][0]
-    if entry["class_name"] == "Fixed":
-        return config["value"]
-    if entry["class_name"] == "Boolean":
-        return False
-    return config.get("min_value")
+def use_stub(tuner, make_stub) -> None:
+    """A worker's tuner talks to the chief through `make_stub(OracleStub)` (Keras Tuner's `OracleClient`
+    makes its own stub, over a channel with gRPC's default settings)."""
+    client = importlib.import_module("keras_tuner.src.distribute.oracle_client").OracleClient
+    if isinstance(tuner.oracle, client):
+        tuner.oracle.stub = make_stub(importlib.import_module("keras_tuner.src.protos").get_service_grpc().OracleStub)

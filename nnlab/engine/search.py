@@ -19,7 +19,7 @@ import io
 import time
 
 from nnlab.data.dataset import Dataset
-from nnlab.engine import kerastuner
+from nnlab.engine import kerastuner, tunerproject
 from nnlab.engine.backend import custom_gradients, mirrored_strategy, release_custom_gradients
 from nnlab.engine.callbacks import best_epoch_metrics, keras_callbacks
 from nnlab.engine.failures import POISONED, explain_failure, first_useful_line
@@ -96,7 +96,7 @@ class Search:
         if self.distribution is not None:
             kwargs["distribution_strategy"] = self.distribution
         if repair_records is not None:
-            kerastuner.repair(self.folder.tuner_dir, repair_records, self.reporter.warn)
+            tunerproject.repair(self.folder.tuner_dir, repair_records, self.reporter.warn)
         with contextlib.redirect_stdout(io.StringIO()):  # "Reloading Tuner from …"
             tuner = tuner_class(events=self, **kwargs)
         kill_point("startup")
