@@ -177,7 +177,14 @@ def run(
     tensorboard: bool = typer.Option(False, "--tensorboard", help="Per-trial TensorBoard logs with the HParams "
                                                                   "dashboard, in RUN/tensorboard/."),
 ) -> None:
-    """Run a sweep (or resume it: completed trials are kept)."""
+    """Run a sweep (or resume it: completed trials are kept).
+
+    Exit codes: 0 when at least one trial completed; 1 when none did (the reasons are in `trials.csv`); 2 for a
+    mistake in the spec, the data or the run folder (one message, no traceback, nothing changed), a spec past a
+    limit, and a disk that fills during the sweep (what was saved is kept; the same command resumes); 130 when
+    interrupted with Ctrl-C or SIGTERM (completed trials are saved, and the last line, `to resume: nnlab run …`,
+    is the command that resumes: the one given, without `--overwrite`).
+    """
     _gpu_memory(gpu_memory)
     with _user_errors():
         spec = _load(spec_file, set_, name)
@@ -224,7 +231,10 @@ def chief(
                                   "knowing the chief has no authentication."),
     quiet: bool = QUIET,
 ) -> None:
-    """Serve a sweep's trials to workers (nnlab worker), for sweeps across machines."""
+    """Serve a sweep's trials to workers (nnlab worker), for sweeps across machines.
+
+    Exit codes: as for `nnlab run` (0, 1, 2, 130).
+    """
     with _user_errors():
         from nnlab.distributed.chief import bind_warning, parse_address, serve_chief
 
@@ -263,7 +273,14 @@ def worker(
     tensorboard: bool = typer.Option(False, "--tensorboard", help="TensorBoard logs of this worker's trials."),
     quiet: bool = QUIET,
 ) -> None:
-    """Train the trials a chief hands out, until the search is over."""
+    """Train the trials a chief hands out, until the search is over.
+
+    Exit codes: 0 when the chief says the search is over (or, found gone, its run's summary.json says it ended
+    the search: a worker that came back late to a restarted chief); 2 for a mistake (the spec, an address or id,
+    no chief answering within `--wait`, a run folder of another spec); 3 when the chief stopped answering for
+    `--chief-timeout` seconds (its trial is not lost: a chief started again hands it out again; start the worker
+    again then); 130 when interrupted (the chief hands its trial to another worker).
+    """
     _gpu_memory(gpu_memory)
     with _user_errors():
         from nnlab.distributed.workers import default_worker_id, run_worker
@@ -285,7 +302,11 @@ def compare(
     fmt: Format = typer.Option(Format.table, "--format", help="Output format: " + words_of(OUTPUT_FORMATS) + "."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead."),
 ) -> None:
-    """Put runs side by side (a folder of runs), or the trials of one run."""
+    """Put runs side by side (a folder of runs), or the trials of one run.
+
+    Exit codes: 0; 2 when a path is missing or holds no run, `--sort` names no column, or `--output` cannot be
+    written or is a run's file (see What happens when things go wrong).
+    """
     from nnlab.runs.compare import compare as compare_runs
     from nnlab.runs.compare import render
     with _user_errors():
@@ -316,7 +337,10 @@ def validate(
                                   help="The runs folder `nnlab run` will use: an image folder's decoded copy is "
                                        "read from or kept in its .decoded/."),
 ) -> None:
-    """Check a spec and its data, and show the search space. No training."""
+    """Check a spec and its data, and show the search space. No training.
+
+    Exit codes: 0 when the spec and its data are valid; 2 otherwise, with the problem.
+    """
     from nnlab.runs.fmt import fmt_value
     from nnlab.spec.loader import load_spec
     from nnlab.tools.validate import describe
@@ -343,7 +367,10 @@ def validate(
 
 @app.command()
 def doctor() -> None:
-    """Show what this machine offers: TensorFlow and its build, the NVIDIA GPUs, what TensorFlow sees."""
+    """Show what this machine offers: TensorFlow and its build, the NVIDIA GPUs, what TensorFlow sees.
+
+    Exit codes: 0.
+    """
     from nnlab.tools.doctor import report
 
     facts, reasons, sees_gpu = report()
@@ -354,7 +381,7 @@ def doctor() -> None:
         for line in reasons[:8]:
             typer.echo(f"  {line}")
         typer.echo("For GPUs: Linux x86-64 or WSL2, an NVIDIA driver that supports CUDA 12, and "
-                   "`pip install -e '.[gpu]'` (README, GPU machines).")
+                   "`pip install -e '.[gpu]'` (docs/gpus.md).")
 
 
 @app.command()
@@ -363,7 +390,11 @@ def plot(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder for the PNGs (default RUN/plots)."),
 ) -> None:
     """Draw a run's learning curves, objective against each hyperparameter, parallel coordinates and
-    hyperparameter importance, as PNG files."""
+    hyperparameter importance, as PNG files.
+
+    Exit codes: 0; 2 when RUN is not a run folder, is damaged or has no completed trial, or `--output` is one of
+    a run's files or folders (other than RUN/plots).
+    """
     from nnlab.tools.plots import plot_run
 
     with _user_errors():
@@ -377,7 +408,11 @@ def report(
     run_dir: Path = typer.Argument(..., metavar="RUN", help="A run folder, e.g. runs/NAME."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="The HTML file (default RUN/report.html)."),
 ) -> None:
-    """One self-contained HTML file: summary, trials, pictures, the best model and its validation metrics."""
+    """One self-contained HTML file: summary, trials, pictures, the best model and its validation metrics.
+
+    Exit codes: 0; 2 when RUN is not a run folder, is damaged or has no completed trial, or `--output` is one of
+    a run's files (other than RUN/report.html).
+    """
     with _user_errors():
         from nnlab.tools.report import build_report
 
@@ -393,7 +428,11 @@ def retrain(
     device: Device = typer.Option(Device.auto, "--device", help="Where to train."),
     quiet: bool = QUIET,
 ) -> None:
-    """Train the best configurations again with other seeds: mean ± std, a real winner or a lucky one."""
+    """Train the best configurations again with other seeds: mean ± std, a real winner or a lucky one.
+
+    Exit codes: 0; 2 when RUN is not a run folder or has no completed trial; 130 when interrupted (nothing is
+    written).
+    """
     from nnlab.progress import Reporter
     from nnlab.tools.retrain import retrain as retrain_run
 
@@ -417,24 +456,33 @@ def export(
     output: Path = typer.Option(..., "--output", "-o", help="model.keras, model.onnx, model.tflite, a new "
                                                             "model.mlpackage, or a new folder for a SavedModel."),
     trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
-    fmt: ExportFormat = typer.Option(ExportFormat.keras, "--format", help=words_of(EXPORT_FORMATS) + "."),
+    fmt: Optional[ExportFormat] = typer.Option(None, "--format", help=words_of(EXPORT_FORMATS) + " (default: "
+                                               "the one --output's suffix names; no suffix: savedmodel)."),
     raw_inputs: bool = typer.Option(False, "--raw-inputs", help="A table run: the model takes the CSV's own "
                                     "columns by name, with the preprocessing inside it (stock Keras layers)."),
 ) -> None:
-    """Save a run's model (the best, or --trial ID) as .keras, SavedModel, ONNX, LiteRT or Core ML."""
+    """Save a run's model (the best, or --trial ID) as .keras, SavedModel, ONNX, LiteRT or Core ML.
+
+    Exit codes: 0; 2 when RUN is not a finished run, its model file cannot be loaded (damaged, or holding a
+    `Lambda` layer: see Model files), `--trial` is unknown or its weights were not kept, `--output` has the
+    wrong suffix, is a run's file, or already exists (a SavedModel or Core ML folder), the format's packages are
+    missing, the converter cannot take the model, or the written file does not load with its runtime or does not
+    predict what the model does (each with its reason); 130 when interrupted (nothing is written).
+    """
     with _user_errors():
         from nnlab.runs.outputs import check_output
         from nnlab.tools.apply import interim_note, load_model, open_run
         from nnlab.tools.export import export as export_model
-        from nnlab.tools.export import with_raw_inputs
+        from nnlab.tools.export import format_for, with_raw_inputs
 
         check_output(output)
+        fmt_name = fmt.value if fmt else format_for(output)
         finished = open_run(run_dir)
         model = load_model(finished, trial)
         if raw_inputs:
-            model = with_raw_inputs(model, finished.preparation, fmt.value)
+            model = with_raw_inputs(model, finished.preparation, fmt_name)
         try:
-            path = export_model(model, output, fmt.value, finished.preparation)
+            path = export_model(model, output, fmt_name, finished.preparation)
         except KeyboardInterrupt:
             typer.echo(f"interrupted: nothing was written to {output}", err=True)
             raise typer.Exit(130) from None
@@ -449,7 +497,7 @@ def export(
         which = f"the best configuration (trial {summary.refit['trial']}) refitted on every training row"
     else:
         which = f"the model of the best trial ({summary.best_model_trial})"
-    typer.echo(f"wrote {which} to {path} ({fmt.value}{', raw inputs' if raw_inputs else ''})")
+    typer.echo(f"wrote {which} to {path} ({fmt_name}{', raw inputs' if raw_inputs else ''})")
     if raw_inputs:
         from nnlab.engine.tabular.rawinputs import input_kinds
 
@@ -468,7 +516,12 @@ def predict(
     proba: bool = typer.Option(False, "--proba", help="Add one probability column per class."),
     trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
 ) -> None:
-    """Predict new data with a run's model and its own preprocessing: one row per input, in order."""
+    """Predict new data with a run's model and its own preprocessing: one row per input, in order.
+
+    Exit codes: 0; 2 when RUN is not a finished run (no `best.keras`, an unknown `--trial`), the data does not
+    fit the run (missing columns, another kind of data, nothing decodable), `--proba` on a regression run, or
+    `--output` cannot be written, is a run's file or is DATA itself.
+    """
     with _user_errors():
         from nnlab.errors import RunError
         from nnlab.runs.files import write_atomic
@@ -505,7 +558,11 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """A run's model on a labelled test set: accuracy, macro F1, per-class report, confusion matrix;
-    or RMSE, MAE, R² and the share within 10%."""
+    or RMSE, MAE, R² and the share within 10%.
+
+    Exit codes: 0; 2 as for `predict`, and when the data has no labels or labels the run never saw, a listed
+    image is missing or broken, or the labels' column is unknown or cannot be told apart.
+    """
     with _user_errors():
         from nnlab.scores import metrics_text
         from nnlab.tools.apply import evaluate as evaluate_model
@@ -552,7 +609,12 @@ def init(
     output: Path = typer.Option(Path("spec.yaml"), "--output", "-o", help="Where to write the spec."),
     force: bool = typer.Option(False, "--force", help="Replace an existing file at --output."),
 ) -> None:
-    """Look at a data file or folder and write a commented starting spec, ready to run."""
+    """Look at a data file or folder and write a commented starting spec, ready to run.
+
+    Exit codes: 0 when the spec is written; 2 when no data is given, the data cannot be read or has no plausible
+    target, the target holds one value in every row, or `--output` exists (without `--force`), cannot be
+    written, is a run's file or is the data itself.
+    """
     with _user_errors():
         from nnlab.errors import NnlabError
         from nnlab.runs.files import write_atomic
@@ -580,7 +642,10 @@ def init(
 def schema(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead."),
 ) -> None:
-    """Print the spec's JSON Schema (for an editor's YAML completion and checking)."""
+    """Print the spec's JSON Schema (for an editor's YAML completion and checking).
+
+    Exit codes: 0; 2 when `--output` cannot be written or is a run's file.
+    """
     import json
 
     from nnlab.spec.schema import json_schema

@@ -1,5 +1,5 @@
 """The manual's reference pages, generated from the one definition of each thing they describe: the
-commands from the CLI's registry (every command, option, default and help text), the spec's fields
+commands from the CLI's registry (every command, option, default, help text and exit code), the spec's fields
 from the pydantic schema (type, allowed values, default, searchable or not, description), the Python
 API from its signatures and docstrings. Nothing in
 them is typed by hand; `python -m nnlab.reference docs/reference` rewrites them, and a test
@@ -8,6 +8,7 @@ fails when the pages on disk are not what this module writes.
 
 from __future__ import annotations
 
+import enum
 import sys
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -47,8 +48,8 @@ def cli_reference() -> str:
         declared = [(key, p.default) for key, p in inspect.signature(commands[name]).parameters.items()
                     if isinstance(p.default, (typer.models.ArgumentInfo, typer.models.OptionInfo))]
         usage = " ".join(_argument(key, info) for key, info in declared if isinstance(info, typer.models.ArgumentInfo))
-        doc = (inspect.getdoc(commands[name]) or "").split(nl + nl)[0].replace(nl, " ")
-        lines += [f"## `nnlab {name}{(' ' + usage) if usage else ''}`" + nl, doc + nl]
+        paragraphs = [p.replace(nl, " ") for p in (inspect.getdoc(commands[name]) or "").split(nl + nl)]
+        lines += [f"## `nnlab {name}{(' ' + usage) if usage else ''}`" + nl, *[p + nl for p in paragraphs]]
         if declared:
             lines += ["| argument or option | default | meaning |", "|---|---|---|",
                       *[_option_row(key, info) for key, info in declared], ""]
@@ -158,7 +159,7 @@ def _default_of(field) -> str:
 
 
 def _plain(value: Any) -> str:
-    if hasattr(value, "value") and not isinstance(value, (int, float, str)):  # an Enum of the CLI
+    if isinstance(value, enum.Enum):  # a choice of the CLI (a str Enum prints as Format.table)
         value = value.value
     if isinstance(value, bool):
         return "true" if value else "false"

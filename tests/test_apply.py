@@ -93,10 +93,12 @@ def test_export_keras_and_savedmodel(csv_run, tmp_path):
     result = runner.invoke(app, ["export", str(run_dir), "-o", str(tmp_path / "m.keras")])
     assert result.exit_code == 0
     assert keras.saving.load_model(tmp_path / "m.keras").output_shape == (None, 1)
-    result = runner.invoke(app, ["export", str(run_dir), "-o", str(tmp_path / "served"), "--format", "savedmodel"])
-    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["export", str(run_dir), "-o", str(tmp_path / "served")])  # (no suffix: a folder)
+    assert result.exit_code == 0 and "(savedmodel)" in result.output, result.output
     assert (tmp_path / "served" / "saved_model.pb").is_file()
     result = runner.invoke(app, ["export", str(run_dir), "-o", str(tmp_path / "m.h5")])
+    assert result.exit_code == 2 and "its suffix names no export format" in result.output
+    result = runner.invoke(app, ["export", str(run_dir), "-o", str(tmp_path / "m.h5"), "--format", "keras"])
     assert result.exit_code == 2 and "must end in .keras" in result.output
 
 

@@ -1,5 +1,6 @@
-"""The README is the user's manual: its examples must be valid specs, as the schema and as nnlab read
-them, and each command's section must say its exit codes."""
+"""The manual (README.md and the site's pages in docs/): its examples must be valid specs, as the schema
+and as nnlab read them; each command has a guide section and says its exit codes; every spec field is
+described in the spec guide."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ from nnlab.cli import app
 from nnlab.spec.loader import load_spec
 
 ROOT = Path(__file__).parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = ROOT / "docs"
+MANUAL = "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))])
+COMMANDS_GUIDE = (DOCS / "commands.md").read_text(encoding="utf-8")
+SPEC_GUIDE = (DOCS / "spec.md").read_text(encoding="utf-8")
 BASE = {"data": {"source": "sklearn:iris"}, "model": {"kind": "mlp"}}
 runner = CliRunner()
 
 
 def yaml_blocks() -> list[str]:
-    return re.findall(r"```yaml\n(.*?)```", README, flags=re.S)
+    return re.findall(r"```yaml\n(.*?)```", MANUAL, flags=re.S)
 
 
 def pairs(block: str) -> list[tuple[str, object]]:
@@ -37,7 +41,7 @@ def pairs(block: str) -> list[tuple[str, object]]:
 
 
 def as_specs(block: str) -> list[dict]:
-    """A README block as whole specs: itself when it is one, else each of its keys put where it belongs
+    """A manual block as whole specs: itself when it is one, else each of its keys put where it belongs
     (a top-level section, or a field of model or train) in a minimal spec."""
     found = pairs(block)
     keys = [k for k, _ in found]
@@ -102,8 +106,8 @@ def test_the_readme_sequential_example_builds(tmp_path):
     path.write_text(block, encoding="utf-8")
     result = runner.invoke(app, ["validate", str(path)])  # builds the smallest and largest models
     assert result.exit_code == 0, result.output
-    for name in re.findall(r"`(\w+\d_\w+)`", README[README.index("Searched arguments become"):][:400]):
-        assert name in result.output, name  # the hyperparameter names the README gives
+    for name in re.findall(r"`(\w+\d_\w+)`", MANUAL[MANUAL.index("Searched arguments become"):][:400]):
+        assert name in result.output, name  # the hyperparameter names the manual gives
 
 
 def command_names() -> list[str]:
@@ -111,15 +115,15 @@ def command_names() -> list[str]:
 
 
 @pytest.mark.parametrize("name", command_names())
-def test_every_command_documents_its_exit_codes(name):
-    start = README.index(f"### `nnlab {name}")
-    section = README[start:README.find("\n##", start + 5)]
-    assert "Exit codes:" in section, f"README's section on `nnlab {name}` does not give its exit codes"
+def test_every_command_says_its_exit_codes(name):
+    """In its docstring: `nnlab NAME --help` and the generated reference show them."""
+    (info,) = [c for c in app.registered_commands if (c.name or c.callback.__name__) == name]
+    assert "Exit codes:" in (info.callback.__doc__ or ""), f"`nnlab {name}`'s docstring does not give its exit codes"
 
 
-def test_every_command_is_in_the_readme():
+def test_every_command_has_a_section_in_the_guide():
     for name in command_names():
-        assert f"### `nnlab {name}" in README, f"`nnlab {name}` has no section in README.md"
+        assert f"## `nnlab {name}" in COMMANDS_GUIDE, f"`nnlab {name}` has no section in docs/commands.md"
 
 
 def spec_fields() -> list[tuple[str, str]]:
@@ -132,9 +136,8 @@ def spec_fields() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("section, field", spec_fields())
-def test_every_spec_field_is_in_the_readme(section, field):
-    spec_part = README[README.index("## The spec"):README.index("## A run folder")]
-    assert f"`{field}`" in spec_part or f"{field}:" in spec_part, f"{section}.{field} is not described in README.md"
+def test_every_spec_field_is_in_the_spec_guide(section, field):
+    assert f"`{field}`" in SPEC_GUIDE or f"{field}:" in SPEC_GUIDE, f"{section}.{field} is not in docs/spec.md"
 
 
 # ------------------------------------------------------------------------------------ the developers' map
@@ -151,7 +154,7 @@ def test_every_module_the_records_map_names_exists():
     named = set(re.findall(r"(?<![\w/])((?:[a-z]+/)+[a-z_]+\.py)\b", flow))
     assert len(named) >= 15
     missing = sorted(n for n in named if not (ROOT / "nnlab" / n).is_file())
-    assert not missing, f"the README's map names modules that do not exist: {missing}"
+    assert not missing, f"the design page's map names modules that do not exist: {missing}"
 
 
 def test_the_module_tree_names_every_module_and_only_those():
@@ -174,5 +177,5 @@ def test_the_module_tree_names_every_module_and_only_those():
         named |= {folder + name for name in re.findall(r"\b([a-z_]+\.py)\b", line)}
     actual = {str(p.relative_to(ROOT / "nnlab")) for p in (ROOT / "nnlab").rglob("*.py")
               if p.name not in ("__init__.py", "__main__.py")}
-    assert sorted(actual - named) == [], "modules the README's tree leaves out"
-    assert sorted(named - actual) == [], "modules the README's tree names that do not exist"
+    assert sorted(actual - named) == [], "modules the design page's tree leaves out"
+    assert sorted(named - actual) == [], "modules the design page's tree names that do not exist"

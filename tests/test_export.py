@@ -93,6 +93,16 @@ def test_a_wrong_suffix_and_a_missing_exporter_are_clear(tmp_path, monkeypatch):
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_the_format_is_the_one_the_output_suffix_names(tmp_path):
+    from nnlab.errors import DataError
+    from nnlab.tools.export import format_for
+
+    names = ["m.keras", "m.onnx", "m.tflite", "shapes.mlpackage", "served"]
+    assert [format_for(tmp_path / n) for n in names] == ["keras", "onnx", "litert", "coreml", "savedmodel"]
+    with pytest.raises(DataError, match=r"m\.h5: its suffix names no export format .*give --format"):
+        format_for(tmp_path / "m.h5")
+
+
 @pytest.mark.slow
 def test_coreml_packages_are_converted_with_one_input_of_any_batch(runs):
     import sys

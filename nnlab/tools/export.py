@@ -26,6 +26,18 @@ from nnlab.tools.exportcheck import check_export, example_batch, serving_dtype
 FORMATS = tuple(EXPORT_FORMATS)
 
 
+def format_for(output: Path) -> str:
+    """The format `--output` names by its suffix (no suffix: a SavedModel folder); a clear error else."""
+    if not output.suffix:
+        return "savedmodel"
+    fmt = next((name for name, f in EXPORT_FORMATS.items() if f.suffix == output.suffix), None)
+    if fmt is None:
+        suffixes = ", ".join(f"{f.suffix} ({name})" for name, f in EXPORT_FORMATS.items() if f.suffix)
+        raise DataError(f"--output {output}: its suffix names no export format ({suffixes}, or no suffix for a "
+                        "SavedModel folder); give --format")
+    return fmt
+
+
 def export(model, output: str | Path, fmt: str = "keras", preparation: Preparation | None = None) -> Path:
     """The model written as `fmt` at `output`, checked (see the module's words). Returns the path."""
     output = Path(output)

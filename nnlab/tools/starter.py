@@ -89,7 +89,7 @@ def _look_csv(path: Path, rel: str, targets: list[str], task: str | None = None)
         look_.lines.append(f"  drop: {_yaml(gone)}   # not features: see the notes above")
     values = {c.name: int(features[c.name].nunique()) for c in columns if c.kind == "categorical"}
     widest = max(values, key=values.get, default=None)
-    if widest is not None and values[widest] > MAX_CATEGORIES:  # (measured: quality.py's airports; README)
+    if widest is not None and values[widest] > MAX_CATEGORIES:  # (measured: quality.py's airports; docs/benchmarks.md)
         look_.lines.append(f"  categories: {min(values[widest], WIDEST)}   # {widest!r} has {values[widest]} values: "
                            f"a column each (at most {WIDEST}; default {MAX_CATEGORIES})")
     _look_rows(features.drop(columns=gone), frame[targets[0]], columns, look_)
@@ -163,7 +163,7 @@ def _look_quantity(values, target: str, look_: Look, alone: bool) -> None:
                           f"{values.max():.4g} (mean {values.mean():.4g})")
     counts = values.min() >= 0 and is_whole(values.to_numpy())
     skew = skewness(values)
-    if counts and alone and (skew > SKEWED or look_.counted):  # (measured: quality.py's randhie; README, Results)
+    if counts and alone and (skew > SKEWED or look_.counted):  # (measured: quality.py's randhie; docs/benchmarks.md)
         look_.comments.append(f"the target {target!r} holds counts (whole numbers, 0 or more) and is skewed "
                               f"(skewness {skew:.1f}): fitted with train.loss: poisson, as counts, never below 0")
         look_.train_lines.append("  loss: poisson   # the target holds skewed counts; leave out for mse")
@@ -322,7 +322,7 @@ def starter_spec(path: str | Path, output: str | Path, target: str | list[str] |
         raise NnlabError("--kind cnn needs images: a folder of class subfolders, or an .npz of image arrays")
     small = found.rows < 2000
     name = name or run_name(path)
-    if found.task == "regression":  # (ranked in the target's units, as evaluate grades: README, Results)
+    if found.task == "regression":  # (ranked in the target's units, as evaluate grades: docs/benchmarks.md)
         objective, metrics = "val_r2", "[mae, r2]"
     elif found.task == "mixed":  # (several targets, of both kinds)
         objective, metrics = "val_loss", "[mae]"

@@ -31,7 +31,8 @@ def expected_score(data, model_path, objective: str, best_score: float | None, l
                     f"over {confirmed['folds']} folds of the training and validation rows by search.confirm; "
                     "closer to new rows than the search's best, though those rows helped choose it "
                     "(data.test_split holds out rows nothing sees)"}
-        return {**record, "how": "no test rows (data.test_split): the validation score was the search's best "
+        aside = "images kept aside: `nnlab evaluate RUN FOLDER`" if data.kind == "images" else "data.test_split"
+        return {**record, "how": f"no test rows ({aside}): the validation score was the search's best "
                                  "and is likely above a score on new rows"}
     reason = baseline.unscored_reason(objective, data.heads, data.kind)
     if reason:

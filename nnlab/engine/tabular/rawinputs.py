@@ -46,7 +46,7 @@ def raw_input_model(model, columns: list[Column], na_values=()):
 
 
 def input_kinds(columns: list[Column]) -> dict[str, str]:
-    """What each input of `raw_input_model` takes: {name: "number" or "text"} (for the README's words
+    """What each input of `raw_input_model` takes: {name: "number" or "text"} (for the manual's words
     and the caller's arrays)."""
     kinds = {}
     for column in columns:
