@@ -233,6 +233,28 @@ def test_a_packed_sweep_records_every_trial_as_an_unpacked_one_does(tmp_path, tu
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("pack", [1, 3])
+def test_each_trial_and_each_pack_frees_the_graphs_it_traced(tmp_path, monkeypatch, pack):
+    """TensorFlow's gradient registry holds every traced graph until removed: after each trial's end (a pack's
+    graphs at its first trial's end) it is back to what it was, so a long sweep does not grow."""
+    from nnlab import api
+    from nnlab.engine import tfprivate
+    from nnlab.engine.search import TunerHooks
+
+    sizes, on_trial_end = [], TunerHooks.on_trial_end
+
+    def counted(self, trial):
+        on_trial_end(self, trial)
+        sizes.append(sum(n.startswith("CustomGradient-") for n in tfprivate.gradient_registry() or ()))
+
+    monkeypatch.setattr(TunerHooks, "on_trial_end", counted)
+    path = tmp_path / "s.yaml"
+    path.write_text(SWEEP.format(tuner="random", rate=RATE).replace("pack: 4", f"pack: {pack}"), encoding="utf-8")
+    api.run(path, runs_dir=tmp_path / "runs", quiet=True)
+    assert len(sizes) == 6 and max(sizes) == sizes[0] <= 1, sizes
+
+
+@pytest.mark.slow
 def test_pruning_and_early_stopping_stop_a_trial_inside_its_pack(tmp_path):
     text = """
 name: s

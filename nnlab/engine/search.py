@@ -257,9 +257,8 @@ class TunerHooks(kerastuner.FastBuild):
     def __init__(self, *args, events: Search, **kwargs):
         self.events = events
         self._reason: str | None = None
-        self._gradients: set = set()
-        self._packed: PackTrial | None = None  # the trial whose pack's results `run_trial` returns
-        self._in_pack = False
+        self._gradients: set | None = None  # the gradient registry before the trial (or pack): freed at its end
+        self._trained: dict[str, PackTrial] = {}  # trials trained ahead in a pack: `run_trial` returns their results
         super().__init__(*args, **kwargs)
 
     def search_packed(self, slots: int, *fit_args, **fit_kwargs) -> None:
@@ -290,22 +289,26 @@ class TunerHooks(kerastuner.FastBuild):
             if disk_full(exc):
                 raise kerastuner.fatal(str(exc)) from exc
             self.events.pack_failed(trials, explain_failure(exc))
-            release_custom_gradients(self._gradients)
+            self._release_graphs()
             for trial in trials:
                 self.on_trial_begin(trial)
                 kerastuner.run_and_update(self, trial, *fit_args, **fit_kwargs)
                 self.on_trial_end(trial)
             return
-        self._in_pack = True
+        self._trained = dict(packed)
         try:
-            for trial in trials:
-                self._reason, self._packed = None, packed[trial.trial_id]
+            for trial in trials:  # (each ended as a trial trained alone is, its results already there)
+                self._reason = None
                 kerastuner.run_and_update(self, trial)
-                self._packed = None
                 self.on_trial_end(trial)
         finally:
-            self._in_pack, self._packed = False, None
+            self._trained = {}
+            self._release_graphs()
+
+    def _release_graphs(self) -> None:
+        if self._gradients is not None:
             release_custom_gradients(self._gradients)
+            self._gradients = None
 
     def pre_create_trial(self):
         super().pre_create_trial()
@@ -321,8 +324,8 @@ class TunerHooks(kerastuner.FastBuild):
         from keras_tuner.errors import FailedTrialError
 
         try:
-            if self._packed is not None:  # (trained in its pack: its results, or its failure raised again)
-                return self._packed.outcome()
+            if trial.trial_id in self._trained:  # (trained in its pack: its results, or its failure raised again)
+                return self._trained.pop(trial.trial_id).outcome()
             return super().run_trial(trial, *args, **kwargs)
         except Exception as exc:
             if disk_full(exc):  # not the configuration's failure: stop, and the trial runs again on resume
@@ -333,8 +336,7 @@ class TunerHooks(kerastuner.FastBuild):
     def on_trial_end(self, trial):
         self.events.trial_finishing(trial, self._reason)
         super().on_trial_end(trial)
-        if not self._in_pack:  # (a pack's graphs are freed once, when its last trial has ended)
-            release_custom_gradients(self._gradients)  # the trial's model is done: free its graphs
+        self._release_graphs()  # the trial's model is done (a pack's: all of them, freed at its first trial's end)
         self.events.trial_ends(trial, self._reason)
         self.events.works.pop(trial.trial_id, None)
         if self._reason and self._reason.startswith(POISONED):  # (recorded first: nothing is lost)
