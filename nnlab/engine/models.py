@@ -29,8 +29,8 @@ from nnlab.engine.tabular.members import (
     memberwise_loss,
     on_members_mean,
 )
+from nnlab.spec.architecture import cnn_body, mlp_body
 from nnlab.spec.names import LOSSES, OPTIMIZERS, REGRESSION_METRICS, VALIDATION_ONLY_METRICS
-from nnlab.spec.sizes import block_filters
 
 
 def build_model(kind: str, params: dict, shape: DataShape):
@@ -61,9 +61,7 @@ def build_mlp(params: dict, shape: DataShape):
     members = int(params.get("members", 1))
     if members > 1:  # model.members: TabM-mini's K views of each row (engine.tabular.members)
         x = member_views(x, members, embedded=params.get("embedding", "none") != "none")
-    reg = keras.regularizers.L2(params["l2"]) if params.get("l2") else None
-    for width in params["units"]:
-        x = _dense_block(x, width, params, reg)
+    x = _built(x, mlp_body(params))
     out = member_output(x, shape, members) if members > 1 else output(x, shape)
     return keras.Model(inputs, out, name="mlp")
 
@@ -98,38 +96,27 @@ def build_sequential(params: dict, shape: DataShape):
 
 
 def build_cnn(params: dict, shape: DataShape):
-    """Convolution blocks (conv, [batch norm], activation, pooling), then dense layers."""
+    """Convolution blocks (conv, [batch norm], activation, pooling), then dense layers
+    (`spec.architecture.cnn_body`)."""
     keras = import_keras()
     from keras import layers
 
     inputs = keras.Input(shape.input_shape)
     x = layers.Rescaling(shape.rescale)(inputs)
     x = augmentation(x, params.get("augment"))
-    pool = layers.MaxPooling2D if params["pooling"] == "max" else layers.AveragePooling2D
-    for block in range(params["conv_blocks"]):
-        filters = block_filters(params, block)
-        x = layers.Conv2D(filters, params["kernel_size"], padding="same", use_bias=not params["batch_norm"])(x)
-        if params["batch_norm"]:
-            x = layers.BatchNormalization(synchronized=params.get("sync_batch_norm", False))(x)
-        x = layers.Activation(params["activation"])(x)
-        x = pool(2, padding="same")(x)  # "same": small images (8×8 digits) survive many blocks
-    x = layers.GlobalAveragePooling2D()(x) if params["global_pooling"] else layers.Flatten()(x)
-    for _ in range(params["dense_layers"]):
-        x = _dense_block(x, params["dense_units"], {**params, "batch_norm": False}, None)
-    if params["dense_layers"] == 0 and params["dropout"]:
-        x = layers.Dropout(params["dropout"])(x)
+    x = _built(x, cnn_body(params))
     return keras.Model(inputs, output(x, shape), name="cnn")
 
 
-def _dense_block(x, width: int, params: dict, reg):
-    from keras import layers
+def _built(x, body: list):
+    """The layers of `spec.architecture`'s description, applied in order (a number given as a Dense
+    layer's kernel_regularizer is its L2 factor)."""
+    keras = import_keras()
 
-    x = layers.Dense(width, kernel_regularizer=reg, use_bias=not params["batch_norm"])(x)
-    if params["batch_norm"]:
-        x = layers.BatchNormalization(synchronized=params.get("sync_batch_norm", False))(x)
-    x = layers.Activation(params["activation"])(x)
-    if params["dropout"]:
-        x = layers.Dropout(params["dropout"])(x)
+    for name, args in body:
+        if args.get("kernel_regularizer") is not None:
+            args = {**args, "kernel_regularizer": keras.regularizers.L2(args["kernel_regularizer"])}
+        x = getattr(keras.layers, name)(**args)(x)
     return x
 
 

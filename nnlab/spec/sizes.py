@@ -4,8 +4,9 @@ shape. `check_space` refuses a space whose largest model would not fit this mach
 any model is built (a Dense layer of 10⁹ units would otherwise crash TensorFlow in its first
 allocation, minutes in).
 
-The counts follow the builders of `engine.models` layer by layer (mlp, cnn; a `sequential` model's
-layers that have a rule here) and equal Keras's `count_params` (a test builds models to check).
+The counts read the same description of an mlp's and a cnn's layers that `engine.models` builds
+(`spec.architecture`), each layer by the rule a `sequential` model's layers are counted with
+(`spec.layersizes`), and equal Keras's `count_params` (a test builds models to check).
 A `sequential` layer or argument without a rule gives no estimate (`None`): such a model is only
 built, as before. A pretrained base is counted as its head and its input only: the bases are fixed
 sizes that fit any machine nnlab runs on, and their activations are not estimated.
@@ -22,6 +23,7 @@ import os
 from dataclasses import dataclass
 
 from nnlab.errors import shown
+from nnlab.spec.architecture import cnn_body, mlp_body
 from nnlab.spec.layersizes import RULES
 from nnlab.spec.limits import MODEL_MEMORY, limit
 from nnlab.spec.names import CATEGORY_EMBEDDING, FREQUENCIES, ONE_HOT_UP_TO, QUANTILES
@@ -86,12 +88,6 @@ def model_size(kind: str, params: dict, input_shape: tuple, outputs: int,
     return Size(counter.parameters, counter.activations, counter.macs)
 
 
-def block_filters(params: dict, block: int) -> int:
-    """The filters of a cnn's convolution block `block` (0 first): the first block's, grown by
-    `filter_growth` per block. The builder (`engine.models.build_cnn`) and the estimate both use it."""
-    return max(1, round(params["filters"] * params.get("filter_growth", 2.0) ** block))
-
-
 class _Counter:
     """Walks a model's layers, keeping the current output shape (without the batch) and the totals."""
 
@@ -136,8 +132,7 @@ class _Counter:
         if members > 1:  # engine.tabular.members: each member's scales of the inputs
             self.members = True
             self.out((members, self.shape[0]), members * self.shape[0])
-        for width in params["units"]:
-            self._dense_block(width, params)
+        self.layers(mlp_body(params))
 
     def front(self, params: dict, numeric: int, categories: tuple[int, ...]) -> None:
         """engine.tabular.features' layers: a frozen selection of each part of the row (the numeric features, each
@@ -171,30 +166,9 @@ class _Counter:
             return numeric * size, (parameters, tensors + 5 * numeric * FREQUENCIES + 3 * numeric * size)
         return numeric, (parameters, tensors)
 
-    def _dense_block(self, width: int, params: dict) -> None:
-        self.dense(width, bias=not params["batch_norm"])
-        if params["batch_norm"]:
-            self.batch_norm()
-        self.out(self.shape, tensors=1 + bool(params["dropout"]))  # activation (and dropout)
-
     def cnn(self, params: dict) -> None:
-        kernel = params["kernel_size"]
         self.out(self.shape)  # rescaling
-        for block in range(params["conv_blocks"]):
-            filters = block_filters(params, block)
-            bn = params["batch_norm"]
-            height, width, channels = self.shape
-            self.out((height, width, filters), kernel * kernel * channels * filters + (0 if bn else filters))
-            if bn:
-                self.batch_norm()
-            self.out(self.shape)  # activation
-            self.out((-(-height // 2), -(-width // 2), filters))  # pooling, padding "same"
-        if params["global_pooling"]:
-            self.out((self.shape[-1],))
-        else:
-            self.flatten()
-        for _ in range(params["dense_layers"]):
-            self._dense_block(params["dense_units"], {**params, "batch_norm": False})
+        self.layers(cnn_body(params))
 
     def pretrained(self, params: dict) -> None:
         self.out((2560,))  # the widest pooled features of a base (EfficientNetB7)
@@ -202,11 +176,17 @@ class _Counter:
         if params["dense_units"]:
             self.dense(params["dense_units"])
 
-    def sequential(self, layers: list) -> bool:
+    def layers(self, layers: list) -> bool:
+        """Each layer counted by its rule (`spec.layersizes`); False at the first without one."""
         for name, args in layers:
             rule = RULES.get(name)
             if rule is None or not rule(self, dict(args)):
                 return False
+        return True
+
+    def sequential(self, layers: list) -> bool:
+        if not self.layers(layers):
+            return False
         self.flatten()
         return True
 
