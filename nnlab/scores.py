@@ -1,5 +1,5 @@
 """How predictions are scored, in one place: macro F1 as the sweep's `val_f1` computes it (the Keras
-metric in `engine.metrics` follows `macro_f1` here, and a test holds them together), and the figures
+metric in `engine.model.metrics` follows `macro_f1` here, and a test holds them together), and the figures
 `evaluate` and `report` show. No TensorFlow.
 """
 

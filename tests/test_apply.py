@@ -252,7 +252,7 @@ def test_predict_and_evaluate_a_run_trained_on_image_arrays(array_image_run, tmp
 
 
 def _augmented_cnn():
-    from nnlab.engine.models import DataShape, build_cnn
+    from nnlab.engine.model.builders import DataShape, build_cnn
 
     params = dict(conv_blocks=1, filters=4, kernel_size=3, activation="relu", pooling="max", batch_norm=False,
                   global_pooling=False, dense_layers=1, dense_units=8, dropout=0.5,
@@ -266,7 +266,7 @@ def test_every_export_format_predicts_in_inference_mode(tmp_path):
     import tensorflow as tf
 
     from nnlab.data.preparation import Preparation
-    from nnlab.engine.models import inference_model
+    from nnlab.engine.model.builders import inference_model
     from nnlab.tools.export import export
 
     trained = _augmented_cnn()
@@ -293,7 +293,7 @@ def test_every_export_format_predicts_in_inference_mode(tmp_path):
 def test_the_inference_model_of_a_sequential_spec_predicts_as_keras_does(tmp_path):
     import keras
 
-    from nnlab.engine.models import DataShape, build_sequential, inference_model
+    from nnlab.engine.model.builders import DataShape, build_sequential, inference_model
 
     layers = [["RandomTranslation", {"height_factor": 0.2, "width_factor": 0.2}], ["RandomBrightness", {"factor": 0.3}],
               ["CenterCrop", {"height": 12, "width": 10}], ["Conv2D", {"filters": 3, "kernel_size": 3}],

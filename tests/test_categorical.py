@@ -55,7 +55,7 @@ def test_a_wide_column_becomes_a_lookup_of_learned_numbers_counted_exactly(tmp_p
     import keras
 
     from nnlab.data.numericstats import NumericStats
-    from nnlab.engine.models import build_model, compile_model, for_saving
+    from nnlab.engine.model.builders import build_model, compile_model, for_saving
     from nnlab.spec.sizes import model_size
 
     x, state = _rows()

@@ -193,7 +193,8 @@ def test_every_command_that_uses_tensorflow_sets_its_devices_up_before_any_model
     from typer.testing import CliRunner
 
     from nnlab.cli import app
-    from nnlab.engine import backend, models
+    from nnlab.engine import backend
+    from nnlab.engine.model import builders as models
 
     calls = []
     configure, build = backend.configure_device, models.build_model

@@ -131,7 +131,7 @@ def test_gelu_exports_to_onnx_and_predicts_as_keras_does(runs, tmp_path):
 
 
 def test_an_export_its_runtime_cannot_open_is_not_written(runs, tmp_path, monkeypatch):
-    import nnlab.engine.converterops as converterops
+    import nnlab.engine.model.converterops as converterops
 
     monkeypatch.setattr(converterops, "teach_onnx", lambda: None)  # tf2onnx as it is: no rule for Erfc
     monkeypatch.setattr(converterops, "_registered", set())
@@ -218,7 +218,7 @@ def test_a_disk_that_fills_while_best_keras_is_written_resumes_to_write_it(tmp_p
 def test_the_size_estimate_counts_what_keras_counts():
     import keras
 
-    from nnlab.engine.models import DataShape, build_model
+    from nnlab.engine.model.builders import DataShape, build_model
     from nnlab.spec.sizes import model_size
 
     rng = random.Random(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnlab.engine.models import DataShape, build_model, compile_model
+from nnlab.engine.model.builders import DataShape, build_model, compile_model
 
 MLP = {"units": [8, 4], "activation": "relu", "dropout": 0.0, "batch_norm": False, "l2": 0.0,
        "optimizer": "adam", "learning_rate": 0.01, "batch_size": 8}

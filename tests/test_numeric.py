@@ -92,7 +92,7 @@ def test_each_combination_counts_as_estimated_trains_and_loads_with_plain_keras(
     import keras
 
     from nnlab.data.shape import DataShape
-    from nnlab.engine.models import build_model, compile_model
+    from nnlab.engine.model.builders import build_model, compile_model
     from nnlab.spec.sizes import FeatureCounts, model_size
 
     x, numeric = _table()
@@ -116,7 +116,7 @@ def test_the_layers_compute_what_the_papers_say():
     import keras
 
     from nnlab.data.shape import DataShape
-    from nnlab.engine.models import build_model
+    from nnlab.engine.model.builders import build_model
 
     x, numeric = _table()
     stats = NumericStats.of(x[:, list(numeric)])
@@ -179,7 +179,7 @@ def test_members_train_on_the_mean_of_their_losses_and_predict_their_mean(tmp_pa
     import keras
 
     from nnlab.data.shape import DataShape
-    from nnlab.engine.models import build_model, compile_model, for_saving, inference_model
+    from nnlab.engine.model.builders import build_model, compile_model, for_saving, inference_model
     from nnlab.spec.sizes import FeatureCounts, model_size
 
     x, numeric = _table()

@@ -340,7 +340,7 @@ def test_the_fused_step_is_keras_own_arithmetic_to_float_rounding(optimizer):
     import keras
 
     from nnlab.data.shape import DataShape
-    from nnlab.engine.models import build_model, compile_model
+    from nnlab.engine.model.builders import build_model, compile_model
     from nnlab.engine.pack.fusedupdate import fused_update
 
     shape = DataShape((6,), "regression")

@@ -61,7 +61,7 @@ def test_every_base_named_is_in_keras_applications():
 
 @pytest.mark.slow
 def test_a_pretrained_sweep_loads_a_weights_file_freezes_the_base_then_fine_tunes_its_top(tmp_path):
-    from nnlab.engine.pretrained import make_base
+    from nnlab.engine.model.pretrained import make_base
 
     base = make_base({"base": "MobileNetV3Small", "weights": "none"}, (8, 8, 1))
     base.save_weights(tmp_path / "base.weights.h5")

@@ -30,7 +30,7 @@ def test_macro_f1_averages_over_the_classes_present():
 @pytest.mark.slow
 @pytest.mark.parametrize("classes, binary", [(4, False), (2, True)])
 def test_the_keras_metric_follows_the_one_definition(classes, binary):
-    from nnlab.engine.metrics import macro_f1_metric
+    from nnlab.engine.model.metrics import macro_f1_metric
 
     rng = np.random.default_rng(classes)
     for _ in range(5):

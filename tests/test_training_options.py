@@ -43,7 +43,7 @@ def test_cosine_goes_from_the_learning_rate_towards_zero_and_weight_decay_reache
 
     from nnlab.data.shape import DataShape
     from nnlab.engine.callbacks import learning_rate_schedule
-    from nnlab.engine.models import build_model, compile_model
+    from nnlab.engine.model.builders import build_model, compile_model
 
     params = {"units": [4], "activation": "relu", "dropout": 0.0, "batch_norm": False, "l2": 0.0,
               "optimizer": "adamw", "learning_rate": 0.01, "weight_decay": 0.05, "schedule": "cosine"}
@@ -66,7 +66,7 @@ def test_label_smoothing_is_the_crossentropy_of_smoothed_targets_and_is_not_save
     import keras
 
     from nnlab.data.shape import DataShape
-    from nnlab.engine.models import build_model, compile_model, for_saving
+    from nnlab.engine.model.builders import build_model, compile_model, for_saving
 
     params = {"units": [4], "activation": "relu", "dropout": 0.0, "batch_norm": False, "l2": 0.0,
               "optimizer": "adam", "learning_rate": 0.01, "label_smoothing": 0.2}

@@ -96,7 +96,7 @@ def _check_buildable(spec: Spec, data: Dataset) -> None:
             build_within_memory(spec, extreme_params(spec, which), data)
         clear_session()
     if spec.model.kind == "pretrained":
-        from nnlab.engine.pretrained import bases_of, check_weights, resize_note
+        from nnlab.engine.model.pretrained import bases_of, check_weights, resize_note
 
         check_weights(bases_of(spec.model), spec.model.weights, data.input_shape)
         data.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
@@ -106,7 +106,7 @@ def _check_buildable(spec: Spec, data: Dataset) -> None:
 def build_within_memory(spec: Spec, params: dict, data: Dataset):
     """The model of `params`, or (when it does not fit in memory: a model `spec.sizes` has no estimate
     for) a clear error instead of TensorFlow's."""
-    from nnlab.engine.models import build_model
+    from nnlab.engine.model.builders import build_model
 
     try:
         return build_model(spec.model.kind, params, data.model_shape())
@@ -143,7 +143,7 @@ def _mirrored_replicas(spec: Spec, data: Dataset) -> int:
 def _xla_kept(spec: Spec, data: Dataset) -> bool:
     """Whether Keras keeps `jit_compile` on for this spec's models (it turns XLA off for models with
     layers XLA cannot compile): asked of the largest model of the space, compiled as a trial's is."""
-    from nnlab.engine.models import build_model, compile_model
+    from nnlab.engine.model.builders import build_model, compile_model
     from nnlab.spec.space import extreme_params
 
     params, shape = extreme_params(spec, "max"), data.model_shape()

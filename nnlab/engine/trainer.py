@@ -20,7 +20,7 @@ import numpy as np
 from nnlab.data.dataset import Dataset
 from nnlab.data.splits import fold_indices
 from nnlab.engine.callbacks import fit_targets, keras_callbacks, learning_rate_schedule, mean_over_targets
-from nnlab.engine.models import build_model, compile_model, for_saving
+from nnlab.engine.model.builders import build_model, compile_model, for_saving
 from nnlab.engine.pipeline import Rows, TrainingData
 from nnlab.engine.pruning import MedianRule, pruning_callback
 from nnlab.runs.records import best_value
@@ -164,7 +164,7 @@ class Trainer:
             if model.stop_training or self.work.pruned:  # early stopping or pruning ended the trial in phase 1
                 return first
             initial_epoch = head_epochs
-        from nnlab.engine.pretrained import fine_tune
+        from nnlab.engine.model.pretrained import fine_tune
 
         fine_tune(model, tuned)
         self._compile(model, {**params, "learning_rate": params["learning_rate"] * params["fine_tune_factor"]})

@@ -1,10 +1,10 @@
 """The bodies of nnlab's own models as data: lists of `(Keras layer name, arguments)`, the one
-description that `engine.models` builds (each layer `getattr(keras.layers, name)(**arguments)`) and
+description that `engine.model.builders` builds (each layer `getattr(keras.layers, name)(**arguments)`) and
 `spec.sizes` counts (with `spec.layersizes`' rule for each layer, the rules a `sequential` model's
 layers are counted with), so the model built and the model estimated cannot drift apart.
 
 What is not a stock layer stays with each side: the tabular front and TabM's members
-(`engine.tabular`), the pixel scaling, augmentation and the output layer (`engine.blocks`).
+(`engine.tabular`), the pixel scaling, augmentation and the output layer (`engine.model.blocks`).
 A Dense layer's `kernel_regularizer` is written as the L2 factor (a number); the builder makes the
 Keras regularizer of it. No TensorFlow here.
 """
@@ -48,7 +48,8 @@ def cnn_body(params: dict) -> list[Layer]:
                                   "padding": "same", "use_bias": not params["batch_norm"]}))
         if params["batch_norm"]:
             layers.append(("BatchNormalization", {"synchronized": params.get("sync_batch_norm", False)}))
-        layers += [("Activation", {"activation": params.get("activation")}), (pool, {"pool_size": 2, "padding": "same"})]
+        layers += [("Activation", {"activation": params.get("activation")}),
+                   (pool, {"pool_size": 2, "padding": "same"})]
     layers.append(("GlobalAveragePooling2D", {}) if params["global_pooling"] else ("Flatten", {}))
     for _ in range(params["dense_layers"]):
         layers += dense_block(params["dense_units"], {**params, "batch_norm": False})

@@ -64,7 +64,7 @@ REGRESSION_METRICS = {
 }
 
 # train.metrics of a classification (accuracy is always logged). VALIDATION_ONLY_METRICS are computed on
-# the validation data only (logged as val_NAME), by nnlab's own metrics (`engine.metrics`) or Keras's.
+# the validation data only (logged as val_NAME), by nnlab's own metrics (`engine.model.metrics`) or Keras's.
 CLASSIFICATION_METRICS = {
     "accuracy": Meaning(None, "the share of rows classified right"),
     "f1": Meaning(None, "macro F1 (nnlab's, as scikit-learn computes it)"),

@@ -4,7 +4,7 @@ shape. `check_space` refuses a space whose largest model would not fit this mach
 any model is built (a Dense layer of 10⁹ units would otherwise crash TensorFlow in its first
 allocation, minutes in).
 
-The counts read the same description of an mlp's and a cnn's layers that `engine.models` builds
+The counts read the same description of an mlp's and a cnn's layers that `engine.model.builders` builds
 (`spec.architecture`), each layer by the rule a `sequential` model's layers are counted with
 (`spec.layersizes`), and equal Keras's `count_params` (a test builds models to check).
 A `sequential` layer or argument without a rule gives no estimate (`None`): such a model is only

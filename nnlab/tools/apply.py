@@ -54,8 +54,8 @@ def load_model(run: RunToApply, trial_id: str | None = None):
     `search.keep: all`, and for the best). Either predicts in
     inference mode however it is called (see `models.inference_model`)."""
     from nnlab.engine.backend import configure_device, import_keras
-    from nnlab.engine.modelfiles import load_keras_file, load_weights
-    from nnlab.engine.models import inference_model
+    from nnlab.engine.model.builders import inference_model
+    from nnlab.engine.model.files import load_keras_file, load_weights
 
     configure_device("auto")  # (as every command that uses TensorFlow: memory growth on GPUs, before any model)
     keras = import_keras()
@@ -74,7 +74,7 @@ def load_model(run: RunToApply, trial_id: str | None = None):
         raise RunError(f"trial {trial_id}'s weights were not kept (search.keep keeps only the best trial's "
                        "unless it is `all`); export the best model without --trial, or re-run with keep: all")
     from nnlab.engine.kerastuner import load_trial
-    from nnlab.engine.models import build_model, in_target_units
+    from nnlab.engine.model.builders import build_model, in_target_units
     from nnlab.spec.space import sample_params
 
     spec = folder.spec()

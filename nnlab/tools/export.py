@@ -124,7 +124,7 @@ def _export_with_keras(fmt: str):
 
         keras = import_keras()
         if fmt == "onnx":
-            from nnlab.engine.converterops import teach_onnx
+            from nnlab.engine.model.converterops import teach_onnx
 
             teach_onnx()
         model(keras.tree.map_structure(example_batch, model.input))
@@ -155,7 +155,7 @@ def _write_coreml(model, output: Path, preparation: Preparation | None) -> None:
     tf = import_tensorflow()
     import coremltools as ct
 
-    from nnlab.engine.converterops import teach_coreml
+    from nnlab.engine.model.converterops import teach_coreml
 
     teach_coreml()
     shape = tuple(model.inputs[0].shape[1:])

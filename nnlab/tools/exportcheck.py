@@ -79,7 +79,7 @@ def _flat_inputs(inputs) -> dict:
 
 def _run_keras(path: Path, inputs, preparation: Preparation | None) -> list:
     from nnlab.engine.backend import import_keras
-    from nnlab.engine.modelfiles import load_keras_file
+    from nnlab.engine.model.files import load_keras_file
 
     loaded = load_keras_file(path, "the exported file")
     return [np.asarray(a) for a in import_keras().tree.flatten(loaded(inputs, training=False))]

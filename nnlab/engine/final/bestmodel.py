@@ -11,7 +11,7 @@ import io
 import warnings
 
 from nnlab.engine.final.confirm import confirm
-from nnlab.engine.modelfiles import weights_problem
+from nnlab.engine.model.files import weights_problem
 from nnlab.faults import kill_point
 from nnlab.runs import files
 

@@ -37,7 +37,7 @@ def expected_score(data, model_path, objective: str, best_score: float | None, l
     reason = baseline.unscored_reason(objective, data.heads, data.kind)
     if reason:
         return {**record, "rows": len(data.x_test), "how": f"the test rows are not scored: {reason.split(': ', 1)[1]}"}
-    from nnlab.engine.modelfiles import load_keras_file
+    from nnlab.engine.model.files import load_keras_file
 
     model = load_keras_file(model_path, "best.keras")
     output = np.asarray(model.predict(data.x_test, verbose=0, batch_size=1024), np.float64)

@@ -19,7 +19,7 @@ import warnings
 from nnlab.data.rules import LOG_CEILING, TargetTransform
 from nnlab.data.shape import DataShape
 from nnlab.engine.backend import import_keras
-from nnlab.engine.blocks import augmentation, output
+from nnlab.engine.model.blocks import augmentation, output
 from nnlab.engine.tabular.features import feature_layers
 from nnlab.engine.tabular.members import (
     has_members,
@@ -39,7 +39,7 @@ def build_model(kind: str, params: dict, shape: DataShape):
     if params.get("loss") == "poisson":
         shape = shape.for_counts()
     if kind == "pretrained":
-        from nnlab.engine.pretrained import build_pretrained
+        from nnlab.engine.model.pretrained import build_pretrained
 
         return build_pretrained(params, shape)
     return {"mlp": build_mlp, "cnn": build_cnn, "sequential": build_sequential}[kind](params, shape)
@@ -188,7 +188,7 @@ def _loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[str], me
 def _stock_loss_and_metrics(shape: DataShape, loss: str | None, metrics: list[str], smoothing: float = 0.0) -> tuple:
     keras = import_keras()
     if shape.task == "classification":
-        from nnlab.engine.metrics import classification_metric
+        from nnlab.engine.model.metrics import classification_metric
 
         loss_fn = "binary_crossentropy" if shape.binary else "sparse_categorical_crossentropy"
         if smoothing:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from nnlab.data.shape import DataShape
 from nnlab.engine.backend import import_keras
-from nnlab.engine.blocks import augmentation, output
-from nnlab.engine.modelfiles import load_weights
+from nnlab.engine.model.blocks import augmentation, output
+from nnlab.engine.model.files import load_weights
 from nnlab.errors import NnlabError
 from nnlab.spec.layers import PRETRAINED_BASES
 
