@@ -304,7 +304,7 @@ def run_worker(spec: Spec, runs_dir: str | Path, *, chief: str, worker_id: str, 
     check_worker_id(worker_id)
     reporter = reporter or Reporter(quiet=quiet)
     _exit_with_parent()
-    channel = grpc.insecure_channel(f"{host}:{port}")
+    channel = chief_channel(host, port)  # (a chief started after the worker is found within 2 s)
     try:
         grpc.channel_ready_future(channel).result(timeout=wait_seconds)
     except grpc.FutureTimeoutError:

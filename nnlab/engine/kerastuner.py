@@ -255,20 +255,20 @@ def add_servicer(servicer, server) -> None:
 def no_trial_response(oracle, status: str = "STOPPED"):
     """The answer that gives a worker no trial: STOPPED, the search is over (as Keras Tuner says when
     trials run out); IDLE, ask again."""
-    from keras_tuner.src import protos
-    from keras_tuner.src.engine import trial as trial_module
-
-    trial = trial_module.Trial(oracle.get_space(), trial_id=status.lower(), status=status)
-    return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
+    return _trial_answer("CreateTrialResponse", oracle, status.lower(), status)
 
 
 def stopped_update_response(oracle, trial_id: str):
     """The answer to a worker's progress report that stops its training (the search is over)."""
+    return _trial_answer("UpdateTrialResponse", oracle, trial_id, "STOPPED")
+
+
+def _trial_answer(kind: str, oracle, trial_id: str, status: str):
     from keras_tuner.src import protos
     from keras_tuner.src.engine import trial as trial_module
 
-    trial = trial_module.Trial(oracle.get_space(), trial_id=trial_id, status="STOPPED")
-    return protos.get_service().UpdateTrialResponse(trial=trial.to_proto())
+    trial = trial_module.Trial(oracle.get_space(), trial_id=trial_id, status=status)
+    return getattr(protos.get_service(), kind)(trial=trial.to_proto())
 
 
 def retry_queue(oracle) -> list:
