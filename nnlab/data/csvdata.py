@@ -101,7 +101,8 @@ def _rows(y, task: str, data: CsvData, seed: int, keys: RowKeys | None, notes: l
 
 def _validation(data: CsvData, targets: list[str], encoded: list) -> tuple:
     """(features, targets) of data.validation_path, encoded as the training targets were."""
-    frame = tabular.read_csv(data.validation_path, data.na_values, data.delimiter, data.encoding)
+    frame = tabular.read_csv(data.validation_path, data.na_values, data.delimiter, data.encoding, None,
+                             *_numbers(data))
     columns = [tabular.find_column(frame, t, "data.target", data.validation_path) for t in targets]
     frame = frame[frame[columns].notna().all(axis=1)].reset_index(drop=True)
     ys = [tabular.encode_target(_as_target_values(frame[c], task), task, classes)[0]
@@ -130,8 +131,16 @@ def _table(data: CsvData, frame, notes: list[str]):
     if data.path is None:
         raise DataError("data.path: a CSV source needs the file to read (from Python, nnlab.run(spec, data=frame) "
                         "takes a pandas DataFrame instead)")
-    table = tabular.read_csv(data.path, data.na_values, data.delimiter, data.encoding, notes)
+    table = tabular.read_csv(data.path, data.na_values, data.delimiter, data.encoding, notes, *_numbers(data))
     return table, data.path, f"csv {data.path.name}"
+
+
+def _numbers(data: CsvData) -> tuple[bool, list[str]]:
+    """(whether the columns of plain numbers may be read as numbers at once, the columns read as text):
+    not when data.decimal or data.thousands say how numbers are written (the text then decides); the
+    columns named as categories or dates and data.split's column stay text (`1.50` is a category of its own)."""
+    text = [*data.categorical, *data.dates, *([data.split.column] if data.split and data.split.column else [])]
+    return data.decimal is None and data.thousands is None, text
 
 
 def target_rows(frame, target: str, task: str | None, where: Path, notes: list[str]):

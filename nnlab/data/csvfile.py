@@ -23,6 +23,7 @@ import gzip
 import io
 import lzma
 import re
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -50,8 +51,10 @@ def check_file(path: Path, needs: str) -> None:
 
 
 def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding: str | None = None,
-               notes: list[str] | None = None) -> pd.DataFrame:
-    """The CSV file as a table of text (missing cells as NaN); what was decided goes to `notes`."""
+               notes: list[str] | None = None, numbers: bool = False, text_columns=()) -> pd.DataFrame:
+    """The CSV file as a table of text (missing cells as NaN); what was decided goes to `notes`.
+    `numbers`: a column of plain numbers comes back as numbers (see `parse`), except the columns named in
+    `text_columns` (in any case)."""
     notes = [] if notes is None else notes
     check_file(path, "`source: csv` needs a CSV file")
     raw = path.read_bytes()
@@ -62,8 +65,7 @@ def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding:
     sep = delimiter or named or _sniff_delimiter(text)
     _check_width(text, sep, path)
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True,
-                            engine="c" if len(sep) == 1 else "python")
+        frame = parse(text, sep, numbers, text_columns)
     except pd.errors.EmptyDataError:
         raise DataError(f"The CSV file {path} has no header and no rows") from None
     except (pd.errors.ParserError, ValueError) as exc:
@@ -77,7 +79,7 @@ def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding:
 
 def _check_width(text: str, sep: str, path: Path) -> None:
     """Refuse, before reading the rows, a header with more columns than the limit."""
-    header = text[:text.find("\n")] if "\n" in text else text
+    header = _first_line(text)
     count = header.count(sep) + 1 if len(sep) == 1 else len(re.split(sep, header))
     most = int(limit(MAX_COLUMNS))
     if count > most:
@@ -85,6 +87,73 @@ def _check_width(text: str, sep: str, path: Path) -> None:
                         "is typed on its own, and this many would take minutes); for many numeric columns (pixels, "
                         "measurements) save the arrays as an .npz with x and y and use `source: npz`, or "
                         f"{how_to_raise(MAX_COLUMNS)}")
+
+
+def parse(text: str, sep: str, numbers: bool = False, text_columns=()) -> pd.DataFrame:
+    """The CSV text as a table of text (pandas' C reader; a separator of several characters, its Python one).
+    `numbers`: each column pandas reads as plain numbers (digits, a point, an exponent; empty cells missing)
+    is kept as numbers: what the text rules would make of it (`tabular`), without a string for each cell.
+    A column is read again as text where its numbers could hide what the rules read in its text: true and
+    false, infinities, text beside numbers (pandas reads long files in chunks), numbers like `1.234` that
+    could have a thousands point, and the columns in `text_columns`. In a file with a `+` (`+5` is noted
+    as a number written its own way) every column is read as text."""
+    options = {"sep": sep, "skipinitialspace": _starts_with_blanks(text, sep),
+               "engine": "c" if len(sep) == 1 else "python", "encoding": "utf-8"}
+    data = io.BytesIO(text.encode("utf-8"))  # (bytes: pandas reads them without a 4-byte-a-character copy)
+    if not numbers or len(sep) != 1 or "+" in text:
+        return pd.read_csv(data, dtype=str, keep_default_na=False, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+        frame = pd.read_csv(data, keep_default_na=False, na_values=[""], **options)
+    if not frame.index.equals(pd.RangeIndex(len(frame))):  # (rows longer than the header: text, as before)
+        data.seek(0)
+        return pd.read_csv(data, dtype=str, keep_default_na=False, **options)
+    named = {str(c).strip().lower() for c in text_columns}
+    again = [i for i, col in enumerate(frame.columns)
+             if str(col).strip().lower() in named or _hides_text(frame.iloc[:, i])]
+    pointed = [i for i in range(frame.shape[1]) if i not in again and pd.api.types.is_float_dtype(frame.iloc[:, i])]
+    if pointed:  # (a number with a point: 1.234 may mean 1234; one that cannot in the first rows settles it)
+        data.seek(0)
+        head = pd.read_csv(data, dtype=str, keep_default_na=False, usecols=pointed, nrows=2000, **options)
+        again += [i for position, i in enumerate(pointed) if not _settled(head.iloc[:, position])]
+    if again:
+        data.seek(0)
+        texts = pd.read_csv(data, dtype=str, keep_default_na=False, usecols=sorted(again), **options)
+        for position, i in enumerate(sorted(again)):
+            frame.isetitem(i, texts.iloc[:, position])
+    return frame
+
+
+def _starts_with_blanks(text: str, sep: str) -> bool:
+    """Whether a field may start with a space or a tab, skipped in reading (pandas' reader is a third slower
+    when it skips them; a file without a blank, as wide files of numbers are, is read without)."""
+    blanks = [b for b in " \t" if b != sep and b in text]  # (one character: a quick search)
+    return any(text.startswith(b) or f"{sep}{b}" in text or f"\n{b}" in text for b in blanks) or len(sep) > 1
+
+
+def _hides_text(series: pd.Series) -> bool:
+    """Whether pandas' reading of a column may not be what its text says: true/false, text beside numbers,
+    infinities."""
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    if pd.api.types.is_numeric_dtype(series):
+        return pd.api.types.is_float_dtype(series) and bool(np.isinf(series.to_numpy()).any())
+    return pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty")
+
+
+_THOUSANDS_LIKE = re.compile(r"-?\d{1,3}\.\d{3}")
+
+
+def _settled(texts: pd.Series) -> bool:
+    """Whether texts show a number with a point that is no thousands point (`12.5`, `1234.5`): then
+    the text rules read the column as pandas does (`numbers.parse_column`)."""
+    return any("." in t and not _THOUSANDS_LIKE.fullmatch(t.strip()) for t in texts.dropna())
+
+
+def _first_line(text: str) -> str:
+    """The header line (a file may end its lines with `\n`, `\r\n` or, from old Macs, `\r`)."""
+    ends = [end for end in (text.find("\n"), text.find("\r")) if end >= 0]
+    return text[:min(ends)] if ends else text
 
 
 _COMPRESSED = ((b"\x1f\x8b", "gzip", gzip.decompress), (b"BZh", "bz2", bz2.decompress),
@@ -158,7 +227,7 @@ def _note_repeated_names(text: str, sep: str, frame: pd.DataFrame, notes: list[s
     """Say so where two columns have one name (pandas reads the second as `name.1`)."""
     if len(sep) != 1:
         return
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=sep), [])
+    header = next(csv.reader(io.StringIO(_first_line(text)), delimiter=sep), [])
     written = [h.strip() for h in header]
     for i, name in enumerate(written):
         if name and written.index(name) < i and i < len(frame.columns):
@@ -187,7 +256,12 @@ def _excel_separator_line(text: str, path: Path, delimiter: str | None, notes: l
 
 
 def _sniff_delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:50])
+    end = -1
+    for _ in range(51):  # (the first 50 lines, not all of a large file's)
+        end = text.find("\n", end + 1)
+        if end < 0:
+            break
+    sample = "\n".join((text if end < 0 else text[:end]).splitlines()[:50])
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
@@ -198,16 +272,27 @@ def _without_repeated_headers(frame: pd.DataFrame, notes: list[str]) -> pd.DataF
     """The rows that repeat the column names (files joined end to end, each with its header) left out."""
     if frame.shape[1] < 2 or frame.empty:
         return frame
-    names = [str(c).lower() for c in frame.columns]
-    repeats = pd.Series(True, index=frame.index)
-    for col, name in zip(frame.columns, names):
-        repeats &= frame[col].astype("string").str.lower().eq(name).fillna(False)
-    if not repeats.any():
-        return frame
+    repeats = np.ones(len(frame), bool)
+    for col in frame.columns:  # (the first column that never holds its name ends the search)
+        repeats &= _holds_name(frame[col], str(col).lower())
+        if not repeats.any():
+            return frame
     rows = (frame.index[repeats][:3] + 1).tolist()  # (counted from the first row after the header)
     notes.append(f"{int(repeats.sum())} row(s) repeating the column names (data row {', '.join(map(str, rows))}"
                  f"{', …' if repeats.sum() > 3 else ''}: files joined with their headers) were left out")
     return frame[~repeats]
+
+
+def _holds_name(series: pd.Series, name: str) -> np.ndarray:
+    """Which cells are the column's own name (in any case; a column of numbers: its name's number)."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        try:
+            return (series == float(name)).to_numpy(bool)
+        except ValueError:
+            return np.zeros(len(series), bool)
+    codes, distinct = pd.factorize(series)
+    same = pd.Series(distinct).astype("string").str.lower().eq(name).fillna(False).to_numpy(bool)
+    return np.where(codes >= 0, same[codes], False) if len(same) else np.zeros(len(series), bool)
 
 
 def tidy(frame: pd.DataFrame, na_values=(), notes: list[str] | None = None) -> pd.DataFrame:
@@ -215,25 +300,41 @@ def tidy(frame: pd.DataFrame, na_values=(), notes: list[str] | None = None) -> p
     spec's `na_values`) missing, empty rows and the empty nameless columns of trailing separators
     dropped. A DataFrame given from Python gets the same treatment as a file (its numbers stay)."""
     notes = [] if notes is None else notes
-    frame = frame.copy()
+    frame = frame.copy(deep=False)
     frame.columns = [str(c).strip() for c in frame.columns]
     spellings = {m.lower() for m in MISSING} | {str(v).strip().lower() for v in na_values}
-    for col in frame.columns:
-        series = frame[col]
+    for i, col in enumerate(frame.columns):
+        series = frame.iloc[:, i]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             continue
-        text = series.astype("string").str.strip()
-        missing = text.isna() | text.str.lower().isin(spellings)
-        said = text[missing & text.notna() & (text != "")].value_counts()
-        if len(said) and len(said) < len(text):
+        values, said = _tidy_text(series, spellings)
+        if len(said) and len(said) < len(series):
             shown = ", ".join(f"{v!r} ({n})" for v, n in said.head(5).items())
             notes.append(f"column {col!r}: {shown} read as missing")
-        frame[col] = text.astype(object).where(~missing.fillna(True), np.nan)
+        frame.isetitem(i, values)
     unnamed = [c for c in frame.columns if (c.startswith("Unnamed:") or c == "") and frame[c].isna().all()]
     if unnamed:
         notes.append(f"{len(unnamed)} empty column(s) without a name (left by trailing separators) were dropped")
-    frame = _without_repeated_headers(frame.drop(columns=unnamed), notes)  # (their empty cells repeat no name)
+        frame = frame.drop(columns=unnamed)
+    frame = _without_repeated_headers(frame, notes)  # (their empty cells repeat no name)
     empty_rows = frame.isna().all(axis=1)
     if empty_rows.any() and not empty_rows.all():
         notes.append(f"{int(empty_rows.sum())} empty row(s) were dropped")
-    return frame[~empty_rows | empty_rows.all()].reset_index(drop=True)
+        frame = frame[~empty_rows]
+    return frame.reset_index(drop=True)
+
+
+def _tidy_text(series: pd.Series, spellings: set[str]) -> tuple[pd.Series, pd.Series]:
+    """A text column trimmed, its spellings of missing as NaN (objects: text and NaN), and how often each
+    spelling other than an empty cell was found, most frequent first. Each distinct value is worked on
+    once (a column of 500,000 rows rarely holds as many different texts)."""
+    codes, distinct = pd.factorize(series)
+    text = pd.Series(distinct).astype("string").str.strip()
+    missing = (text.isna() | text.str.lower().isin(spellings)).to_numpy(bool)
+    kept = text.astype(object).where(~missing, np.nan).to_numpy(object)
+    values = np.where(codes >= 0, kept[codes] if len(kept) else np.nan, np.nan) if len(codes) else kept[:0]
+    counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
+    spelled = missing & text.notna().to_numpy(bool) & (text != "").fillna(False).to_numpy(bool)
+    said = pd.Series(counts[spelled], index=text[spelled].to_numpy(object), dtype=np.int64)
+    said = said.groupby(level=0, sort=False).sum().sort_values(ascending=False, kind="stable")
+    return pd.Series(values, index=series.index, dtype=object), said

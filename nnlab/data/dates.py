@@ -19,6 +19,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 PARTS = ("year", "month", "day", "weekday", "hour", "minute")
@@ -39,9 +40,10 @@ class DateFormat:
     def parse(self, values: pd.Series) -> pd.Series:
         """The values as datetimes (NaT where a value is not a date of this column). Each distinct text
         is parsed once (an hourly file repeats each date 24 times)."""
-        texts = pd.Series(values.dropna().astype(str).unique())
-        parsed = self._parse_texts(texts)
-        return values.map(dict(zip(texts, parsed))).astype("datetime64[ns]")
+        codes, distinct = pd.factorize(values)
+        parsed = self._parse_texts(pd.Series(distinct).astype(str)).to_numpy("datetime64[ns]")
+        dates = np.where(codes >= 0, parsed[codes] if len(parsed) else np.datetime64("NaT"), np.datetime64("NaT"))
+        return pd.Series(dates.astype("datetime64[ns]"), index=values.index)
 
     def _parse_texts(self, values: pd.Series) -> pd.Series:
         text = values.astype("string").str.strip()
@@ -77,7 +79,9 @@ def _offset(text: str) -> str:
 def written_as_dates(values: pd.Series, share: float = 0.9) -> bool:
     """Whether the values are written like dates (`01.12.2017`, `2017-12-01 13:00`): such a column is
     dates before it is numbers (`01.12.2017` would otherwise pass for a number with dots between
-    thousands)."""
+    thousands). A column already read as numbers never is."""
+    if pd.api.types.is_numeric_dtype(values):
+        return False
     present = pd.Series(values.dropna().astype(str).unique()).str.strip()
     return bool(len(present)) and present.str.match(_NUMERIC_DATE).mean() >= share
 
@@ -86,7 +90,10 @@ def looks_like_dates(values: pd.Series, share: float = 0.9) -> bool:
     """Whether a text column holds dates: at least `share` of its values parse, and they are long
     enough to be more than a number (`2017`, `12` are not dates)."""
     present = values.dropna().astype(str)
-    if present.empty or not present.str.contains(r"\d").all() or present.str.len().median() < 6:
+    codes, distinct = pd.factorize(present)  # (each distinct text looked at once)
+    if present.empty or not pd.Series(distinct).str.contains(r"\d").all():
+        return False
+    if np.median(np.array([len(text) for text in distinct])[codes]) < 6:
         return False
     sample = present.sample(min(len(present), 500), random_state=0)
     with warnings.catch_warnings():

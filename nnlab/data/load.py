@@ -16,15 +16,18 @@ from nnlab.spec.kinds import is_space
 from nnlab.spec.schema import IMAGE_KINDS, CsvData, ImageData, NpzData, Spec
 
 
-def load_data(spec: Spec, frame=None, decoded=None) -> Dataset:
+def load_data(spec: Spec, frame=None, decoded=None, table: Dataset | None = None) -> Dataset:
     """Read, split and preprocess the spec's data. Raises `DataError` with a clear message. `frame`: a
     pandas DataFrame that stands in for a CSV source's file (from Python: nnlab.run(spec, data=frame)).
-    `decoded`: an image source's images, already decoded and split (`data.images.Decoded`)."""
+    `decoded`: an image source's images, already decoded and split (`data.images.Decoded`); `table`: a
+    CSV source's rows, already read, split and prepared (`runs.tablecache`)."""
     if frame is not None and not isinstance(spec.data, CsvData):
         raise DataError(f"data= takes a DataFrame for a CSV source (source: csv); this spec's source is "
                         f"{spec.data.source}")
     data = spec.data
-    if isinstance(data, CsvData):
+    if isinstance(data, CsvData) and table is not None:
+        dataset = table
+    elif isinstance(data, CsvData):
         from nnlab.data.csvdata import load_csv  # (pandas, slow to import: only CSV data needs it)
 
         dataset = load_csv(data, spec.seed, frame)

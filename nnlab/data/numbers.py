@@ -115,13 +115,14 @@ def parse_column(values: pd.Series, decimal: str | None = None, thousands: str |
     present = values.dropna()
     if present.empty:
         return None
-    quick = pd.to_numeric(present, errors="coerce")  # plain numbers: the fast way, and the usual case
+    unique = pd.Series(present.unique())  # (each distinct text tried once)
+    quick = pd.to_numeric(unique, errors="coerce")  # plain numbers: the fast way, and the usual case
     if quick.notna().all() and decimal in (None, ".") and not thousands:
-        dotted = pd.Series(present.unique()).astype(str).str.strip()
+        dotted = unique.astype(str).str.strip()
         dotted = dotted[dotted.str.contains(".", regex=False)]
         ambiguous = decimal is None and len(dotted) > 0 and bool(dotted.str.fullmatch(r"-?\d{1,3}\.\d{3}").all())
         return pd.to_numeric(values, errors="coerce").astype(float), NumberFormat(), [], ambiguous
-    distinct = pd.Series(present.unique()).astype(str)
+    distinct = unique.astype(str)
     if distinct.str.contains(r"\d", regex=True).mean() < share:
         return None
     number_format, ambiguous = detect(present, decimal, thousands)

@@ -3,10 +3,8 @@
 The file is read as text (`csvfile.read_table`). `column_types` then decides, per column, with a note
 for every interpretation: numbers (in the column's own convention, see `numbers`), dates (see
 `dates`), categories, or a column left out (empty, constant, an identifier, free text, row numbers),
-which `data.keep` overrides. The preprocessing is one typed record per column (`fit_preprocessing`,
-see `preparation`), fitted on the training rows only and applied by `apply_preprocessing` to any table
-with the same columns (validation rows now, new data later); each column's number or date format
-travels in it, so new data is read the way the training data was.
+which `data.keep` overrides. The preprocessing fitted on the training rows and applied to any table
+with the same columns is `tablefit`'s.
 """
 
 from __future__ import annotations
@@ -19,21 +17,21 @@ import numpy as np
 import pandas as pd
 
 from nnlab.data import csvfile, dates, numbers
-from nnlab.data.preparation import CategoricalColumn, DateColumn, NumericColumn
-from nnlab.data.preparation import Column as ColumnPrep
-from nnlab.data.rules import is_whole, standardization
+from nnlab.data.rules import is_whole
+from nnlab.data.tablefit import MAX_CATEGORIES, Column, apply_preprocessing, fit_preprocessing, is_numeric  # noqa: F401
+from nnlab.data.tablefit import category_name as _key
 from nnlab.errors import DataError, did_you_mean
-from nnlab.spec.schema import CATEGORIES, CSV_READER
+from nnlab.spec.schema import CSV_READER
 
-MAX_CATEGORIES = CATEGORIES  # one-hot the most frequent categories; the rest share an "other" column
 READER = CSV_READER  # recorded in preprocessing.json (runs read by the first version of the rules have none)
 _PLAIN_NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 def read_csv(path: Path, na_values=(), delimiter: str | None = None, encoding: str | None = None,
-             notes: list[str] | None = None) -> pd.DataFrame:
-    """A CSV file as a table of text with missing cells as NaN (see `csvfile`)."""
-    return csvfile.read_table(path, na_values, delimiter, encoding, notes)
+             notes: list[str] | None = None, numbers: bool = False, text_columns=()) -> pd.DataFrame:
+    """A CSV file as a table of text with missing cells as NaN (see `csvfile`); `numbers`: its columns of
+    plain numbers as numbers, but for `text_columns`."""
+    return csvfile.read_table(path, na_values, delimiter, encoding, notes, numbers, text_columns)
 
 
 @dataclass
@@ -46,16 +44,6 @@ class ReadOptions:
     decimal: str | None = None
     thousands: str | None = None  # "" for none
     dayfirst: bool | None = None
-
-
-@dataclass
-class Column:
-    """What one feature column holds, and how it is written."""
-
-    name: str
-    kind: str  # numeric, date or categorical
-    number_format: numbers.NumberFormat | None = None
-    date_format: dates.DateFormat | None = None
 
 
 def find_column(frame: pd.DataFrame, name: str, what: str, path: Path) -> str:
@@ -87,18 +75,15 @@ def merge_case_variants(frame: pd.DataFrame, col: str, notes: list[str]) -> None
     present = series.dropna()
     if present.empty or is_numeric(present):
         return
+    distinct = pd.Series(present.unique()).astype(str)
+    if distinct.str.lower().nunique() == distinct.nunique():  # (no two spellings of one value)
+        return
     text = present.astype(str)
     folded = text.str.lower()
-    if folded.nunique() == text.nunique():
-        return
     canonical = text.groupby(folded).agg(lambda v: v.value_counts().index[0])
     frame[col] = series.map(lambda v: canonical[str(v).lower()] if isinstance(v, str) else v)
     merged = [f"{'/'.join(sorted(set(text[folded == k])))}" for k in canonical.index if text[folded == k].nunique() > 1]
     notes.append(f"column {col!r}: values that differ only in case were merged ({', '.join(merged[:3])})")
-
-
-def is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
 # ------------------------------------------------------------------------------------ identifiers
@@ -118,9 +103,9 @@ def looks_like_row_number(series: pd.Series, name: str) -> bool:
     if len(series) < 20 or series.isna().any() or pd.api.types.is_bool_dtype(series):
         return False
     values = series.to_numpy(np.float64)
-    if not is_whole(values) or len(np.unique(values)) != len(values):
+    if not (named_like_identifier(name) or values.max() - values.min() == len(values) - 1):
         return False
-    return named_like_identifier(name) or values.max() - values.min() == len(values) - 1
+    return is_whole(values) and len(np.unique(values)) == len(values)
 
 
 def named_like_identifier(name: str) -> bool:
@@ -179,7 +164,7 @@ def _column_type(frame: pd.DataFrame, col: str, options: ReadOptions, notes: lis
     if kind is None:
         return _categorical(frame, col, keep, notes)
     series = frame[col]
-    if series.nunique(dropna=True) <= 1 and not keep:
+    if constant(series) and not keep:
         notes.append(f"column {col!r} has the same value in every row: left out (data.keep keeps it)")
         return None
     if looks_like_row_number(series, col) and not keep:
@@ -187,6 +172,15 @@ def _column_type(frame: pd.DataFrame, col: str, options: ReadOptions, notes: lis
                      f"{series.min():.0f} to {series.max():.0f}): left out; data.keep keeps it")
         return None
     return kind
+
+
+def constant(series: pd.Series) -> bool:
+    """Whether a column holds one value or none (missing cells aside)."""
+    if not is_numeric(series) or pd.api.types.is_bool_dtype(series):
+        return series.nunique(dropna=True) <= 1
+    values = series.to_numpy(np.float64)
+    values = values[~np.isnan(values)]
+    return not len(values) or values.min() == values.max()
 
 
 def _numeric(frame: pd.DataFrame, col: str, options: ReadOptions, notes: list[str]) -> Column | None:
@@ -256,109 +250,9 @@ def label_key(value) -> str:
     return _key(str(value).strip()).lower()
 
 
-def _key(value) -> str:
-    """A category's name: whole numbers without a decimal part however they were written (1, 1.0)."""
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return value
-        return str(int(number)) if number.is_integer() and abs(number) < 1e15 else value
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _plain(value):
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-
-
-# ------------------------------------------------------------------------------------ preprocessing
-
-
-def fit_preprocessing(frame: pd.DataFrame, columns: list[Column], most: int = MAX_CATEGORIES,
-                      notes: list[str] | None = None) -> list[ColumnPrep]:
-    """Per feature column, what the training rows say is needed to turn it into numbers; a
-    categorical column one-hots its `most` most frequent values (data.categories), said in `notes`
-    when it has more."""
-    record: list[ColumnPrep] = []
-    for column in columns:
-        series = frame[column.name]
-        if column.kind == "numeric":
-            values = series.astype(float)
-            median = float(values.median()) if values.notna().any() else 0.0
-            mean, std = standardization(values.fillna(median).to_numpy()[:, None])
-            record.append(NumericColumn(column.name, median, float(mean[0]), float(std[0]), column.number_format))
-        elif column.kind == "date":
-            parts = column.date_format.part_values(series)
-            stats = {p: tuple(float(a[0]) for a in standardization(v.to_numpy()[:, None])) for p, v in parts.items()}
-            record.append(DateColumn(column.name, stats, column.date_format))
-        else:
-            counts = series.dropna().map(_keys(series)).value_counts()
-            kept = sorted((str(c) for c in counts.index[:most]), key=_natural)
-            if len(counts) > most and notes is not None:
-                notes.append(f"column {column.name!r} has {len(counts)} values: the {most} most frequent get a column "
-                             "each, the rest share one, other (data.categories sets how many)")
-            record.append(CategoricalColumn(column.name, kept, len(counts) > most,
-                                            bool(series.isna().any())))
-    return record
-
-
-def _natural(text: str) -> tuple:
-    """Sort numbers by value and before words: 2 < 10 < 'blue'."""
-    try:
-        return (0, float(text), "")
-    except ValueError:
-        return (1, 0.0, text)
-
-
-def apply_preprocessing(record: list[ColumnPrep], frame: pd.DataFrame) -> np.ndarray:
-    """Turn a table's feature columns into a float32 matrix, exactly as fitted on the training rows
-    (each column read in its training format; records of older runs, without one, as they were)."""
-    missing = [c.name for c in record if c.name not in frame.columns]
-    if missing:
-        raise DataError(f"The data lacks the column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-                        "that the model was trained on")
-    blocks = []
-    for col in record:
-        series = frame[col.name]
-        if isinstance(col, NumericColumn):
-            values = _numbers_of(series, col.format)
-            blocks.append(((values.fillna(col.median) - col.mean) / col.std).to_numpy()[:, None])
-        elif isinstance(col, DateColumn):
-            for part, v in col.format.part_values(series).items():
-                mean, std = col.parts[part]
-                blocks.append(((v - mean) / std).to_numpy()[:, None])
-        else:
-            blocks.append(_one_hot(series, col))
-    return np.concatenate(blocks, axis=1).astype(np.float32)
-
-
-def _numbers_of(series: pd.Series, number_format: numbers.NumberFormat | None) -> pd.Series:
-    if is_numeric(series):
-        return series.astype(float)
-    if number_format is not None:
-        return number_format.parse(series)
-    parsed = numbers.parse_column(series, share=0.0)  # a run read by the first rules: as the values say
-    return parsed[0] if parsed is not None else pd.to_numeric(series, errors="coerce").astype(float)
-
-
-def _keys(series: pd.Series) -> dict:
-    """Each distinct value's category name (worked out once per value)."""
-    return {value: _key(value) for value in series.dropna().unique()}
-
-
-def _one_hot(series: pd.Series, col: CategoricalColumn) -> np.ndarray:
-    keys = series.map(_keys(series))
-    cats = col.categories
-    onehot = np.stack([(keys == c).to_numpy() for c in cats], axis=1)
-    extra = []
-    if col.other:
-        extra.append((keys.notna() & ~keys.isin(cats)).to_numpy())
-    if col.missing:
-        extra.append(keys.isna().to_numpy())
-    return np.column_stack([onehot, *extra]) if extra else onehot

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,18 +26,11 @@ import numpy as np
 from nnlab.data.dataset import Dataset
 from nnlab.data.images import Decoded, decode_split
 from nnlab.data.load import load_data
-from nnlab.runs import files
-from nnlab.spec.schema import ImageData, Spec
+from nnlab.runs import files, tablecache
+from nnlab.runs.copies import CACHE_DIR, UNUSED_DAYS, folder_of, remove_stale, remove_unused, spare_bytes
+from nnlab.spec.schema import CsvData, ImageData, Spec
 
-CACHE_DIR = ".decoded"  # in the runs folder
 INDEX = "images.json"  # written last: the arrays beside it are whole; its time is the copy's last use
-UNUSED_DAYS = 30
-
-
-def spare_bytes(size: int) -> int:
-    """The disk space left free after writing a copy of `size` bytes: as much again, at least 64 MiB and at
-    most 1 GiB (a small image set is kept on a nearly full disk; a large one leaves room for the run)."""
-    return min(1024**3, max(64 * 1024**2, size))
 
 
 def identity(data: ImageData, seed: int) -> dict:
@@ -62,17 +54,17 @@ def identity(data: ImageData, seed: int) -> dict:
             "validation_split": data.validation_split, "seed": seed, "files": listing.hexdigest()}
 
 
-def folder_of(runs_dir: Path, wanted: dict) -> Path:
-    return Path(runs_dir) / CACHE_DIR / hashlib.sha256(repr(sorted(wanted.items())).encode()).hexdigest()[:16]
-
-
 def load(spec: Spec, runs_dir: Path | None, frame=None) -> Dataset:
-    """The spec's data (`nnlab.data.load.load_data`), an image folder's decoded images read from, or kept
-    in, `runs_dir`'s copy; what was done is among the data's notes. Used by every command that reads a
+    """The spec's data (`nnlab.data.load.load_data`), an image folder's decoded images (or a CSV file's rows
+    as read: `runs.tablecache`) read from, or kept in, `runs_dir`'s copy; what was done is among the
+    data's notes. Used by every command that reads a
     spec's data: run, the chief and its workers, retrain, validate, report."""
     said: list[str] = []
     decoded = obtain(spec.data, spec.seed, runs_dir, said.append) if isinstance(spec.data, ImageData) else None
-    data = load_data(spec, frame, decoded)
+    table = None
+    if isinstance(spec.data, CsvData) and frame is None and runs_dir is not None and spec.data.path is not None:
+        table = tablecache.obtain(spec.data, spec.seed, runs_dir, said.append)
+    data = load_data(spec, frame, decoded, table)
     data.notes += said
     return data
 
@@ -94,7 +86,7 @@ def obtain(data: ImageData, seed: int, runs_dir: Path | None, note) -> Decoded:
     if why:
         note(why)
     decoded = decode_split(data, seed)
-    if _remove_stale(Path(runs_dir) / CACHE_DIR, wanted):
+    if remove_stale(Path(runs_dir) / CACHE_DIR, wanted):
         note(f"the images in {data.path} changed since they were last decoded: decoded again")
     why = keep(folder, decoded, wanted)
     if why:
@@ -103,43 +95,11 @@ def obtain(data: ImageData, seed: int, runs_dir: Path | None, note) -> Decoded:
     size = (decoded.x_train.nbytes + decoded.x_val.nbytes) / 1024**2
     note(f"decoded images kept in {folder} ({size:,.0f} MiB): later loads of these images read them instead of "
          "decoding (data.keep_decoded: false to keep none)")
-    removed, freed = _remove_unused(Path(runs_dir) / CACHE_DIR, folder)
+    removed, freed = remove_unused(Path(runs_dir) / CACHE_DIR, folder)
     if removed:
         note(f"{removed} decoded image cop{'y' if removed == 1 else 'ies'} unused for {UNUSED_DAYS} days deleted from "
              f"{Path(runs_dir) / CACHE_DIR} ({freed / 1024**2:,.0f} MiB)")
     return read(folder, wanted)[0] or decoded
-
-
-def _remove_unused(cache: Path, kept: Path) -> tuple[int, int]:
-    """Delete the copies (other than `kept`) that no load has read for UNUSED_DAYS: (how many, bytes)."""
-    removed = freed = 0
-    for folder in cache.glob("*/"):
-        try:  # (a copy without its index, left by a process that died writing it: the folder's own time)
-            used = (folder / INDEX).stat().st_mtime if (folder / INDEX).exists() else folder.stat().st_mtime
-        except OSError:
-            continue
-        unused = time.time() - used > UNUSED_DAYS * 86400
-        if unused and folder != kept:
-            freed += sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
-    return removed, freed
-
-
-def _remove_stale(cache: Path, wanted: dict) -> int:
-    """Delete the copies of these very images read the same way but from files since changed; their count.
-    (A process still reading one keeps its pages: the file goes when the last reader closes it.)"""
-    removed = 0
-    same = {k: v for k, v in wanted.items() if k != "files"}
-    for folder in cache.glob("*/"):
-        try:
-            old = files.read_json(folder / INDEX).get("identity", {})
-        except (OSError, ValueError, AttributeError):
-            continue
-        if {k: v for k, v in old.items() if k != "files"} == same and old.get("files") != wanted["files"]:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
-    return removed
 
 
 def read(folder: Path, wanted: dict) -> tuple[Decoded | None, str | None]:
