@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab.data import tabular
+from nnlab.data import pixeltable, tabular
 from nnlab.data.dataset import Dataset, check_classes
 from nnlab.data.preparation import TablePrep, Target
 from nnlab.data.rules import infer_task
@@ -45,7 +45,7 @@ def load_csv(data: CsvData, seed: int, frame=None) -> Dataset:
     thousands = "" if data.thousands == "none" else data.thousands
     options = tabular.ReadOptions(named["categorical"], named["keep"], named["dates"], data.decimal, thousands,
                                   data.dayfirst)
-    columns = tabular.column_types(features, options, notes)
+    columns, scale = _columns(features, data, options, where, notes)
     y = encoded[0][0] if len(encoded) == 1 else np.column_stack([e[0] for e in encoded]).astype(np.float32)
     tasks = {task for _, _, task in encoded}
     task = tasks.pop() if len(tasks) == 1 else "mixed"
@@ -60,17 +60,33 @@ def load_csv(data: CsvData, seed: int, frame=None) -> Dataset:
         train_frame, val_frame = features.iloc[train_idx], features.iloc[val_idx]
         y_train, y_val = y[train_idx], y[val_idx]
         keys = keys.take(np.concatenate([train_idx, val_idx])) if keys else None
-    record = tabular.fit_preprocessing(train_frame, columns, data.categories, notes)
+    record = columns if scale else tabular.fit_preprocessing(train_frame, columns, data.categories, notes)
     source = TablePrep(record, data.target, tabular.READER, tuple(data.na_values))
     several = [Target(t, task_, classes, head_name(t)) for t, (_, classes, task_) in zip(targets, encoded)] \
         if len(encoded) > 1 else []
-    dataset = Dataset(tabular.apply_preprocessing(record, train_frame), y_train,
-                      tabular.apply_preprocessing(record, val_frame), y_val, task, "tabular", description,
-                      encoded[0][1] if not several else None, source=source, notes=notes, targets=several,
-                      row_keys=keys)
+    shape = tuple(data.image_shape or ())
+
+    def rows(table):
+        x = tabular.apply_preprocessing(record, table)
+        return x.reshape((len(x), *shape)) if shape else x
+
+    dataset = Dataset(rows(train_frame), y_train, rows(val_frame), y_val, task, "images" if shape else "tabular",
+                      description, encoded[0][1] if not several else None, rescale=scale or 1.0, source=source,
+                      notes=notes, targets=several, row_keys=keys)
     if test_idx is not None:
-        dataset.x_test, dataset.y_test = tabular.apply_preprocessing(record, features.iloc[test_idx]), y[test_idx]
+        dataset.x_test, dataset.y_test = rows(features.iloc[test_idx]), y[test_idx]
     return dataset
+
+
+def _columns(features, data: CsvData, options: tabular.ReadOptions, where: Path, notes: list[str]):
+    """(each feature column's reading, the pixel scale or None): data.image_shape's pixels, or the columns
+    typed by the rules (with a note where they look like pixels)."""
+    if data.image_shape:
+        return pixeltable.pixel_columns(features, tuple(data.image_shape), where.name, notes)
+    shape = pixeltable.image_shape_of(features)
+    if shape:
+        notes.append(pixeltable.describe(shape, features.shape[1]))
+    return tabular.column_types(features, options, notes), None
 
 
 def _split_keys(frame, data: CsvData, targets: list[str], where: Path, notes: list[str]) -> RowKeys | None:

@@ -249,9 +249,9 @@ class Preparation:
     def numeric(self) -> tuple[int, ...]:
         """The model's inputs that are numeric features: a table's numbers and date parts, every column
         of arrays of features; none for pixels."""
-        if self.table is not None:
-            return self.table.numeric
-        return () if self.pixels or len(self.input_shape) != 1 else tuple(range(self.input_shape[0]))
+        if self.pixels or len(self.input_shape) != 1:
+            return ()
+        return self.table.numeric if self.table is not None else tuple(range(self.input_shape[0]))
 
     @property
     def categorical(self) -> tuple[tuple[int, ...], ...]:

@@ -150,6 +150,18 @@ class CsvData(_DataBase):
                                         "run's expected score on new rows. validation_split is then a share of "
                                         "the rows left."
     )
+    image_shape: tuple[int, int, Literal[1, 3]] | None = Field(
+        None, description="The feature columns are the pixels of images of this [height, width, channels] (a digits "
+                          "or clothes CSV of 784 columns 0–255: [28, 28, 1]): each row is read as an image, row by "
+                          "row, for model.kind: cnn; no column is left out or standardized."
+    )
+
+    @field_validator("image_shape")
+    @classmethod
+    def _image_sides(cls, value):
+        if value is not None and (value[0] < 2 or value[1] < 2 or value[0] * value[1] > 4096 * 4096):
+            raise ValueError(f"data.image_shape {list(value)}: height and width are 2 or more (e.g. [28, 28, 1])")
+        return value
 
     @model_validator(mode="after")
     def _one_file_to_split(self) -> CsvData:

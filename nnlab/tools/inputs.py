@@ -128,6 +128,8 @@ def _frame_inputs(frame, preparation: Preparation, labelled: bool, path) -> Inpu
             labels[target.name] = encode_labels(values.tolist(), target, path.name)
         y = labels[None] if None in labels else labels
     x = apply_preprocessing(table.columns, frame)
+    if preparation.pixels:  # (data.image_shape: each row the pixels of an image)
+        x = x.reshape((len(x), *preparation.input_shape))
     return Inputs(x, [str(i + 1) for i in range(len(frame))], "row", y)
 
 

@@ -38,6 +38,7 @@ class Look:
     classes: int = 0
     baseline: bool = False  # a table of one target: search.baseline gbm
     train_lines: list[str] = field(default_factory=list)  # the train section's own lines
+    image_shape: tuple | None = None  # a CSV whose features look like pixels: (height, width, channels)
     counted: bool = False  # a target of small whole numbers read as counts, not classes (starterrows)
 
 
@@ -56,33 +57,33 @@ def look(path: Path, targets: list[str], spec_dir: Path, task: str | None = None
 
 def _look_csv(path: Path, rel: str, targets: list[str], task: str | None = None) -> Look:
     from nnlab.data.csvdata import check_rows, target_rows
-    from nnlab.data.tabular import MAX_CATEGORIES, ReadOptions, column_types, looks_like_row_number, read_csv
-    from nnlab.tools.startercolumns import left_out
+    from nnlab.data.pixeltable import image_shape_of
+    from nnlab.data.tabular import MAX_CATEGORIES, ReadOptions, column_types, read_csv
+    from nnlab.tools.startercolumns import csv_targets
 
     notes: list[str] = []  # (what reading the file decided: its encoding, compression, the spellings of missing)
-    frame = read_csv(path, notes=notes)
+    frame = read_csv(path, notes=notes, numbers=True)
     if frame.shape[1] < 2:
         raise DataError(f"{path.name} has {frame.shape[1]} column(s); a CSV for nnlab needs features and a target")
-    targets, guessed = _csv_targets(frame, targets, path)
+    targets, guessed = csv_targets(frame, targets, path)
     for target in targets:
         frame = target_rows(frame, target, None, path, notes)  # (as a run reads them: rows without one left out)
     check_rows(len(frame), path.name)
     tasks = _tasks(frame, targets, task, notes)
     features = frame.drop(columns=targets)
-    row_numbers = [str(c) for c in features.columns if looks_like_row_number(features[c], str(c))]
-    dropped = left_out(features.drop(columns=row_numbers), frame[targets])
-    notes += [f"column {c!r} looks like a row number or an identifier (unique whole numbers): left out with "
-              "data.drop below; remove it from there if it is a real feature" for c in row_numbers]
-    notes += [f"{why}: left out with data.drop below; remove it from there if it is known when you predict"
-              for _, why in dropped]
-    gone = row_numbers + [c for columns, _ in dropped for c in columns]
+    shape = image_shape_of(features)
+    gone = _not_features(features, frame[targets], notes) if not shape else []  # (pixels: no identifier, no leak)
+    if shape:
+        notes.append(f"the {features.shape[1]} feature columns look like the pixels of {shape[0]}×{shape[1]} images "
+                     f"(whole numbers 0–255): `nnlab init {path.name} --kind cnn` writes a spec that reads each row "
+                     "as an image (data.image_shape) for a CNN")
     columns = column_types(features.drop(columns=gone), ReadOptions(), notes)
     counted = {kind: sum(1 for c in columns if c.kind == kind) for kind in ("numeric", "categorical", "date")}
     comments = [f"{path.name}: {plural(len(frame), 'row')}, {plural(frame.shape[1], 'column')}", guessed,
                 "features: " + ", ".join(f"{n} {k}" for k, n in counted.items() if n)] + notes
     kinds = set(tasks.values())
     look_ = Look("csv", "mlp", kinds.pop() if len(kinds) == 1 else "mixed", len(frame), comments=comments,
-                 counted=any("holds counts (" in n for n in notes))
+                 counted=any("holds counts (" in n for n in notes), image_shape=shape)
     look_.lines = ["data:", "  source: csv", f"  path: {_yaml(rel)}",
                    f"  target: {_yaml(targets[0] if len(targets) == 1 else targets)}"]
     if gone:
@@ -108,6 +109,21 @@ def _look_csv(path: Path, rel: str, targets: list[str], task: str | None = None)
                               "ever below 0")
         look_.train_lines.append("  loss: poisson   # every target holds counts; leave out for mse")
     return look_
+
+
+def _not_features(features, targets, notes: list[str]) -> list[str]:
+    """The columns init leaves out with data.drop: row numbers and identifiers, and those that give a
+    target away (`startercolumns`), each with a note."""
+    from nnlab.data.tabular import looks_like_row_number
+    from nnlab.tools.startercolumns import left_out
+
+    row_numbers = [str(c) for c in features.columns if looks_like_row_number(features[c], str(c))]
+    dropped = left_out(features.drop(columns=row_numbers), targets)
+    notes += [f"column {c!r} looks like a row number or an identifier (unique whole numbers): left out with "
+              "data.drop below; remove it from there if it is a real feature" for c in row_numbers]
+    notes += [f"{why}: left out with data.drop below; remove it from there if it is known when you predict"
+              for _, why in dropped]
+    return row_numbers + [c for columns, _ in dropped for c in columns]
 
 
 def _tasks(frame, targets: list[str], task: str | None, notes: list[str]) -> dict[str, str]:
@@ -176,30 +192,6 @@ def _look_quantity(values, target: str, look_: Look, alone: bool) -> None:
                               "data.target_transform: auto fits it as log(1 + y) or as it is, whichever a quick "
                               "probe on the training rows scores better in its own units (R²)")
         look_.lines.append("  target_transform: auto   # log(1 + y) or as it is, by R²; `log` or `none` to choose")
-
-
-def _csv_targets(frame, targets: list[str], path: Path) -> tuple[list[str], str]:
-    """(the target columns: --target's, else the last; the comment saying so), each refused when it
-    looks like row numbers, identifiers or free text."""
-    from nnlab.data.tabular import as_numbers, find_column, unlikely_target
-
-    chosen = bool(targets)
-    targets = [part.strip() for t in targets for part in (t.split(",") if t not in frame.columns else [t])]
-    targets = [find_column(frame, t, "--target", path) for t in targets] if chosen else [str(frame.columns[-1])]
-    if len(set(targets)) < len(targets):
-        raise DataError(f"--target names a column twice ({', '.join(targets)}); give each target once")
-    for target in targets:
-        if unlikely_target(frame[target], target):
-            others = [str(c) for c in frame.columns if c not in targets and not unlikely_target(frame[c], str(c))]
-            which = f"--target {target}" if chosen else f"The last column, {target!r}, would be the target, but it"
-            what = ("row numbers or identifiers" if as_numbers(frame[target]) else "names, identifiers or free text")
-            raise DataError(f"{which} looks like {what} ({frame[target].nunique()} different values in {len(frame)} "
-                            "rows), not something to predict. Give the column to predict with --target COLUMN, e.g. "
-                            f"one of: {', '.join(others) or 'none'}")
-    if len(targets) > 1:
-        return targets, f"targets: {', '.join(map(repr, targets))} (one output each)"
-    return targets, f"target: {targets[0]!r}" + ("" if chosen else " (the last column; give --target COLUMN to "
-                                                 "choose another)")
 
 
 def _look_classes(values, look_: Look) -> None:
@@ -318,29 +310,26 @@ def starter_spec(path: str | Path, output: str | Path, target: str | list[str] |
         raise NnlabError("--task is for a CSV's target; an image folder's classes are always classification")
     found = look(path, targets, output.parent, task)
     kind = kind or found.kind
-    if kind == "cnn" and found.source == "csv":
-        raise NnlabError("--kind cnn needs images: a folder of class subfolders, or an .npz of image arrays")
+    pixels = kind == "cnn" and found.source == "csv"  # (data.image_shape: each row an image)
+    if pixels and not found.image_shape:
+        raise NnlabError("--kind cnn needs images: a folder of class subfolders, an .npz of image arrays, or a CSV "
+                         "whose feature columns are pixels (whole numbers 0–255)")
     small = found.rows < 2000
     name = name or run_name(path)
-    if found.task == "regression":  # (ranked in the target's units, as evaluate grades: docs/benchmarks.md)
-        objective, metrics = "val_r2", "[mae, r2]"
-    elif found.task == "mixed":  # (several targets, of both kinds)
-        objective, metrics = "val_loss", "[mae]"
-    elif found.imbalanced:
-        objective, metrics = ("val_auc", "[auc, f1]") if found.classes == 2 else ("val_f1", "[f1]")
-    else:
-        objective, metrics = "val_accuracy", "[]"
+    objective, metrics = _objective(found)
     header = ["# A starting spec written by `nnlab init`. Check it, then: nnlab validate "
               f"{output.name} && nnlab run {output.name}", "#", "# What nnlab found:"]
     header += [f"#   {c}" for c in found.comments]
     header += ["#", "# Every value written {choice: [...]}, {int: [low, high]} or {float: [low, high]} is searched;",
                "# the others are fixed. `nnlab schema` gives editors completion for every key.", ""]
-    body = [f"name: {_yaml(name)}", "seed: 42", ""] + found.lines + ["  validation_split: 0.2"]
+    body = [f"name: {_yaml(name)}", "seed: 42", ""] + found.lines + ["  validation_split: 0.2"] + \
+        ([f"  image_shape: {list(found.image_shape)}   # each row's pixels as an image, row by row, for the CNN"]
+         if pixels else [])
     if found.source != "images" and found.rows < FOLDS_BELOW:
         body += [f"  folds: 5   # fewer than {FOLDS_BELOW} rows: each configuration is scored by 5-fold "
                  "cross-validation, not on one small split"]
     body += [""]
-    body += _model_lines(kind, small, table=found.source == "csv")
+    body += _model_lines(kind, small, table=found.source == "csv", flip=not pixels)
     batch = "[16, 32]" if found.rows < 500 else "[32, 64]" if found.rows < 20000 else "[64, 128]"
     epochs = 50 if small else 30
     body += ["train:",
@@ -360,16 +349,28 @@ def starter_spec(path: str | Path, output: str | Path, target: str | list[str] |
              "  pruning: median   # stop a trial that is below the median of the earlier ones at the same epoch",
              "  pack: auto   # trials trained several at a time, in one step (how many: the header says)",
              *(["  confirm: 3   # the top 3 cross-validated over 5 folds before one becomes best.keras"]
-               if found.source != "images" else []),
+               if found.source != "images" and not pixels else []),
              *(["  baseline: gbm   # gradient boosting fitted and scored on the same rows, to compare the trials with"]
-               if found.baseline else []),
+               if found.baseline and not pixels else []),
              ""]
     return "\n".join(header + body), found
 
 
-def _model_lines(kind: str, small: bool, table: bool = False) -> list[str]:
+def _objective(found: Look) -> tuple[str, str]:
+    """(search.objective, train.metrics) for what the data holds."""
+    if found.task == "regression":  # (ranked in the target's units, as evaluate grades: docs/benchmarks.md)
+        return "val_r2", "[mae, r2]"
+    if found.task == "mixed":  # (several targets, of both kinds)
+        return "val_loss", "[mae]"
+    if found.imbalanced:
+        return ("val_auc", "[auc, f1]") if found.classes == 2 else ("val_f1", "[f1]")
+    return "val_accuracy", "[]"
+
+
+def _model_lines(kind: str, small: bool, table: bool = False, flip: bool = True) -> list[str]:
     """The spec's model section: an MLP whose layers suit the data's size (for a table, with the modern
-    tabular recipe: piecewise-linear embeddings and 8 members), or a small CNN."""
+    tabular recipe: piecewise-linear embeddings and 8 members), or a small CNN (`flip`: with mirrored
+    images; not for a CSV's pixels, digits and letters as often as not)."""
     if kind == "mlp":
         units = "[16, 32, 64]" if small else "[64, 128, 256]"
         recipe = ["  embedding: piecewise   # each number as a vector (32 quantile bins); none: as it is",
@@ -386,5 +387,6 @@ def _model_lines(kind: str, small: bool, table: bool = False) -> list[str]:
             "  filters: {choice: [16, 32]}",
             "  dense_units: {choice: [64, 128]}",
             "  dropout: {float: [0.0, 0.4], step: 0.2}",
-            "  augment: {flip: horizontal}   # remove if a mirrored image means something else (digits, text)",
+            *(["  augment: {flip: horizontal}   # remove if a mirrored image means something else (digits, text)"]
+              if flip else []),
             ""]

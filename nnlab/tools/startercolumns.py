@@ -12,11 +12,13 @@ unique. The CSV reader itself keeps them: a spec written by hand means what it s
 from __future__ import annotations
 
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from nnlab.data.tabular import as_numbers, is_numeric, label_key, nearly_unique_text
+from nnlab.errors import DataError
 
 MIN_ROWS = 10  # fewer rows than this prove nothing about a sum
 MAX_SUMMED = 40  # numeric columns tried in pairs and triples (40 → 9,880 triples)
@@ -106,3 +108,31 @@ def _giving_away(features: pd.DataFrame | None, numeric: dict, target: pd.Series
     for size in range(2, largest + 1):
         found += [list(group) for group in combinations(names, size) if same(sum(numeric[c] for c in group))]
     return found
+
+
+def csv_targets(frame, targets: list[str], path: Path) -> tuple[list[str], str]:
+    """(the target columns: --target's, else the last; the comment saying so), each refused when it
+    looks like row numbers, identifiers or free text."""
+    from nnlab.data.pixeltable import image_shape_of
+    from nnlab.data.tabular import find_column, unlikely_target
+
+    chosen = bool(targets)
+    pixels = not chosen and image_shape_of(frame.iloc[:, 1:]) is not None  # (a digits file: the label first)
+    targets = [part.strip() for t in targets for part in (t.split(",") if t not in frame.columns else [t])]
+    targets = [find_column(frame, t, "--target", path) for t in targets] if chosen else \
+        [str(frame.columns[0 if pixels else -1])]
+    if len(set(targets)) < len(targets):
+        raise DataError(f"--target names a column twice ({', '.join(targets)}); give each target once")
+    for target in targets:
+        if unlikely_target(frame[target], target):
+            others = [str(c) for c in frame.columns if c not in targets and not unlikely_target(frame[c], str(c))]
+            which = f"--target {target}" if chosen else f"The last column, {target!r}, would be the target, but it"
+            what = ("row numbers or identifiers" if as_numbers(frame[target]) else "names, identifiers or free text")
+            raise DataError(f"{which} looks like {what} ({frame[target].nunique()} different values in {len(frame)} "
+                            "rows), not something to predict. Give the column to predict with --target COLUMN, e.g. "
+                            f"one of: {', '.join(others) or 'none'}")
+    if len(targets) > 1:
+        return targets, f"targets: {', '.join(map(repr, targets))} (one output each)"
+    which = "the first column: the others look like pixels" if pixels else "the last column"
+    return targets, f"target: {targets[0]!r}" + ("" if chosen else f" ({which}; give --target COLUMN to choose "
+                                                 "another)")

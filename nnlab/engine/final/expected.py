@@ -31,10 +31,11 @@ def expected_score(data, model_path, objective: str, best_score: float | None, l
                     f"over {confirmed['folds']} folds of the training and validation rows by search.confirm; "
                     "closer to new rows than the search's best, though those rows helped choose it "
                     "(data.test_split holds out rows nothing sees)"}
-        aside = "images kept aside: `nnlab evaluate RUN FOLDER`" if data.kind == "images" else "data.test_split"
+        folder = data.kind == "images" and data.preparation.table is None  # (an image folder, not a pixel CSV)
+        aside = "images kept aside: `nnlab evaluate RUN FOLDER`" if folder else "data.test_split"
         return {**record, "how": f"no test rows ({aside}): the validation score was the search's best "
                                  "and is likely above a score on new rows"}
-    reason = baseline.unscored_reason(objective, data.heads, data.kind)
+    reason = baseline.unscored_reason(objective, data.heads)  # (images too: only their baseline is missing)
     if reason:
         return {**record, "rows": len(data.x_test), "how": f"the test rows are not scored: {reason.split(': ', 1)[1]}"}
     from nnlab.engine.model.files import load_keras_file
