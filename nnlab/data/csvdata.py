@@ -57,7 +57,7 @@ def load_csv(data: CsvData, seed: int, frame=None) -> Dataset:
             notes.append("the validation split is not stratified: there are several targets")
         keys = _split_keys(frame, data, targets, where, notes)
         train_idx, val_idx, test_idx = _rows(y, task if len(encoded) == 1 else "regression", data, seed, keys, notes)
-        train_frame, val_frame = features.iloc[train_idx], features.iloc[val_idx]
+        train_frame, val_frame = features.iloc[train_idx], val_idx  # (the validation rows taken when needed)
         y_train, y_val = y[train_idx], y[val_idx]
         keys = keys.take(np.concatenate([train_idx, val_idx])) if keys else None
     record = columns if scale else tabular.fit_preprocessing(train_frame, columns, data.categories, notes)
@@ -66,15 +66,17 @@ def load_csv(data: CsvData, seed: int, frame=None) -> Dataset:
         if len(encoded) > 1 else []
     shape = tuple(data.image_shape or ())
 
-    def rows(table):
-        x = tabular.apply_preprocessing(record, table)
+    def rows(table):  # (a table, or positions in `features`: one copy of rows at a time, on a wide file)
+        x = tabular.apply_preprocessing(record, features.iloc[table] if isinstance(table, np.ndarray) else table)
         return x.reshape((len(x), *shape)) if shape else x
 
-    dataset = Dataset(rows(train_frame), y_train, rows(val_frame), y_val, task, "images" if shape else "tabular",
+    x_train = rows(train_frame)
+    del train_frame
+    dataset = Dataset(x_train, y_train, rows(val_frame), y_val, task, "images" if shape else "tabular",
                       description, encoded[0][1] if not several else None, rescale=scale or 1.0, source=source,
                       notes=notes, targets=several, row_keys=keys)
     if test_idx is not None:
-        dataset.x_test, dataset.y_test = rows(features.iloc[test_idx]), y[test_idx]
+        dataset.x_test, dataset.y_test = rows(test_idx), y[test_idx]
     return dataset
 
 

@@ -61,6 +61,7 @@ def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding:
     if not raw:
         raise DataError(f"The CSV file {path} is empty (0 bytes)")
     text = decode(unpack(raw, path, notes), path, encoding, notes)
+    raw = None  # (the bytes, decoded: not held beside the table being read)
     text, named = _excel_separator_line(text, path, delimiter, notes)
     sep = delimiter or named or _sniff_delimiter(text)
     _check_width(text, sep, path)
@@ -109,13 +110,13 @@ def parse(text: str, sep: str, numbers: bool = False, text_columns=()) -> pd.Dat
         data.seek(0)
         return pd.read_csv(data, dtype=str, keep_default_na=False, **options)
     named = {str(c).strip().lower() for c in text_columns}
-    again = [i for i, col in enumerate(frame.columns)
-             if str(col).strip().lower() in named or _hides_text(frame.iloc[:, i])]
-    pointed = [i for i in range(frame.shape[1]) if i not in again and pd.api.types.is_float_dtype(frame.iloc[:, i])]
+    again = sorted({i for i, col in enumerate(frame.columns) if str(col).strip().lower() in named} | _hiding(frame))
+    pointed = [i for i, kind in enumerate(frame.dtypes) if i not in again and pd.api.types.is_float_dtype(kind)]
     if pointed:  # (a number with a point: 1.234 may mean 1234; one that cannot in the first rows settles it)
         data.seek(0)
-        head = pd.read_csv(data, dtype=str, keep_default_na=False, usecols=pointed, nrows=2000, **options)
-        again += [i for position, i in enumerate(pointed) if not _settled(head.iloc[:, position])]
+        head = pd.read_csv(data, dtype=str, keep_default_na=False, usecols=pointed, nrows=200, **options)
+        cells = head.to_numpy(object)
+        again += [i for position, i in enumerate(pointed) if not _settled(cells[:, position])]
     if again:
         data.seek(0)
         texts = pd.read_csv(data, dtype=str, keep_default_na=False, usecols=sorted(again), **options)
@@ -131,23 +132,31 @@ def _starts_with_blanks(text: str, sep: str) -> bool:
     return any(text.startswith(b) or f"{sep}{b}" in text or f"\n{b}" in text for b in blanks) or len(sep) > 1
 
 
-def _hides_text(series: pd.Series) -> bool:
-    """Whether pandas' reading of a column may not be what its text says: true/false, text beside numbers,
-    infinities."""
-    if pd.api.types.is_bool_dtype(series):
-        return True
-    if pd.api.types.is_numeric_dtype(series):
-        return pd.api.types.is_float_dtype(series) and bool(np.isinf(series.to_numpy()).any())
-    return pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty")
+def _hiding(frame: pd.DataFrame) -> set[int]:
+    """The columns whose reading by pandas may not be what their text says: true/false, text beside numbers,
+    infinities (worked out by kind of column, the numbers as blocks: a file may have a thousand columns)."""
+    hiding = set()
+    floats = [i for i, kind in enumerate(frame.dtypes) if pd.api.types.is_float_dtype(kind)]
+    for start in range(0, len(floats), 256):
+        block = floats[start:start + 256]
+        infinite = np.isinf(frame.iloc[:, block].to_numpy(np.float64)).any(axis=0)
+        hiding |= {i for i, bad in zip(block, infinite) if bad}
+    for i, kind in enumerate(frame.dtypes):
+        if pd.api.types.is_bool_dtype(kind):
+            hiding.add(i)
+        elif not pd.api.types.is_numeric_dtype(kind) and \
+                pd.api.types.infer_dtype(frame.iloc[:, i], skipna=True) not in ("string", "empty"):
+            hiding.add(i)
+    return hiding
 
 
 _THOUSANDS_LIKE = re.compile(r"-?\d{1,3}\.\d{3}")
 
 
-def _settled(texts: pd.Series) -> bool:
+def _settled(texts: np.ndarray) -> bool:
     """Whether texts show a number with a point that is no thousands point (`12.5`, `1234.5`): then
     the text rules read the column as pandas does (`numbers.parse_column`)."""
-    return any("." in t and not _THOUSANDS_LIKE.fullmatch(t.strip()) for t in texts.dropna())
+    return any(isinstance(t, str) and "." in t and not _THOUSANDS_LIKE.fullmatch(t.strip()) for t in texts)
 
 
 def _first_line(text: str) -> str:

@@ -128,7 +128,7 @@ def detect(values: pd.Series, dayfirst: bool | None = None) -> tuple[DateFormat,
     has_time = present.str.contains(_TIME).mean() > 0.5
     candidates = list(PARTS if has_time else PARTS[:4])
     trial = DateFormat(date_format.dayfirst, candidates, date_format.utc)
-    varying = {p: v for p, v in trial.part_values(values).items() if v.nunique() > 1}
+    varying = {p: v for p, v in trial.part_values(present).items() if v.nunique() > 1}  # (each distinct date once)
     constant = [p for p in candidates if p not in varying]
     date_format.parts = [p for p in candidates if p in varying] or ["year"]
     if constant:

@@ -68,10 +68,21 @@ def fit_preprocessing(frame: pd.DataFrame, columns: list[Column], most: int = MA
 
 def _numeric_statistics(frame: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each numeric column's median (0 where it has no value) and the mean and deviation of its values with
-    the missing ones at the median, all columns at once (a row per column: each summed as one column is)."""
-    columns = np.ascontiguousarray(frame[names].to_numpy(np.float64).T) if names else np.zeros((0, len(frame)))
+    the missing ones at the median, a block of columns at a time (a row per column: each summed as one
+    column is; a block: what 784 pixel columns need without holding several copies of them)."""
+    parts = [_block_statistics(frame[names[i:i + BLOCK]]) for i in range(0, len(names), BLOCK)]
+    if not parts:
+        return np.zeros(0), np.zeros(0), np.ones(0)
+    return tuple(np.concatenate(values) for values in zip(*parts))
+
+
+BLOCK = 64  # numeric columns worked on at once
+
+
+def _block_statistics(block: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    columns = np.ascontiguousarray(block.to_numpy(np.float64).T)
     if not columns.shape[1]:
-        return np.zeros(len(names)), np.zeros(len(names)), np.ones(len(names))
+        return np.zeros(len(columns)), np.zeros(len(columns)), np.ones(len(columns))
     gaps = np.isnan(columns)
     holed = gaps.any(axis=1)
     medians = np.median(columns, axis=1)
@@ -119,15 +130,24 @@ def apply_preprocessing(record: list[ColumnPrep], frame: pd.DataFrame) -> np.nda
             blocks.append(_one_hot(series, col))
     if run:
         blocks.append(_standardized(frame, run))
-    return np.concatenate(blocks, axis=1).astype(np.float32)
+    if len(blocks) == 1 and blocks[0].dtype == np.float32:
+        return blocks[0]  # (a table of numbers only: no copy)
+    return np.concatenate([b.astype(np.float32, copy=False) for b in blocks], axis=1)
 
 
 def _standardized(frame: pd.DataFrame, columns: list[NumericColumn]) -> np.ndarray:
-    """Numeric columns (already numbers) with missing values at their training median, standardized."""
-    values = frame[[c.name for c in columns]].to_numpy(np.float64)
-    medians = np.array([c.median for c in columns])
-    filled = np.where(np.isnan(values), medians, values)
-    return (filled - np.array([c.mean for c in columns])) / np.array([c.std for c in columns])
+    """Numeric columns (already numbers) with missing values at their training median, standardized
+    (in float64, as one column is, a block of columns at a time) as float32."""
+    out = np.empty((len(frame), len(columns)), np.float32)
+    rows = max(1024, (1 << 20) // BLOCK)  # (a block of 64 columns × 16,384 rows in float64: 8 MB at a time)
+    for i in range(0, len(columns), BLOCK):
+        part = columns[i:i + BLOCK]
+        block = frame[[c.name for c in part]]
+        medians, means, stds = (np.array([getattr(c, key) for c in part]) for key in ("median", "mean", "std"))
+        for r in range(0, len(frame), rows):
+            values = block.iloc[r:r + rows].to_numpy(np.float64)
+            out[r:r + rows, i:i + len(part)] = (np.where(np.isnan(values), medians, values) - means) / stds
+    return out
 
 
 def _numbers_of(series: pd.Series, number_format: numbers.NumberFormat | None) -> pd.Series:

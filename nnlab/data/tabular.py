@@ -237,7 +237,9 @@ def encode_target(target: pd.Series, task: str, classes: list | None = None) -> 
         except TypeError:
             classes = sorted(present, key=str)
     index = {_key(c): i for i, c in enumerate(classes)}
-    codes = np.array([index.get(_key(v), -1) for v in target], dtype=np.int64)
+    positions, distinct = pd.factorize(target)  # (each distinct label matched once)
+    matched = np.array([index.get(_key(v), -1) for v in distinct], dtype=np.int64)
+    codes = np.where(positions >= 0, matched[positions] if len(matched) else -1, -1).astype(np.int64)
     if (codes < 0).any():
         unknown = sorted({str(v) for v, c in zip(target, codes) if c < 0})[:5]
         raise DataError(f"Labels not seen in the training data: {', '.join(unknown)}")
