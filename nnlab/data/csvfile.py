@@ -65,13 +65,15 @@ def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding:
     text, named = _excel_separator_line(text, path, delimiter, notes)
     sep = delimiter or named or _sniff_delimiter(text)
     _check_width(text, sep, path)
+    header, blanks = _first_line(text), _starts_with_blanks(text, sep)
+    data, text = text.encode("utf-8"), None  # (what pandas reads; the decoded text not held beside the table)
     try:
-        frame = parse(text, sep, numbers, text_columns)
+        frame = parse(data, sep, numbers, text_columns, blanks)
     except pd.errors.EmptyDataError:
         raise DataError(f"The CSV file {path} has no header and no rows") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"Cannot parse the CSV file {path}: {str(exc).strip()}") from None
-    _note_repeated_names(text, sep, frame, notes)
+    _note_repeated_names(header, sep, frame, notes)
     frame = tidy(frame, na_values, notes)
     if frame.empty:
         raise DataError(f"The CSV file {path} has a header but no rows")
@@ -90,18 +92,20 @@ def _check_width(text: str, sep: str, path: Path) -> None:
                         f"{how_to_raise(MAX_COLUMNS)}")
 
 
-def parse(text: str, sep: str, numbers: bool = False, text_columns=()) -> pd.DataFrame:
-    """The CSV text as a table of text (pandas' C reader; a separator of several characters, its Python one).
+def parse(data: bytes, sep: str, numbers: bool = False, text_columns=(), blanks: bool = True) -> pd.DataFrame:
+    """The CSV text (UTF-8) as a table of text (pandas' C reader; a separator of several characters, its
+    Python one; `blanks`: fields may start with spaces to skip).
     `numbers`: each column pandas reads as plain numbers (digits, a point, an exponent; empty cells missing)
     is kept as numbers: what the text rules would make of it (`tabular`), without a string for each cell.
     A column is read again as text where its numbers could hide what the rules read in its text: true and
     false, infinities, text beside numbers (pandas reads long files in chunks), numbers like `1.234` that
     could have a thousands point, and the columns in `text_columns`. In a file with a `+` (`+5` is noted
     as a number written its own way) every column is read as text."""
-    options = {"sep": sep, "skipinitialspace": _starts_with_blanks(text, sep),
-               "engine": "c" if len(sep) == 1 else "python", "encoding": "utf-8"}
-    data = io.BytesIO(text.encode("utf-8"))  # (bytes: pandas reads them without a 4-byte-a-character copy)
-    if not numbers or len(sep) != 1 or "+" in text:
+    options = {"sep": sep, "skipinitialspace": blanks, "engine": "c" if len(sep) == 1 else "python",
+               "encoding": "utf-8"}
+    plus = b"+" in data
+    data = io.BytesIO(data)  # (bytes: pandas reads them without a 4-byte-a-character copy, and shares them)
+    if not numbers or len(sep) != 1 or plus:
         return pd.read_csv(data, dtype=str, keep_default_na=False, **options)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
@@ -232,11 +236,11 @@ def decode(raw: bytes, path: Path, encoding: str | None, notes: list[str]) -> st
     raise AssertionError("latin-1 decodes every byte")
 
 
-def _note_repeated_names(text: str, sep: str, frame: pd.DataFrame, notes: list[str]) -> None:
-    """Say so where two columns have one name (pandas reads the second as `name.1`)."""
+def _note_repeated_names(line: str, sep: str, frame: pd.DataFrame, notes: list[str]) -> None:
+    """Say so where two columns of the header `line` have one name (pandas reads the second as `name.1`)."""
     if len(sep) != 1:
         return
-    header = next(csv.reader(io.StringIO(_first_line(text)), delimiter=sep), [])
+    header = next(csv.reader(io.StringIO(line), delimiter=sep), [])
     written = [h.strip() for h in header]
     for i, name in enumerate(written):
         if name and written.index(name) < i and i < len(frame.columns):
