@@ -8,6 +8,7 @@ and touched at each use: its time is the copy's last use.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import time
 from pathlib import Path
@@ -63,3 +64,34 @@ def remove_stale(cache: Path, wanted: dict, changing: tuple[str, ...] = ("files"
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed
+
+
+def mark_used(index: Path) -> None:
+    """A copy read now: its index's time says so (it is not deleted as unused)."""
+    try:
+        os.utime(index)
+    except OSError:
+        pass  # (a read-only runs folder)
+
+
+def obtain(runs_dir: Path, wanted: dict, changing: tuple[str, ...], read, make, keep, note, said: tuple[str, str]):
+    """(the data, how: "read" back, "kept" now, or "made" and not kept): read back from its copy in
+    `runs_dir` (`read(folder, wanted)` → (data or None, why not)), or made now (`make()`) and kept
+    (`keep(folder, data, wanted)` → why not, or None). `note(text)` is told: `said[0]` (with `{folder}`)
+    when the copy is read, `said[1]` when the files changed since (the stale copy is deleted), and every
+    why-not."""
+    folder = folder_of(runs_dir, wanted)
+    data, why = read(folder, wanted)
+    if data is not None:
+        note(said[0].format(folder=folder))
+        return data, "read"
+    if why:
+        note(why)
+    data = make()
+    if remove_stale(Path(runs_dir) / CACHE_DIR, wanted, changing):
+        note(said[1])
+    why = keep(folder, data, wanted)
+    if why:
+        note(why)
+    return data, "made" if why else "kept"
+

@@ -26,8 +26,8 @@ import numpy as np
 from nnlab.data.dataset import Dataset
 from nnlab.data.images import Decoded, decode_split
 from nnlab.data.load import load_data
-from nnlab.runs import files, tablecache
-from nnlab.runs.copies import CACHE_DIR, UNUSED_DAYS, folder_of, remove_stale, remove_unused, spare_bytes
+from nnlab.runs import copies, files, tablecache
+from nnlab.runs.copies import CACHE_DIR, UNUSED_DAYS, folder_of, remove_unused, spare_bytes
 from nnlab.spec.schema import CsvData, ImageData, Spec
 
 INDEX = "images.json"  # written last: the arrays beside it are whole; its time is the copy's last use
@@ -77,21 +77,14 @@ def obtain(data: ImageData, seed: int, runs_dir: Path | None, note) -> Decoded:
     if runs_dir is None or not data.keep_decoded:
         return decode_split(data, seed)
     wanted = identity(data, seed)
+    said = ("decoded images read from {folder} (kept from an earlier load; delete it to decode again, or set "
+            "data.keep_decoded: false)", f"the images in {data.path} changed since they were last decoded: "
+            "decoded again")
+    decoded, how = copies.obtain(runs_dir, wanted, ("files",), read, lambda: decode_split(data, seed), keep, note,
+                                 said)
+    if how != "kept":
+        return decoded
     folder = folder_of(runs_dir, wanted)
-    decoded, why = read(folder, wanted)
-    if decoded is not None:
-        note(f"decoded images read from {folder} (kept from an earlier load; delete it to decode again, or set "
-             "data.keep_decoded: false)")
-        return decoded
-    if why:
-        note(why)
-    decoded = decode_split(data, seed)
-    if remove_stale(Path(runs_dir) / CACHE_DIR, wanted):
-        note(f"the images in {data.path} changed since they were last decoded: decoded again")
-    why = keep(folder, decoded, wanted)
-    if why:
-        note(why)
-        return decoded
     size = (decoded.x_train.nbytes + decoded.x_val.nbytes) / 1024**2
     note(f"decoded images kept in {folder} ({size:,.0f} MiB): later loads of these images read them instead of "
          "decoding (data.keep_decoded: false to keep none)")
@@ -118,10 +111,7 @@ def read(folder: Path, wanted: dict) -> tuple[Decoded | None, str | None]:
         return None, f"the decoded images in {folder} could not be read ({error}): decoded again"
     if len(decoded.x_train) != len(decoded.y_train) or len(decoded.x_val) != len(decoded.y_val):
         return None, f"the decoded images in {folder} do not match their labels: decoded again"
-    try:
-        os.utime(folder / INDEX)  # (used now: not deleted as unused)
-    except OSError:
-        pass  # (a read-only runs folder)
+    copies.mark_used(folder / INDEX)
     return decoded, None
 
 

@@ -18,7 +18,6 @@ fails is read again from the file, with a note. Deleting `.decoded/` is always s
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from pathlib import Path
 
@@ -66,21 +65,11 @@ def obtain(data: CsvData, seed: int, runs_dir: Path, note) -> Dataset:
         wanted = identity(data, seed)
     except OSError:
         return load_csv(data, seed)  # (an unreadable file: load_csv says why)
-    folder = copies.folder_of(runs_dir, wanted)
-    dataset, why = read(folder, wanted)
-    if dataset is not None:
-        note(f"{data.path.name} read from the copy kept in {folder} (what an earlier load read; delete it to "
-             "read the file again)")
-        return dataset
-    if why:
-        note(why)
-    dataset = load_csv(data, seed)
-    if copies.remove_stale(Path(runs_dir) / copies.CACHE_DIR, wanted, ("file", "validation_file")):
-        note(f"{data.path.name} changed since it was last read: read again")
-    why = keep(folder, dataset, wanted)
-    if why:
-        note(why)
-    copies.remove_unused(Path(runs_dir) / copies.CACHE_DIR, folder)
+    said = (f"{data.path.name} read from the copy kept in {{folder}} (what an earlier load read; delete it to "
+            "read the file again)", f"{data.path.name} changed since it was last read: read again")
+    dataset, _ = copies.obtain(runs_dir, wanted, ("file", "validation_file"), read, lambda: load_csv(data, seed),
+                               keep, note, said)
+    copies.remove_unused(Path(runs_dir) / copies.CACHE_DIR, copies.folder_of(runs_dir, wanted))
     return dataset
 
 
@@ -101,10 +90,7 @@ def read(folder: Path, wanted: dict) -> tuple[Dataset | None, str | None]:
     problem = _mismatch(dataset)
     if problem:
         return None, f"the rows kept in {folder} are damaged ({problem}): read from the file again"
-    try:
-        os.utime(folder / INDEX)  # (used now: not deleted as unused)
-    except OSError:
-        pass  # (a read-only runs folder)
+    copies.mark_used(folder / INDEX)
     return dataset, None
 
 

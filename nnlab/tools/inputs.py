@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.data.csvfile import check_file, tidy
-from nnlab.data.preparation import ArrayPrep, ImagePrep, Preparation, TablePrep, Target
+from nnlab.data.preparation import ArrayPrep, ImagePrep, NumericColumn, Preparation, TablePrep, Target
 from nnlab.errors import DataError, web_address, web_address_message
 from nnlab.spec.schema import IMAGE_FORMATS
 
@@ -67,11 +67,21 @@ def read_inputs(path, preparation: Preparation, labelled: bool, label: str | Non
     if isinstance(source, TablePrep):
         from nnlab.data.tabular import read_csv
 
-        return _frame_inputs(read_csv(path, source.na_values), preparation, labelled, path)
+        frame = read_csv(path, source.na_values, numbers=True, text_columns=_text_columns(source))
+        return _frame_inputs(frame, preparation, labelled, path)
     what = "image arrays" if preparation.pixels else "arrays"
     shape = "×".join(str(n) for n in preparation.input_shape)
     raise DataError(f"This run was trained on {what} ({shape} per example); give new data as an .npz file with "
                     f"an array x of that shape{' and the labels as y' if labelled else ''}, not {path.name}")
+
+
+def _text_columns(table: TablePrep) -> list[str]:
+    """The columns new rows must be read as text for: categories and dates, numbers written with a decimal
+    comma or a thousands point, and those of runs that kept no format (read as their values say); the
+    other columns' plain numbers are read at once (`csvfile.parse`), as the training rows' were."""
+    plain = [c.name for c in table.columns if isinstance(c, NumericColumn) and c.format is not None
+             and c.format.decimal == "." and c.format.thousands != "."]
+    return [c.name for c in table.columns if c.name not in plain]
 
 
 def encode_labels(values, target: Target, where: str, codes: bool = False) -> np.ndarray:
