@@ -58,6 +58,18 @@ def test_image_shape_reads_each_row_as_an_image_with_every_pixel_kept(write, tmp
     assert not any("same value in every row" in n for n in data.notes)
 
 
+def test_a_csv_of_pixels_read_back_from_its_copy_is_still_images(write, tmp_path, monkeypatch):
+    from nnlab.runs import imagecache, tablecache
+
+    monkeypatch.setattr(tablecache, "SMALLEST", 0)
+    spec = _spec(write, tmp_path, ", image_shape: [8, 8, 1]", kind="cnn")
+    first = imagecache.load(spec, tmp_path / "runs")
+    again = imagecache.load(spec, tmp_path / "runs")
+    assert any("read from the copy" in n for n in again.notes)
+    assert again.kind == "images" and again.rescale == first.rescale and again.input_shape == (8, 8, 1)
+    assert np.array_equal(again.x_train, first.x_train)
+
+
 def test_image_shape_that_does_not_fit_the_columns_is_a_clear_error(write, tmp_path):
     with pytest.raises(DataError, match=r"data.image_shape \[9, 9, 1\] needs 81 pixel columns; digits.csv has 64"):
         load_data(_spec(write, tmp_path, ", image_shape: [9, 9, 1]", kind="cnn"))

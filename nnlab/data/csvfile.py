@@ -164,7 +164,7 @@ def _settled(texts: np.ndarray) -> bool:
 
 
 def _first_line(text: str) -> str:
-    """The header line (a file may end its lines with `\n`, `\r\n` or, from old Macs, `\r`)."""
+    """The header line (a file may end its lines with a line feed, CR-LF or, from old Macs, a lone CR)."""
     ends = [end for end in (text.find("\n"), text.find("\r")) if end >= 0]
     return text[:min(ends)] if ends else text
 

@@ -98,20 +98,22 @@ def _dataset(index: dict, arrays: dict) -> Dataset:
     preparation = Preparation.from_json(index["preparation"])
     keys = index.get("row_keys")
     row_keys = RowKeys(keys["by"], keys["column"], arrays["row_keys"], tuple(keys["names"])) if keys else None
+    kind = "images" if preparation.pixels else "tabular"  # (data.image_shape: a CSV's rows as images)
     return Dataset(arrays["x_train"], arrays["y_train"], arrays["x_val"], arrays["y_val"], preparation.task,
-                   "tabular", str(index["description"]), preparation.class_names, source=preparation.source,
+                   kind, str(index["description"]), preparation.class_names, rescale=preparation.rescale,
+                   source=preparation.source,
                    notes=[str(n) for n in index["notes"]], targets=list(preparation.several), row_keys=row_keys,
                    x_test=arrays.get("x_test"), y_test=arrays.get("y_test"))
 
 
 def _mismatch(dataset: Dataset) -> str | None:
     """What does not fit in rows read back: row counts, widths, the preparation's number of inputs."""
-    width = len(dataset.source.features)
+    width, shape = len(dataset.source.features), dataset.preparation.input_shape
     parts = [("training", dataset.x_train, dataset.y_train), ("validation", dataset.x_val, dataset.y_val)]
     if dataset.x_test is not None:
         parts.append(("test", dataset.x_test, dataset.y_test))
     for name, x, y in parts:
-        if y is None or x.ndim != 2 or len(x) != len(y) or x.shape[1] != width:
+        if y is None or len(x) != len(y) or x.shape[1:] != shape or int(np.prod(shape)) != width:
             return f"its {name} rows do not match their targets or the {width} inputs the preparation names"
     if dataset.row_keys is not None and len(dataset.row_keys.keys) != len(dataset.x_train) + len(dataset.x_val):
         return "its split keys do not match its rows"
