@@ -67,9 +67,14 @@ def obtain(data: CsvData, seed: int, runs_dir: Path, note) -> Dataset:
         return load_csv(data, seed)  # (an unreadable file: load_csv says why)
     said = (f"{data.path.name} read from the copy kept in {{folder}} (what an earlier load read; delete it to "
             "read the file again)", f"{data.path.name} changed since it was last read: read again")
-    dataset, _ = copies.obtain(runs_dir, wanted, ("file", "validation_file"), read, lambda: load_csv(data, seed),
-                               keep, note, said)
-    copies.remove_unused(Path(runs_dir) / copies.CACHE_DIR, copies.folder_of(runs_dir, wanted))
+    dataset, how = copies.obtain(runs_dir, wanted, ("file", "validation_file"), read, lambda: load_csv(data, seed),
+                                 keep, note, said)
+    if how == "kept":
+        folder = copies.folder_of(runs_dir, wanted)
+        size = sum(f.stat().st_size for f in folder.iterdir()) / 1024**2
+        note(f"the rows read from {data.path.name} kept in {folder} ({size:,.0f} MiB): later loads of this file "
+             "read them instead (delete the folder to read the file again)")
+        copies.remove_unused(Path(runs_dir) / copies.CACHE_DIR, folder)
     return dataset
 
 
