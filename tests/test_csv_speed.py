@@ -87,6 +87,10 @@ def test_named_columns_stay_text_and_a_file_with_rows_longer_than_its_header_rea
     rnames = tmp_path / "r.csv"  # (R's write.csv: a row name before each row, none in the header)
     rnames.write_text('"a","b"\n' + "".join(f'"{i + 1}",{i * 0.5},{i % 2}\n' for i in range(30)))
     assert csvfile.read_table(rnames, numbers=True).equals(csvfile.read_table(rnames))
+    notes = []
+    assert list(csvfile.read_table(rnames, notes=notes).columns) == ["a", "b"]
+    assert notes == ["the rows of r.csv have 1 more field than its header (as R's write.csv writes row names): the "
+                     "first field of each row read as a row name and left out"]
 
 
 def test_old_mac_line_endings_are_read(tmp_path):

@@ -74,10 +74,22 @@ def read_table(path: Path, na_values=(), delimiter: str | None = None, encoding:
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"Cannot parse the CSV file {path}: {str(exc).strip()}") from None
     _note_repeated_names(header, sep, frame, notes)
+    _note_row_names(frame, path, notes)
     frame = tidy(frame, na_values, notes)
     if frame.empty:
         raise DataError(f"The CSV file {path} has a header but no rows")
     return frame
+
+
+def _note_row_names(frame: pd.DataFrame, path: Path, notes: list[str]) -> None:
+    """Rows longer than the header (R's write.csv writes a row name first): pandas reads the first fields as
+    the index, which is left out; a note says so."""
+    if frame.index.equals(pd.RangeIndex(len(frame))):
+        return
+    extra = frame.index.nlevels
+    notes.append(f"the rows of {path.name} have {extra} more field{'s' if extra > 1 else ''} than its header (as "
+                 f"R's write.csv writes row names): the first {'field' if extra == 1 else f'{extra} fields'} of "
+                 "each row read as a row name and left out")
 
 
 def _check_width(text: str, sep: str, path: Path) -> None:
