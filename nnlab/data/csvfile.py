@@ -134,9 +134,10 @@ def parse(data: bytes, sep: str, numbers: bool = False, text_columns=(), blanks:
         cells = head.to_numpy(object)
         again += [i for position, i in enumerate(pointed) if not _settled(cells[:, position])]
     if again:
+        again = sorted(again)  # (pandas gives the columns read again in the file's order)
         data.seek(0)
-        texts = pd.read_csv(data, dtype=str, keep_default_na=False, usecols=sorted(again), **options)
-        for position, i in enumerate(sorted(again)):
+        texts = pd.read_csv(data, dtype=str, keep_default_na=False, usecols=again, **options)
+        for position, i in enumerate(again):
             frame.isetitem(i, texts.iloc[:, position])
     return frame
 

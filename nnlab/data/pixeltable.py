@@ -30,8 +30,7 @@ def image_shape_of(features: pd.DataFrame) -> tuple[int, int, int] | None:
     count = features.shape[1]
     if count < MOST_PIXELS or not all(pd.api.types.is_integer_dtype(t) for t in features.dtypes):
         return None  # (whole numbers pandas read at once: a pixel file's columns; anything else is a table)
-    values = features.to_numpy()
-    if values.min() < 0 or values.max() > BRIGHTEST:
+    if features.min().min() < 0 or features.max().max() > BRIGHTEST:  # (per column: no copy of the table)
         return None
     for channels in (1, 3):
         side = math.isqrt(count // channels)

@@ -18,8 +18,14 @@ import pandas as pd
 
 from nnlab.data import csvfile, dates, numbers
 from nnlab.data.rules import is_whole
-from nnlab.data.tablefit import MAX_CATEGORIES, Column, apply_preprocessing, fit_preprocessing, is_numeric  # noqa: F401
-from nnlab.data.tablefit import category_name as _key
+from nnlab.data.tablefit import (  # noqa: F401
+    MAX_CATEGORIES,
+    Column,
+    apply_preprocessing,
+    category_name,
+    fit_preprocessing,
+    is_numeric,
+)
 from nnlab.errors import DataError, did_you_mean
 from nnlab.spec.schema import CSV_READER
 
@@ -236,9 +242,9 @@ def encode_target(target: pd.Series, task: str, classes: list | None = None) -> 
             classes = sorted(present)
         except TypeError:
             classes = sorted(present, key=str)
-    index = {_key(c): i for i, c in enumerate(classes)}
+    index = {category_name(c): i for i, c in enumerate(classes)}
     positions, distinct = pd.factorize(target)  # (each distinct label matched once)
-    matched = np.array([index.get(_key(v), -1) for v in distinct], dtype=np.int64)
+    matched = np.array([index.get(category_name(v), -1) for v in distinct], dtype=np.int64)
     codes = np.where(positions >= 0, matched[positions] if len(matched) else -1, -1).astype(np.int64)
     if (codes < 0).any():
         unknown = sorted({str(v) for v, c in zip(target, codes) if c < 0})[:5]
@@ -249,7 +255,7 @@ def encode_target(target: pd.Series, task: str, classes: list | None = None) -> 
 def label_key(value) -> str:
     """How a label written in new data is matched to a class name: trimmed, in any case, whole numbers
     however they were written (1, 1.0)."""
-    return _key(str(value).strip()).lower()
+    return category_name(str(value).strip()).lower()
 
 
 def _plain(value):

@@ -70,7 +70,7 @@ def obtain(data: CsvData, seed: int, runs_dir: Path, note) -> Dataset:
     dataset, how = copies.obtain(runs_dir, wanted, ("file", "validation_file"), read, lambda: load_csv(data, seed),
                                  keep, note, said)
     if how == "kept":
-        folder = copies.folder_of(runs_dir, wanted)
+        folder = copies.folder_of(runs_dir, wanted)  # (where copies.obtain kept them)
         size = sum(f.stat().st_size for f in folder.iterdir()) / 1024**2
         note(f"the rows read from {data.path.name} kept in {folder} ({size:,.0f} MiB): later loads of this file "
              "read them instead (delete the folder to read the file again)")
