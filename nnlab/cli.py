@@ -448,6 +448,9 @@ ExportFormat = Enum("ExportFormat", {name: name for name in EXPORT_FORMATS}, typ
 
 
 RUN_ARG = typer.Argument(..., metavar="RUN", help="A run folder, e.g. runs/NAME.")
+THRESHOLD = typer.Option(None, "--threshold", metavar="RULE", help="Two classes: the positive class from this "
+                         "probability up: a number (0.3), f1 or costs (fp=1,fn=5), the last two chosen on the run's "
+                         "validation rows (default: the spec's data.threshold, else 0.5).")
 
 
 @app.command()
@@ -515,6 +518,7 @@ def predict(
     output: Path = typer.Option(Path("predictions.csv"), "--output", "-o", help="Where the predictions go."),
     proba: bool = typer.Option(False, "--proba", help="Add one probability column per class."),
     trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
+    threshold: Optional[str] = THRESHOLD,
 ) -> None:
     """Predict new data with a run's model and its own preprocessing: one row per input, in order.
 
@@ -527,6 +531,7 @@ def predict(
         from nnlab.runs.files import write_atomic
         from nnlab.runs.outputs import check_output
         from nnlab.tools.apply import interim_note, load_model, open_run, predict_targets, predictions_csv
+        from nnlab.tools.evaluation import RunModel
         from nnlab.tools.inputs import read_inputs
 
         check_output(output, inputs=[data])
@@ -537,7 +542,11 @@ def predict(
         inputs = read_inputs(data, finished.preparation, labelled=False)
         model = load_model(finished, trial)
         inputs.notes += [note for note in [interim_note(finished, trial)] if note]
-        predicted = predict_targets(model, inputs, finished.preparation)
+        in_use = RunModel(finished, model).threshold(threshold)
+        if in_use is not None:
+            inputs.notes.append(f"{finished.preparation.class_names[1]!r} where its probability is at least "
+                                f"{in_use.describe()}")
+        predicted = predict_targets(model, inputs, finished.preparation, in_use.value if in_use else None)
         write_atomic(output, predictions_csv(inputs, predicted, proba))
     for note in inputs.notes:
         typer.echo(f"note: {note}", err=True)
@@ -555,25 +564,34 @@ def evaluate(
     label: Optional[str] = typer.Option(None, "--label", metavar="COLUMN",
                                         help="In a CSV listing image files: the column of classes (default: the "
                                              "one whose every value is a class)."),
+    threshold: Optional[str] = THRESHOLD,
+    cost: Optional[str] = typer.Option(None, "--cost", metavar="fp=A,fn=B", help="Two classes: also choose the "
+                                       "threshold with the lowest cost on the run's validation rows (default: the "
+                                       "highest F1), e.g. fp=1,fn=5."),
+    by: Optional[str] = typer.Option(None, "--by", metavar="COLUMN", help="A table: the metrics per value of this "
+                                     "column of DATA (per quantile bin of a column of numbers), with row counts."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """A run's model on a labelled test set: accuracy, macro F1, per-class report, confusion matrix;
-    or RMSE, MAE, R² and the share within 10%.
+    or RMSE, MAE, R² and the share within 10%. Two classes: precision, recall and F1 at the threshold in use,
+    the precision–recall curve, and the threshold chosen on the run's validation rows (highest F1, or lowest
+    `--cost`) with what it gives on DATA; `--by COLUMN`: the metrics per group of rows.
 
     Exit codes: 0; 2 as for `predict`, and when the data has no labels or labels the run never saw, a listed
-    image is missing or broken, or the labels' column is unknown or cannot be told apart.
+    image is missing or broken, the labels' column is unknown or cannot be told apart, `--by` names no column
+    of DATA, or `--cost`/`--threshold` is malformed or the target has not two classes.
     """
     with _user_errors():
         from nnlab.scores import metrics_text
-        from nnlab.tools.apply import evaluate as evaluate_model
         from nnlab.tools.apply import interim_note, load_model, open_run
+        from nnlab.tools.evaluation import RunModel, evaluate_run, evaluation_text
         from nnlab.tools.inputs import read_inputs
 
         finished = open_run(run_dir)
         inputs = read_inputs(data, finished.preparation, labelled=True, label=label)
         model = load_model(finished, trial)
         inputs.notes += [note for note in [interim_note(finished, trial)] if note]
-        result = evaluate_model(model, inputs, finished.preparation)
+        result = evaluate_run(RunModel(finished, model), inputs, threshold, cost, by, inputs.notes)
     for note in inputs.notes:
         typer.echo(f"note: {note}", err=True)
     if as_json:
@@ -581,7 +599,50 @@ def evaluate(
 
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
-        sys.stdout.write(metrics_text(result))
+        sys.stdout.write(metrics_text(result) + evaluation_text(result))
+
+
+@app.command()
+def explain(
+    run_dir: Path = RUN_ARG,
+    data: Optional[Path] = typer.Argument(None, metavar="[DATA]", show_default=False,
+                                          help="A table run: labelled rows (default: the run's validation rows). An "
+                                               "image run: an image, a folder or a CSV listing images (default: the "
+                                               "first validation images)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The folder for the pictures and "
+                                                                       "explain.json (default RUN/explain/)."),
+    feature: List[str] = typer.Option([], "--feature", metavar="COLUMN", help="A table run: also show how the "
+                                      "prediction moves with this column (repeatable)."),
+    top: int = typer.Option(3, "--top", min=0, help="A table run: partial dependence of this many top columns."),
+    repeats: int = typer.Option(5, "--repeats", min=1, help="A table run: permutations per column."),
+    images: int = typer.Option(16, "--images", min=1, help="An image run: heat maps of at most this many images."),
+    trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was found as JSON (explain.json)."),
+) -> None:
+    """Which inputs a run's model leans on and how its prediction moves with them (permutation importance,
+    partial dependence); for a CNN, what it looks at (Grad-CAM heat maps) and which classes it confuses.
+
+    Exit codes: 0; 2 when RUN is not a finished run, DATA does not fit the run (or, for a table, has no target
+    column), `--feature` names no input column or a date, the model has no feature map for Grad-CAM, or
+    `--output` is a run's file; 130 when interrupted.
+    """
+    from nnlab.tools.explainrun import explain_run
+
+    try:
+        with _user_errors():
+            found = explain_run(run_dir, data, output, feature, repeats, top, images, trial,
+                                say=lambda line: typer.echo(line, err=True))
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None
+    for note in found.notes:
+        typer.echo(f"note: {note}", err=True)
+    if as_json:
+        sys.stdout.write((found.output / "explain.json").read_text(encoding="utf-8"))
+        return
+    from nnlab.tools.explainrun import explained_text
+
+    sys.stdout.write(explained_text(found))
 
 
 class Kind(str, Enum):

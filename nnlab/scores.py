@@ -23,9 +23,10 @@ def macro_f1(y_true, y_pred) -> float:
 
 
 def score_predictions(y: np.ndarray, predictions: list, proba: np.ndarray | None, task: str,
-                      class_names: list | None) -> dict:
+                      class_names: list | None, predicted: np.ndarray | None = None) -> dict:
     """Classification: accuracy, macro F1, a per-class report (precision, recall, F1, support) and the
-    confusion matrix; regression: RMSE, MAE, R² and the share of predictions within 10% of the truth."""
+    confusion matrix; regression: RMSE, MAE, R² and the share of predictions within 10% of the truth.
+    `predicted`: the class indices (a decision threshold's), where they are not the likeliest classes."""
     from sklearn import metrics as skm
 
     if task == "regression":
@@ -39,7 +40,7 @@ def score_predictions(y: np.ndarray, predictions: list, proba: np.ndarray | None
                 "r2": float(skm.r2_score(truth, pred)) if len(truth) > 1 else float("nan"),
                 "within_10_percent": float(within.mean()) if within.size else float("nan")}
     names = [str(c) for c in class_names]
-    pred = proba.argmax(axis=1)
+    pred = proba.argmax(axis=1) if predicted is None else np.asarray(predicted)
     labels = list(range(len(names)))
     report = skm.classification_report(y, pred, labels=labels, target_names=names, output_dict=True,
                                        zero_division=0)

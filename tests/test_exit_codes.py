@@ -51,6 +51,8 @@ CASES = [  # (command, expected exit code, text in the output); {t} is the test'
     ("export {t}/empty -o {t}/m.keras", 2, "not an nnlab run folder"),
     ("predict {t}/empty {t}/d.csv", 2, "not an nnlab run folder"),
     ("evaluate {t}/empty {t}/d.csv", 2, "not an nnlab run folder"),
+    ("explain {t}/empty", 2, "not an nnlab run folder"),
+    ("explain {t}/runs/none -o {t}/out", 2, "error:"),
     ("run {t}/good.yaml --workers -1", 2, "--workers"),
     ("doctor", 0, "TensorFlow sees:"),  # (asks TensorFlow in a fresh process: a few seconds)
 ]

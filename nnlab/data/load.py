@@ -74,6 +74,9 @@ def _positive_class(dataset: Dataset, spec: Spec) -> None:
     """Two classes: the positive one (what auc, pr_auc, precision and recall are about) is index 1,
     `data.positive_class` or else the second in sorted order; a note says which when it matters."""
     wanted = spec.data.positive_class
+    if spec.data.threshold is not None and (dataset.task != "classification" or dataset.num_classes != 2):
+        raise DataError("data.threshold is the probability from which a row is its positive class: it applies to a "
+                        "target of two classes; leave it out here")
     if dataset.task != "classification" or (dataset.num_classes != 2 and wanted is None):
         return
     names = [str(c) for c in dataset.class_names]

@@ -4,7 +4,8 @@ never over a file of a run folder, nor over the command's own input. One rule fo
 Inside a run folder, the names nnlab keeps there (summary.json, trials.csv, best.keras, tuner/, …) are
 refused whether they exist yet or not (a sweep may be about to write them), and so is every file that
 exists there; a new file of another name is allowed (`predict R new.csv -o R/new_predictions.csv`).
-A command's own place in a run (report's RUN/report.html, plot's RUN/plots/) is allowed to it.
+A command's own place in a run (report's RUN/report.html, plot's RUN/plots/, explain's RUN/explain/) is allowed
+to it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from nnlab.runs import files
 
 # what nnlab writes in a run folder (the engine's tensorboard/ and retrain's retrain.json included)
 KEPT = {files.SUMMARY, files.TRIALS, files.SPEC_COPY, files.PREPROCESSING, files.BEST_MODEL, files.TUNER_DIR,
-        "tensorboard", "retrain.json", "report.html", "plots"}
+        "tensorboard", "retrain.json", "report.html", "plots", "explain"}
 MARKS = (files.SPEC_COPY, files.TUNER_DIR, files.PREPROCESSING, files.BEST_MODEL)  # (with a summary: a run)
 
 

@@ -48,22 +48,22 @@ LOSSES = tuple(names.LOSSES)
 REGRESSION_METRICS = tuple(names.REGRESSION_METRICS)
 
 
-
-
 # ------------------------------------------------------------------------------------ data
 
 
+class Costs(Section):
+    fp: float = Field(ge=0, description="What a false alarm costs (a row called positive that is not).")
+    fn: float = Field(ge=0, description="What a missed positive costs.")
+
+
 class _DataBase(Section):
-    validation_split: float = Field(
-        0.2, gt=0, lt=1, description="Share of the rows/images held out for validation (seeded)."
-    )
-    validation_path: Path | None = Field(
-        None, description="A second file or folder of the same kind to validate on, instead of a split."
-    )
+    validation_split: float = Field(0.2, gt=0, lt=1, description="Share of the rows/images held out for validation "
+                                                                  "(seeded).")
+    validation_path: Path | None = Field(None, description="A second file or folder of the same kind to validate on, "
+                                                           "instead of a split.")
     folds: int | None = Field(
         None, ge=2, le=20, description="Cross-validate every trial over K folds of all the rows (small data): "
-                                       "its score is the mean of the folds' scores."
-    )
+                                       "its score is the mean of the folds' scores.")
     target_transform: Literal["none", "log", "standardize", "auto"] = Field(
         "none", description="Regression: fit the target as log(1 + y) (a positive, skewed target) or standardized; "
                             "auto: log(1 + y) or as it is, whichever a quick probe on the training rows scores "
@@ -71,8 +71,11 @@ class _DataBase(Section):
     )
     positive_class: str | bool | None = Field(
         None, description="Two classes: the one auc, pr_auc, precision and recall are about (default: the second "
-                          "in sorted order, e.g. 'yes' of 'no'/'yes')."
-    )
+                          "in sorted order, e.g. 'yes' of 'no'/'yes').")
+
+    threshold: Annotated[float, Field(gt=0, lt=1)] | Literal["f1"] | Costs | None = Field(
+        None, description="Two classes: the probability from which a row is called positive (default 0.5); f1: "
+                          "the highest F1 on the validation rows; {fp: 1, fn: 5}: the lowest cost there.")
 
     @field_validator("positive_class", mode="before")
     @classmethod

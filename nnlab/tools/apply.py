@@ -110,25 +110,44 @@ def interim_note(run: RunToApply, trial_id: str | None) -> str | None:
 # ------------------------------------------------------------------------------------ predictions
 
 
-def predict_targets(model, inputs: Inputs, preparation: Preparation) -> list[tuple[Target, list, np.ndarray | None]]:
-    """Per target: (the target, predictions in the data's own terms: class names or values, class
-    probabilities or None)."""
+def model_outputs(model, x: np.ndarray, preparation: Preparation) -> list[np.ndarray]:
+    """Per target, what the model gives for rows `x`: a regression target's values (one column), a
+    classification target's probability of each class (two classes: both columns)."""
     from nnlab.engine.pipeline import validation_batch  # (batches as validation's: images capped by pixels)
 
-    raw = model.predict(inputs.x, batch_size=validation_batch(inputs.x), verbose=0)
+    raw = model.predict(x, batch_size=validation_batch(x), verbose=0)
     out = []
     for target in preparation.outputs():
         values = np.asarray(raw[target.head] if isinstance(raw, dict) else raw, np.float64)
+        if target.task == "classification":
+            values = np.concatenate([1 - values, values], axis=1) if values.shape[1] == 1 else values
+            if len(target.class_names or []) != values.shape[1]:  # (a preprocessing.json changed by hand)
+                raise RunError(f"preprocessing.json lists {len(target.class_names or [])} classes"
+                               f"{f' for {target.name}' if target.name else ''}, but the model predicts "
+                               f"{values.shape[1]}: the file does not belong to this model; put back the run's own")
+        out.append(values)
+    return out
+
+
+def predict_targets(model, inputs: Inputs, preparation: Preparation,
+                    threshold: float | None = None) -> list[tuple[Target, list, np.ndarray | None]]:
+    """Per target: (the target, predictions in the data's own terms: class names or values, class
+    probabilities or None). `threshold`: a target of two classes is its positive class (the second) where
+    that class's probability is at least this (`tools.threshold`), rather than where it is the likelier."""
+    out = []
+    for target, values in zip(preparation.outputs(), model_outputs(model, inputs.x, preparation)):
         if target.task == "regression":
             out.append((target, values[:, 0].tolist(), None))
-            continue
-        proba = np.concatenate([1 - values, values], axis=1) if values.shape[1] == 1 else values
-        if len(target.class_names or []) != proba.shape[1]:  # (a preprocessing.json changed by hand)
-            raise RunError(f"preprocessing.json lists {len(target.class_names or [])} classes"
-                           f"{f' for {target.name}' if target.name else ''}, but the model predicts "
-                           f"{proba.shape[1]}: the file does not belong to this model; put back the run's own")
-        out.append((target, [target.class_names[i] for i in proba.argmax(axis=1)], proba))
+        else:
+            out.append((target, [target.class_names[i] for i in decided(values, threshold)], values))
     return out
+
+
+def decided(proba: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Each row's class index: the likeliest, or with `threshold` (two classes) the positive one from it up."""
+    if threshold is None or proba.shape[1] != 2:
+        return proba.argmax(axis=1)
+    return (proba[:, 1] >= threshold).astype(np.int64)
 
 
 def predict(model, inputs: Inputs, preparation: Preparation) -> tuple[list, np.ndarray | None]:
@@ -171,14 +190,50 @@ def predictions_csv(inputs: Inputs, predicted: list[tuple[Target, list, np.ndarr
 # ------------------------------------------------------------------------------------ metrics
 
 
-def evaluate(model, inputs: Inputs, preparation: Preparation) -> dict:
+def evaluate(model, inputs: Inputs, preparation: Preparation, threshold: float | None = None) -> dict:
     """Metrics on labelled data: classification accuracy, macro F1, per-class report and confusion
     matrix; regression RMSE, MAE, R² and the share of predictions within 10% of the true value. With
-    several targets, those of each target under "targets"."""
-    predicted = predict_targets(model, inputs, preparation)
-    if len(predicted) == 1:
-        target, predictions, proba = predicted[0]
-        return score_predictions(inputs.y, predictions, proba, target.task, target.class_names)
-    scores = {t.name: score_predictions(inputs.y[t.name], predictions, proba, t.task, t.class_names)
-              for t, predictions, proba in predicted}
-    return {"task": "several targets", "examples": len(inputs.ids), "targets": scores}
+    several targets, those of each target under "targets". `threshold`: as `predict_targets`'s."""
+    return scores_of(inputs, preparation, model_outputs(model, inputs.x, preparation), threshold)
+
+
+def scores_of(inputs: Inputs, preparation: Preparation, outputs: list[np.ndarray],
+              threshold: float | None = None) -> dict:
+    """`evaluate`'s metrics from the model's outputs (`model_outputs`) for `inputs`."""
+    found = {}
+    for target, values in zip(preparation.outputs(), outputs):
+        y = inputs.y[target.name] if isinstance(inputs.y, dict) else inputs.y
+        if target.task == "regression":
+            found[target.name] = score_predictions(y, values[:, 0].tolist(), None, target.task, None)
+        else:
+            found[target.name] = score_predictions(y, [], values, target.task, target.class_names,
+                                                   decided(values, threshold))
+    if len(found) == 1:
+        return next(iter(found.values()))
+    return {"task": "several targets", "examples": len(inputs.ids), "targets": found}
+
+
+# ------------------------------------------------------------------------------------ the run's own rows
+
+
+def validation_rows(run: RunToApply) -> tuple[Inputs, str]:
+    """The run's validation rows as the model takes them (the sweep's own split: same data, same seed; an
+    image folder's from its kept copy), with their labels, and a note that says which rows they are and
+    when a refitted model has seen them."""
+    from nnlab.runs import imagecache
+
+    data = imagecache.load(run.folder.spec(), run.folder.path.parent)
+    y = np.asarray(data.y_val)
+    labels = {t.name: y[:, i] for i, t in enumerate(data.targets)} if data.targets else y
+    inputs = Inputs(data.x_val, [str(i + 1) for i in range(len(y))], "row", labels)
+    note = f"{len(y)} validation examples: the sweep's own split of {data.description}"
+    refit = run.summary.refit
+    if refit:
+        note += (f". The model was refitted (search.refit): trial {refit['trial']}'s configuration trained again on "
+                 f"all {refit['rows']} training rows, these validation rows among them, for {refit['epochs']} "
+                 "epoch(s), so these figures flatter it; score it on rows it never saw with `nnlab evaluate`")
+    ensemble = run.summary.ensemble
+    if ensemble:
+        note += (f". It is an ensemble (search.ensemble): the mean of the predictions of trials "
+                 f"{', '.join(ensemble['trials'])}" + (", each refitted the same way" if ensemble.get("refit") else ""))
+    return inputs, note

@@ -27,6 +27,7 @@ class Inputs:
     y: np.ndarray | dict | None = None  # labels, encoded as in training (several targets: a dict of them)
     notes: list[str] = field(default_factory=list)
     unread: dict[int, str] = field(default_factory=dict)  # images: the rows without one, and why
+    frame: object = None  # a table's rows as read (a pandas DataFrame): `evaluate --by` groups them
 
 
 def read_inputs(path, preparation: Preparation, labelled: bool, label: str | None = None) -> Inputs:
@@ -140,7 +141,7 @@ def _frame_inputs(frame, preparation: Preparation, labelled: bool, path) -> Inpu
     x = apply_preprocessing(table.columns, frame)
     if preparation.pixels:  # (data.image_shape: each row the pixels of an image)
         x = x.reshape((len(x), *preparation.input_shape))
-    return Inputs(x, [str(i + 1) for i in range(len(frame))], "row", y)
+    return Inputs(x, [str(i + 1) for i in range(len(frame))], "row", y, frame=frame)
 
 
 def _read_npz(path: Path, preparation: Preparation, labelled: bool) -> Inputs:

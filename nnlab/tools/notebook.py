@@ -122,15 +122,41 @@ class Run:
         index = data.index if hasattr(data, "index") and len(data.index) == len(inputs.ids) else None
         return pd.DataFrame(columns, index=index)
 
-    def evaluate(self, data, trial: str | None = None, label: str | None = None) -> dict:
+    def evaluate(self, data, trial: str | None = None, label: str | None = None, threshold=None,
+                 cost: str | None = None, by: str | None = None) -> dict:
         """Metrics on labelled data (a DataFrame with the target column, arrays with y, or a path), as
-        `nnlab evaluate` reports them; `label`: as its --label."""
-        from nnlab.tools.apply import evaluate, open_run
+        `nnlab evaluate` reports them, with its --label, --threshold, --cost and --by."""
+        from nnlab.tools.apply import open_run
+        from nnlab.tools.evaluation import RunModel, evaluate_run
         from nnlab.tools.inputs import read_inputs
 
         finished = open_run(self.path)
         inputs = read_inputs(data, finished.preparation, labelled=True, label=label)
-        return evaluate(self.model(trial), inputs, finished.preparation)
+        return evaluate_run(RunModel(finished, self.model(trial)), inputs, threshold, cost, by)
+
+    def explain(self, data=None, features=(), output=None, repeats: int = 5, images: int = 16, show: bool = True):
+        """`nnlab explain` from Python: a table run's permutation importance and partial dependence, an image
+        run's Grad-CAM heat maps, written to RUN/explain/ (or `output`). Returns (a DataFrame: one row per
+        column and target, or per image, the pictures' paths); in Jupyter the pictures show inline."""
+        import pandas as pd
+
+        from nnlab.tools.explainrun import explain_run
+
+        found = explain_run(self.path, data, output, features, repeats, limit=images, model=self.model())
+        if found.importances:
+            table = pd.DataFrame([{"target": one.target, "column": c.column, "kind": c.kind, "importance": c.mean,
+                                   "std": c.std, "metric": one.metric.name} for one in found.importances
+                                  for c in one.columns])
+        else:
+            table = pd.DataFrame(found.images)
+        pictures = [p for p in found.files if p.suffix == ".png"]
+        display = ipython_display() if show else None
+        if display is not None:
+            from IPython.display import Image
+
+            for path in pictures:
+                display(Image(filename=str(path)))
+        return table, pictures
 
     # ---- pictures and display
 

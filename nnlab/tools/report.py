@@ -15,10 +15,8 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from nnlab.errors import NnlabError, RunError
-from nnlab.runs import files, imagecache
+from nnlab.runs import files
 from nnlab.runs.fmt import fmt_duration, fmt_value
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.outputs import check_output
@@ -74,6 +72,7 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
           if summary.notes else []),
         f"<h2>{'The final' if summary.refit or summary.ensemble else 'Best'} model on the validation data</h2>",
         _metrics_html(metrics, metrics_note),
+        *_explained_html(run_dir),
         "<h2>Trials</h2>", *_baseline_html(summary), _trials_table(summary, contents.ranked, records),
         "<h2>Pictures</h2>",
         *(f"<h3>{_e(title.capitalize())}</h3><img alt='{_e(title)}' src='data:image/png;base64,{data}'>"
@@ -135,8 +134,8 @@ def _baseline_html(summary: Summary) -> list[str]:
 
 def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     """(the best model's summary, its metrics on the validation split or None, a note)."""
-    from nnlab.tools.apply import evaluate, load_model, open_run
-    from nnlab.tools.inputs import Inputs
+    from nnlab.tools.apply import load_model, open_run, validation_rows
+    from nnlab.tools.evaluation import RunModel, evaluate_run
 
     finished = open_run(run_dir)
     try:
@@ -146,23 +145,10 @@ def _best_model(run_dir: Path) -> tuple[str, dict | None, str]:
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
     try:
-        data = imagecache.load(finished.folder.spec(), finished.folder.path.parent)  # (images: the kept copy)
+        inputs, note = validation_rows(finished)
     except NnlabError as exc:
         return "\n".join(lines), None, f"the run's data cannot be read any more, so no metrics: {exc}"
-    y = np.asarray(data.y_val)
-    labels = {t.name: y[:, i] for i, t in enumerate(data.targets)} if data.targets else y
-    inputs = Inputs(data.x_val, [str(i) for i in range(len(y))], "row", labels)
-    note = f"{len(y)} validation examples: the sweep's own split of {data.description}"
-    refit = finished.summary.refit
-    if refit:
-        note += (f". The model was refitted (search.refit): trial {refit['trial']}'s configuration trained again on "
-                 f"all {refit['rows']} training rows, these validation rows among them, for {refit['epochs']} "
-                 "epoch(s), so these figures flatter it; score it on rows it never saw with `nnlab evaluate`")
-    ensemble = finished.summary.ensemble
-    if ensemble:
-        note += (f". It is an ensemble (search.ensemble): the mean of the predictions of trials "
-                 f"{', '.join(ensemble['trials'])}" + (", each refitted the same way" if ensemble.get("refit") else ""))
-    return "\n".join(lines), evaluate(model, inputs, finished.preparation), note
+    return "\n".join(lines), evaluate_run(RunModel(finished, model), inputs), note
 
 
 def _metrics_html(result: dict | None, note: str) -> str:
@@ -177,7 +163,7 @@ def _metrics_html(result: dict | None, note: str) -> str:
         return ("<div class='cards'>" + "".join(f"<div class='card'>{_e(k)}<b>{_e(v)}</b></div>" for k, v in items)
                 + f"</div><p class='note'>{_e(note)}</p>")
     names = result["classes"]
-    out = ["<div class='cards'>",
+    out = [*_threshold_html(result.get("threshold")), "<div class='cards'>",
            f"<div class='card'>accuracy<b>{result['accuracy']:.4f}</b></div>",
            f"<div class='card'>macro F1<b>{result['macro_f1']:.4f}</b></div></div>",
            f"<p class='note'>{_e(note)}</p>", "<h3>Per class</h3>",
@@ -195,3 +181,39 @@ def _metrics_html(result: dict | None, note: str) -> str:
             for v in row)
         out.append(f"<tr><th class='l'>{_e(name)}</th>{cells}</tr>")
     return "\n".join(out) + "</table>"
+
+
+def _threshold_html(section: dict | None) -> list[str]:
+    """Two classes: the decision threshold in use and what it gives, the one with the highest F1, and the
+    precision–recall curve."""
+    if not section:
+        return []
+    from nnlab.tools.explainplots import curve_picture
+
+    lines = [f"<p>{_e(section[key]['how'])}: precision {section[key]['precision']:.3f}, recall "
+             f"{section[key]['recall']:.3f}, F1 {section[key]['f1']:.3f}</p>" for key in ("in_use", "chosen")
+             if key in section]
+    with tempfile.TemporaryDirectory() as tmp:
+        picture = base64.b64encode(curve_picture(section, Path(tmp) / "curve.png").read_bytes()).decode()
+    return ["<h3>Where the line is drawn</h3>", *lines,
+            f"<img alt='precision-recall curve' src='data:image/png;base64,{picture}'>"]
+
+
+def _explained_html(run_dir: Path) -> list[str]:
+    """The pictures `nnlab explain` left in RUN/explain/, under what they answer."""
+    folder = run_dir / "explain"
+    if not folder.is_dir():
+        return []
+    groups = [("Which inputs matter", "importance*.png"),
+              ("How the prediction moves with one input", "dependence_*.png"),
+              ("What the model looks at", "gradcam_*.png"), ("The classes it confuses", "confused*.png")]
+    out = []
+    for title, pattern in groups:
+        pictures = sorted(folder.glob(pattern), key=lambda p: [int(t) if t.isdigit() else t for t in p.stem.split("_")])
+        if pictures:
+            out.append(f"<h2>{_e(title)}</h2>")
+            out += [f"<img alt='{_e(p.stem)}' src='data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}'>"
+                    for p in pictures]
+    if out:
+        out.append("<p class='note'>From `nnlab explain` (RUN/explain/); run it again after the run changes.</p>")
+    return out
