@@ -18,18 +18,19 @@ SKIPPED = ("Pooling", "Dropout")  # (their output is a coarser or noisier copy o
 
 
 def feature_map_layer(model):
-    """The last layer of `model` whose output is a feature map (height × width × channels), not a pooling
-    or dropout layer; a clear error when there is none (an MLP)."""
-    found = None
+    """The last layer of `model` from its first convolution on (a nested base model counts as one) whose
+    output is a feature map (height × width × channels), not a pooling or dropout layer; a clear error
+    when there is none (an MLP, whose only maps are the pixels it is given)."""
+    keras = import_keras()
+    found, convolved = None, False
     for layer in model.layers:
-        shape = getattr(layer, "output", None)
-        shape = getattr(shape, "shape", None)
-        if shape is not None and len(shape) == 4 and not any(s in type(layer).__name__ for s in SKIPPED) \
-                and type(layer).__name__ != "InputLayer":
+        convolved = convolved or "Conv" in type(layer).__name__ or isinstance(layer, keras.Model)
+        shape = getattr(getattr(layer, "output", None), "shape", None)
+        if convolved and shape is not None and len(shape) == 4 and not any(s in type(layer).__name__ for s in SKIPPED):
             found = layer
     if found is None:
         raise DataError("Grad-CAM needs a convolutional model (model.kind cnn or pretrained); this run's model has "
-                        "no feature map: it reads each input as a flat row")
+                        "no feature map: it reads each image as a flat row of pixels")
     return found
 
 
@@ -76,6 +77,8 @@ def _member_maps(model, images: np.ndarray, classes: np.ndarray) -> np.ndarray:
     finally:
         if head is not None:
             head.activation = activation
+    if grads is None:
+        raise DataError(f"Grad-CAM cannot follow this model's layers: the class score does not depend on {layer.name}")
     features, grads = tf.cast(features, tf.float32), tf.cast(grads, tf.float32)
     # Each position's channels weighed by their own gradients (HiResCAM): behind a global average pooling
     # every position's gradient is the same, and this is the Keras example's map (channel weights = mean

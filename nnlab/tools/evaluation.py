@@ -37,19 +37,26 @@ class RunModel:
 
     def unseen_validation(self) -> tuple[Inputs, np.ndarray, str]:
         """(the validation rows, the positive class's probabilities, which model gave them) from a model
-        that never trained on those rows: the final model, or, when it was refitted on every row
-        (search.refit), the searched model of the same configuration, whose threshold carries over."""
+        that never trained on those rows where there is one: the final model, or, when it was refitted on
+        every row (search.refit), the searched model of the same configuration, whose threshold carries
+        over. Where none is unseen (data.folds, a refitted ensemble), the final model's, and it is said."""
         inputs, outputs, _ = self.validation()
-        refit = self.run.summary.refit
-        if not refit:
+        summary, spec = self.run.summary, self.run.folder.spec()
+        seen = ("with data.folds every row trained some fold's model" if getattr(spec.data, "folds", None) else
+                "the ensemble's members were refitted on every row" if (summary.ensemble or {}).get("refit") else
+                None)
+        if seen is None and summary.refit:
+            try:
+                searched = load_model(self.run, str(summary.refit["trial"]))
+            except NnlabError:
+                seen = f"the model was refitted on them and trial {summary.refit['trial']}'s own weights were not kept"
+            else:
+                p = model_outputs(searched, inputs.x, self.run.preparation)[0][:, 1]
+                return inputs, p, (f", by trial {summary.refit['trial']}'s model as searched (the refitted one "
+                                   "trained on them)")
+        if seen is None:
             return inputs, outputs[0][:, 1], ""
-        try:
-            searched = load_model(self.run, str(refit["trial"]))
-        except NnlabError:
-            return inputs, outputs[0][:, 1], ("; the refitted model trained on these rows and trial "
-                                              f"{refit['trial']}'s own weights were not kept, so it may be too sure")
-        p = model_outputs(searched, inputs.x, self.run.preparation)[0][:, 1]
-        return inputs, p, f", by trial {refit['trial']}'s model as searched (the refitted one trained on them)"
+        return inputs, outputs[0][:, 1], f"; not unseen rows: {seen}, so it may be too sure of them"
 
     def two_classes(self) -> bool:
         targets = self.run.preparation.outputs()

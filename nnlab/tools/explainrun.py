@@ -61,6 +61,7 @@ def explain_run(run_dir, data=None, output=None, features=(), repeats: int = exp
     found = RunModel(run, model if model is not None else load_model(run, trial))
     result = Explained(output, "")
     output.mkdir(parents=True, exist_ok=True)
+    _remove_earlier(output)
     if is_image_run(run):
         if features:
             raise DataError("--feature names a column of a table; this run reads images")
@@ -69,10 +70,24 @@ def explain_run(run_dir, data=None, output=None, features=(), repeats: int = exp
         _table(found, data, list(features), repeats, top, result, say)
     record = {"rows": result.rows, "importance": [i.to_json() for i in result.importances],
               "dependence": [d.to_json() for d in result.dependences], "images": result.images,
-              "confused": result.confused, "notes": result.notes}
+              "confused": result.confused, "notes": result.notes,
+              "files": [p.name for p in result.files] + ["explain.json"]}
     files.write_atomic(output / "explain.json", json.dumps(record, indent=2) + "\n")
     result.files.append(output / "explain.json")
     return result
+
+
+def _remove_earlier(output: Path) -> None:
+    """The pictures an earlier `explain` wrote here (listed in its explain.json), so that none of them is
+    taken for this one's; nothing else in the folder is touched."""
+    try:
+        earlier = json.loads((output / "explain.json").read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return
+    for name in earlier if isinstance(earlier, list) else []:
+        path = output / str(name)
+        if path.parent == output and path.is_file() and path.suffix in (".png", ".json"):
+            path.unlink()
 
 
 def _rows(found: RunModel, data, labelled: bool):

@@ -88,7 +88,7 @@ def segment_column(frame, column: str):
 def segments_text(result: dict) -> str:
     """The groups as a person reads them."""
     keys = list(result["overall"])
-    width = max([len(g["group"]) for g in result["groups"]] + [len(result["column"])])
+    width = max([len(g["group"]) for g in result["groups"]] + [len(result["column"]), len("all rows")])
     lines = [f"by {result['column']} ({result['how']}):",
              f"  {result['column']:<{width}}  {'rows':>7}  " + "  ".join(f"{k:>9}" for k in keys)]
     for g in result["groups"]:
