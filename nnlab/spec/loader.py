@@ -96,7 +96,7 @@ RESUMABLE_CHANGES = ("max_trials", "max_minutes", "max_failures", "keep", "refit
 
 
 # data.* keys that say how the data is held, not what it is: never part of a search's identity
-HOW_NOT_WHAT = ("keep_decoded",)
+HOW_NOT_WHAT = ("keep_decoded", "threshold")  # (how the images are kept, how the model is used)
 
 
 # Spec keys added after nnlab 0.1, left out of the hash while they hold their default: a spec that does

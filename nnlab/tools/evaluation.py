@@ -25,6 +25,14 @@ class RunModel:
         self.run, self.model = run, model
         self._validation: tuple | None = None
 
+    def spec_data(self):
+        """The run's spec's data section, or None where the spec cannot be read on its own (a run given a
+        DataFrame from Python: its spec names no file)."""
+        try:
+            return self.run.folder.spec().data
+        except NnlabError:
+            return None
+
     def outputs(self, x: np.ndarray) -> list[np.ndarray]:
         return model_outputs(self.model, x, self.run.preparation)
 
@@ -41,8 +49,8 @@ class RunModel:
         every row (search.refit), the searched model of the same configuration, whose threshold carries
         over. Where none is unseen (data.folds, a refitted ensemble), the final model's, and it is said."""
         inputs, outputs, _ = self.validation()
-        summary, spec = self.run.summary, self.run.folder.spec()
-        seen = ("with data.folds every row trained some fold's model" if getattr(spec.data, "folds", None) else
+        summary = self.run.summary
+        seen = ("with data.folds every row trained some fold's model" if getattr(self.spec_data(), "folds", None) else
                 "the ensemble's members were refitted on every row" if (summary.ensemble or {}).get("refit") else
                 None)
         if seen is None and summary.refit:
@@ -65,7 +73,7 @@ class RunModel:
     def threshold(self, given=None) -> thresholds.Choice | None:
         """The decision threshold in use: `given` (a flag's rule), else the spec's data.threshold; None: 0.5
         (or not a target of two classes). A rule chosen on rows (f1, a cost) is chosen on validation rows."""
-        rule = given if given is not None else getattr(self.run.folder.spec().data, "threshold", None)
+        rule = given if given is not None else getattr(self.spec_data(), "threshold", None)
         if rule is None:
             return None
         if not self.two_classes():
