@@ -14,7 +14,7 @@ import numpy as np
 
 from nnlab.errors import DataError, NnlabError
 from nnlab.tools import threshold as thresholds
-from nnlab.tools.apply import RunToApply, load_model, model_outputs, scores_of, validation_rows
+from nnlab.tools.apply import RunToApply, decided, load_model, model_outputs, scores_of, validation_rows
 from nnlab.tools.inputs import Inputs
 
 
@@ -24,6 +24,7 @@ class RunModel:
     def __init__(self, run: RunToApply, model):
         self.run, self.model = run, model
         self._validation: tuple | None = None
+        self._unseen: tuple | None = None
 
     def spec_data(self):
         """The run's spec's data section, or None where the spec cannot be read on its own (a run given a
@@ -48,6 +49,11 @@ class RunModel:
         that never trained on those rows where there is one: the final model, or, when it was refitted on
         every row (search.refit), the searched model of the same configuration, whose threshold carries
         over. Where none is unseen (data.folds, a refitted ensemble), the final model's, and it is said."""
+        if self._unseen is None:
+            self._unseen = self._unseen_validation()
+        return self._unseen
+
+    def _unseen_validation(self) -> tuple[Inputs, np.ndarray, str]:
         inputs, outputs, _ = self.validation()
         summary = self.run.summary
         seen = ("with data.folds every row trained some fold's model" if getattr(self.spec_data(), "folds", None) else
@@ -108,8 +114,6 @@ def evaluate_run(found: RunModel, inputs: Inputs, given=None, cost: str | None =
             if target.task == "regression":
                 predicted = values[:, 0]
             else:
-                from nnlab.tools.apply import decided
-
                 predicted = decided(values, in_use.value if in_use else None)
             groups[target.name or ""] = by_segment(series, column, y, target.task, predicted)
         result["segments"] = groups

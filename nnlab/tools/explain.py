@@ -165,7 +165,7 @@ def dependence(outputs: Outputs, preparation: Preparation, x: np.ndarray, column
         result = partial_dependence(estimator, values, [j], kind="both", grid_resolution=GRID,
                                     categorical_features=[j] if categorical else None)
         grid = np.asarray(result["grid_values"] if "grid_values" in result else result["values"])[0]
-        names = _output_names(target)
+        names = _output_names(target, getattr(preparation.source, "target", None))
         counts = [int(np.sum(every[:, j] == g)) for g in grid] if categorical else []
         shown = [col.labels[int(g)] for g in grid] if categorical else [float(g) for g in grid]
         out.append(Dependence(target.name, col.name, col.kind, shown, names, np.asarray(result["average"]),
@@ -173,11 +173,11 @@ def dependence(outputs: Outputs, preparation: Preparation, x: np.ndarray, column
     return out
 
 
-def _output_names(target: Target) -> list[str]:
-    """What each curve of partial_dependence is: a target's value, the positive class's probability (two
-    classes: scikit-learn gives the second class's only), or each class's."""
+def _output_names(target: Target, column=None) -> list[str]:
+    """What each curve of partial_dependence is: a target's value (named after its column), the positive
+    class's probability (two classes: scikit-learn gives the second class's only), or each class's."""
     if target.task == "regression":
-        return [str(target.name or "prediction")]
+        return [str(target.name or (column if isinstance(column, str) else "prediction"))]
     names = [str(c) for c in target.class_names]
     return [f"P({names[1]})"] if len(names) == 2 else [f"P({n})" for n in names]
 
