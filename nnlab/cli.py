@@ -152,6 +152,11 @@ OVERWRITE = typer.Option(False, "--overwrite", help="Delete this run's results a
 YES = typer.Option(False, "--yes", "-y", help="With --overwrite: delete completed trials without asking.")
 
 
+TRACK = typer.Option(None, "--track", metavar="URI", help="Keep an MLflow tracking server up to date with the run: "
+                     "http://host:port, sqlite:///file.db or file:folder (default: NNLAB_TRACKING_URI).")
+EXPERIMENT = typer.Option(None, "--experiment", metavar="NAME", help="The MLflow experiment (default: the run's name).")
+
+
 @app.command()
 def run(
     ctx: typer.Context,
@@ -176,6 +181,9 @@ def run(
                                                 help="mirrored: train each trial on all visible GPUs."),
     tensorboard: bool = typer.Option(False, "--tensorboard", help="Per-trial TensorBoard logs with the HParams "
                                                                   "dashboard, in RUN/tensorboard/."),
+    track: Optional[str] = TRACK,
+    experiment: Optional[str] = EXPERIMENT,
+    track_model: bool = typer.Option(False, "--track-model", help="With --track: send best.keras too."),
 ) -> None:
     """Run a sweep (or resume it: completed trials are kept).
 
@@ -187,10 +195,15 @@ def run(
     """
     _gpu_memory(gpu_memory)
     with _user_errors():
+        from nnlab.runs.tracking import client, tracking_uri
+
         spec = _load(spec_file, set_, name)
         if overwrite:
             _confirm_overwrite(spec, runs_dir, yes)
         strategy_name = strategy.value if strategy else None
+        uri = tracking_uri(track)
+        if uri:
+            client(uri)  # (MLflow missing: said now, before any training)
         if workers or gpus:
             from nnlab.distributed.gpus import parse_gpus
             from nnlab.distributed.workers import run_parallel
@@ -198,12 +211,26 @@ def run(
             result = run_parallel(spec, runs_dir, workers=workers, gpus=parse_gpus(gpus), per_gpu=per_gpu,
                                   device=device.value, overwrite=overwrite, quiet=quiet, spec_file=spec_file,
                                   overrides=set_, strategy=strategy_name, tensorboard=tensorboard)
+            if uri:  # (workers: the run is sent when the sweep ends)
+                _send_run(result.run_dir, uri, experiment, track_model)
         else:
             from nnlab.engine.sweep import run as run_sweep
 
             result = run_sweep(spec, runs_dir, overwrite=overwrite, device=device.value, quiet=quiet,
-                               strategy=strategy_name, tensorboard=tensorboard)
+                               strategy=strategy_name, tensorboard=tensorboard,
+                               track=(uri, experiment, track_model) if uri else None)
     _exit(ctx, result)
+
+
+def _send_run(run_dir: Path, uri: str, experiment: Optional[str], with_model: bool) -> None:
+    """One run sent to the tracking server; the server's trouble is a warning (the run is kept)."""
+    from nnlab.runs.tracking import sync
+
+    try:
+        sync(run_dir, uri, experiment, with_model)
+    except Exception as exc:  # noqa: BLE001 (a server's trouble never fails a sweep that ended)
+        typer.echo(f"warning: could not send {run_dir} to {uri} ({type(exc).__name__}: {exc}); `nnlab track "
+                   f"{run_dir} --to {uri}` sends it later", err=True)
 
 
 def _gpu_memory(megabytes: Optional[int]) -> None:
@@ -643,6 +670,41 @@ def explain(
     from nnlab.tools.explainrun import explained_text
 
     sys.stdout.write(explained_text(found))
+
+
+@app.command()
+def track(
+    paths: List[Path] = typer.Argument(..., metavar="RUN...", help="Run folders, or folders of runs (runs/)."),
+    to: Optional[str] = typer.Option(None, "--to", metavar="URI", help="The MLflow tracking server: http://host:port, "
+                                     "sqlite:///file.db or file:folder (default: NNLAB_TRACKING_URI)."),
+    experiment: Optional[str] = EXPERIMENT,
+    model: bool = typer.Option(False, "--model", help="Send best.keras too."),
+) -> None:
+    """Send finished (or stopped) runs to an MLflow tracking server: a laptop's runs to the team's server the
+    next day. What the server has already is not sent again.
+
+    Exit codes: 0; 2 when a path is not a run folder nor holds one, no URI is given, MLflow is not installed
+    (`pip install 'nnlab[track]'`), or the server cannot be reached or refuses (what reached it stays).
+    """
+    with _user_errors():
+        from nnlab.errors import RunError
+        from nnlab.runs.tracking import client, runs_in, sync, tracking_uri
+
+        uri = tracking_uri(to)
+        if not uri:
+            raise RunError("give the tracking server with --to URI (or NNLAB_TRACKING_URI), e.g. --to "
+                           "http://127.0.0.1:5000 or --to sqlite:///mlflow.db")
+        mlflow = client(uri)
+        for run_dir in runs_in(paths):
+            try:
+                synced = sync(run_dir, uri, experiment, model, mlflow=mlflow)
+            except RunError:
+                raise
+            except Exception as exc:  # noqa: BLE001 (the server's own errors, said for people)
+                raise RunError(f"{uri} could not take {run_dir} ({type(exc).__name__}: {str(exc)[:300]}); what "
+                               "reached it stays, and the same command sends the rest") from None
+            typer.echo(f"{run_dir}: {synced.trials} trial(s) sent to experiment {synced.experiment!r} at {uri}"
+                       + ("" if synced.ended else " (the run has not ended: its running trials go when they end)"))
 
 
 class Kind(str, Enum):

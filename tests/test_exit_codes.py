@@ -52,6 +52,7 @@ CASES = [  # (command, expected exit code, text in the output); {t} is the test'
     ("predict {t}/empty {t}/d.csv", 2, "not an nnlab run folder"),
     ("evaluate {t}/empty {t}/d.csv", 2, "not an nnlab run folder"),
     ("explain {t}/empty", 2, "not an nnlab run folder"),
+    ("track {t}/empty --to sqlite:///{t}/m.db", 2, "holds none"),
     ("explain {t}/runs/none -o {t}/out", 2, "error:"),
     ("run {t}/good.yaml --workers -1", 2, "--workers"),
     ("doctor", 0, "TensorFlow sees:"),  # (asks TensorFlow in a fresh process: a few seconds)

@@ -25,12 +25,13 @@ from nnlab.spec.sizes import check_space
 @dataclass(frozen=True)
 class RunOptions:
     """How a command asked this process to train, beside the spec: --device (auto, cpu, gpu), --strategy
-    mirrored, --tensorboard, and from Python a DataFrame (`frame`) in place of a CSV source's file."""
+    mirrored, --tensorboard, --track, and from Python a DataFrame (`frame`) in place of a CSV source's file."""
 
     device: str = "auto"
     strategy: str | None = None
     tensorboard: bool = False
     frame: Any = None
+    track: Any = None  # --track: (tracking URI, experiment or None, send best.keras too) or None
 
 
 @dataclass(frozen=True)

@@ -62,15 +62,16 @@ class SweepResult:
 
 def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, device: str = "auto",
         quiet: bool = False, reporter: Reporter | None = None, strategy: str | None = None,
-        tensorboard: bool = False, frame=None) -> SweepResult:
+        tensorboard: bool = False, frame=None, track=None) -> SweepResult:
     """Run (or resume) the sweep a spec describes into `runs_dir/<spec.name>/`, in this process.
     `strategy="mirrored"` trains each trial on all visible GPUs (Keras Tuner's distribution_strategy);
     `tensorboard` writes per-trial TensorBoard logs with the HParams dashboard to RUN/tensorboard/;
-    `frame`: a pandas DataFrame in place of a CSV source's file."""
+    `frame`: a pandas DataFrame in place of a CSV source's file; `track`: (tracking URI, experiment,
+    send best.keras) to keep an MLflow server up to date (`runs.tracking`)."""
     reporter = reporter or Reporter(quiet=quiet)
     with RunLock(Path(runs_dir) / spec.name) as lock:  # one process per run folder
-        sweep = LocalSweep.open(spec, runs_dir, RunOptions(device, strategy, tensorboard, frame), overwrite=overwrite,
-                                reporter=reporter, lock=lock)
+        options = RunOptions(device, strategy, tensorboard, frame, track)
+        sweep = LocalSweep.open(spec, runs_dir, options, overwrite=overwrite, reporter=reporter, lock=lock)
         with terminate_as_interrupt():
             return sweep.search()
 
@@ -152,6 +153,22 @@ class RecordingSweep(Search):
         self.log = RunLog(folder, base, previous, reporter.warn)
         self.limits = Limits(spec, self.log)
         self.fresh = previous is None
+        self.tracker = None
+
+    def start_tracking(self, track) -> None:
+        """--track (uri, experiment, with_model): the run folder sent to the MLflow server after each write."""
+        if track:
+            from nnlab.runs.tracking import Tracker
+
+            uri, experiment, with_model = track
+            self.tracker = Tracker(self.folder.path, uri, experiment, with_model, self.reporter.warn)
+            self.log.after_write = self.tracker.push
+            self.tracker.push()
+
+    def stop_tracking(self) -> None:
+        if self.tracker is not None:
+            self.log.after_write = None
+            self.tracker.close()
 
     def prepare_folder(self) -> None:
         """Write the run's inputs and first results; a fresh folder appears whole or not at all."""
@@ -232,6 +249,7 @@ class RecordingSweep(Search):
                                                   self.log.best().score, self.loss_name(), self.log.baseline,
                                                   self.spec.seed, self.log.confirmed), "model": model}
         summary = self.log.write(status)
+        self.stop_tracking()
         if status == "interrupted":
             return SweepResult(self.folder.path, summary, self.log.ordered())
         self.reporter.table(self.log.ranked(), self.objective, self.log.base.hyperparameter_names)
@@ -291,6 +309,7 @@ class LocalSweep(RecordingSweep):
         sweep = cls(spec, data, folder, reporter, placement, previous, tensorboard=options.tensorboard,
                     live_epochs=reporter.live, pack=pack.size)
         sweep.prepare_folder()
+        sweep.start_tracking(options.track)
         return sweep
 
     def trial_begins(self, trial, work=None) -> None:

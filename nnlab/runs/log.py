@@ -47,6 +47,7 @@ class RunLog:
         self.expected = self.previous.expected_score  # best.keras on the test rows (engine.final.expected)
         self.confirmed = self.previous.confirmed  # search.confirm's cross-validated top K (engine.final.confirm)
         self.stop_reason: str | None = None
+        self.after_write = None  # called after each write of the run folder's files (runs.tracking.Tracker.push)
         self.total: int | None = None  # trials this search will run, once the tuner is built
         self.started, self.started_at = time.monotonic(), self.previous.started_at or now()
         if previous is not None and folder.trials_path.is_file():
@@ -115,4 +116,6 @@ class RunLog:
         files.write_trials(folder / files.TRIALS, self.ordered(), self.base.hyperparameter_names or [],
                            self.base.metric_names or [])
         files.write_summary(folder / files.SUMMARY, summary)
+        if self.after_write is not None and folder == self.folder.path:
+            self.after_write()
         return summary
