@@ -210,9 +210,8 @@ def run(
 
             result = run_parallel(spec, runs_dir, workers=workers, gpus=parse_gpus(gpus), per_gpu=per_gpu,
                                   device=device.value, overwrite=overwrite, quiet=quiet, spec_file=spec_file,
-                                  overrides=set_, strategy=strategy_name, tensorboard=tensorboard)
-            if uri:  # (workers: the run is sent when the sweep ends)
-                _send_run(result.run_dir, uri, experiment, track_model)
+                                  overrides=set_, strategy=strategy_name, tensorboard=tensorboard,
+                                  track=(uri, experiment, track_model) if uri else None)
         else:
             from nnlab.engine.sweep import run as run_sweep
 
@@ -220,17 +219,6 @@ def run(
                                strategy=strategy_name, tensorboard=tensorboard,
                                track=(uri, experiment, track_model) if uri else None)
     _exit(ctx, result)
-
-
-def _send_run(run_dir: Path, uri: str, experiment: Optional[str], with_model: bool) -> None:
-    """One run sent to the tracking server; the server's trouble is a warning (the run is kept)."""
-    from nnlab.runs.tracking import sync
-
-    try:
-        sync(run_dir, uri, experiment, with_model)
-    except Exception as exc:  # noqa: BLE001 (a server's trouble never fails a sweep that ended)
-        typer.echo(f"warning: could not send {run_dir} to {uri} ({type(exc).__name__}: {exc}); `nnlab track "
-                   f"{run_dir} --to {uri}` sends it later", err=True)
 
 
 def _gpu_memory(megabytes: Optional[int]) -> None:
@@ -257,6 +245,9 @@ def chief(
     any_host: bool = typer.Option(False, "--any-host", help="Allow --bind 0.0.0.0 (every network interface), "
                                   "knowing the chief has no authentication."),
     quiet: bool = QUIET,
+    track: Optional[str] = TRACK,
+    experiment: Optional[str] = EXPERIMENT,
+    track_model: bool = typer.Option(False, "--track-model", help="With --track: send best.keras too."),
 ) -> None:
     """Serve a sweep's trials to workers (nnlab worker), for sweeps across machines.
 
@@ -264,6 +255,7 @@ def chief(
     """
     with _user_errors():
         from nnlab.distributed.chief import bind_warning, parse_address, serve_chief
+        from nnlab.runs.tracking import client, tracking_uri
 
         host, port = parse_address(bind, "--bind")
         warning = bind_warning(host, any_host)
@@ -272,8 +264,12 @@ def chief(
         spec = _load(spec_file, set_, name)
         if overwrite:
             _confirm_overwrite(spec, runs_dir, yes)
+        uri = tracking_uri(track)
+        if uri:
+            client(uri)  # (MLflow missing: said now, before serving)
         result = serve_chief(spec, runs_dir, host=host, port=port, overwrite=overwrite, quiet=quiet,
-                             worker_timeout=worker_timeout * 60 or None)
+                             worker_timeout=worker_timeout * 60 or None,
+                             track=(uri, experiment, track_model) if uri else None)
     _exit(ctx, result)
 
 

@@ -105,3 +105,56 @@ def test_a_tracked_sweep_sends_every_trial_with_its_curves_and_a_dead_server_onl
     assert dead.exit_code == 0 and "could not reach the tracking server" in dead.output
     later = runner.invoke(app, ["track", str(tmp_path / "runs" / "s2"), "--to", uri])
     assert later.exit_code == 0 and "2 trial(s) sent" in later.output
+
+
+@pytest.mark.slow
+def test_a_real_server_holds_each_trial_of_a_killed_and_resumed_packed_sweep_once(tmp_path):
+    """`mlflow server` on 127.0.0.1 with an SQLite store; a packed sweep tracked live, killed (SIGKILL)
+    as its second trial ends, then resumed: one parent, one nested run per trial, curves as the folder's."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    from nnlab.runs.folder import RunFolder
+    from nnlab.runs.tracking import client
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+                               f"sqlite:///{tmp_path / 'server.db'}", "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(180):
+            try:
+                if urllib.request.urlopen(f"{uri}/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        rng = np.random.default_rng(0)
+        np.savez(tmp_path / "d.npz", x=rng.normal(size=(60, 3)), y=rng.integers(0, 2, 60))
+        (tmp_path / "s.yaml").write_text("name: s\ndata: {source: npz, path: d.npz}\nmodel: {kind: mlp, layers: 1, "
+                                         "units: {int: [2, 64]}}\ntrain: {epochs: 3}\n"
+                                         "search: {tuner: random, max_trials: 3, pack: 2}\n")
+        command = [sys.executable, "-m", "nnlab", "run", "s.yaml", "--runs-dir", "runs", "-q", "--track", uri]
+        killed = subprocess.run(command, cwd=tmp_path, env={**os.environ, "NNLAB_KILL_AT": "trial_end:2"},
+                                capture_output=True, text=True, timeout=600)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        resumed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        mlflow_client = client(uri)
+        runs = mlflow_client.search_runs([mlflow_client.get_experiment_by_name("s").experiment_id])
+        trials = [r for r in runs if r.data.tags.get("nnlab.kind") == "trial"]
+        assert sum(r.data.tags.get("nnlab.kind") == "run" for r in runs) == 1
+        assert sorted(r.data.tags["nnlab.trial"] for r in trials) == ["0", "1", "2"]  # (each once)
+        folder = RunFolder(tmp_path / "runs" / "s")
+        for run in trials:
+            logged = [m.value for m in mlflow_client.get_metric_history(run.info.run_id, "val_loss")]
+            assert logged == pytest.approx(folder.history(run.data.tags["nnlab.trial"])[0]["val_loss"])
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

@@ -347,15 +347,16 @@ def _serve(chief: Chief, workers=None) -> str:
 
 def serve_chief(spec: Spec, runs_dir: str | Path, *, host: str = "127.0.0.1", port: int = 0,
                 overwrite: bool = False, quiet: bool = False, reporter: Reporter | None = None,
-                worker_timeout: float | None = None, workers=None):
+                worker_timeout: float | None = None, workers=None, track=None):
     """The chief of a sweep: creates (or resumes) the run folder and hands trials to workers until the
     search is over; with `workers` (local `LocalWorkers`, see `run_parallel`) it also starts and watches
-    them."""
+    them; `track`: as `engine.sweep.run`'s (the chief keeps the records, so it keeps the server up to date)."""
     reporter = reporter or Reporter(quiet=quiet)
     for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
         os.environ.pop(name, None)  # this process serves the oracle; Keras Tuner must not act as a client here
     with RunLock(Path(runs_dir) / spec.name) as lock:  # (its workers share it)
         sweep = ChiefSweep.open(spec, runs_dir, overwrite=overwrite, reporter=reporter, lock=lock)
+        sweep.start_tracking(track)
         return _serve_run(sweep, Chief(sweep, host, port, worker_timeout), reporter, workers)
 
 

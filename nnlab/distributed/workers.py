@@ -185,7 +185,7 @@ class LocalWorkers:
 def run_parallel(spec: Spec, runs_dir: str | Path, *, workers: int, gpus: list[str] | None = None,
                  per_gpu: int = 1, device: str = "auto", overwrite: bool = False, quiet: bool = False,
                  spec_file: Path, overrides: list[str], strategy: str | None = None,
-                 reporter: Reporter | None = None, tensorboard: bool = False):
+                 reporter: Reporter | None = None, tensorboard: bool = False, track=None):
     """`nnlab run --workers N [--gpus 0,1 --per-gpu K]`: a chief here and N local worker processes."""
     gpus = gpus or []
     check_gpus(gpus)
@@ -212,7 +212,8 @@ def run_parallel(spec: Spec, runs_dir: str | Path, *, workers: int, gpus: list[s
     if placement.warning:
         reporter.warn(placement.warning)
     local = LocalWorkers(command, ids, envs, reporter, placement.where)
-    return serve_chief(spec, runs_dir, overwrite=overwrite, quiet=quiet, reporter=reporter, workers=local)
+    return serve_chief(spec, runs_dir, overwrite=overwrite, quiet=quiet, reporter=reporter, workers=local,
+                       track=track)
 
 
 class WorkerSweep(Search):
