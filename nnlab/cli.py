@@ -195,7 +195,7 @@ def run(
     """
     _gpu_memory(gpu_memory)
     with _user_errors():
-        from nnlab.runs.tracking import client, tracking_uri
+        from nnlab.runs.tracking import check_installed, tracking_uri
 
         spec = _load(spec_file, set_, name)
         if overwrite:
@@ -203,7 +203,7 @@ def run(
         strategy_name = strategy.value if strategy else None
         uri = tracking_uri(track)
         if uri:
-            client(uri)  # (MLflow missing: said now, before any training)
+            check_installed()  # (MLflow missing: said now, before any training)
         if workers or gpus:
             from nnlab.distributed.gpus import parse_gpus
             from nnlab.distributed.workers import run_parallel
@@ -255,7 +255,7 @@ def chief(
     """
     with _user_errors():
         from nnlab.distributed.chief import bind_warning, parse_address, serve_chief
-        from nnlab.runs.tracking import client, tracking_uri
+        from nnlab.runs.tracking import check_installed, tracking_uri
 
         host, port = parse_address(bind, "--bind")
         warning = bind_warning(host, any_host)
@@ -266,7 +266,7 @@ def chief(
             _confirm_overwrite(spec, runs_dir, yes)
         uri = tracking_uri(track)
         if uri:
-            client(uri)  # (MLflow missing: said now, before serving)
+            check_installed()  # (MLflow missing: said now, before serving)
         result = serve_chief(spec, runs_dir, host=host, port=port, overwrite=overwrite, quiet=quiet,
                              worker_timeout=worker_timeout * 60 or None,
                              track=(uri, experiment, track_model) if uri else None)
@@ -690,8 +690,9 @@ def track(
         if not uri:
             raise RunError("give the tracking server with --to URI (or NNLAB_TRACKING_URI), e.g. --to "
                            "http://127.0.0.1:5000 or --to sqlite:///mlflow.db")
+        found = runs_in(paths)  # (a wrong path is said before MLflow is even imported)
         mlflow = client(uri)
-        for run_dir in runs_in(paths):
+        for run_dir in found:
             try:
                 synced = sync(run_dir, uri, experiment, model, mlflow=mlflow)
             except RunError:

@@ -13,7 +13,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 @pytest.mark.parametrize("script", ["quality.py", "baseline_time.py", "pack.py", "time_to_quality.py", "pruning.py",
-                                    "csv_growth.py", "csv_read.py"])
+                                    "csv_growth.py", "csv_read.py", "answers.py", "tracking.py"])
 def test_the_script_answers_help(script):
     out = subprocess.run([sys.executable, str(BENCHMARKS / script), "--help"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

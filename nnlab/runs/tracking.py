@@ -67,6 +67,14 @@ def runs_in(paths) -> list[Path]:
     return out
 
 
+def check_installed() -> None:
+    """MLflow can be imported (found, not imported: its import takes seconds, spent in the background)."""
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        raise RunError(f"tracking runs on MLflow needs MLflow, an optional part of nnlab: {EXTRA}")
+
+
 def run_key(summary: Summary) -> str:
     """What names one nnlab run on any server: its name, spec hash and start (the same after a resume)."""
     return f"{summary.run}:{summary.spec_hash}:{summary.started_at}"
