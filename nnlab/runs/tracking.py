@@ -163,13 +163,21 @@ def _is_space(value: dict) -> bool:
     return len(value) <= 3 and any(k in value for k in ("int", "float", "choice"))
 
 
+def _to_send(mlflow, existing) -> bool:
+    """Whether a nested run is to be sent: not when the server has it whole (ended); one left unfinished
+    by a sync stopped half way is deleted, to be sent again whole, never doubled."""
+    if existing is not None and existing.info.status in ENDED:
+        return False
+    if existing is not None:
+        mlflow.delete_run(existing.info.run_id)
+    return True
+
+
 def _send_trial(mlflow, experiment_id: str, parent_id: str, key: str, folder: RunFolder, record: TrialRecord,
                 existing) -> bool:
     """One ended trial as a nested run, unless the server has it whole already."""
-    if existing is not None and existing.info.status in ENDED:
+    if not _to_send(mlflow, existing):
         return False
-    if existing is not None:  # (a sync stopped half way: made again whole, never doubled)
-        mlflow.delete_run(existing.info.run_id)
     from mlflow.entities import Metric, Param
 
     tags = {"mlflow.parentRunId": parent_id, "nnlab.run": key, "nnlab.kind": "trial", "nnlab.trial": record.trial_id,
@@ -192,10 +200,8 @@ def _send_trial(mlflow, experiment_id: str, parent_id: str, key: str, folder: Ru
 
 
 def _send_baseline(mlflow, experiment_id: str, parent_id: str, key: str, summary: Summary, existing) -> bool:
-    if existing is not None and existing.info.status in ENDED:
+    if not _to_send(mlflow, existing):
         return False
-    if existing is not None:
-        mlflow.delete_run(existing.info.run_id)
     from mlflow.entities import Metric, Param
 
     baseline = summary.baseline or {}

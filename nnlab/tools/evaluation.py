@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from nnlab.errors import DataError, NnlabError
@@ -26,9 +28,10 @@ class RunModel:
         self._validation: tuple | None = None
         self._unseen: tuple | None = None
 
+    @functools.cached_property
     def spec_data(self):
-        """The run's spec's data section, or None where the spec cannot be read on its own (a run given a
-        DataFrame from Python: its spec names no file)."""
+        """The run's spec's data section (read once), or None where the spec cannot be read on its own (a
+        run given a DataFrame from Python: its spec names no file)."""
         try:
             return self.run.folder.spec().data
         except NnlabError:
@@ -56,7 +59,7 @@ class RunModel:
     def _unseen_validation(self) -> tuple[Inputs, np.ndarray, str]:
         inputs, outputs, _ = self.validation()
         summary = self.run.summary
-        seen = ("with data.folds every row trained some fold's model" if getattr(self.spec_data(), "folds", None) else
+        seen = ("with data.folds every row trained some fold's model" if getattr(self.spec_data, "folds", None) else
                 "the ensemble's members were refitted on every row" if (summary.ensemble or {}).get("refit") else
                 None)
         if seen is None and summary.refit:
@@ -79,7 +82,7 @@ class RunModel:
     def threshold(self, given=None) -> thresholds.Choice | None:
         """The decision threshold in use: `given` (a flag's rule), else the spec's data.threshold; None: 0.5
         (or not a target of two classes). A rule chosen on rows (f1, a cost) is chosen on validation rows."""
-        rule = given if given is not None else getattr(self.spec_data(), "threshold", None)
+        rule = given if given is not None else getattr(self.spec_data, "threshold", None)
         if rule is None:
             return None
         if not self.two_classes():

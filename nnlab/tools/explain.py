@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from nnlab.data.preparation import Preparation, Target
 from nnlab.errors import DataError
@@ -81,37 +82,40 @@ class Dependence:
                 "outputs": self.outputs, "average": self.average.tolist(), "counts": self.counts}
 
 
-def _estimator(outputs: Outputs, view: ColumnView, index: int, target: Target):
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+class _RunModel(BaseEstimator):
+    """A run's model as scikit-learn sees it: rows of original-column values in, one target's predictions
+    out (the run's preprocessing applied by `view.encode`; `index`: the target's place among the outputs)."""
 
-    class _RunModel(BaseEstimator):
-        """The run's model as scikit-learn sees it: rows of original-column values in, `target`'s
-        predictions out (its preprocessing applied by `view.encode`)."""
+    def __init__(self, outputs: Outputs, view: ColumnView, index: int, target: Target):
+        self.outputs, self.view, self.index, self.target = outputs, view, index, target
+        self.fitted_ = True
+        self.classes_ = np.arange(len(target.class_names or []))
 
-        def __init__(self):
-            self.fitted_ = True
-            self.classes_ = np.arange(len(target.class_names or []))
+    def fit(self, X, y=None):  # noqa: N803 (scikit-learn's names) — the model is trained already
+        return self
 
-        def fit(self, X, y=None):  # noqa: N803 (scikit-learn's names) — the model is trained already
-            return self
+    def output(self, X):  # noqa: N803
+        return self.outputs(self.view.encode(np.asarray(X, np.float64)))[self.index]
 
-        def output(self, X):  # noqa: N803
-            return outputs(view.encode(np.asarray(X, np.float64)))[index]
+    def predict_proba(self, X):  # noqa: N803
+        return self.output(X)
 
-        def predict_proba(self, X):  # noqa: N803
-            return self.output(X)
+    def predict(self, X):  # noqa: N803
+        out = self.output(X)
+        return out[:, 0] if self.target.task == "regression" else out.argmax(axis=1)
 
-        def predict(self, X):  # noqa: N803
-            out = self.output(X)
-            return out[:, 0] if target.task == "regression" else out.argmax(axis=1)
 
-    class _RunClassifier(ClassifierMixin, _RunModel):
-        pass
+class _RunClassifier(ClassifierMixin, _RunModel):
+    pass
 
-    class _RunRegressor(RegressorMixin, _RunModel):
-        pass
 
-    return _RunClassifier() if target.task == "classification" else _RunRegressor()
+class _RunRegressor(RegressorMixin, _RunModel):
+    pass
+
+
+def _estimator(outputs: Outputs, view: ColumnView, index: int, target: Target) -> _RunModel:
+    kind = _RunClassifier if target.task == "classification" else _RunRegressor
+    return kind(outputs, view, index, target)
 
 
 def importance(outputs: Outputs, preparation: Preparation, x: np.ndarray, y, objective: str,

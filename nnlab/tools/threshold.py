@@ -46,8 +46,10 @@ class Choice:
 
 def parse_rule(text) -> Rule:
     """A rule as a flag or the spec gives it: 0.3, "f1", "fp=1,fn=5" or {"fp": 1, "fn": 5}."""
-    if isinstance(text, Cost) or (isinstance(text, float) and not isinstance(text, bool)):
-        return _number(text) if isinstance(text, float) else text
+    if isinstance(text, Cost):
+        return text
+    if isinstance(text, float):
+        return _number(text)
     if hasattr(text, "fp") and hasattr(text, "fn"):  # (the spec's data.threshold: {fp: 1, fn: 5})
         return _cost({"fp": text.fp, "fn": text.fn}, f"fp={text.fp:g},fn={text.fn:g}")
     if isinstance(text, dict):
