@@ -195,29 +195,25 @@ def run(
     """
     _gpu_memory(gpu_memory)
     with _user_errors():
-        from nnlab.runs.tracking import check_installed, tracking_uri
+        from nnlab.runs.tracking import settings
 
         spec = _load(spec_file, set_, name)
+        tracked = settings(spec, track, experiment, track_model)  # (MLflow missing: said now, before training)
         if overwrite:
             _confirm_overwrite(spec, runs_dir, yes)
         strategy_name = strategy.value if strategy else None
-        uri = tracking_uri(track)
-        if uri:
-            check_installed()  # (MLflow missing: said now, before any training)
         if workers or gpus:
             from nnlab.distributed.gpus import parse_gpus
             from nnlab.distributed.workers import run_parallel
 
             result = run_parallel(spec, runs_dir, workers=workers, gpus=parse_gpus(gpus), per_gpu=per_gpu,
                                   device=device.value, overwrite=overwrite, quiet=quiet, spec_file=spec_file,
-                                  overrides=set_, strategy=strategy_name, tensorboard=tensorboard,
-                                  track=(uri, experiment, track_model) if uri else None)
+                                  overrides=set_, strategy=strategy_name, tensorboard=tensorboard, track=tracked)
         else:
             from nnlab.engine.sweep import run as run_sweep
 
             result = run_sweep(spec, runs_dir, overwrite=overwrite, device=device.value, quiet=quiet,
-                               strategy=strategy_name, tensorboard=tensorboard,
-                               track=(uri, experiment, track_model) if uri else None)
+                               strategy=strategy_name, tensorboard=tensorboard, track=tracked)
     _exit(ctx, result)
 
 
@@ -255,21 +251,18 @@ def chief(
     """
     with _user_errors():
         from nnlab.distributed.chief import bind_warning, parse_address, serve_chief
-        from nnlab.runs.tracking import check_installed, tracking_uri
+        from nnlab.runs.tracking import settings
 
         host, port = parse_address(bind, "--bind")
         warning = bind_warning(host, any_host)
         if warning:
             typer.echo(f"warning: {warning}", err=True)
         spec = _load(spec_file, set_, name)
+        tracked = settings(spec, track, experiment, track_model)  # (MLflow missing: said now, before serving)
         if overwrite:
             _confirm_overwrite(spec, runs_dir, yes)
-        uri = tracking_uri(track)
-        if uri:
-            check_installed()  # (MLflow missing: said now, before serving)
         result = serve_chief(spec, runs_dir, host=host, port=port, overwrite=overwrite, quiet=quiet,
-                             worker_timeout=worker_timeout * 60 or None,
-                             track=(uri, experiment, track_model) if uri else None)
+                             worker_timeout=worker_timeout * 60 or None, track=tracked)
     _exit(ctx, result)
 
 
@@ -317,18 +310,22 @@ def worker(
 
 @app.command()
 def compare(
-    paths: Optional[List[Path]] = typer.Argument(None, metavar="[PATH]...",
-                                                 help="Run folders or folders of runs (default: runs/)."),
+    paths: Optional[List[str]] = typer.Argument(None, metavar="[PATH|URI]...",
+                                                help="Run folders or folders of runs (default: runs/), or an MLflow "
+                                                     "tracking server's URI (its nnlab runs: a team's)."),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Show the first N rows."),
     sort: Optional[str] = typer.Option(None, "--sort", help="Sort by this column (scores: best first)."),
     reverse: bool = typer.Option(False, "--reverse", help="Reverse the order."),
     fmt: Format = typer.Option(Format.table, "--format", help="Output format: " + words_of(OUTPUT_FORMATS) + "."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead."),
+    experiment: Optional[str] = typer.Option(None, "--experiment", metavar="NAME",
+                                             help="With a tracking server's URI: only this experiment's runs."),
 ) -> None:
-    """Put runs side by side (a folder of runs), or the trials of one run.
+    """Put runs side by side (a folder of runs, or a tracking server's runs), or the trials of one run.
 
-    Exit codes: 0; 2 when a path is missing or holds no run, `--sort` names no column, or `--output` cannot be
-    written or is a run's file (see What happens when things go wrong).
+    Exit codes: 0; 2 when a path is missing or holds no run, `--sort` names no column, `--output` cannot be
+    written or is a run's file (see What happens when things go wrong), or a tracking server cannot be read
+    (MLflow not installed, the server down, no such `--experiment`).
     """
     from nnlab.runs.compare import compare as compare_runs
     from nnlab.runs.compare import render
@@ -336,8 +333,8 @@ def compare(
         if output:
             from nnlab.runs.outputs import check_output
 
-            check_output(output, inputs=paths or ())
-        comparison = compare_runs(paths or None, sort=sort, top=top, reverse=reverse)
+            check_output(output, inputs=[Path(p) for p in paths or ()])
+        comparison = compare_runs(paths or None, sort=sort, top=top, reverse=reverse, experiment=experiment)
     for note in comparison.notes:
         typer.echo(f"warning: {note}", err=True)
     text = render(comparison, fmt.value)
@@ -700,7 +697,7 @@ def track(
             except Exception as exc:  # noqa: BLE001 (the server's own errors, said for people)
                 raise RunError(f"{uri} could not take {run_dir} ({type(exc).__name__}: {str(exc)[:300]}); what "
                                "reached it stays, and the same command sends the rest") from None
-            typer.echo(f"{run_dir}: {synced.trials} trial(s) sent to experiment {synced.experiment!r} at {uri}"
+            typer.echo(f"{run_dir}: {synced.trials} trial(s) sent to {synced.said(uri)}"
                        + ("" if synced.ended else " (the run has not ended: its running trials go when they end)"))
 
 

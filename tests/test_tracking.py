@@ -4,7 +4,16 @@ failing a sweep. MLflow is the optional `track` extra: without it these tests ar
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -100,61 +109,175 @@ def test_a_tracked_sweep_sends_every_trial_with_its_curves_and_a_dead_server_onl
         history = folder.history(trial_id)[0]
         logged = [m.value for m in client(uri).get_metric_history(run.info.run_id, "val_loss")]
         assert logged == pytest.approx(history["val_loss"])
-    dead = runner.invoke(app, ["run", str(tmp_path / "s.yaml"), "--runs-dir", str(tmp_path / "runs"), "-q",
-                               "--name", "s2", "--track", "http://127.0.0.1:9"])
-    assert dead.exit_code == 0 and "could not reach the tracking server" in dead.output
-    later = runner.invoke(app, ["track", str(tmp_path / "runs" / "s2"), "--to", uri])
-    assert later.exit_code == 0 and "2 trial(s) sent" in later.output
 
 
-@pytest.mark.slow
-def test_a_real_server_holds_each_trial_of_a_killed_and_resumed_packed_sweep_once(tmp_path):
-    """`mlflow server` on 127.0.0.1 with an SQLite store; a packed sweep tracked live, killed (SIGKILL)
-    as its second trial ends, then resumed: one parent, one nested run per trial, curves as the folder's."""
-    import os
-    import signal
-    import socket
-    import subprocess
-    import time
-    import urllib.request
+def test_compare_reads_a_team_s_runs_from_the_tracking_server(tmp_path, make_run):
+    make_run(tmp_path / "alice", "mlp-a", [0.5, 0.4])
+    make_run(tmp_path / "bob", "mlp-b", [0.3, None, 0.35], statuses=["completed", "failed", "completed"])
+    uri = store(tmp_path)
+    for who in ("alice", "bob"):
+        assert runner.invoke(app, ["track", str(tmp_path / who), "--to", uri, "--experiment", "team"]).exit_code == 0
+    result = runner.invoke(app, ["compare", uri, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    import json
 
-    from nnlab.runs.folder import RunFolder
-    from nnlab.runs.tracking import client
+    rows = {r["run"]: r for r in json.loads(result.output)}
+    assert rows["mlp-a"]["best_score"] == 0.4 and rows["mlp-a"]["best_trial"] == "1"
+    assert rows["mlp-b"]["best_score"] == 0.3 and (rows["mlp-b"]["completed"], rows["mlp-b"]["failed"]) == (2, 1)
+    assert rows["mlp-b"]["best_hyperparameters"] == {"units": "16", "activation": "relu"}
+    assert rows["mlp-a"]["host"] == socket.gethostname() and rows["mlp-a"]["experiment"] == "team"
+    both = runner.invoke(app, ["compare", str(tmp_path / "alice"), uri, "--experiment", "team", "--sort",
+                               "best_score"])  # (a folder and the server side by side)
+    assert both.exit_code == 0 and both.output.count("mlp-a") == 2 and "host" in both.output
+    wrong = runner.invoke(app, ["compare", uri, "--experiment", "teem"])
+    assert wrong.exit_code == 2 and "did you mean `team`" in wrong.output
 
+
+def test_where_a_run_is_tracked_flag_then_spec_then_environment(monkeypatch):
+    from nnlab.errors import RunError
+    from nnlab.runs import tracking
+    from nnlab.spec.loader import spec_from_dict as load_spec
+    from nnlab.spec.loader import spec_hash
+
+    monkeypatch.delenv(tracking.ENV, raising=False)
+    spec = load_spec({"data": {"source": "sklearn:iris"}, "model": {"kind": "mlp"}})
+    tracked = load_spec({"data": {"source": "sklearn:iris"}, "model": {"kind": "mlp"},
+                         "track": {"uri": "sqlite:///team.db", "experiment": "course"}})
+    assert spec_hash(tracked) == spec_hash(spec)  # (where a run is sent is not what it searches: it resumes)
+    assert tracking.settings(spec) is None
+    monkeypatch.setenv(tracking.ENV, "http://lab:5000")
+    assert tracking.settings(spec).uri == "http://lab:5000"
+    chosen = tracking.settings(tracked)
+    assert (chosen.uri, chosen.experiment, chosen.model) == ("sqlite:///team.db", "course", False)
+    chosen = tracking.settings(tracked, "http://other:5000", None, True)
+    assert (chosen.uri, chosen.experiment, chosen.model) == ("http://other:5000", "course", True)
+    with pytest.raises(RunError, match="a tracking URI begins with"):
+        tracking.settings(spec, "lab-server:5000x")
+
+
+# ---- a real `mlflow server`
+
+
+def free_port() -> int:
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+        return free.getsockname()[1]
+
+
+@contextlib.contextmanager
+def mlflow_server(db, port: int):
+    """`mlflow server` on 127.0.0.1:port with an SQLite store, stopped on leaving (its URI)."""
     uri = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
-                               f"sqlite:///{tmp_path / 'server.db'}", "--host", "127.0.0.1", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{db}",
+                               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        for _ in range(180):
+        for _ in range(240):
             try:
                 if urllib.request.urlopen(f"{uri}/health", timeout=2).status == 200:
                     break
             except OSError:
                 time.sleep(0.5)
-        rng = np.random.default_rng(0)
-        np.savez(tmp_path / "d.npz", x=rng.normal(size=(60, 3)), y=rng.integers(0, 2, 60))
-        (tmp_path / "s.yaml").write_text("name: s\ndata: {source: npz, path: d.npz}\nmodel: {kind: mlp, layers: 1, "
-                                         "units: {int: [2, 64]}}\ntrain: {epochs: 3}\n"
-                                         "search: {tuner: random, max_trials: 3, pack: 2}\n")
-        command = [sys.executable, "-m", "nnlab", "run", "s.yaml", "--runs-dir", "runs", "-q", "--track", uri]
-        killed = subprocess.run(command, cwd=tmp_path, env={**os.environ, "NNLAB_KILL_AT": "trial_end:2"},
-                                capture_output=True, text=True, timeout=600)
-        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-        resumed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-        assert resumed.returncode == 0, resumed.stderr[-2000:]
-        mlflow_client = client(uri)
-        runs = mlflow_client.search_runs([mlflow_client.get_experiment_by_name("s").experiment_id])
-        trials = [r for r in runs if r.data.tags.get("nnlab.kind") == "trial"]
-        assert sum(r.data.tags.get("nnlab.kind") == "run" for r in runs) == 1
-        assert sorted(r.data.tags["nnlab.trial"] for r in trials) == ["0", "1", "2"]  # (each once)
-        folder = RunFolder(tmp_path / "runs" / "s")
-        for run in trials:
-            logged = [m.value for m in mlflow_client.get_metric_history(run.info.run_id, "val_loss")]
-            assert logged == pytest.approx(folder.history(run.data.tags["nnlab.trial"])[0]["val_loss"])
+        yield uri
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def state(uri: str, experiment: str) -> dict:
+    """What a server holds of an experiment's nnlab runs, ids left out: {(kind, trial): (status, params,
+    curves, …)}, to tell two servers' states apart."""
+    from nnlab.runs.tracking import client
+
+    mlflow_client = client(uri)
+    runs = mlflow_client.search_runs([mlflow_client.get_experiment_by_name(experiment).experiment_id])
+    out = {}
+    for run in runs:
+        tags = run.data.tags
+        key = (tags["nnlab.kind"], tags.get("nnlab.trial", ""))
+        assert key not in out, f"{key} twice"
+        curves = {name: [m.value for m in mlflow_client.get_metric_history(run.info.run_id, name)]
+                  for name in run.data.metrics}
+        out[key] = (run.info.status, run.data.params, curves, tags.get("nnlab.status"), tags.get("nnlab.best_trial"))
+    return out
+
+
+def write_sweep(folder, extra: str, epochs: int = 3) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(folder / "d.npz", x=rng.normal(size=(60, 3)), y=rng.integers(0, 2, 60))
+    (folder / "s.yaml").write_text("name: s\ndata: {source: npz, path: d.npz}\nmodel: {kind: mlp, layers: 1, "
+                                   f"units: {{int: [2, 64]}}}}\ntrain: {{epochs: {epochs}}}\nsearch: {extra}\n")
+
+
+def wait_for_trials(run_dir, count: int, process, timeout: float = 300) -> None:
+    from nnlab.runs import files
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and process.poll() is None:
+        trials = run_dir / files.TRIALS
+        if trials.is_file() and len(trials.read_text().splitlines()) > count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no {count} trial(s) in {run_dir} (exit {process.poll()})")
+
+
+@pytest.mark.slow
+def test_a_real_server_holds_each_trial_of_a_killed_resumed_and_cut_off_sweep_of_two_workers_once(tmp_path):
+    """A packed sweep on 2 workers tracked live by its chief against `mlflow server`: killed (SIGKILL, every
+    process) once a trial has ended and resumed; during the resumed sweep the server stops, and the sweep
+    completes with a warning; with the server back, `nnlab track` leaves it holding exactly what a store
+    that never stopped holds: one parent, one nested run per trial, scores as trials.csv, curves as the
+    trials' progress files. MLflow's UI, in a headless browser, shows the run and its trials."""
+    from nnlab.runs.folder import RunFolder
+
+    write_sweep(tmp_path, "{tuner: random, max_trials: 8, pack: 2}", epochs=20)
+    port, db, run_dir = free_port(), tmp_path / "server.db", tmp_path / "runs" / "s"
+    command = [sys.executable, "-m", "nnlab", "run", "s.yaml", "--runs-dir", "runs", "-q", "--workers", "2",
+               "--track", f"http://127.0.0.1:{port}"]
+    with mlflow_server(db, port):
+        killed = subprocess.Popen(command, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        wait_for_trials(run_dir, 1, killed)
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+        before = len(RunFolder(run_dir).load().records)
+        resumed = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_for_trials(run_dir, before + 1, resumed)
+    output, _ = resumed.communicate(timeout=600)  # (the server has stopped: the sweep goes on)
+    assert resumed.returncode == 0 and "could not reach the tracking server" in output, output[-2000:]
+    with mlflow_server(db, port) as uri:
+        later = runner.invoke(app, ["track", str(run_dir), "--to", uri])
+        assert later.exit_code == 0, later.output
+        held = state(uri, "s")
+        seen_in_the_ui(uri, "s", len(held))
+    whole = store(tmp_path)  # (a store that never stopped)
+    assert runner.invoke(app, ["track", str(run_dir), "--to", whole]).exit_code == 0
+    assert held == state(whole, "s")
+    folder = RunFolder(run_dir)
+    records = folder.load().records
+    assert sorted(held) == [("run", ""), *[("trial", str(i)) for i in range(8)]]  # (each once: `state` checks)
+    assert {r.worker for r in records} <= {"worker1", "worker2"} and held[("run", "")][3] == "completed"
+    for record in records:
+        status, params, curves, *_ = held[("trial", record.trial_id)]
+        assert curves["score"] == [pytest.approx(record.score)] and params["units"] == str(
+            record.hyperparameters["units"])
+        assert curves["val_loss"] == pytest.approx(folder.history(record.trial_id)[0]["val_loss"])
+
+
+def seen_in_the_ui(uri: str, experiment: str, runs: int) -> None:
+    """MLflow's own UI in a headless Chromium, on the experiment's page: the run and its nested runs (the
+    page counts them). Without Chromium (apt-get install chromium), not checked."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        return
+    from nnlab.runs.tracking import client
+
+    experiment_id = client(uri).get_experiment_by_name(experiment).experiment_id
+    parent = client(uri).search_runs([experiment_id], "tags.`nnlab.kind` = 'run'")[0]
+    page = f"{uri}/#/experiments/{experiment_id}/runs"
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
+                          "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+    text = re.sub(r"<[^>]+>", "", dom.replace("<!-- -->", ""))
+    assert f'href="#/experiments/{experiment_id}/runs/{parent.info.run_id}"' in dom, text[-3000:]  # (its row)
+    assert f"{runs} matching runs" in text, text[-3000:]  # (the run and its trials, nested under it)

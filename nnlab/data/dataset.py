@@ -40,6 +40,20 @@ class Dataset:
     x_test: np.ndarray | None = None  # data.test_split: rows no trial sees, scored once by best.keras
     y_test: np.ndarray | None = None
 
+    def content_hash(self) -> str:
+        """A SHA-256 of the rows as the model receives them (training, validation and test rows, their
+        types and shapes): the same file read by the same data section gives the same hash."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for array in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test):
+            if array is None:
+                continue
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            flat = np.ascontiguousarray(array).reshape(-1)
+            digest.update(repr(flat.tolist()).encode() if flat.dtype == object else flat.view(np.uint8))
+        return digest.hexdigest()[:16]
+
     @property
     def input_shape(self) -> tuple:
         return tuple(self.x_train.shape[1:])

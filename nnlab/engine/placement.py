@@ -31,7 +31,7 @@ class RunOptions:
     strategy: str | None = None
     tensorboard: bool = False
     frame: Any = None
-    track: Any = None  # --track: (tracking URI, experiment or None, send best.keras too) or None
+    track: Any = None  # --track: a spec.trackschema.TrackSpec (None: the spec's track: or NNLAB_TRACKING_URI)
 
 
 @dataclass(frozen=True)

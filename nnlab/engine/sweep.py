@@ -66,8 +66,8 @@ def run(spec: Spec, runs_dir: str | Path = "runs", *, overwrite: bool = False, d
     """Run (or resume) the sweep a spec describes into `runs_dir/<spec.name>/`, in this process.
     `strategy="mirrored"` trains each trial on all visible GPUs (Keras Tuner's distribution_strategy);
     `tensorboard` writes per-trial TensorBoard logs with the HParams dashboard to RUN/tensorboard/;
-    `frame`: a pandas DataFrame in place of a CSV source's file; `track`: (tracking URI, experiment,
-    send best.keras) to keep an MLflow server up to date (`runs.tracking`)."""
+    `frame`: a pandas DataFrame in place of a CSV source's file; `track`: a `TrackSpec` (--track) to keep an
+    MLflow server up to date (`runs.tracking`), else the spec's `track:` or NNLAB_TRACKING_URI."""
     reporter = reporter or Reporter(quiet=quiet)
     with RunLock(Path(runs_dir) / spec.name) as lock:  # one process per run folder
         options = RunOptions(device, strategy, tensorboard, frame, track)
@@ -144,7 +144,7 @@ class RecordingSweep(Search):
         if self.trainer.fold_count:  # the spread of a trial's score over the folds, beside its mean
             metric_names.append(f"{self.objective}_std")
         base = Summary(run=spec.name, nnlab_version=__version__, spec_hash=spec_hash(spec), model=spec.model.kind,
-                       data=data.description, task=data.task, tuner=spec.search.tuner,
+                       data=data.description, data_hash=data.content_hash(), task=data.task, tuner=spec.search.tuner,
                        classes=data.class_names if not data.targets else {t.name: t.class_names for t in data.targets},
                        objective=self.objective, direction=self.direction, train_examples=len(data.x_train),
                        validation_examples=len(data.x_val), device=placement.name,
@@ -156,12 +156,13 @@ class RecordingSweep(Search):
         self.tracker = None
 
     def start_tracking(self, track) -> None:
-        """--track (uri, experiment, with_model): the run folder sent to the MLflow server after each write."""
-        if track:
-            from nnlab.runs.tracking import Tracker
+        """The run folder sent to an MLflow server after each write: `track` (a TrackSpec: --track), else
+        the spec's `track:` section or NNLAB_TRACKING_URI (`runs.tracking.settings`)."""
+        from nnlab.runs.tracking import Tracker, settings
 
-            uri, experiment, with_model = track
-            self.tracker = Tracker(self.folder.path, uri, experiment, with_model, self.reporter.warn)
+        track = track or settings(self.spec)
+        if track:
+            self.tracker = Tracker(self.folder.path, track, self.reporter)
             self.log.after_write = self.tracker.push
             self.tracker.push()
 

@@ -100,16 +100,21 @@ def trial_row(summary: Summary, record: TrialRecord) -> dict:
 
 
 def compare(paths: list[str | Path] | None = None, *, sort: str | None = None, top: int | None = None,
-            reverse: bool = False) -> Comparison:
-    """Rows for the runs under `paths` (default `runs/`), sorted (best first by default)."""
-    paths = [Path(p) for p in (paths or ["runs"])]
-    run_dirs = find_runs(paths)
-    if len(paths) == 1 and files.is_run_dir(paths[0]):  # one run: its trials
+            reverse: bool = False, experiment: str | None = None) -> Comparison:
+    """Rows for the runs under `paths` (default `runs/`), sorted (best first by default). A path may be an
+    MLflow tracking server's URI (`runs.trackedruns`): its nnlab runs (in `experiment`, or all) are rows."""
+    from nnlab.runs.trackedruns import is_uri, run_rows
+
+    uris = [str(p) for p in (paths or []) if is_uri(str(p))]
+    paths = [Path(p) for p in (paths or ([] if uris else ["runs"])) if not is_uri(str(p))]
+    run_dirs = find_runs(paths) if paths else []
+    if len(paths) == 1 and not uris and files.is_run_dir(paths[0]):  # one run: its trials
         notes: list[str] = []
         comparison = Comparison("trials", trial_rows(run_dirs[0], notes), notes)
         default = "score"
     else:
-        comparison = Comparison("runs", [run_row(d) for d in run_dirs])
+        comparison = Comparison("runs", [run_row(d) for d in run_dirs] + [r for u in uris
+                                                                          for r in run_rows(u, experiment)])
         default = "run"
     comparison.rows = _sorted(comparison.rows, sort or default, reverse)
     if top is not None:
@@ -209,7 +214,8 @@ def _run_fields(rows: list[dict]) -> list[str]:
     where some run has one."""
     extra = [k for k in ("expected_score", "baseline_score") if any(r.get(k) is not None for r in rows)]
     at = RUN_FIELDS.index("best_score") + 1
-    return [*RUN_FIELDS[:at], *extra, *RUN_FIELDS[at:]]
+    server = [k for k in ("experiment", "host") if any(r.get(k) for r in rows)]  # (a tracking server's runs)
+    return [*RUN_FIELDS[:1], *server, *RUN_FIELDS[1:at], *extra, *RUN_FIELDS[at:]]
 
 
 def _rich_table(comparison: Comparison, rows: list[dict], width: int | None) -> str:
@@ -222,6 +228,8 @@ def _rich_table(comparison: Comparison, rows: list[dict], width: int | None) -> 
             spec.insert(5, ("baseline", "baseline_score"))
         if "expected_score" in _run_fields(rows):
             spec.insert(5, ("expected", "expected_score"))
+        if "host" in _run_fields(rows):  # (runs from a tracking server: who ran each)
+            spec.insert(1, ("host", "host"))
     else:
         title = f"Trials of {rows[0]['run'] if rows else ''}, best first"
         objective = rows[0]["objective"] if rows else "score"
@@ -252,7 +260,7 @@ def _table_cell(r: dict, key: str | None) -> str:
     if key == "seconds":
         return fmt_duration(r.get("seconds"))
     if key == "size_mb":
-        return f"{r['size_mb']:.1f} MB"
+        return "" if r.get("size_mb") is None else f"{r['size_mb']:.1f} MB"
     if key == "status" and r.get("reason"):
         return f"{r['status']}: {r['reason']}"
     return _cell(r.get(key))

@@ -101,6 +101,7 @@ class Summary:
     spec_hash: str | None = None
     model: str | None = None
     data: str | None = None
+    data_hash: str | None = None  # SHA-256 of the rows trained and validated on, as the model received them
     task: str | None = None
     classes: list | dict | None = None  # several targets: {target: its classes or None}
     tuner: str | None = None
@@ -188,7 +189,7 @@ def _classes(value, file, name):
 RUN_STATUSES = ("unknown", "starting", "running", "completed", "stopped", "interrupted", "failed")
 _counts = ("max_trials", "trials", "completed", "failed", "failed_out_of_memory", "pruned", "train_examples",
            "validation_examples")
-_texts = ("run", "nnlab_version", "spec_hash", "model", "data", "task", "tuner", "objective", "best_trial",
+_texts = ("run", "nnlab_version", "spec_hash", "model", "data", "data_hash", "task", "tuner", "objective", "best_trial",
           "best_model_trial", "device", "stop_reason", "started_at", "updated_at")
 _SUMMARY_CHECKS = {
     **{name: readback.count for name in _counts},

@@ -38,12 +38,34 @@ def tracking_uri(given: str | None) -> str | None:
     return given or os.environ.get(ENV) or None
 
 
+def settings(spec, uri: str | None = None, experiment: str | None = None, with_model: bool = False):
+    """Where a run is tracked (a `TrackSpec`), or None: `--track URI`, else the spec's `track.uri`, else
+    NNLAB_TRACKING_URI; `--experiment` and `--track-model` over the spec's. MLflow missing or a URI
+    nnlab cannot use: a RunError, said before any training."""
+    from pydantic import ValidationError
+
+    from nnlab.spec.trackschema import TrackSpec
+
+    section = spec.track
+    uri = uri or (section.uri if section else None) or os.environ.get(ENV) or None
+    if not uri:
+        return None
+    try:
+        chosen = TrackSpec(uri=uri, experiment=experiment or (section.experiment if section else None),
+                           model=with_model or (section.model if section else False))
+    except ValidationError as exc:
+        raise RunError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    check_installed()
+    return chosen
+
+
 def client(uri: str):
     """MLflow's client for `uri` (http://host:port, sqlite:///file.db, file:/folder), telemetry off."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # (a server that is down: said in seconds)
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # (a line per run: said once by nnlab)
     try:
         from mlflow.tracking import MlflowClient
     except ImportError:
@@ -86,6 +108,10 @@ class Synced:
     run_id: str
     trials: int  # nested runs sent by this sync
     ended: bool  # the nnlab run has ended and its end was sent
+    page: str | None = None  # where the server's UI shows the experiment (an http server)
+
+    def said(self, uri: str) -> str:
+        return f"experiment {self.experiment!r} at {uri}" + (f" (see {self.page})" if self.page else "")
 
 
 def sync(run_dir, uri: str, experiment: str | None = None, with_model: bool = False, mlflow=None) -> Synced:
@@ -114,7 +140,8 @@ def sync(run_dir, uri: str, experiment: str | None = None, with_model: bool = Fa
     ended = summary.status not in ("starting", "running")
     if ended:
         _send_end(mlflow, parent, folder, summary, contents.best, with_model)
-    return Synced(name, parent.info.run_id, sent, ended)
+    page = f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs" if uri.startswith(("http:", "https:")) else None
+    return Synced(name, parent.info.run_id, sent, ended, page)
 
 
 def _quoted(text: str) -> str:
@@ -128,7 +155,10 @@ def _parent(mlflow, experiment_id: str, folder: RunFolder, summary: Summary, key
 
     tags = {"nnlab.run": key, "nnlab.kind": "run", "nnlab.spec_hash": summary.spec_hash or "",
             "nnlab.version": __version__, "nnlab.host": socket.gethostname(), "nnlab.device": summary.device or "",
-            "nnlab.data": summary.data or "", "nnlab.folder": str(folder.path.resolve())}
+            "nnlab.data": summary.data or "", "nnlab.data_hash": summary.data_hash or "",
+            "nnlab.folder": str(folder.path.resolve()), "nnlab.model": summary.model or "",
+            "nnlab.task": summary.task or "", "nnlab.tuner": summary.tuner or "",
+            "nnlab.objective": summary.objective or "", "nnlab.direction": summary.direction}
     run = mlflow.create_run(experiment_id, run_name=summary.run or folder.name, tags=tags)
     params = [Param(k, v) for k, v in _spec_params(folder).items()]
     for start in range(0, len(params), 90):  # (MLflow takes at most 100 params a batch)
@@ -223,7 +253,9 @@ def _send_end(mlflow, parent, folder: RunFolder, summary: Summary, best: TrialRe
     if parent.data.tags.get("nnlab.ended") == state:
         return
     run_id = parent.info.run_id
-    metrics = [Metric("best_score", float(best.score), 0, 0)] if best is not None else []
+    metrics = [Metric("seconds", float(summary.seconds), 0, 0)]
+    if best is not None and best.score is not None:
+        metrics.append(Metric("best_score", float(best.score), 0, 0))
     expected = (summary.expected_score or {}).get("value")
     if isinstance(expected, (int, float)):
         metrics.append(Metric("expected_score", float(expected), 0, 0))
@@ -243,11 +275,13 @@ class Tracker:
     (`push`), never holding the sweep up; a server that cannot be reached is a warning, and what did not
     reach it goes with the next sync (or `nnlab track RUN --to URI`)."""
 
-    def __init__(self, run_dir: Path, uri: str, experiment: str | None, with_model: bool, warn):
-        self.run_dir, self.uri, self.experiment, self.with_model, self.warn = run_dir, uri, experiment, with_model, warn
+    def __init__(self, run_dir: Path, track, reporter):
+        self.run_dir, self.say, self.warn = run_dir, reporter.say, reporter.warn
+        self.uri, self.experiment, self.with_model = track.uri, track.experiment, track.model
         self._wanted = threading.Event()
         self._closing = False
         self._said: str | None = None
+        self._last: Synced | None = None
         self._thread = threading.Thread(target=self._loop, name="nnlab-tracking", daemon=True)
         self._thread.start()
 
@@ -259,7 +293,9 @@ class Tracker:
         self._closing = True
         self._wanted.set()
         self._thread.join(timeout)
-        if self._thread.is_alive():
+        if self._last is not None and self._last.ended:
+            self.say(f"tracked as {self._last.said(self.uri)}")
+        elif self._thread.is_alive():
             self.warn(f"the tracking server at {self.uri} did not answer within {timeout:g} s; "
                       f"`nnlab track {self.run_dir} --to {self.uri}` sends the rest")
 
@@ -269,7 +305,7 @@ class Tracker:
             self._wanted.clear()
             closing = self._closing
             try:
-                sync(self.run_dir, self.uri, self.experiment, self.with_model and closing)
+                self._last = sync(self.run_dir, self.uri, self.experiment, self.with_model and closing)
                 self._said = None
             except Exception as exc:  # noqa: BLE001 (a tracking server's trouble never fails a sweep)
                 said = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"

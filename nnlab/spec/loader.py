@@ -121,6 +121,7 @@ def spec_hash(spec: schema.Spec, csv_reader: int | None = schema.CSV_READER) -> 
     for key in HOW_NOT_WHAT:
         data["data"].pop(key, None)
     data.pop("name", None)
+    data.pop("track", None)  # (where the run is sent, not what it searches)
     for section, defaults in ADDED_KEYS.items():
         for key, default in defaults.items():
             if data[section].get(key, default) == default:

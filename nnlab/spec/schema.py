@@ -1,5 +1,5 @@
-"""The spec schema: what a spec file may say, with each field's type, default and meaning. Six top-level
-keys (`name`, `seed`, `data`, `model`, `train`, `search`); unknown keys are errors. `data` is one of four
+"""The spec schema: what a spec file may say, with each field's type, default and meaning. Seven top-level
+keys (`name`, `seed`, `data`, `model`, `train`, `search`, `track`); unknown keys are errors. `data` is one of four
 kinds by `data.source`, `model` one of four by `model.kind`; searchable fields (`spec.space`) take a fixed
 value or a search space. Reading a spec file (YAML, lines, `--set`, messages) is `spec.loader`'s.
 """
@@ -10,14 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    Discriminator,
-    Field,
-    PrivateAttr,
-    Tag,
-    field_validator,
-    model_validator,
-)
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
 from nnlab.errors import did_you_mean, shown
 from nnlab.spec import names
@@ -33,6 +26,7 @@ from nnlab.spec.modelschema import (  # noqa: F401  (re-exported: the schema is 
     SequentialModel,
 )
 from nnlab.spec.section import Section
+from nnlab.spec.trackschema import TrackSpec
 
 CATEGORIES = 30  # data.categories' default: one-hot columns per categorical column
 MAX_PACK = 64  # search.pack: the most trials in one pack
@@ -372,6 +366,7 @@ class Spec(Section):
     model: ModelSpec
     train: TrainSpec = Field(default_factory=TrainSpec)
     search: SearchSpec = Field(default_factory=SearchSpec)
+    track: TrackSpec | None = Field(None, description="An MLflow tracking server to send the run to.")
     _source: Any = PrivateAttr(None)  # a spec.source.SpecSource: where each key came from
 
     @field_validator("name")
