@@ -60,14 +60,16 @@ def load_spec(spec, overrides: Overrides = None):
 
 def run(spec, *, runs_dir: str | Path = "runs", overrides: Overrides = None, data=None, name: str | None = None,
         quiet: bool = False, device: str = "auto", overwrite: bool = False, strategy: str | None = None,
-        tensorboard: bool = False):
+        tensorboard: bool = False, track: str | None = None, experiment: str | None = None):
     """Run (or resume) a sweep in this process, as `nnlab run` does; returns the `Run` (see
     `nnlab.tools.notebook`: trials, best, model, predict, evaluate, plot). `spec`: a path, a dict or
     a loaded spec; `data`: a pandas DataFrame in place of a CSV source's file (`data.path` may then be
     left out; the spec copy records its shape and a hash of its content); `name`: the run's name
-    (`--name`). The process is left as it was found (see `backend.process_kept`)."""
+    (`--name`); `track`, `experiment`: an MLflow tracking server's URI and experiment (`--track`,
+    `--experiment`). The process is left as it was found (see `backend.process_kept`)."""
     from nnlab.engine.backend import process_kept
     from nnlab.engine.sweep import run as run_sweep
+    from nnlab.runs.tracking import settings
     from nnlab.spec.loader import with_frame, with_name
     from nnlab.tools.notebook import Run
 
@@ -77,9 +79,10 @@ def run(spec, *, runs_dir: str | Path = "runs", overrides: Overrides = None, dat
             spec = with_name(spec, name)
         if data is not None:
             spec = with_frame(spec, data)
+        tracked = settings(spec, track, experiment)
     with process_kept(), _python_words():
         result = run_sweep(spec, runs_dir, overwrite=overwrite, device=device, quiet=quiet, strategy=strategy,
-                           tensorboard=tensorboard, frame=data)
+                           tensorboard=tensorboard, frame=data, track=tracked)
     return Run(result.run_dir)
 
 
@@ -100,14 +103,17 @@ def validate(spec, *, overrides: Overrides = None, data=None, runs_dir: str | Pa
         return describe(load_spec(spec, overrides), frame=data, runs_dir=Path(runs_dir))
 
 
-def compare(paths="runs", *, sort: str | None = None, top: int | None = None, reverse: bool = False):
-    """Runs side by side (a folder of runs, or several run folders), or the trials of one run, best
-    first, as `nnlab compare` shows them; returns a pandas DataFrame, a row per run (or trial), with
-    the hyperparameters as columns."""
+def compare(paths="runs", *, sort: str | None = None, top: int | None = None, reverse: bool = False,
+            experiment: str | None = None):
+    """Runs side by side (a folder of runs, several run folders, or an MLflow tracking server's URI:
+    a team's runs, in `experiment` or all), or the trials of one run, best first, as `nnlab compare`
+    shows them; returns a pandas DataFrame, a row per run (or trial), with the hyperparameters as
+    columns."""
     import pandas as pd
 
     from nnlab.runs.compare import compare as compare_runs
     from nnlab.runs.compare import flatten
 
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    return pd.DataFrame([flatten(row) for row in compare_runs(paths, sort=sort, top=top, reverse=reverse).rows])
+    return pd.DataFrame([flatten(row) for row in compare_runs(paths, sort=sort, top=top, reverse=reverse,
+                                                                 experiment=experiment).rows])

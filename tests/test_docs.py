@@ -51,7 +51,7 @@ def as_specs(block: str) -> list[dict]:
     model_fields = {"layers", "units", "activation", "dropout", "batch_norm", "l2", "per_layer"}
     for key, value in found:
         spec = json.loads(json.dumps(BASE))
-        if key in ("name", "seed", "data", "model", "train", "search"):
+        if key in ("name", "seed", "data", "model", "train", "search", "track"):
             spec[key] = value
         elif key in model_fields:
             spec["model"][key] = value

@@ -158,7 +158,8 @@ class RecordingSweep(Search):
     def start_tracking(self, track) -> None:
         """The run folder sent to an MLflow server after each write: `track` (a TrackSpec: --track), else
         the spec's `track:` section or NNLAB_TRACKING_URI (`runs.tracking.settings`)."""
-        from nnlab.runs.tracking import Tracker, settings
+        from nnlab.runs.tracker import Tracker
+        from nnlab.runs.tracking import settings
 
         track = track or settings(self.spec)
         if track:

@@ -72,7 +72,7 @@ def _row(parent, experiment: str, children: list) -> dict:
            "best_score": best.data.metrics.get("score") if best else None, "trials": len(trials),
            "completed": statuses.count("completed"), "pruned": statuses.count("pruned"),
            "failed": statuses.count("failed"), "best_trial": best.data.tags.get("nnlab.trial") if best else None,
-           "best_hyperparameters": dict(best.data.params) if best else {},
+           "best_hyperparameters": {k: _value(v) for k, v in best.data.params.items()} if best else {},
            "seconds": metrics.get("seconds", sum(c.data.metrics.get("seconds", 0.0) for c in trials)),
            "size_mb": None, "host": tags.get("nnlab.host"), "experiment": experiment}
     if "expected_score" in metrics:
@@ -81,6 +81,16 @@ def _row(parent, experiment: str, children: list) -> dict:
     if baseline is not None and "score" in baseline.data.metrics:
         row["baseline_score"] = baseline.data.metrics["score"]
     return row
+
+
+def _value(text: str):
+    """A param as it was before MLflow kept it as text: a whole number, a number, or the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _best(trials: list, tags: dict):

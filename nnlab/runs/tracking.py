@@ -1,5 +1,5 @@
 """A run on an MLflow tracking server: `sync` makes the server hold what the run folder holds, and
-`Tracker` does so in the background while a sweep runs (`nnlab run --track URI`, `nnlab track RUN`).
+`runs.tracker.Tracker` does so in a process of its own while a sweep runs (`nnlab run --track URI`, `nnlab track RUN`).
 
 One MLflow run per nnlab run, in an experiment named after the run (or `experiment`), tagged with the
 spec's hash, nnlab's version, the host, the device and the data, with the spec's values as params and
@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +121,8 @@ def sync(run_dir, uri: str, experiment: str | None = None, with_model: bool = Fa
     mlflow = mlflow or client(uri)
     name = experiment or summary.run or folder.name
     found = mlflow.get_experiment_by_name(name)
-    experiment_id = found.experiment_id if found is not None else mlflow.create_experiment(name)
+    experiment_id = found.experiment_id if found is not None else mlflow.create_experiment(
+        name, artifact_location=_artifacts_beside(uri, name))
     key = run_key(summary)
     runs = mlflow.search_runs([experiment_id], filter_string=f"tags.`nnlab.run` = '{_quoted(key)}'", max_results=5000)
     parent = next((r for r in runs if r.data.tags.get("nnlab.kind") == "run"), None)
@@ -142,6 +142,16 @@ def sync(run_dir, uri: str, experiment: str | None = None, with_model: bool = Fa
         _send_end(mlflow, parent, folder, summary, contents.best, with_model)
     page = f"{uri.rstrip('/')}/#/experiments/{experiment_id}/runs" if uri.startswith(("http:", "https:")) else None
     return Synced(name, parent.info.run_id, sent, ended, page)
+
+
+def _artifacts_beside(uri: str, experiment: str) -> str | None:
+    """Where a new experiment's files go in a store without a server (sqlite:///DB): beside the
+    database, in mlruns/ (MLflow's own default is mlruns/ in whatever folder the command ran from).
+    A server chooses for itself (None)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    folder = Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlruns" / experiment
+    return folder.as_uri()
 
 
 def _quoted(text: str) -> str:
@@ -268,50 +278,3 @@ def _send_end(mlflow, parent, folder: RunFolder, summary: Summary, best: TrialRe
             mlflow.log_artifact(run_id, str(path))
     mlflow.set_terminated(run_id, "KILLED" if summary.status == "interrupted" else "FINISHED")
     mlflow.set_tag(run_id, "nnlab.ended", state)
-
-
-class Tracker:
-    """While a sweep runs: the run folder synced to the server in a background thread after each write
-    (`push`), never holding the sweep up; a server that cannot be reached is a warning, and what did not
-    reach it goes with the next sync (or `nnlab track RUN --to URI`)."""
-
-    def __init__(self, run_dir: Path, track, reporter):
-        self.run_dir, self.say, self.warn = run_dir, reporter.say, reporter.warn
-        self.uri, self.experiment, self.with_model = track.uri, track.experiment, track.model
-        self._wanted = threading.Event()
-        self._closing = False
-        self._said: str | None = None
-        self._last: Synced | None = None
-        self._thread = threading.Thread(target=self._loop, name="nnlab-tracking", daemon=True)
-        self._thread.start()
-
-    def push(self) -> None:
-        self._wanted.set()
-
-    def close(self, timeout: float = 60.0) -> None:
-        """The last sync (the run's end), waited for at most `timeout` seconds."""
-        self._closing = True
-        self._wanted.set()
-        self._thread.join(timeout)
-        if self._last is not None and self._last.ended:
-            self.say(f"tracked as {self._last.said(self.uri)}")
-        elif self._thread.is_alive():
-            self.warn(f"the tracking server at {self.uri} did not answer within {timeout:g} s; "
-                      f"`nnlab track {self.run_dir} --to {self.uri}` sends the rest")
-
-    def _loop(self) -> None:
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            closing = self._closing
-            try:
-                self._last = sync(self.run_dir, self.uri, self.experiment, self.with_model and closing)
-                self._said = None
-            except Exception as exc:  # noqa: BLE001 (a tracking server's trouble never fails a sweep)
-                said = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-                if said != self._said:
-                    self.warn(f"could not reach the tracking server at {self.uri} ({said}); the sweep goes on, and "
-                              f"`nnlab track {self.run_dir} --to {self.uri}` sends what it missed")
-                    self._said = said
-            if closing:
-                return
