@@ -257,7 +257,7 @@ def _send_baseline(mlflow, experiment_id: str, parent_id: str, key: str, summary
 
 def _send_end(mlflow, parent, folder: RunFolder, summary: Summary, best: TrialRecord | None, with_model: bool) -> None:
     """The run's end: its best trial and score, the expected score, its files; once per state of the run."""
-    from mlflow.entities import Metric
+    from mlflow.entities import Metric, RunTag
 
     state = f"{summary.status}:{summary.trials}:{best.trial_id if best else ''}:{summary.updated_at}"
     if parent.data.tags.get("nnlab.ended") == state:
@@ -269,9 +269,8 @@ def _send_end(mlflow, parent, folder: RunFolder, summary: Summary, best: TrialRe
     expected = (summary.expected_score or {}).get("value")
     if isinstance(expected, (int, float)):
         metrics.append(Metric("expected_score", float(expected), 0, 0))
-    mlflow.log_batch(run_id, metrics=metrics)
-    mlflow.set_tag(run_id, "nnlab.best_trial", best.trial_id if best else "")
-    mlflow.set_tag(run_id, "nnlab.status", summary.status or "")
+    tags = [RunTag("nnlab.best_trial", best.trial_id if best else ""), RunTag("nnlab.status", summary.status or "")]
+    mlflow.log_batch(run_id, metrics=metrics, tags=tags)
     for name in (files.SUMMARY, files.TRIALS, "report.html", *([files.BEST_MODEL] if with_model else [])):
         path = folder.path / name
         if path.is_file():
