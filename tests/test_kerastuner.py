@@ -108,3 +108,34 @@ def test_keras_tuner_private_names_are_used_in_one_module_only():
     texts = {str(p.relative_to(package)): p.read_text(encoding="utf-8") for p in package.rglob("*.py")}
     users = sorted(name for name, text in texts.items() if "keras_tuner.src" in text or "._retry_queue" in text)
     assert users == ["engine/kerastuner.py"], users
+
+
+@pytest.mark.parametrize("ended", [2, 3])
+def test_a_reloaded_grid_goes_on_where_its_walk_was(tmp_path, ended):
+    """Keras Tuner's grid oracle does not save its walk: reloaded after 2 (or 3) of 4 combinations, it
+    found nothing to step on from and stopped. nnlab rebuilds it: the next combination is the next."""
+    kt = pytest.importorskip("keras_tuner")
+    from nnlab.engine.kerastuner import drop_ended_retries, restore_grid_walk
+
+    def oracle():
+        hps = kt.HyperParameters()
+        hps.Choice("units", [4, 8, 16, 32])
+        made = kt.oracles.GridSearchOracle(objective=kt.Objective("score", "min"), max_trials=10,
+                                           hyperparameters=hps)
+        made._set_project_dir(str(tmp_path), "tuner")
+        return made
+
+    first = oracle()
+    for i in range(ended):
+        trial = first.create_trial("t")
+        first.update_trial(trial.trial_id, {"score": float(i)})
+        trial.status = "COMPLETED"
+        first.end_trial(trial)
+    tried = {t.hyperparameters.values["units"] for t in first.trials.values()}
+    again = oracle()
+    again.reload()
+    drop_ended_retries(again)  # (the last trial, saved as ongoing: as tunerproject.repair mends it)
+    restore_grid_walk(again)
+    trial = again.create_trial("t")
+    assert trial.status == "RUNNING" and trial.hyperparameters.values["units"] not in tried
+    assert trial.hyperparameters.values["units"] == [4, 8, 16, 32][ended]

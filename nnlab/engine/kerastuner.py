@@ -8,6 +8,7 @@ checked by `check_private_names()` (a test runs it, so an upgrade that moves one
 What it fences:
 - Keras Tuner's JSON writer, replaced by nnlab's atomic one (`make_writes_atomic`), and the keys of
   `oracle.json` that `tunerproject.repair` edits before a resume (`ORACLE_KEYS`, checked).
+- A resumed grid search's place in its grid, which Keras Tuner does not save (`restore_grid_walk`).
 - The per-trial checkpoint writer (`is_checkpoint_writer`), the model build without a full garbage
   collection (`FastBuild`), the Hyperband trial count (`hyperband_trials`), Keras Tuner's debug
   tracebacks (`import_keras_tuner`), a trial's saved state (`load_trial`).
@@ -48,6 +49,7 @@ PRIVATE_NAMES = [
     ("keras_tuner.src.distribute.utils", "is_chief_oracle"),
     ("keras_tuner.src.distribute.oracle_client", "TIMEOUT"),
     ("keras_tuner.src.distribute.oracle_client", "OracleClient"),
+    ("keras_tuner.src.tuners.gridsearch", "LinkedList"),
 ]
 PRIVATE_ATTRIBUTES = [
     ("keras_tuner.src.engine.tuner", "Tuner", "_try_build"),
@@ -57,6 +59,7 @@ PRIVATE_ATTRIBUTES = [
     ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_size"),
     ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_num_brackets"),
     ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_num_rounds"),
+    ("keras_tuner.src.tuners.gridsearch", "GridSearchOracle", "_compare"),
 ]
 ORACLE_KEYS = ("ongoing_trials", "retry_queue", "end_order", "start_order", "hyperparameters")  # (tunerproject)
 
@@ -120,6 +123,29 @@ def make_writes_atomic() -> None:
 
     save_json.nnlab_atomic = True
     kt_utils.save_json = save_json
+
+
+def restore_grid_walk(oracle) -> None:
+    """A reloaded grid search, set where its walk through the grid was. Keras Tuner does not save it
+    (the trials in grid order, `_ordered_ids`, and those to step on from, `_populate_next`: each ended
+    trial adds itself), so a grid resumed after a trial ended unsaved (a kill as it ended), between
+    trials, or with a larger max_trials found nothing to step on from and stopped short of its grid.
+    Rebuilt from the trials it has: each one in grid order, each ended one to step on from."""
+    if getattr(oracle, "_populate_next", None) != [] or not oracle.trials:
+        return  # (not a grid, not reloaded, or a walk under way)
+    from functools import cmp_to_key
+
+    from keras_tuner.src.tuners.gridsearch import LinkedList
+
+    def order(a: str, b: str) -> int:
+        return oracle._compare(oracle.trials[a].hyperparameters.values, oracle.trials[b].hyperparameters.values)
+
+    ids = sorted((t for t in dict.fromkeys(oracle.start_order) if t in oracle.trials), key=cmp_to_key(order))
+    walk = LinkedList()
+    for trial_id in ids:
+        walk.insert(trial_id)
+    oracle._ordered_ids = walk
+    oracle._populate_next = [t for t in ids if t in oracle.end_order]
 
 
 def tuner_base(name: str):

@@ -99,6 +99,7 @@ class Search:
             tunerproject.repair(self.folder.tuner_dir, repair_records, self.reporter.warn)
         with contextlib.redirect_stdout(io.StringIO()):  # "Reloading Tuner from …"
             tuner = tuner_class(events=self, **kwargs)
+        kerastuner.restore_grid_walk(tuner.oracle)  # (a resumed grid)
         kill_point("startup")
         return tuner
 
