@@ -187,18 +187,18 @@ def _trial_row(row: dict, hp_names: list[str], metric_names: list[str], where: s
     status = readback.text(row.get("status") or None, where, "status", choices=STATUSES, optional=False)
     return TrialRecord(
         trial_id, status, score=_finite_or_none(row.get("score"), where, "score"),
-        best_epoch=readback.count(_parse(row.get("best_epoch")), where, "best_epoch"),
-        epochs=readback.count(_parse(row.get("epochs")), where, "epochs"),
-        seconds=readback.number(_parse(row.get("seconds")), where, "seconds", low=0, high=readback.MOST),
+        best_epoch=readback.count(parse_text(row.get("best_epoch")), where, "best_epoch"),
+        epochs=readback.count(parse_text(row.get("epochs")), where, "epochs"),
+        seconds=readback.number(parse_text(row.get("seconds")), where, "seconds", low=0, high=readback.MOST),
         worker=row.get("worker") or None, reason=row.get("reason") or None,
-        hyperparameters={n: _parse(row.get(n)) for n in hp_names if row.get(n) not in (None, "")},
+        hyperparameters={n: parse_text(row.get(n)) for n in hp_names if row.get(n) not in (None, "")},
         metrics={n: value for n in metric_names
                  if (value := _finite_or_none(row.get(n), where, n)) is not None})
 
 
 def _finite_or_none(text: str | None, where: str, name: str) -> float | None:
     """A number of trials.csv: None where empty or not finite (a diverged trial's), damaged where not a number."""
-    value = _parse(text)
+    value = parse_text(text)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return readback.number(value, where, name)
@@ -229,7 +229,9 @@ def read_summary(path: Path, problems: list[str] | None = None) -> Summary:
     return Summary.from_dict(data, problems, path.name)
 
 
-def _parse(text: str | None) -> Any:
+def parse_text(text: str | None) -> Any:
+    """A value written as text (a trials.csv cell, an MLflow param): True/False, a whole number, a
+    number, else the text itself; empty is None."""
     if text is None or text == "":
         return None
     if text in ("True", "False"):

@@ -8,6 +8,7 @@ import re
 from collections import defaultdict
 
 from nnlab.errors import RunError, did_you_mean
+from nnlab.runs.files import parse_text
 from nnlab.runs.tracking import client
 
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://|^(sqlite|file):")
@@ -72,7 +73,7 @@ def _row(parent, experiment: str, children: list) -> dict:
            "best_score": best.data.metrics.get("score") if best else None, "trials": len(trials),
            "completed": statuses.count("completed"), "pruned": statuses.count("pruned"),
            "failed": statuses.count("failed"), "best_trial": best.data.tags.get("nnlab.trial") if best else None,
-           "best_hyperparameters": {k: _value(v) for k, v in best.data.params.items()} if best else {},
+           "best_hyperparameters": {k: parse_text(v) for k, v in best.data.params.items()} if best else {},
            "seconds": metrics.get("seconds", sum(c.data.metrics.get("seconds", 0.0) for c in trials)),
            "size_mb": None, "host": tags.get("nnlab.host"), "experiment": experiment}
     if "expected_score" in metrics:
@@ -81,16 +82,6 @@ def _row(parent, experiment: str, children: list) -> dict:
     if baseline is not None and "score" in baseline.data.metrics:
         row["baseline_score"] = baseline.data.metrics["score"]
     return row
-
-
-def _value(text: str):
-    """A param as it was before MLflow kept it as text: a whole number, a number, or the text."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _best(trials: list, tags: dict):
