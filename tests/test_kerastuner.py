@@ -139,3 +139,33 @@ def test_a_reloaded_grid_goes_on_where_its_walk_was(tmp_path, ended):
     trial = again.create_trial("t")
     assert trial.status == "RUNNING" and trial.hyperparameters.values["units"] not in tried
     assert trial.hyperparameters.values["units"] == [4, 8, 16, 32][ended]
+
+
+@pytest.mark.parametrize("tuner", ["grid", "random", "bayesian"])
+def test_an_oracle_kept_within_limits_never_hands_out_a_configuration_over_them(tmp_path, tuner):
+    """search.constraints at the oracle: every configuration handed out is within the limit, those over
+    it are said, and a grid walks past them to its end."""
+    kt = pytest.importorskip("keras_tuner")
+    from nnlab.engine.kerastuner import keep_within
+
+    hps = kt.HyperParameters()
+    hps.Choice("units", [4, 8, 16, 32, 64])
+    kind = {"grid": kt.oracles.GridSearchOracle, "random": kt.oracles.RandomSearchOracle,
+            "bayesian": kt.oracles.BayesianOptimizationOracle}[tuner]
+    oracle = kind(objective=kt.Objective("score", "min"), max_trials=20, hyperparameters=hps, seed=3)
+    oracle._set_project_dir(str(tmp_path), "tuner")
+    said = []
+    keep_within(oracle, lambda values: "too wide" if values["units"] in (8, 32) else None,
+                lambda values, reason: said.append((values and values["units"], reason)))
+    handed = []
+    for i in range(6):
+        trial = oracle.create_trial("t")
+        if trial.status != "RUNNING":
+            break
+        handed.append(trial.hyperparameters.values["units"])
+        oracle.update_trial(trial.trial_id, {"score": float(i)})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    assert handed and not set(handed) & {8, 32} and said and all(r == "too wide" for _, r in said if _ is not None)
+    if tuner == "grid":
+        assert handed == [4, 16, 64] and [u for u, _ in said] == [8, 32]

@@ -9,6 +9,7 @@ What it fences:
 - Keras Tuner's JSON writer, replaced by nnlab's atomic one (`make_writes_atomic`), and the keys of
   `oracle.json` that `tunerproject.repair` edits before a resume (`ORACLE_KEYS`, checked).
 - A resumed grid search's place in its grid, which Keras Tuner does not save (`restore_grid_walk`).
+- search.constraints: an oracle that hands out no configuration over a limit (`keep_within`).
 - The per-trial checkpoint writer (`is_checkpoint_writer`), the model build without a full garbage
   collection (`FastBuild`), the Hyperband trial count (`hyperband_trials`), Keras Tuner's debug
   tracebacks (`import_keras_tuner`), a trial's saved state (`load_trial`).
@@ -60,6 +61,8 @@ PRIVATE_ATTRIBUTES = [
     ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_num_brackets"),
     ("keras_tuner.src.tuners.hyperband", "HyperbandOracle", "_get_num_rounds"),
     ("keras_tuner.src.tuners.gridsearch", "GridSearchOracle", "_compare"),
+    ("keras_tuner.src.tuners.gridsearch", "GridSearchOracle", "_get_next_combination"),
+    ("keras_tuner.src.engine.oracle", "Oracle", "_random_values"),
 ]
 ORACLE_KEYS = ("ongoing_trials", "retry_queue", "end_order", "start_order", "hyperparameters")  # (tunerproject)
 
@@ -146,6 +149,50 @@ def restore_grid_walk(oracle) -> None:
         walk.insert(trial_id)
     oracle._ordered_ids = walk
     oracle._populate_next = [t for t in ids if t in oracle.end_order]
+
+
+DRAWS = 1000  # configurations over search.constraints in a row, after which the search stops
+
+
+def keep_within(oracle, reason_of, said) -> None:
+    """search.constraints: the oracle never hands out a configuration over a limit. `reason_of(values)`
+    says why values are over one (None: within); `said(values, reason)` hears of each configuration left
+    out, once (values None: DRAWS draws in a row were over, and the search stops). A grid steps over
+    such combinations (its walk goes on from them); a random or Bayesian suggestion over a limit is
+    replaced by another random one."""
+    from keras_tuner import Oracle
+
+    if not isinstance(oracle, Oracle) or getattr(oracle, "_nnlab_within", False):
+        return  # (a worker's client of the chief's oracle, or already limited)
+    oracle._nnlab_within = True
+    grid = hasattr(oracle, "_get_next_combination")
+    step, populate = (oracle._get_next_combination if grid else None), oracle.populate_space
+    left_out: set = set()
+
+    def within(values, draw):
+        for _ in range(DRAWS):
+            reason = reason_of(values) if values is not None else None
+            if reason is None:
+                return values
+            key = repr(sorted(values.items()))
+            if key not in left_out:
+                left_out.add(key)
+                said(values, reason)
+            values = draw(values)
+        said(None, f"{DRAWS} draws in a row were over search.constraints (those within them may all be tried)")
+        return None
+
+    def populate_within(trial_id):
+        answer = populate(trial_id)
+        if answer.get("status") != "RUNNING" or answer.get("values") is None:
+            return answer
+        values = within(answer["values"], step if grid else lambda _: oracle._random_values())
+        return {"status": "RUNNING", "values": values} if values is not None else {"status": "STOPPED",
+                                                                                   "values": None}
+
+    if grid:
+        oracle._get_next_combination = lambda values: within(step(values), step)
+    oracle.populate_space = populate_within
 
 
 def tuner_base(name: str):

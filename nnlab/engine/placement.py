@@ -16,6 +16,7 @@ from nnlab.engine.failures import failure_kind, first_useful_line
 from nnlab.errors import NnlabError
 from nnlab.progress import Reporter
 from nnlab.runs import imagecache
+from nnlab.spec.constraints import check_reachable
 from nnlab.spec.kinds import is_space
 from nnlab.spec.objectives import check_task
 from nnlab.spec.schema import Spec
@@ -73,6 +74,7 @@ def load_and_place(spec: Spec, options: RunOptions, reporter: Reporter, *, notes
     check_task(spec, data.task, data.heads)
     check_space(spec, data.input_shape, data.output_units, len(data.x_train),  # (before any model is built)
                 data.preparation.feature_counts())
+    check_reachable(spec, data.input_shape, data.output_units, data.preparation.feature_counts())
     device = configure_device(options.device)
     policy = set_precision(spec.train.mixed_precision, gpu=device != "CPU")
     if spec.train.mixed_precision and device == "CPU" and notes:

@@ -26,6 +26,7 @@ from nnlab.engine.failures import POISONED, explain_failure, first_useful_line
 from nnlab.engine.pack.trials import ModelPool, PackTrial, fit_pack, pack_groups
 from nnlab.engine.placement import Placement
 from nnlab.engine.pruning import MedianRule
+from nnlab.engine.skips import Skips
 from nnlab.engine.trainer import Trainer, TrialWork
 from nnlab.errors import disk_full, plural
 from nnlab.faults import crash_trial, kill_point
@@ -100,6 +101,9 @@ class Search:
         with contextlib.redirect_stdout(io.StringIO()):  # "Reloading Tuner from …"
             tuner = tuner_class(events=self, **kwargs)
         kerastuner.restore_grid_walk(tuner.oracle)  # (a resumed grid)
+        if spec.search.constraints is not None:
+            skips = Skips(spec, self.data, self.reporter, getattr(self, "log", None))
+            kerastuner.keep_within(tuner.oracle, lambda values: skips.reason(tuner.oracle, values), skips.said)
         kill_point("startup")
         return tuner
 

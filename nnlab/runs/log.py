@@ -43,6 +43,7 @@ class RunLog:
         self.best_model_trial = self.previous.best_model_trial  # whose weights best.keras holds
         self.refit = self.previous.refit  # best.keras refitted on every training row (or None)
         self.baseline = self.previous.baseline  # search.baseline's record (or None)
+        self.skipped = self.previous.skipped  # configurations over search.constraints, never trained (or None)
         self.ensemble = self.previous.ensemble  # best.keras averages these trials' models (or None)
         self.expected = self.previous.expected_score  # best.keras on the test rows (engine.final.expected)
         self.confirmed = self.previous.confirmed  # search.confirm's cross-validated top K (engine.final.confirm)
@@ -105,7 +106,7 @@ class RunLog:
             best_trial=best.trial_id if best else None, best_score=best.score if best else None,
             best_hyperparameters=best.hyperparameters if best else None, best_metrics=best.metrics if best else None,
             best_model_trial=self.best_model_trial, refit=self.refit, ensemble=self.ensemble, baseline=self.baseline,
-            expected_score=self.expected, confirmed=self.confirmed,
+            skipped=self.skipped, expected_score=self.expected, confirmed=self.confirmed,
             seconds=round(self.previous.seconds + time.monotonic() - self.started, 2), stop_reason=self.stop_reason,
             started_at=self.started_at, updated_at=now())
 

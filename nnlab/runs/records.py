@@ -128,6 +128,7 @@ class Summary:
     refit: dict | None = None  # best.keras refitted on every training row: {"trial", "epochs", "rows"}
     ensemble: dict | None = None  # best.keras averages several trials' models: {"trials", "refit"}
     baseline: dict | None = None  # search.baseline: {"model", "score", "metrics", "params", "seconds"}
+    skipped: dict | None = None  # search.constraints: {"count", "examples": [{"hyperparameters", "reason"}, …]}
     # best.keras on rows no trial saw (data.test_split): {"value", "metric", "how", "rows", "validation", …}
     expected_score: dict | None = None
     confirmed: dict | None = None  # search.confirm: {"folds", "candidates", "trials": {id: {score, std, …}}, "order"}
@@ -210,6 +211,7 @@ _SUMMARY_CHECKS = {
                         params=(readback.mapping, False), candidates=(readback.count, False)),
     "expected_score": _record(how=(readback.text, True), metric=(readback.text, True), value=(readback.number, False),
                               validation=(readback.number, False), rows=(readback.count, False)),
+    "skipped": _record(count=(readback.count, True), examples=(lambda v, f, n: v, False)),
     "confirmed": _record(folds=(readback.count, True), candidates=(readback.names, True),
                          trials=(readback.mapping, True), order=(readback.names, True)),
 }

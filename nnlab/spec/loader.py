@@ -108,7 +108,8 @@ ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "da
               "model": {"scaling": "standard", "embedding": "none", "embedding_size": 16, "members": 1,
                         "categorical": "onehot"},
               "train": {"class_weight": "none", "sync_batch_norm": False, "weight_decay": None, "schedule": "constant",
-                        "label_smoothing": 0.0}}
+                        "label_smoothing": 0.0},
+              "search": {"constraints": None}}
 
 
 def spec_hash(spec: schema.Spec, csv_reader: int | None = schema.CSV_READER) -> str:

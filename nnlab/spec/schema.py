@@ -14,6 +14,7 @@ from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, mo
 
 from nnlab.errors import did_you_mean, shown
 from nnlab.spec import names
+from nnlab.spec.constraints import Constraints
 from nnlab.spec.kinds import searchable
 from nnlab.spec.modelschema import (  # noqa: F401  (re-exported: the schema is one namespace)
     IMAGE_KINDS,
@@ -341,12 +342,16 @@ class SearchSpec(Section):
                        "the device. 1: one at a time."
     )
 
+    constraints: Constraints | None = Field(None, description="Size limits: a model over one is never trained.")
+
     @model_validator(mode="after")
     def _pruning_needs_whole_trials(self):
         if self.pruning != "none" and self.tuner == "hyperband":
             raise ValueError("search.pruning: median does not combine with tuner: hyperband, which stops "
                              "trials its own way and continues later rounds from earlier trials' weights; "
                              "leave pruning out, or use tuner: random or bayesian")
+        if self.constraints is not None and self.tuner == "hyperband":
+            raise ValueError("search.constraints: not offered with tuner: hyperband; use random, bayesian or grid")
         return self
 
     def trial_limit(self) -> int | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nnlab.runs import imagecache
+from nnlab.spec.constraints import check_reachable
 from nnlab.spec.objectives import check_task
 from nnlab.spec.schema import Spec
 from nnlab.spec.sizes import check_space, model_size
@@ -38,6 +39,7 @@ def describe(spec: Spec, count_models: bool = True, frame=None, runs_dir=None) -
     check_task(spec, data.task, data.heads)
     check_space(spec, data.input_shape, data.output_units, len(data.x_train),  # (before any model is built)
                 data.preparation.feature_counts())
+    check_reachable(spec, data.input_shape, data.output_units, data.preparation.feature_counts())
     space = {name: dist.describe() for name, dist in hyperparameters(spec).items()}
     result = Description(data.summary(), data.task, space, count_configurations(spec), notes=list(data.notes))
     if spec.model.kind == "pretrained":

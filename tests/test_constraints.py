@@ -1,0 +1,75 @@
+"""search.constraints: a configuration over a limit is never trained (the search draws again, the skip is
+counted with its reason, not a failure), and a space with no model within the limits is refused before
+any training, naming the smallest model it allows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from nnlab.cli import app
+from nnlab.errors import SpecError
+from nnlab.spec.constraints import Constraints, over
+from nnlab.spec.loader import spec_from_dict, spec_hash
+from nnlab.spec.sizes import Size
+
+runner = CliRunner()
+SPEC = ("name: c\nseed: 1\ndata: {source: 'sklearn:digits'}\n"
+        "model: {kind: mlp, layers: {int: [1, 3]}, units: {choice: [16, 64, 256]}}\ntrain: {epochs: 2}\n"
+        "search: {tuner: TUNER, max_trials: 5, pack: PACK, constraints: {max_params: 10000}}\n")
+
+
+def test_each_limit_says_why_a_model_is_over_it():
+    size = Size(parameters=250_000, activations=0, macs=3_000_000)
+    assert over(Constraints(max_params=100_000), size) == "250,000 parameters > max_params 100,000"
+    assert over(Constraints(max_size_mb=0.5), size) == "1 MB > max_size_mb 0.5"  # (4 bytes a parameter)
+    assert over(Constraints(max_macs=10**6), size) == "3,000,000 multiply-adds > max_macs 1,000,000"
+    assert over(Constraints(max_params=10**6, max_size_mb=2, max_macs=10**7), size) is None
+    with pytest.raises(ValueError, match="at least one of"):
+        Constraints()
+
+
+def test_constraints_are_refused_with_hyperband_and_leave_an_unlimited_spec_s_hash_as_it_was():
+    base = {"data": {"source": "sklearn:iris"}, "model": {"kind": "mlp"}}
+    with pytest.raises(SpecError, match="not offered with tuner: hyperband"):
+        spec_from_dict({**base, "search": {"tuner": "hyperband", "constraints": {"max_params": 10}}})
+    limited = spec_from_dict({**base, "search": {"constraints": {"max_params": 10**6}}})
+    assert spec_hash(spec_from_dict(base)) != spec_hash(limited)  # (a limit changes what is searched)
+    assert len(spec_hash(spec_from_dict(base))) == 16
+
+
+def test_a_space_with_no_model_within_the_limits_is_refused_before_any_training(tmp_path):
+    (tmp_path / "c.yaml").write_text(SPEC.replace("TUNER", "random").replace("PACK", "1"))
+    for command in (["validate"], ["run", "--runs-dir", str(tmp_path / "runs")]):
+        result = runner.invoke(app, [*command, str(tmp_path / "c.yaml"), "--set", "search.constraints.max_params=100"])
+        assert result.exit_code == 2, result.output
+        assert "the smallest it allows has 1,210 parameters" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tuner, pack", [("grid", 1), ("random", 2)])
+def test_no_trial_over_the_limit_is_ever_trained(tmp_path, tuner, pack):
+    from nnlab.spec.loader import load_spec
+    from nnlab.spec.sizes import model_size
+    from nnlab.spec.space import finish_params, fixed_params
+
+    (tmp_path / "c.yaml").write_text(SPEC.replace("TUNER", tuner).replace("PACK", str(pack)))
+    result = runner.invoke(app, ["run", str(tmp_path / "c.yaml"), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert "not trained, over search.constraints" in result.output
+    summary = json.loads((tmp_path / "runs" / "c" / "summary.json").read_text())
+    rows = (tmp_path / "runs" / "c" / "trials.csv").read_text().splitlines()[1:]
+    assert len(rows) == 5 and all(",completed," in row for row in rows)  # (the 5 configurations within it)
+    header = (tmp_path / "runs" / "c" / "trials.csv").read_text().splitlines()[0].split(",")
+    spec = load_spec(tmp_path / "c.yaml")
+    for row in rows:
+        values = dict(zip(header, row.split(",")))
+        params = finish_params(spec, {**fixed_params(spec), "layers": int(values["layers"]),
+                                      "units": int(values["units"])})
+        size = model_size("mlp", params, (64,), 10)
+        assert size.parameters <= 10_000, (values, size)
+    assert summary["skipped"]["count"] >= 1 and summary["failed"] == 0
+    assert all("> max_params 10,000" in e["reason"] for e in summary["skipped"]["examples"])
