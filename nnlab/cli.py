@@ -320,12 +320,16 @@ def compare(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead."),
     experiment: Optional[str] = typer.Option(None, "--experiment", metavar="NAME",
                                              help="With a tracking server's URI: only this experiment's runs."),
+    pareto: Optional[str] = typer.Option(None, "--pareto", metavar="params|size|macs",
+                                         help="One run's trials: each model's size, and the trials on the front of "
+                                              "score against it (◆)."),
 ) -> None:
     """Put runs side by side (a folder of runs, or a tracking server's runs), or the trials of one run.
 
     Exit codes: 0; 2 when a path is missing or holds no run, `--sort` names no column, `--output` cannot be
-    written or is a run's file (see What happens when things go wrong), or a tracking server cannot be read
-    (MLflow not installed, the server down, no such `--experiment`).
+    written or is a run's file (see What happens when things go wrong), a tracking server cannot be read
+    (MLflow not installed, the server down, no such `--experiment`), or `--pareto` is given several runs or
+    an unknown cost.
     """
     from nnlab.runs.compare import compare as compare_runs
     from nnlab.runs.compare import render
@@ -334,7 +338,8 @@ def compare(
             from nnlab.runs.outputs import check_output
 
             check_output(output, inputs=[Path(p) for p in paths or ()])
-        comparison = compare_runs(paths or None, sort=sort, top=top, reverse=reverse, experiment=experiment)
+        comparison = compare_runs(paths or None, sort=sort, top=top, reverse=reverse, experiment=experiment,
+                                  pareto=pareto)
     for note in comparison.notes:
         typer.echo(f"warning: {note}", err=True)
     text = render(comparison, fmt.value)

@@ -21,6 +21,14 @@ SPEC = ("name: c\nseed: 1\ndata: {source: 'sklearn:digits'}\n"
         "search: {tuner: TUNER, max_trials: 5, pack: PACK, constraints: {max_params: 10000}}\n")
 
 
+def test_the_front_holds_the_trials_no_other_beats_on_both_score_and_size():
+    from nnlab.runs.tradeoff import front
+
+    points = {"a": (0.90, 100.0), "b": (0.95, 400.0), "c": (0.85, 100.0), "d": (0.95, 300.0), "e": (0.80, 50.0)}
+    assert front(points, "max") == {"a", "d", "e"}  # (c: a is as small and better; b: d is as good and smaller)
+    assert front({k: (-s, c) for k, (s, c) in points.items()}, "min") == {"a", "d", "e"}  # (a loss: lower wins)
+
+
 def test_each_limit_says_why_a_model_is_over_it():
     size = Size(parameters=250_000, activations=0, macs=3_000_000)
     assert over(Constraints(max_params=100_000), size) == "250,000 parameters > max_params 100,000"
@@ -73,3 +81,10 @@ def test_no_trial_over_the_limit_is_ever_trained(tmp_path, tuner, pack):
         assert size.parameters <= 10_000, (values, size)
     assert summary["skipped"]["count"] >= 1 and summary["failed"] == 0
     assert all("> max_params 10,000" in e["reason"] for e in summary["skipped"]["examples"])
+    shown = runner.invoke(app, ["compare", str(tmp_path / "runs" / "c"), "--pareto", "params", "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    trials = json.loads(shown.output)
+    on = [t for t in trials if t["front"]]
+    assert on and all(t["params"] <= 10_000 for t in trials)
+    smallest = min(trials, key=lambda t: t["params"])
+    assert smallest["front"] and min(on, key=lambda t: t["score"])["score"] == min(t["score"] for t in trials)

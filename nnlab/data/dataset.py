@@ -14,7 +14,7 @@ import numpy as np
 
 from nnlab.data.numericstats import NumericStats
 from nnlab.data.preparation import ArrayPrep, Preparation, Source, Target, preparation_of
-from nnlab.data.rules import TargetTransform
+from nnlab.data.rules import TargetTransform, output_units
 from nnlab.data.shape import DataShape
 from nnlab.data.splits import RowKeys
 from nnlab.errors import DataError
@@ -66,12 +66,9 @@ class Dataset:
     def output_units(self) -> int:
         """The model's output units in all: one for a regression or a two-class target, one per class
         otherwise (several targets: their sum)."""
-        def units(task: str, classes: int) -> int:
-            return classes if task == "classification" and classes > 2 else 1
-
         if self.targets:
-            return sum(units(t.task, len(t.class_names or [])) for t in self.targets)
-        return units(self.task, self.num_classes)
+            return sum(output_units(t.task, len(t.class_names or [])) for t in self.targets)
+        return output_units(self.task, self.num_classes)
 
     @property
     def preparation(self) -> Preparation:

@@ -21,7 +21,7 @@ from nnlab.data import prepchecks
 from nnlab.data.dates import DateFormat
 from nnlab.data.numbers import NumberFormat
 from nnlab.data.numericstats import NumericStats
-from nnlab.data.rules import TargetTransform
+from nnlab.data.rules import TargetTransform, output_units
 from nnlab.data.shape import DataShape
 from nnlab.errors import RunError, shown
 from nnlab.spec.sizes import FeatureCounts
@@ -244,6 +244,10 @@ class Preparation:
         if self.several:
             return list(self.several)
         return [Target(None, self.task, self.class_names, None, self.target_transform)]
+
+    def output_units(self) -> int:
+        """The model's output units in all (as `Dataset.output_units`)."""
+        return sum(output_units(t.task, len(t.class_names or [])) for t in self.outputs())
 
     @property
     def numeric(self) -> tuple[int, ...]:

@@ -33,6 +33,11 @@ def infer_task(values, name: str, images: bool = False) -> tuple[str, list[str]]
     return "regression", [f"task: regression (the target {name!r} holds numbers); set data.task to change"]
 
 
+def output_units(task: str, classes: int) -> int:
+    """A target's output units: one for a regression or a two-class target, one per class otherwise."""
+    return classes if task == "classification" and classes > 2 else 1
+
+
 def is_whole(values: np.ndarray) -> bool:
     """Whether every number present (NaN aside) is a whole number."""
     values = np.asarray(values, np.float64)

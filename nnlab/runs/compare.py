@@ -100,9 +100,10 @@ def trial_row(summary: Summary, record: TrialRecord) -> dict:
 
 
 def compare(paths: list[str | Path] | None = None, *, sort: str | None = None, top: int | None = None,
-            reverse: bool = False, experiment: str | None = None) -> Comparison:
+            reverse: bool = False, experiment: str | None = None, pareto: str | None = None) -> Comparison:
     """Rows for the runs under `paths` (default `runs/`), sorted (best first by default). A path may be an
-    MLflow tracking server's URI (`runs.trackedruns`): its nnlab runs (in `experiment`, or all) are rows."""
+    MLflow tracking server's URI (`runs.trackedruns`): its nnlab runs (in `experiment`, or all) are rows.
+    `pareto` (params, size, macs; one run's trials): each trial's size and the front (`runs.tradeoff`)."""
     from nnlab.runs.trackedruns import is_uri, run_rows
 
     uris = [str(p) for p in (paths or []) if is_uri(str(p))]
@@ -112,7 +113,13 @@ def compare(paths: list[str | Path] | None = None, *, sort: str | None = None, t
         notes: list[str] = []
         comparison = Comparison("trials", trial_rows(run_dirs[0], notes), notes)
         default = "score"
+        if pareto is not None:
+            from nnlab.runs.tradeoff import mark
+
+            mark(comparison.rows, run_dirs[0], pareto)
     else:
+        if pareto is not None:
+            raise NnlabError(f"--pareto {pareto}: the trade-off is between one run's trials; give one run folder")
         comparison = Comparison("runs", [run_row(d) for d in run_dirs] + [r for u in uris
                                                                           for r in run_rows(u, experiment)])
         default = "run"
@@ -182,7 +189,7 @@ def _cell(value) -> str:
 def render(comparison: Comparison, fmt: str = "table", width: int | None = None) -> str:
     rows = comparison.rows
     if fmt == "json":
-        fields = _run_fields(rows) if comparison.level == "runs" else TRIAL_FIELDS
+        fields = _run_fields(rows) if comparison.level == "runs" else _trial_fields(rows)
         return json.dumps([{k: r.get(k) for k in fields} for r in rows], indent=2, default=str)
     flat = [flatten(r) for r in rows]
     columns = _columns(comparison.level, rows, flat)
@@ -201,12 +208,21 @@ def render(comparison: Comparison, fmt: str = "table", width: int | None = None)
 
 def _columns(level: str, rows: list[dict], flat: list[dict]) -> list[str]:
     nested = "best_hyperparameters" if level == "runs" else "hyperparameters"
-    base = _run_fields(rows) if level == "runs" else TRIAL_FIELDS
+    base = _run_fields(rows) if level == "runs" else _trial_fields(rows)
     columns = [c for c in base if c not in (nested, "metrics")]
     for key in ([nested] + (["metrics"] if level == "trials" else [])):
         for r in rows:
             columns += [k for k in r.get(key, {}) if k not in columns]
     return columns
+
+
+def _trial_fields(rows: list[dict]) -> list[str]:
+    """The trials' fields, with each model's size and whether it is on the front after the score where
+    `--pareto` gave them."""
+    if not any("front" in r for r in rows):
+        return TRIAL_FIELDS
+    at = TRIAL_FIELDS.index("score") + 1
+    return [*TRIAL_FIELDS[:at], "front", "params", "model_mb", "macs", *TRIAL_FIELDS[at:]]
 
 
 def _run_fields(rows: list[dict]) -> list[str]:
@@ -237,6 +253,8 @@ def _rich_table(comparison: Comparison, rows: list[dict], width: int | None) -> 
                 ("epochs", "epochs"), ("time", "seconds"), ("status", "status")]
         if any(r.get("worker") for r in rows):  # a parallel run: who trained each trial
             spec.insert(-1, ("worker", "worker"))
+        if any("front" in r for r in rows):  # --pareto: each model's size, the front marked
+            spec[2:2] = [("front", "front"), ("params", "params"), ("MB", "model_mb"), ("multiply-adds", "macs")]
     lines = [[_table_cell(r, key) for _, key in spec] for r in rows]
     if len(rows) > PLAIN_TABLE_ROWS:
         return _plain_table(title, [name for name, _ in spec], lines)
@@ -261,6 +279,10 @@ def _table_cell(r: dict, key: str | None) -> str:
         return fmt_duration(r.get("seconds"))
     if key == "size_mb":
         return "" if r.get("size_mb") is None else f"{r['size_mb']:.1f} MB"
+    if key == "front":
+        return "◆" if r.get("front") else ""
+    if key in ("params", "macs") and r.get(key) is not None:
+        return f"{r[key]:,}"
     if key == "status" and r.get("reason"):
         return f"{r['status']}: {r['reason']}"
     return _cell(r.get(key))

@@ -8,9 +8,12 @@
 - optimization_history.png: each trial's score and the best so far, against the trial number and
   against the trials' training time added up (as optuna-dashboard shows it);
 - intermediate_values.png: every finished trial's objective epoch by epoch, pruned trials (search.pruning)
-  drawn apart, so where the median rule stopped them shows.
+  drawn apart, so where the median rule stopped them shows;
+- score_vs_size.png: each trial's score against its model's parameters, with the Pareto front
+  (`tools.tradeoffplot`; where the models have a size rule).
 
-Reads only the run folder's plain files (trials.csv, summary.json, tuner/trial_*/nnlab_trial.json);
+Reads only the run folder's plain files (trials.csv, summary.json, tuner/trial_*/nnlab_trial.json,
+spec.yaml and preprocessing.json for the sizes);
 never imports TensorFlow. Each picture stays readable from 2 trials to hundreds.
 """
 
@@ -26,6 +29,7 @@ from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
 from nnlab.runs.outputs import check_output
 from nnlab.runs.records import TrialRecord, by_number, is_number
+from nnlab.tools import tradeoffplot
 
 TOP_CURVES = 6  # trials drawn in learning_curves.png
 MIN_TRIALS_FOR_IMPORTANCE = 8
@@ -55,6 +59,7 @@ def plot_run(run_dir: str | Path, output: str | Path | None = None) -> list[Path
     hp_names = [h for h in summary.hyperparameter_names or []
                 if any(r.hyperparameters.get(h) is not None for r in done)]
     log_names = _log_searched(folder)
+    traded = tradeoffplot.draw(folder, done, objective, summary.direction, out / "score_vs_size.png", _pyplot(), _save)
     return [
         _learning_curves(folder, done, objective, out / "learning_curves.png"),
         _objective_vs_hyperparameters(done, hp_names, objective, log_names, out / "objective_vs_hyperparameters.png"),
@@ -63,6 +68,7 @@ def plot_run(run_dir: str | Path, output: str | Path | None = None) -> list[Path
         _importance(done, hp_names, objective, log_names, out / "importance.png"),
         _optimization_history(contents.records, objective, summary.direction, out / "optimization_history.png"),
         _intermediate_values(folder, contents.records, objective, out / "intermediate_values.png"),
+        *([traded] if traded else []),
     ]
 
 
