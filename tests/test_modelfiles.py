@@ -235,7 +235,7 @@ def test_the_size_estimate_counts_what_keras_counts():
                               "activation": "relu", "pooling": rng.choice(["max", "avg"]),
                               "batch_norm": rng.random() < 0.5, "global_pooling": rng.random() < 0.5,
                               "dense_layers": rng.randint(0, 2), "dense_units": rng.choice([4, 16]),
-                              "dropout": rng.choice([0, 0.3]), "augment": {}},
+                              "dropout": rng.choice([0, 0.3]), "augment": {}, "separable": rng.random() < 0.5},
                       (rng.choice([8, 13, 32]), rng.choice([8, 11]), rng.choice([1, 3]))))
     for layers in (
         [["Dense", {"units": 5}], ["Dropout", {"rate": 0.1}], ["Dense", {"units": 3, "use_bias": False}]],

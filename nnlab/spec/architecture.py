@@ -39,13 +39,15 @@ def mlp_body(params: dict) -> list[Layer]:
 
 def cnn_body(params: dict) -> list[Layer]:
     """A cnn after its scaling and augmentation: convolution blocks (conv, [batch norm], activation,
-    pooling with padding "same", so small images survive many blocks), global pooling or a flatten,
+    pooling with padding "same", so small images survive many blocks; with `separable`, the blocks after
+    the first depthwise-separable), global pooling or a flatten,
     then dense blocks (no batch norm), or a dropout alone when there are none."""
     pool = "MaxPooling2D" if params["pooling"] == "max" else "AveragePooling2D"
     layers: list[Layer] = []
     for block in range(params["conv_blocks"]):
-        layers.append(("Conv2D", {"filters": block_filters(params, block), "kernel_size": params["kernel_size"],
-                                  "padding": "same", "use_bias": not params["batch_norm"]}))
+        conv = "SeparableConv2D" if params.get("separable") and block > 0 else "Conv2D"  # (MobileNet: not the first)
+        layers.append((conv, {"filters": block_filters(params, block), "kernel_size": params["kernel_size"],
+                              "padding": "same", "use_bias": not params["batch_norm"]}))
         if params["batch_norm"]:
             layers.append(("BatchNormalization", {"synchronized": params.get("sync_batch_norm", False)}))
         layers += [("Activation", {"activation": params.get("activation")}),

@@ -70,6 +70,8 @@ class CnnModel(Section):
     activation: searchable(str, options=ACTIVATIONS) = Field("relu", description="Activation.")
     pooling: searchable(str, options=("max", "avg")) = Field("max", description="Pooling after each block.")
     batch_norm: searchable(bool) = Field(False, description="Batch normalization after each convolution.")
+    separable: searchable(bool) = Field(False, description="Blocks after the first depthwise-separable "
+                                                           "(MobileNet-style): far fewer weights and multiply-adds.")
     global_pooling: searchable(bool) = Field(False, description="Global average pooling instead of flatten.")
     dense_layers: searchable(int, ge=0, le=MAX_LAYERS) = Field(
         1, description="Dense layers before the output (at most 100).")
