@@ -197,7 +197,7 @@ def test_report_is_one_self_contained_html_file_that_renders(csv_run, tmp_path):
                  "Best model on the validation data", "accuracy", "macro F1", "Confusion matrix", "Per class",
                  "Trials", "Learning curves", "The best model's layers", "Spec", "target: Label"):
         assert part in page, part
-    assert page.count("src='data:image/png;base64,") == 7  # the pictures travel inside the file (6 + the PR curve)
+    assert page.count("src='data:image/png;base64,") == 8  # the pictures travel inside the file (7 + the PR curve)
     assert "http://" not in page and "https://" not in page  # nothing fetched from elsewhere
     assert (tmp_path / "report.html").stat().st_mode & 0o044  # readable by others, as ordinary files are
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
