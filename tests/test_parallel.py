@@ -331,3 +331,25 @@ def test_a_killed_chief_restarted_trains_no_trial_twice_and_workers_leave_a_dead
             process.kill()
         for handle in handles:
             handle.close()
+
+
+def test_a_restarted_chief_holds_back_a_trial_its_predecessor_handed_out_unsaid(tmp_path):
+    """Keras Tuner saves a new trial's trial.json before oracle.json: a chief killed between the two had
+    handed the trial out though its oracle never said so. The next chief holds it back too (for whoever
+    reports on it), rather than handing it to another worker while the first still trains it."""
+    from nnlab.distributed.restart import Orphans
+
+    tuner = tmp_path / "tuner"
+    for trial_id, status in (("0", "COMPLETED"), ("1", "RUNNING"), ("2", "RUNNING")):
+        (tuner / f"trial_{trial_id}").mkdir(parents=True)
+        (tuner / f"trial_{trial_id}" / "trial.json").write_text(f'{{"status": "{status}"}}')
+    (tuner / "oracle.json").write_text('{"ongoing_trials": {"worker1": "1"}, "end_order": ["0"]}')
+    orphans = Orphans.saved(tuner)
+    assert orphans.held == {"1": "worker1", "2": None}
+    trial = SimpleNamespace(status="RUNNING")
+    oracle = SimpleNamespace(_retry_queue=["1", "2"], ongoing_trials={}, tuner_ids=set(),
+                             trials={"1": SimpleNamespace(status="RUNNING"), "2": trial})
+    assert orphans.arrange(oracle, "worker3") == ["1", "2"] and oracle._retry_queue == []  # (both held back)
+    Orphans.restore(oracle, ["1", "2"])
+    orphans.heard(oracle, "2")  # (its worker reports an epoch: the trial is its, under a slot of its own)
+    assert oracle._retry_queue == ["1"] and oracle.ongoing_trials == {"orphan-2": trial}

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from nnlab.engine import kerastuner, tunerproject
-from nnlab.runs import files
+from nnlab.runs import files, folder
 
 ORPHAN_GRACE = 120.0  # seconds a restarted chief keeps its predecessor's running trials for their workers
 REJOIN_SECONDS = 10.0  # a resumed chief serves at least this long: a worker of its predecessor waiting to
@@ -27,25 +27,45 @@ IDLE_WAIT = 1.0  # seconds an idle answer waits (Keras Tuner's worker asks again
 
 
 class Orphans:
-    """The trials the previous chief had handed out: trial id → the worker slot that held it."""
+    """The trials the previous chief had handed out: trial id → the worker slot that held it (None: not
+    known, a trial whose own file was saved as handed out but not yet the oracle's)."""
 
-    def __init__(self, held: dict[str, str], grace: float = ORPHAN_GRACE):
+    def __init__(self, held: dict[str, str | None], grace: float = ORPHAN_GRACE):
         self.held = dict(held)
         self.until = time.monotonic() + grace
 
     @classmethod
     def saved(cls, tuner_dir: Path) -> Orphans:
-        """Those the oracle last saved as handed out (read before the oracle reloads and queues them)."""
+        """Those the oracle last saved as handed out (read before the oracle reloads and queues them), and
+        those whose own trial.json says running though the oracle never ended them: Keras Tuner saves a
+        new trial's file before the oracle, so a chief killed between the two had handed it out unsaid."""
         try:
-            ongoing = files.read_json(tuner_dir / tunerproject.ORACLE).get("ongoing_trials")
-        except (OSError, ValueError, AttributeError):
-            ongoing = None
-        return cls({str(t): str(s) for s, t in ongoing.items()} if isinstance(ongoing, dict) else {})
+            oracle = files.read_json(tuner_dir / tunerproject.ORACLE)
+        except (OSError, ValueError):
+            oracle = None
+        oracle = oracle if isinstance(oracle, dict) else {}
+        ongoing = oracle.get("ongoing_trials") if isinstance(oracle.get("ongoing_trials"), dict) else {}
+        held: dict[str, str | None] = {str(t): str(s) for s, t in ongoing.items()}
+        ended = set(map(str, oracle.get("end_order") or []))
+        for trial_id in folder.trial_ids(tuner_dir) if tuner_dir.is_dir() else []:
+            try:
+                status = files.read_json(folder.trial_dir(tuner_dir, trial_id) / folder.TRIAL_STATE).get("status")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if status == "RUNNING" and trial_id not in ended and trial_id not in held:
+                held[trial_id] = None
+        return cls(held)
 
     def heard(self, oracle, trial_id: str) -> None:
         """A worker reported on an orphan: it is alive and the trial is its again, out of the queue."""
+        unknown = trial_id in self.held and self.held[trial_id] is None
         slot = self.held.pop(trial_id, None)
         queue = kerastuner.retry_queue(oracle)
+        if unknown and trial_id in queue:  # (its worker's slot is not known: held under a slot of its own,
+            queue.remove(trial_id)         # seen as that worker reports, ended or timed out as any)
+            trial = oracle.trials[trial_id]
+            trial.status = "RUNNING"
+            oracle.ongoing_trials[f"orphan-{trial_id}"] = trial
         if slot is not None and trial_id in queue and slot not in oracle.ongoing_trials:
             queue.remove(trial_id)
             trial = oracle.trials[trial_id]
