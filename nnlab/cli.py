@@ -13,7 +13,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import typer
 
@@ -320,16 +320,16 @@ def compare(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead."),
     experiment: Optional[str] = typer.Option(None, "--experiment", metavar="NAME",
                                              help="With a tracking server's URI: only this experiment's runs."),
-    pareto: Optional[str] = typer.Option(None, "--pareto", metavar="params|size|macs",
-                                         help="One run's trials: each model's size, and the trials on the front of "
-                                              "score against it (◆)."),
+    pareto: Optional[str] = typer.Option(None, "--pareto", metavar="params|size|macs|latency",
+                                         help="One run's trials: each model's size (and search.latency's time), "
+                                              "and the trials on the front of score against this cost (◆)."),
 ) -> None:
     """Put runs side by side (a folder of runs, or a tracking server's runs), or the trials of one run.
 
     Exit codes: 0; 2 when a path is missing or holds no run, `--sort` names no column, `--output` cannot be
     written or is a run's file (see What happens when things go wrong), a tracking server cannot be read
     (MLflow not installed, the server down, no such `--experiment`), or `--pareto` is given several runs or
-    an unknown cost.
+    an unknown cost (or `latency` for a run that timed no trial).
     """
     from nnlab.runs.compare import compare as compare_runs
     from nnlab.runs.compare import render
@@ -445,25 +445,55 @@ def report(
     typer.echo(f"wrote {path}")
 
 
+PICK = typer.Option(None, "--pick", metavar="RULE MARGIN", help="Instead of the best: smallest-within (fewest "
+                   "parameters) or fastest-within (search.latency) among the trials whose score is within MARGIN of "
+                   "the best's: 0.01 absolute, in the objective's units, or 1% relative.")
+
+
+def _picked(run_dir: Path, pick: Optional[tuple], trial: Optional[str]):
+    """The `Pick` that `--pick` makes (said on stderr), or None without it."""
+    if not pick:
+        return None
+    from nnlab.errors import RunError
+    from nnlab.runs.pick import pick as pick_trial
+
+    if trial:
+        raise RunError("give --trial or --pick, not both")
+    chosen = pick_trial(run_dir, *pick)
+    typer.echo(f"pick: {chosen.describe()}", err=True)
+    return chosen
+
+
+def _model_trial(run_dir: Path, pick: Optional[tuple], trial: Optional[str]) -> Optional[str]:
+    """The trial whose model a command uses: --trial, --pick's (None when it picks the best: the run's own
+    model), or None (the run's model)."""
+    chosen = _picked(run_dir, pick, trial)
+    return trial if chosen is None else None if chosen.is_best else chosen.trial_id
+
+
 @app.command()
 def retrain(
     run_dir: Path = typer.Argument(..., metavar="RUN", help="A run folder, e.g. runs/NAME."),
     top: int = typer.Option(3, "--top", min=1, help="How many of the best configurations."),
     seeds: int = typer.Option(3, "--seeds", min=1, help="Trainings per configuration, each with another seed."),
     device: Device = typer.Option(Device.auto, "--device", help="Where to train."),
+    pick: Optional[Tuple[str, str]] = PICK,
     quiet: bool = QUIET,
 ) -> None:
     """Train the best configurations again with other seeds: mean ± std, a real winner or a lucky one.
+    With `--pick`, the picked trial and the best, so the margin between them is measured again.
 
-    Exit codes: 0; 2 when RUN is not a run folder or has no completed trial; 130 when interrupted (nothing is
-    written).
+    Exit codes: 0; 2 when RUN is not a run folder or has no completed trial, or `--pick` as for `export`; 130
+    when interrupted (nothing is written).
     """
     from nnlab.progress import Reporter
     from nnlab.tools.retrain import retrain as retrain_run
 
     try:
         with _user_errors():
-            retrain_run(run_dir, top, seeds, device.value, Reporter(quiet=quiet))
+            chosen = _picked(run_dir, pick, None)
+            trials = list(dict.fromkeys([chosen.best.trial_id, chosen.trial_id])) if chosen else None
+            retrain_run(run_dir, top, seeds, device.value, Reporter(quiet=quiet), trials=trials)
     except KeyboardInterrupt:
         typer.echo("interrupted: nothing was written", err=True)
         raise typer.Exit(130) from None
@@ -484,6 +514,7 @@ def export(
     output: Path = typer.Option(..., "--output", "-o", help="model.keras, model.onnx, model.tflite, a new "
                                                             "model.mlpackage, or a new folder for a SavedModel."),
     trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
+    pick: Optional[Tuple[str, str]] = PICK,
     fmt: Optional[ExportFormat] = typer.Option(None, "--format", help=words_of(EXPORT_FORMATS) + " (default: "
                                                "the one --output's suffix names; no suffix: savedmodel)."),
     raw_inputs: bool = typer.Option(False, "--raw-inputs", help="A table run: the model takes the CSV's own "
@@ -492,7 +523,8 @@ def export(
     """Save a run's model (the best, or --trial ID) as .keras, SavedModel, ONNX, LiteRT or Core ML.
 
     Exit codes: 0; 2 when RUN is not a finished run, its model file cannot be loaded (damaged, or holding a
-    `Lambda` layer: see Model files), `--trial` is unknown or its weights were not kept, `--output` has the
+    `Lambda` layer: see Model files), `--trial` is unknown or its weights were not kept, `--pick` is malformed
+    or the run has no cost to pick by, `--output` has the
     wrong suffix, is a run's file, or already exists (a SavedModel or Core ML folder), the format's packages are
     missing, the converter cannot take the model, or the written file does not load with its runtime or does not
     predict what the model does (each with its reason); 130 when interrupted (nothing is written).
@@ -505,6 +537,7 @@ def export(
 
         check_output(output)
         fmt_name = fmt.value if fmt else format_for(output)
+        trial = _model_trial(run_dir, pick, trial)
         finished = open_run(run_dir)
         model = load_model(finished, trial)
         if raw_inputs:
@@ -586,6 +619,7 @@ def evaluate(
                                                            "folder with class subfolders, a CSV listing image files "
                                                            "and their classes, or an .npz with x and y."),
     trial: Optional[str] = typer.Option(None, "--trial", metavar="ID", help="This trial's model (default: the best)."),
+    pick: Optional[Tuple[str, str]] = PICK,
     label: Optional[str] = typer.Option(None, "--label", metavar="COLUMN",
                                         help="In a CSV listing image files: the column of classes (default: the "
                                              "one whose every value is a class)."),
@@ -604,7 +638,7 @@ def evaluate(
 
     Exit codes: 0; 2 as for `predict`, and when the data has no labels or labels the run never saw, a listed
     image is missing or broken, the labels' column is unknown or cannot be told apart, `--by` names no column
-    of DATA, or `--cost`/`--threshold` is malformed or the target has not two classes.
+    of DATA, `--cost`/`--threshold` is malformed or the target has not two classes, or `--pick` as for `export`.
     """
     with _user_errors():
         from nnlab.scores import metrics_text
@@ -612,6 +646,7 @@ def evaluate(
         from nnlab.tools.evaluation import RunModel, evaluate_run, evaluation_text
         from nnlab.tools.inputs import read_inputs
 
+        trial = _model_trial(run_dir, pick, trial)
         finished = open_run(run_dir)
         inputs = read_inputs(data, finished.preparation, labelled=True, label=label)
         model = load_model(finished, trial)

@@ -58,13 +58,16 @@ def test_a_space_with_no_model_within_the_limits_is_refused_before_any_training(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("tuner, pack", [("grid", 1), ("random", 2)])
+@pytest.mark.parametrize("tuner, pack", [("grid", 1), ("random", 2)])  # (random: also timed and picked)
 def test_no_trial_over_the_limit_is_ever_trained(tmp_path, tuner, pack):
     from nnlab.spec.loader import load_spec
     from nnlab.spec.sizes import model_size
     from nnlab.spec.space import finish_params, fixed_params
 
-    (tmp_path / "c.yaml").write_text(SPEC.replace("TUNER", tuner).replace("PACK", str(pack)))
+    text = SPEC.replace("TUNER", tuner).replace("PACK", str(pack))
+    if tuner == "random":  # search.latency too, with a limit every model keeps
+        text = text.replace("constraints: {", "latency: onnx, constraints: {max_latency_ms: 1000, ")
+    (tmp_path / "c.yaml").write_text(text)
     result = runner.invoke(app, ["run", str(tmp_path / "c.yaml"), "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
     assert "not trained, over search.constraints" in result.output
@@ -88,3 +91,27 @@ def test_no_trial_over_the_limit_is_ever_trained(tmp_path, tuner, pack):
     assert on and all(t["params"] <= 10_000 for t in trials)
     smallest = min(trials, key=lambda t: t["params"])
     assert smallest["front"] and min(on, key=lambda t: t["score"])["score"] == min(t["score"] for t in trials)
+    if tuner == "random":
+        picked_and_exported(tmp_path / "runs" / "c", trials)
+
+
+def picked_and_exported(run_dir, trials):
+    """Each completed trial timed; the front's checkpoints kept; --pareto latency; --pick exports a model that
+    passes the export check in every format."""
+    from nnlab.runs.folder import RunFolder
+    from nnlab.runs.pick import pick
+
+    timed = {t["trial_id"]: t["metrics"]["latency_ms"] for t in trials}
+    assert all(ms > 0 for ms in timed.values()), timed
+    shown = runner.invoke(app, ["compare", str(run_dir), "--pareto", "latency", "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert {t["trial_id"]: t["latency_ms"] for t in json.loads(shown.output)} == timed
+    chosen = pick(run_dir, "smallest-within", "1000")  # (any score: the smallest model of all)
+    assert chosen.chosen_cost == min(t["params"] for t in trials)
+    assert RunFolder(run_dir).checkpoint_path(chosen.trial_id).is_file() or chosen.is_best
+    which = "wrote the best configuration" if chosen.is_best else f"wrote the model of trial {chosen.trial_id}"
+    for name in ("m.keras", "m_saved", "m.onnx", "m.tflite", "m.mlpackage"):
+        result = runner.invoke(app, ["export", str(run_dir), "-o", str(run_dir.parent / name),
+                                     "--pick", "smallest-within", "1000"])
+        assert result.exit_code == 0, (name, result.output)
+        assert "pick: smallest-within 1000" in result.output and which in result.output, result.output

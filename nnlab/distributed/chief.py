@@ -25,7 +25,7 @@ from nnlab.distributed.servicer import servicer_class
 from nnlab.engine import kerastuner
 from nnlab.engine.backend import set_global_policy
 from nnlab.engine.placement import RunOptions, load_and_place
-from nnlab.engine.search import StopSearch
+from nnlab.engine.search import StopSearch, start_text
 from nnlab.engine.sweep import RecordingSweep, terminate_as_interrupt
 from nnlab.errors import NnlabError, RunError
 from nnlab.progress import Reporter
@@ -369,7 +369,7 @@ def _serve_run(sweep: ChiefSweep, chief: Chief, reporter: Reporter, workers):
     else:
         where = (f"workers: nnlab worker SPEC --chief HOST:{chief.port} (chief listening on "
                  f"{chief.host}:{chief.port})")
-    reporter.start(spec.name, sweep.data.summary(), sweep.start_text(sweep.log.total, where), sweep.log.finished(),
+    reporter.start(spec.name, sweep.data.summary(), start_text(sweep, sweep.log.total, where), sweep.log.finished(),
                    sweep.log.total, spec.search.max_epochs or spec.train.epochs, sweep.objective,
                    notes=sweep.header_notes(), deadline=sweep.limits.deadline)
     sweep.log.write("running")

@@ -228,6 +228,7 @@ class WorkerSweep(Search):
         self.chief_timeout = CHIEF_TIMEOUT  # (what run_worker was given)
 
     def trial_finishing(self, trial, reason: str | None) -> None:
+        self.time_trial(trial, reason)
         record = self.record(trial, reason)  # (status and score: the chief's to say)
         reason = reason or (first_useful_line(trial.message) if trial.status in ("FAILED", "INVALID") else None)
         policy = import_keras().mixed_precision.global_policy().name  # (the chief builds best.keras in it)

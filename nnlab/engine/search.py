@@ -23,6 +23,7 @@ from nnlab.engine import kerastuner, tunerproject
 from nnlab.engine.backend import custom_gradients, mirrored_strategy, release_custom_gradients
 from nnlab.engine.callbacks import best_epoch_metrics, keras_callbacks
 from nnlab.engine.failures import POISONED, explain_failure, first_useful_line
+from nnlab.engine.latency import Latencies
 from nnlab.engine.pack.trials import ModelPool, PackTrial, fit_pack, pack_groups
 from nnlab.engine.placement import Placement
 from nnlab.engine.pruning import MedianRule
@@ -33,7 +34,7 @@ from nnlab.faults import crash_trial, kill_point
 from nnlab.progress import Reporter
 from nnlab.runs import files
 from nnlab.runs.folder import RunFolder
-from nnlab.runs.records import TrialRecord, is_number, trial_number
+from nnlab.runs.records import LATENCY, TrialRecord, is_number, trial_number
 from nnlab.runs.trialprogress import TrialProgress
 from nnlab.spec.objectives import objective_of
 from nnlab.spec.schema import Spec
@@ -63,6 +64,8 @@ class Search:
         self.objective, self.direction = self.trainer.objective, self.trainer.direction
         self.works: dict[str, TrialWork] = {}  # what this process saw of each trial it trains (see `record`)
         self._checkpointers: dict[int, object] = {}
+        runtime = spec.search.latency
+        self.latencies = Latencies(runtime, spec.model.kind, self.trainer.shape) if runtime else None
 
     # ---- the tuner
 
@@ -102,7 +105,7 @@ class Search:
             tuner = tuner_class(events=self, **kwargs)
         kerastuner.restore_grid_walk(tuner.oracle)  # (a resumed grid)
         if spec.search.constraints is not None:
-            skips = Skips(spec, self.data, self.reporter, getattr(self, "log", None))
+            skips = Skips(spec, self.data, self.reporter, getattr(self, "log", None), self.latencies)
             kerastuner.keep_within(tuner.oracle, lambda values: skips.reason(tuner.oracle, values), skips.said)
         kill_point("startup")
         return tuner
@@ -143,18 +146,6 @@ class Search:
         else:
             tuner.search(self.trainer.training, **fit_args)
 
-    def start_text(self, total: int | None, where: str | None = None) -> str:
-        """The search in one line; `where` the trials train (default: this process's device)."""
-        epochs = (f"up to {plural(self.spec.search.max_epochs or self.spec.train.epochs, 'epoch')}"
-                  if self.spec.search.tuner == "hyperband" else plural(self.spec.train.epochs, "epoch"))
-        folds = f", {self.trainer.fold_count}-fold cross-validation" if self.trainer.fold_count else ""
-        minutes = self.spec.search.max_minutes
-        trials = (plural(total, "trial") if total else f"as many trials as fit in {minutes:g} minute"
-                  f"{'' if minutes == 1 else 's'}" if minutes else "? trials")
-        packs = f", in packs of up to {self.pack} trials" if self.pack > 1 else ""
-        return (f"{self.spec.search.tuner}, {trials}, objective {self.objective} "
-                f"({self.direction}), {epochs}{folds}{packs}, {where or f'on {self.placement.name}'}")
-
     def record(self, trial, reason: str | None, seen_here: bool = True) -> TrialRecord:
         """A trial's record from Keras Tuner's trial, and (`seen_here`) what this process saw of it."""
         status = {"COMPLETED": "completed", "FAILED": "failed", "INVALID": "failed"}.get(trial.status, "running")
@@ -178,6 +169,8 @@ class Search:
             metrics, best_epoch = kerastuner.tracked_metrics(trial), (trial.best_step or 0) + 1
         if work and work.fold_std is not None and status == "completed":
             metrics = {**metrics, f"{self.objective}_std": work.fold_std}
+        if work and work.latency_ms is not None and status in ("completed", "pruned"):
+            metrics = {**metrics, LATENCY: work.latency_ms}
         seconds, worker = (work.elapsed(), None) if work else (progress.seconds, progress.worker)
         return TrialRecord(trial.trial_id, status, score, best_epoch, epochs, seconds, worker, reason,
                            active_values(trial.hyperparameters.values, self.spec), metrics)
@@ -188,6 +181,8 @@ class Search:
         work = self.works.get(trial_id) or TrialWork()
         progress.history = [{name: [float(v) for v in values] for name, values in h.items()} for h in work.histories]
         progress.pruned = work.pruned
+        if work.latency_ms is not None:
+            progress.metrics = {**progress.metrics, LATENCY: work.latency_ms}
         if progress.seconds is None and trial_id in self.works:  # (a resume after a kill reads its time back)
             progress.seconds = work.elapsed()
         progress.write(self.folder.trial_progress_path(trial_id))
@@ -237,6 +232,13 @@ class Search:
     def trial_finishing(self, trial, reason: str | None) -> None:
         """After training, before Keras Tuner records the trial's end (and tells a chief)."""
 
+    def time_trial(self, trial, reason: str | None) -> None:
+        """search.latency: the trial's model timed as it ends (once per configuration), unless it failed."""
+        failed = reason or trial.status in ("FAILED", "INVALID")
+        if self.latencies is not None and trial.trial_id in self.works and not failed:
+            self.latencies.time(trial.trial_id, sample_params(trial.hyperparameters, self.spec),
+                                self.works[trial.trial_id], self.reporter.warn)
+
     def trial_ends(self, trial, reason: str | None) -> None:
         """After Keras Tuner recorded the trial's end."""
 
@@ -244,6 +246,19 @@ class Search:
         """A trial's CUDA error left this process's GPU unusable: every later trial here would fail. A
         single process stops the search (resuming starts a clean process); a worker overrides this."""
         raise StopSearch(f"{reason}. Run the same command again to resume in a new process")
+
+
+def start_text(search: Search, total: int | None, where: str | None = None) -> str:
+    """A search in one line; `where` the trials train (default: this process's device)."""
+    epochs = (f"up to {plural(search.spec.search.max_epochs or search.spec.train.epochs, 'epoch')}"
+              if search.spec.search.tuner == "hyperband" else plural(search.spec.train.epochs, "epoch"))
+    folds = f", {search.trainer.fold_count}-fold cross-validation" if search.trainer.fold_count else ""
+    minutes = search.spec.search.max_minutes
+    trials = (plural(total, "trial") if total else f"as many trials as fit in {minutes:g} minute"
+              f"{'' if minutes == 1 else 's'}" if minutes else "? trials")
+    packs = f", in packs of up to {search.pack} trials" if search.pack > 1 else ""
+    return (f"{search.spec.search.tuner}, {trials}, objective {search.objective} "
+            f"({search.direction}), {epochs}{folds}{packs}, {where or f'on {search.placement.name}'}")
 
 
 class StopSearch(Exception):

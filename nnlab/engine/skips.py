@@ -1,6 +1,7 @@
 """search.constraints during a search (`Skips`): why a configuration's model is over a limit, and each
 one left out said (the first few) and counted in summary.json's `skipped` by the process that keeps the
-run's records. The oracle side, drawing again, is `engine.kerastuner.keep_within`. No TensorFlow."""
+run's records. The oracle side, drawing again, is `engine.kerastuner.keep_within`. No TensorFlow but
+max_latency_ms's timing (`engine.latency`)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ EXAMPLES = 5  # kept in summary.json with their reason
 
 
 class Skips:
-    def __init__(self, spec: Spec, data: Dataset, reporter: Reporter, log=None):
-        """`log`: the run's RunLog where this process keeps the records (None: a worker's)."""
-        self.spec, self.data, self.reporter, self.log = spec, data, reporter, log
+    def __init__(self, spec: Spec, data: Dataset, reporter: Reporter, log=None, latencies=None):
+        """`log`: the run's RunLog where this process keeps the records (None: a worker's); `latencies`:
+        search.latency's timings (`engine.latency.Latencies`), for max_latency_ms."""
+        self.spec, self.data, self.reporter, self.log, self.latencies = spec, data, reporter, log, latencies
         self.count = 0
 
     def reason(self, oracle, values: dict) -> str | None:
@@ -28,7 +30,11 @@ class Skips:
         params = sample_params(hps, self.spec)
         size = model_size(self.spec.model.kind, params, self.data.input_shape, self.data.output_units,
                           self.data.preparation.feature_counts())
-        return None if size is None else over(self.spec.search.constraints, size)
+        constraints = self.spec.search.constraints
+        if constraints.on_size and size is not None and over(constraints, size):  # (not timed: it is not trained)
+            return over(constraints, size)
+        timed = self.latencies.of(params) if constraints.max_latency_ms is not None and self.latencies else None
+        return over(constraints, size, timed)
 
     def said(self, values: dict | None, reason: str) -> None:
         """A configuration never trained (values None: the search stops)."""

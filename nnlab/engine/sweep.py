@@ -29,7 +29,7 @@ from nnlab.engine.final.bestmodel import FinalModel
 from nnlab.engine.final.expected import expected_score
 from nnlab.engine.pack.size import pack_size
 from nnlab.engine.placement import Placement, RunOptions, load_and_place
-from nnlab.engine.search import Search, StopSearch
+from nnlab.engine.search import Search, StopSearch, start_text
 from nnlab.errors import DiskFull, disk_full, disk_full_message, plural
 from nnlab.faults import kill_point
 from nnlab.progress import Reporter
@@ -38,7 +38,8 @@ from nnlab.runs.folder import RunFolder
 from nnlab.runs.lock import RunLock
 from nnlab.runs.log import RunLog
 from nnlab.runs.opening import check_run_dir, prepare_run_dir, write_run_inputs
-from nnlab.runs.records import Summary, TrialRecord, trial_number
+from nnlab.runs.records import LATENCY, Summary, TrialRecord, trial_number
+from nnlab.runs.tradeoff import kept_front
 from nnlab.runs.trialprogress import TrialProgress
 from nnlab.spec.loader import spec_hash
 from nnlab.spec.objectives import logged_metrics
@@ -143,6 +144,8 @@ class RecordingSweep(Search):
         metric_names = logged_metrics(spec, data.task, data.heads)
         if self.trainer.fold_count:  # the spread of a trial's score over the folds, beside its mean
             metric_names.append(f"{self.objective}_std")
+        if spec.search.latency:
+            metric_names.append(LATENCY)
         base = Summary(run=spec.name, nnlab_version=__version__, spec_hash=spec_hash(spec), model=spec.model.kind,
                        data=data.description, data_hash=data.content_hash(), task=data.task, tuner=spec.search.tuner,
                        classes=data.class_names if not data.targets else {t.name: t.class_names for t in data.targets},
@@ -274,7 +277,8 @@ class RecordingSweep(Search):
 
     def prune_checkpoints(self, final: bool) -> None:
         """search.keep: `all` keeps every trial's checkpoint; `best` the best trial's (Hyperband keeps
-        all until the end, as later rounds start from earlier trials' weights); `none` removes them
+        all until the end, as later rounds start from earlier trials' weights), and with search.constraints
+        or search.latency those on the front of score against size or latency; `none` removes them
         once best.keras is written."""
         keep = self.spec.search.keep
         if keep == "all" or (self.spec.search.tuner == "hyperband" and not final):
@@ -286,6 +290,9 @@ class RecordingSweep(Search):
             search = self.spec.search
             wanted = {r.trial_id for r in ranked[:1 if search.refit else max(search.ensemble, search.confirm)]}
             wanted |= {r.trial_id for r in self.log.records.values() if r.status == "running"}
+            if search.constraints is not None or search.latency:  # (the trials `--pick` may choose)
+                wanted |= kept_front(self.folder.path, list(self.log.records.values()), self.direction,
+                                     bool(search.latency))
         for trial_id in self.log.records:
             if trial_id not in wanted:
                 self.folder.checkpoint_path(trial_id).unlink(missing_ok=True)
@@ -320,6 +327,7 @@ class LocalSweep(RecordingSweep):
                                    active_values(trial.hyperparameters.values, self.spec))
 
     def trial_finishing(self, trial, reason: str | None) -> None:
+        self.time_trial(trial, reason)
         self.write_progress(trial.trial_id, TrialProgress(reason=reason))
 
     def trial_ends(self, trial, reason: str | None) -> None:
@@ -333,7 +341,7 @@ class LocalSweep(RecordingSweep):
     def search(self) -> SweepResult:
         tuner = self.make_tuner()
         notes = self.header_notes()
-        self.reporter.start(self.spec.name, self.data.summary(), self.start_text(self.log.total), self.log.finished(),
+        self.reporter.start(self.spec.name, self.data.summary(), start_text(self, self.log.total), self.log.finished(),
                             self.log.total, self.spec.search.max_epochs or self.spec.train.epochs, self.objective,
                             notes=notes, deadline=self.limits.deadline)
         status, stop_reason = "completed", None

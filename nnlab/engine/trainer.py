@@ -39,6 +39,7 @@ class TrialWork:
     pruned: str | None = None
     started: float = field(default_factory=time.monotonic)
     seconds: float | None = None
+    latency_ms: float | None = None  # search.latency's time of one example's forward pass
 
     def prune(self, reason: str) -> None:
         self.pruned = reason

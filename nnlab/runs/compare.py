@@ -103,7 +103,7 @@ def compare(paths: list[str | Path] | None = None, *, sort: str | None = None, t
             reverse: bool = False, experiment: str | None = None, pareto: str | None = None) -> Comparison:
     """Rows for the runs under `paths` (default `runs/`), sorted (best first by default). A path may be an
     MLflow tracking server's URI (`runs.trackedruns`): its nnlab runs (in `experiment`, or all) are rows.
-    `pareto` (params, size, macs; one run's trials): each trial's size and the front (`runs.tradeoff`)."""
+    `pareto` (params, size, macs, latency; one run's trials): each trial's size and the front (`runs.tradeoff`)."""
     from nnlab.runs.trackedruns import is_uri, run_rows
 
     uris = [str(p) for p in (paths or []) if is_uri(str(p))]
@@ -222,7 +222,8 @@ def _trial_fields(rows: list[dict]) -> list[str]:
     if not any("front" in r for r in rows):
         return TRIAL_FIELDS
     at = TRIAL_FIELDS.index("score") + 1
-    return [*TRIAL_FIELDS[:at], "front", "params", "model_mb", "macs", *TRIAL_FIELDS[at:]]
+    timed = ["latency_ms"] if any(r.get("latency_ms") is not None for r in rows) else []
+    return [*TRIAL_FIELDS[:at], "front", "params", "model_mb", "macs", *timed, *TRIAL_FIELDS[at:]]
 
 
 def _run_fields(rows: list[dict]) -> list[str]:
@@ -255,6 +256,8 @@ def _rich_table(comparison: Comparison, rows: list[dict], width: int | None) -> 
             spec.insert(-1, ("worker", "worker"))
         if any("front" in r for r in rows):  # --pareto: each model's size, the front marked
             spec[2:2] = [("front", "front"), ("params", "params"), ("MB", "model_mb"), ("multiply-adds", "macs")]
+            if any(r.get("latency_ms") is not None for r in rows):
+                spec[6:6] = [("ms", "latency_ms")]
     lines = [[_table_cell(r, key) for _, key in spec] for r in rows]
     if len(rows) > PLAIN_TABLE_ROWS:
         return _plain_table(title, [name for name, _ in spec], lines)

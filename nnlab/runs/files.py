@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlab import readback
-from nnlab.runs.records import STATUSES, Summary, TrialRecord
+from nnlab.runs.records import LATENCY, STATUSES, Summary, TrialRecord
 
 SUMMARY = "summary.json"
 TRIALS = "trials.csv"
@@ -212,7 +212,7 @@ def trial_columns(path: Path) -> tuple[list[str], list[str]]:
     with path.open(encoding="utf-8", newline="") as fh:
         header = next(csv.reader(fh), [])
     rest = [c for c in header if c not in TRIAL_COLUMNS]
-    metrics = [c for c in rest if c.removeprefix("val_").removesuffix("_std") in KNOWN_METRICS]
+    metrics = [c for c in rest if c.removeprefix("val_").removesuffix("_std") in KNOWN_METRICS or c == LATENCY]
     return [c for c in rest if c not in metrics], metrics
 
 

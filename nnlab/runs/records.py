@@ -15,6 +15,7 @@ STATUSES = ("running", "completed", "pruned", "failed")
 # How a failed trial's reason begins when it ran out of memory on a GPU that other workers share: not the
 # configuration's failure, so it does not count toward search.max_failures (see RunLog.failure_streak).
 SHARED_MEMORY_FAILURE = "out of GPU memory on a GPU shared by"
+LATENCY = "latency_ms"  # search.latency's time of one example's forward pass: a trial's metric in trials.csv
 MEMORY_FAILURE = "out of memory:"  # how a failed trial's reason begins when it ran out of memory (no sharing)
 
 

@@ -1,7 +1,10 @@
-"""Score against size (`nnlab compare RUN --pareto params|size|macs`): each trial's model size, worked
-out as `spec.sizes` does from the run's spec copy and preprocessing.json (no TensorFlow, no data), and
-the trials on the Pareto front: those no other completed trial beats on both the score and the size
-(at least as good on both, better on one)."""
+"""Score against cost (`nnlab compare RUN --pareto params|size|macs|latency`): each trial's model size,
+worked out as `spec.sizes` does from the run's spec copy and preprocessing.json (no TensorFlow, no
+data), or its search.latency time from trials.csv; the trials on the Pareto front: those no other
+completed trial beats on both the score and the cost (at least as good on both, better on one); and
+the pick (`--pick smallest-within 0.01` of export, retrain and evaluate): the cheapest trial whose
+score is within a margin of the best's, which is always on the front, whose checkpoints a run with
+search.constraints or search.latency keeps (`kept_front`)."""
 
 from __future__ import annotations
 
@@ -9,16 +12,23 @@ from pathlib import Path
 
 from nnlab.errors import RunError
 from nnlab.runs.folder import RunFolder
-from nnlab.runs.records import TrialRecord
+from nnlab.runs.records import LATENCY, TrialRecord, is_number
 from nnlab.spec.constraints import size_mb
 from nnlab.spec.sizes import Size, model_size
 
 COSTS = {"params": "parameters", "size": "the model file's size (MB, 4 bytes a parameter)",
-         "macs": "multiply-adds of one example's forward pass"}
+         "macs": "multiply-adds of one example's forward pass", "latency": "search.latency's ms a forward pass"}
 
 
 def cost_of(size: Size, cost: str) -> float:
     return {"params": size.parameters, "size": size_mb(size), "macs": size.macs}[cost]
+
+
+def trial_costs(run_dir: Path, records: list[TrialRecord], cost: str) -> dict[str, float]:
+    """Each trial's `cost` (trials without one, a model without a size rule or an untimed one, left out)."""
+    if cost == "latency":
+        return {r.trial_id: r.metrics[LATENCY] for r in records if is_number(r.metrics.get(LATENCY))}
+    return {i: cost_of(size, cost) for i, size in trial_sizes(run_dir, records).items()}
 
 
 def trial_sizes(run_dir: Path, records: list[TrialRecord]) -> dict[str, Size]:
@@ -52,15 +62,33 @@ def front(points: dict[str, tuple[float, float]], direction: str) -> set[str]:
 
 
 def mark(rows: list[dict], run_dir: Path, cost: str) -> None:
-    """Give one run's trial rows their model's size (`params`, `model_mb`, `macs`) and whether each is on
-    the front of score against `cost` (`front`)."""
+    """Give one run's trial rows their model's size (`params`, `model_mb`, `macs`), search.latency's time
+    where the run has one (`latency_ms`), and whether each is on the front of score against `cost` (`front`)."""
     if cost not in COSTS:
         raise RunError(f"--pareto {cost}: give one of {', '.join(COSTS)}")
-    sizes = trial_sizes(run_dir, RunFolder(run_dir).load().records)
-    scored = [r for r in rows if r["status"] == "completed" and r["score"] is not None and r["trial_id"] in sizes]
-    points = {r["trial_id"]: (r["score"], cost_of(sizes[r["trial_id"]], cost)) for r in scored}
-    on = front(points, rows[0]["direction"] if rows else "min")
+    records = RunFolder(run_dir).load().records
+    timed = trial_costs(run_dir, records, "latency")
+    if cost == "latency" and not timed:
+        raise RunError(f"--pareto latency: {run_dir} timed no trial; set search.latency (keras, litert or onnx)")
+    sizes = trial_sizes(run_dir, records)
+    costs = timed if cost == "latency" else {i: cost_of(size, cost) for i, size in sizes.items()}
+    scored = [r for r in rows if r["status"] == "completed" and r["score"] is not None and r["trial_id"] in costs]
+    on = front({r["trial_id"]: (r["score"], costs[r["trial_id"]]) for r in scored},
+               rows[0]["direction"] if rows else "min")
     for row in rows:
         size = sizes.get(row["trial_id"])
         row.update(params=size.parameters if size else None, model_mb=round(size_mb(size), 4) if size else None,
                    macs=size.macs if size else None, front=row["trial_id"] in on)
+        if timed:
+            row["latency_ms"] = timed.get(row["trial_id"])
+
+
+def kept_front(run_dir: Path, records: list[TrialRecord], direction: str, latency: bool) -> set[str]:
+    """The completed trials on the front of score against parameters (and, `latency`, against latency):
+    every trial a pick can choose."""
+    kept: set[str] = set()
+    for cost in ("params", "latency") if latency else ("params",):
+        costs = trial_costs(run_dir, records, cost)
+        kept |= front({r.trial_id: (r.score, costs[r.trial_id]) for r in records
+                       if r.completed and r.trial_id in costs}, direction)
+    return kept

@@ -109,7 +109,7 @@ ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "da
                         "categorical": "onehot", "separable": False},
               "train": {"class_weight": "none", "sync_batch_norm": False, "weight_decay": None, "schedule": "constant",
                         "label_smoothing": 0.0},
-              "search": {"constraints": None}}
+              "search": {"constraints": None, "latency": None}}
 
 
 def spec_hash(spec: schema.Spec, csv_reader: int | None = schema.CSV_READER) -> str:
@@ -127,6 +127,8 @@ def spec_hash(spec: schema.Spec, csv_reader: int | None = schema.CSV_READER) -> 
         for key, default in defaults.items():
             if data[section].get(key, default) == default:
                 data[section].pop(key, None)
+    if (data["search"].get("constraints") or {}).get("max_latency_ms", 0) is None:  # (added after constraints)
+        data["search"]["constraints"].pop("max_latency_ms")
     if data["data"].get("source") == "csv" and csv_reader is not None:
         data["data"]["reader"] = csv_reader
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -307,8 +307,7 @@ class SearchSpec(Section):
     objective: str | Objective = Field("val_loss", description="Metric to optimize; direction inferred.")
     max_trials: int | None = Field(
         None, ge=1, description="Trials to run (not used by hyperband). Left out: 10, or with max_minutes, as many as "
-                                "fit in that budget."
-    )
+                                "fit in that budget.")
     executions_per_trial: int = Field(1, ge=1, description="Trainings per trial, averaged.")
     max_epochs: int | None = Field(None, ge=1, description="Hyperband: most epochs of one model.")
     factor: int = Field(3, ge=2, description="Hyperband: reduction factor between rounds.")
@@ -316,15 +315,12 @@ class SearchSpec(Section):
     max_failures: int = Field(5, ge=1, description="Stop after this many failed trials in a row.")
     pruning: Literal["none", "median"] = Field(
         "none", description="median: stop a trial whose best score so far is worse than the median of the completed "
-                            "trials at the same epoch (after 5 trials and 2 epochs); it is recorded as pruned."
-    )
+                            "trials at the same epoch (after 5 trials and 2 epochs); it is recorded as pruned.")
     keep: Literal["best", "all", "none"] = Field(
-        "best", description="Trial checkpoints to keep: the best trial's, all, or none (best.keras only)."
-    )
+        "best", description="Trial checkpoints to keep: the best trial's, all, or none (best.keras only).")
     refit: bool = Field(
         True, description="After the search, train the best configuration again on every training row (the "
-                          "validation rows too) for the epochs its search found best; best.keras is that model."
-    )
+                          "validation rows too) for the epochs its search found best; best.keras is that model.")
     ensemble: int = Field(
         1, ge=1, le=10, description="best.keras averages the predictions (probabilities for classes) of the top "
                                     "K configurations, each refitted when refit is true; 1: the best one alone."
@@ -341,8 +337,10 @@ class SearchSpec(Section):
                        "optimizer (the trials of a pack share a batch size); auto: chosen from the model's size and "
                        "the device. 1: one at a time."
     )
-
     constraints: Constraints | None = Field(None, description="Size limits: a model over one is never trained.")
+    latency: Literal["keras", "litert", "onnx"] | None = Field(
+        None, description="Time one example's forward pass of each trial's model on this host with this runtime "
+                          "(trials.csv: latency_ms); off when left out.")
 
     @model_validator(mode="after")
     def _pruning_needs_whole_trials(self):
@@ -350,8 +348,8 @@ class SearchSpec(Section):
             raise ValueError("search.pruning: median does not combine with tuner: hyperband, which stops "
                              "trials its own way and continues later rounds from earlier trials' weights; "
                              "leave pruning out, or use tuner: random or bayesian")
-        if self.constraints is not None and self.tuner == "hyperband":
-            raise ValueError("search.constraints: not offered with tuner: hyperband; use random, bayesian or grid")
+        if self.constraints is not None:
+            self.constraints.check_search(self.tuner, self.latency)
         return self
 
     def trial_limit(self) -> int | None:

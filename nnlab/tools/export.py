@@ -21,7 +21,7 @@ from nnlab.data.preparation import CategoricalColumn, Preparation
 from nnlab.errors import DataError, first_line
 from nnlab.quiet import native_output_hidden
 from nnlab.spec.names import EXPORT_FORMATS
-from nnlab.tools.exportcheck import check_export, example_batch, serving_dtype
+from nnlab.tools.exportcheck import check_export, serving_dtype
 
 FORMATS = tuple(EXPORT_FORMATS)
 
@@ -121,15 +121,11 @@ def _export_with_keras(fmt: str):
         """ONNX or LiteRT through Keras's own `model.export` (ONNX: via tf2onnx; LiteRT: TensorFlow's
         converter), after one call on an example batch (Keras exports only a model that has been called)."""
         from nnlab.engine.backend import import_keras
+        from nnlab.engine.model.runtimes import write_with_keras
 
         keras = import_keras()
-        if fmt == "onnx":
-            from nnlab.engine.model.converterops import teach_onnx
-
-            teach_onnx()
-        model(keras.tree.map_structure(example_batch, model.input))
         try:
-            model.export(str(output), format=fmt, verbose=False)
+            write_with_keras(model, output, fmt)
         except Exception as exc:  # the converters' failures name ops and versions; keep their words
             reason = first_line(exc)
             if "format" in reason and fmt in reason:

@@ -73,10 +73,6 @@ def _sample(tensor, rng, pixels: bool):
     return batch
 
 
-def _flat_inputs(inputs) -> dict:
-    return inputs if isinstance(inputs, dict) else {"": inputs}
-
-
 def _run_keras(path: Path, inputs, preparation: Preparation | None) -> list:
     from nnlab.engine.backend import import_keras
     from nnlab.engine.model.files import load_keras_file
@@ -94,37 +90,15 @@ def _run_saved_model(path: Path, inputs, preparation: Preparation | None) -> lis
 
 
 def _run_onnx(path: Path, inputs, preparation: Preparation | None) -> list:
-    import onnxruntime
+    from nnlab.engine.model.runtimes import onnx_runner
 
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    given = _flat_inputs(inputs)
-    feed = {}
-    for i, wanted in enumerate(session.get_inputs()):
-        value = given.get(wanted.name, list(given.values())[i] if i < len(given) else None)
-        feed[wanted.name] = np.asarray(value)
-    return list(session.run(None, feed))
+    return onnx_runner(path)(inputs)
 
 
 def _run_litert(path: Path, inputs, preparation: Preparation | None) -> list:
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # (TensorFlow's own, deprecated in favour of ai-edge-litert)
-        from nnlab.engine.backend import import_tensorflow
+    from nnlab.engine.model.runtimes import litert_runner
 
-        Interpreter = import_tensorflow().lite.Interpreter  # noqa: N806
-    interpreter = Interpreter(model_path=str(path))
-    given = _flat_inputs(inputs)
-    details = interpreter.get_input_details()
-    chosen = []
-    for i, d in enumerate(details):
-        name = d["name"].removeprefix("serving_default_").split(":")[0]
-        chosen.append(np.asarray(given.get(name, list(given.values())[i])))
-        interpreter.resize_tensor_input(d["index"], list(chosen[-1].shape))
-    interpreter.allocate_tensors()
-    for d, value in zip(details, chosen):
-        interpreter.set_tensor(d["index"], value.astype(d["dtype"]))
-    interpreter.invoke()
-    return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+    return litert_runner(path)(inputs)
 
 
 def _run_coreml(path: Path, inputs, preparation: Preparation | None) -> list | None:
@@ -149,16 +123,14 @@ def serving_dtype(preparation: Preparation | None) -> str:
     return "uint8" if preparation is not None and preparation.kind == "image_folder" else "float32"
 
 
-def example_batch(tensor, rows: int = 1, rng: np.random.Generator | None = None):
-    """`rows` rows shaped as the model input `tensor` takes them: zeros (or empty strings), or with `rng`
-    values drawn at random (numbers near 0, pixels 0–255 for uint8, short words for text)."""
+def example_batch(tensor, rows: int, rng: np.random.Generator):
+    """`rows` rows shaped as the model input `tensor` takes them, drawn at random from `rng` (numbers near
+    0, pixels 0–255 for uint8, short words for text)."""
     shape = (rows, *(d or 1 for d in tensor.shape[1:]))
     dtype = str(tensor.dtype)
     if dtype == "string":
         words = np.array(["", "a", "b", "yes", "no"], dtype=object)
-        return words[rng.integers(0, len(words), shape)] if rng is not None else np.full(shape, "", dtype=object)
-    if rng is None:
-        return np.zeros(shape, dtype)
+        return words[rng.integers(0, len(words), shape)]
     if dtype == "uint8":
         return rng.integers(0, 256, shape).astype(np.uint8)
     return rng.normal(size=shape).astype(dtype)

@@ -25,18 +25,20 @@ RETRAIN_FILE = "retrain.json"
 
 
 def retrain(run_dir: str | Path, top: int = 3, seeds: int = 3, device: str = "auto",
-            reporter: Reporter | None = None) -> list[dict]:
-    """Train the `top` best configurations of a run `seeds` more times each; return one entry per
-    configuration (its scores, mean and standard deviation), best mean first, as retrain.json holds."""
+            reporter: Reporter | None = None, trials: list[str] | None = None) -> list[dict]:
+    """Train the `top` best configurations of a run (or the completed `trials`, by id) `seeds` more times
+    each; return one entry per configuration (its scores, mean and standard deviation), best mean first,
+    as retrain.json holds."""
     reporter = reporter or Reporter()
     folder = RunFolder(run_dir).require()
     with RunLock(folder.path).acquire("nnlab retrain"):  # not while a sweep rewrites the folder
-        return _retrain(folder, top, seeds, device, reporter)
+        return _retrain(folder, top, seeds, device, reporter, trials)
 
 
-def _retrain(folder: RunFolder, top: int, seeds: int, device: str, reporter: Reporter) -> list[dict]:
+def _retrain(folder: RunFolder, top: int, seeds: int, device: str, reporter: Reporter,
+             trials: list[str] | None) -> list[dict]:
     contents = folder.load()
-    chosen = contents.ranked[:top]
+    chosen = contents.ranked[:top] if trials is None else [r for r in contents.ranked if r.trial_id in trials]
     if not chosen:
         raise RunError(f"{folder.path} has no completed trial to train again")
     spec = folder.spec()
@@ -52,7 +54,8 @@ def _retrain(folder: RunFolder, top: int, seeds: int, device: str, reporter: Rep
     keras = import_keras()
     seed_values = [spec.seed + 1000 * (j + 1) for j in range(seeds)]
     folds = f", {trainer.fold_count}-fold cross-validation as in the sweep" if trainer.fold_count else ""
-    reporter.say(f"[bold]nnlab retrain {folder.name}[/bold]: the best {len(chosen)} trial(s) × "
+    which = f"the best {len(chosen)} trial(s)" if trials is None else f"trial(s) {', '.join(trials)}"
+    reporter.say(f"[bold]nnlab retrain {folder.name}[/bold]: {which} × "
                  f"{plural(seeds, 'seed')} ({', '.join(map(str, seed_values))}), "
                  f"{plural(spec.train.epochs, 'epoch')} each{folds}, on {placement.name}")
     out = []
