@@ -47,16 +47,30 @@ def test_the_spec_names_known_bases_and_resolves_a_weights_path(tmp_path):
         nnlab.load_spec({"data": {"source": "sklearn:digits"}, "model": {"kind": "pretrained", "base": "MobileNet3"}})
 
 
+def test_a_mobilenet_width_is_one_keras_has_weights_for_and_only_for_mobilenets():
+    base = {"data": {"source": "sklearn:digits"}, "model": {"kind": "pretrained", "base": "MobileNetV3Small"}}
+    assert nnlab.load_spec({**base, "model": {**base["model"], "alpha": {"choice": [0.75, 1.0]}}}).model.alpha
+    with pytest.raises(SpecError, match="no ImageNet weights of MobileNetV3Small at this width; it has 0.75, 1"):
+        nnlab.load_spec({**base, "model": {**base["model"], "alpha": 0.5}})
+    assert nnlab.load_spec({**base, "model": {**base["model"], "alpha": 0.5, "weights": "none"}}).model.alpha == 0.5
+    with pytest.raises(SpecError, match="a width multiplier of MobileNet bases"):
+        nnlab.load_spec({**base, "model": {**base["model"], "base": "ResNet50", "alpha": 0.75}})
+
+
 @pytest.mark.slow
-def test_every_base_named_is_in_keras_applications():
+def test_every_base_named_is_in_keras_applications_and_a_mobilenet_s_width_makes_it_smaller():
     import keras
 
-    from nnlab.spec.layers import PRETRAINED_BASES
+    from nnlab.engine.model.pretrained import make_base
+    from nnlab.spec.layers import IMAGENET_ALPHAS, PRETRAINED_BASES
 
     for name, (module, smallest) in PRETRAINED_BASES.items():
         assert callable(getattr(keras.applications, name)), name
         assert callable(getattr(keras.applications, module).preprocess_input), module
         assert smallest >= 32
+    assert set(IMAGENET_ALPHAS) <= set(PRETRAINED_BASES)
+    sizes = [make_base({"base": "MobileNetV3Small", "alpha": a}, (32, 32, 3), "none").count_params() for a in (0.75, 1)]
+    assert sizes[0] < 0.8 * sizes[1], sizes
 
 
 @pytest.mark.slow

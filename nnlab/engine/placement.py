@@ -99,9 +99,9 @@ def _check_buildable(spec: Spec, data: Dataset) -> None:
             build_within_memory(spec, extreme_params(spec, which), data)
         clear_session()
     if spec.model.kind == "pretrained":
-        from nnlab.engine.model.pretrained import bases_of, check_weights, resize_note
+        from nnlab.engine.model.pretrained import alphas_of, bases_of, check_weights, resize_note
 
-        check_weights(bases_of(spec.model), spec.model.weights, data.input_shape)
+        check_weights(bases_of(spec.model), spec.model.weights, data.input_shape, alphas_of(spec.model))
         data.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
         clear_session()
 

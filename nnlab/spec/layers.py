@@ -26,6 +26,10 @@ PRETRAINED_BASES = {
     "Xception": ("xception", 71), "InceptionV3": ("inception_v3", 75), "InceptionResNetV2": ("inception_resnet_v2", 75),
 }
 
+# The MobileNet bases' width multiplier (model.alpha), and those Keras has ImageNet weights for.
+IMAGENET_ALPHAS = {"MobileNet": (0.25, 0.5, 0.75, 1.0), "MobileNetV2": (0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
+                   "MobileNetV3Small": (0.75, 1.0), "MobileNetV3Large": (0.75, 1.0)}
+
 
 # Layer classes of keras.layers a `sequential` model may name (tests check each exists in Keras).
 KERAS_LAYERS = (

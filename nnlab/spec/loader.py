@@ -106,7 +106,7 @@ ADDED_KEYS = {"data": {"encoding": None, "decimal": None, "thousands": None, "da
                        "target_transform": "none", "frame": None, "split": None,
                        "test_split": None},
               "model": {"scaling": "standard", "embedding": "none", "embedding_size": 16, "members": 1,
-                        "categorical": "onehot", "separable": False},
+                        "categorical": "onehot", "separable": False, "alpha": 1.0},
               "train": {"class_weight": "none", "sync_batch_norm": False, "weight_decay": None, "schedule": "constant",
                         "label_smoothing": 0.0},
               "search": {"constraints": None, "latency": None}}

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, WithJsonSchema, field_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from nnlab.spec.kinds import searchable
-from nnlab.spec.layers import LAYER_SCHEMA, PRETRAINED_BASES, parse_layers
+from nnlab.spec.layers import IMAGENET_ALPHAS, LAYER_SCHEMA, PRETRAINED_BASES, parse_layers
 from nnlab.spec.limits import MAX_CONV_BLOCKS, MAX_LAYERS, MAX_MEMBERS
 from nnlab.spec.names import (
     ACTIVATIONS,
@@ -94,6 +94,10 @@ class PretrainedModel(Section):
                                                   "trainable_layers > 0.")
     fine_tune_factor: float = Field(0.1, gt=0, le=1, description="The learning rate of the fine-tuning phase, as "
                                                                  "a factor of train.learning_rate.")
+    alpha: searchable(float, gt=0, le=1.4) = Field(
+        1.0, description="A MobileNet base's width multiplier: below 1, fewer filters in every layer (a smaller, "
+                         "faster model). With imagenet weights, one Keras has weights for (MobileNet 0.25–1, "
+                         "MobileNetV2 0.35–1.4, MobileNetV3 0.75 or 1).")
     dense_units: searchable(int, ge=0) = Field(128, description="Units of the dense layer of the head (0: none).")
     dropout: searchable(float, ge=0, lt=1) = Field(0.2, description="Dropout before the output.")
     augment: Augment = Field(default_factory=Augment, description="Training-time augmentation.")
@@ -103,6 +107,28 @@ class PretrainedModel(Section):
     def _weights(cls, value: str) -> str:
         value = str(value).strip()
         return value.lower() if value.lower() in ("imagenet", "none") else value
+
+    @model_validator(mode="after")
+    def _alpha(self):
+        bases = list(getattr(self.base, "choices", None) or [self.base])
+        alphas = getattr(self.alpha, "choices", None) or ([self.alpha] if isinstance(self.alpha, float) else None)
+        if alphas == [1.0]:
+            return self
+        if any(base not in IMAGENET_ALPHAS for base in bases):
+            raise ValueError(f"model.alpha: a width multiplier of MobileNet bases ({', '.join(IMAGENET_ALPHAS)}) "
+                             "only; leave it out for the others")
+        if self.weights != "imagenet":
+            return self
+        if alphas is None:
+            raise ValueError("model.alpha: with imagenet weights, give the values as {choice: [...]} (Keras has "
+                             "weights for some widths only), or use weights: none")
+        for base in bases:
+            wrong = [a for a in alphas if a not in IMAGENET_ALPHAS[base]]
+            if wrong:
+                raise ValueError(f"model.alpha {wrong[0]:g}: Keras has no ImageNet weights of {base} at this width; "
+                                 f"it has {', '.join(f'{a:g}' for a in IMAGENET_ALPHAS[base])} (or use weights: "
+                                 "none)")
+        return self
 
 
 class SequentialModel(Section):

@@ -44,10 +44,10 @@ def describe(spec: Spec, count_models: bool = True, frame=None, runs_dir=None) -
     result = Description(data.summary(), data.task, space, count_configurations(spec), notes=list(data.notes))
     if spec.model.kind == "pretrained":
         from nnlab.engine.backend import configure_device
-        from nnlab.engine.model.pretrained import base_facts, bases_of, check_weights, resize_note
+        from nnlab.engine.model.pretrained import alphas_of, base_facts, bases_of, check_weights, resize_note
 
         configure_device("auto")  # (TensorFlow's device set-up before any model)
-        check_weights(bases_of(spec.model), spec.model.weights, data.input_shape)
+        check_weights(bases_of(spec.model), spec.model.weights, data.input_shape, alphas_of(spec.model))
         result.bases = base_facts(bases_of(spec.model), data.input_shape)
         result.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
     if count_models:

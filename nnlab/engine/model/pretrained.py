@@ -26,7 +26,7 @@ from nnlab.engine.backend import import_keras
 from nnlab.engine.model.blocks import augmentation, output
 from nnlab.engine.model.files import load_weights
 from nnlab.errors import NnlabError
-from nnlab.spec.layers import PRETRAINED_BASES
+from nnlab.spec.layers import IMAGENET_ALPHAS, PRETRAINED_BASES
 
 BASE_NAME = "base"  # the base's layer name inside the model
 
@@ -35,6 +35,13 @@ def bases_of(model_spec) -> list[str]:
     """The base(s) a pretrained model spec names: one, or a search's choices."""
     base = model_spec.base
     return list(getattr(base, "choices", None) or [base])
+
+
+def alphas_of(model_spec) -> list[float]:
+    """The MobileNet widths a pretrained model spec names (a range's: its ends, weights none)."""
+    alpha = model_spec.alpha
+    return list(getattr(alpha, "choices", None) or ([alpha] if isinstance(alpha, float) else
+                                                      [alpha.low, alpha.high]))
 
 
 def base_input(params: dict, input_shape: tuple) -> tuple[int, int, int]:
@@ -59,9 +66,10 @@ def make_base(params: dict, input_shape: tuple, weights: str | None = None):
     weights = params.get("weights", "imagenet") if weights is None else weights
     with warnings.catch_warnings():  # ("weights for input shape (224, 224) will be loaded": they fit any size)
         warnings.simplefilter("ignore", UserWarning)
+        width = {"alpha": params["alpha"]} if params.get("alpha", 1.0) != 1.0 else {}  # (MobileNets only)
         base = getattr(keras.applications, params["base"])(
             include_top=False, weights="imagenet" if weights == "imagenet" else None,
-            input_shape=base_input(params, input_shape), pooling="avg")
+            input_shape=base_input(params, input_shape), pooling="avg", **width)
     if weights not in ("imagenet", "none"):  # a file: through nnlab's one loader (as Keras would load it)
         load_weights(base, weights, "model.weights")
     base.trainable = False
@@ -106,17 +114,18 @@ def fine_tune(model, layers: int) -> None:
         layer.trainable = any(layer is t for t in top) and not isinstance(layer, keras.layers.BatchNormalization)
 
 
-def check_weights(bases, weights: str, input_shape: tuple) -> None:
-    """Fetch (imagenet) or read (a file) each base's weights once, before any training; a clear error
-    when that cannot be done. Keras caches what it downloads in ~/.keras/models."""
+def check_weights(bases, weights: str, input_shape: tuple, alphas=(1.0,)) -> None:
+    """Fetch (imagenet) or read (a file) each base's weights once (at each MobileNet width of `alphas`),
+    before any training; a clear error when that cannot be done. Keras caches what it downloads in
+    ~/.keras/models."""
     if weights == "none":
         return
     if weights != "imagenet" and not Path(weights).is_file():
         raise NnlabError(f"model.weights: no weights file at {weights}; give the path of a file saved with "
                          "base.save_weights(...) for the same base without its top, or `imagenet` or `none`")
-    for base in bases:
+    for base, alpha in ((b, a) for b in bases for a in (alphas if b in IMAGENET_ALPHAS else (1.0,))):
         try:
-            make_base({"base": base, "weights": weights}, input_shape)
+            make_base({"base": base, "weights": weights, "alpha": alpha}, input_shape)
         except Exception as exc:  # Keras raises a plain Exception for a failed download
             raise NnlabError(_weights_message(base, weights, exc)) from None
 
