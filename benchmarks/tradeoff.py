@@ -95,7 +95,7 @@ def measure(name: str, folder: Path, trials: int, limit: int, latency: str | Non
     for target in FORMATS:
         done = subprocess.run([sys.executable, "-m", "nnlab", "export", str(run_dir), "-o", str(folder / target),
                                "--pick", "smallest-within", "1%"], capture_output=True, text=True)
-        said = (done.stdout + done.stderr).strip().splitlines()
+        said = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith(("wrote", "error"))]
         print(f"   export --pick smallest-within 1% -o {target}: exit {done.returncode}: {said[-1] if said else ''}")
 
 

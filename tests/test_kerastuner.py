@@ -169,3 +169,21 @@ def test_an_oracle_kept_within_limits_never_hands_out_a_configuration_over_them(
     assert handed and not set(handed) & {8, 32} and said and all(r == "too wide" for _, r in said if _ is not None)
     if tuner == "grid":
         assert handed == [4, 16, 64] and [u for u, _ in said] == [8, 32]
+
+
+def test_each_trial_of_a_pack_gets_its_own_checkpoint_writer():
+    """Keras Tuner makes a writer per trial and lets it go once nnlab has replaced it: a later writer may
+    get the same id(), and once got the earlier trial's replacement (its path and best score), so a pack's
+    trials shared a writer and some kept no checkpoint."""
+    from types import SimpleNamespace
+
+    import keras_tuner
+    from keras_tuner.src.engine import tuner_utils
+
+    from nnlab.engine.search import Search
+
+    search = SimpleNamespace(_checkpointers={})
+    objective = keras_tuner.Objective("val_loss", "min")
+    paths = [Search.in_memory(search, tuner_utils.SaveBestEpoch(objective=objective, filepath=f"trial_{i}")).filepath
+             for i in range(50)]
+    assert paths == [f"trial_{i}" for i in range(50)]

@@ -216,7 +216,9 @@ RATE, GRID_RATE = "{float: [0.005, 0.05], log: true}", "{choice: [0.01, 0.03]}"
 @pytest.mark.slow
 @pytest.mark.parametrize("tuner", ["bayesian", "grid"])  # (random: the kill-and-resume and workers tests)
 def test_a_packed_sweep_records_every_trial_as_an_unpacked_one_does(tmp_path, tuner):
-    out = _run(tmp_path, SWEEP.format(tuner=tuner, rate=GRID_RATE if tuner == "grid" else RATE))
+    spec = SWEEP.format(tuner=tuner, rate=GRID_RATE if tuner == "grid" else RATE)
+    spec = spec.replace("pack: 4", "pack: 4, keep: all")
+    out = _run(tmp_path, spec)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "in packs of up to 4 trials" in out.stdout and "Traceback" not in out.stdout + out.stderr
     rows = _rows(tmp_path)
@@ -230,6 +232,12 @@ def test_a_packed_sweep_records_every_trial_as_an_unpacked_one_does(tmp_path, tu
         assert len(points) == 6
     progress = json.loads((tmp_path / "runs" / "s" / "tuner" / "trial_0" / "nnlab_trial.json").read_text())
     assert len(progress["history"][0]["val_accuracy"]) == 3
+    from nnlab.tools.apply import load_model, open_run
+
+    run = open_run(tmp_path / "runs" / "s")  # (each trial's own checkpoint, in its own model: a pack's trials once
+    for row in rows:  # shared one writer, so some had none and one could hold another's weights)
+        assert run.folder.checkpoint_path(row["trial_id"]).is_file(), row["trial_id"]
+        load_model(run, row["trial_id"])
 
 
 @pytest.mark.slow

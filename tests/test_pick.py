@@ -41,6 +41,9 @@ def test_the_pick_is_the_fastest_trial_within_the_margin_absolute_or_relative(tm
     said = pick(run, "fastest-within", "0.01").describe()
     assert "trial 3" in said and "absolute" in said and "4× slower" in said
     assert "relative" in pick(run, "fastest-within", "1%").describe()
+    import nnlab
+
+    assert nnlab.open(run).pick("fastest-within", 0.01).trial_id == "3"  # (from Python, as the flag picks)
 
 
 def test_a_loss_is_picked_within_its_margin_upward_and_ties_go_to_the_better_score(tmp_path):

@@ -63,7 +63,7 @@ class Search:
                                strategy=self.distribution)
         self.objective, self.direction = self.trainer.objective, self.trainer.direction
         self.works: dict[str, TrialWork] = {}  # what this process saw of each trial it trains (see `record`)
-        self._checkpointers: dict[int, object] = {}
+        self._checkpointers: dict[int, tuple] = {}  # id(Keras Tuner's writer): (it, nnlab's replacement)
         runtime = spec.search.latency
         self.latencies = Latencies(runtime, spec.model.kind, self.trainer.shape) if runtime else None
 
@@ -115,10 +115,10 @@ class Search:
         replacement per original: Keras Tuner shares it across the executions of a trial."""
         if not kerastuner.is_checkpoint_writer(callback):
             return callback
-        if id(callback) not in self._checkpointers:
+        if id(callback) not in self._checkpointers:  # (the original is kept too, so its id is never reused)
             best_weights_in_memory = keras_callbacks().best_weights_in_memory
-            self._checkpointers[id(callback)] = best_weights_in_memory(callback)
-        return self._checkpointers[id(callback)]
+            self._checkpointers[id(callback)] = (callback, best_weights_in_memory(callback))
+        return self._checkpointers[id(callback)][1]
 
     def search_callbacks(self) -> list:
         """Callbacks for every trial, which Keras Tuner copies per trial: TensorBoard when asked (Keras

@@ -85,6 +85,13 @@ class Run:
         """The best completed trial (its `hyperparameters` and `score`), or None."""
         return self.contents.best
 
+    def pick(self, rule: str = "smallest-within", margin: str | float = "1%"):
+        """The trial `--pick RULE MARGIN` chooses (`runs.pick.Pick`: `trial_id`, `is_best`, the scores and
+        costs, `describe()`); its model is `model(pick.trial_id)`, or `model()` where `is_best`."""
+        from nnlab.runs.pick import pick
+
+        return pick(self.path, rule, str(margin))
+
     # ---- the model
 
     def model(self, trial: str | None = None):
