@@ -99,10 +99,10 @@ def _check_buildable(spec: Spec, data: Dataset) -> None:
             build_within_memory(spec, extreme_params(spec, which), data)
         clear_session()
     if spec.model.kind == "pretrained":
-        from nnlab.engine.model.pretrained import alphas_of, bases_of, check_weights, resize_note
+        from nnlab.engine.model.pretrained import check_weights, resize_note
 
-        check_weights(bases_of(spec.model), spec.model.weights, data.input_shape, alphas_of(spec.model))
-        data.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
+        check_weights(spec.model.bases(), spec.model.weights, data.input_shape, spec.model.widths())
+        data.notes += [n for n in (resize_note(b, data.input_shape) for b in spec.model.bases()) if n]
         clear_session()
 
 

@@ -31,8 +31,9 @@ class Skips:
         size = model_size(self.spec.model.kind, params, self.data.input_shape, self.data.output_units,
                           self.data.preparation.feature_counts())
         constraints = self.spec.search.constraints
-        if constraints.on_size and size is not None and over(constraints, size):  # (not timed: it is not trained)
-            return over(constraints, size)
+        too_big = over(constraints, size) if size is not None else None
+        if too_big:  # (not timed: it is not trained)
+            return too_big
         timed = self.latencies.of(params) if constraints.max_latency_ms is not None and self.latencies else None
         return over(constraints, size, timed)
 

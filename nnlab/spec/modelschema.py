@@ -110,25 +110,33 @@ class PretrainedModel(Section):
 
     @model_validator(mode="after")
     def _alpha(self):
-        bases = list(getattr(self.base, "choices", None) or [self.base])
-        alphas = getattr(self.alpha, "choices", None) or ([self.alpha] if isinstance(self.alpha, float) else None)
-        if alphas == [1.0]:
+        if self.widths() == [1.0]:
             return self
-        if any(base not in IMAGENET_ALPHAS for base in bases):
+        if any(base not in IMAGENET_ALPHAS for base in self.bases()):
             raise ValueError(f"model.alpha: a width multiplier of MobileNet bases ({', '.join(IMAGENET_ALPHAS)}) "
                              "only; leave it out for the others")
         if self.weights != "imagenet":
             return self
-        if alphas is None:
+        if not isinstance(self.alpha, float) and not hasattr(self.alpha, "choices"):
             raise ValueError("model.alpha: with imagenet weights, give the values as {choice: [...]} (Keras has "
                              "weights for some widths only), or use weights: none")
-        for base in bases:
-            wrong = [a for a in alphas if a not in IMAGENET_ALPHAS[base]]
+        for base in self.bases():
+            wrong = [a for a in self.widths() if a not in IMAGENET_ALPHAS[base]]
             if wrong:
                 raise ValueError(f"model.alpha {wrong[0]:g}: Keras has no ImageNet weights of {base} at this width; "
                                  f"it has {', '.join(f'{a:g}' for a in IMAGENET_ALPHAS[base])} (or use weights: "
                                  "none)")
         return self
+
+    def bases(self) -> list[str]:
+        """The base(s) this spec names: one, or a search's choices."""
+        return list(getattr(self.base, "choices", None) or [self.base])
+
+    def widths(self) -> list[float]:
+        """The MobileNet widths (`alpha`) this spec names: one, a search's choices, or a range's ends."""
+        alpha = self.alpha
+        return list(getattr(alpha, "choices", None) or ([alpha] if isinstance(alpha, float) else
+                                                          [alpha.low, alpha.high]))
 
 
 class SequentialModel(Section):

@@ -44,12 +44,12 @@ def describe(spec: Spec, count_models: bool = True, frame=None, runs_dir=None) -
     result = Description(data.summary(), data.task, space, count_configurations(spec), notes=list(data.notes))
     if spec.model.kind == "pretrained":
         from nnlab.engine.backend import configure_device
-        from nnlab.engine.model.pretrained import alphas_of, base_facts, bases_of, check_weights, resize_note
+        from nnlab.engine.model.pretrained import base_facts, check_weights, resize_note
 
         configure_device("auto")  # (TensorFlow's device set-up before any model)
-        check_weights(bases_of(spec.model), spec.model.weights, data.input_shape, alphas_of(spec.model))
-        result.bases = base_facts(bases_of(spec.model), data.input_shape)
-        result.notes += [n for n in (resize_note(b, data.input_shape) for b in bases_of(spec.model)) if n]
+        check_weights(spec.model.bases(), spec.model.weights, data.input_shape, spec.model.widths())
+        result.bases = base_facts(spec.model.bases(), data.input_shape)
+        result.notes += [n for n in (resize_note(b, data.input_shape) for b in spec.model.bases()) if n]
     if count_models:
         probes = probe_params(spec)[:2] if spec.model.kind == "pretrained" else probe_params(spec)  # (big bases)
         counted = _count_params(spec, probes, data)

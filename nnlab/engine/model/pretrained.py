@@ -31,19 +31,6 @@ from nnlab.spec.layers import IMAGENET_ALPHAS, PRETRAINED_BASES
 BASE_NAME = "base"  # the base's layer name inside the model
 
 
-def bases_of(model_spec) -> list[str]:
-    """The base(s) a pretrained model spec names: one, or a search's choices."""
-    base = model_spec.base
-    return list(getattr(base, "choices", None) or [base])
-
-
-def alphas_of(model_spec) -> list[float]:
-    """The MobileNet widths a pretrained model spec names (a range's: its ends, weights none)."""
-    alpha = model_spec.alpha
-    return list(getattr(alpha, "choices", None) or ([alpha] if isinstance(alpha, float) else
-                                                      [alpha.low, alpha.high]))
-
-
 def base_input(params: dict, input_shape: tuple) -> tuple[int, int, int]:
     """The image size the base sees: the data's, each side raised to the base's minimum."""
     smallest = PRETRAINED_BASES[params["base"]][1]
